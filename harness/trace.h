@@ -1,0 +1,62 @@
+/* trace.h - per-thread event buffers: the history of a run, as Jepsen records it.
+ *
+ * Each client thread appends to its own buffer with no locking on the hot path; the
+ * recorder writes every buffer to the results database in one transaction when the run
+ * ends, so recording never contends with the operations it measures. Times are absolute
+ * CLOCK_MONOTONIC nanoseconds; the recorder stores them relative to the run's t0. */
+#ifndef OVS_TRACE_H
+#define OVS_TRACE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum ovs_op {
+    OVS_OP_REQUEST,   /* one whole request, arrival to answer: latency comes from these */
+    OVS_OP_ACQUIRE,   /* xLock, all retries included */
+    OVS_OP_CHECK,     /* the shop's check (stock > 0, no overlapping booking) */
+    OVS_OP_ACT,       /* the shop's write (decrement + order, insert booking) */
+    OVS_OP_CRITICAL,  /* from lock acquired to release called: mutual exclusion is
+                         checked over these intervals, per key */
+    OVS_OP_RELEASE,   /* xUnlock */
+    OVS_OP_EXECUTE,   /* xExecute of a non-lock strategy */
+    OVS_OP_WRITEBACK, /* the write-back worker applying one queued order to SQL */
+    OVS_OP_NODE,      /* a strategy's own per-node step (Redlock) */
+    OVS_OP__COUNT
+};
+
+enum ovs_outcome {
+    OVS_OUT_OK,      /* it happened */
+    OVS_OUT_FAIL,    /* it certainly did not happen */
+    OVS_OUT_UNKNOWN, /* timeout or lost connection: it may have happened */
+};
+
+typedef struct ovs_event {
+    int64_t start_ns; /* absolute monotonic */
+    int64_t end_ns;
+    int32_t client;   /* client or buyer index; -1 for harness workers */
+    uint8_t op;       /* enum ovs_op */
+    uint8_t outcome;  /* enum ovs_outcome */
+    char key[46];     /* the resource: "sku:1", "booking:1:101:2026-01-20" */
+    char detail[64];  /* short free text: "attempts=3", "stock=0", an error */
+} ovs_event;
+
+typedef struct ovs_trace {
+    ovs_event *ev; /* events in append order */
+    size_t n;      /* used */
+    size_t cap;    /* allocated */
+    int oom;       /* set when an append failed for memory: the run is then an error */
+} ovs_trace;
+
+/* Append one event; key and detail may be NULL and are truncated to fit. Never fails
+ * loudly: on allocation failure sets t->oom and drops the event. */
+void ovs_trace_add(ovs_trace *t, int client, enum ovs_op op, const char *key,
+                   int64_t start_ns, int64_t end_ns, enum ovs_outcome outcome,
+                   const char *detail);
+/* Pre-size for n events. Returns 0 or -1. */
+int ovs_trace_reserve(ovs_trace *t, size_t n);
+void ovs_trace_free(ovs_trace *t);
+
+const char *ovs_op_name(enum ovs_op op);
+const char *ovs_outcome_name(enum ovs_outcome o);
+
+#endif

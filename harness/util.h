@@ -1,0 +1,64 @@
+/* util.h - clocks, sleeps, seeded randomness, durations, dates and error strings.
+ *
+ * Small stateless helpers shared by every module. Times inside the harness are signed
+ * 64-bit nanoseconds of CLOCK_MONOTONIC: comparable across threads of one process, never
+ * stepped by NTP, so the intervals the checker compares are honest. */
+#ifndef OVS_UTIL_H
+#define OVS_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define OVS_NS_PER_MS INT64_C(1000000)
+#define OVS_NS_PER_S INT64_C(1000000000)
+
+/* Return codes shared by every module. Contention is a result, not an error. */
+enum {
+    OVS_OK = 0,       /* done: lock held, item sold, room booked */
+    OVS_BUSY = 1,     /* not acquired: someone else holds it (after the strategy's retries) */
+    OVS_REFUSED = 2,  /* a clean no from the shop: sold out, room taken */
+    OVS_ERR = -1,     /* failed; errstr says why. The operation certainly did not happen */
+    OVS_ERR_IO = -2,  /* lost connection or timeout: the operation may have happened */
+};
+
+int64_t ovs_now_ns(void);
+/* Sleep for ns (<= 0 returns at once). Restarts after signals. */
+void ovs_sleep_ns(int64_t ns);
+/* Sleep until the monotonic time t. */
+void ovs_sleep_until(int64_t t);
+
+/* Format into a caller-owned error buffer, truncating safely; saves and restores errno so
+ * callers can format after a failed system call and still inspect it. */
+void ovs_seterr(char *buf, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Seeded generator (splitmix64): the same seed gives the same schedule on every machine. */
+typedef struct ovs_rng {
+    uint64_t s; /* state; any value is valid */
+} ovs_rng;
+
+void ovs_rng_seed(ovs_rng *r, uint64_t seed);
+uint64_t ovs_rng_next(ovs_rng *r);
+/* Uniform in [0, n); n > 0. */
+uint64_t ovs_rng_below(ovs_rng *r, uint64_t n);
+/* Uniform double in [0, 1). */
+double ovs_rng_unit(ovs_rng *r);
+
+/* Parse a duration with a unit: "150ms", "2s", "250us", "10ns", "1.5s", or a bare "0".
+ * Returns 0 and sets *ns, or -1 when the text is not a duration. */
+int ovs_parse_duration(const char *text, int64_t *ns);
+/* Parse a whole decimal integer in [min, max]; -1 when malformed or out of range. */
+int ovs_parse_int(const char *text, long long min, long long max, long long *out);
+/* Parse a finite double; -1 when malformed. */
+int ovs_parse_double(const char *text, double *out);
+
+/* Dates are days since 1970-01-01 (proleptic Gregorian). "2026-01-20" -> day number.
+ * Returns -1 when the text is not a valid calendar date. */
+int ovs_parse_date(const char *text, int *day);
+/* Writes "YYYY-MM-DD" into buf (at least 11 bytes). */
+void ovs_format_date(int day, char *buf, size_t len);
+
+/* Trim leading and trailing white space in place; returns s. */
+char *ovs_trim(char *s);
+
+#endif
