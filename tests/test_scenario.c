@@ -1,0 +1,710 @@
+/* test_scenario.c - the scenario parser: good files field by field, the shipped files,
+ * and bad files that must be refused with the right line and reason.
+ *
+ * Pure logic, no servers. Every refusal is checked for its exact "path:line: " prefix as
+ * well as a fragment of the reason, because the line is the part users rely on and the
+ * part a reader that loses count gets wrong silently.
+ *
+ * Usage: test_scenario [name-filter] */
+#include <setjmp.h> /* cmocka.h needs these four first */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <fcntl.h>
+
+#include <cmocka.h>
+
+#ifndef OVS_SOURCE_DIR
+#include "ovs_config.h"
+#endif
+
+#include "scenario.h"
+#include "strategy.h"
+#include "util.h"
+
+/* A valid inventory file and a valid booking file, with every key set to a value other
+ * than its default so that a key the parser ignores shows up as a wrong field. */
+static const char good_inventory[] =
+    "; a comment\n"                                   /* 1 */
+    "# another comment\n"                             /* 2 */
+    "[scenario]\n"                                    /* 3 */
+    "name = flash-sale-test\n"                        /* 4 */
+    "description = Many buyers, little stock.\n"      /* 5 */
+    "workload = inventory\n"                          /* 6 */
+    "seed = 18446744073709551615\n"                   /* 7 */
+    "skus = 3\n"                                      /* 8 */
+    "stock = 100   ; inline comment\n"                /* 9 */
+    "writeback_delay = 250us\n"                       /* 10 */
+    "\n"                                              /* 11 */
+    "[crowd]\n"                                       /* 12 */
+    "buyers = 10000\n"                                /* 13 */
+    "arrival = rate 250.5/s\n"                        /* 14 */
+    "workers = 32\n"                                  /* 15 */
+    "think = 1ms..5ms\n"                              /* 16 */
+    "request = buy sku=3\n"                           /* 17 */
+    "[redis]\n"                                       /* 18 */
+    "nodes = 5\n"                                     /* 19 */
+    "[strategy setnx]\n"                              /* 20 */
+    "retry_count = 50\n"                              /* 21 */
+    "retry_delay = 5ms\n"                             /* 22 */
+    "[expect]\n"                                      /* 23 */
+    "none = unsafe\n"                                 /* 24 */
+    "setnx = safe\n";                                 /* 25 */
+
+static const char good_booking[] =
+    "[scenario]\n"
+    "name = two-guests\n"
+    "workload = booking\n"
+    "lock = night\n"
+    "\n"
+    "[client alice]\n"                                /* 6 */
+    "start = 0ms\n"
+    "request = book hotel=1 room=101 dates=2026-01-20..2026-01-22\n"
+    "think = 300ms\n"
+    "\n"
+    "[client bob]\n"                                  /* 11 */
+    "  think = 2s\n" /* indented: a key of its own, not a continuation line */
+    "\trequest = book dates=2026-02-27..2026-03-02 room=7 hotel=2\n"
+    "start = 150ms\n"
+    "[expect]\n"
+    "sql-pessimistic = safe\n";
+
+static int parse(const char *text, ovs_scenario *sc, char *err, size_t errlen)
+{
+    err[0] = '\0';
+    return ovs_scenario_parse("t.ini", text, sc, err, errlen);
+}
+
+static void parse_ok(const char *text, ovs_scenario *sc)
+{
+    char err[512];
+    if (parse(text, sc, err, sizeof(err)) != 0)
+        fail_msg("expected to parse, got: %s", err);
+}
+
+static int day(const char *date)
+{
+    int d = 0;
+    assert_int_equal(ovs_parse_date(date, &d), 0);
+    return d;
+}
+
+/* Index-free access to a parameter, so the test does not depend on table order. */
+static double param(const ovs_strategy_methods *m, const ovs_params *p, const char *name)
+{
+    for (int i = 0; i < m->n_params; i++)
+        if (strcmp(m->params[i].name, name) == 0)
+            return p->v[i];
+    fail_msg("%s has no parameter %s", m->name, name);
+    return -1;
+}
+
+static void test_good_inventory(void **state)
+{
+    ovs_scenario sc;
+    const ovs_strategy_methods *setnx = ovs_strategy_find("setnx");
+    ovs_params p;
+
+    (void)state;
+    parse_ok(good_inventory, &sc);
+    assert_string_equal(sc.path, "t.ini");
+    assert_string_equal(sc.name, "flash-sale-test");
+    assert_string_equal(sc.description, "Many buyers, little stock.");
+    assert_int_equal(sc.workload, OVS_INVENTORY);
+    assert_true(sc.seed == UINT64_MAX);
+    assert_int_equal(sc.skus, 3);
+    assert_int_equal(sc.stock, 100);
+    assert_int_equal(sc.writeback_delay_ns, 250000);
+    assert_int_equal(sc.n_clients, 0);
+    assert_null(sc.clients);
+    assert_int_equal(sc.has_crowd, 1);
+    assert_int_equal(sc.crowd.buyers, 10000);
+    assert_int_equal(sc.crowd.arrival, OVS_ARRIVE_RATE);
+    assert_true(sc.crowd.rate == 250.5);
+    assert_int_equal(sc.crowd.workers, 32);
+    assert_int_equal(sc.crowd.think_ns, 1 * OVS_NS_PER_MS);
+    assert_int_equal(sc.crowd.think_max_ns, 5 * OVS_NS_PER_MS);
+    assert_int_equal(sc.crowd.req.sku, 3);
+    assert_int_equal(sc.redis_nodes, 5);
+    assert_int_equal(sc.n_params, 1);
+    assert_ptr_equal(sc.params[0].m, setnx);
+    assert_true(param(setnx, &sc.params[0].p, "retry_count") == 50);
+    assert_true(param(setnx, &sc.params[0].p, "retry_delay") == 5);
+    /* A key the section does not set keeps the strategy's default. */
+    ovs_params_defaults(setnx, &p);
+    assert_true(param(setnx, &sc.params[0].p, "ttl") == param(setnx, &p, "ttl"));
+    assert_int_equal(sc.n_expect, 2);
+    assert_ptr_equal(sc.expect[0].m, ovs_strategy_find("none"));
+    assert_int_equal(sc.expect[0].safe, 0);
+    assert_int_equal(sc.expect[0].line, 24);
+    assert_ptr_equal(sc.expect[1].m, setnx);
+    assert_int_equal(sc.expect[1].safe, 1);
+    assert_int_equal(sc.expect[1].line, 25);
+    assert_int_equal(ovs_scenario_requests(&sc), 10000);
+    ovs_scenario_free(&sc);
+}
+
+static void test_good_booking(void **state)
+{
+    ovs_scenario sc;
+
+    (void)state;
+    parse_ok(good_booking, &sc);
+    assert_string_equal(sc.name, "two-guests");
+    assert_string_equal(sc.description, "");
+    assert_int_equal(sc.workload, OVS_BOOKING);
+    assert_int_equal(sc.granularity, OVS_GRAN_NIGHT);
+    /* Defaults. */
+    assert_true(sc.seed == 1);
+    assert_int_equal(sc.writeback_delay_ns, 5 * OVS_NS_PER_MS);
+    assert_int_equal(sc.redis_nodes, 0);
+    assert_int_equal(sc.n_params, 0);
+    assert_int_equal(sc.has_crowd, 0);
+
+    assert_int_equal(sc.n_clients, 2);
+    assert_string_equal(sc.clients[0].name, "alice");
+    assert_int_equal(sc.clients[0].line, 6);
+    assert_int_equal(sc.clients[0].start_ns, 0);
+    assert_int_equal(sc.clients[0].think_ns, 300 * OVS_NS_PER_MS);
+    assert_int_equal(sc.clients[0].req.hotel, 1);
+    assert_int_equal(sc.clients[0].req.room, 101);
+    assert_int_equal(sc.clients[0].req.check_in, day("2026-01-20"));
+    assert_int_equal(sc.clients[0].req.check_out, day("2026-01-22"));
+
+    assert_string_equal(sc.clients[1].name, "bob");
+    assert_int_equal(sc.clients[1].line, 11);
+    assert_int_equal(sc.clients[1].start_ns, 150 * OVS_NS_PER_MS);
+    assert_int_equal(sc.clients[1].think_ns, 2 * OVS_NS_PER_S);
+    assert_int_equal(sc.clients[1].req.hotel, 2);
+    assert_int_equal(sc.clients[1].req.room, 7);
+    /* 2026 is not a leap year: 27 Feb to 2 Mar is three nights. */
+    assert_int_equal(sc.clients[1].req.check_out - sc.clients[1].req.check_in, 3);
+
+    assert_int_equal(ovs_scenario_expect(&sc, &ovs_strategy_sql_pessimistic), 1);
+    assert_int_equal(ovs_scenario_expect(&sc, &ovs_strategy_none), -1);
+    assert_int_equal(ovs_scenario_requests(&sc), 2);
+    ovs_scenario_free(&sc);
+}
+
+/* Defaults that depend on other values, and spellings the format allows. */
+static void test_defaults_and_spellings(void **state)
+{
+    ovs_scenario sc;
+
+    (void)state;
+    /* workers = min(buyers, 16); arrival defaults to burst; think to 0; skus to 1. A byte
+     * order mark, CRLF line ends and "key: value" are all accepted. */
+    parse_ok("\xEF\xBB\xBF[scenario]\r\nname: a\r\nworkload = inventory\r\nstock = 0\r\n"
+             "[crowd]\r\nbuyers = 10\r\nrequest = buy sku=1\r\n",
+             &sc);
+    assert_int_equal(sc.crowd.workers, 10);
+    assert_int_equal(sc.crowd.arrival, OVS_ARRIVE_BURST);
+    assert_int_equal(sc.crowd.think_ns, 0);
+    assert_int_equal(sc.crowd.think_max_ns, 0);
+    assert_int_equal(sc.skus, 1);
+    assert_int_equal(sc.stock, 0);
+    assert_string_equal(sc.name, "a");
+    ovs_scenario_free(&sc);
+
+    parse_ok("[scenario]\nname = a\nworkload = inventory\nstock = 1\n"
+             "[crowd]\nbuyers = 100\narrival = rate 5\nrequest = buy sku=1\n",
+             &sc);
+    assert_int_equal(sc.crowd.workers, 16);
+    assert_int_equal(sc.crowd.arrival, OVS_ARRIVE_RATE);
+    assert_true(sc.crowd.rate == 5.0);
+    ovs_scenario_free(&sc);
+
+    /* The booking default granularity, and the SPEC's long spelling of it. */
+    parse_ok("[scenario]\nname = a\nworkload = booking\n"
+             "[client x]\nrequest = book hotel=1 room=1 dates=2026-01-01..2026-01-02\n",
+             &sc);
+    assert_int_equal(sc.granularity, OVS_GRAN_CHECKIN);
+    ovs_scenario_free(&sc);
+    parse_ok("[scenario]\nname = a\nworkload = booking\nlock = hotel+check_in\n"
+             "[client x]\nrequest = book hotel=1 room=1 dates=2026-01-01..2026-01-02\n",
+             &sc);
+    assert_int_equal(sc.granularity, OVS_GRAN_CHECKIN);
+    ovs_scenario_free(&sc);
+    parse_ok("[scenario]\nname = a\nworkload = booking\nlock = hotel\n"
+             "[client x]\nrequest = book hotel=1 room=1 dates=2026-01-01..2026-01-02\n",
+             &sc);
+    assert_int_equal(sc.granularity, OVS_GRAN_HOTEL);
+    ovs_scenario_free(&sc);
+}
+
+static void test_durations(void **state)
+{
+    static const struct {
+        const char *text;
+        int64_t ns;
+    } cases[] = {
+        { "150ms", 150 * OVS_NS_PER_MS }, { "2s", 2 * OVS_NS_PER_S },
+        { "250us", 250000 },              { "10ns", 10 },
+        { "1.5s", 1500 * OVS_NS_PER_MS }, { "0", 0 },
+        { "1m", 60 * OVS_NS_PER_S },      { "0.5ms", 500000 },
+    };
+    char text[512], err[512];
+    ovs_scenario sc;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        snprintf(text, sizeof(text),
+                 "[scenario]\nname = a\nworkload = booking\nwriteback_delay = %s\n"
+                 "[client x]\nstart = %s\nthink = %s\n"
+                 "request = book hotel=1 room=1 dates=2026-01-01..2026-01-02\n",
+                 cases[i].text, cases[i].text, cases[i].text);
+        if (parse(text, &sc, err, sizeof(err)) != 0)
+            fail_msg("%s: %s", cases[i].text, err);
+        assert_int_equal(sc.writeback_delay_ns, cases[i].ns);
+        assert_int_equal(sc.clients[0].start_ns, cases[i].ns);
+        assert_int_equal(sc.clients[0].think_ns, cases[i].ns);
+        ovs_scenario_free(&sc);
+    }
+}
+
+static void test_seed(void **state)
+{
+    ovs_scenario a, b;
+
+    (void)state;
+    parse_ok(good_inventory, &a);
+    parse_ok(good_inventory, &b);
+    assert_true(a.seed == b.seed);
+    ovs_scenario_free(&b);
+    parse_ok("[scenario]\nname = a\nworkload = inventory\nstock = 1\nseed = 42\n"
+             "[crowd]\nbuyers = 1\nrequest = buy sku=1\n",
+             &b);
+    assert_true(b.seed == 42);
+    assert_true(a.seed != b.seed);
+    ovs_scenario_free(&a);
+    ovs_scenario_free(&b);
+}
+
+/* One bad file: refused with exactly "t.ini:<line>: " and a reason containing `what`, and
+ * the scenario left empty. */
+typedef struct bad_case {
+    const char *text;
+    int line;
+    const char *what;
+} bad_case;
+
+#define INV "[scenario]\nname = t\nworkload = inventory\nstock = 5\n"  /* lines 1-4 */
+#define BOOK "[scenario]\nname = t\nworkload = booking\n"              /* lines 1-3 */
+#define CROWD "[crowd]\nbuyers = 10\nrequest = buy sku=1\n"            /* 3 lines */
+#define ALICE "[client alice]\nrequest = book hotel=1 room=1 dates=2026-01-20..2026-01-22\n"
+
+static const bad_case bad_cases[] = {
+    /* structure */
+    { "[scenario]\nname = t\nworkload = inventory\nstok = 5\n" CROWD, 4,
+      "unknown key 'stok' in [scenario]: did you mean 'stock'?" },
+    { INV "[crowd]\nbuyers = 10\nrequest = buy sku=1\nspeed = 3\n", 8,
+      "unknown key 'speed' in [crowd] (known: buyers, arrival, workers, think, request)" },
+    { "[scenario]\nname = t\nname = u\n", 3, "duplicate key 'name' in [scenario] (first at line 2)" },
+    { INV "[crwod]\n", 5, "unknown section [crwod] (known: [scenario]" },
+    { BOOK ALICE "[client bob]\n" ALICE, 7, "duplicate section [client alice] (first at line 4)" },
+    { INV CROWD "[strategy setnx]\nttl = 1s\n[strategy setnx]\n", 10,
+      "duplicate section [strategy setnx] (first at line 8)" },
+    { INV CROWD "[scenario]\n", 8, "duplicate section [scenario] (first at line 1)" },
+    { INV "[strategy redlok]\n", 5, "unknown strategy 'redlok' in [strategy redlok]" },
+    { BOOK "[client]\n", 4, "[client] needs a name, like [client alice]" },
+    { BOOK "[client a.b]\n", 4, "client name 'a.b' must be letters, digits, '-' or '_'" },
+    { INV "[crowd big]\n", 5, "[crowd] takes no name" },
+    { INV "[crowd\n", 5, "section header '[crowd' has no closing ']'" },
+    { INV "[crowd] buyers = 3\n", 5, "unexpected text 'buyers = 3' after the section header" },
+    { INV "this line is not ini\n", 5, "expected 'key = value', a [section] or a comment" },
+    { "name = t\n[scenario]\n", 1, "'name' comes before any section" },
+    { INV "[crowd]\n= 10\n", 6, "has no key before the '='" },
+    { "[scenario]\nname = t\nseed =\n", 3, "'seed' has no value" },
+    { "", 1, "no [scenario] section" },
+    { "; nothing but a comment\n" CROWD, 1, "no [scenario] section" },
+    /* missing required keys: at the section header's line */
+    { "\n[scenario]\nname = t\n", 2, "[scenario] has no workload" },
+    { "[scenario]\nworkload = booking\n" ALICE, 1, "[scenario] has no name" },
+    { "[scenario]\nname = t\nworkload = inventory\n" CROWD, 1,
+      "[scenario] has no stock (required for workload = inventory)" },
+    { INV "\n[crowd]\nrequest = buy sku=1\n", 6, "[crowd] has no buyers" },
+    { INV "[crowd]\nbuyers = 10\n", 5, "[crowd] has no request" },
+    { BOOK ALICE "[client bob]\nthink = 1s\n", 6, "[client bob] has no request" },
+    { BOOK "[expect]\nnone = unsafe\n", 1, "no [crowd] or [client NAME] section" },
+    { INV CROWD BOOK, 8, "duplicate section [scenario]" },
+    { BOOK ALICE "[crowd]\nbuyers = 3\n", 6,
+      "[crowd] and [client ...] sections cannot both be present" },
+    { INV CROWD "[client alice]\nrequest = buy sku=1\n", 8,
+      "[crowd] and [client ...] sections cannot both be present" },
+    /* workload-specific keys */
+    { BOOK "skus = 2\n" ALICE, 4, "'skus' is only for inventory scenarios (this one is workload = booking)" },
+    { BOOK "stock = 2\n" ALICE, 4, "'stock' is only for inventory scenarios" },
+    { INV "lock = night\n" CROWD, 5, "'lock' is only for booking scenarios (this one is workload = inventory)" },
+    /* values */
+    { "[scenario]\nname = t\nworkload = shop\n", 3, "workload: 'shop' is not inventory or booking" },
+    { "[scenario]\nname = Flash Sale\nworkload = inventory\n", 2,
+      "name: 'Flash Sale' may only have lowercase letters, digits and '-'" },
+    { "[scenario]\nname = "
+      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\nworkload = inventory\n",
+      2, "is longer than 63 characters" },
+    { "[scenario]\nname = t\nworkload = inventory\nseed = -1\n", 4,
+      "seed: '-1' is not a whole number from 0 to 18446744073709551615" },
+    { "[scenario]\nname = t\nworkload = inventory\nseed = 18446744073709551616\n", 4,
+      "seed: '18446744073709551616' is not a whole number" },
+    { "[scenario]\nname = t\nworkload = inventory\nstock = -1\n", 4,
+      "stock: '-1' is not a whole number from 0 to" },
+    { BOOK "lock = room\n", 4, "lock: 'room' is not hotel, check_in or night" },
+    { BOOK "writeback_delay = 5\n", 4, "writeback_delay: '5' is not a duration" },
+    { INV "[crowd]\nbuyers = ten\n", 6, "buyers: 'ten' is not a whole number from 1 to 1000000" },
+    { INV "[crowd]\nbuyers = 0\n", 6, "buyers: '0' is not a whole number from 1 to 1000000" },
+    { INV "[crowd]\nbuyers = 10\nworkers = 2000\n", 7, "workers: '2000' is not a whole number from 1 to 1024" },
+    { INV "[crowd]\nbuyers = 10\narrival = rate 0/s\n", 7, "must be above 0" },
+    { INV "[crowd]\nbuyers = 10\narrival = trickle\n", 7,
+      "arrival: 'trickle' is not burst or rate N/s (like rate 100/s)" },
+    { INV "[crowd]\nbuyers = 10\nthink = 5ms..1ms\n", 7,
+      "think: '5ms..1ms' has its minimum above its maximum" },
+    { INV "[crowd]\nbuyers = 10\nthink = 1ms..soon\n", 7, "is not a duration or a range" },
+    { BOOK "[client a]\nthink = 3 sec\n", 5,
+      "think: '3 sec' is not a duration (like 150ms or 2s)" },
+    { BOOK "[client a]\nstart = 2h\n", 5, "start: '2h' is not a duration" },
+    { BOOK "[client a]\nstart = 61m\n", 5, "start: '61m' is longer than an hour" },
+    { INV CROWD "[redis]\nnodes = 17\n", 9, "nodes: '17' is not a whole number from 1 to 16" },
+    /* requests */
+    { BOOK "[client a]\nrequest = book hotel=1 room=1 dates=2026-01-22..2026-01-20\n", 5,
+      "request: dates: check-out 2026-01-20 is not after check-in 2026-01-22" },
+    { BOOK "[client a]\nrequest = book hotel=1 dates=2026-01-20..2026-01-22\n", 5,
+      "request: no room= given" },
+    { BOOK "[client a]\nrequest = buy sku=1\n", 5, "request: 'buy' is for inventory scenarios" },
+    { INV "[crowd]\nbuyers = 1\nrequest = buy sku=2\n", 7,
+      "request: sku=2, but the scenario has skus = 1" },
+    { INV "[crowd]\nbuyers = 1\nrequest = buy sku=1 sku=1\n", 7, "request: 'sku' is given twice" },
+    /* strategies and expectations */
+    { INV CROWD "[expect]\nnone = unsafe\nredlok = safe\n", 10,
+      "unknown strategy 'redlok' in [expect]: did you mean 'redlock'? (known: none, "
+      "sql-pessimistic" },
+    { INV CROWD "[expect]\nnone = maybe\n", 9, "none: 'maybe' is not safe or unsafe" },
+    { INV CROWD "[expect]\nnone = safe\nnone = unsafe\n", 10,
+      "duplicate key 'none' in [expect] (first at line 9)" },
+    { INV CROWD "[strategy setnx]\nretry_delay = 5ms\nttl = soon\n", 10, "ttl: 'soon' is not a duration" },
+    { INV CROWD "[strategy setnx]\ntll = 5s\n", 9, "setnx has no parameter 'tll' (it has: " },
+    { INV CROWD "[strategy none]\nttl = 5s\n", 9, "none takes no parameters" },
+};
+
+static void test_bad_files(void **state)
+{
+    char err[512], prefix[32];
+    ovs_scenario sc;
+    int failures = 0;
+
+    (void)state;
+    assert_true(sizeof(bad_cases) / sizeof(bad_cases[0]) >= 15);
+    for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+        const bad_case *c = &bad_cases[i];
+        memset(&sc, 0x5a, sizeof(sc)); /* the parser must not trust what it is given */
+        int rc = parse(c->text, &sc, err, sizeof(err));
+        snprintf(prefix, sizeof(prefix), "t.ini:%d: ", c->line);
+        if (rc != -1 || strncmp(err, prefix, strlen(prefix)) != 0 ||
+            strstr(err, c->what) == NULL) {
+            print_error("case %zu: rc %d, want line %d and \"%s\"\n  got: %s\n", i, rc,
+                        c->line, c->what, err);
+            failures++;
+        }
+        /* Refused means empty: nothing to free, nothing stale to read. */
+        assert_null(sc.clients);
+        assert_null(sc.params);
+        assert_null(sc.expect);
+        assert_int_equal(sc.name[0], '\0');
+        assert_int_equal(sc.n_clients + sc.n_params + sc.n_expect + sc.has_crowd, 0);
+        ovs_scenario_free(&sc);
+    }
+    assert_int_equal(failures, 0);
+}
+
+/* Lines past inih's buffer would be split in two and shift every later line number; they
+ * are refused instead, at their own line. */
+static void test_long_line(void **state)
+{
+    char text[1024], err[512];
+    ovs_scenario sc;
+
+    (void)state;
+    snprintf(text, sizeof(text), "[scenario]\nname = t\ndescription = %0400d\nworkload = x\n",
+             0);
+    assert_int_equal(parse(text, &sc, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "t.ini:3: line is too long"));
+
+    /* Just under the limit is fine, and the line after it is still counted right. */
+    snprintf(text, sizeof(text),
+             "[scenario]\nname = t\ndescription = %0180d\nworkload = x\n", 0);
+    assert_int_equal(parse(text, &sc, err, sizeof(err)), -1);
+    assert_string_equal(err, "t.ini:4: workload: 'x' is not inventory or booking");
+}
+
+static void test_too_many_clients(void **state)
+{
+    char *text = malloc(64 * 1024);
+    char err[512];
+    size_t used = 0;
+    ovs_scenario sc;
+
+    (void)state;
+    assert_non_null(text);
+    used += (size_t)sprintf(text + used, BOOK); /* lines 1-3 */
+    for (int i = 0; i < OVS_MAX_CLIENTS + 1; i++)
+        used += (size_t)sprintf(text + used,
+                                "[client c%d]\n"
+                                "request = book hotel=1 room=1 dates=2026-01-20..2026-01-22\n",
+                                i);
+    assert_int_equal(parse(text, &sc, err, sizeof(err)), -1);
+    /* The 65th header is on line 3 + 64 * 2 + 1. */
+    assert_non_null(strstr(err, "t.ini:132: too many [client] sections (at most 64"));
+
+    /* Exactly the limit is fine. */
+    text[used - strlen("[client c64]\nrequest = book hotel=1 room=1 "
+                       "dates=2026-01-20..2026-01-22\n")] = '\0';
+    parse_ok(text, &sc);
+    assert_int_equal(sc.n_clients, OVS_MAX_CLIENTS);
+    assert_string_equal(sc.clients[63].name, "c63");
+    ovs_scenario_free(&sc);
+    free(text);
+}
+
+static void test_files(void **state)
+{
+    char path[] = "/tmp/ovs_scenario_XXXXXX";
+    char err[512];
+    ovs_scenario sc;
+    int fd;
+
+    (void)state;
+    assert_int_equal(ovs_scenario_load("/nonexistent/x.ini", &sc, err, sizeof(err)), -1);
+    assert_string_equal(err, "/nonexistent/x.ini: cannot open: No such file or directory");
+    assert_null(sc.clients);
+
+    assert_int_equal(ovs_scenario_load("/tmp", &sc, err, sizeof(err)), -1);
+    assert_string_equal(err, "/tmp: cannot read: Is a directory");
+
+    /* A NUL byte is refused at its line, not taken as the end of the file. */
+    fd = mkstemp(path);
+    assert_true(fd >= 0);
+    static const char nul_file[] = "[scenario]\nname = t\0x\nworkload = booking\n";
+    assert_int_equal(write(fd, nul_file, sizeof(nul_file) - 1), (ssize_t)sizeof(nul_file) - 1);
+    close(fd);
+    assert_int_equal(ovs_scenario_load(path, &sc, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, ":2: line contains a NUL byte"));
+    assert_int_equal(strncmp(err, path, strlen(path)), 0);
+
+    /* And a good file loads the same as from memory. */
+    fd = open(path, O_WRONLY | O_TRUNC);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, good_booking, sizeof(good_booking) - 1),
+                     (ssize_t)sizeof(good_booking) - 1);
+    close(fd);
+    assert_int_equal(ovs_scenario_load(path, &sc, err, sizeof(err)), 0);
+    assert_string_equal(sc.path, path);
+    assert_int_equal(sc.n_clients, 2);
+    assert_int_equal(sc.clients[1].think_ns, 2 * OVS_NS_PER_S);
+    ovs_scenario_free(&sc);
+    unlink(path);
+}
+
+static void load_shipped(const char *name, ovs_scenario *sc)
+{
+    char path[1024], err[1024];
+    snprintf(path, sizeof(path), "%s/scenarios/%s", OVS_SOURCE_DIR, name);
+    if (ovs_scenario_load(path, sc, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+}
+
+static void expect_usual_table(const ovs_scenario *sc)
+{
+    assert_int_equal(ovs_scenario_expect(sc, &ovs_strategy_none), 0);
+    assert_int_equal(ovs_scenario_expect(sc, &ovs_strategy_sql_pessimistic), 1);
+    assert_int_equal(ovs_scenario_expect(sc, &ovs_strategy_setnx), 1);
+    assert_int_equal(ovs_scenario_expect(sc, &ovs_strategy_redlock), 1);
+    assert_int_equal(ovs_scenario_expect(sc, &ovs_strategy_lua_decr), 1);
+    assert_int_equal(sc->n_expect, 5);
+    assert_true(strlen(sc->description) > 20);
+}
+
+static void test_shipped(void **state)
+{
+    ovs_scenario sc;
+    ovs_params p;
+
+    (void)state;
+    load_shipped("double-booking-two-guests.ini", &sc);
+    assert_string_equal(sc.name, "double-booking-two-guests");
+    assert_int_equal(sc.workload, OVS_BOOKING);
+    assert_int_equal(sc.n_clients, 2);
+    assert_string_equal(sc.clients[0].name, "alice");
+    assert_string_equal(sc.clients[1].name, "bob");
+    assert_int_equal(sc.clients[0].start_ns, 0);
+    assert_int_equal(sc.clients[1].start_ns, 150 * OVS_NS_PER_MS);
+    assert_int_equal(sc.clients[0].think_ns, 300 * OVS_NS_PER_MS);
+    assert_int_equal(sc.clients[1].think_ns, 300 * OVS_NS_PER_MS);
+    assert_memory_equal(&sc.clients[0].req, &sc.clients[1].req, sizeof(ovs_request));
+    assert_int_equal(sc.clients[0].req.room, 101);
+    assert_int_equal(sc.clients[0].req.check_in, day("2026-01-20"));
+    expect_usual_table(&sc);
+    ovs_scenario_free(&sc);
+
+    load_shipped("double-booking-burst.ini", &sc);
+    assert_string_equal(sc.name, "double-booking-burst");
+    assert_int_equal(sc.workload, OVS_BOOKING);
+    assert_int_equal(sc.has_crowd, 1);
+    assert_int_equal(sc.crowd.buyers, 100);
+    assert_int_equal(sc.crowd.arrival, OVS_ARRIVE_RATE);
+    assert_true(sc.crowd.rate == 100.0);
+    assert_int_equal(sc.crowd.workers, 20);
+    assert_int_equal(sc.crowd.think_ns, 50 * OVS_NS_PER_MS);
+    assert_int_equal(sc.crowd.think_max_ns, 50 * OVS_NS_PER_MS); /* fixed, not a range */
+    expect_usual_table(&sc);
+    ovs_scenario_free(&sc);
+
+    load_shipped("flash-sale.ini", &sc);
+    assert_string_equal(sc.name, "flash-sale");
+    assert_int_equal(sc.workload, OVS_INVENTORY);
+    assert_int_equal(sc.skus, 1);
+    assert_int_equal(sc.stock, 100);
+    assert_int_equal(sc.crowd.buyers, 10000);
+    assert_int_equal(sc.crowd.arrival, OVS_ARRIVE_BURST);
+    assert_int_equal(sc.crowd.workers, 32);
+    assert_int_equal(sc.crowd.think_ns, 1 * OVS_NS_PER_MS);
+    assert_int_equal(sc.crowd.think_max_ns, 1 * OVS_NS_PER_MS);
+    assert_int_equal(sc.crowd.req.sku, 1);
+    expect_usual_table(&sc);
+    for (int i = 0; i < 2; i++) {
+        const ovs_strategy_methods *m = i ? &ovs_strategy_redlock : &ovs_strategy_setnx;
+        ovs_scenario_params_for(&sc, m, &p);
+        assert_true(param(m, &p, "retry_count") == 50);
+        assert_true(param(m, &p, "retry_delay") == 5);
+        assert_true(param(m, &p, "retry_jitter") == 5);
+    }
+    ovs_scenario_free(&sc);
+}
+
+static void test_params_and_expect(void **state)
+{
+    ovs_scenario sc;
+    ovs_params p, d;
+
+    (void)state;
+    parse_ok(INV CROWD "[strategy redlock]\nttl = 3s\nretry_count = 5\n"
+                       "[strategy sql-pessimistic]\nbusy_timeout = 100\n"
+                       "[expect]\nsetnx = unsafe\nredlock = safe\n",
+             &sc);
+    assert_int_equal(sc.n_params, 2);
+    ovs_scenario_params_for(&sc, &ovs_strategy_redlock, &p);
+    assert_true(param(&ovs_strategy_redlock, &p, "ttl") == 3000);
+    assert_true(param(&ovs_strategy_redlock, &p, "retry_count") == 5);
+    ovs_scenario_params_for(&sc, &ovs_strategy_sql_pessimistic, &p);
+    assert_true(param(&ovs_strategy_sql_pessimistic, &p, "busy_timeout") == 100);
+    /* No section: the strategy's defaults. */
+    ovs_scenario_params_for(&sc, &ovs_strategy_setnx, &p);
+    ovs_params_defaults(&ovs_strategy_setnx, &d);
+    assert_memory_equal(&p, &d, sizeof(p));
+
+    assert_int_equal(ovs_scenario_expect(&sc, &ovs_strategy_setnx), 0);
+    assert_int_equal(ovs_scenario_expect(&sc, &ovs_strategy_redlock), 1);
+    assert_int_equal(ovs_scenario_expect(&sc, &ovs_strategy_none), -1);
+    assert_int_equal(ovs_scenario_expect(&sc, &ovs_strategy_lua_decr), -1);
+    ovs_scenario_free(&sc);
+}
+
+static void test_request_parse(void **state)
+{
+    static const struct {
+        enum ovs_workload w;
+        const char *text;
+        const char *what;
+    } bad[] = {
+        { OVS_INVENTORY, "", "empty (like: buy sku=1)" },
+        { OVS_INVENTORY, "buy", "no sku= given" },
+        { OVS_INVENTORY, "buy sku=0", "sku: '0' is not a whole number from 1" },
+        { OVS_INVENTORY, "buy sku=one", "sku: 'one' is not a whole number" },
+        { OVS_INVENTORY, "buy sku", "'sku' is not key=value" },
+        { OVS_INVENTORY, "buy sku=1 colour=red", "unknown key 'colour'" },
+        { OVS_INVENTORY, "purchase sku=1", "'purchase' is not 'buy'" },
+        { OVS_BOOKING, "book hotel=1 room=1", "no dates= given" },
+        { OVS_BOOKING, "book hotel=0 room=1 dates=2026-01-20..2026-01-22", "hotel: '0'" },
+        { OVS_BOOKING, "book hotel=1 room=-3 dates=2026-01-20..2026-01-22", "room: '-3'" },
+        { OVS_BOOKING, "book hotel=1 room=1 dates=2026-01-20", "is not a range of dates" },
+        { OVS_BOOKING, "book hotel=1 room=1 dates=2026-02-29..2026-03-01",
+          "'2026-02-29' is not a valid date" },
+        { OVS_BOOKING, "book hotel=1 room=1 dates=2026-01-20..2026-1-22",
+          "'2026-1-22' is not a valid date" },
+        { OVS_BOOKING, "book hotel=1 room=1 dates=2026-01-20..2026-01-20", "is not after" },
+        { OVS_BOOKING, "book hotel=1 room=1 dates=2026-01-01..2026-12-31",
+          "more than the 64" },
+        { OVS_BOOKING, "book hotel=1 sku=1", "a booking request takes hotel, room, dates" },
+        { OVS_BOOKING, "book hotel=1 hotel=2", "'hotel' is given twice" },
+    };
+    ovs_request r;
+    char err[256];
+
+    (void)state;
+    memset(&r, 0, sizeof(r));
+    assert_int_equal(ovs_request_parse(OVS_INVENTORY, "buy sku=7", &r, err, sizeof(err)), 0);
+    assert_int_equal(r.sku, 7);
+    assert_int_equal(ovs_request_parse(OVS_BOOKING,
+                                       "  book\tdates=2024-02-28..2024-03-01 room=12 hotel=3 ",
+                                       &r, err, sizeof(err)),
+                     0);
+    assert_int_equal(r.hotel, 3);
+    assert_int_equal(r.room, 12);
+    assert_int_equal(r.check_in, day("2024-02-28"));
+    assert_int_equal(r.check_out - r.check_in, 2); /* 2024 is a leap year */
+    assert_int_equal(ovs_request_parse(OVS_BOOKING,
+                                       "book hotel=1 room=1 dates=2026-01-01..2026-03-06",
+                                       &r, err, sizeof(err)),
+                     0); /* exactly 64 nights */
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ovs_request keep = { .sku = 99 };
+        r = keep;
+        err[0] = '\0';
+        if (ovs_request_parse(bad[i].w, bad[i].text, &r, err, sizeof(err)) != -1 ||
+            strstr(err, bad[i].what) == NULL)
+            fail_msg("'%s': want \"%s\", got \"%s\"", bad[i].text, bad[i].what, err);
+        assert_int_equal(r.sku, 99); /* untouched on failure */
+        assert_null(strstr(err, "t.ini")); /* no file or line: the caller adds them */
+    }
+}
+
+static void test_scenario_free(void **state)
+{
+    ovs_scenario sc;
+
+    (void)state;
+    memset(&sc, 0, sizeof(sc));
+    ovs_scenario_free(&sc);
+    ovs_scenario_free(NULL);
+    parse_ok(good_inventory, &sc);
+    ovs_scenario_free(&sc);
+    ovs_scenario_free(&sc);
+    assert_null(sc.params);
+    assert_int_equal(sc.n_expect, 0);
+}
+
+int main(int argc, char **argv)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_good_inventory),
+        cmocka_unit_test(test_good_booking),
+        cmocka_unit_test(test_defaults_and_spellings),
+        cmocka_unit_test(test_durations),
+        cmocka_unit_test(test_seed),
+        cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_long_line),
+        cmocka_unit_test(test_too_many_clients),
+        cmocka_unit_test(test_files),
+        cmocka_unit_test(test_shipped),
+        cmocka_unit_test(test_params_and_expect),
+        cmocka_unit_test(test_request_parse),
+        cmocka_unit_test(test_scenario_free),
+    };
+
+    if (argc > 1)
+        cmocka_set_test_filter(argv[1]);
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
