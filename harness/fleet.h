@@ -1,0 +1,57 @@
+/* fleet.h - managed redis-server processes on loopback.
+ *
+ * The harness starts every Redis it needs (SPEC §1, the embedded default): real
+ * redis-server processes bound to 127.0.0.1 with protected mode, on free ports, each with
+ * its own working directory inside one private 0700 temporary directory. No server may
+ * outlive the harness: each child asks the kernel for SIGKILL when its parent dies
+ * (PR_SET_PDEATHSIG), so even `kill -9` of the harness takes the fleet with it.
+ *
+ * PR_SET_PDEATHSIG fires when the *thread* that forked the child exits, so fleets must be
+ * started from a thread that lives as long as the fleet: the main thread. */
+#ifndef OVS_FLEET_H
+#define OVS_FLEET_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "strategy.h"
+
+#define OVS_FLEET_MAX 16
+
+/* Exit status 3 material: the machine cannot run servers (no redis-server, no ports). */
+#define OVS_ERR_ENV (-3)
+
+typedef struct ovs_fleet ovs_fleet;
+
+typedef struct ovs_fleet_opts {
+    int nodes;                /* independent masters to start, 1..OVS_FLEET_MAX */
+    const char *redis_server; /* executable; NULL finds one (see ovs_redis_server_path) */
+} ovs_fleet_opts;
+
+/* Start opts->nodes servers and wait (bounded) until each answers PING. On failure stops
+ * whatever it started and returns OVS_ERR_ENV (no executable, no port, the server would not
+ * come up) or OVS_ERR, with a reason in err. */
+int ovs_fleet_start(const ovs_fleet_opts *opts, ovs_fleet **out, char *err, size_t errlen);
+/* Stop every server (SIGTERM, a bounded wait, then SIGKILL), reap them and remove the
+ * temporary directory. Accepts NULL. */
+void ovs_fleet_stop(ovs_fleet *f);
+
+int ovs_fleet_size(const ovs_fleet *f);
+/* Endpoints of the masters, ovs_fleet_size() of them, in start order. */
+const ovs_endpoint *ovs_fleet_endpoints(const ovs_fleet *f);
+/* Process id of node i, or -1 when it is not running. */
+pid_t ovs_fleet_pid(const ovs_fleet *f, int i);
+/* redis_version from INFO of the first node ("7.0.15"), or "" before start. */
+const char *ovs_fleet_version(const ovs_fleet *f);
+/* The fleet's private temporary directory. */
+const char *ovs_fleet_dir(const ovs_fleet *f);
+
+/* The redis-server to run: $OVERSELL_REDIS_SERVER, else the first on $PATH, else
+ * /usr/bin/redis-server or /usr/sbin/redis-server. Returns 0 and writes the path, or -1. */
+int ovs_redis_server_path(char *buf, size_t len);
+
+/* Async-signal-safe: SIGKILL every server any fleet of this process started and has not
+ * reaped. For SIGINT/SIGTERM handlers that must not leave servers behind. */
+void ovs_fleet_kill_all(void);
+
+#endif
