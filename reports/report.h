@@ -1,0 +1,51 @@
+/* report.h - the results database turned into summary.md and results.csv (SPEC §8).
+ *
+ * The reports read only the results database (schema in harness/recorder.h) and print
+ * nothing of their own: no current time, no host name, so the same database always gives
+ * byte-identical reports and they can be diffed and committed. Every function writes to
+ * the FILE* or directory it is given and returns 0, or -1 with the reason in err (a
+ * caller-owned buffer of errlen bytes; may be NULL). On -1 whatever was already written to
+ * a FILE* is incomplete; ovs_report_write_all never leaves a partial file behind.
+ *
+ * Formats:
+ *   summary.md   title and one line of context (runs, first start, versions seen); the
+ *                matrix scenarios x strategies, each cell the latest run's verdict and the
+ *                figure behind it; per-scenario failing checks; one table of numbers per run.
+ *   results.csv  one row per run ordered by id under a fixed header (OVS_REPORT_CSV_HEADER);
+ *                RFC 4180 quoting, NULL as an empty field, lines ending in LF (quoted
+ *                fields may hold CR or LF). Times: *_ms and duration_s with 3 decimals,
+ *                throughput_rps with 1. Seeds are printed unsigned, as the runner chose them. */
+#ifndef OVS_REPORT_H
+#define OVS_REPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <sqlite3.h>
+
+/* The CSV column names, in order. Tools downstream key on these: only ever append. */
+#define OVS_REPORT_CSV_HEADER                                                              \
+    "run_id,scenario,strategy,params,seed,status,verdict,expect,figure,requests,succeeded,"  \
+    "refused,busy,unknown,throughput_rps,p50_ms,p99_ms,max_ms,acquire_fail,retries,"        \
+    "duration_s,redis_version,sqlite_version,started_at,scenario_file,shop_db"
+
+/* Write the Markdown summary of every run in results to out. */
+int ovs_report_summary(sqlite3 *results, FILE *out, char *err, size_t errlen);
+
+/* Write one CSV row per run (with the header line) to out. */
+int ovs_report_csv(sqlite3 *results, FILE *out, char *err, size_t errlen);
+
+/* Write dir/summary.md and dir/results.csv. Each is written to a temporary file in dir,
+ * flushed to disk, then renamed over the old one, so a reader sees the old report or the
+ * new one, never half of one. Both temporaries are complete before either rename, so a
+ * failure leaves both old files in place. dir must exist. */
+int ovs_report_write_all(sqlite3 *results, const char *dir, char *err, size_t errlen);
+
+/* Shared by the writers: v / div rounded half away from zero to `decimals` places
+ * (0..9), in plain decimal ("-0.500", never exponent notation). div must be a positive
+ * multiple of 10^decimals, e.g. ns -> ms with 3 places is (v, 1000000, 3). Integer
+ * arithmetic only, so the text does not depend on the platform's floating point. */
+void ovs_report_fixed(int64_t v, int64_t div, int decimals, char *buf, size_t len);
+
+#endif
