@@ -1,0 +1,322 @@
+/* redis_conn.c - connections, scripts and lock tokens shared by the Redis strategies.
+ *
+ * hiredis 0.14 has one timeout for connect (redisConnectWithTimeout) and another, set
+ * with redisSetTimeout, that becomes SO_RCVTIMEO/SO_SNDTIMEO on the socket. A read that
+ * hits it fails with EAGAIN and leaves the context in an error state for good, which is
+ * what we want: the reply may still arrive, and no later command may read it as its own.
+ * So every I/O failure frees the context; the next command connects again. */
+#include "redis_conn.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char ovs_redis_cad_src[] =
+    "if redis.call('get', KEYS[1]) == ARGV[1] then "
+    "return redis.call('del', KEYS[1]) "
+    "else return 0 end";
+
+static struct timeval ms_to_tv(double ms)
+{
+    struct timeval tv;
+    int64_t us = (int64_t)(ms * 1000.0);
+
+    /* A zero timeval means "block forever" to the kernel: never let rounding make one. */
+    if (us < 1000)
+        us = 1000;
+    tv.tv_sec = (time_t)(us / 1000000);
+    tv.tv_usec = (suseconds_t)(us % 1000000);
+    return tv;
+}
+
+static int set_err(ovs_redis *r, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int set_err(ovs_redis *r, int code, const char *fmt, ...)
+{
+    char msg[sizeof(r->errstr)];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    r->err = code;
+    ovs_seterr(r->errstr, sizeof(r->errstr), "redis %s:%d: %s", r->ep.host, r->ep.port, msg);
+    return code;
+}
+
+void ovs_redis_init(ovs_redis *r, const ovs_endpoint *ep, double connect_ms,
+                    double command_ms)
+{
+    memset(r, 0, sizeof(*r));
+    r->ep = *ep;
+    r->connect_tv = ms_to_tv(connect_ms);
+    r->command_tv = ms_to_tv(command_ms);
+}
+
+int ovs_redis_connect(ovs_redis *r)
+{
+    redisContext *c;
+
+    if (r->c != NULL)
+        return OVS_OK;
+    c = redisConnectWithTimeout(r->ep.host, r->ep.port, r->connect_tv);
+    if (c == NULL)
+        return set_err(r, OVS_ERR_IO, "connect: out of memory");
+    if (c->err) {
+        set_err(r, OVS_ERR_IO, "connect: %s", c->errstr);
+        redisFree(c);
+        return OVS_ERR_IO;
+    }
+    if (redisSetTimeout(c, r->command_tv) != REDIS_OK) {
+        set_err(r, OVS_ERR_IO, "setting the command timeout: %s", c->errstr);
+        redisFree(c);
+        return OVS_ERR_IO;
+    }
+    r->c = c;
+    return OVS_OK;
+}
+
+void ovs_redis_close(ovs_redis *r)
+{
+    if (r->c != NULL)
+        redisFree(r->c);
+    r->c = NULL;
+}
+
+/* The command was sent and no reply came: record why and drop the context. */
+static int broken(ovs_redis *r, const char *what)
+{
+    const char *why = r->c->errstr;
+
+    if (r->c->err == REDIS_ERR_IO && strcmp(why, strerror(EAGAIN)) == 0)
+        why = "timeout";
+    set_err(r, OVS_ERR_IO, "%s: %s", what, why);
+    ovs_redis_close(r);
+    return OVS_ERR_IO;
+}
+
+/* Connect if needed; a failure here means nothing was sent. */
+static int ready(ovs_redis *r, const char *what)
+{
+    char why[sizeof(r->errstr)];
+
+    if (ovs_redis_connect(r) == OVS_OK)
+        return OVS_OK;
+    snprintf(why, sizeof(why), "%s", r->errstr);
+    r->err = OVS_ERR;
+    ovs_seterr(r->errstr, sizeof(r->errstr), "%s (%s not sent)", why, what);
+    return OVS_ERR;
+}
+
+/* Turn a raw reply into the module's return contract. Takes ownership of reply. */
+static int finish(ovs_redis *r, redisReply *reply, const char *what, redisReply **out)
+{
+    if (reply == NULL)
+        return broken(r, what);
+    if (reply->type == REDIS_REPLY_ERROR) {
+        set_err(r, OVS_ERR, "%s: %s", what, reply->str);
+        freeReplyObject(reply);
+        return OVS_ERR;
+    }
+    r->err = 0;
+    r->errstr[0] = '\0';
+    *out = reply;
+    return OVS_OK;
+}
+
+int ovs_redis_cmd(ovs_redis *r, redisReply **out, const char *fmt, ...)
+{
+    char what[24];
+    size_t n = strcspn(fmt, "%");
+    redisReply *reply;
+    va_list ap;
+
+    /* Name the command in messages by its words before the first argument. */
+    *out = NULL;
+    while (n > 0 && fmt[n - 1] == ' ')
+        n--;
+    snprintf(what, sizeof(what), "%.*s", (int)(n < sizeof(what) - 1 ? n : sizeof(what) - 1),
+             fmt);
+    if (ready(r, what) != OVS_OK)
+        return OVS_ERR;
+    va_start(ap, fmt);
+    reply = redisvCommand(r->c, fmt, ap);
+    va_end(ap);
+    return finish(r, reply, what, out);
+}
+
+static const char *type_name(int type)
+{
+    switch (type) {
+    case REDIS_REPLY_STRING: return "string";
+    case REDIS_REPLY_ARRAY: return "array";
+    case REDIS_REPLY_INTEGER: return "integer";
+    case REDIS_REPLY_NIL: return "nil";
+    case REDIS_REPLY_STATUS: return "status";
+    case REDIS_REPLY_ERROR: return "error";
+    default: return "unknown";
+    }
+}
+
+int ovs_redis_expect(ovs_redis *r, const redisReply *reply, int type, const char *what)
+{
+    if (reply != NULL && reply->type == type)
+        return OVS_OK;
+    return set_err(r, OVS_ERR, "%s: expected %s reply, got %s", what, type_name(type),
+                   reply ? type_name(reply->type) : "none");
+}
+
+static int script_load(ovs_redis *r, ovs_script *s)
+{
+    redisReply *reply;
+    int rc = ovs_redis_cmd(r, &reply, "SCRIPT LOAD %s", s->src);
+
+    if (rc != OVS_OK) {
+        /* Loading changes no data, so even a lost reply leaves the script's effect
+         * certainly absent: the caller has not sent EVALSHA yet. */
+        r->err = OVS_ERR;
+        return OVS_ERR;
+    }
+    if (ovs_redis_expect(r, reply, REDIS_REPLY_STRING, "SCRIPT LOAD") != OVS_OK ||
+        reply->len != 40) {
+        if (r->err == 0)
+            set_err(r, OVS_ERR, "SCRIPT LOAD: not a SHA1: %.48s", reply->str);
+        freeReplyObject(reply);
+        return OVS_ERR;
+    }
+    memcpy(s->sha, reply->str, 40);
+    s->sha[40] = '\0';
+    freeReplyObject(reply);
+    return OVS_OK;
+}
+
+int ovs_redis_eval(ovs_redis *r, ovs_script *s, int nkeys, int nargs,
+                   const char *const *kv, redisReply **out)
+{
+    /* Most calls pass one key and an argument or two; a booking passes one key per
+     * night, so longer lists go to the heap. */
+    const char *small[16];
+    const char **argv = small;
+    int argc = 3 + nkeys + nargs;
+    char numkeys[16];
+    redisReply *reply;
+    int rc;
+
+    *out = NULL;
+    if ((size_t)argc > sizeof(small) / sizeof(small[0])) {
+        argv = malloc((size_t)argc * sizeof(*argv));
+        if (argv == NULL)
+            return set_err(r, OVS_ERR, "EVALSHA: out of memory");
+    }
+    snprintf(numkeys, sizeof(numkeys), "%d", nkeys);
+    argv[0] = "EVALSHA";
+    argv[1] = s->sha;
+    argv[2] = numkeys;
+    for (int i = 0; i < nkeys + nargs; i++)
+        argv[3 + i] = kv[i];
+
+    rc = OVS_ERR;
+    if (s->sha[0] == '\0' && script_load(r, s) != OVS_OK)
+        goto out;
+    if (ready(r, "EVALSHA") != OVS_OK)
+        goto out;
+    reply = redisCommandArgv(r->c, argc, argv, NULL);
+    if (reply != NULL && reply->type == REDIS_REPLY_ERROR &&
+        strncmp(reply->str, "NOSCRIPT", 8) == 0) {
+        /* The server forgot the script (restarted, flushed) or never saw it: the
+         * EVALSHA did nothing, so loading and retrying once is safe. */
+        freeReplyObject(reply);
+        if (script_load(r, s) != OVS_OK || ready(r, "EVALSHA") != OVS_OK)
+            goto out;
+        reply = redisCommandArgv(r->c, argc, argv, NULL);
+    }
+    rc = finish(r, reply, "EVALSHA", out);
+out:
+    if (argv != small)
+        free(argv);
+    return rc;
+}
+
+void ovs_redis_locks_init(ovs_redis_locks *l, int client, uint64_t seed)
+{
+    memset(l, 0, sizeof(*l));
+    ovs_rng_seed(&l->rng, seed);
+    l->client = client;
+}
+
+void ovs_redis_locks_token(ovs_redis_locks *l, char *buf, size_t len)
+{
+    snprintf(buf, len, "c%d-%llu-%016llx", l->client, (unsigned long long)++l->counter,
+             (unsigned long long)ovs_rng_next(&l->rng));
+}
+
+int ovs_redis_locks_add(ovs_redis_locks *l, const char *key, const char *token)
+{
+    ovs_redis_held *h;
+
+    if (strlen(key) >= OVS_REDIS_KEY_MAX || strlen(token) >= OVS_REDIS_TOKEN_MAX)
+        return -1;
+    if (l->n == l->cap) {
+        int ncap = l->cap ? l->cap * 2 : 8;
+        h = realloc(l->held, (size_t)ncap * sizeof(*h));
+        if (h == NULL)
+            return -1;
+        l->held = h;
+        l->cap = ncap;
+    }
+    h = &l->held[l->n++];
+    strcpy(h->key, key);
+    strcpy(h->token, token);
+    return 0;
+}
+
+static int find_index(const ovs_redis_locks *l, const char *key)
+{
+    /* Newest first: the runner releases in reverse order of taking. */
+    for (int i = l->n - 1; i >= 0; i--)
+        if (strcmp(l->held[i].key, key) == 0)
+            return i;
+    return -1;
+}
+
+const char *ovs_redis_locks_find(const ovs_redis_locks *l, const char *key)
+{
+    int i = find_index(l, key);
+    return i < 0 ? NULL : l->held[i].token;
+}
+
+void ovs_redis_locks_remove(ovs_redis_locks *l, const char *key)
+{
+    int i = find_index(l, key);
+
+    if (i < 0)
+        return;
+    memmove(&l->held[i], &l->held[i + 1], (size_t)(l->n - i - 1) * sizeof(l->held[0]));
+    l->n--;
+}
+
+void ovs_redis_locks_free(ovs_redis_locks *l)
+{
+    free(l->held);
+    l->held = NULL;
+    l->n = l->cap = 0;
+}
+
+void ovs_redis_backoff(ovs_rng *rng, double delay_ms, double jitter_ms)
+{
+    int64_t ns = (int64_t)(delay_ms * (double)OVS_NS_PER_MS);
+    int64_t jitter = (int64_t)(jitter_ms * (double)OVS_NS_PER_MS);
+
+    if (jitter > 0)
+        ns += (int64_t)ovs_rng_below(rng, (uint64_t)jitter + 1);
+    ovs_sleep_ns(ns);
+}
+
+int ovs_redis_lock_key(char *buf, size_t len, const char *key)
+{
+    int n = snprintf(buf, len, "lock:%s", key);
+    return n < 0 || (size_t)n >= len ? -1 : 0;
+}

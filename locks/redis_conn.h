@@ -1,0 +1,111 @@
+/* redis_conn.h - what the Redis strategies share: a connection that knows when its
+ * outcome is unknown, Lua scripts run by hash, and the lock tokens an instance holds.
+ *
+ * The one rule every function here keeps is the outcome rule of SPEC §6. A command that
+ * was never sent (no connection could be made) or that Redis refused with an error reply
+ * certainly did not happen: OVS_ERR. A command that was sent and whose reply never came
+ * (timeout, reset, EOF) may have happened: OVS_ERR_IO. After OVS_ERR_IO the hiredis
+ * context is discarded - a late reply would otherwise be read as the answer to the next
+ * command - and the next call reconnects.
+ *
+ * Not thread-safe: one ovs_redis per strategy instance, used from its client's thread.
+ * Library code never touches signal dispositions: the process must ignore SIGPIPE, or a
+ * write to a server that just died kills it (hiredis uses plain write()). */
+#ifndef OVS_REDIS_CONN_H
+#define OVS_REDIS_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/time.h>
+
+#include <hiredis/hiredis.h>
+
+#include "strategy.h"
+#include "util.h"
+
+/* One server and the connection to it, reconnected lazily. */
+typedef struct ovs_redis {
+    redisContext *c;            /* NULL until connected, and again after any I/O error */
+    ovs_endpoint ep;            /* where to (re)connect */
+    struct timeval connect_tv;  /* bound on the TCP connect */
+    struct timeval command_tv;  /* bound on each write and each read of a command */
+    int err;                    /* code of the last failure, 0 after a success */
+    char errstr[128];           /* "redis 127.0.0.1:7001: SET: timeout" */
+} ovs_redis;
+
+/* Set up r for ep without connecting. Timeouts are milliseconds, > 0. */
+void ovs_redis_init(ovs_redis *r, const ovs_endpoint *ep, double connect_ms,
+                    double command_ms);
+/* Connect now if not connected. OVS_OK, or OVS_ERR_IO with r->errstr set. */
+int ovs_redis_connect(ovs_redis *r);
+/* Drop the connection; r stays usable (the next command reconnects). Accepts a zeroed r. */
+void ovs_redis_close(ovs_redis *r);
+
+/* Run one command, formatted as redisCommand formats (%s, %d, %lld, %b). On OVS_OK *out
+ * is the reply, never an error reply; free it with freeReplyObject. Otherwise *out is NULL
+ * and the code follows the outcome rule above. */
+int ovs_redis_cmd(ovs_redis *r, redisReply **out, const char *fmt, ...);
+
+/* OVS_OK when reply has the hiredis type (REDIS_REPLY_INTEGER, ...); else OVS_ERR with
+ * "what: expected integer reply, got string" in r->errstr. */
+int ovs_redis_expect(ovs_redis *r, const redisReply *reply, int type, const char *what);
+
+/* A Lua script run by its SHA1. sha is empty until the first SCRIPT LOAD on some
+ * connection; keep one per instance (it is written on load). */
+typedef struct ovs_script {
+    const char *src; /* the script text; static storage */
+    char sha[41];    /* hex SHA1 as SCRIPT LOAD returned it, or "" */
+} ovs_script;
+
+/* EVALSHA s with nkeys keys then nargs arguments, all in kv. Loads the script first when
+ * it has no hash yet, and once more when the server answers NOSCRIPT (it restarted, or
+ * this is another server). Returns like ovs_redis_cmd. A failed SCRIPT LOAD means the
+ * script itself never ran: OVS_ERR, even when the load timed out. */
+int ovs_redis_eval(ovs_redis *r, ovs_script *s, int nkeys, int nargs,
+                   const char *const *kv, redisReply **out);
+
+/* The script every lock strategy releases with: delete KEYS[1] only while its value is
+ * ARGV[1], so a client whose lease expired cannot delete its successor's lock. Returns 1
+ * when it deleted, 0 when the key was gone or someone else's. */
+extern const char ovs_redis_cad_src[];
+
+/* Longest lock key stored in an ovs_redis_locks (the runner's keys are < 46 bytes). */
+#define OVS_REDIS_KEY_MAX 96
+#define OVS_REDIS_TOKEN_MAX 48
+
+/* One lock this instance believes it holds. */
+typedef struct ovs_redis_held {
+    char key[OVS_REDIS_KEY_MAX];     /* the key as the harness named it: "sku:1" */
+    char token[OVS_REDIS_TOKEN_MAX]; /* the value written under lock:<key> */
+} ovs_redis_held;
+
+/* The tokens of an instance: it may hold several keys at once (a booking locked per night
+ * takes one lock per night, in sorted order, before releasing any). */
+typedef struct ovs_redis_locks {
+    ovs_rng rng;          /* token bits and retry jitter, seeded from env->seed */
+    int client;           /* env->client, part of every token */
+    uint64_t counter;     /* tokens made so far, part of every token */
+    ovs_redis_held *held; /* n of cap in use, in the order taken */
+    int n, cap;
+} ovs_redis_locks;
+
+void ovs_redis_locks_init(ovs_redis_locks *l, int client, uint64_t seed);
+/* A fresh token, "c<client>-<counter>-<64 random bits in hex>". The client index and the
+ * counter make it unique within a run; the random bits keep runs with different seeds
+ * apart on a long-lived external server. */
+void ovs_redis_locks_token(ovs_redis_locks *l, char *buf, size_t len);
+/* Remember that key is held with token. 0, or -1 (out of memory, key too long). */
+int ovs_redis_locks_add(ovs_redis_locks *l, const char *key, const char *token);
+/* The token key is held with, or NULL. Valid until the next add or remove. */
+const char *ovs_redis_locks_find(const ovs_redis_locks *l, const char *key);
+void ovs_redis_locks_remove(ovs_redis_locks *l, const char *key);
+void ovs_redis_locks_free(ovs_redis_locks *l);
+
+/* Sleep delay_ms plus a uniform jitter in [0, jitter_ms], drawn from rng, so that clients
+ * that collided do not collide again in lock step. */
+void ovs_redis_backoff(ovs_rng *rng, double delay_ms, double jitter_ms);
+
+/* "lock:<key>" into buf; -1 when it does not fit. */
+int ovs_redis_lock_key(char *buf, size_t len, const char *key);
+
+#endif

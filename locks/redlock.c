@@ -1,0 +1,268 @@
+/* redlock.c - the Redlock algorithm over N independent Redis masters.
+ *
+ * As Redis's documentation describes it: take one random token for the attempt, SET it
+ * NX PX ttl on every node in turn, each with a timeout far below the TTL so a dead node
+ * costs little; then the lock is held when a majority said yes and time is left on the
+ * lease once the time spent and a clock drift allowance are taken off (redlock_math.c).
+ * Otherwise release on every node - the ones that timed out too, since their SET may have
+ * landed - and retry after a randomised delay.
+ *
+ * It claims safety, and survives one paused or killed node. The scenarios show where the
+ * claim ends: a holder that outlives its lease (nothing fences its writes), and a node that
+ * restarts without persistence, forgetting a key it granted, so that a second client can
+ * build another majority with it.
+ *
+ * A node whose command fails or times out counts as a "no" and its connection is dropped;
+ * the next command to it reconnects, bounded by node_timeout as well. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "redis_conn.h"
+#include "redlock_math.h"
+#include "strategy.h"
+#include "trace.h"
+
+enum {
+    P_NODES,
+    P_TTL,
+    P_DRIFT_FACTOR,
+    P_RETRY_COUNT,
+    P_RETRY_DELAY,
+    P_RETRY_JITTER,
+    P_NODE_TIMEOUT,
+};
+
+static const ovs_param_spec redlock_params[] = {
+    /* 16 is the fleet's OVS_FLEET_MAX. */
+    [P_NODES] = { "nodes", 5, "count", NULL, 1, 16, "independent Redis masters" },
+    [P_TTL] = { "ttl", 5000, "ms", NULL, 1, 86400000, "lease of the lock on each node" },
+    [P_DRIFT_FACTOR] = { "drift_factor", 0.01, "ratio", NULL, 0, 0.5,
+                         "clock drift allowance as a fraction of ttl (plus 2 ms)" },
+    [P_RETRY_COUNT] = { "retry_count", 3, "count", NULL, 0, 1000000,
+                        "retries after an attempt without a valid majority" },
+    [P_RETRY_DELAY] = { "retry_delay", 200, "ms", NULL, 0, 3600000,
+                        "pause before each retry" },
+    [P_RETRY_JITTER] = { "retry_jitter", 200, "ms", NULL, 0, 3600000,
+                         "plus a uniform random extra in [0, this]" },
+    [P_NODE_TIMEOUT] = { "node_timeout", 50, "ms", NULL, 1, 60000,
+                         "connect and command timeout per node, far below ttl" },
+};
+
+typedef struct redlock {
+    ovs_strategy base;
+    int n;                 /* nodes in use: the nodes parameter */
+    ovs_redis *node;       /* n connections, env->redis[0..n-1] */
+    ovs_script cad;        /* compare-and-delete; the SHA1 is the same on every node, and
+                              a node that has not loaded it answers NOSCRIPT once */
+    ovs_redis_locks locks; /* tokens of the keys held now; rng for tokens and jitter */
+} redlock;
+
+static int redlock_nodes(const ovs_params *p)
+{
+    return (int)p->v[P_NODES];
+}
+
+static int redlock_open(ovs_strategy *s, const ovs_env *env)
+{
+    redlock *x = (redlock *)s;
+    double timeout = env->param->v[P_NODE_TIMEOUT];
+    int n = (int)env->param->v[P_NODES];
+    int up = 0, down = -1;
+
+    if (env->n_redis < n)
+        return ovs_strategy_fail(s, OVS_ERR, "redlock with nodes=%d needs %d Redis masters; "
+                                 "the run has %d", n, n, env->n_redis);
+    x->node = calloc((size_t)n, sizeof(*x->node));
+    if (x->node == NULL)
+        return ovs_strategy_fail(s, OVS_ERR, "out of memory");
+    x->n = n;
+    x->cad.src = ovs_redis_cad_src;
+    ovs_redis_locks_init(&x->locks, env->client, env->seed);
+    for (int i = 0; i < n; i++) {
+        ovs_redis_init(&x->node[i], &env->redis[i], timeout, timeout);
+        if (ovs_redis_connect(&x->node[i]) == OVS_OK)
+            up++;
+        else
+            down = i;
+    }
+    /* A node down now is the algorithm's business (it reconnects lazily), but without a
+     * reachable majority the configuration is wrong, and every request would look like
+     * contention. */
+    if (up < ovs_redlock_quorum(n))
+        return ovs_strategy_fail(s, OVS_ERR, "only %d of %d nodes reachable: %s", up, n,
+                                 x->node[down].errstr);
+    return OVS_OK;
+}
+
+/* Record one node's answer on the client's trace, for the teaching timeline. The event
+ * carries the harness's key ("sku:1"), so it lines up with the acquire and release the
+ * runner records for that key. */
+static void node_event(redlock *x, const char *key, int i, int64_t t0, int rc,
+                       const char *what)
+{
+    const ovs_env *env = x->base.env;
+    char detail[64];
+
+    if (env->trace == NULL || !env->trace_steps)
+        return;
+    snprintf(detail, sizeof(detail), "node %d %s", i, what);
+    ovs_trace_add(env->trace, env->buyer, OVS_OP_NODE, key, t0, ovs_now_ns(),
+                  rc == OVS_OK ? OVS_OUT_OK : rc == OVS_ERR_IO ? OVS_OUT_UNKNOWN : OVS_OUT_FAIL,
+                  detail);
+}
+
+/* SET NX PX on node i. OVS_OK locked, OVS_BUSY held by another, else an error code. */
+static int lock_node(redlock *x, int i, const char *key, const char *lk, const char *token,
+                     long long ttl)
+{
+    ovs_redis *r = &x->node[i];
+    int64_t t0 = ovs_now_ns();
+    redisReply *reply;
+    int rc = ovs_redis_cmd(r, &reply, "SET %s %s NX PX %lld", lk, token, ttl);
+
+    if (rc == OVS_OK) {
+        if (reply->type == REDIS_REPLY_NIL)
+            rc = OVS_BUSY;
+        else
+            rc = ovs_redis_expect(r, reply, REDIS_REPLY_STATUS, "SET NX");
+        freeReplyObject(reply);
+    }
+    node_event(x, key, i, t0, rc == OVS_BUSY ? OVS_ERR : rc,
+               rc == OVS_OK ? "locked" : rc == OVS_BUSY ? "held elsewhere"
+               : rc == OVS_ERR_IO ? "unknown (timeout or lost)" : "error");
+    return rc;
+}
+
+/* Compare-and-delete on node i, same codes as lock_node (OVS_BUSY: not ours there). */
+static int release_node(redlock *x, int i, const char *key, const char *lk,
+                        const char *token)
+{
+    ovs_redis *r = &x->node[i];
+    const char *kv[2] = { lk, token };
+    int64_t t0 = ovs_now_ns();
+    redisReply *reply;
+    int rc = ovs_redis_eval(r, &x->cad, 1, 1, kv, &reply);
+
+    if (rc == OVS_OK) {
+        rc = ovs_redis_expect(r, reply, REDIS_REPLY_INTEGER, "release");
+        if (rc == OVS_OK && reply->integer != 1)
+            rc = OVS_BUSY;
+        freeReplyObject(reply);
+    }
+    node_event(x, key, i, t0, rc == OVS_BUSY ? OVS_ERR : rc,
+               rc == OVS_OK ? "released" : rc == OVS_BUSY ? "not ours"
+               : rc == OVS_ERR_IO ? "release unknown" : "release error");
+    return rc;
+}
+
+/* Release on every node; counts of confirmed releases and of unknown outcomes. */
+static void release_all(redlock *x, const char *key, const char *lk, const char *token,
+                        int *released, int *unknown)
+{
+    *released = *unknown = 0;
+    for (int i = 0; i < x->n; i++) {
+        int rc = release_node(x, i, key, lk, token);
+        *released += rc == OVS_OK;
+        *unknown += rc == OVS_ERR_IO;
+    }
+}
+
+static int redlock_lock(ovs_strategy *s, const char *key)
+{
+    redlock *x = (redlock *)s;
+    const ovs_params *p = s->env->param;
+    int64_t ttl = (int64_t)(p->v[P_TTL] + 0.5);
+    int retries = (int)p->v[P_RETRY_COUNT];
+    char lk[OVS_REDIS_KEY_MAX + 8], token[OVS_REDIS_TOKEN_MAX];
+    char why[256] = "";
+
+    s->attempts = 0;
+    if (strlen(key) >= OVS_REDIS_KEY_MAX || ovs_redis_lock_key(lk, sizeof(lk), key) != 0)
+        return ovs_strategy_fail(s, OVS_ERR, "lock key too long: %.40s...", key);
+
+    for (int a = 0; a <= retries; a++) {
+        int locked = 0, failed = -1, released, unknown;
+        int64_t start, validity;
+
+        if (a > 0)
+            ovs_redis_backoff(&x->locks.rng, p->v[P_RETRY_DELAY], p->v[P_RETRY_JITTER]);
+        s->attempts++;
+        ovs_redis_locks_token(&x->locks, token, sizeof(token));
+        start = ovs_now_ns();
+        for (int i = 0; i < x->n; i++) {
+            int rc = lock_node(x, i, key, lk, token, (long long)ttl);
+            if (rc == OVS_OK)
+                locked++;
+            else if (rc != OVS_BUSY && failed < 0)
+                failed = i;
+        }
+        validity = ovs_redlock_validity_ms(
+            ttl, ovs_redlock_elapsed_ms(ovs_now_ns() - start), p->v[P_DRIFT_FACTOR]);
+        if (ovs_redlock_acquired(locked, x->n, validity)) {
+            if (ovs_redis_locks_add(&x->locks, key, token) == 0)
+                return OVS_OK;
+            release_all(x, key, lk, token, &released, &unknown);
+            return ovs_strategy_fail(s, OVS_ERR, "out of memory for held locks");
+        }
+        ovs_seterr(why, sizeof(why), "locked %d of %d (quorum %d), validity %lld ms%s%s",
+                   locked, x->n, ovs_redlock_quorum(x->n), (long long)validity,
+                   failed >= 0 ? "; " : "", failed >= 0 ? x->node[failed].errstr : "");
+        /* Not held: give back what we got, and what we may have got on nodes that did
+         * not answer, before anyone else waits a whole TTL for it. */
+        release_all(x, key, lk, token, &released, &unknown);
+    }
+    return ovs_strategy_fail(s, OVS_BUSY, "no valid majority after %u attempts: %s",
+                             s->attempts, why);
+}
+
+static int redlock_unlock(ovs_strategy *s, const char *key)
+{
+    redlock *x = (redlock *)s;
+    const char *held = ovs_redis_locks_find(&x->locks, key);
+    char lk[OVS_REDIS_KEY_MAX + 8], token[OVS_REDIS_TOKEN_MAX];
+    int quorum = ovs_redlock_quorum(x->n), released, unknown;
+
+    if (held == NULL)
+        return ovs_strategy_fail(s, OVS_BUSY, "%s is not held by this client", key);
+    snprintf(token, sizeof(token), "%s", held);
+    ovs_redis_locks_remove(&x->locks, key);
+    ovs_redis_lock_key(lk, sizeof(lk), key); /* fitted when the lock was taken */
+    release_all(x, key, lk, token, &released, &unknown);
+    if (released >= quorum)
+        return OVS_OK;
+    /* Without a confirmed majority, the lock may still have been ours where nodes did
+     * not answer: only when even those could not make a majority was it surely lost. */
+    if (released + unknown >= quorum)
+        return ovs_strategy_fail(s, OVS_ERR_IO, "%s released on %d of %d nodes, %d unknown",
+                                 lk, released, x->n, unknown);
+    return ovs_strategy_fail(s, OVS_BUSY, "%s was still ours on only %d of %d nodes", lk,
+                             released, x->n);
+}
+
+static void redlock_close(ovs_strategy *s)
+{
+    redlock *x = (redlock *)s;
+
+    /* Locks still held are left to their TTL, as a crashed client's would be. */
+    for (int i = 0; x->node != NULL && i < x->n; i++)
+        ovs_redis_close(&x->node[i]);
+    free(x->node);
+    x->node = NULL;
+    ovs_redis_locks_free(&x->locks);
+}
+
+const ovs_strategy_methods ovs_strategy_redlock = {
+    .version = 1,
+    .name = "redlock",
+    .summary = "Redlock: SET NX PX on a majority of N masters within the validity time",
+    .claims_safe = 1,
+    .size = sizeof(redlock),
+    .params = redlock_params,
+    .n_params = sizeof(redlock_params) / sizeof(redlock_params[0]),
+    .xNodes = redlock_nodes,
+    .xOpen = redlock_open,
+    .xLock = redlock_lock,
+    .xUnlock = redlock_unlock,
+    .xClose = redlock_close,
+};

@@ -1,0 +1,693 @@
+/* test_locks_live.c - setnx, redlock and lua-decr against real redis-server processes.
+ *
+ * One fleet of five masters serves the whole group; each test uses its own keys, because a
+ * node paused with SIGSTOP executes the commands queued in its sockets when it resumes,
+ * and those must not land on another test's key. Every test's teardown resumes all nodes
+ * and closes every instance, so an assertion that jumps out of a test leaves no paused
+ * server and no open connection behind.
+ *
+ * Without redis-server the tests skip, except under CI=true, where they fail (live.h).
+ * Waits are bounded; timing assertions leave room for sanitizer builds on two cores. */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <hiredis/hiredis.h>
+#include <pthread.h>
+
+#include "live.h"
+#include "redis_conn.h"
+#include "shop.h"
+#include "strategy.h"
+#include "trace.h"
+#include "writeback.h"
+
+#define NODES 5
+#define MAX_INST 8
+#define THREADS 4
+
+typedef struct group {
+    ovs_fleet *fleet; /* NULL when there is no redis-server: the tests then skip or fail */
+} group;
+
+/* Per test: instances with the environments they point at, and what they need. */
+typedef struct fixture {
+    group *g;
+    ovs_scenario sc;
+    ovs_params param[MAX_INST];
+    ovs_env env[MAX_INST];
+    ovs_strategy *inst[MAX_INST];
+    int n_inst;
+    ovs_trace trace;
+    ovs_writeback *wb;
+    char dir[128];       /* temporary directory for a shop, "" when none */
+    char shop[192];
+} fixture;
+
+static group the_group;
+
+static int group_setup(void **state)
+{
+    ovs_fleet_opts o = { .nodes = NODES, .redis_server = NULL };
+    char path[512], err[256] = "";
+
+    *state = &the_group;
+    if (ovs_redis_server_path(path, sizeof(path)) != 0)
+        return 0; /* each test decides: skip, or fail under CI */
+    if (ovs_fleet_start(&o, &the_group.fleet, err, sizeof(err)) != 0) {
+        print_error("cannot start %d redis-server nodes: %s\n", NODES, err);
+        return -1;
+    }
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    group *g = *state;
+    ovs_fleet_stop(g->fleet);
+    g->fleet = NULL;
+    return 0;
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+    if (f == NULL)
+        return -1;
+    f->g = &the_group;
+    f->sc.workload = OVS_INVENTORY;
+    f->sc.seed = 7;
+    f->sc.skus = 1;
+    f->sc.stock = 3;
+    *state = f;
+    return 0;
+}
+
+static void resume_all(const fixture *f)
+{
+    for (int i = 0; f->g->fleet != NULL && i < NODES; i++) {
+        pid_t pid = ovs_fleet_pid(f->g->fleet, i);
+        if (pid > 0)
+            kill(pid, SIGCONT);
+    }
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    char cmd[200];
+
+    resume_all(f);
+    for (int i = 0; i < f->n_inst; i++) {
+        f->inst[i]->m->xClose(f->inst[i]);
+        free(f->inst[i]);
+    }
+    ovs_writeback_free(f->wb);
+    ovs_trace_free(&f->trace);
+    if (f->dir[0] != '\0') {
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+        if (system(cmd) != 0)
+            return -1;
+    }
+    free(f);
+    return 0;
+}
+
+static const ovs_endpoint *endpoints(const fixture *f)
+{
+    return ovs_fleet_endpoints(f->g->fleet);
+}
+
+/* Open an instance of m as client `client` with "k=v,..." over its defaults. */
+static ovs_strategy *open_inst(fixture *f, const ovs_strategy_methods *m, const char *params,
+                               int client)
+{
+    char err[256];
+    int i = f->n_inst;
+    ovs_strategy *s;
+
+    assert_true(i < MAX_INST);
+    ovs_params_defaults(m, &f->param[i]);
+    if (ovs_params_set_list(m, &f->param[i], params, err, sizeof(err)) != 0)
+        fail_msg("%s: %s", m->name, err);
+    f->env[i] = (ovs_env){
+        .sc = &f->sc,
+        .param = &f->param[i],
+        .redis = endpoints(f),
+        .n_redis = NODES,
+        .wb = f->wb,
+        .trace = &f->trace,
+        .trace_steps = 1,
+        .client = client,
+        .seed = 1000 + (uint64_t)client,
+    };
+    s = calloc(1, m->size);
+    assert_non_null(s);
+    s->m = m;
+    s->env = &f->env[i];
+    f->inst[f->n_inst++] = s;
+    if (m->xOpen(s, &f->env[i]) != OVS_OK)
+        fail_msg("%s: xOpen: %s", m->name, s->errstr);
+    return s;
+}
+
+/* A plain command on node i, for looking behind a strategy's back. */
+static redisReply *node_cmd(const fixture *f, int i, const char *fmt, ...)
+{
+    const ovs_endpoint *ep = &endpoints(f)[i];
+    struct timeval tv = { 2, 0 };
+    redisContext *c = redisConnectWithTimeout(ep->host, ep->port, tv);
+    redisReply *reply = NULL;
+    va_list ap;
+
+    if (c != NULL && !c->err) {
+        redisSetTimeout(c, tv);
+        va_start(ap, fmt);
+        reply = redisvCommand(c, fmt, ap);
+        va_end(ap);
+    }
+    redisFree(c);
+    if (reply == NULL)
+        fail_msg("node %d: %s failed", i, fmt);
+    return reply;
+}
+
+static int node_exists(const fixture *f, int i, const char *key)
+{
+    redisReply *r = node_cmd(f, i, "EXISTS %s", key);
+    long long n = r->integer;
+    freeReplyObject(r);
+    return (int)n;
+}
+
+static void stop_nodes(const fixture *f, int first, int count)
+{
+    for (int i = first; i < first + count; i++)
+        assert_int_equal(kill(ovs_fleet_pid(f->g->fleet, i), SIGSTOP), 0);
+}
+
+static int64_t ms_since(int64_t t0)
+{
+    return (ovs_now_ns() - t0) / OVS_NS_PER_MS;
+}
+
+/* A shop and a running write-back queue, for lua-decr. */
+static void start_shop(fixture *f)
+{
+    char err[256];
+
+    snprintf(f->dir, sizeof(f->dir), "/tmp/ovs-locks-live.XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->shop, sizeof(f->shop), "%s/shop.db", f->dir);
+    if (ovs_shop_create(f->shop, &f->sc, err, sizeof(err)) != 0)
+        fail_msg("shop: %s", err);
+    if (ovs_writeback_start(&f->wb, f->shop, f->sc.workload, 0, err, sizeof(err)) != 0)
+        fail_msg("write-back: %s", err);
+}
+
+static int64_t shop_scalar(const fixture *f, const char *sql)
+{
+    char err[256];
+    sqlite3 *db;
+    int64_t v = -1;
+
+    if (ovs_shop_open(f->shop, &db, err, sizeof(err)) != 0)
+        fail_msg("shop: %s", err);
+    assert_int_equal(ovs_shop_scalar(db, sql, &v), 0);
+    sqlite3_close(db);
+    return v;
+}
+
+/* --- the lock contract, shared by setnx and redlock ------------------------------------ */
+
+static void check_exclusion(fixture *f, const ovs_strategy_methods *m, const char *key)
+{
+    ovs_strategy *a = open_inst(f, m, "", 0);
+    ovs_strategy *b = open_inst(f, m, "retry_count=1,retry_delay=10ms,retry_jitter=5ms", 1);
+    int64_t t0;
+
+    assert_int_equal(m->xLock(a, key), OVS_OK);
+    assert_int_equal(a->attempts, 1);
+
+    t0 = ovs_now_ns();
+    assert_int_equal(m->xLock(b, key), OVS_BUSY);
+    assert_int_equal(b->attempts, 2);        /* the first SET and one retry */
+    assert_true(ms_since(t0) >= 10);         /* it did wait retry_delay */
+    assert_true(b->errstr[0] != '\0');
+    assert_int_equal(m->xUnlock(b, key), OVS_BUSY); /* never held: not B's to release */
+
+    assert_int_equal(m->xUnlock(a, key), OVS_OK);
+    assert_int_equal(m->xLock(b, key), OVS_OK);
+    assert_int_equal(m->xUnlock(b, key), OVS_OK);
+    assert_int_equal(m->xUnlock(b, key), OVS_BUSY); /* released twice */
+}
+
+static void check_expiry(fixture *f, const ovs_strategy_methods *m, const char *key)
+{
+    ovs_strategy *a = open_inst(f, m, "ttl=100ms,retry_count=0", 0);
+    ovs_strategy *b = open_inst(f, m, "ttl=100ms,retry_count=0", 1);
+
+    assert_int_equal(m->xLock(a, key), OVS_OK);
+    assert_int_equal(m->xLock(b, key), OVS_BUSY);
+    ovs_sleep_ns(150 * OVS_NS_PER_MS); /* A stalls past its lease */
+    assert_int_equal(m->xLock(b, key), OVS_OK);
+    /* A's release must not delete B's lock: the compare-and-delete refuses. */
+    assert_int_equal(m->xUnlock(a, key), OVS_BUSY);
+    assert_non_null(strstr(a->errstr, key));
+    assert_int_equal(m->xUnlock(b, key), OVS_OK);
+}
+
+/* Several keys held at once, released in any order (the per-night booking lock). */
+static void check_many_keys(fixture *f, const ovs_strategy_methods *m)
+{
+    ovs_strategy *a = open_inst(f, m, "retry_count=0", 0);
+    ovs_strategy *b = open_inst(f, m, "retry_count=0", 1);
+
+    assert_int_equal(m->xLock(a, "many:1"), OVS_OK);
+    assert_int_equal(m->xLock(a, "many:2"), OVS_OK);
+    assert_int_equal(m->xLock(a, "many:3"), OVS_OK);
+    assert_int_equal(m->xLock(b, "many:2"), OVS_BUSY);
+    assert_int_equal(m->xUnlock(a, "many:2"), OVS_OK);
+    assert_int_equal(m->xLock(b, "many:2"), OVS_OK);
+    assert_int_equal(m->xUnlock(a, "many:3"), OVS_OK);
+    assert_int_equal(m->xUnlock(a, "many:1"), OVS_OK);
+    assert_int_equal(m->xUnlock(b, "many:2"), OVS_OK);
+}
+
+/* --- setnx ------------------------------------------------------------------------------ */
+
+static void test_setnx_exclusion(void **state)
+{
+    OVS_REQUIRE_REDIS();
+    check_exclusion(*state, &ovs_strategy_setnx, "setnx:excl");
+}
+
+static void test_setnx_expiry(void **state)
+{
+    OVS_REQUIRE_REDIS();
+    check_expiry(*state, &ovs_strategy_setnx, "setnx:expiry");
+}
+
+static void test_setnx_many_keys(void **state)
+{
+    fixture *f = *state;
+    OVS_REQUIRE_REDIS();
+    check_many_keys(f, &ovs_strategy_setnx);
+    assert_int_equal(node_exists(f, 0, "lock:many:1"), 0);
+}
+
+static void test_setnx_token_and_ttl(void **state)
+{
+    fixture *f = *state;
+    ovs_strategy *a;
+    redisReply *r;
+    char first[64];
+
+    OVS_REQUIRE_REDIS();
+    a = open_inst(f, &ovs_strategy_setnx, "ttl=3000", 4);
+    assert_int_equal(ovs_strategy_setnx.xNodes(&f->param[0]), 1);
+
+    assert_int_equal(a->m->xLock(a, "setnx:token"), OVS_OK);
+    r = node_cmd(f, 0, "GET lock:setnx:token");
+    assert_int_equal(r->type, REDIS_REPLY_STRING);
+    snprintf(first, sizeof(first), "%s", r->str);
+    freeReplyObject(r);
+    r = node_cmd(f, 0, "PTTL lock:setnx:token");
+    assert_true(r->integer > 2000 && r->integer <= 3000);
+    freeReplyObject(r);
+    assert_int_equal(a->m->xUnlock(a, "setnx:token"), OVS_OK);
+
+    /* A new call, a new token: "c4-1-..." then "c4-2-...". */
+    assert_int_equal(strncmp(first, "c4-1-", 5), 0);
+    assert_int_equal(a->m->xLock(a, "setnx:token"), OVS_OK);
+    r = node_cmd(f, 0, "GET lock:setnx:token");
+    assert_int_equal(strncmp(r->str, "c4-2-", 5), 0);
+    assert_string_not_equal(r->str + 5, first + 5);
+    freeReplyObject(r);
+    assert_int_equal(a->m->xUnlock(a, "setnx:token"), OVS_OK);
+}
+
+/* A lost connection is an unknown outcome; the next call reconnects by itself. The script
+ * cache may be flushed under a client: the release reloads it. */
+static void test_setnx_reconnect_and_noscript(void **state)
+{
+    fixture *f = *state;
+    ovs_strategy *a;
+    redisReply *r;
+
+    OVS_REQUIRE_REDIS();
+    a = open_inst(f, &ovs_strategy_setnx, "retry_count=0", 0);
+    assert_int_equal(a->m->xLock(a, "setnx:conn"), OVS_OK);
+    assert_int_equal(a->m->xUnlock(a, "setnx:conn"), OVS_OK); /* loads the script */
+
+    r = node_cmd(f, 0, "CLIENT KILL TYPE normal SKIPME yes");
+    assert_true(r->integer >= 1);
+    freeReplyObject(r);
+    assert_int_equal(a->m->xLock(a, "setnx:conn"), OVS_ERR_IO);
+    assert_true(a->errstr[0] != '\0');
+    assert_int_equal(a->m->xLock(a, "setnx:conn"), OVS_OK);
+
+    r = node_cmd(f, 0, "SCRIPT FLUSH");
+    freeReplyObject(r);
+    assert_int_equal(a->m->xUnlock(a, "setnx:conn"), OVS_OK);
+    assert_int_equal(node_exists(f, 0, "lock:setnx:conn"), 0);
+}
+
+typedef struct worker {
+    fixture *f;
+    ovs_strategy *s;
+    atomic_int *inside;   /* holders inside the section now */
+    atomic_int *overlaps; /* times a holder found someone else inside */
+    int ok, failed;
+} worker;
+
+static void *lock_worker(void *arg)
+{
+    worker *w = arg;
+
+    for (int i = 0; i < 5; i++) {
+        if (w->s->m->xLock(w->s, "setnx:threads") != OVS_OK) {
+            w->failed++;
+            continue;
+        }
+        if (atomic_fetch_add(w->inside, 1) != 0)
+            atomic_fetch_add(w->overlaps, 1);
+        ovs_sleep_ns(OVS_NS_PER_MS);
+        atomic_fetch_sub(w->inside, 1);
+        if (w->s->m->xUnlock(w->s, "setnx:threads") == OVS_OK)
+            w->ok++;
+        else
+            w->failed++;
+    }
+    return NULL;
+}
+
+static void test_setnx_threads(void **state)
+{
+    fixture *f = *state;
+    pthread_t th[THREADS];
+    worker w[THREADS];
+    atomic_int inside = 0, overlaps = 0;
+    int ok = 0;
+
+    OVS_REQUIRE_REDIS();
+    for (int i = 0; i < THREADS; i++) {
+        w[i] = (worker){ .f = f, .inside = &inside, .overlaps = &overlaps };
+        w[i].s = open_inst(f, &ovs_strategy_setnx,
+                           "retry_count=2000,retry_delay=1ms,retry_jitter=2ms", i);
+    }
+    /* Each instance is used by one thread only; pthread_create orders its opening before
+     * the thread's first use. */
+    for (int i = 0; i < THREADS; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, lock_worker, &w[i]), 0);
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join(th[i], NULL);
+        ok += w[i].ok;
+        assert_int_equal(w[i].failed, 0);
+    }
+    assert_int_equal(ok, THREADS * 5);
+    assert_int_equal(atomic_load(&overlaps), 0);
+}
+
+/* --- redlock ---------------------------------------------------------------------------- */
+
+static void test_redlock_exclusion(void **state)
+{
+    OVS_REQUIRE_REDIS();
+    check_exclusion(*state, &ovs_strategy_redlock, "redlock:excl");
+}
+
+static void test_redlock_expiry(void **state)
+{
+    OVS_REQUIRE_REDIS();
+    check_expiry(*state, &ovs_strategy_redlock, "redlock:expiry");
+}
+
+static void test_redlock_many_keys(void **state)
+{
+    fixture *f = *state;
+    OVS_REQUIRE_REDIS();
+    check_many_keys(f, &ovs_strategy_redlock);
+    for (int i = 0; i < NODES; i++)
+        assert_int_equal(node_exists(f, i, "lock:many:2"), 0);
+}
+
+static void test_redlock_on_every_node(void **state)
+{
+    fixture *f = *state;
+    ovs_strategy *a;
+    int node_events = 0;
+
+    OVS_REQUIRE_REDIS();
+    a = open_inst(f, &ovs_strategy_redlock, "", 0);
+    assert_int_equal(ovs_strategy_redlock.xNodes(&f->param[0]), 5);
+    assert_int_equal(a->m->xLock(a, "redlock:all"), OVS_OK);
+    for (int i = 0; i < NODES; i++)
+        assert_int_equal(node_exists(f, i, "lock:redlock:all"), 1);
+    for (size_t i = 0; i < f->trace.n; i++)
+        node_events += f->trace.ev[i].op == OVS_OP_NODE &&
+                       strcmp(f->trace.ev[i].key, "redlock:all") == 0 &&
+                       strstr(f->trace.ev[i].detail, "locked") != NULL;
+    assert_int_equal(node_events, NODES);
+    assert_int_equal(a->m->xUnlock(a, "redlock:all"), OVS_OK);
+    for (int i = 0; i < NODES; i++)
+        assert_int_equal(node_exists(f, i, "lock:redlock:all"), 0);
+}
+
+static void test_redlock_two_nodes_paused(void **state)
+{
+    fixture *f = *state;
+    ovs_strategy *a;
+    int64_t t0;
+
+    OVS_REQUIRE_REDIS();
+    a = open_inst(f, &ovs_strategy_redlock, "ttl=2000,retry_count=0", 0);
+    stop_nodes(f, 3, 2);
+    t0 = ovs_now_ns();
+    assert_int_equal(a->m->xLock(a, "redlock:two-paused"), OVS_OK);
+    assert_true(ms_since(t0) < 1000); /* two node timeouts of 50 ms, not a TTL */
+    assert_int_equal(a->m->xUnlock(a, "redlock:two-paused"), OVS_OK); /* 3 of 5 released */
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(node_exists(f, i, "lock:redlock:two-paused"), 0);
+}
+
+static void test_redlock_three_nodes_paused(void **state)
+{
+    fixture *f = *state;
+    ovs_strategy *a;
+    int64_t t0;
+
+    OVS_REQUIRE_REDIS();
+    a = open_inst(f, &ovs_strategy_redlock,
+                  "ttl=2000,retry_count=1,retry_delay=10ms,retry_jitter=0", 0);
+    stop_nodes(f, 2, 3);
+    t0 = ovs_now_ns();
+    assert_int_equal(a->m->xLock(a, "redlock:three-paused"), OVS_BUSY);
+    /* Per attempt: three SETs and three releases that each wait node_timeout (50 ms). */
+    assert_true(ms_since(t0) < 2000);
+    assert_int_equal(a->attempts, 2);
+    assert_non_null(strstr(a->errstr, "locked 2 of 5"));
+    /* What it got on the live nodes it gave back at once. */
+    assert_int_equal(node_exists(f, 0, "lock:redlock:three-paused"), 0);
+    assert_int_equal(node_exists(f, 1, "lock:redlock:three-paused"), 0);
+}
+
+/* A majority is not enough when acquiring it used up the lease. */
+static void test_redlock_validity_spent(void **state)
+{
+    fixture *f = *state;
+    ovs_strategy *a;
+
+    OVS_REQUIRE_REDIS();
+    a = open_inst(f, &ovs_strategy_redlock, "ttl=100ms,node_timeout=60ms,retry_count=0", 0);
+    stop_nodes(f, 0, 2);
+    /* Two node timeouts (>= 120 ms) exceed ttl - drift (97 ms). */
+    assert_int_equal(a->m->xLock(a, "redlock:spent"), OVS_BUSY);
+    assert_non_null(strstr(a->errstr, "locked 3 of 5"));
+    for (int i = 2; i < NODES; i++)
+        assert_int_equal(node_exists(f, i, "lock:redlock:spent"), 0);
+}
+
+static void test_redlock_unlock_without_majority(void **state)
+{
+    fixture *f = *state;
+    ovs_strategy *a;
+
+    OVS_REQUIRE_REDIS();
+    a = open_inst(f, &ovs_strategy_redlock, "ttl=2000", 0);
+    assert_int_equal(a->m->xLock(a, "redlock:unlock-paused"), OVS_OK);
+    stop_nodes(f, 2, 3);
+    /* Released on two; three did not answer and may still hold it: unknown, not "ok". */
+    assert_int_equal(a->m->xUnlock(a, "redlock:unlock-paused"), OVS_ERR_IO);
+}
+
+/* --- lua-decr --------------------------------------------------------------------------- */
+
+static void test_lua_decr_inventory(void **state)
+{
+    fixture *f = *state;
+    const ovs_strategy_methods *m = &ovs_strategy_lua_decr;
+    ovs_request req = { .sku = 1 };
+    ovs_strategy *s;
+    ovs_env prep;
+    char err[256];
+    int sold = 0, refused = 0;
+    redisReply *r;
+
+    OVS_REQUIRE_REDIS();
+    f->sc.stock = 3;
+    start_shop(f);
+    prep = (ovs_env){ .sc = &f->sc, .redis = endpoints(f), .n_redis = NODES, .wb = f->wb,
+                      .client = -1, .seed = 7 };
+    if (m->xPrepare(&prep, err, sizeof(err)) != 0)
+        fail_msg("xPrepare: %s", err);
+    s = open_inst(f, m, "", 0);
+    assert_int_equal(m->xNodes(&f->param[0]), 1);
+
+    for (int i = 0; i < 5; i++) {
+        int rc = m->xExecute(s, &req, i, 50 * OVS_NS_PER_MS);
+        sold += rc == OVS_OK;
+        refused += rc == OVS_REFUSED;
+        assert_int_equal(s->attempts, 1);
+    }
+    assert_int_equal(sold, 3);
+    assert_int_equal(refused, 2);
+    r = node_cmd(f, 0, "GET stock:1");
+    assert_string_equal(r->str, "0");
+    freeReplyObject(r);
+
+    assert_int_equal(ovs_writeback_drain(f->wb), 0);
+    assert_int_equal(shop_scalar(f, "SELECT count(*) FROM orders"), 3);
+    assert_int_equal(shop_scalar(f, "SELECT stock FROM skus WHERE id = 1"), 0);
+}
+
+static void test_lua_decr_booking(void **state)
+{
+    fixture *f = *state;
+    const ovs_strategy_methods *m = &ovs_strategy_lua_decr;
+    ovs_strategy *s;
+    ovs_env prep;
+    ovs_request stay = { .hotel = 1, .room = 101 };
+    char err[256];
+    redisReply *r;
+
+    OVS_REQUIRE_REDIS();
+    f->sc.workload = OVS_BOOKING;
+    start_shop(f);
+    r = node_cmd(f, 0, "SET night:1:101:2026-02-01 stale");
+    freeReplyObject(r);
+    prep = (ovs_env){ .sc = &f->sc, .redis = endpoints(f), .n_redis = NODES, .wb = f->wb,
+                      .client = -1, .seed = 7 };
+    if (m->xPrepare(&prep, err, sizeof(err)) != 0)
+        fail_msg("xPrepare: %s", err);
+    assert_int_equal(node_exists(f, 0, "night:1:101:2026-02-01"), 0); /* a fresh hotel */
+    s = open_inst(f, m, "", 0);
+
+    assert_int_equal(ovs_parse_date("2026-01-20", &stay.check_in), 0);
+    stay.check_out = stay.check_in + 2;                               /* 20th, 21st */
+    assert_int_equal(m->xExecute(s, &stay, 1, 0), OVS_OK);
+    stay.check_in += 1;
+    stay.check_out += 1;                                              /* 21st, 22nd */
+    assert_int_equal(m->xExecute(s, &stay, 2, 0), OVS_REFUSED);
+    /* All or none: the refused stay must not have kept the 22nd. */
+    assert_int_equal(node_exists(f, 0, "night:1:101:2026-01-22"), 0);
+    stay.check_in += 1;
+    stay.check_out += 1;                                              /* 22nd, 23rd */
+    assert_int_equal(m->xExecute(s, &stay, 3, 0), OVS_OK);
+    r = node_cmd(f, 0, "GET night:1:101:2026-01-22");
+    assert_string_equal(r->str, "3");
+    freeReplyObject(r);
+    stay.room = 102;                                                  /* another room */
+    assert_int_equal(m->xExecute(s, &stay, 4, 0), OVS_OK);
+
+    assert_int_equal(ovs_writeback_drain(f->wb), 0);
+    assert_int_equal(shop_scalar(f, "SELECT count(*) FROM bookings"), 3);
+}
+
+typedef struct buyer_thread {
+    ovs_strategy *s;
+    int base, sold, other;
+} buyer_thread;
+
+static void *buy_worker(void *arg)
+{
+    buyer_thread *b = arg;
+    ovs_request req = { .sku = 1 };
+
+    for (int i = 0; i < 10; i++) {
+        int rc = b->s->m->xExecute(b->s, &req, b->base + i, 0);
+        b->sold += rc == OVS_OK;
+        b->other += rc != OVS_OK && rc != OVS_REFUSED;
+    }
+    return NULL;
+}
+
+static void test_lua_decr_threads(void **state)
+{
+    fixture *f = *state;
+    const ovs_strategy_methods *m = &ovs_strategy_lua_decr;
+    pthread_t th[THREADS];
+    buyer_thread b[THREADS];
+    ovs_env prep;
+    char err[256];
+    int sold = 0;
+
+    OVS_REQUIRE_REDIS();
+    f->sc.stock = 10;
+    start_shop(f);
+    prep = (ovs_env){ .sc = &f->sc, .redis = endpoints(f), .n_redis = NODES, .wb = f->wb,
+                      .client = -1, .seed = 7 };
+    if (m->xPrepare(&prep, err, sizeof(err)) != 0)
+        fail_msg("xPrepare: %s", err);
+    for (int i = 0; i < THREADS; i++)
+        b[i] = (buyer_thread){ .s = open_inst(f, m, "", i), .base = 100 * i };
+    for (int i = 0; i < THREADS; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, buy_worker, &b[i]), 0);
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join(th[i], NULL);
+        sold += b[i].sold;
+        assert_int_equal(b[i].other, 0);
+    }
+    assert_int_equal(sold, 10);
+    assert_int_equal(ovs_writeback_drain(f->wb), 0);
+    assert_int_equal(shop_scalar(f, "SELECT count(*) FROM orders"), 10);
+}
+
+int main(int argc, char **argv)
+{
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_setnx_exclusion),
+        T(test_setnx_expiry),
+        T(test_setnx_many_keys),
+        T(test_setnx_token_and_ttl),
+        T(test_setnx_reconnect_and_noscript),
+        T(test_setnx_threads),
+        T(test_redlock_exclusion),
+        T(test_redlock_expiry),
+        T(test_redlock_many_keys),
+        T(test_redlock_on_every_node),
+        T(test_redlock_two_nodes_paused),
+        T(test_redlock_three_nodes_paused),
+        T(test_redlock_validity_spent),
+        T(test_redlock_unlock_without_majority),
+        T(test_lua_decr_inventory),
+        T(test_lua_decr_booking),
+        T(test_lua_decr_threads),
+    };
+#undef T
+
+    /* A write to a server that just died must be an error return, not a fatal signal. */
+    signal(SIGPIPE, SIG_IGN);
+    if (argc > 1)
+        cmocka_set_test_filter(argv[1]);
+    return cmocka_run_group_tests_name("locks_live", tests, group_setup, group_teardown);
+}
