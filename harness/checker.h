@@ -1,0 +1,67 @@
+/* checker.h - invariants, computed from ground truth (SPEC §7).
+ *
+ * The shop's SQL state and the recorded event intervals are the only evidence: a
+ * strategy's own return values are never trusted. The interval and statistics maths are
+ * pure functions so they can be tested without servers. */
+#ifndef OVS_CHECKER_H
+#define OVS_CHECKER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "scenario.h"
+#include "trace.h"
+
+typedef struct ovs_check {
+    char invariant[32]; /* "oversold", "double_booked", "mutex_overlaps", ... */
+    int64_t observed;   /* the measured figure */
+    int64_t expected;   /* what a safe run gives (0 for all of these) */
+    int pass;           /* observed == expected */
+    char detail[200];   /* the figure in words, with times: "2 holders of sku:1 between
+                           t=412.0 ms and t=455.3 ms" */
+} ovs_check;
+
+#define OVS_MAX_CHECKS 8
+
+/* Overlap of critical sections on one key. */
+typedef struct ovs_interval {
+    int64_t start, end; /* [start, end) */
+    int client;
+} ovs_interval;
+
+typedef struct ovs_overlap {
+    int64_t pairs;       /* pairs of intervals that intersect */
+    int max_holders;     /* most intervals open at one instant */
+    int64_t first_start; /* the first instant two were open at once (valid if pairs > 0) */
+    int64_t first_end;   /* when that first overlap ended */
+    int first_a, first_b; /* clients of the first overlapping pair */
+} ovs_overlap;
+
+/* Count overlapping pairs among n half-open intervals (sorted in place by start).
+ * O(n log n): the pairs are counted, never listed, so 10,000 unprotected buyers cost no
+ * more than a sort. Touching intervals ([a,b) and [b,c)) do not overlap. */
+void ovs_overlaps(ovs_interval *iv, size_t n, ovs_overlap *out);
+
+/* Two half-open day ranges [a_in, a_out) and [b_in, b_out) share a night. */
+int ovs_ranges_overlap(int a_in, int a_out, int b_in, int b_out);
+
+/* Latency statistics over request events. */
+typedef struct ovs_latency {
+    int64_t n, p50, p99, max; /* nanoseconds; nearest-rank percentiles */
+} ovs_latency;
+/* Nearest-rank percentiles of v (sorted in place). n == 0 gives zeros. */
+void ovs_latency_of(int64_t *v, size_t n, ovs_latency *out);
+
+/* Run every invariant that applies to the scenario's workload:
+ *   inventory: oversold (orders - initial stock, with negative stock), mutex_overlaps
+ *   booking:   double_booked (overlapping confirmed pairs per room), mutex_overlaps
+ * shop is a connection to the run's shop database; traces are every thread's events;
+ * t0 makes times in details relative. Writes up to OVS_MAX_CHECKS checks and a one-line
+ * headline into figure. Returns the number of checks, or -1 on SQL failure (err). */
+int ovs_check_run(sqlite3 *shop, const ovs_scenario *sc, ovs_trace *const *traces,
+                  int ntraces, int64_t t0, ovs_check *checks, char *figure,
+                  size_t figurelen, char *err, size_t errlen);
+
+#endif

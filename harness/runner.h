@@ -1,0 +1,58 @@
+/* runner.h - the driver: client threads released together, replaying a scenario.
+ *
+ * Each client thread opens its own shop connection and strategy instance, waits at a
+ * barrier, then follows the schedule fixed by the scenario's seed: scripted start offsets
+ * for timeline clients, burst or Poisson arrivals for a crowd served by a worker pool.
+ * Every step is recorded with monotonic start and end times and an outcome. */
+#ifndef OVS_RUNNER_H
+#define OVS_RUNNER_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "checker.h"
+#include "scenario.h"
+#include "strategy.h"
+#include "trace.h"
+
+typedef struct ovs_run_spec {
+    const ovs_scenario *sc;
+    const ovs_strategy_methods *m;
+    const ovs_params *params;
+    const ovs_endpoint *redis;           /* masters; n_redis >= what m needs */
+    int n_redis;
+    const char *shop_path;               /* created by the caller (ovs_shop_create) */
+    volatile sig_atomic_t *stop;         /* may be NULL; when set, clients take no new
+                                            requests and the run ends aborted */
+} ovs_run_spec;
+
+enum ovs_run_status { OVS_RUN_OK, OVS_RUN_ABORTED, OVS_RUN_ERROR };
+
+typedef struct ovs_run_result {
+    enum ovs_run_status status;
+    char error[256];          /* why, when status is ERROR */
+    int64_t t0;               /* monotonic instant the clients were released */
+    int64_t duration_ns;      /* t0 to the last client's finish (write-back excluded) */
+    ovs_trace **traces;       /* one per client thread, then the write-back worker's */
+    int ntraces;
+    int64_t requests, succeeded, refused, busy, unknown;
+    int64_t acquire_fail;     /* requests whose lock was not acquired after retries */
+    int64_t retries;          /* attempts beyond the first, summed */
+    int64_t writeback_failed; /* queued orders that did not reach SQL */
+    double throughput;        /* requests per second over duration_ns */
+    ovs_latency latency;      /* over request events */
+} ovs_run_result;
+
+/* Run the scenario once with the strategy. Returns 0 when the run happened (its status may
+ * still be ABORTED), -1 when it could not start or broke (status ERROR, error says why).
+ * Always free the result with ovs_run_result_free. */
+int ovs_run(const ovs_run_spec *spec, ovs_run_result *res);
+void ovs_run_result_free(ovs_run_result *res);
+
+/* The lock keys a request takes, in the order they must be taken (sorted, so that clients
+ * taking several never deadlock). Writes up to max keys of keylen bytes; returns how many.
+ * inventory: "sku:<id>"; booking by granularity: "hotel:<h>", "hotel:<h>:<check_in>",
+ * or "hotel:<h>:night:<date>" per night. */
+int ovs_request_keys(const ovs_scenario *sc, const ovs_request *r, char (*keys)[46], int max);
+
+#endif

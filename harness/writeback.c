@@ -1,0 +1,182 @@
+/* writeback.c - the write-back worker: a queue of sold requests applied to SQL.
+ *
+ * One mutex and one condition variable guard the queue; the worker holds the mutex only
+ * to pop, never while writing to SQL, so buyers pushing sales never wait on the database.
+ * Items are applied in push order, each no earlier than its due time. */
+#include "writeback.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "shop.h"
+#include "util.h"
+
+typedef struct wb_item {
+    ovs_request req;
+    int64_t buyer;
+    int64_t due_ns; /* monotonic time before which it must not be applied */
+} wb_item;
+
+struct ovs_writeback {
+    pthread_t thread;
+    int started;          /* the thread exists and must be joined */
+    pthread_mutex_t mu;   /* guards everything below */
+    pthread_cond_t cv;    /* signalled on push and on stop */
+    wb_item *items;       /* ring of cap items */
+    size_t head, count, cap;
+    int stopping;         /* drain requested: apply what is queued, then exit */
+    int in_flight;        /* popped, not yet applied */
+    int failures;         /* items that could not be applied */
+    int64_t delay_ns;
+    enum ovs_workload workload;
+    sqlite3 *db;          /* the worker's own connection; used only by the worker */
+    ovs_trace trace;      /* the worker's events; read only after join */
+};
+
+static void *wb_main(void *arg)
+{
+    ovs_writeback *wb = arg;
+    char err[160];
+
+    pthread_mutex_lock(&wb->mu);
+    for (;;) {
+        while (wb->count == 0 && !wb->stopping)
+            pthread_cond_wait(&wb->cv, &wb->mu);
+        if (wb->count == 0 && wb->stopping)
+            break;
+        wb_item it = wb->items[wb->head];
+        wb->head = (wb->head + 1) % wb->cap;
+        wb->count--;
+        wb->in_flight = 1;
+        pthread_mutex_unlock(&wb->mu);
+
+        ovs_sleep_until(it.due_ns);
+        int64_t t = ovs_now_ns();
+        int rc = ovs_shop_act(wb->db, wb->workload, &it.req, it.buyer, -1, err, sizeof(err));
+        char key[46];
+        if (wb->workload == OVS_INVENTORY)
+            snprintf(key, sizeof(key), "sku:%d", it.req.sku);
+        else
+            snprintf(key, sizeof(key), "room:%d:%d", it.req.hotel, it.req.room);
+        ovs_trace_add(&wb->trace, (int)it.buyer, OVS_OP_WRITEBACK, key, t, ovs_now_ns(),
+                      rc == OVS_OK ? OVS_OUT_OK : OVS_OUT_FAIL, rc == OVS_OK ? NULL : err);
+
+        pthread_mutex_lock(&wb->mu);
+        wb->in_flight = 0;
+        if (rc != OVS_OK)
+            wb->failures++;
+    }
+    pthread_mutex_unlock(&wb->mu);
+    return NULL;
+}
+
+int ovs_writeback_start(ovs_writeback **out, const char *shop_path, enum ovs_workload w,
+                        int64_t delay_ns, char *err, size_t errlen)
+{
+    ovs_writeback *wb = calloc(1, sizeof(*wb));
+
+    *out = NULL;
+    if (wb == NULL) {
+        ovs_seterr(err, errlen, "out of memory");
+        return -1;
+    }
+    wb->cap = 1024;
+    wb->items = malloc(wb->cap * sizeof(*wb->items));
+    wb->delay_ns = delay_ns;
+    wb->workload = w;
+    pthread_mutex_init(&wb->mu, NULL);
+    pthread_cond_init(&wb->cv, NULL);
+    if (wb->items == NULL || ovs_shop_open(shop_path, &wb->db, err, errlen) != 0) {
+        if (wb->items == NULL)
+            ovs_seterr(err, errlen, "out of memory");
+        ovs_writeback_free(wb);
+        return -1;
+    }
+    if (pthread_create(&wb->thread, NULL, wb_main, wb) != 0) {
+        ovs_seterr(err, errlen, "cannot start the write-back thread");
+        ovs_writeback_free(wb);
+        return -1;
+    }
+    wb->started = 1;
+    *out = wb;
+    return 0;
+}
+
+int ovs_writeback_push(ovs_writeback *wb, const ovs_request *r, int64_t buyer)
+{
+    int rc = 0;
+
+    pthread_mutex_lock(&wb->mu);
+    if (wb->stopping) {
+        rc = -1;
+    } else {
+        if (wb->count == wb->cap) {
+            /* Grow the ring, unrolling it so head is 0 again. */
+            size_t ncap = wb->cap * 2;
+            wb_item *n = malloc(ncap * sizeof(*n));
+            if (n == NULL) {
+                pthread_mutex_unlock(&wb->mu);
+                return -1;
+            }
+            for (size_t i = 0; i < wb->count; i++)
+                n[i] = wb->items[(wb->head + i) % wb->cap];
+            free(wb->items);
+            wb->items = n;
+            wb->head = 0;
+            wb->cap = ncap;
+        }
+        wb_item *it = &wb->items[(wb->head + wb->count) % wb->cap];
+        it->req = *r;
+        it->buyer = buyer;
+        it->due_ns = ovs_now_ns() + wb->delay_ns;
+        wb->count++;
+        pthread_cond_signal(&wb->cv);
+    }
+    pthread_mutex_unlock(&wb->mu);
+    return rc;
+}
+
+int ovs_writeback_pending(ovs_writeback *wb)
+{
+    int n;
+    pthread_mutex_lock(&wb->mu);
+    n = (int)wb->count + wb->in_flight;
+    pthread_mutex_unlock(&wb->mu);
+    return n;
+}
+
+int ovs_writeback_drain(ovs_writeback *wb)
+{
+    if (!wb->started)
+        return wb->failures;
+    pthread_mutex_lock(&wb->mu);
+    wb->stopping = 1;
+    pthread_cond_signal(&wb->cv);
+    pthread_mutex_unlock(&wb->mu);
+    pthread_join(wb->thread, NULL);
+    wb->started = 0;
+    return wb->failures;
+}
+
+ovs_trace *ovs_writeback_trace(ovs_writeback *wb)
+{
+    return &wb->trace;
+}
+
+void ovs_writeback_free(ovs_writeback *wb)
+{
+    if (wb == NULL)
+        return;
+    if (wb->started)
+        ovs_writeback_drain(wb);
+    sqlite3_close(wb->db);
+    ovs_trace_free(&wb->trace);
+    free(wb->items);
+    pthread_cond_destroy(&wb->cv);
+    pthread_mutex_destroy(&wb->mu);
+    free(wb);
+}

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# setup.sh - one command from a fresh Debian 12 machine to results.
+#
+#   ./setup.sh matrix   install what is missing, build, run the default matrix and print
+#                       the summary (reports/out/summary.md, results.csv, results.db)
+#   ./setup.sh test     install what is missing, build, and run the whole test suite:
+#                       unit and live tests, then again under AddressSanitizer +
+#                       UndefinedBehaviorSanitizer and under ThreadSanitizer
+#
+# Idempotent: packages already installed are not touched, build directories are reused.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+packages=(meson ninja-build gcc pkg-config libhiredis-dev libsqlite3-dev libcmocka-dev
+          libinih-dev redis-server sqlite3)
+
+install_missing() {
+  local missing=() p
+  for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local sudo=()
+  if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null || { echo "setup.sh: need root (or sudo) to install: ${missing[*]}" >&2; exit 3; }
+    sudo=(sudo)
+  fi
+  echo "setup.sh: installing ${missing[*]}" >&2
+  # The harness starts its own redis-server processes on free loopback ports; keep the
+  # package from starting a system-wide one on 6379 while it installs.
+  local policy=/usr/sbin/policy-rc.d made_policy=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee "$policy" >/dev/null
+    "${sudo[@]}" chmod 755 "$policy"
+    made_policy=1
+  fi
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
+  [ $made_policy = 1 ] && "${sudo[@]}" rm -f "$policy"
+  return 0
+}
+
+build() { # build DIR [meson options...]
+  local dir=$1; shift
+  if [ ! -f "$dir/build.ninja" ]; then
+    meson setup "$dir" "$@" >/dev/null
+  fi
+  meson compile -C "$dir" >/dev/null
+}
+
+case "${1:-}" in
+  matrix)
+    install_missing
+    build build
+    shift
+    exec ./build/oversell matrix "$@"
+    ;;
+  test)
+    install_missing
+    build build
+    meson test -C build --print-errorlogs
+    build build-asan -Db_sanitize=address,undefined -Db_lundef=false
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+      meson test -C build-asan --print-errorlogs
+    build build-tsan -Db_sanitize=thread -Db_lundef=false
+    TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+      meson test -C build-tsan --print-errorlogs
+    ;;
+  *)
+    echo "usage: ./setup.sh matrix | test" >&2
+    exit 2
+    ;;
+esac

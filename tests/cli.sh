@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# cli.sh - the oversell command line end to end, as a user runs it: exit statuses, bad
+# input refused before anything starts, reports written, numbers that match the shop
+# database counted by hand with sqlite3, SIGINT marking the run aborted, and no
+# redis-server outliving the harness, even after kill -9.
+set -u
+bin=${1:?usage: cli.sh path/to/oversell}
+src=${OVS_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/oversell-cli.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+passed=0 failed=0
+
+ok() { passed=$((passed + 1)); echo "ok - $*"; }
+not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
+check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
+
+if ! command -v redis-server >/dev/null && [ -z "${OVERSELL_REDIS_SERVER:-}" ]; then
+  if [ "${CI:-}" = true ]; then echo "redis-server missing in CI: live tests may not be skipped"; exit 1; fi
+  echo "redis-server not found: skipping"; exit 77
+fi
+command -v sqlite3 >/dev/null || { echo "sqlite3 (the command-line shell) is needed"; exit 1; }
+
+# Children of a pid that are redis-server processes.
+redis_children() { ps -o pid=,comm= --ppid "$1" 2>/dev/null | awk '$2 == "redis-server" {print $1}'; }
+# Bounded wait until none of the given pids is alive.
+all_gone() {
+  local i p alive
+  for i in $(seq 1 100); do
+    alive=0
+    for p in "$@"; do kill -0 "$p" 2>/dev/null && alive=1; done
+    [ $alive = 0 ] && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
+cd "$src" || exit 1
+
+"$bin" --help >/dev/null; check "--help exits 0" [ $? = 0 ]
+"$bin" frobnicate >/dev/null 2>&1; check "unknown command exits 2" [ $? = 2 ]
+"$bin" run --help | grep -q -- '--strategy'; check "run --help lists --strategy" [ $? = 0 ]
+"$bin" matrix --help >/dev/null; check "matrix --help exits 0" [ $? = 0 ]
+"$bin" list | grep -q '^  redlock'; check "list shows redlock" [ $? = 0 ]
+
+# Bad input: refused with file:line, exit 2, nothing written, nothing started.
+cat > "$tmp/bad.ini" <<'INI'
+[scenario]
+name = bad
+workload = inventory
+stock = 10
+[crowd]
+buyers = 10
+think = 3 sec
+request = buy sku=1
+INI
+out=$tmp/out-bad
+"$bin" run "$tmp/bad.ini" --out "$out" 2>"$tmp/err"; rc=$?
+check "bad scenario exits 2" [ $rc = 2 ]
+check "bad scenario names file and line" grep -q "bad.ini:7:" "$tmp/err"
+check "bad scenario writes nothing" [ ! -e "$out" ]
+"$bin" run double-booking-two-guests --strategy redlok --out "$out" 2>"$tmp/err"; rc=$?
+check "unknown strategy exits 2" [ $rc = 2 ]
+check "unknown strategy is named" grep -q "redlok" "$tmp/err"
+"$bin" run double-booking-two-guests --strategy setnx:tll=5 --out "$out" 2>/dev/null
+check "unknown parameter exits 2" [ $? = 2 ]
+check "bad parameter writes nothing" [ ! -e "$out" ]
+"$bin" run double-booking-two-guests --strategy setnx --redis-server /nonexistent/redis-server \
+  --out "$out" 2>"$tmp/err"; rc=$?
+check "missing redis-server exits 3" [ $rc = 3 ]
+check "missing redis-server writes nothing" [ ! -e "$out" ]
+
+# The two-guest double booking: none double-books, redlock does not; the report's
+# numbers are the shop database's, counted by hand.
+out=$tmp/out-two
+"$bin" run double-booking-two-guests --strategy none --strategy redlock --out "$out" \
+  >"$tmp/summary" 2>"$tmp/err"; rc=$?
+check "two guests run exits 0" [ $rc = 0 ]
+[ $rc = 0 ] || cat "$tmp/err"
+check "summary printed" grep -q "| double-booking-two-guests" "$tmp/summary"
+check "summary.md written" [ -s "$out/summary.md" ]
+check "results.csv written" [ -s "$out/results.csv" ]
+check "results.db written" [ -s "$out/results.db" ]
+none_booked=$(sqlite3 "$out/shops/double-booking-two-guests.none.db" "SELECT count(*) FROM bookings")
+redlock_booked=$(sqlite3 "$out/shops/double-booking-two-guests.redlock.db" "SELECT count(*) FROM bookings")
+check "none booked the room twice (by hand: $none_booked)" [ "$none_booked" = 2 ]
+check "redlock booked it once (by hand: $redlock_booked)" [ "$redlock_booked" = 1 ]
+observed=$(sqlite3 "$out/results.db" "SELECT observed FROM checks JOIN runs ON runs.id = checks.run WHERE strategy = 'none' AND invariant = 'double_booked'")
+check "reported double-booked pairs equal the hand count" [ "$observed" = 1 ]
+verdicts=$(sqlite3 "$out/results.db" "SELECT group_concat(strategy || '=' || verdict, ' ') FROM runs")
+check "verdicts none=unsafe redlock=safe ($verdicts)" [ "$verdicts" = "none=unsafe redlock=safe" ]
+rows=$(($(wc -l < "$out/results.csv") - 1))
+check "one CSV row per run" [ $rows = 2 ]
+
+# SIGINT mid-run: the run is recorded as aborted and every server is gone.
+out=$tmp/out-int
+"$bin" run flash-sale --strategy redlock:retry_delay=20,retry_jitter=20,retry_count=1000 \
+  --out "$out" >/dev/null 2>&1 &
+pid=$!
+servers=""
+for i in $(seq 1 100); do servers=$(redis_children $pid); [ -n "$servers" ] && break; sleep 0.05; done
+check "redlock run started 5 servers" [ "$(echo $servers | wc -w)" = 5 ]
+sleep 1
+kill -INT $pid; wait $pid; rc=$?
+check "SIGINT exits 130" [ $rc = 130 ]
+status=$(sqlite3 "$out/results.db" "SELECT status FROM runs" 2>/dev/null)
+check "interrupted run marked aborted ($status)" [ "$status" = aborted ]
+check "no server outlives SIGINT" all_gone $servers
+
+# kill -9 of the harness: the kernel takes the servers down with it.
+out=$tmp/out-kill
+"$bin" run flash-sale --strategy redlock:retry_delay=20,retry_jitter=20,retry_count=1000 \
+  --out "$out" >/dev/null 2>&1 &
+pid=$!
+servers=""
+for i in $(seq 1 100); do servers=$(redis_children $pid); [ -n "$servers" ] && break; sleep 0.05; done
+check "second run started servers" [ -n "$servers" ]
+sleep 0.5
+kill -9 $pid; wait $pid 2>/dev/null
+check "no server outlives kill -9" all_gone $servers
+
+echo "$passed passed, $failed failed"
+[ $failed = 0 ]

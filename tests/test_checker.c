@@ -1,0 +1,149 @@
+/* test_checker.c - the invariant maths: interval overlaps, date ranges, percentiles. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include <cmocka.h>
+
+#include "checker.h"
+
+static void no_intervals(void **state)
+{
+    (void)state;
+    ovs_overlap o;
+    ovs_overlaps(NULL, 0, &o);
+    assert_int_equal(o.pairs, 0);
+    assert_int_equal(o.max_holders, 0);
+}
+
+static void serial_sections_do_not_overlap(void **state)
+{
+    (void)state;
+    /* Touching intervals: one releases at 10, the next acquires at 10. */
+    ovs_interval iv[] = { { 20, 30, 2 }, { 0, 10, 0 }, { 10, 20, 1 } };
+    ovs_overlap o;
+    ovs_overlaps(iv, 3, &o);
+    assert_int_equal(o.pairs, 0);
+    assert_int_equal(o.max_holders, 1);
+}
+
+static void two_holders(void **state)
+{
+    (void)state;
+    /* Client 0 holds [0, 100); client 1 gets in at 40 after a TTL expiry and holds to 140. */
+    ovs_interval iv[] = { { 40, 140, 1 }, { 0, 100, 0 } };
+    ovs_overlap o;
+    ovs_overlaps(iv, 2, &o);
+    assert_int_equal(o.pairs, 1);
+    assert_int_equal(o.max_holders, 2);
+    assert_int_equal(o.first_start, 40);
+    assert_int_equal(o.first_end, 100);
+    assert_int_equal(o.first_a, 0);
+    assert_int_equal(o.first_b, 1);
+}
+
+static void all_at_once(void **state)
+{
+    (void)state;
+    /* n intervals all open together make n(n-1)/2 pairs. */
+    enum { N = 100 };
+    ovs_interval iv[N];
+    for (int i = 0; i < N; i++)
+        iv[i] = (ovs_interval){ i, 1000 + i, i };
+    ovs_overlap o;
+    ovs_overlaps(iv, N, &o);
+    assert_int_equal(o.pairs, N * (N - 1) / 2);
+    assert_int_equal(o.max_holders, N);
+}
+
+static void matches_brute_force(void **state)
+{
+    (void)state;
+    /* Random intervals, seeded: the sweep must agree with the quadratic definition. */
+    enum { N = 500 };
+    ovs_interval iv[N];
+    uint64_t s = 12345;
+    int64_t brute = 0;
+    for (int i = 0; i < N; i++) {
+        s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+        int64_t a = (int64_t)((s >> 33) % 10000);
+        s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+        int64_t len = (int64_t)((s >> 33) % 50);
+        iv[i] = (ovs_interval){ a, a + len, i };
+    }
+    for (int i = 0; i < N; i++)
+        for (int j = i + 1; j < N; j++)
+            brute += iv[i].start < iv[j].end && iv[j].start < iv[i].end;
+    ovs_overlap o;
+    ovs_overlaps(iv, N, &o);
+    assert_int_equal(o.pairs, brute);
+}
+
+static void zero_length_sections(void **state)
+{
+    (void)state;
+    /* The half-open definition (a.start < b.end && b.start < a.end) counts an empty
+     * interval that lies inside another; the sweep must agree with it. */
+    ovs_interval iv[] = { { 5, 5, 0 }, { 0, 10, 1 } };
+    ovs_overlap o;
+    ovs_overlaps(iv, 2, &o);
+    assert_int_equal(o.pairs, 1);
+}
+
+static void half_open_nights(void **state)
+{
+    (void)state;
+    /* 20..22 and 22..24: the first guest leaves the morning the second arrives. */
+    assert_false(ovs_ranges_overlap(20, 22, 22, 24));
+    assert_true(ovs_ranges_overlap(20, 22, 21, 23));
+    assert_true(ovs_ranges_overlap(20, 25, 21, 22));
+    assert_true(ovs_ranges_overlap(20, 22, 20, 22));
+    assert_false(ovs_ranges_overlap(24, 26, 20, 24));
+}
+
+static void percentiles_nearest_rank(void **state)
+{
+    (void)state;
+    int64_t v[100];
+    for (int i = 0; i < 100; i++)
+        v[i] = 100 - i; /* 100..1, unsorted */
+    ovs_latency l;
+    ovs_latency_of(v, 100, &l);
+    assert_int_equal(l.n, 100);
+    assert_int_equal(l.p50, 50);
+    assert_int_equal(l.p99, 99);
+    assert_int_equal(l.max, 100);
+
+    int64_t one[] = { 7 };
+    ovs_latency_of(one, 1, &l);
+    assert_int_equal(l.p50, 7);
+    assert_int_equal(l.p99, 7);
+
+    int64_t three[] = { 30, 10, 20 };
+    ovs_latency_of(three, 3, &l);
+    assert_int_equal(l.p50, 20);
+    assert_int_equal(l.p99, 30);
+
+    ovs_latency_of(NULL, 0, &l);
+    assert_int_equal(l.n, 0);
+    assert_int_equal(l.max, 0);
+}
+
+int main(int argc, char **argv)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(no_intervals),
+        cmocka_unit_test(serial_sections_do_not_overlap),
+        cmocka_unit_test(two_holders),
+        cmocka_unit_test(all_at_once),
+        cmocka_unit_test(matches_brute_force),
+        cmocka_unit_test(zero_length_sections),
+        cmocka_unit_test(half_open_nights),
+        cmocka_unit_test(percentiles_nearest_rank),
+    };
+    if (argc > 1)
+        cmocka_set_test_filter(argv[1]);
+    return cmocka_run_group_tests_name("checker", tests, NULL, NULL);
+}
