@@ -6,7 +6,7 @@
 #ifndef OVS_CELL_H
 #define OVS_CELL_H
 
-#include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "recorder.h"
@@ -19,7 +19,7 @@ typedef struct ovs_cell {
     ovs_params params;           /* resolved: scenario section, then command-line values */
     const char *shop_dir;        /* the shop database goes here as <scenario>.<strategy>.db */
     const char *redis_server;    /* NULL: find one */
-    volatile sig_atomic_t *stop; /* SIGINT flag; may be NULL */
+    atomic_int *stop;            /* SIGINT flag; may be NULL */
 } ovs_cell;
 
 typedef struct ovs_cell_result {

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +31,10 @@
 #define MAX_SCENARIOS 64
 #define MAX_STRATEGIES 32
 
-static volatile sig_atomic_t stop_requested;
+/* Set by SIGINT/SIGTERM, read by every client thread: a lock-free atomic, which C11 allows
+ * in a signal handler and which, unlike volatile sig_atomic_t, is not a data race between
+ * threads. */
+static atomic_int stop_requested;
 
 static void on_signal(int sig)
 {

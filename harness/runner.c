@@ -80,6 +80,11 @@ int ovs_request_keys(const ovs_scenario *sc, const ovs_request *r, char (*keys)[
     return 0;
 }
 
+static int stopping(const ovs_run_spec *spec)
+{
+    return spec->stop != NULL && atomic_load(spec->stop) != 0;
+}
+
 static void note_latency(client *c, int64_t ns)
 {
     if (c->nlat == c->caplat) {
@@ -237,20 +242,20 @@ static void *client_main(void *arg)
 
     if (sc->has_crowd) {
         for (;;) {
-            if (spec->stop && *spec->stop)
+            if (stopping(spec))
                 break;
             int i = atomic_fetch_add(&sh->next, 1);
             if (i >= sc->crowd.buyers)
                 break;
             ovs_sleep_until(sh->t0 + sh->arrival[i]);
-            if (spec->stop && *spec->stop)
+            if (stopping(spec))
                 break;
             serve(c, &sc->crowd.req, i, sh->think[i]);
         }
     } else {
         const ovs_client_spec *cs = &sc->clients[c->index];
         ovs_sleep_until(sh->t0 + cs->start_ns);
-        if (!(spec->stop && *spec->stop))
+        if (!(stopping(spec)))
             serve(c, &cs->req, c->index, cs->think_ns);
     }
     return NULL;
@@ -386,7 +391,7 @@ int ovs_run(const ovs_run_spec *spec, ovs_run_result *res)
         snprintf(res->error, sizeof(res->error), "%s", sh.open_error);
         goto collect;
     }
-    res->status = spec->stop && *spec->stop ? OVS_RUN_ABORTED : OVS_RUN_OK;
+    res->status = stopping(spec) ? OVS_RUN_ABORTED : OVS_RUN_OK;
     res->duration_ns = finished - sh.t0;
     rc = 0;
 

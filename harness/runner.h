@@ -7,7 +7,7 @@
 #ifndef OVS_RUNNER_H
 #define OVS_RUNNER_H
 
-#include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "checker.h"
@@ -22,7 +22,7 @@ typedef struct ovs_run_spec {
     const ovs_endpoint *redis;           /* masters; n_redis >= what m needs */
     int n_redis;
     const char *shop_path;               /* created by the caller (ovs_shop_create) */
-    volatile sig_atomic_t *stop;         /* may be NULL; when set, clients take no new
+    atomic_int *stop;                    /* may be NULL; when set, clients take no new
                                             requests and the run ends aborted */
 } ovs_run_spec;
 
