@@ -13,25 +13,34 @@
  *    nobody else reaping our children: a program using fleets must not set SIGCHLD to
  *    SIG_IGN nor call waitpid(-1, ...).
  *
- * Servers listen on 127.0.0.1 only, with protected mode, no persistence by default, and
- * keep their files in one private 0700 directory made by mkdtemp. A port is found by
- * binding port 0 and closing the socket, which leaves a window in which someone else can
- * take it; the server then fails to listen and exits, and that node is started again on a
- * fresh port. A server is only declared up when the process answering PING on its port
- * reports our child's pid in INFO, so a stranger that took the port is never mistaken for
- * ours. A harness killed by SIGKILL cannot remove its directory: it stays behind in
- * $TMPDIR, holding only logs unless a scenario turned persistence on.
+ * Servers listen on 127.0.0.1 only, with protected mode, the persistence the fleet was
+ * asked for (none by default), and keep their files in one private 0700 directory made by
+ * mkdtemp. A port is found by binding port 0 and closing the socket, which leaves a window
+ * in which someone else can take it; the server then fails to listen and exits, and that
+ * node is started again on a fresh port. A server is only declared up when the process
+ * answering PING on its port reports our child's pid in INFO, so a stranger that took the
+ * port is never mistaken for ours. A harness killed by SIGKILL cannot remove its
+ * directory: it stays behind in $TMPDIR, holding only logs unless a scenario turned
+ * persistence on.
  *
- * Per-node state (pid, port, directory, argv) lives in fleet_node so that the fault
- * injection to come (kill, restart on the same port, SIGSTOP/SIGCONT) is a matter of
- * calling node_spawn and node_reap again on one node. */
+ * Per-node state (pid, port, directory, role) lives in fleet_node, and the command line is
+ * rebuilt from it at every spawn, so the faults of SPEC §4 are a matter of calling
+ * node_spawn and node_reap again on one node: a kill reaps the node but keeps its port and
+ * directory, a restart spawns it again on that port and waits until it has loaded what its
+ * persistence kept. Replicas are nodes like the masters, numbered after them.
+ *
+ * A fleet has no lock. Calls that change it (add_replica, kill, restart, pause, resume,
+ * promote) must not run concurrently with any other call on the same fleet; endpoints,
+ * once returned, never change. */
 #include "fleet.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -55,8 +64,15 @@
 #define FLEET_READY_NS (5 * OVS_NS_PER_S)    /* a server must answer PING this soon */
 #define FLEET_POLL_NS (10 * OVS_NS_PER_MS)   /* step of every bounded wait here */
 #define FLEET_STOP_NS (2 * OVS_NS_PER_S)     /* grace after SIGTERM before SIGKILL */
+#define FLEET_LOAD_NS (30 * OVS_NS_PER_S)    /* a restarted server must have loaded its
+                                                data (RDB or AOF) this soon */
+#define FLEET_SYNC_NS (10 * OVS_NS_PER_S)    /* a new replica must have synced this soon */
+#define FLEET_CMD_NS (2 * OVS_NS_PER_S)      /* reply timeout of every command we send */
+#define FLEET_SAVE_NS (30 * OVS_NS_PER_S)    /* reply timeout of SAVE */
+#define FLEET_STOPPED_NS (OVS_NS_PER_S)      /* SIGSTOP must have stopped a node this soon */
 #define FLEET_PORT_TRIES 5                   /* starts per node when its port is taken */
-#define FLEET_ARGV_MAX 32
+#define FLEET_ARGV_MAX 40
+#define FLEET_NODES (OVS_FLEET_MAX + OVS_FLEET_REPLICAS_MAX) /* masters and replicas */
 #define FLEET_REGISTRY (OVS_FLEET_MAX * 8)   /* servers alive at once, all fleets */
 
 /* Exit statuses of a child that never reached redis-server's main(). */
@@ -64,10 +80,16 @@
 #define CHILD_EXEC_FAILED 127
 
 typedef struct fleet_node {
-    pid_t pid;                          /* our unreaped child, or -1 */
+    pid_t pid;                          /* our unreaped child, or -1 (never started, or
+                                           killed and not restarted) */
     int slot;                           /* its registry slot, or -1 */
-    int port;                           /* TCP port on 127.0.0.1 */
+    int port;                           /* TCP port on 127.0.0.1, kept across restarts */
     char portstr[16];                   /* port as text, for argv */
+    int replica;                        /* 1 while it is a replica: added by add_replica
+                                           and not promoted; a restart keeps the role */
+    int paused;                         /* 1 between pause and resume (or kill) */
+    char via_host[64];                  /* a replica's upstream (master or proxy) */
+    char via_port[16];                  /* its port as text */
     char dir[PATH_MAX];                 /* working directory: dump.rdb, AOF, logs */
     char log[PATH_MAX];                 /* redis.log, the server's own log */
     char out[PATH_MAX];                 /* stdout+stderr: config errors land here */
@@ -75,12 +97,17 @@ typedef struct fleet_node {
 } fleet_node;
 
 struct ovs_fleet {
-    int n;                              /* nodes, 1..OVS_FLEET_MAX */
+    int n;                              /* masters, 1..OVS_FLEET_MAX: nodes 0..n-1 */
+    int total;                          /* masters + replicas, n..FLEET_NODES */
+    int persistence;                    /* enum ovs_persistence, for every node */
+    pthread_t owner;                    /* the thread that started the fleet: the only
+                                           one that may fork its servers (PDEATHSIG) */
     char dir[PATH_MAX];                 /* private 0700 directory, "" until made */
     char exe[PATH_MAX];                 /* the redis-server executable */
     char version[32];                   /* redis_version of node 0 */
-    ovs_endpoint ep[OVS_FLEET_MAX];     /* what clients connect to, parallel to node[] */
-    fleet_node node[OVS_FLEET_MAX];
+    ovs_endpoint ep[FLEET_NODES];       /* what clients connect to, parallel to node[];
+                                           masters first, so ep is ovs_fleet_endpoints */
+    fleet_node node[FLEET_NODES];
 };
 
 /* ---------------------------------------------------------------------------------------
@@ -338,7 +365,7 @@ static int node_pick_port(ovs_fleet *f, int i, char *err, size_t errlen)
         int port, clash = 0, rc = free_port(&port, err, errlen);
         if (rc != OVS_OK)
             return rc;
-        for (int j = 0; j < f->n; j++)
+        for (int j = 0; j < f->total; j++) /* killed nodes too: they come back */
             if (f->node[j].port == port)
                 clash = 1;
         if (!clash) {
@@ -355,7 +382,15 @@ static int node_pick_port(ovs_fleet *f, int i, char *err, size_t errlen)
  * Processes. */
 
 /* The command line of node nd. Everything is an argument rather than a config file so
- * the whole configuration shows in `ps`. The one place to add persistence options. */
+ * the whole configuration shows in `ps`. Rebuilt at every spawn from the node's state, so
+ * a promoted replica restarts as a master.
+ *
+ * Persistence never comes from save points: `--save ""` everywhere, so an RDB node writes
+ * dump.rdb only on ovs_fleet_snapshot (SAVE), at the moment a scenario chose. Replication
+ * is diskless on the master's side, so a full sync does not write a dump.rdb behind the
+ * scenario's back either, and starts at once instead of after the default 5 s delay that
+ * waits for more replicas. A replica still stores what it receives as its dump.rdb;
+ * restart removes it under OVS_PERSIST_NONE. Only options Redis 6 knows too. */
 static void node_build_argv(const ovs_fleet *f, fleet_node *nd)
 {
     const char **a = nd->argv;
@@ -368,16 +403,33 @@ static void node_build_argv(const ovs_fleet *f, fleet_node *nd)
     *a++ = "yes";
     *a++ = "--dir";
     *a++ = nd->dir;
-    *a++ = "--save";
-    *a++ = "";
-    *a++ = "--appendonly";
-    *a++ = "no";
     *a++ = "--daemonize";
     *a++ = "no";
     *a++ = "--logfile";
     *a++ = nd->log;
     *a++ = "--dbfilename";
     *a++ = "dump.rdb";
+    *a++ = "--repl-diskless-sync";
+    *a++ = "yes";
+    *a++ = "--repl-diskless-sync-delay";
+    *a++ = "0";
+    *a++ = "--save";
+    *a++ = "";
+    if (f->persistence == OVS_PERSIST_AOF) {
+        /* Redis 7 keeps the AOF in appendonlydir/ under --dir: the node's own directory. */
+        *a++ = "--appendonly";
+        *a++ = "yes";
+        *a++ = "--appendfsync";
+        *a++ = "everysec";
+    } else {
+        *a++ = "--appendonly";
+        *a++ = "no";
+    }
+    if (nd->replica) {
+        *a++ = "--replicaof";
+        *a++ = nd->via_host;
+        *a++ = nd->via_port;
+    }
     *a = NULL;
 }
 
@@ -642,12 +694,14 @@ static int port_was_taken(const fleet_node *nd)
     return strstr(buf, "Address already in use") != NULL;
 }
 
-/* Wait, bounded, until node i answers. OVS_OK when up; 1 when its port was taken (the
- * node is reaped and may be started again); OVS_ERR_ENV with a reason otherwise. */
-static int node_wait_ready(ovs_fleet *f, int i, char *err, size_t errlen)
+/* Wait, at most timeout_ns, until node i answers. PING fails with -LOADING while a server
+ * loads its RDB or AOF, so "up" also means "loaded". OVS_OK when up; 1 when its port was
+ * taken (the node is reaped and may be started again); OVS_ERR_ENV with a reason
+ * otherwise. */
+static int node_wait_ready(ovs_fleet *f, int i, int64_t timeout_ns, char *err, size_t errlen)
 {
     fleet_node *nd = &f->node[i];
-    int64_t deadline = ovs_now_ns() + FLEET_READY_NS;
+    int64_t deadline = ovs_now_ns() + timeout_ns;
     char why[256];
     siginfo_t si;
 
@@ -679,11 +733,34 @@ static int node_wait_ready(ovs_fleet *f, int i, char *err, size_t errlen)
         if (ovs_now_ns() >= deadline) {
             log_reason(nd->log, why, sizeof(why));
             ovs_seterr(err, errlen, "redis-server node %d (port %d) did not answer PING "
-                       "within %d s%s%s", i, nd->port, (int)(FLEET_READY_NS / OVS_NS_PER_S),
+                       "within %d s%s%s", i, nd->port, (int)(timeout_ns / OVS_NS_PER_S),
                        why[0] ? ": " : "", why);
             return OVS_ERR_ENV;
         }
         ovs_sleep_ns(FLEET_POLL_NS);
+    }
+}
+
+/* Wait until freshly spawned node i is up. When someone took its port in the window
+ * free_port leaves, start it again on a fresh one: FLEET_PORT_TRIES starts in all. A node
+ * is only moved before anyone knows its port; a restart never comes here. */
+static int node_come_up(ovs_fleet *f, int i, char *err, size_t errlen)
+{
+    for (int tries = 1;; tries++) {
+        int rc = node_wait_ready(f, i, FLEET_READY_NS, err, errlen);
+        if (rc != 1)
+            return rc;
+        if (tries == FLEET_PORT_TRIES) {
+            ovs_seterr(err, errlen, "redis-server node %d: its port was taken by another "
+                       "process %d times in a row", i, tries);
+            return OVS_ERR_ENV;
+        }
+        /* A fresh log, so the next failure is judged on its own messages. */
+        unlink(f->node[i].log);
+        unlink(f->node[i].out);
+        if ((rc = node_pick_port(f, i, err, errlen)) != OVS_OK ||
+            (rc = node_spawn(f, &f->node[i], err, errlen)) != OVS_OK)
+            return rc;
     }
 }
 
@@ -706,13 +783,21 @@ int ovs_fleet_start(const ovs_fleet_opts *opts, ovs_fleet **out, char *err, size
                    opts->nodes);
         return OVS_ERR;
     }
+    if (opts->persistence != OVS_PERSIST_NONE && opts->persistence != OVS_PERSIST_RDB &&
+        opts->persistence != OVS_PERSIST_AOF) {
+        ovs_seterr(err, errlen, "unknown persistence %d", opts->persistence);
+        return OVS_ERR;
+    }
     f = calloc(1, sizeof(*f));
     if (f == NULL) {
         ovs_seterr(err, errlen, "out of memory");
         return OVS_ERR;
     }
     f->n = opts->nodes;
-    for (int i = 0; i < f->n; i++) {
+    f->total = f->n;
+    f->persistence = opts->persistence;
+    f->owner = pthread_self();
+    for (int i = 0; i < FLEET_NODES; i++) {
         f->node[i].pid = -1;
         f->node[i].slot = -1;
     }
@@ -728,25 +813,8 @@ int ovs_fleet_start(const ovs_fleet_opts *opts, ovs_fleet **out, char *err, size
             goto fail;
     }
     for (int i = 0; i < f->n; i++) {
-        for (int tries = 1;; tries++) {
-            rc = node_wait_ready(f, i, err, errlen);
-            if (rc == OVS_OK)
-                break;
-            if (rc != 1)
-                goto fail;
-            if (tries == FLEET_PORT_TRIES) {
-                ovs_seterr(err, errlen, "redis-server node %d: its port was taken by "
-                           "another process %d times in a row", i, tries);
-                rc = OVS_ERR_ENV;
-                goto fail;
-            }
-            /* A fresh log, so the next failure is judged on its own messages. */
-            unlink(f->node[i].log);
-            unlink(f->node[i].out);
-            if ((rc = node_pick_port(f, i, err, errlen)) != OVS_OK ||
-                (rc = node_spawn(f, &f->node[i], err, errlen)) != OVS_OK)
-                goto fail;
-        }
+        if ((rc = node_come_up(f, i, err, errlen)) != OVS_OK)
+            goto fail;
         snprintf(f->ep[i].host, sizeof(f->ep[i].host), "%s", FLEET_HOST);
         f->ep[i].port = f->node[i].port;
     }
@@ -768,7 +836,7 @@ void ovs_fleet_stop(ovs_fleet *f)
 
     if (f == NULL)
         return;
-    for (int i = 0; i < f->n; i++) {
+    for (int i = 0; i < f->total; i++) {
         fleet_node *nd = &f->node[i];
         if (nd->pid > 0) {
             kill(nd->pid, SIGTERM);
@@ -778,7 +846,7 @@ void ovs_fleet_stop(ovs_fleet *f)
     }
     deadline = ovs_now_ns() + FLEET_STOP_NS;
     while (live > 0) {
-        for (int i = 0; i < f->n; i++) {
+        for (int i = 0; i < f->total; i++) {
             fleet_node *nd = &f->node[i];
             if (nd->pid > 0 && node_exited(nd, &si)) {
                 node_reap(nd);
@@ -789,7 +857,7 @@ void ovs_fleet_stop(ovs_fleet *f)
             break;
         ovs_sleep_ns(FLEET_POLL_NS);
     }
-    for (int i = 0; i < f->n; i++) {
+    for (int i = 0; i < f->total; i++) {
         fleet_node *nd = &f->node[i];
         if (nd->pid > 0) {
             kill(nd->pid, SIGKILL);
@@ -813,7 +881,7 @@ const ovs_endpoint *ovs_fleet_endpoints(const ovs_fleet *f)
 
 pid_t ovs_fleet_pid(const ovs_fleet *f, int i)
 {
-    if (f == NULL || i < 0 || i >= f->n || f->node[i].pid <= 0)
+    if (f == NULL || i < 0 || i >= f->total || f->node[i].pid <= 0)
         return -1;
     return f->node[i].pid;
 }
@@ -826,4 +894,429 @@ const char *ovs_fleet_version(const ovs_fleet *f)
 const char *ovs_fleet_dir(const ovs_fleet *f)
 {
     return f != NULL ? f->dir : "";
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Faults and topology. */
+
+int ovs_fleet_total(const ovs_fleet *f)
+{
+    return f != NULL ? f->total : 0;
+}
+
+const ovs_endpoint *ovs_fleet_node(const ovs_fleet *f, int i)
+{
+    if (f == NULL || i < 0 || i >= f->total)
+        return NULL;
+    return &f->ep[i];
+}
+
+static int fleet_check(const ovs_fleet *f, int i, const char *what, char *err, size_t errlen)
+{
+    if (f == NULL) {
+        ovs_seterr(err, errlen, "%s: no fleet", what);
+        return OVS_ERR;
+    }
+    if (i < 0 || i >= f->total) {
+        ovs_seterr(err, errlen, "%s: no node %d (the fleet has %d)", what, i, f->total);
+        return OVS_ERR;
+    }
+    return OVS_OK;
+}
+
+/* Node i exists and has a process. One that died on its own is reaped here, so that it
+ * reads as killed from then on and can be restarted. */
+static int fleet_check_running(ovs_fleet *f, int i, const char *what, char *err,
+                               size_t errlen)
+{
+    siginfo_t si;
+
+    if (fleet_check(f, i, what, err, errlen) != OVS_OK)
+        return OVS_ERR;
+    if (f->node[i].pid <= 0) {
+        ovs_seterr(err, errlen, "%s: node %d (port %d) is not running", what, i,
+                   f->node[i].port);
+        return OVS_ERR;
+    }
+    if (node_exited(&f->node[i], &si)) {
+        char why[256];
+        log_reason(f->node[i].log, why, sizeof(why));
+        node_reap(&f->node[i]);
+        f->node[i].paused = 0;
+        ovs_seterr(err, errlen, "%s: node %d (port %d) has exited on its own%s%s", what, i,
+                   f->node[i].port, why[0] ? ": " : "", why);
+        return OVS_ERR;
+    }
+    return OVS_OK;
+}
+
+/* PR_SET_PDEATHSIG ties a server to the thread that forked it: forked from a worker, it
+ * would be killed when that worker exits. Refuse rather than lose a node later. */
+static int fleet_check_owner(const ovs_fleet *f, const char *what, char *err, size_t errlen)
+{
+    if (pthread_equal(pthread_self(), f->owner))
+        return OVS_OK;
+    ovs_seterr(err, errlen, "%s: must be called from the thread that started the fleet "
+               "(its servers die with the thread that forked them)", what);
+    return OVS_ERR;
+}
+
+/* SIGKILL node nd, which is our unreaped child (so the pid cannot be someone else's), and
+ * reap it. SIGKILL also ends a stopped process. Port, directory and role stay. */
+static void node_kill(fleet_node *nd)
+{
+    if (nd->pid > 0) {
+        kill(nd->pid, SIGKILL);
+        node_reap(nd);
+    }
+    nd->paused = 0;
+}
+
+/* Send one command to node i and return its reply, or NULL with err; an error reply is a
+ * failure too. Connecting and the reply are both bounded, so a paused or wedged node costs
+ * at most about timeout_ns, never a hung harness. A command that timed out may still sit in
+ * the server's socket buffer and run later, which is why callers refuse paused nodes
+ * rather than count on the timeout. cmd is a literal without '%'. */
+static redisReply *node_command(const ovs_fleet *f, int i, const char *cmd,
+                                int64_t timeout_ns, char *err, size_t errlen)
+{
+    const fleet_node *nd = &f->node[i];
+    struct timeval ctv = { 1, 0 };
+    struct timeval rtv = { (time_t)(timeout_ns / OVS_NS_PER_S),
+                           (suseconds_t)(timeout_ns % OVS_NS_PER_S / 1000) };
+    redisContext *c = redisConnectWithTimeout(FLEET_HOST, nd->port, ctv);
+    redisReply *r = NULL;
+
+    if (c == NULL || c->err) {
+        ovs_seterr(err, errlen, "node %d (port %d): cannot connect: %s", i, nd->port,
+                   c != NULL ? c->errstr : "out of memory");
+        redisFree(c);
+        return NULL;
+    }
+    if (redisSetTimeout(c, rtv) != REDIS_OK) {
+        ovs_seterr(err, errlen, "node %d (port %d): cannot set a timeout: %s", i, nd->port,
+                   c->errstr);
+    } else if ((r = redisCommand(c, cmd)) == NULL) {
+        ovs_seterr(err, errlen, "node %d (port %d): %s: %s", i, nd->port, cmd,
+                   c->errstr[0] != '\0' ? c->errstr : "no reply");
+    } else if (r->type == REDIS_REPLY_ERROR) {
+        ovs_seterr(err, errlen, "node %d (port %d): %s: %s", i, nd->port, cmd, r->str);
+        freeReplyObject(r);
+        r = NULL;
+    }
+    redisFree(c);
+    return r;
+}
+
+/* A command whose answer is +OK. */
+static int node_command_ok(const ovs_fleet *f, int i, const char *cmd, int64_t timeout_ns,
+                           char *err, size_t errlen)
+{
+    redisReply *r = node_command(f, i, cmd, timeout_ns, err, errlen);
+    int ok = r != NULL && r->type == REDIS_REPLY_STATUS && strcmp(r->str, "OK") == 0;
+
+    if (r != NULL && !ok)
+        ovs_seterr(err, errlen, "node %d: %s: unexpected reply (type %d)", i, cmd, r->type);
+    if (r != NULL)
+        freeReplyObject(r);
+    return ok ? OVS_OK : OVS_ERR;
+}
+
+/* Wait until deadline for INFO <section> of node i to show every "name", "value" pair of
+ * want (a NULL-terminated list), polling. A node that exits meanwhile fails at once. */
+static int node_wait_info(ovs_fleet *f, int i, const char *section,
+                          const char *const *want, int64_t deadline, char *err,
+                          size_t errlen)
+{
+    char cmd[64], have[64] = "", why[256] = "";
+    const char *missing = want[0];
+    siginfo_t si;
+
+    snprintf(cmd, sizeof(cmd), "INFO %s", section);
+    for (;;) {
+        redisReply *r;
+
+        if (node_exited(&f->node[i], &si)) {
+            log_reason(f->node[i].log, why, sizeof(why));
+            node_reap(&f->node[i]);
+            ovs_seterr(err, errlen, "node %d (port %d) exited while we waited for INFO %s "
+                       "to show %s%s%s", i, f->node[i].port, section, missing,
+                       why[0] ? ": " : "", why);
+            return OVS_ERR;
+        }
+        r = node_command(f, i, cmd, FLEET_CMD_NS, why, sizeof(why));
+        if (r != NULL && r->type == REDIS_REPLY_STRING) {
+            int k;
+            for (k = 0; want[k] != NULL; k += 2) {
+                if (info_field(r->str, want[k], have, sizeof(have)) != 0)
+                    snprintf(have, sizeof(have), "(absent)");
+                else if (strcmp(have, want[k + 1]) == 0)
+                    continue;
+                missing = want[k];
+                break;
+            }
+            if (want[k] == NULL) {
+                freeReplyObject(r);
+                return OVS_OK;
+            }
+            why[0] = '\0';
+        }
+        if (r != NULL)
+            freeReplyObject(r);
+        if (ovs_now_ns() >= deadline) {
+            for (int k = 0; want[k] != NULL; k += 2)
+                if (want[k] == missing) {
+                    ovs_seterr(err, errlen, "node %d (port %d): INFO %s did not show %s:%s "
+                               "in time (last seen: %s)%s%s", i, f->node[i].port, section,
+                               want[k], want[k + 1], have[0] ? have : "nothing",
+                               why[0] ? "; " : "", why);
+                    break;
+                }
+            return OVS_ERR;
+        }
+        ovs_sleep_ns(FLEET_POLL_NS);
+    }
+}
+
+/* Keep one generation of the logs for post-mortems and start the next run of the node on
+ * fresh ones: port_was_taken reads from the top of the log and must see this run's. */
+static void node_rotate_logs(const fleet_node *nd)
+{
+    char prev[PATH_MAX + 8];
+
+    snprintf(prev, sizeof(prev), "%s.prev", nd->log);
+    rename(nd->log, prev);
+    snprintf(prev, sizeof(prev), "%s.prev", nd->out);
+    rename(nd->out, prev);
+}
+
+/* Under OVS_PERSIST_NONE a restart must come back empty, but the node's directory may
+ * hold a dump.rdb all the same: a SAVE, or a replica's copy of its initial sync. Remove
+ * everything in it except the logs. */
+static int node_clear_data(const fleet_node *nd, int i, char *err, size_t errlen)
+{
+    static const char *const keep[] = { ".", "..", "redis.log", "redis.out", "redis.log.prev",
+                                        "redis.out.prev" };
+    DIR *d = opendir(nd->dir);
+    struct dirent *e;
+    char path[PATH_MAX + 256];
+    struct stat st;
+    int rc = OVS_OK;
+
+    if (d == NULL) {
+        ovs_seterr(err, errlen, "node %d: cannot open %s: %s", i, nd->dir, strerror(errno));
+        return OVS_ERR;
+    }
+    while ((e = readdir(d)) != NULL) {
+        int kept = 0;
+        for (size_t k = 0; k < sizeof(keep) / sizeof(keep[0]); k++)
+            kept |= strcmp(e->d_name, keep[k]) == 0;
+        if (kept)
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", nd->dir, e->d_name);
+        remove_tree(path);
+        if (lstat(path, &st) == 0 && rc == OVS_OK) {
+            ovs_seterr(err, errlen, "node %d: cannot remove %s before a restart without "
+                       "persistence", i, path);
+            rc = OVS_ERR;
+        }
+    }
+    closedir(d);
+    return rc;
+}
+
+int ovs_fleet_add_replica(ovs_fleet *f, const ovs_endpoint *via, int *index, char *err,
+                          size_t errlen)
+{
+    static const char *const synced[] = { "master_link_status", "up",
+                                          "master_sync_in_progress", "0", NULL };
+    fleet_node *nd;
+    int i;
+
+    if (index != NULL)
+        *index = -1;
+    if (f == NULL || via == NULL || index == NULL) {
+        ovs_seterr(err, errlen, "add_replica: no fleet, upstream or index pointer");
+        return OVS_ERR;
+    }
+    if (fleet_check_owner(f, "add_replica", err, errlen) != OVS_OK)
+        return OVS_ERR;
+    if (f->total >= FLEET_NODES || f->total - f->n >= OVS_FLEET_REPLICAS_MAX) {
+        ovs_seterr(err, errlen, "add_replica: a fleet has at most %d replicas",
+                   OVS_FLEET_REPLICAS_MAX);
+        return OVS_ERR;
+    }
+    i = f->total;
+    nd = &f->node[i];
+    if (via->host[0] == '\0' || strlen(via->host) >= sizeof(nd->via_host) ||
+        via->port < 1 || via->port > 65535) {
+        ovs_seterr(err, errlen, "add_replica: bad upstream endpoint \"%.64s\":%d", via->host,
+                   via->port);
+        return OVS_ERR;
+    }
+    memset(nd, 0, sizeof(*nd));
+    nd->pid = -1;
+    nd->slot = -1;
+    nd->replica = 1;
+    snprintf(nd->via_host, sizeof(nd->via_host), "%s", via->host);
+    snprintf(nd->via_port, sizeof(nd->via_port), "%d", via->port);
+
+    if (node_make_dir(f, i, err, errlen) != OVS_OK)
+        goto fail;
+    if (node_pick_port(f, i, err, errlen) != OVS_OK ||
+        node_spawn(f, nd, err, errlen) != OVS_OK || node_come_up(f, i, err, errlen) != OVS_OK ||
+        node_wait_info(f, i, "replication", synced, ovs_now_ns() + FLEET_SYNC_NS, err,
+                       errlen) != OVS_OK)
+        goto fail;
+    snprintf(f->ep[i].host, sizeof(f->ep[i].host), "%s", FLEET_HOST);
+    f->ep[i].port = nd->port;
+    f->total++;
+    *index = i;
+    return OVS_OK;
+
+fail:
+    /* Leave no trace, so the next add_replica can take this slot and its directory. */
+    node_kill(nd);
+    if (nd->dir[0] != '\0')
+        remove_tree(nd->dir);
+    memset(nd, 0, sizeof(*nd));
+    nd->pid = -1;
+    nd->slot = -1;
+    return OVS_ERR;
+}
+
+int ovs_fleet_kill(ovs_fleet *f, int i, char *err, size_t errlen)
+{
+    if (fleet_check(f, i, "kill", err, errlen) != OVS_OK)
+        return OVS_ERR;
+    if (f->node[i].pid <= 0) {
+        ovs_seterr(err, errlen, "kill: node %d (port %d) is not running", i, f->node[i].port);
+        return OVS_ERR;
+    }
+    /* Even when it already died on its own: a zombie takes the signal harmlessly. */
+    node_kill(&f->node[i]);
+    return OVS_OK;
+}
+
+/* The restart keeps the port because clients, proxies and replicas know the node by it; if
+ * someone took the port while the node was down, the node stays down with an error rather
+ * than come back where nobody looks for it. */
+int ovs_fleet_restart(ovs_fleet *f, int i, char *err, size_t errlen)
+{
+    static const char *const loaded[] = { "loading", "0", NULL };
+    fleet_node *nd;
+    int64_t deadline;
+    int rc;
+
+    if (fleet_check(f, i, "restart", err, errlen) != OVS_OK ||
+        fleet_check_owner(f, "restart", err, errlen) != OVS_OK)
+        return OVS_ERR;
+    nd = &f->node[i];
+    if (nd->pid > 0) {
+        ovs_seterr(err, errlen, "restart: node %d (port %d) is running; kill it first", i,
+                   nd->port);
+        return OVS_ERR;
+    }
+    if (f->persistence == OVS_PERSIST_NONE && node_clear_data(nd, i, err, errlen) != OVS_OK)
+        return OVS_ERR;
+    node_rotate_logs(nd);
+    if (node_spawn(f, nd, err, errlen) != OVS_OK)
+        return OVS_ERR;
+    deadline = ovs_now_ns() + FLEET_LOAD_NS;
+    rc = node_wait_ready(f, i, FLEET_LOAD_NS, err, errlen);
+    if (rc == 1) {
+        ovs_seterr(err, errlen, "restart: node %d: port %d was taken by another process "
+                   "while the node was down; it stays down", i, nd->port);
+        return OVS_ERR;
+    }
+    if (rc == OVS_OK)
+        rc = node_wait_info(f, i, "persistence", loaded, deadline, err, errlen);
+    if (rc != OVS_OK) {
+        node_kill(nd); /* not up in time: back to the killed state, not half started */
+        return OVS_ERR;
+    }
+    return OVS_OK;
+}
+
+/* waitid(WSTOPPED | WNOWAIT) tells when the whole process (every Redis thread) has
+ * stopped, so that when this returns the node answers nothing, and leaves the event in
+ * place: nothing else here waits for stops. */
+int ovs_fleet_pause(ovs_fleet *f, int i, char *err, size_t errlen)
+{
+    fleet_node *nd;
+    int64_t deadline;
+
+    if (fleet_check_running(f, i, "pause", err, errlen) != OVS_OK)
+        return OVS_ERR;
+    nd = &f->node[i];
+    if (kill(nd->pid, SIGSTOP) != 0) {
+        ovs_seterr(err, errlen, "pause: node %d: kill(SIGSTOP): %s", i, strerror(errno));
+        return OVS_ERR;
+    }
+    nd->paused = 1;
+    deadline = ovs_now_ns() + FLEET_STOPPED_NS;
+    for (;;) {
+        siginfo_t si;
+        memset(&si, 0, sizeof(si));
+        if (waitid(P_PID, (id_t)nd->pid, &si, WSTOPPED | WNOHANG | WNOWAIT) == 0 &&
+            si.si_pid == nd->pid && si.si_code == CLD_STOPPED)
+            return OVS_OK;
+        if (ovs_now_ns() >= deadline) {
+            ovs_seterr(err, errlen, "pause: node %d (pid %d) did not stop within %d ms", i,
+                       (int)nd->pid, (int)(FLEET_STOPPED_NS / OVS_NS_PER_MS));
+            return OVS_ERR;
+        }
+        ovs_sleep_ns(OVS_NS_PER_MS);
+    }
+}
+
+/* The kernel ends the stop when SIGCONT is sent, not when it is handled, so there is
+ * nothing to wait for: the node is runnable when kill returns. */
+int ovs_fleet_resume(ovs_fleet *f, int i, char *err, size_t errlen)
+{
+    if (fleet_check_running(f, i, "resume", err, errlen) != OVS_OK)
+        return OVS_ERR;
+    if (kill(f->node[i].pid, SIGCONT) != 0) {
+        ovs_seterr(err, errlen, "resume: node %d: kill(SIGCONT): %s", i, strerror(errno));
+        return OVS_ERR;
+    }
+    f->node[i].paused = 0;
+    return OVS_OK;
+}
+
+/* Commands are refused on paused nodes: one sent anyway would time out here, stay in the
+ * socket buffer and run whenever the node is resumed. */
+static int fleet_check_answering(ovs_fleet *f, int i, const char *what, char *err,
+                                 size_t errlen)
+{
+    if (fleet_check_running(f, i, what, err, errlen) != OVS_OK)
+        return OVS_ERR;
+    if (f->node[i].paused) {
+        ovs_seterr(err, errlen, "%s: node %d is paused", what, i);
+        return OVS_ERR;
+    }
+    return OVS_OK;
+}
+
+/* The node is a master from then on, for a restart too: as if a failover manager had
+ * rewritten its configuration, which Sentinel does. */
+int ovs_fleet_promote(ovs_fleet *f, int i, char *err, size_t errlen)
+{
+    if (fleet_check_answering(f, i, "promote", err, errlen) != OVS_OK)
+        return OVS_ERR;
+    if (!f->node[i].replica) {
+        ovs_seterr(err, errlen, "promote: node %d is not a replica", i);
+        return OVS_ERR;
+    }
+    if (node_command_ok(f, i, "REPLICAOF NO ONE", FLEET_CMD_NS, err, errlen) != OVS_OK)
+        return OVS_ERR;
+    f->node[i].replica = 0;
+    return OVS_OK;
+}
+
+int ovs_fleet_snapshot(ovs_fleet *f, int i, char *err, size_t errlen)
+{
+    if (fleet_check_answering(f, i, "snapshot", err, errlen) != OVS_OK)
+        return OVS_ERR;
+    return node_command_ok(f, i, "SAVE", FLEET_SAVE_NS, err, errlen);
 }
