@@ -20,7 +20,9 @@
  * Two passes. While inih reads, we check what needs no context: known sections, known
  * keys, duplicates, and strategy parameters. Afterwards we interpret the values, [scenario]
  * first: its workload decides which keys exist and how requests read, and a file may put
- * [scenario] anywhere. The first problem found is the one reported. */
+ * [scenario] anywhere. [redis] and the [fault NAME] sections come last, because faults name
+ * clients and nodes; scenario_fault.c gives each fault its meaning. The first problem found
+ * is the one reported. */
 #include "scenario.h"
 
 #include <ctype.h>
@@ -36,14 +38,14 @@
 #include "strategy.h"
 #include "util.h"
 
-/* Durations longer than this are refused: scenarios are meant to finish, and it keeps the
- * runner's start + think arithmetic far from overflow whatever a file says. */
-#define MAX_DURATION_NS (3600 * OVS_NS_PER_S)
 #define MAX_BUYERS 1000000
 #define MAX_WORKERS 1024
 #define MAX_REDIS_NODES 16
+#define MAX_REPLICAS 4
 
-enum sec_kind { SEC_SCENARIO, SEC_CLIENT, SEC_CROWD, SEC_REDIS, SEC_STRATEGY, SEC_EXPECT };
+enum sec_kind {
+    SEC_SCENARIO, SEC_CLIENT, SEC_CROWD, SEC_REDIS, SEC_FAULT, SEC_STRATEGY, SEC_EXPECT
+};
 
 static const struct {
     const char *name;
@@ -52,18 +54,23 @@ static const struct {
 } sec_kinds[] = {
     { "scenario", SEC_SCENARIO, 0 }, { "client", SEC_CLIENT, 1 },
     { "crowd", SEC_CROWD, 0 },       { "redis", SEC_REDIS, 0 },
-    { "strategy", SEC_STRATEGY, 1 }, { "expect", SEC_EXPECT, 0 },
+    { "fault", SEC_FAULT, 1 },       { "strategy", SEC_STRATEGY, 1 },
+    { "expect", SEC_EXPECT, 0 },
 };
 
-#define KNOWN_SECTIONS "[scenario], [client NAME], [crowd], [redis], [strategy NAME], [expect]"
+#define KNOWN_SECTIONS                                                                       \
+    "[scenario], [client NAME], [crowd], [redis], [fault NAME], [strategy NAME], [expect]"
 
 static const char *const scenario_keys[] = { "name",  "description", "workload",
                                              "seed",  "skus",        "stock",
                                              "lock",  "writeback_delay", NULL };
-static const char *const client_keys[] = { "start", "request", "think", NULL };
+static const char *const client_keys[] = { "start", "request", "think", "pause", NULL };
 static const char *const crowd_keys[] = { "buyers", "arrival", "workers", "think", "request",
                                           NULL };
-static const char *const redis_keys[] = { "nodes", NULL };
+static const char *const redis_keys[] = { "nodes",       "replicas",  "lag",   "jitter",
+                                          "persistence", "read_from", "links", NULL };
+static const char *const fault_keys[] = { "at",     "after",    "action", "target",
+                                          "duration", "recovery", NULL };
 
 /* One "key = value" as read, kept until the second pass interprets it. */
 typedef struct entry {
@@ -75,7 +82,7 @@ typedef struct entry {
 typedef struct section {
     enum sec_kind kind;
     char label[80];                /* "client alice", for messages */
-    char arg[64];                  /* the NAME of [client NAME] / [strategy NAME] */
+    char arg[64];                  /* the NAME of [client NAME], [fault NAME], [strategy NAME] */
     int line;                      /* line of the header */
     const ovs_strategy_methods *m; /* [strategy NAME] only */
     ovs_params p;                  /* [strategy NAME] only: defaults plus the keys */
@@ -93,6 +100,7 @@ typedef struct parser {
     int nsec, cap;
     int cur;            /* index of the section being read, -1 before the first */
     int nclients;
+    int nfaults;
     int failed;         /* the first error has been written; stop */
     char *err;
     size_t errlen;
@@ -282,7 +290,9 @@ static int begin_section(parser *p, const char *text, size_t len)
     }
     if (named && *arg == '\0')
         return fail(p, p->line, "[%s] needs a name, like [%s]", kind_name,
-                    kind == SEC_CLIENT ? "client alice" : "strategy setnx");
+                    kind == SEC_CLIENT  ? "client alice"
+                    : kind == SEC_FAULT ? "fault crash"
+                                        : "strategy setnx");
     if (!named && *arg)
         return fail(p, p->line, "[%s] takes no name (found '%.40s')", kind_name, arg);
     if (kind == SEC_CLIENT) {
@@ -296,6 +306,18 @@ static int begin_section(parser *p, const char *text, size_t len)
                         "%zu characters",
                         arg, sizeof(((ovs_client_spec *)0)->name) - 1);
     }
+    if (kind == SEC_FAULT) {
+        size_t n = strlen(arg);
+        int ok = n < sizeof(((ovs_fault *)0)->name);
+        for (size_t i = 0; ok && i < n; i++)
+            ok = islower((unsigned char)arg[i]) || isdigit((unsigned char)arg[i]) ||
+                 arg[i] == '-';
+        if (!ok)
+            return fail(p, p->line,
+                        "fault name '%.40s' must be lowercase letters, digits or '-', at most "
+                        "%zu characters",
+                        arg, sizeof(((ovs_fault *)0)->name) - 1);
+    }
 
     for (int i = 0; i < p->nsec; i++) {
         if (p->sec[i].kind == kind && strcmp(p->sec[i].arg, arg) == 0)
@@ -305,6 +327,8 @@ static int begin_section(parser *p, const char *text, size_t len)
     if (kind == SEC_CLIENT && p->nclients == OVS_MAX_CLIENTS)
         return fail(p, p->line, "too many [client] sections (at most %d; use [crowd] for load)",
                     OVS_MAX_CLIENTS);
+    if (kind == SEC_FAULT && p->nfaults == OVS_MAX_FAULTS)
+        return fail(p, p->line, "too many [fault] sections (at most %d)", OVS_MAX_FAULTS);
 
     if (p->nsec == p->cap) {
         int ncap = p->cap ? p->cap * 2 : 8;
@@ -332,6 +356,8 @@ static int begin_section(parser *p, const char *text, size_t len)
     }
     if (kind == SEC_CLIENT)
         p->nclients++;
+    if (kind == SEC_FAULT)
+        p->nfaults++;
     p->cur = p->nsec++;
     return 0;
 }
@@ -422,6 +448,7 @@ static const char *const *keys_of(enum sec_kind kind)
     case SEC_CLIENT: return client_keys;
     case SEC_CROWD: return crowd_keys;
     case SEC_REDIS: return redis_keys;
+    case SEC_FAULT: return fault_keys;
     case SEC_STRATEGY:
     case SEC_EXPECT: break;
     }
@@ -526,7 +553,7 @@ static int get_duration(parser *p, const entry *e, int64_t *ns)
     if (ovs_parse_duration(e->value, ns) != 0)
         return fail(p, e->line, "%s: '%.80s' is not a duration (like 150ms or 2s)", e->key,
                     e->value);
-    if (*ns > MAX_DURATION_NS)
+    if (*ns > OVS_MAX_DURATION_NS)
         return fail(p, e->line, "%s: '%.80s' is longer than an hour", e->key, e->value);
     return 0;
 }
@@ -540,6 +567,34 @@ static int get_int(parser *p, const entry *e, long long min, long long max, int 
                     e->value, min, max);
     *out = (int)v;
     return 0;
+}
+
+/* A value that must be one of names; *out gets its index. */
+static int get_choice(parser *p, const entry *e, const char *const *names, int *out)
+{
+    char list[128];
+    size_t used = 0;
+    int n = 0;
+
+    for (; names[n]; n++) {
+        if (strcmp(e->value, names[n]) == 0) {
+            *out = n;
+            return 0;
+        }
+    }
+    list[0] = '\0';
+    for (int i = 0; i < n && used < sizeof(list); i++)
+        used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s",
+                                 i == 0 ? "" : i == n - 1 ? " or " : ", ", names[i]);
+    return fail(p, e->line, "%s: '%.80s' is not %s", e->key, e->value, list);
+}
+
+static const entry *find_entry(const section *s, const char *key)
+{
+    for (int i = 0; i < s->n; i++)
+        if (strcmp(s->e[i].key, key) == 0)
+            return &s->e[i];
+    return NULL;
 }
 
 static const char *workload_name(enum ovs_workload w)
@@ -578,7 +633,7 @@ static int get_think_range(parser *p, const entry *e, int64_t *lo, int64_t *hi)
                     "%s: '%.80s' is not a duration or a range of durations (like 1ms or "
                     "1ms..5ms)",
                     e->key, e->value);
-    if (*lo > MAX_DURATION_NS || *hi > MAX_DURATION_NS)
+    if (*lo > OVS_MAX_DURATION_NS || *hi > OVS_MAX_DURATION_NS)
         return fail(p, e->line, "%s: '%.80s' is longer than an hour", e->key, e->value);
     if (*lo > *hi)
         return fail(p, e->line, "%s: '%.80s' has its minimum above its maximum", e->key,
@@ -720,6 +775,9 @@ static int do_client(parser *p, const section *s, ovs_scenario *sc)
         } else if (strcmp(e->key, "request") == 0) {
             rc = get_request(p, sc, e, &c->req);
             have_request = 1;
+        } else if (strcmp(e->key, "pause") == 0) {
+            static const char *const pauses[] = { "thread", "process", NULL };
+            rc = get_choice(p, e, pauses, &c->pause_process);
         }
         if (rc != 0)
             return -1;
@@ -766,6 +824,106 @@ static int do_crowd(parser *p, const section *s, ovs_scenario *sc)
     return 0;
 }
 
+/* [redis]. Runs after the clients and the crowd are known: proxied links are per timeline
+ * client. Keys that need another key (lag needs replicas) are checked once the whole
+ * section is read, so the order of keys in it does not matter. */
+static int do_redis(parser *p, const section *s, ovs_scenario *sc)
+{
+    static const char *const persistences[] = { "none", "rdb", "aof", NULL };
+    static const char *const read_froms[] = { "master", "replica", NULL };
+    static const char *const links[] = { "direct", "proxied", NULL };
+    ovs_redis_spec *r = &sc->redis;
+    const entry *lag = find_entry(s, "lag"), *jitter = find_entry(s, "jitter");
+    const entry *read_from = find_entry(s, "read_from"), *link = find_entry(s, "links");
+
+    for (int i = 0; i < s->n; i++) {
+        const entry *e = &s->e[i];
+        const char *k = e->key;
+        int v = 0, rc = 0;
+
+        if (strcmp(k, "nodes") == 0) {
+            rc = get_int(p, e, 1, MAX_REDIS_NODES, &r->nodes);
+        } else if (strcmp(k, "replicas") == 0) {
+            rc = get_int(p, e, 0, MAX_REPLICAS, &r->replicas);
+        } else if (strcmp(k, "lag") == 0) {
+            rc = get_duration(p, e, &r->lag_ns);
+        } else if (strcmp(k, "jitter") == 0) {
+            rc = get_duration(p, e, &r->jitter_ns);
+        } else if (strcmp(k, "persistence") == 0) {
+            rc = get_choice(p, e, persistences, &v);
+            r->persistence = (enum ovs_persistence)v; /* in the enum's order */
+        } else if (strcmp(k, "read_from") == 0) {
+            rc = get_choice(p, e, read_froms, &r->read_from_replica);
+        } else if (strcmp(k, "links") == 0) {
+            rc = get_choice(p, e, links, &r->proxied_links);
+        }
+        if (rc != 0)
+            return -1;
+    }
+    if (lag && r->replicas == 0)
+        return fail(p, lag->line,
+                    "lag: needs replicas >= 1 (it delays the replication link to them)");
+    if (jitter && lag == NULL)
+        return fail(p, jitter->line, "jitter: needs a lag (it is +/- on the replication lag)");
+    if (jitter && r->jitter_ns > r->lag_ns)
+        return fail(p, jitter->line,
+                    "jitter: '%.40s' is more than lag = %.40s (the delay would go below zero)",
+                    jitter->value, lag->value);
+    if (read_from && r->read_from_replica && r->replicas == 0)
+        return fail(p, read_from->line, "read_from: replica needs replicas >= 1");
+    if (link && r->proxied_links && sc->n_clients == 0)
+        return fail(p, link->line,
+                    "links: proxied needs [client NAME] sections (each timeline client gets "
+                    "its own proxy to each node; a [crowd] has none)");
+    sc->redis_nodes = r->nodes;
+    return 0;
+}
+
+/* One [fault NAME] (scenario_fault.c interprets it). `links` is [redis] links, or NULL:
+ * a link target turns proxied links on, unless the file explicitly said direct. */
+static int do_fault(parser *p, const section *s, ovs_scenario *sc, const entry *links)
+{
+    ovs_fault *f = &sc->faults[sc->n_faults];
+    ovs_fault_text t = { 0 };
+    const entry *at = find_entry(s, "at"), *after = find_entry(s, "after");
+    const entry *bad;
+    const char *key = NULL;
+    char why[400];
+
+    if (at && after) {
+        const entry *later = at->line > after->line ? at : after;
+        return fail(p, later->line,
+                    "%s: [%s] already has %s (line %d); give at or after, not both",
+                    later->key, s->label, later == at ? "after" : "at",
+                    later == at ? after->line : at->line);
+    }
+    for (int i = 0; i < s->n; i++) {
+        const entry *e = &s->e[i];
+        const char **slot = strcmp(e->key, "at") == 0         ? &t.at
+                            : strcmp(e->key, "after") == 0    ? &t.after
+                            : strcmp(e->key, "action") == 0   ? &t.action
+                            : strcmp(e->key, "target") == 0   ? &t.target
+                            : strcmp(e->key, "duration") == 0 ? &t.duration
+                                                               : &t.recovery;
+        *slot = e->value; /* the keys were checked while reading: no other can be here */
+    }
+    if (ovs_fault_parse(sc, s->arg, &t, f, &key, why, sizeof(why)) != 0) {
+        bad = key ? find_entry(s, key) : NULL;
+        return fail(p, bad ? bad->line : s->line, "%s", why);
+    }
+    f->line = s->line;
+    if (f->target == OVS_TARGET_LINK) {
+        if (links && !sc->redis.proxied_links)
+            return fail(p, find_entry(s, "target")->line,
+                        "target: '%.60s' is a link, but [redis] has links = direct (line %d): "
+                        "say proxied, or leave links out",
+                        t.target, links->line);
+        sc->redis.proxied_links = 1;
+    }
+    sc->n_faults++;
+    return 0;
+}
+
 static int do_expect(parser *p, const section *s, ovs_scenario *sc)
 {
     for (int i = 0; i < s->n; i++) {
@@ -786,7 +944,8 @@ static int do_expect(parser *p, const section *s, ovs_scenario *sc)
 
 static int interpret(parser *p, ovs_scenario *sc)
 {
-    const section *scn = NULL;
+    const section *scn = NULL, *redis = NULL;
+    const entry *links = NULL;
     int nparams = 0, nexpect = 0;
 
     for (int i = 0; i < p->nsec; i++) {
@@ -796,6 +955,8 @@ static int interpret(parser *p, ovs_scenario *sc)
             nparams++;
         else if (p->sec[i].kind == SEC_EXPECT)
             nexpect = p->sec[i].n;
+        else if (p->sec[i].kind == SEC_REDIS)
+            redis = &p->sec[i];
     }
     if (scn == NULL)
         return fail(p, 1, "no [scenario] section (every scenario file needs one, with a name "
@@ -810,7 +971,8 @@ static int interpret(parser *p, ovs_scenario *sc)
 
     if ((p->nclients && !(sc->clients = calloc((size_t)p->nclients, sizeof(*sc->clients)))) ||
         (nparams && !(sc->params = calloc((size_t)nparams, sizeof(*sc->params)))) ||
-        (nexpect && !(sc->expect = calloc((size_t)nexpect, sizeof(*sc->expect)))))
+        (nexpect && !(sc->expect = calloc((size_t)nexpect, sizeof(*sc->expect)))) ||
+        (p->nfaults && !(sc->faults = calloc((size_t)p->nfaults, sizeof(*sc->faults)))))
         return fail(p, scn->line, "out of memory");
 
     for (int i = 0; i < p->nsec; i++) {
@@ -824,16 +986,14 @@ static int interpret(parser *p, ovs_scenario *sc)
                         "is a timeline of clients or a crowd, not both)");
         switch (s->kind) {
         case SEC_SCENARIO:
+        case SEC_REDIS: /* below, once the clients are known */
+        case SEC_FAULT:
             break;
         case SEC_CLIENT:
             rc = do_client(p, s, sc);
             break;
         case SEC_CROWD:
             rc = do_crowd(p, s, sc);
-            break;
-        case SEC_REDIS:
-            for (int j = 0; j < s->n && rc == 0; j++)
-                rc = get_int(p, &s->e[j], 1, MAX_REDIS_NODES, &sc->redis_nodes);
             break;
         case SEC_STRATEGY:
             sc->params[sc->n_params].m = s->m;
@@ -850,6 +1010,16 @@ static int interpret(parser *p, ovs_scenario *sc)
     if (sc->n_clients == 0 && !sc->has_crowd)
         return fail(p, scn->line,
                     "no [crowd] or [client NAME] section: nobody makes a request");
+
+    /* Faults name clients and nodes, so they come last, after [redis]. */
+    if (redis) {
+        if (do_redis(p, redis, sc) != 0)
+            return -1;
+        links = find_entry(redis, "links");
+    }
+    for (int i = 0; i < p->nsec; i++)
+        if (p->sec[i].kind == SEC_FAULT && do_fault(p, &p->sec[i], sc, links) != 0)
+            return -1;
     return 0;
 }
 
@@ -912,6 +1082,7 @@ void ovs_scenario_free(ovs_scenario *sc)
     free(sc->clients);
     free(sc->params);
     free(sc->expect);
+    free(sc->faults);
     memset(sc, 0, sizeof(*sc));
 }
 

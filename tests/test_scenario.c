@@ -24,6 +24,7 @@
 
 #include "scenario.h"
 #include "strategy.h"
+#include "trace.h"
 #include "util.h"
 
 /* A valid inventory file and a valid booking file, with every key set to a value other
@@ -72,6 +73,49 @@ static const char good_booking[] =
     "start = 150ms\n"
     "[expect]\n"
     "sql-pessimistic = safe\n";
+
+/* Every [redis] key and every [fault] key, on a timeline with process and thread pauses.
+ * [redis] comes after the faults that depend on it: sections may be in any order. */
+static const char good_faults[] =
+    "[scenario]\n"                                    /* 1 */
+    "name = crash-before-write-back\n"                /* 2 */
+    "workload = inventory\n"                          /* 3 */
+    "stock = 1\n"                                     /* 4 */
+    "[client alice]\n"                                /* 5 */
+    "request = buy sku=1\n"                           /* 6 */
+    "think = 300ms\n"                                 /* 7 */
+    "pause = process\n"                               /* 8 */
+    "[client bob]\n"                                  /* 9 */
+    "start = 150ms\n"                                 /* 10 */
+    "request = buy sku=1\n"                           /* 11 */
+    "pause = thread\n"                                /* 12 */
+    "[fault crash]\n"                                 /* 13 */
+    "at = 200ms\n"                                    /* 14 */
+    "action = kill-restart\n"                         /* 15 */
+    "target = node:2\n"                               /* 16 */
+    "duration = 300ms\n"                              /* 17 */
+    "recovery = rewarm-from-sql\n"                    /* 18 */
+    "[fault promote-1]\n"                             /* 19 */
+    "after = bob:check\n"                             /* 20 */
+    "action = promote\n"                              /* 21 */
+    "target = replica:1\n"                            /* 22 */
+    "[fault cut-alice]\n"                             /* 23 */
+    "target = link:alice:node:1\n"                    /* 24 */
+    "action = cut\n"                                  /* 25 */
+    "after = alice:acquire\n"                         /* 26 */
+    "duration = 1s\n"                                 /* 27 */
+    "[redis]\n"                                       /* 28 */
+    "nodes = 3\n"                                     /* 29 */
+    "replicas = 2\n"                                  /* 30 */
+    "lag = 200ms\n"                                   /* 31 */
+    "jitter = 10ms\n"                                 /* 32 */
+    "persistence = aof\n"                             /* 33 */
+    "read_from = replica\n"                           /* 34 */
+    "[fault back]\n"                                  /* 35 */
+    "after = alice:release\n"                         /* 36 */
+    "action = restart\n"                              /* 37 */
+    "target = node:0\n"                               /* 38 */
+    "recovery = reconcile\n";                         /* 39 */
 
 static int parse(const char *text, ovs_scenario *sc, char *err, size_t errlen)
 {
@@ -130,6 +174,9 @@ static void test_good_inventory(void **state)
     assert_int_equal(sc.crowd.think_max_ns, 5 * OVS_NS_PER_MS);
     assert_int_equal(sc.crowd.req.sku, 3);
     assert_int_equal(sc.redis_nodes, 5);
+    assert_int_equal(sc.redis.nodes, 5);
+    assert_int_equal(sc.n_faults, 0);
+    assert_null(sc.faults);
     assert_int_equal(sc.n_params, 1);
     assert_ptr_equal(sc.params[0].m, setnx);
     assert_true(param(setnx, &sc.params[0].p, "retry_count") == 50);
@@ -162,8 +209,18 @@ static void test_good_booking(void **state)
     assert_true(sc.seed == 1);
     assert_int_equal(sc.writeback_delay_ns, 5 * OVS_NS_PER_MS);
     assert_int_equal(sc.redis_nodes, 0);
+    assert_int_equal(sc.redis.nodes, 0);
+    assert_int_equal(sc.redis.replicas, 0);
+    assert_int_equal(sc.redis.lag_ns, 0);
+    assert_int_equal(sc.redis.jitter_ns, 0);
+    assert_int_equal(sc.redis.persistence, OVS_PERSIST_NONE);
+    assert_int_equal(sc.redis.read_from_replica, 0);
+    assert_int_equal(sc.redis.proxied_links, 0);
+    assert_int_equal(sc.n_faults, 0);
     assert_int_equal(sc.n_params, 0);
     assert_int_equal(sc.has_crowd, 0);
+    assert_int_equal(sc.clients[0].pause_process, 0);
+    assert_int_equal(sc.clients[1].pause_process, 0);
 
     assert_int_equal(sc.n_clients, 2);
     assert_string_equal(sc.clients[0].name, "alice");
@@ -187,6 +244,185 @@ static void test_good_booking(void **state)
     assert_int_equal(ovs_scenario_expect(&sc, &ovs_strategy_sql_pessimistic), 1);
     assert_int_equal(ovs_scenario_expect(&sc, &ovs_strategy_none), -1);
     assert_int_equal(ovs_scenario_requests(&sc), 2);
+    ovs_scenario_free(&sc);
+}
+
+static void test_good_faults(void **state)
+{
+    ovs_scenario sc;
+    const ovs_fault *f;
+
+    (void)state;
+    parse_ok(good_faults, &sc);
+    assert_int_equal(sc.n_clients, 2);
+    assert_int_equal(sc.clients[0].pause_process, 1);
+    assert_int_equal(sc.clients[0].think_ns, 300 * OVS_NS_PER_MS);
+    assert_int_equal(sc.clients[1].pause_process, 0);
+    assert_int_equal(sc.clients[1].start_ns, 150 * OVS_NS_PER_MS);
+
+    assert_int_equal(sc.redis.nodes, 3);
+    assert_int_equal(sc.redis_nodes, 3);
+    assert_int_equal(sc.redis.replicas, 2);
+    assert_int_equal(sc.redis.lag_ns, 200 * OVS_NS_PER_MS);
+    assert_int_equal(sc.redis.jitter_ns, 10 * OVS_NS_PER_MS);
+    assert_int_equal(sc.redis.persistence, OVS_PERSIST_AOF);
+    assert_int_equal(sc.redis.read_from_replica, 1);
+    assert_int_equal(sc.redis.proxied_links, 1); /* implied by link:alice:node:1 */
+
+    assert_int_equal(sc.n_faults, 4);
+    assert_non_null(sc.faults);
+    f = &sc.faults[0];
+    assert_string_equal(f->name, "crash");
+    assert_int_equal(f->line, 13);
+    assert_int_equal(f->at_ns, 200 * OVS_NS_PER_MS);
+    assert_int_equal(f->after_client, -1);
+    assert_int_equal(f->after_step, -1);
+    assert_int_equal(f->action, OVS_FAULT_KILL_RESTART);
+    assert_int_equal(f->target, OVS_TARGET_NODE);
+    assert_int_equal(f->target_node, 2);
+    assert_int_equal(f->target_client, -1);
+    assert_int_equal(f->duration_ns, 300 * OVS_NS_PER_MS);
+    assert_int_equal(f->recovery, OVS_RECOVER_REWARM);
+
+    f = &sc.faults[1];
+    assert_string_equal(f->name, "promote-1");
+    assert_int_equal(f->line, 19);
+    assert_int_equal(f->at_ns, -1);
+    assert_int_equal(f->after_client, 1);
+    assert_int_equal(f->after_step, OVS_OP_CHECK);
+    assert_int_equal(f->action, OVS_FAULT_PROMOTE);
+    assert_int_equal(f->target, OVS_TARGET_REPLICA);
+    assert_int_equal(f->target_node, 1);
+    assert_int_equal(f->target_client, -1);
+    assert_int_equal(f->duration_ns, 0);
+    assert_int_equal(f->recovery, OVS_RECOVER_NONE);
+
+    f = &sc.faults[2];
+    assert_string_equal(f->name, "cut-alice");
+    assert_int_equal(f->line, 23);
+    assert_int_equal(f->at_ns, -1);
+    assert_int_equal(f->after_client, 0);
+    assert_int_equal(f->after_step, OVS_OP_ACQUIRE);
+    assert_int_equal(f->action, OVS_FAULT_CUT);
+    assert_int_equal(f->target, OVS_TARGET_LINK);
+    assert_int_equal(f->target_node, 1);
+    assert_int_equal(f->target_client, 0);
+    assert_int_equal(f->duration_ns, 1 * OVS_NS_PER_S);
+    assert_int_equal(f->recovery, OVS_RECOVER_NONE);
+
+    f = &sc.faults[3];
+    assert_string_equal(f->name, "back");
+    assert_int_equal(f->line, 35);
+    assert_int_equal(f->at_ns, -1);
+    assert_int_equal(f->after_client, 0);
+    assert_int_equal(f->after_step, OVS_OP_RELEASE);
+    assert_int_equal(f->action, OVS_FAULT_RESTART);
+    assert_int_equal(f->target, OVS_TARGET_NODE);
+    assert_int_equal(f->target_node, 0);
+    assert_int_equal(f->duration_ns, 0);
+    assert_int_equal(f->recovery, OVS_RECOVER_RECONCILE);
+    ovs_scenario_free(&sc);
+    assert_null(sc.faults);
+    assert_int_equal(sc.n_faults, 0);
+}
+
+/* Each action with a target it takes, each step, each persistence, and how proxied links
+ * are decided. */
+static void test_fault_spellings(void **state)
+{
+    static const struct {
+        const char *action, *target;
+        enum ovs_fault_action a;
+        enum ovs_target_kind t;
+    } actions[] = {
+        { "kill", "node:0", OVS_FAULT_KILL, OVS_TARGET_NODE },
+        { "kill", "replica:0", OVS_FAULT_KILL, OVS_TARGET_REPLICA },
+        { "restart", "replica:0", OVS_FAULT_RESTART, OVS_TARGET_REPLICA },
+        { "kill-restart", "node:15", OVS_FAULT_KILL_RESTART, OVS_TARGET_NODE },
+        { "pause", "node:1", OVS_FAULT_PAUSE, OVS_TARGET_NODE },
+        { "resume", "replica:0", OVS_FAULT_RESUME, OVS_TARGET_REPLICA },
+        { "promote", "replica:0", OVS_FAULT_PROMOTE, OVS_TARGET_REPLICA },
+        { "cut", "link:x:node:3", OVS_FAULT_CUT, OVS_TARGET_LINK },
+        { "heal", "link:x:node:0", OVS_FAULT_HEAL, OVS_TARGET_LINK },
+        { "snapshot", "node:0", OVS_FAULT_SNAPSHOT, OVS_TARGET_NODE },
+    };
+    static const struct {
+        const char *name;
+        enum ovs_op op;
+    } steps[] = {
+        { "acquire", OVS_OP_ACQUIRE },
+        { "check", OVS_OP_CHECK },
+        { "act", OVS_OP_ACT },
+        { "release", OVS_OP_RELEASE },
+    };
+    static const char *const persist[] = { "none", "rdb", "aof" };
+    char text[1024], err[512];
+    ovs_scenario sc;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++) {
+        /* No nodes in [redis]: any node below 16 may be named. */
+        snprintf(text, sizeof(text),
+                 "[scenario]\nname = a\nworkload = booking\n"
+                 "[client x]\nrequest = book hotel=1 room=1 dates=2026-01-01..2026-01-02\n"
+                 "[redis]\nreplicas = 1\n"
+                 "[fault f]\nat = 0\naction = %s\ntarget = %s\n",
+                 actions[i].action, actions[i].target);
+        if (parse(text, &sc, err, sizeof(err)) != 0)
+            fail_msg("%s %s: %s", actions[i].action, actions[i].target, err);
+        assert_int_equal(sc.n_faults, 1);
+        assert_int_equal(sc.faults[0].action, actions[i].a);
+        assert_int_equal(sc.faults[0].target, actions[i].t);
+        assert_int_equal(sc.faults[0].target_client, actions[i].t == OVS_TARGET_LINK ? 0 : -1);
+        assert_int_equal(sc.faults[0].at_ns, 0);
+        assert_int_equal(sc.redis.proxied_links, actions[i].t == OVS_TARGET_LINK);
+        ovs_scenario_free(&sc);
+    }
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        snprintf(text, sizeof(text),
+                 "[scenario]\nname = a\nworkload = inventory\nstock = 1\n"
+                 "[client a]\nrequest = buy sku=1\n[client b]\nrequest = buy sku=1\n"
+                 "[fault f]\nafter = b:%s\naction = pause\ntarget = node:0\n",
+                 steps[i].name);
+        if (parse(text, &sc, err, sizeof(err)) != 0)
+            fail_msg("%s: %s", steps[i].name, err);
+        assert_int_equal(sc.faults[0].after_client, 1);
+        assert_int_equal(sc.faults[0].after_step, steps[i].op);
+        assert_int_equal(sc.faults[0].at_ns, -1);
+        assert_int_equal(sc.faults[0].duration_ns, 0); /* pause without duration: no resume */
+        ovs_scenario_free(&sc);
+    }
+    for (int i = 0; i < 3; i++) {
+        snprintf(text, sizeof(text),
+                 "[scenario]\nname = a\nworkload = inventory\nstock = 1\n"
+                 "[crowd]\nbuyers = 1\nrequest = buy sku=1\n"
+                 "[redis]\npersistence = %s\nlinks = direct\nread_from = master\n",
+                 persist[i]);
+        parse_ok(text, &sc);
+        assert_int_equal(sc.redis.persistence, i);
+        assert_int_equal(sc.redis.proxied_links, 0);
+        assert_int_equal(sc.redis.read_from_replica, 0);
+        ovs_scenario_free(&sc);
+    }
+
+    /* links = proxied without any link fault; lag with jitter equal to it; a kill-restart
+     * with no duration (restart at once) and a crowd with a timed fault. */
+    parse_ok("[scenario]\nname = a\nworkload = booking\n"
+             "[client x]\nrequest = book hotel=1 room=1 dates=2026-01-01..2026-01-02\n"
+             "[redis]\nlinks = proxied\nreplicas = 4\nlag = 5ms\njitter = 5ms\n",
+             &sc);
+    assert_int_equal(sc.redis.proxied_links, 1);
+    assert_int_equal(sc.redis.replicas, 4);
+    assert_int_equal(sc.redis.jitter_ns, sc.redis.lag_ns);
+    ovs_scenario_free(&sc);
+    parse_ok("[scenario]\nname = a\nworkload = inventory\nstock = 1\n"
+             "[crowd]\nbuyers = 5\nrequest = buy sku=1\n"
+             "[fault f]\nat = 1.5s\naction = kill-restart\ntarget = node:0\n",
+             &sc);
+    assert_int_equal(sc.faults[0].at_ns, 1500 * OVS_NS_PER_MS);
+    assert_int_equal(sc.faults[0].duration_ns, 0);
+    assert_int_equal(sc.faults[0].recovery, OVS_RECOVER_NONE);
+    assert_int_equal(sc.redis.proxied_links, 0);
     ovs_scenario_free(&sc);
 }
 
@@ -296,6 +532,7 @@ typedef struct bad_case {
 #define BOOK "[scenario]\nname = t\nworkload = booking\n"              /* lines 1-3 */
 #define CROWD "[crowd]\nbuyers = 10\nrequest = buy sku=1\n"            /* 3 lines */
 #define ALICE "[client alice]\nrequest = book hotel=1 room=1 dates=2026-01-20..2026-01-22\n"
+#define TL INV "[client alice]\nrequest = buy sku=1\n"                 /* lines 1-6 */
 
 static const bad_case bad_cases[] = {
     /* structure */
@@ -387,6 +624,94 @@ static const bad_case bad_cases[] = {
     { INV CROWD "[strategy setnx]\nretry_delay = 5ms\nttl = soon\n", 10, "ttl: 'soon' is not a duration" },
     { INV CROWD "[strategy setnx]\ntll = 5s\n", 9, "setnx has no parameter 'tll' (it has: " },
     { INV CROWD "[strategy none]\nttl = 5s\n", 9, "none takes no parameters" },
+    /* [client] pause */
+    { TL "pause = gc\n", 7, "pause: 'gc' is not thread or process" },
+    /* [redis] topology */
+    { TL "[redis]\nreplicas = 5\n", 8, "replicas: '5' is not a whole number from 0 to 4" },
+    { TL "[redis]\nlag = 200ms\n", 8, "lag: needs replicas >= 1" },
+    { TL "[redis]\nreplicas = 1\nlag = 2h\n", 9, "lag: '2h' is not a duration" },
+    { TL "[redis]\nreplicas = 1\njitter = 1ms\n", 9, "jitter: needs a lag" },
+    { TL "[redis]\njitter = 20ms\nreplicas = 1\nlag = 10ms\n", 8,
+      "jitter: '20ms' is more than lag = 10ms" },
+    { TL "[redis]\nread_from = replica\n", 8, "read_from: replica needs replicas >= 1" },
+    { TL "[redis]\nread_from = slave\n", 8, "read_from: 'slave' is not master or replica" },
+    { TL "[redis]\npersistence = disk\n", 8, "persistence: 'disk' is not none, rdb or aof" },
+    { TL "[redis]\nlinks = tunnel\n", 8, "links: 'tunnel' is not direct or proxied" },
+    { INV CROWD "[redis]\nlinks = proxied\n", 9, "links: proxied needs [client NAME] sections" },
+    /* [fault NAME]: the section */
+    { TL "[fault]\n", 7, "[fault] needs a name, like [fault crash]" },
+    { TL "[fault Crash]\n", 7, "fault name 'Crash' must be lowercase letters, digits or '-'" },
+    { TL "[fault f]\nat = 0\naction = kill\ntarget = node:0\n[fault f]\n", 11,
+      "duplicate section [fault f] (first at line 7)" },
+    { TL "[fault f]\nwhen = 1s\n", 8,
+      "unknown key 'when' in [fault f] (known: at, after, action, target, duration, recovery)" },
+    { TL "[fault f]\nat = 1s\ntarget = node:0\n", 7,
+      "[fault f] has no action (kill, restart, kill-restart, pause, resume, promote, cut, heal "
+      "or snapshot)" },
+    { TL "[fault f]\nat = 1s\naction = kill\n", 7,
+      "[fault f] has no target (node:N, replica:N or link:CLIENT:node:N)" },
+    { TL "[fault f]\naction = kill\ntarget = node:0\n", 7, "[fault f] has no at or after" },
+    /* [fault NAME]: when */
+    { TL "[fault f]\nat = 1s\naction = kill\ntarget = node:0\nafter = alice:check\n", 11,
+      "after: [fault f] already has at (line 8); give at or after, not both" },
+    { TL "[fault f]\nafter = alice:check\nat = 1s\naction = kill\ntarget = node:0\n", 9,
+      "at: [fault f] already has after (line 8)" },
+    { TL "[fault f]\nat = soon\naction = kill\ntarget = node:0\n", 8,
+      "at: 'soon' is not a duration (like 150ms or 2s)" },
+    { TL "[fault f]\nat = 61m\naction = kill\ntarget = node:0\n", 8,
+      "at: '61m' is longer than an hour" },
+    { TL "[fault f]\nafter = alice\naction = kill\ntarget = node:0\n", 8,
+      "after: 'alice' is not CLIENT:STEP (like alice:check" },
+    { TL "[fault f]\nafter = alice:think\naction = kill\ntarget = node:0\n", 8,
+      "after: 'think' in 'alice:think' is not a step (acquire, check, act or release)" },
+    { TL "[fault f]\nafter = bob:check\naction = kill\ntarget = node:0\n", 8,
+      "after: no [client bob] in this scenario (clients: alice)" },
+    { INV CROWD "[fault f]\nafter = alice:check\naction = kill\ntarget = node:0\n", 9,
+      "after: 'alice' names a client, but this scenario has no [client NAME] sections" },
+    /* [fault NAME]: what and on what */
+    { TL "[fault f]\nat = 0\naction = explode\ntarget = node:0\n", 9,
+      "action: 'explode' is not kill, restart, kill-restart, pause, resume, promote, cut, "
+      "heal or snapshot" },
+    { TL "[fault f]\nat = 0\naction = kill\ntarget = disk:0\n", 10,
+      "target: 'disk:0' is not node:N, replica:N or link:CLIENT:node:N" },
+    { TL "[fault f]\nat = 0\naction = kill\ntarget = node:+1\n", 10,
+      "target: 'node:+1' is not node:N, replica:N or link:CLIENT:node:N" },
+    { TL "[fault f]\nat = 0\naction = cut\ntarget = link:alice:1\n", 10,
+      "target: 'link:alice:1' is not node:N, replica:N or link:CLIENT:node:N" },
+    { TL "[fault f]\nat = 0\naction = kill\ntarget = node:16\n", 10,
+      "target: 'node:16' names node 16, but nodes are 0 to 15" },
+    { TL "[redis]\nnodes = 3\n[fault f]\nat = 0\naction = kill\ntarget = node:3\n", 12,
+      "target: 'node:3' names node 3, but [redis] has nodes = 3 (numbered from 0)" },
+    { TL "[redis]\nnodes = 2\n[fault f]\nat = 0\naction = cut\ntarget = link:alice:node:2\n",
+      12, "names node 2, but [redis] has nodes = 2" },
+    { TL "[fault f]\nat = 0\naction = promote\ntarget = replica:0\n", 10,
+      "target: 'replica:0' names replica 0, but [redis] has no replicas (set replicas = N)" },
+    { TL "[redis]\nreplicas = 2\n[fault f]\nat = 0\naction = promote\ntarget = replica:2\n",
+      12, "target: 'replica:2' names replica 2, but [redis] has replicas = 2 (numbered "
+                "from 0)" },
+    { TL "[fault f]\nat = 0\naction = cut\ntarget = link:bob:node:0\n", 10,
+      "target: no [client bob] in this scenario (clients: alice)" },
+    { TL "[redis]\nreplicas = 1\n[fault f]\nat = 0\naction = promote\ntarget = node:0\n", 12,
+      "target: action = promote acts on a replica (replica:N), not 'node:0'" },
+    { TL "[fault f]\nat = 0\naction = cut\ntarget = node:0\n", 10,
+      "target: action = cut acts on a link (link:CLIENT:node:N), not 'node:0'" },
+    { TL "[fault f]\nat = 0\ntarget = link:alice:node:0\naction = pause\n", 9,
+      "target: action = pause acts on a node or a replica (node:N or replica:N), not "
+      "'link:alice:node:0'" },
+    { TL "[redis]\nlinks = direct\n[fault f]\nat = 0\naction = cut\n"
+         "target = link:alice:node:0\n",
+      12, "target: 'link:alice:node:0' is a link, but [redis] has links = direct (line 8)" },
+    /* [fault NAME]: duration and recovery */
+    { TL "[fault f]\nat = 0\naction = kill-restart\ntarget = node:0\nduration = 3 sec\n", 11,
+      "duration: '3 sec' is not a duration" },
+    { TL "[fault f]\nat = 0\naction = kill\ntarget = node:0\nduration = 1s\n", 11,
+      "duration: not for action = kill (only kill-restart, pause and cut take one)" },
+    { TL "[fault f]\nat = 0\naction = restart\ntarget = node:0\nrecovery = maybe\n", 11,
+      "recovery: 'maybe' is not none, rewarm-from-sql or reconcile" },
+    { TL "[fault f]\nat = 0\naction = pause\ntarget = node:0\nrecovery = none\n", 11,
+      "recovery: not for action = pause (only restart and kill-restart take one)" },
+    { BOOK ALICE "[fault f]\nat = 0\naction = restart\ntarget = node:0\nrecovery = reconcile\n",
+      10, "recovery: 'reconcile' is only for inventory scenarios" },
 };
 
 static void test_bad_files(void **state)
@@ -412,8 +737,10 @@ static void test_bad_files(void **state)
         assert_null(sc.clients);
         assert_null(sc.params);
         assert_null(sc.expect);
+        assert_null(sc.faults);
         assert_int_equal(sc.name[0], '\0');
-        assert_int_equal(sc.n_clients + sc.n_params + sc.n_expect + sc.has_crowd, 0);
+        assert_int_equal(sc.n_clients + sc.n_params + sc.n_expect + sc.has_crowd + sc.n_faults,
+                         0);
         ovs_scenario_free(&sc);
     }
     assert_int_equal(failures, 0);
@@ -464,6 +791,36 @@ static void test_too_many_clients(void **state)
     parse_ok(text, &sc);
     assert_int_equal(sc.n_clients, OVS_MAX_CLIENTS);
     assert_string_equal(sc.clients[63].name, "c63");
+    ovs_scenario_free(&sc);
+    free(text);
+}
+
+static void test_too_many_faults(void **state)
+{
+    char *text = malloc(16 * 1024);
+    char err[512];
+    size_t used = 0;
+    ovs_scenario sc;
+
+    (void)state;
+    assert_non_null(text);
+    used += (size_t)sprintf(text + used, TL); /* lines 1-6 */
+    for (int i = 0; i < OVS_MAX_FAULTS + 1; i++)
+        used += (size_t)sprintf(text + used,
+                                "[fault f%d]\nat = %dms\naction = pause\ntarget = node:0\n", i,
+                                i);
+    assert_int_equal(parse(text, &sc, err, sizeof(err)), -1);
+    /* The 33rd header is on line 6 + 32 * 4 + 1. */
+    assert_non_null(strstr(err, "t.ini:135: too many [fault] sections (at most 32)"));
+
+    /* Exactly the limit is fine, and file order is kept. */
+    text[used - strlen("[fault f32]\nat = 32ms\naction = pause\ntarget = node:0\n")] = '\0';
+    parse_ok(text, &sc);
+    assert_int_equal(sc.n_faults, OVS_MAX_FAULTS);
+    for (int i = 0; i < OVS_MAX_FAULTS; i++)
+        assert_int_equal(sc.faults[i].at_ns, i * OVS_NS_PER_MS);
+    assert_string_equal(sc.faults[31].name, "f31");
+    assert_int_equal(sc.faults[31].line, 6 + 31 * 4 + 1);
     ovs_scenario_free(&sc);
     free(text);
 }
@@ -691,12 +1048,15 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good_inventory),
         cmocka_unit_test(test_good_booking),
+        cmocka_unit_test(test_good_faults),
+        cmocka_unit_test(test_fault_spellings),
         cmocka_unit_test(test_defaults_and_spellings),
         cmocka_unit_test(test_durations),
         cmocka_unit_test(test_seed),
         cmocka_unit_test(test_bad_files),
         cmocka_unit_test(test_long_line),
         cmocka_unit_test(test_too_many_clients),
+        cmocka_unit_test(test_too_many_faults),
         cmocka_unit_test(test_files),
         cmocka_unit_test(test_shipped),
         cmocka_unit_test(test_params_and_expect),
