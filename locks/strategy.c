@@ -12,6 +12,9 @@ static const ovs_strategy_methods *const registry[] = {
     &ovs_strategy_setnx,
     &ovs_strategy_redlock,
     &ovs_strategy_lua_decr,
+    &ovs_strategy_check_then_decr,
+    &ovs_strategy_fencing,
+    &ovs_strategy_watchdog,
     NULL,
 };
 

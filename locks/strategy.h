@@ -26,6 +26,7 @@
 #ifndef OVS_STRATEGY_H
 #define OVS_STRATEGY_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -62,6 +63,13 @@ typedef struct ovs_env {
     int buyer;                  /* the request in progress: its client or buyer index, the
                                    id the runner records events under; set by the runner */
     uint64_t seed;              /* per-client seed for tokens and jitter */
+    const ovs_endpoint *read_from; /* where the strategy reads stock when the scenario reads
+                                   from a replica (`[redis] read_from = replica`); NULL
+                                   means read from redis[0] */
+    atomic_int *frozen;         /* non-zero while this client's whole runtime is stopped
+                                   (`pause = process`, like a GC pause): a strategy's own
+                                   background threads (a watchdog) must not act while it is
+                                   set. NULL when the scenario never freezes clients */
 } ovs_env;
 
 typedef struct ovs_strategy {
@@ -103,6 +111,13 @@ struct ovs_strategy_methods {
     int (*xExecute)(ovs_strategy *s, const ovs_request *req, int64_t buyer, int64_t think_ns);
     /* Free connections. Called even when xOpen failed. */
     void (*xClose)(ovs_strategy *s);
+
+    /* Optional: the fencing token of the lock this instance holds on key, or -1. When set,
+     * the harness makes the shop's write conditional on the token (ovs_shop_act with a
+     * fence): a write carrying a token not higher than the last one applied for that key
+     * is refused by SQL. Overlapping holds are then tolerated by the checker, since the
+     * storage, not the lock, keeps the order. */
+    int64_t (*xFence)(ovs_strategy *s, const char *key);
 };
 
 /* The registry: every built-in strategy, in a fixed order. */
@@ -121,5 +136,8 @@ extern const ovs_strategy_methods ovs_strategy_sql_pessimistic;
 extern const ovs_strategy_methods ovs_strategy_setnx;
 extern const ovs_strategy_methods ovs_strategy_redlock;
 extern const ovs_strategy_methods ovs_strategy_lua_decr;
+extern const ovs_strategy_methods ovs_strategy_check_then_decr;
+extern const ovs_strategy_methods ovs_strategy_fencing;
+extern const ovs_strategy_methods ovs_strategy_watchdog;
 
 #endif

@@ -277,6 +277,9 @@ CONTRACT(sqlp, "sql-pessimistic")
 CONTRACT(setnx, "setnx")
 CONTRACT(redlock, "redlock")
 CONTRACT(luadecr, "lua-decr")
+CONTRACT(ctd, "redis-check-then-decr")
+CONTRACT(fencing, "fencing")
+CONTRACT(watchdog, "watchdog")
 
 #define TESTS(fn)                                                                            \
     cmocka_unit_test(fn##_inventory), cmocka_unit_test(fn##_booking),                       \
@@ -288,7 +291,8 @@ static void every_strategy_is_covered(void **state)
 {
     (void)state;
     static const char *const covered[] = { "none", "sql-pessimistic", "setnx", "redlock",
-                                           "lua-decr", NULL };
+                                           "lua-decr", "redis-check-then-decr", "fencing",
+                                           "watchdog", NULL };
     for (const ovs_strategy_methods *const *m = ovs_strategy_list(); *m; m++) {
         int found = 0;
         for (int i = 0; covered[i]; i++)
@@ -303,6 +307,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_strategy_is_covered),
         TESTS(none), TESTS(sqlp), TESTS(setnx), TESTS(redlock), TESTS(luadecr),
+        TESTS(ctd), TESTS(fencing), TESTS(watchdog),
     };
     if (argc > 1)
         cmocka_set_test_filter(argv[1]);

@@ -1,4 +1,5 @@
-/* test_locks_live.c - setnx, redlock and lua-decr against real redis-server processes.
+/* test_locks_live.c - the Redis strategies against real redis-server processes: setnx,
+ * redlock, lua-decr, redis-check-then-decr, fencing and watchdog.
  *
  * One fleet of five masters serves the whole group; each test uses its own keys, because a
  * node paused with SIGSTOP executes the commands queued in its sockets when it resumes,
@@ -50,6 +51,10 @@ typedef struct fixture {
     ovs_writeback *wb;
     char dir[128];       /* temporary directory for a shop, "" when none */
     char shop[192];
+    const ovs_endpoint *read_from; /* env.read_from of the next instances opened */
+    atomic_int *frozen;            /* env.frozen of the next instances opened */
+    atomic_int freeze;             /* what frozen points at in the watchdog tests; here so
+                                      it outlives the instances, closed in teardown */
 } fixture;
 
 static group the_group;
@@ -87,6 +92,7 @@ static int setup(void **state)
     f->sc.seed = 7;
     f->sc.skus = 1;
     f->sc.stock = 3;
+    atomic_init(&f->freeze, 0);
     *state = f;
     return 0;
 }
@@ -148,6 +154,8 @@ static ovs_strategy *open_inst(fixture *f, const ovs_strategy_methods *m, const 
         .trace_steps = 1,
         .client = client,
         .seed = 1000 + (uint64_t)client,
+        .read_from = f->read_from,
+        .frozen = f->frozen,
     };
     s = calloc(1, m->size);
     assert_non_null(s);
@@ -362,8 +370,10 @@ static void test_setnx_reconnect_and_noscript(void **state)
 }
 
 typedef struct worker {
-    fixture *f;
     ovs_strategy *s;
+    const char *key;
+    int rounds;
+    int64_t hold_ns;      /* time inside the section each round */
     atomic_int *inside;   /* holders inside the section now */
     atomic_int *overlaps; /* times a holder found someone else inside */
     int ok, failed;
@@ -373,16 +383,16 @@ static void *lock_worker(void *arg)
 {
     worker *w = arg;
 
-    for (int i = 0; i < 5; i++) {
-        if (w->s->m->xLock(w->s, "setnx:threads") != OVS_OK) {
+    for (int i = 0; i < w->rounds; i++) {
+        if (w->s->m->xLock(w->s, w->key) != OVS_OK) {
             w->failed++;
             continue;
         }
         if (atomic_fetch_add(w->inside, 1) != 0)
             atomic_fetch_add(w->overlaps, 1);
-        ovs_sleep_ns(OVS_NS_PER_MS);
+        ovs_sleep_ns(w->hold_ns);
         atomic_fetch_sub(w->inside, 1);
-        if (w->s->m->xUnlock(w->s, "setnx:threads") == OVS_OK)
+        if (w->s->m->xUnlock(w->s, w->key) == OVS_OK)
             w->ok++;
         else
             w->failed++;
@@ -390,19 +400,20 @@ static void *lock_worker(void *arg)
     return NULL;
 }
 
-static void test_setnx_threads(void **state)
+/* THREADS instances of m, one per thread, each taking key `rounds` times and holding it
+ * for hold_ns: every round must succeed, and no two holders may be inside at once. */
+static void check_threads(fixture *f, const ovs_strategy_methods *m, const char *params,
+                          const char *key, int rounds, int64_t hold_ns)
 {
-    fixture *f = *state;
     pthread_t th[THREADS];
     worker w[THREADS];
     atomic_int inside = 0, overlaps = 0;
     int ok = 0;
 
-    OVS_REQUIRE_REDIS();
     for (int i = 0; i < THREADS; i++) {
-        w[i] = (worker){ .f = f, .inside = &inside, .overlaps = &overlaps };
-        w[i].s = open_inst(f, &ovs_strategy_setnx,
-                           "retry_count=2000,retry_delay=1ms,retry_jitter=2ms", i);
+        w[i] = (worker){ .key = key, .rounds = rounds, .hold_ns = hold_ns,
+                         .inside = &inside, .overlaps = &overlaps };
+        w[i].s = open_inst(f, m, params, i);
     }
     /* Each instance is used by one thread only; pthread_create orders its opening before
      * the thread's first use. */
@@ -413,8 +424,16 @@ static void test_setnx_threads(void **state)
         ok += w[i].ok;
         assert_int_equal(w[i].failed, 0);
     }
-    assert_int_equal(ok, THREADS * 5);
+    assert_int_equal(ok, THREADS * rounds);
     assert_int_equal(atomic_load(&overlaps), 0);
+}
+
+static void test_setnx_threads(void **state)
+{
+    OVS_REQUIRE_REDIS();
+    check_threads(*state, &ovs_strategy_setnx,
+                  "retry_count=2000,retry_delay=1ms,retry_jitter=2ms", "setnx:threads", 5,
+                  OVS_NS_PER_MS);
 }
 
 /* --- redlock ---------------------------------------------------------------------------- */
@@ -661,6 +680,339 @@ static void test_lua_decr_threads(void **state)
     assert_int_equal(shop_scalar(f, "SELECT count(*) FROM orders"), 10);
 }
 
+/* --- redis-check-then-decr ----------------------------------------------------------- */
+
+/* Set key to value on node i, behind the strategy's back. */
+static void node_set(const fixture *f, int i, const char *key, const char *value)
+{
+    redisReply *r = node_cmd(f, i, "SET %s %s", key, value);
+    freeReplyObject(r);
+}
+
+static long long node_int(const fixture *f, int i, const char *key)
+{
+    redisReply *r = node_cmd(f, i, "GET %s", key);
+    long long v;
+
+    assert_int_equal(r->type, REDIS_REPLY_STRING);
+    v = strtoll(r->str, NULL, 10);
+    freeReplyObject(r);
+    return v;
+}
+
+/* Seed stock:1 on node 0 from f->sc.stock, as a run would. */
+static void ctd_prepare(fixture *f)
+{
+    const ovs_strategy_methods *m = &ovs_strategy_check_then_decr;
+    ovs_env prep = { .sc = &f->sc, .redis = endpoints(f), .n_redis = NODES, .wb = f->wb,
+                     .client = -1, .seed = 7 };
+    char err[256];
+
+    if (m->xPrepare(&prep, err, sizeof(err)) != 0)
+        fail_msg("xPrepare: %s", err);
+}
+
+/* The read endpoint decides: node 1 stands for a replica that disagrees with the master. */
+static void test_ctd_read_from(void **state)
+{
+    fixture *f = *state;
+    const ovs_strategy_methods *m = &ovs_strategy_check_then_decr;
+    ovs_request req = { .sku = 1 };
+    ovs_strategy *direct, *via;
+
+    OVS_REQUIRE_REDIS();
+    f->sc.stock = 3;
+    start_shop(f);
+    ctd_prepare(f);
+    assert_int_equal(m->xNodes(&f->param[0]), 1);
+    direct = open_inst(f, m, "", 0);
+    f->read_from = &endpoints(f)[1];
+    via = open_inst(f, m, "", 1);
+
+    /* The replica says sold out while the master has 3: the replica's answer wins. */
+    node_set(f, 1, "stock:1", "0");
+    assert_int_equal(m->xExecute(via, &req, 1, 0), OVS_REFUSED);
+    assert_int_equal(node_int(f, 0, "stock:1"), 3);
+    assert_int_equal(m->xExecute(direct, &req, 2, 0), OVS_OK);
+    assert_int_equal(node_int(f, 0, "stock:1"), 2);
+    assert_int_equal(direct->attempts, 1);
+
+    /* The master is sold out, the replica still shows stock: sold, and the master's
+     * count goes below zero - the oversell this strategy exists to show. */
+    node_set(f, 0, "stock:1", "0");
+    node_set(f, 1, "stock:1", "5");
+    assert_int_equal(m->xExecute(direct, &req, 3, 0), OVS_REFUSED);
+    assert_int_equal(m->xExecute(via, &req, 4, 0), OVS_OK);
+    assert_int_equal(node_int(f, 0, "stock:1"), -1);
+    assert_int_equal(node_int(f, 1, "stock:1"), 5); /* the DECR went to the master only */
+
+    assert_int_equal(ovs_writeback_drain(f->wb), 0);
+    assert_int_equal(shop_scalar(f, "SELECT count(*) FROM orders"), 2);
+    assert_int_equal(shop_scalar(f, "SELECT sum(buyer) FROM orders"), 2 + 4);
+}
+
+/* The think time is spent between the GET and the DECR, and WAIT blocks for its timeout
+ * when there are fewer replicas than asked for; neither stops the sale. */
+static void test_ctd_think_and_wait(void **state)
+{
+    fixture *f = *state;
+    const ovs_strategy_methods *m = &ovs_strategy_check_then_decr;
+    ovs_request req = { .sku = 1 };
+    ovs_strategy *plain, *waiting;
+    int64_t t0;
+
+    OVS_REQUIRE_REDIS();
+    f->sc.stock = 5;
+    start_shop(f);
+    ctd_prepare(f);
+    plain = open_inst(f, m, "", 0);
+    waiting = open_inst(f, m, "wait_replicas=1,wait_timeout=80ms", 1);
+
+    t0 = ovs_now_ns();
+    assert_int_equal(m->xExecute(plain, &req, 1, 60 * OVS_NS_PER_MS), OVS_OK);
+    assert_true(ms_since(t0) >= 60);
+    t0 = ovs_now_ns();
+    assert_int_equal(m->xExecute(waiting, &req, 2, 0), OVS_OK); /* no replica answers */
+    assert_true(ms_since(t0) >= 80);
+    assert_int_equal(node_int(f, 0, "stock:1"), 3);
+    assert_int_equal(ovs_writeback_drain(f->wb), 0);
+    assert_int_equal(shop_scalar(f, "SELECT count(*) FROM orders"), 2);
+}
+
+static void test_ctd_booking(void **state)
+{
+    fixture *f = *state;
+    const ovs_strategy_methods *m = &ovs_strategy_check_then_decr;
+    ovs_request stay = { .hotel = 7, .room = 101 };
+    ovs_strategy *direct, *via;
+    redisReply *r;
+
+    OVS_REQUIRE_REDIS();
+    f->sc.workload = OVS_BOOKING;
+    start_shop(f);
+    ctd_prepare(f);
+    direct = open_inst(f, m, "", 0);
+    f->read_from = &endpoints(f)[1];
+    via = open_inst(f, m, "", 1);
+    r = node_cmd(f, 1, "DEL night:7:101:2026-01-21");
+    freeReplyObject(r);
+
+    assert_int_equal(ovs_parse_date("2026-01-20", &stay.check_in), 0);
+    stay.check_out = stay.check_in + 2;                           /* 20th, 21st */
+    assert_int_equal(m->xExecute(direct, &stay, 1, 0), OVS_OK);
+    r = node_cmd(f, 0, "GET night:7:101:2026-01-21");
+    assert_string_equal(r->str, "1");
+    freeReplyObject(r);
+    stay.check_in += 1;
+    stay.check_out += 1;                                          /* 21st, 22nd */
+    assert_int_equal(m->xExecute(direct, &stay, 2, 0), OVS_REFUSED);
+    /* Read from a node that never saw the first booking: the room is booked twice. */
+    assert_int_equal(m->xExecute(via, &stay, 3, 0), OVS_OK);
+    r = node_cmd(f, 0, "GET night:7:101:2026-01-21");
+    assert_string_equal(r->str, "3");
+    freeReplyObject(r);
+
+    assert_int_equal(ovs_writeback_drain(f->wb), 0);
+    assert_int_equal(shop_scalar(f, "SELECT count(*) FROM bookings"), 2);
+}
+
+/* --- fencing ---------------------------------------------------------------------------- */
+
+static void test_fencing_exclusion(void **state)
+{
+    OVS_REQUIRE_REDIS();
+    check_exclusion(*state, &ovs_strategy_fencing, "fencing:excl");
+}
+
+static void test_fencing_expiry(void **state)
+{
+    OVS_REQUIRE_REDIS();
+    check_expiry(*state, &ovs_strategy_fencing, "fencing:expiry");
+}
+
+static void test_fencing_tokens_increase(void **state)
+{
+    fixture *f = *state;
+    const ovs_strategy_methods *m = &ovs_strategy_fencing;
+    ovs_strategy *a, *b;
+    int64_t last = 0, t;
+
+    OVS_REQUIRE_REDIS();
+    a = open_inst(f, m, "retry_count=0", 0);
+    b = open_inst(f, m, "retry_count=0", 1);
+    assert_int_equal(m->xNodes(&f->param[0]), 1);
+    assert_int_equal(m->xFence(a, "fencing:tokens"), -1); /* not held yet */
+
+    /* Alternate holders, and the same holder twice: every acquisition a higher token. */
+    ovs_strategy *order[] = { a, b, b, a, b };
+    for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+        ovs_strategy *s = order[i], *other = s == a ? b : a;
+        assert_int_equal(m->xLock(s, "fencing:tokens"), OVS_OK);
+        t = m->xFence(s, "fencing:tokens");
+        assert_true(t > last);
+        assert_int_equal(m->xFence(other, "fencing:tokens"), -1); /* never held by it */
+        assert_int_equal(m->xFence(s, "fencing:other"), -1);      /* another key */
+        assert_int_equal(node_int(f, 0, "fence:fencing:tokens"), t);
+        assert_int_equal(m->xUnlock(s, "fencing:tokens"), OVS_OK);
+        assert_int_equal(m->xFence(s, "fencing:tokens"), -1);     /* released */
+        last = t;
+    }
+}
+
+/* A holder that outlives its lease still carries its old token, and the shop refuses the
+ * write it makes after its successor's: the storage, not the lock, keeps the order. */
+static void test_fencing_stale_holder(void **state)
+{
+    fixture *f = *state;
+    const ovs_strategy_methods *m = &ovs_strategy_fencing;
+    ovs_request req = { .sku = 1 };
+    ovs_strategy *a, *b;
+    int64_t ta, tb;
+    char err[256];
+    sqlite3 *db;
+
+    OVS_REQUIRE_REDIS();
+    start_shop(f);
+    a = open_inst(f, m, "ttl=100ms,retry_count=0", 0);
+    b = open_inst(f, m, "ttl=100ms,retry_count=0", 1);
+    assert_int_equal(m->xLock(a, "fencing:stale"), OVS_OK);
+    ta = m->xFence(a, "fencing:stale");
+    ovs_sleep_ns(150 * OVS_NS_PER_MS); /* A stalls past its lease */
+    assert_int_equal(m->xLock(b, "fencing:stale"), OVS_OK);
+    tb = m->xFence(b, "fencing:stale");
+    assert_true(tb > ta);
+    assert_int_equal(m->xFence(a, "fencing:stale"), ta); /* A still believes it holds */
+
+    if (ovs_shop_open(f->shop, &db, err, sizeof(err)) != 0)
+        fail_msg("shop: %s", err);
+    assert_int_equal(ovs_shop_act(db, OVS_INVENTORY, &req, 2, tb, "fencing:stale", err,
+                                  sizeof(err)), OVS_OK);
+    assert_int_equal(ovs_shop_act(db, OVS_INVENTORY, &req, 1, ta, "fencing:stale", err,
+                                  sizeof(err)), OVS_REFUSED);
+    sqlite3_close(db);
+    assert_int_equal(shop_scalar(f, "SELECT count(*) FROM orders"), 1);
+    assert_int_equal(m->xUnlock(a, "fencing:stale"), OVS_BUSY);
+    assert_int_equal(m->xUnlock(b, "fencing:stale"), OVS_OK);
+}
+
+/* --- watchdog --------------------------------------------------------------------------- */
+
+static void test_watchdog_exclusion(void **state)
+{
+    OVS_REQUIRE_REDIS();
+    check_exclusion(*state, &ovs_strategy_watchdog, "watchdog:excl");
+}
+
+static void test_watchdog_many_keys(void **state)
+{
+    fixture *f = *state;
+    OVS_REQUIRE_REDIS();
+    check_many_keys(f, &ovs_strategy_watchdog);
+    assert_int_equal(node_exists(f, 0, "lock:many:1"), 0);
+}
+
+/* A holder that stays alive keeps its lock past the TTL: the watchdog renews it. */
+static void test_watchdog_renews(void **state)
+{
+    fixture *f = *state;
+    const ovs_strategy_methods *m = &ovs_strategy_watchdog;
+    ovs_strategy *a, *b;
+    int64_t t0;
+    int tries = 0;
+
+    OVS_REQUIRE_REDIS();
+    a = open_inst(f, m, "ttl=300ms,retry_count=0", 0);
+    b = open_inst(f, m, "ttl=300ms,retry_count=0", 1);
+    assert_int_equal(m->xNodes(&f->param[0]), 1);
+    assert_int_equal(m->xLock(a, "watchdog:renew"), OVS_OK);
+    t0 = ovs_now_ns();
+    /* Hold for a second, over three TTLs: B never gets in, and the lease never runs low. */
+    while (ms_since(t0) < 1000) {
+        redisReply *r;
+        ovs_sleep_ns(50 * OVS_NS_PER_MS);
+        assert_int_equal(m->xLock(b, "watchdog:renew"), OVS_BUSY);
+        r = node_cmd(f, 0, "PTTL lock:watchdog:renew");
+        assert_true(r->integer > 0);
+        freeReplyObject(r);
+        tries++;
+    }
+    assert_true(tries >= 10);
+    assert_int_equal(m->xUnlock(a, "watchdog:renew"), OVS_OK);
+    assert_int_equal(m->xLock(b, "watchdog:renew"), OVS_OK);
+    assert_int_equal(m->xUnlock(b, "watchdog:renew"), OVS_OK);
+}
+
+/* A stop of the whole client (a GC pause) stops its watchdog too: the lease expires, a
+ * second client takes the lock, and the first learns it only when it releases. */
+static void test_watchdog_frozen(void **state)
+{
+    fixture *f = *state;
+    const ovs_strategy_methods *m = &ovs_strategy_watchdog;
+    ovs_strategy *a, *b;
+    int64_t t0, got = -1;
+
+    OVS_REQUIRE_REDIS();
+    f->frozen = &f->freeze;
+    a = open_inst(f, m, "ttl=300ms,retry_count=0", 0);
+    f->frozen = NULL;
+    b = open_inst(f, m, "ttl=300ms,retry_count=0", 1);
+
+    assert_int_equal(m->xLock(a, "watchdog:frozen"), OVS_OK);
+    atomic_store(&f->freeze, 1);
+    t0 = ovs_now_ns();
+    while (ms_since(t0) < 1000) {
+        ovs_sleep_ns(20 * OVS_NS_PER_MS);
+        if (got < 0 && m->xLock(b, "watchdog:frozen") == OVS_OK)
+            got = ms_since(t0);
+    }
+    atomic_store(&f->freeze, 0);
+    print_message("second client got the lock %lld ms into the freeze\n", (long long)got);
+    assert_true(got >= 250 && got < 1000); /* once A's lease of 300 ms ran out */
+
+    /* Thawed, A's watchdog finds the lease gone (and must not touch B's). */
+    ovs_sleep_ns(200 * OVS_NS_PER_MS);
+    assert_int_equal(node_exists(f, 0, "lock:watchdog:frozen"), 1);
+    assert_int_equal(m->xUnlock(a, "watchdog:frozen"), OVS_BUSY);
+    assert_non_null(strstr(a->errstr, "watchdog has found 1 lease(s) gone"));
+    assert_int_equal(m->xUnlock(b, "watchdog:frozen"), OVS_OK);
+}
+
+/* The thread waits ttl/3 between renewals, but xClose must not wait for it. */
+static void test_watchdog_close_is_prompt(void **state)
+{
+    fixture *f = *state;
+    const ovs_strategy_methods *m = &ovs_strategy_watchdog;
+    ovs_strategy *a;
+    int64_t t0;
+    redisReply *r;
+
+    OVS_REQUIRE_REDIS();
+    a = open_inst(f, m, "", 0); /* ttl 30 s: renewals every 10 s */
+    assert_int_equal(m->xLock(a, "watchdog:close"), OVS_OK);
+    ovs_sleep_ns(20 * OVS_NS_PER_MS);
+    t0 = ovs_now_ns();
+    m->xClose(a);
+    assert_true(ms_since(t0) < 500);
+    free(a);
+    f->n_inst--; /* closed here, not in teardown */
+    /* Left to its TTL, as a crashed holder's lock. */
+    r = node_cmd(f, 0, "PTTL lock:watchdog:close");
+    assert_true(r->integer > 20000);
+    freeReplyObject(r);
+    r = node_cmd(f, 0, "DEL lock:watchdog:close");
+    freeReplyObject(r);
+}
+
+/* Holds longer than the TTL from several threads at once: only the renewals keep the
+ * sections apart, and the renewer threads run beside lock and unlock (for TSan). */
+static void test_watchdog_threads(void **state)
+{
+    OVS_REQUIRE_REDIS();
+    check_threads(*state, &ovs_strategy_watchdog,
+                  "ttl=150ms,retry_count=2000,retry_delay=2ms,retry_jitter=2ms",
+                  "watchdog:threads", 2, 200 * OVS_NS_PER_MS);
+}
+
 int main(int argc, char **argv)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -682,6 +1034,19 @@ int main(int argc, char **argv)
         T(test_lua_decr_inventory),
         T(test_lua_decr_booking),
         T(test_lua_decr_threads),
+        T(test_ctd_read_from),
+        T(test_ctd_think_and_wait),
+        T(test_ctd_booking),
+        T(test_fencing_exclusion),
+        T(test_fencing_expiry),
+        T(test_fencing_tokens_increase),
+        T(test_fencing_stale_holder),
+        T(test_watchdog_exclusion),
+        T(test_watchdog_many_keys),
+        T(test_watchdog_renews),
+        T(test_watchdog_frozen),
+        T(test_watchdog_close_is_prompt),
+        T(test_watchdog_threads),
     };
 #undef T
 
