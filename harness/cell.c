@@ -7,6 +7,7 @@
 
 #include "checker.h"
 #include "fleet.h"
+#include "topology.h"
 #include "runner.h"
 #include "shop.h"
 #include "util.h"
@@ -14,7 +15,12 @@
 int ovs_cell_nodes(const ovs_scenario *sc, const ovs_strategy_methods *m, const ovs_params *p)
 {
     int need = m->xNodes ? m->xNodes(p) : 0;
-    return sc->redis_nodes > need ? sc->redis_nodes : need;
+    if (sc->redis.nodes > need)
+        need = sc->redis.nodes;
+    /* Replicas and faults need a master to exist, whatever the strategy uses. */
+    if (need == 0 && (sc->redis.replicas > 0 || sc->n_faults > 0))
+        need = 1;
+    return need;
 }
 
 static void utc_now(char *buf, size_t len)
@@ -29,7 +35,7 @@ int ovs_cell_run(const ovs_cell *cell, ovs_results *db, ovs_cell_result *out)
 {
     const ovs_scenario *sc = cell->sc;
     const ovs_strategy_methods *m = cell->m;
-    ovs_fleet *fleet = NULL;
+    ovs_topology *topo = NULL;
     ovs_run_result res;
     ovs_check checks[OVS_MAX_CHECKS];
     int nchecks = 0;
@@ -49,11 +55,11 @@ int ovs_cell_run(const ovs_cell *cell, ovs_results *db, ovs_cell_result *out)
     snprintf(shop_path, sizeof(shop_path), "%s/%s.%s.db", cell->shop_dir, sc->name, m->name);
 
     if (nodes > 0) {
-        ovs_fleet_opts fo = { .nodes = nodes, .redis_server = cell->redis_server };
-        int frc = ovs_fleet_start(&fo, &fleet, err, sizeof(err));
-        if (frc != 0) {
+        int trc = ovs_topology_start(sc, nodes, cell->redis_server, shop_path, &topo, err,
+                                     sizeof(err));
+        if (trc != 0) {
             snprintf(out->error, sizeof(out->error), "%s", err);
-            return frc == OVS_ERR_ENV ? OVS_ERR_ENV : OVS_ERR;
+            return trc == OVS_ERR_ENV ? OVS_ERR_ENV : OVS_ERR;
         }
     }
     if (ovs_shop_create(shop_path, sc, err, sizeof(err)) != 0) {
@@ -65,8 +71,12 @@ int ovs_cell_run(const ovs_cell *cell, ovs_results *db, ovs_cell_result *out)
         .sc = sc,
         .m = m,
         .params = &cell->params,
-        .redis = fleet ? ovs_fleet_endpoints(fleet) : NULL,
-        .n_redis = fleet ? ovs_fleet_size(fleet) : 0,
+        .redis = topo ? ovs_topology_masters(topo) : NULL,
+        .n_redis = topo ? ovs_topology_size(topo) : 0,
+        .client_redis = topo ? ovs_topology_client_links(topo) : NULL,
+        .read_from = topo ? ovs_topology_read_from(topo) : NULL,
+        .fault = topo ? ovs_topology_fault : NULL,
+        .fault_ctx = topo,
         .shop_path = shop_path,
         .stop = cell->stop,
     };
@@ -76,16 +86,30 @@ int ovs_cell_run(const ovs_cell *cell, ovs_results *db, ovs_cell_result *out)
     }
     out->status = res.status;
 
+    /* Redis's own view of stock, for strategies that keep it there: the divergence check
+     * compares it with SQL once the write-back queue has drained. */
+    ovs_check_input in = { .unknown = res.unknown, .fenced = m->xFence != NULL };
+    for (int sku = 1; topo && sc->workload == OVS_INVENTORY && sku <= sc->skus &&
+                      sku <= OVS_MAX_SKUS_CHECKED; sku++) {
+        int found = 0;
+        if (ovs_topology_redis_stock(topo, sku, &in.redis_stock[sku - 1], &found) != 0)
+            found = 0;
+        if (!found)
+            break;
+        in.n_redis_stock = sku;
+    }
+
     /* Ground truth: the shop as SQL sees it after the write-back queue drained. */
     if (ovs_shop_open(shop_path, &shop, err, sizeof(err)) != 0 ||
-        (nchecks = ovs_check_run(shop, sc, res.traces, res.ntraces, res.t0, checks, out->figure,
-                                 sizeof(out->figure), err, sizeof(err))) < 0) {
+        (nchecks = ovs_check_run(shop, sc, res.traces, res.ntraces, res.t0, &in, checks,
+                                 out->figure, sizeof(out->figure), err, sizeof(err))) < 0) {
         nchecks = 0;
         out->status = OVS_RUN_ERROR;
         snprintf(out->error, sizeof(out->error), "check: %s", err);
         goto record;
     }
     out->safe = 1;
+    out->oversold = checks[0].observed;
     for (int i = 0; i < nchecks; i++)
         out->safe &= checks[i].pass;
 
@@ -100,7 +124,7 @@ record:;
         .params = params,
         .seed = sc->seed,
         .expect = out->expect,
-        .redis_version = fleet ? ovs_fleet_version(fleet) : NULL,
+        .redis_version = topo ? ovs_topology_version(topo) : NULL,
         .sqlite_version = sqlite3_libversion(),
         .started_at = started,
         .duration_ns = res.duration_ns,
@@ -129,7 +153,7 @@ record:;
         rc = 0;
     sqlite3_close(shop);
     ovs_run_result_free(&res);
-    ovs_fleet_stop(fleet);
+    ovs_topology_stop(topo);
     out->seconds = (double)(ovs_now_ns() - t_begin) / 1e9;
     return rc;
 }

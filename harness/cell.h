@@ -28,6 +28,7 @@ typedef struct ovs_cell_result {
     int safe;              /* 1 every invariant held, 0 not (valid when status is OK) */
     int expect;            /* the scenario's [expect] for this strategy: 1, 0, -1 none */
     char figure[256];      /* headline behind the verdict */
+    int64_t oversold;      /* the shop-level figure: units oversold, or double-booked pairs */
     char error[256];       /* why, for ERROR */
     double seconds;        /* wall time of the whole cell */
 } ovs_cell_result;

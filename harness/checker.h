@@ -54,14 +54,29 @@ typedef struct ovs_latency {
 /* Nearest-rank percentiles of v (sorted in place). n == 0 gives zeros. */
 void ovs_latency_of(int64_t *v, size_t n, ovs_latency *out);
 
+#define OVS_MAX_SKUS_CHECKED 64
+
+/* What the checker needs beyond SQL and the events. */
+typedef struct ovs_check_input {
+    int64_t unknown;  /* requests whose outcome is unknown: checks that depend on outcomes
+                         accept a result within that bound instead of guessing */
+    int fenced;       /* the strategy fences its writes: overlapping holds are reported but
+                         are no violation, since SQL refuses the stale writer */
+    int n_redis_stock; /* SKUs whose stock Redis holds (0: the strategy keeps none there) */
+    int64_t redis_stock[OVS_MAX_SKUS_CHECKED]; /* stock:<sku> after the run, sku 1.. */
+} ovs_check_input;
+
 /* Run every invariant that applies to the scenario's workload:
- *   inventory: oversold (orders - initial stock, with negative stock), mutex_overlaps
- *   booking:   double_booked (overlapping confirmed pairs per room), mutex_overlaps
+ *   inventory: oversold (orders - initial stock, with negative stock)
+ *   booking:   double_booked (overlapping confirmed pairs per room)
+ *   both:      mutex_overlaps (per key), lost_orders (acknowledged requests with no row in
+ *              SQL), and divergence (Redis stock vs SQL stock) where Redis holds stock
  * shop is a connection to the run's shop database; traces are every thread's events;
- * t0 makes times in details relative. Writes up to OVS_MAX_CHECKS checks and a one-line
- * headline into figure. Returns the number of checks, or -1 on SQL failure (err). */
+ * t0 makes times in details relative; in may be NULL. Writes up to OVS_MAX_CHECKS checks
+ * and a one-line headline into figure. Returns the number of checks, or -1 on SQL failure
+ * (err). */
 int ovs_check_run(sqlite3 *shop, const ovs_scenario *sc, ovs_trace *const *traces,
-                  int ntraces, int64_t t0, ovs_check *checks, char *figure,
-                  size_t figurelen, char *err, size_t errlen);
+                  int ntraces, int64_t t0, const ovs_check_input *in, ovs_check *checks,
+                  char *figure, size_t figurelen, char *err, size_t errlen);
 
 #endif

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "faults.h"
 #include "shop.h"
 #include "util.h"
 #include "writeback.h"
@@ -35,6 +36,7 @@ typedef struct run_shared {
     int64_t *think;            /* crowd: think time of each buyer */
     char open_error[256];      /* first connection failure; guarded by open_failed */
     pthread_mutex_t error_mu;
+    ovs_faults *faults;        /* the fault scheduler, or NULL when the scenario has none */
 } run_shared;
 
 typedef struct client {
@@ -48,6 +50,8 @@ typedef struct client {
     int64_t requests, succeeded, refused, busy, unknown, acquire_fail, retries;
     int64_t *latency;          /* one per request served, for percentiles */
     size_t nlat, caplat;
+    int pause_process;         /* think stops the whole client, watchdog included */
+    atomic_int frozen;         /* env.frozen points here: set while paused as a process */
 } client;
 
 int ovs_request_keys(const ovs_scenario *sc, const ovs_request *r, char (*keys)[46], int max)
@@ -98,6 +102,20 @@ static void note_latency(client *c, int64_t ns)
     c->latency[c->nlat++] = ns;
 }
 
+/* Spend the think time. Under `pause = process` the client's whole runtime is stopped for
+ * it, so the strategy's own threads (a watchdog renewing the lease) stop too: they read
+ * the frozen flag, set with release order before the sleep and cleared after it. */
+static void think_for(client *c, int64_t ns)
+{
+    if (!c->pause_process) {
+        ovs_sleep_ns(ns);
+        return;
+    }
+    atomic_store(&c->frozen, 1);
+    ovs_sleep_ns(ns);
+    atomic_store(&c->frozen, 0);
+}
+
 static enum ovs_outcome outcome_of(int rc)
 {
     if (rc == OVS_OK)
@@ -135,6 +153,7 @@ static int locked_request(client *c, const ovs_request *r, int buyer, int64_t th
             break;
         held_at[held] = a1;
     }
+    ovs_faults_point(c->sh->faults, c->index, OVS_OP_ACQUIRE);
 
     if (rc == OVS_OK) {
         int64_t seen = 0, t = ovs_now_ns();
@@ -143,12 +162,18 @@ static int locked_request(client *c, const ovs_request *r, int buyer, int64_t th
                  sc->workload == OVS_INVENTORY ? "stock" : "overlapping", (long long)seen);
         ovs_trace_add(&c->trace, buyer, OVS_OP_CHECK, keys[0], t, ovs_now_ns(),
                       outcome_of(rc), rc == OVS_ERR ? err : detail);
+        ovs_faults_point(c->sh->faults, c->index, OVS_OP_CHECK);
         if (rc == OVS_OK) {
-            ovs_sleep_ns(think);
+            think_for(c, think);
+            int64_t fence = s->m->xFence ? s->m->xFence(s, keys[0]) : -1;
             t = ovs_now_ns();
-            rc = ovs_shop_act(c->shop, sc->workload, r, buyer, -1, err, sizeof(err));
+            rc = ovs_shop_act(c->shop, sc->workload, r, buyer, fence, keys[0], err,
+                              sizeof(err));
+            if (fence >= 0 && rc == OVS_OK)
+                snprintf(err, sizeof(err), "token %lld", (long long)fence);
             ovs_trace_add(&c->trace, buyer, OVS_OP_ACT, keys[0], t, ovs_now_ns(),
-                          outcome_of(rc), rc == OVS_OK ? NULL : err);
+                          outcome_of(rc), rc == OVS_OK && fence < 0 ? NULL : err);
+            ovs_faults_point(c->sh->faults, c->index, OVS_OP_ACT);
         }
         /* The section ends when the harness is about to release: under a sound lock the
          * next holder's section cannot begin before this instant. */
@@ -168,6 +193,8 @@ static int locked_request(client *c, const ovs_request *r, int buyer, int64_t th
         ovs_trace_add(&c->trace, buyer, OVS_OP_RELEASE, keys[k], t, ovs_now_ns(),
                       outcome_of(u), u == OVS_OK ? NULL : u == OVS_BUSY ? "not owner" : s->errstr);
     }
+    if (held > 0)
+        ovs_faults_point(c->sh->faults, c->index, OVS_OP_RELEASE);
     return rc;
 }
 
@@ -206,12 +233,13 @@ static void serve(client *c, const ovs_request *r, int buyer, int64_t think)
     note_latency(c, end - t);
 }
 
+static void client_work(client *c);
+
 static void *client_main(void *arg)
 {
     client *c = arg;
     run_shared *sh = c->sh;
     const ovs_run_spec *spec = sh->spec;
-    const ovs_scenario *sc = spec->sc;
     char err[200];
     int ok = 1;
 
@@ -237,8 +265,17 @@ static void *client_main(void *arg)
     while (!sh->go)
         pthread_cond_wait(&sh->gate_cv, &sh->gate_mu);
     pthread_mutex_unlock(&sh->gate_mu);
-    if (atomic_load(&sh->open_failed) != 0)
-        return NULL;
+    if (atomic_load(&sh->open_failed) == 0)
+        client_work(c);
+    ovs_faults_client_done(sh->faults);
+    return NULL;
+}
+
+static void client_work(client *c)
+{
+    run_shared *sh = c->sh;
+    const ovs_run_spec *spec = sh->spec;
+    const ovs_scenario *sc = spec->sc;
 
     if (sc->has_crowd) {
         for (;;) {
@@ -258,7 +295,6 @@ static void *client_main(void *arg)
         if (!(stopping(spec)))
             serve(c, &cs->req, c->index, cs->think_ns);
     }
-    return NULL;
 }
 
 /* The crowd's schedule, drawn from the seed before any thread starts. */
@@ -325,6 +361,14 @@ int ovs_run(const ovs_run_spec *spec, ovs_run_result *res)
         goto out;
     }
 
+    if (sc->n_faults > 0 && spec->fault != NULL) {
+        sh.faults = ovs_faults_new(sc, spec->fault, spec->fault_ctx, sh.wb, nthreads);
+        if (sh.faults == NULL) {
+            snprintf(res->error, sizeof(res->error), "out of memory for the faults");
+            goto out;
+        }
+    }
+
     memset(&prep, 0, sizeof(prep));
     prep.sc = sc;
     prep.param = spec->params;
@@ -339,7 +383,7 @@ int ovs_run(const ovs_run_spec *spec, ovs_run_result *res)
     }
 
     cl = calloc((size_t)nthreads, sizeof(*cl));
-    res->traces = calloc((size_t)nthreads + 1, sizeof(*res->traces));
+    res->traces = calloc((size_t)nthreads + 2, sizeof(*res->traces));
     if (cl == NULL || res->traces == NULL) {
         snprintf(res->error, sizeof(res->error), "out of memory");
         goto out;
@@ -352,6 +396,12 @@ int ovs_run(const ovs_run_spec *spec, ovs_run_result *res)
         c->env.client = i;
         c->env.trace = &c->trace;
         c->env.trace_steps = !sc->has_crowd;
+        if (spec->client_redis && !sc->has_crowd)
+            c->env.redis = spec->client_redis[i];
+        c->env.read_from = spec->read_from;
+        atomic_init(&c->frozen, 0);
+        c->env.frozen = &c->frozen;
+        c->pause_process = !sc->has_crowd && sc->clients[i].pause_process;
         /* Distinct, reproducible streams per client. */
         c->env.seed = sc->seed * UINT64_C(0x9e3779b97f4a7c15) + (uint64_t)i + 1;
         c->s = calloc(1, m->size);
@@ -380,6 +430,12 @@ int ovs_run(const ovs_run_spec *spec, ovs_run_result *res)
     sh.go = 1;
     pthread_cond_broadcast(&sh.gate_cv);
     pthread_mutex_unlock(&sh.gate_mu);
+    if (sh.faults) {
+        /* Threads that never started will never say they are done. */
+        for (int k = started; k < nthreads; k++)
+            ovs_faults_client_done(sh.faults);
+        ovs_faults_run(sh.faults, sh.t0);
+    }
     for (int i = 0; i < started; i++)
         pthread_join(cl[i].thread, NULL);
     int64_t finished = ovs_now_ns();
@@ -389,6 +445,10 @@ int ovs_run(const ovs_run_spec *spec, ovs_run_result *res)
         goto collect;
     if (atomic_load(&sh.open_failed) != 0) {
         snprintf(res->error, sizeof(res->error), "%s", sh.open_error);
+        goto collect;
+    }
+    if (ovs_faults_error(sh.faults, err, sizeof(err)) != 0) {
+        snprintf(res->error, sizeof(res->error), "%s", err);
         goto collect;
     }
     res->status = stopping(spec) ? OVS_RUN_ABORTED : OVS_RUN_OK;
@@ -431,6 +491,14 @@ collect:;
     free(lat);
     if (res->duration_ns > 0)
         res->throughput = (double)res->requests / ((double)res->duration_ns / 1e9);
+    if (sh.faults && res->traces) {
+        res->traces[res->ntraces] = malloc(sizeof(ovs_trace));
+        if (res->traces[res->ntraces]) {
+            *res->traces[res->ntraces] = *ovs_faults_trace(sh.faults);
+            memset(ovs_faults_trace(sh.faults), 0, sizeof(ovs_trace));
+            res->ntraces++;
+        }
+    }
     if (sh.wb && res->traces) {
         res->traces[res->ntraces] = malloc(sizeof(ovs_trace));
         if (res->traces[res->ntraces]) {
@@ -451,6 +519,7 @@ out:
         free(cl[i].latency);
     }
     free(cl);
+    ovs_faults_free(sh.faults);
     ovs_writeback_free(sh.wb);
     free(sh.arrival);
     free(sh.think);

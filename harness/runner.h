@@ -15,12 +15,29 @@
 #include "strategy.h"
 #include "trace.h"
 
+typedef struct ovs_writeback ovs_writeback;
+
+/* Carries out one fault ([fault] section) on the run's servers and links. followup is 0
+ * for the fault itself, 1 for its scheduled second half (the resume after a timed pause,
+ * the heal after a timed cut, the restart after kill-restart's down time). Called on the
+ * runner's main thread only, which is the thread that started the fleet. Writes a short
+ * description of what it did into what. Returns 0 or -1 with err. */
+typedef int (*ovs_fault_fn)(void *ctx, const ovs_fault *f, int followup, ovs_writeback *wb,
+                            char *what, size_t whatlen, char *err, size_t errlen);
+
 typedef struct ovs_run_spec {
     const ovs_scenario *sc;
     const ovs_strategy_methods *m;
     const ovs_params *params;
     const ovs_endpoint *redis;           /* masters; n_redis >= what m needs */
     int n_redis;
+    const ovs_endpoint *const *client_redis; /* per timeline client, its own view of the
+                                            masters (through its link proxies); NULL: every
+                                            client uses redis */
+    const ovs_endpoint *read_from;       /* env.read_from for every client; may be NULL */
+    ovs_fault_fn fault;                  /* carries out the scenario's faults; NULL when it
+                                            has none */
+    void *fault_ctx;
     const char *shop_path;               /* created by the caller (ovs_shop_create) */
     atomic_int *stop;                    /* may be NULL; when set, clients take no new
                                             requests and the run ends aborted */

@@ -151,17 +151,62 @@ static int step_once(sqlite3 *db, sqlite3_stmt *st, char *err, size_t errlen)
     return 0;
 }
 
+/* The fencing check, inside the act's savepoint: the token must be higher than the last
+ * one applied for key. Returns OVS_OK (and records it), OVS_REFUSED, or OVS_ERR. */
+static int fence_check(sqlite3 *db, const char *key, int64_t fence, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t last = -1;
+    int rc = OVS_ERR;
+
+    if (sqlite3_prepare_v2(db, "SELECT token FROM fences WHERE key = ?", -1, &st, NULL) !=
+        SQLITE_OK)
+        goto out;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+    int s = sqlite3_step(st);
+    if (s == SQLITE_ROW)
+        last = sqlite3_column_int64(st, 0);
+    else if (s != SQLITE_DONE)
+        goto out;
+    sqlite3_finalize(st);
+    st = NULL;
+    if (fence <= last) {
+        ovs_seterr(err, errlen, "stale token %lld <= %lld", (long long)fence, (long long)last);
+        return OVS_REFUSED;
+    }
+    if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO fences(key, token) VALUES (?, ?)", -1,
+                           &st, NULL) != SQLITE_OK)
+        goto out;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, fence);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        goto out;
+    rc = OVS_OK;
+out:
+    if (rc == OVS_ERR)
+        ovs_seterr(err, errlen, "fence: %s", sqlite3_errmsg(db));
+    sqlite3_finalize(st);
+    return rc;
+}
+
 int ovs_shop_act(sqlite3 *db, enum ovs_workload w, const ovs_request *r, int64_t buyer,
-                 int64_t fence, char *err, size_t errlen)
+                 int64_t fence, const char *fence_key, char *err, size_t errlen)
 {
     sqlite3_stmt *a = NULL, *b = NULL;
-    int ok = 0;
+    int ok = 0, refused = 0;
     char in[16], out[16];
 
     /* A savepoint opens a transaction when there is none and nests inside one when the
-     * caller holds it, so the decrement and the order are one atomic write either way. */
+     * caller holds it, so the fence, the decrement and the order are one atomic write. */
     if (exec(db, "SAVEPOINT act", err, errlen) != 0)
         return OVS_ERR;
+    if (fence >= 0) {
+        int f = fence_check(db, fence_key ? fence_key : "", fence, err, errlen);
+        if (f != OVS_OK) {
+            refused = f == OVS_REFUSED;
+            goto out;
+        }
+    }
     if (w == OVS_INVENTORY) {
         if (sqlite3_prepare_v2(db, "UPDATE skus SET stock = stock - 1 WHERE id = ?", -1, &a,
                                NULL) != SQLITE_OK ||
@@ -206,7 +251,7 @@ out:
     sqlite3_finalize(b);
     if (!ok) {
         sqlite3_exec(db, "ROLLBACK TO act; RELEASE act", NULL, NULL, NULL);
-        return OVS_ERR;
+        return refused ? OVS_REFUSED : OVS_ERR;
     }
     if (exec(db, "RELEASE act", err, errlen) != 0) {
         sqlite3_exec(db, "ROLLBACK TO act; RELEASE act", NULL, NULL, NULL);

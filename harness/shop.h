@@ -27,12 +27,15 @@ int ovs_shop_open(const char *path, sqlite3 **db, char *err, size_t errlen);
  * stock read (inventory) or the number of overlapping bookings (booking). */
 int ovs_shop_check(sqlite3 *db, enum ovs_workload w, const ovs_request *r, int64_t *seen,
                    char *err, size_t errlen);
-/* Act, unconditionally: decrement stock and insert an order; or insert a confirmed booking.
- * Runs inside a savepoint, so it joins a transaction the caller already holds (the
- * pessimistic strategy's BEGIN IMMEDIATE) or makes its own. fence < 0 stores NULL.
- * Returns OVS_OK or OVS_ERR. */
+/* Act: decrement stock and insert an order; or insert a confirmed booking. Runs inside a
+ * savepoint, so it joins a transaction the caller already holds (the pessimistic
+ * strategy's BEGIN IMMEDIATE) or makes its own.
+ * fence < 0: unconditional. fence >= 0: the write applies only when fence is higher than
+ * the last token applied for fence_key (table fences), which it then becomes; otherwise
+ * nothing is written and OVS_REFUSED is returned with "stale token" in err.
+ * Returns OVS_OK, OVS_REFUSED or OVS_ERR. */
 int ovs_shop_act(sqlite3 *db, enum ovs_workload w, const ovs_request *r, int64_t buyer,
-                 int64_t fence, char *err, size_t errlen);
+                 int64_t fence, const char *fence_key, char *err, size_t errlen);
 /* Run one SQL statement that returns a single integer (for the checker and tests). */
 int ovs_shop_scalar(sqlite3 *db, const char *sql, int64_t *out);
 

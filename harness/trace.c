@@ -65,7 +65,7 @@ const char *ovs_op_name(enum ovs_op op)
         [OVS_OP_CHECK] = "check",       [OVS_OP_ACT] = "act",
         [OVS_OP_CRITICAL] = "critical", [OVS_OP_RELEASE] = "release",
         [OVS_OP_EXECUTE] = "execute",   [OVS_OP_WRITEBACK] = "writeback",
-        [OVS_OP_NODE] = "node",
+        [OVS_OP_NODE] = "node",         [OVS_OP_FAULT] = "fault",
     };
     return (unsigned)op < OVS_OP__COUNT ? names[op] : "?";
 }

@@ -21,6 +21,7 @@ enum ovs_op {
     OVS_OP_EXECUTE,   /* xExecute of a non-lock strategy */
     OVS_OP_WRITEBACK, /* the write-back worker applying one queued order to SQL */
     OVS_OP_NODE,      /* a strategy's own per-node step (Redlock) */
+    OVS_OP_FAULT,     /* a fault the harness did to a server or a link (client -1) */
     OVS_OP__COUNT
 };
 

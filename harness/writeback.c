@@ -1,8 +1,9 @@
 /* writeback.c - the write-back worker: a queue of sold requests applied to SQL.
  *
  * One mutex and one condition variable guard the queue; the worker holds the mutex only
- * to pop, never while writing to SQL, so buyers pushing sales never wait on the database.
- * Items are applied in push order, each no earlier than its due time. */
+ * to look at and pop the head, never while writing to SQL, so buyers pushing sales never
+ * wait on the database. Items are applied in push order, each no earlier than its due
+ * time; an item stays in the queue until it is due. */
 #include "writeback.h"
 
 #include <errno.h>
@@ -29,6 +30,7 @@ struct ovs_writeback {
     wb_item *items;       /* ring of cap items */
     size_t head, count, cap;
     int stopping;         /* drain requested: apply what is queued, then exit */
+    int held;             /* ovs_writeback_hold: take no item while set */
     int in_flight;        /* popped, not yet applied */
     int failures;         /* items that could not be applied */
     int64_t delay_ns;
@@ -44,19 +46,27 @@ static void *wb_main(void *arg)
 
     pthread_mutex_lock(&wb->mu);
     for (;;) {
-        while (wb->count == 0 && !wb->stopping)
+        while ((wb->count == 0 && !wb->stopping) || wb->held)
             pthread_cond_wait(&wb->cv, &wb->mu);
         if (wb->count == 0 && wb->stopping)
             break;
+        /* Wait for the head item's due time without taking it, so a holder (reconciling
+         * after a crash) sees it as still queued rather than half applied. */
+        int64_t due = wb->items[wb->head].due_ns;
+        if (ovs_now_ns() < due) {
+            struct timespec ts = { .tv_sec = due / OVS_NS_PER_S, .tv_nsec = due % OVS_NS_PER_S };
+            pthread_cond_timedwait(&wb->cv, &wb->mu, &ts);
+            continue;
+        }
         wb_item it = wb->items[wb->head];
         wb->head = (wb->head + 1) % wb->cap;
         wb->count--;
         wb->in_flight = 1;
         pthread_mutex_unlock(&wb->mu);
 
-        ovs_sleep_until(it.due_ns);
         int64_t t = ovs_now_ns();
-        int rc = ovs_shop_act(wb->db, wb->workload, &it.req, it.buyer, -1, err, sizeof(err));
+        int rc = ovs_shop_act(wb->db, wb->workload, &it.req, it.buyer, -1, NULL, err,
+                              sizeof(err));
         char key[46];
         if (wb->workload == OVS_INVENTORY)
             snprintf(key, sizeof(key), "sku:%d", it.req.sku);
@@ -69,6 +79,7 @@ static void *wb_main(void *arg)
         wb->in_flight = 0;
         if (rc != OVS_OK)
             wb->failures++;
+        pthread_cond_broadcast(&wb->cv); /* a holder may be waiting for in_flight == 0 */
     }
     pthread_mutex_unlock(&wb->mu);
     return NULL;
@@ -89,7 +100,11 @@ int ovs_writeback_start(ovs_writeback **out, const char *shop_path, enum ovs_wor
     wb->delay_ns = delay_ns;
     wb->workload = w;
     pthread_mutex_init(&wb->mu, NULL);
-    pthread_cond_init(&wb->cv, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* due times are monotonic */
+    pthread_cond_init(&wb->cv, &ca);
+    pthread_condattr_destroy(&ca);
     if (wb->items == NULL || ovs_shop_open(shop_path, &wb->db, err, errlen) != 0) {
         if (wb->items == NULL)
             ovs_seterr(err, errlen, "out of memory");
@@ -134,7 +149,7 @@ int ovs_writeback_push(ovs_writeback *wb, const ovs_request *r, int64_t buyer)
         it->buyer = buyer;
         it->due_ns = ovs_now_ns() + wb->delay_ns;
         wb->count++;
-        pthread_cond_signal(&wb->cv);
+        pthread_cond_broadcast(&wb->cv);
     }
     pthread_mutex_unlock(&wb->mu);
     return rc;
@@ -149,13 +164,35 @@ int ovs_writeback_pending(ovs_writeback *wb)
     return n;
 }
 
+int ovs_writeback_pending_sku(ovs_writeback *wb, int sku)
+{
+    int n = 0;
+    pthread_mutex_lock(&wb->mu);
+    for (size_t i = 0; i < wb->count; i++)
+        n += wb->items[(wb->head + i) % wb->cap].req.sku == sku;
+    pthread_mutex_unlock(&wb->mu);
+    return n;
+}
+
+void ovs_writeback_hold(ovs_writeback *wb, int hold)
+{
+    pthread_mutex_lock(&wb->mu);
+    wb->held = hold;
+    if (hold)
+        while (wb->in_flight)
+            pthread_cond_wait(&wb->cv, &wb->mu);
+    pthread_cond_broadcast(&wb->cv);
+    pthread_mutex_unlock(&wb->mu);
+}
+
 int ovs_writeback_drain(ovs_writeback *wb)
 {
     if (!wb->started)
         return wb->failures;
     pthread_mutex_lock(&wb->mu);
     wb->stopping = 1;
-    pthread_cond_signal(&wb->cv);
+    wb->held = 0;
+    pthread_cond_broadcast(&wb->cv);
     pthread_mutex_unlock(&wb->mu);
     pthread_join(wb->thread, NULL);
     wb->started = 0;

@@ -22,6 +22,12 @@ int ovs_writeback_start(ovs_writeback **out, const char *shop_path, enum ovs_wor
 int ovs_writeback_push(ovs_writeback *wb, const ovs_request *r, int64_t buyer);
 /* Items pushed but not yet applied. Thread-safe. */
 int ovs_writeback_pending(ovs_writeback *wb);
+/* Items for sku pushed but not yet applied. Exact only while held (below). */
+int ovs_writeback_pending_sku(ovs_writeback *wb, int sku);
+/* hold = 1: wait until no item is being applied and keep the worker from taking another,
+ * so SQL and the queue can be read as one consistent state (reconciling Redis stock after a
+ * crash); hold = 0: let it go on. Thread-safe. */
+void ovs_writeback_hold(ovs_writeback *wb, int hold);
 /* Apply everything queued (honouring each item's delay), then stop the worker. Returns
  * the number of items that failed to apply (0 when all reached SQL). */
 int ovs_writeback_drain(ovs_writeback *wb);

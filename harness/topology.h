@@ -1,0 +1,45 @@
+/* topology.h - the servers and links one run needs, built from the scenario's [redis]
+ * section, and the faults done to them.
+ *
+ *   masters   node:0 .. node:N-1, independent redis-server processes (the fleet)
+ *   replicas  replica:0 .. of node:0, each fed through its own delay proxy, so the
+ *             replication stream really arrives `lag` late
+ *   links     with `links = proxied` (or any link fault, or a promotion), every timeline
+ *             client reaches every master through its own proxy: one client can be cut
+ *             off from chosen nodes, and a promotion moves every client's master link to
+ *             the promoted replica, as a Sentinel-aware client or a virtual IP would */
+#ifndef OVS_TOPOLOGY_H
+#define OVS_TOPOLOGY_H
+
+#include <stdint.h>
+
+#include "runner.h"
+#include "scenario.h"
+#include "strategy.h"
+
+typedef struct ovs_topology ovs_topology;
+
+/* Start nodes masters (>= 1), the scenario's replicas and links. shop_path is the run's
+ * shop database, read when a restart rebuilds stock. Returns 0, OVS_ERR_ENV (the machine
+ * cannot run servers) or OVS_ERR, with err. */
+int ovs_topology_start(const ovs_scenario *sc, int nodes, const char *redis_server,
+                       const char *shop_path, ovs_topology **out, char *err, size_t errlen);
+/* Masters as every client sees them by default (direct). */
+const ovs_endpoint *ovs_topology_masters(const ovs_topology *t);
+int ovs_topology_size(const ovs_topology *t);
+/* Per timeline client, its own view of the masters (its link proxies), or NULL when
+ * links are direct. */
+const ovs_endpoint *const *ovs_topology_client_links(const ovs_topology *t);
+/* Where strategies read when the scenario reads from a replica, else NULL. */
+const ovs_endpoint *ovs_topology_read_from(const ovs_topology *t);
+const char *ovs_topology_version(const ovs_topology *t);
+/* The ovs_fault_fn for the runner; ctx is the topology. */
+int ovs_topology_fault(void *ctx, const ovs_fault *f, int followup, ovs_writeback *wb,
+                       char *what, size_t whatlen, char *err, size_t errlen);
+/* stock:<sku> on the node now serving as master 0 (after a promotion, the promoted
+ * replica). Returns 0 and sets *found to 0 when the key does not exist; -1 on error. */
+int ovs_topology_redis_stock(ovs_topology *t, int sku, int64_t *stock, int *found);
+/* Stop every proxy and server. Accepts NULL. */
+void ovs_topology_stop(ovs_topology *t);
+
+#endif
