@@ -239,6 +239,7 @@ int ovs_report_write_all(sqlite3 *results, const char *dir, char *err, size_t er
     } files[] = {
         { "summary.md", ovs_report_summary },
         { "results.csv", ovs_report_csv },
+        { "index.html", ovs_report_html },
     };
     enum { NFILES = sizeof files / sizeof files[0] };
     char tmp[NFILES][CSV_PATH_MAX], dst[CSV_PATH_MAX];

@@ -1,4 +1,5 @@
-/* report.h - the results database turned into summary.md and results.csv (SPEC §8).
+/* report.h - the results database turned into summary.md, results.csv and index.html
+ * (SPEC §8).
  *
  * The reports read only the results database (schema in harness/recorder.h) and print
  * nothing of their own: no current time, no host name, so the same database always gives
@@ -14,7 +15,13 @@
  *   results.csv  one row per run ordered by id under a fixed header (OVS_REPORT_CSV_HEADER);
  *                RFC 4180 quoting, NULL as an empty field, lines ending in LF (quoted
  *                fields may hold CR or LF). Times: *_ms and duration_s with 3 decimals,
- *                throughput_rps with 1. Seeds are printed unsigned, as the runner chose them. */
+ *                throughput_rps with 1. Seeds are printed unsigned, as the runner chose them.
+ *   index.html   one self-contained page (inline CSS and SVG; no script, nothing fetched):
+ *                the same header line and matrix as summary.md with coloured verdicts,
+ *                per scenario its runs, failing checks, latency percentiles and
+ *                throughput as charts, and a swim-lane timeline of every run with at most
+ *                20 clients, overlapping lock holds and the writes that broke the
+ *                invariant drawn in red. Every database string is HTML-escaped. */
 #ifndef OVS_REPORT_H
 #define OVS_REPORT_H
 
@@ -36,10 +43,13 @@ int ovs_report_summary(sqlite3 *results, FILE *out, char *err, size_t errlen);
 /* Write one CSV row per run (with the header line) to out. */
 int ovs_report_csv(sqlite3 *results, FILE *out, char *err, size_t errlen);
 
-/* Write dir/summary.md and dir/results.csv. Each is written to a temporary file in dir,
- * flushed to disk, then renamed over the old one, so a reader sees the old report or the
- * new one, never half of one. Both temporaries are complete before either rename, so a
- * failure leaves both old files in place. dir must exist. */
+/* Write the HTML page of every run in results to out. */
+int ovs_report_html(sqlite3 *results, FILE *out, char *err, size_t errlen);
+
+/* Write dir/summary.md, dir/results.csv and dir/index.html. Each is written to a temporary
+ * file in dir, flushed to disk, then renamed over the old one, so a reader sees the old
+ * report or the new one, never half of one. Every temporary is complete before the first
+ * rename, so a failure while writing leaves all the old files in place. dir must exist. */
 int ovs_report_write_all(sqlite3 *results, const char *dir, char *err, size_t errlen);
 
 /* Shared by the writers: v / div rounded half away from zero to `decimals` places
