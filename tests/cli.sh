@@ -18,7 +18,9 @@ if ! command -v redis-server >/dev/null && [ -z "${OVERSELL_REDIS_SERVER:-}" ]; 
   if [ "${CI:-}" = true ]; then echo "redis-server missing in CI: live tests may not be skipped"; exit 1; fi
   echo "redis-server not found: skipping"; exit 77
 fi
-command -v sqlite3 >/dev/null || { echo "sqlite3 (the command-line shell) is needed"; exit 1; }
+for tool in sqlite3 xmllint; do
+  command -v $tool >/dev/null || { echo "$tool is needed (setup.sh installs it)"; exit 1; }
+done
 
 # Children of a pid that are redis-server processes.
 redis_children() { ps -o pid=,comm= --ppid "$1" 2>/dev/null | awk '$2 == "redis-server" {print $1}'; }
@@ -72,7 +74,7 @@ check "missing redis-server writes nothing" [ ! -e "$out" ]
 # The two-guest double booking: none double-books, redlock does not; the report's
 # numbers are the shop database's, counted by hand.
 out=$tmp/out-two
-"$bin" run double-booking-two-guests --strategy none --strategy redlock --out "$out" \
+NO_COLOR=1 "$bin" run double-booking-two-guests --strategy none --strategy redlock --out "$out" \
   >"$tmp/summary" 2>"$tmp/err"; rc=$?
 check "two guests run exits 0" [ $rc = 0 ]
 [ $rc = 0 ] || cat "$tmp/err"
@@ -90,6 +92,42 @@ verdicts=$(sqlite3 "$out/results.db" "SELECT group_concat(strategy || '=' || ver
 check "verdicts none=unsafe redlock=safe ($verdicts)" [ "$verdicts" = "none=unsafe redlock=safe" ]
 rows=$(($(wc -l < "$out/results.csv") - 1))
 check "one CSV row per run" [ $rows = 2 ]
+
+# The gate: a copy of a scenario that claims none is safe fails and names the cell; one
+# that claims redlock is unsafe on a fault-free scenario fails and says the failure did
+# not show; the JUnit file is XML with one test case per cell.
+mkdir -p "$tmp/gate-a" "$tmp/gate-b"
+sed 's/^none = unsafe$/none = safe/' scenarios/double-booking-two-guests.ini > "$tmp/gate-a/claims-none-safe.ini"
+"$bin" gate --scenarios "$tmp/gate-a" --out "$tmp/out-gate-a" --junit "$tmp/gate-a.xml" \
+  --quiet 2>"$tmp/err"; rc=$?
+check "gate fails when none is claimed safe" [ $rc = 1 ]
+check "gate names the failing cell" grep -q "FAIL double-booking-two-guests x none: expected safe, observed unsafe" "$tmp/err"
+check "gate names the scenario file" grep -q "claims-none-safe.ini" "$tmp/err"
+check "JUnit file is well-formed XML" xmllint --noout "$tmp/gate-a.xml"
+check "JUnit has one test case per cell" [ "$(grep -c '<testcase' "$tmp/gate-a.xml")" = 5 ]
+check "JUnit has one failure" [ "$(grep -c '<failure' "$tmp/gate-a.xml")" = 1 ]
+sed 's/^redlock = safe$/redlock = unsafe/' scenarios/double-booking-two-guests.ini > "$tmp/gate-b/claims-redlock-unsafe.ini"
+"$bin" gate --scenarios "$tmp/gate-b" --out "$tmp/out-gate-b" --quiet 2>"$tmp/err"; rc=$?
+check "gate fails when redlock is claimed unsafe" [ $rc = 1 ]
+check "gate says the failure did not show" grep -q "redlock: expected unsafe, but the failure did not show" "$tmp/err"
+"$bin" gate --scenarios "$tmp/gate-b" --out "$tmp/out-gate-c" --quiet \
+  --strategy redlock --max-oversold redlock=0 2>"$tmp/err"; rc=$?
+check "a baseline gates on the number instead ($rc)" [ $rc = 0 ]
+
+# report regenerates every output from the results database alone.
+"$bin" report "$tmp/out-two/results.db" --out "$tmp/regen" >/dev/null; rc=$?
+check "report exits 0" [ $rc = 0 ]
+check "report rewrites summary.md identically" cmp -s "$tmp/out-two/summary.md" "$tmp/regen/summary.md"
+check "report writes index.html" [ -s "$tmp/regen/index.html" ]
+check "index.html loads nothing from the network" bash -c "! grep -qiE '(src|href)=\"https?:' '$tmp/regen/index.html'"
+
+# explain reads a recorded run and shows both guests and the step that broke.
+"$bin" explain double-booking-two-guests --strategy none --from "$tmp/out-two/results.db" \
+  --mermaid "$tmp/two.mmd" >"$tmp/explain" 2>&1; rc=$?
+check "explain exits 0" [ $rc = 0 ]
+check "explain shows alice and bob" bash -c "grep -q alice '$tmp/explain' && grep -q bob '$tmp/explain'"
+check "explain shows where it broke" grep -q "broke at t=" "$tmp/explain"
+check "mermaid is a sequence diagram" grep -q "^sequenceDiagram" "$tmp/two.mmd"
 
 # SIGINT mid-run: the run is recorded as aborted and every server is gone.
 out=$tmp/out-int
