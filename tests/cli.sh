@@ -36,6 +36,17 @@ all_gone() {
   return 1
 }
 
+# Bounded wait until pid has n redis-server children; prints their pids.
+wait_for_servers() {
+  local pid=$1 n=$2 i found=""
+  for i in $(seq 1 200); do
+    found=$(redis_children "$pid")
+    [ "$(echo $found | wc -w)" -ge "$n" ] && break
+    sleep 0.05
+  done
+  echo $found
+}
+
 cd "$src" || exit 1
 
 "$bin" --help >/dev/null; check "--help exits 0" [ $? = 0 ]
@@ -134,8 +145,7 @@ out=$tmp/out-int
 "$bin" run flash-sale --strategy redlock:retry_delay=20,retry_jitter=20,retry_count=1000 \
   --out "$out" >/dev/null 2>&1 &
 pid=$!
-servers=""
-for i in $(seq 1 100); do servers=$(redis_children $pid); [ -n "$servers" ] && break; sleep 0.05; done
+servers=$(wait_for_servers $pid 5)
 check "redlock run started 5 servers" [ "$(echo $servers | wc -w)" = 5 ]
 sleep 1
 kill -INT $pid; wait $pid; rc=$?
@@ -149,8 +159,7 @@ out=$tmp/out-kill
 "$bin" run flash-sale --strategy redlock:retry_delay=20,retry_jitter=20,retry_count=1000 \
   --out "$out" >/dev/null 2>&1 &
 pid=$!
-servers=""
-for i in $(seq 1 100); do servers=$(redis_children $pid); [ -n "$servers" ] && break; sleep 0.05; done
+servers=$(wait_for_servers $pid 5)
 check "second run started servers" [ -n "$servers" ]
 sleep 0.5
 kill -9 $pid; wait $pid 2>/dev/null
