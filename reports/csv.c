@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "results_db.h"
 #include "util.h"
 
 /* How a column's value becomes text. */
@@ -138,7 +139,7 @@ static void csv_value(FILE *out, sqlite3_stmt *st, int i, csv_kind kind)
     case CSV_TEXT:
         break;
     }
-    csv_field(out, (const char *)sqlite3_column_text(st, i));
+    csv_field(out, ovs_rdb_text(st, i));
 }
 
 int ovs_report_csv(sqlite3 *results, FILE *out, char *err, size_t errlen)
@@ -154,10 +155,8 @@ int ovs_report_csv(sqlite3 *results, FILE *out, char *err, size_t errlen)
         used += (size_t)n;
     }
     snprintf(sql + used, sizeof sql - used, " FROM runs ORDER BY id");
-    if (sqlite3_prepare_v2(results, sql, -1, &st, NULL) != SQLITE_OK) {
-        ovs_seterr(err, errlen, "reading runs: %s", sqlite3_errmsg(results));
-        return -1;
-    }
+    if (sqlite3_prepare_v2(results, sql, -1, &st, NULL) != SQLITE_OK)
+        return ovs_rdb_fail(results, NULL, "runs", err, errlen);
 
     for (int i = 0; i < CSV_NCOLUMNS; i++)
         fprintf(out, "%s%s", i ? "," : "", csv_columns[i].name);
@@ -170,11 +169,8 @@ int ovs_report_csv(sqlite3 *results, FILE *out, char *err, size_t errlen)
         }
         fputc('\n', out);
     }
-    if (rc != SQLITE_DONE) {
-        ovs_seterr(err, errlen, "reading runs: %s", sqlite3_errmsg(results));
-        sqlite3_finalize(st);
-        return -1;
-    }
+    if (rc != SQLITE_DONE)
+        return ovs_rdb_fail(results, st, "runs", err, errlen);
     sqlite3_finalize(st);
     if (fflush(out) != 0 || ferror(out)) {
         ovs_seterr(err, errlen, "writing results.csv failed");

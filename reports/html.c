@@ -3,10 +3,10 @@
  * One self-contained file a reader opens from disk or a CI artifact: inline CSS and
  * inline SVG only, no script, no font or image fetched from anywhere, so it looks the same
  * offline, in a mail attachment or behind a strict Content-Security-Policy. The page reads
- * the results database the same way summary.md does (row and column order of first
- * appearance, the latest run speaks for a cell) so the two reports never disagree; this
- * file writes the page and its tables, html_svg.c the latency and throughput charts and
- * html_timeline.c the swim-lane timelines.
+ * the results database with the queries summary.md uses (results_db.c: row and column
+ * order of first appearance, the latest run speaks for a cell) so the two reports never
+ * disagree; this file writes the page and its tables, html_svg.c the latency and
+ * throughput charts and html_timeline.c the swim-lane timelines.
  *
  * Every string from the database goes through ovs_html_esc: descriptions, figures and
  * error messages are free text, and a scenario file is input a user may not have written. */
@@ -16,11 +16,8 @@
 #include <string.h>
 
 #include "html.h"
+#include "results_db.h"
 #include "util.h"
-
-/* An error in a matrix cell is cut to this many bytes; the whole text is in the title
- * attribute, results.csv and the database. */
-#define HTML_ERROR_MAX 60
 
 static const char html_css[] =
     "body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,Arial,sans-serif;"
@@ -81,86 +78,6 @@ void ovs_html_ms(FILE *out, int64_t ns, int decimals)
     fputs(buf, out);
 }
 
-int ovs_html_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st, char *err,
-                     size_t errlen)
-{
-    if (sqlite3_prepare_v2(db, sql, -1, st, NULL) != SQLITE_OK) {
-        ovs_seterr(err, errlen, "reading results: %s", sqlite3_errmsg(db));
-        *st = NULL;
-        return -1;
-    }
-    return 0;
-}
-
-int ovs_html_finish(sqlite3 *db, sqlite3_stmt *st, int rc, char *err, size_t errlen)
-{
-    if (rc != SQLITE_DONE) {
-        ovs_seterr(err, errlen, "reading results: %s", sqlite3_errmsg(db));
-        sqlite3_finalize(st);
-        return -1;
-    }
-    sqlite3_finalize(st);
-    return 0;
-}
-
-static const char *html_col(sqlite3_stmt *st, int i)
-{
-    return (const char *)sqlite3_column_text(st, i);
-}
-
-/* Names in order of first appearance; as in summary.c, a NULL name stays NULL. */
-typedef struct html_names {
-    char **v;  /* names, each malloc'd or NULL */
-    size_t n;  /* names in v */
-} html_names;
-
-static void html_names_free(html_names *ns)
-{
-    for (size_t i = 0; i < ns->n; i++)
-        free(ns->v[i]);
-    free(ns->v);
-    ns->v = NULL;
-    ns->n = 0;
-}
-
-static int html_load_names(sqlite3 *db, const char *sql, html_names *ns, char *err,
-                           size_t errlen)
-{
-    sqlite3_stmt *st;
-    size_t cap = 0;
-    int rc;
-
-    ns->v = NULL;
-    ns->n = 0;
-    if (ovs_html_prepare(db, sql, &st, err, errlen) < 0)
-        return -1;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *s = html_col(st, 0);
-        char *copy = NULL;
-        if (ns->n == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            char **nv = realloc(ns->v, ncap * sizeof *nv);
-            if (nv == NULL)
-                goto oom;
-            ns->v = nv;
-            cap = ncap;
-        }
-        if (s != NULL && (copy = strdup(s)) == NULL)
-            goto oom;
-        ns->v[ns->n++] = copy;
-    }
-    if (ovs_html_finish(db, st, rc, err, errlen) < 0) {
-        html_names_free(ns);
-        return -1;
-    }
-    return 0;
-oom:
-    ovs_seterr(err, errlen, "out of memory");
-    sqlite3_finalize(st);
-    html_names_free(ns);
-    return -1;
-}
-
 static const char *html_name(const char *s)
 {
     return s != NULL ? s : "(unnamed)";
@@ -169,12 +86,6 @@ static const char *html_name(const char *s)
 /* Title and the same line of context as summary.md. */
 static int html_header(sqlite3 *db, FILE *out, long long *nruns, char *err, size_t errlen)
 {
-    static const char *const kinds[2][2] = {
-        { "Redis", "SELECT redis_version FROM runs WHERE redis_version IS NOT NULL"
-                   " GROUP BY redis_version ORDER BY MIN(id)" },
-        { "SQLite", "SELECT sqlite_version FROM runs WHERE sqlite_version IS NOT NULL"
-                    " GROUP BY sqlite_version ORDER BY MIN(id)" },
-    };
     sqlite3_stmt *st;
     int rc;
 
@@ -183,52 +94,33 @@ static int html_header(sqlite3 *db, FILE *out, long long *nruns, char *err, size
           "<title>oversell results</title>\n<style>", out);
     fputs(html_css, out);
     fputs("</style>\n</head>\n<body>\n<h1>oversell results</h1>\n<p class=\"context\">", out);
-    if (ovs_html_prepare(db, "SELECT COUNT(*), MIN(started_at) FROM runs", &st, err,
-                         errlen) < 0)
+    if (ovs_rdb_prepare(db, OVS_RDB_CONTEXT_SQL, &st, err, errlen) < 0)
         return -1;
     if ((rc = sqlite3_step(st)) != SQLITE_ROW)
-        return ovs_html_finish(db, st, rc, err, errlen);
+        return ovs_rdb_finish(db, st, rc, err, errlen);
     *nruns = sqlite3_column_int64(st, 0);
     fprintf(out, "%lld %s", *nruns, *nruns == 1 ? "run" : "runs");
-    if (html_col(st, 1) != NULL) {
+    if (ovs_rdb_text(st, 1) != NULL) {
         fputs(", first started ", out);
-        ovs_html_esc(out, html_col(st, 1));
+        ovs_html_esc(out, ovs_rdb_text(st, 1));
     }
     sqlite3_finalize(st);
 
-    for (int k = 0; k < 2; k++) {
-        html_names vs;
-        if (html_load_names(db, kinds[k][1], &vs, err, errlen) < 0)
+    for (int k = 0; k < OVS_RDB_NVERSIONS; k++) {
+        ovs_rdb_names vs;
+        if (ovs_rdb_names_load(db, ovs_rdb_versions[k].sql, &vs, err, errlen) < 0)
             return -1;
-        fprintf(out, "; %s ", kinds[k][0]);
+        fprintf(out, "; %s ", ovs_rdb_versions[k].label);
         if (vs.n == 0)
             fputs("version not recorded", out);
         for (size_t i = 0; i < vs.n; i++) {
             fputs(i ? ", " : "", out);
             ovs_html_esc(out, vs.v[i]);
         }
-        html_names_free(&vs);
+        ovs_rdb_names_free(&vs);
     }
     fputs(".</p>\n", out);
     return 0;
-}
-
-/* The latest run of a (scenario, strategy) cell, as in summary.c, with what the charts
- * need besides. */
-static const char html_cell_sql[] =
-    "SELECT id, status, error, verdict, figure, expect,"
-    " (SELECT COUNT(*) FROM runs r2 WHERE r2.scenario IS r.scenario"
-    "  AND r2.strategy IS r.strategy), throughput"
-    " FROM runs r WHERE scenario IS ?1 AND strategy IS ?2 ORDER BY id DESC LIMIT 1";
-
-enum { HC_ID, HC_STATUS, HC_ERROR, HC_VERDICT, HC_FIGURE, HC_EXPECT, HC_COUNT, HC_RPS };
-
-static int html_cell_step(sqlite3_stmt *st, const char *scenario, const char *strategy)
-{
-    sqlite3_reset(st);
-    sqlite3_bind_text(st, 1, scenario, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, strategy, -1, SQLITE_STATIC);
-    return sqlite3_step(st);
 }
 
 static int html_is(const char *s, const char *want)
@@ -240,16 +132,18 @@ static int html_is(const char *s, const char *want)
  * failed runs prove nothing either way, so they never mismatch. */
 static int html_mismatch(sqlite3_stmt *st)
 {
-    const char *expect = html_col(st, HC_EXPECT), *verdict = html_col(st, HC_VERDICT);
+    const char *expect = ovs_rdb_text(st, OVS_RDB_CELL_EXPECT);
+    const char *verdict = ovs_rdb_text(st, OVS_RDB_CELL_VERDICT);
 
-    return html_is(html_col(st, HC_STATUS), "ok") && expect != NULL && verdict != NULL &&
-           strcmp(expect, verdict) != 0;
+    return html_is(ovs_rdb_text(st, OVS_RDB_CELL_STATUS), "ok") && expect != NULL &&
+           verdict != NULL && strcmp(expect, verdict) != 0;
 }
 
 /* The colour class of a run's verdict. */
 static const char *html_class(sqlite3_stmt *st)
 {
-    const char *status = html_col(st, HC_STATUS), *verdict = html_col(st, HC_VERDICT);
+    const char *status = ovs_rdb_text(st, OVS_RDB_CELL_STATUS);
+    const char *verdict = ovs_rdb_text(st, OVS_RDB_CELL_VERDICT);
 
     if (html_is(status, "error"))
         return "v-error";
@@ -262,39 +156,22 @@ static const char *html_class(sqlite3_stmt *st)
     return "v-none";
 }
 
-/* The first line of an error, cut on a UTF-8 boundary at HTML_ERROR_MAX bytes. */
-static void html_short_error(FILE *out, const char *e)
-{
-    size_t n = strcspn(e, "\r\n");
-    int cut = 0;
-    char buf[HTML_ERROR_MAX + 1];
-
-    if (n > HTML_ERROR_MAX) {
-        n = HTML_ERROR_MAX;
-        while (n > 0 && ((unsigned char)e[n] & 0xC0) == 0x80)
-            n--;
-        cut = 1;
-    }
-    memcpy(buf, e, n);
-    buf[n] = '\0';
-    ovs_html_esc(out, buf);
-    if (cut)
-        fputs("…", out);
-}
-
 /* A run's verdict: the word, the figure behind it, and a flag when it is not the verdict
  * the scenario expects. */
 static void html_verdict(FILE *out, sqlite3_stmt *st)
 {
-    const char *status = html_col(st, HC_STATUS), *verdict = html_col(st, HC_VERDICT);
-    const char *figure = html_col(st, HC_FIGURE);
+    const char *status = ovs_rdb_text(st, OVS_RDB_CELL_STATUS);
+    const char *verdict = ovs_rdb_text(st, OVS_RDB_CELL_VERDICT);
+    const char *figure = ovs_rdb_text(st, OVS_RDB_CELL_FIGURE);
 
     fputs("<span class=\"verdict\">", out);
     if (html_is(status, "error")) {
         fputs("error</span>", out);
-        if (html_col(st, HC_ERROR) != NULL) {
+        if (ovs_rdb_text(st, OVS_RDB_CELL_ERROR) != NULL) {
+            char head[OVS_RDB_ERROR_HEAD];
+            ovs_rdb_error_head(ovs_rdb_text(st, OVS_RDB_CELL_ERROR), head);
             fputs("<span class=\"fig\">", out);
-            html_short_error(out, html_col(st, HC_ERROR));
+            ovs_html_esc(out, head);
             fputs("</span>", out);
         }
         return;
@@ -324,7 +201,7 @@ static void html_verdict(FILE *out, sqlite3_stmt *st)
     }
     if (html_mismatch(st)) {
         fputs("<span class=\"flag\">⚠ expected ", out);
-        ovs_html_esc(out, html_col(st, HC_EXPECT));
+        ovs_html_esc(out, ovs_rdb_text(st, OVS_RDB_CELL_EXPECT));
         fputs("</span>", out);
     }
 }
@@ -334,9 +211,9 @@ static void html_cell_attrs(FILE *out, sqlite3_stmt *st, const char *extra)
 {
     fprintf(out, " class=\"%s%s%s\"", extra, html_class(st),
             html_mismatch(st) ? " mismatch" : "");
-    if (html_col(st, HC_ERROR) != NULL) {
+    if (ovs_rdb_text(st, OVS_RDB_CELL_ERROR) != NULL) {
         fputs(" title=\"", out);
-        ovs_html_esc(out, html_col(st, HC_ERROR));
+        ovs_html_esc(out, ovs_rdb_text(st, OVS_RDB_CELL_ERROR));
         fputc('"', out);
     }
 }
@@ -351,8 +228,8 @@ static void html_matrix_legend(FILE *out)
           "</p>\n", out);
 }
 
-static int html_matrix(sqlite3 *db, FILE *out, const html_names *scen,
-                       const html_names *strat, char *err, size_t errlen)
+static int html_matrix(sqlite3 *db, FILE *out, const ovs_rdb_names *scen,
+                       const ovs_rdb_names *strat, char *err, size_t errlen)
 {
     sqlite3_stmt *st;
 
@@ -363,27 +240,28 @@ static int html_matrix(sqlite3 *db, FILE *out, const html_names *scen,
         fputs("</th>", out);
     }
     fputs("</tr>\n", out);
-    if (ovs_html_prepare(db, html_cell_sql, &st, err, errlen) < 0)
+    if (ovs_rdb_prepare(db, OVS_RDB_CELL_SQL, &st, err, errlen) < 0)
         return -1;
     for (size_t i = 0; i < scen->n; i++) {
         fprintf(out, "<tr><td class=\"name\"><a href=\"#scen-%zu\">", i + 1);
         ovs_html_esc(out, html_name(scen->v[i]));
         fputs("</a></td>", out);
         for (size_t j = 0; j < strat->n; j++) {
-            int rc = html_cell_step(st, scen->v[i], strat->v[j]);
+            int rc = ovs_rdb_cell_step(st, scen->v[i], strat->v[j]);
             if (rc == SQLITE_DONE) {
                 fputs("<td class=\"cell v-empty\">—</td>", out);
                 continue;
             }
             if (rc != SQLITE_ROW)
-                return ovs_html_finish(db, st, rc, err, errlen);
+                return ovs_rdb_finish(db, st, rc, err, errlen);
             fputs("<td", out);
             html_cell_attrs(out, st, "cell ");
-            fprintf(out, "><a href=\"#run-%lld\">", (long long)sqlite3_column_int64(st, HC_ID));
+            fprintf(out, "><a href=\"#run-%lld\">",
+                    (long long)sqlite3_column_int64(st, OVS_RDB_CELL_ID));
             html_verdict(out, st);
-            if (sqlite3_column_int64(st, HC_COUNT) > 1)
+            if (sqlite3_column_int64(st, OVS_RDB_CELL_COUNT) > 1)
                 fprintf(out, "<span class=\"count\">latest of %lld runs</span>",
-                        (long long)sqlite3_column_int64(st, HC_COUNT));
+                        (long long)sqlite3_column_int64(st, OVS_RDB_CELL_COUNT));
             fputs("</a></td>", out);
         }
         fputs("</tr>\n", out);
@@ -404,35 +282,26 @@ static int html_checks(sqlite3 *db, sqlite3_stmt *st, int64_t run, FILE *out, ch
     sqlite3_bind_int64(st, 1, run);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         fputs(n++ ? "<li><code>" : "<ul><li><code>", out);
-        ovs_html_esc(out, html_name(html_col(st, 0)));
+        ovs_html_esc(out, html_name(ovs_rdb_text(st, 0)));
         fputs("</code>: observed ", out);
-        ovs_html_esc(out, html_col(st, 1) ? html_col(st, 1) : "—");
+        ovs_html_esc(out, ovs_rdb_text(st, 1) ? ovs_rdb_text(st, 1) : "—");
         fputs(", expected ", out);
-        ovs_html_esc(out, html_col(st, 2) ? html_col(st, 2) : "—");
-        if (html_col(st, 3) != NULL && *html_col(st, 3) != '\0') {
+        ovs_html_esc(out, ovs_rdb_text(st, 2) ? ovs_rdb_text(st, 2) : "—");
+        if (ovs_rdb_text(st, 3) != NULL && *ovs_rdb_text(st, 3) != '\0') {
             fputs(". ", out);
-            ovs_html_esc(out, html_col(st, 3));
+            ovs_html_esc(out, ovs_rdb_text(st, 3));
         }
         fputs("</li>", out);
     }
-    if (rc != SQLITE_DONE) {
-        ovs_seterr(err, errlen, "reading checks: %s", sqlite3_errmsg(db));
-        return -1;
-    }
+    if (rc != SQLITE_DONE)
+        return ovs_rdb_fail(db, NULL, "checks", err, errlen);
     fputs(n ? "</ul>" : "<span class=\"ok\">none</span>", out);
     return 0;
 }
 
-/* Statements one scenario section needs, prepared once for all of them. */
-typedef struct html_stmts {
-    sqlite3_stmt *about;  /* description, file and workload of a scenario's latest run */
-    sqlite3_stmt *cell;   /* html_cell_sql */
-    sqlite3_stmt *checks; /* failing checks of a run */
-} html_stmts;
-
 /* One scenario: what it is, its runs and failing checks, charts, timelines. */
-static int html_scenario(sqlite3 *db, FILE *out, html_stmts *q, size_t idx,
-                         const char *scenario, const html_names *strat, char *err,
+static int html_scenario(sqlite3 *db, FILE *out, ovs_rdb_stmts *q, size_t idx,
+                         const char *scenario, const ovs_rdb_names *strat, char *err,
                          size_t errlen)
 {
     ovs_html_series *series = calloc(strat->n ? strat->n : 1, sizeof *series);
@@ -449,26 +318,22 @@ static int html_scenario(sqlite3 *db, FILE *out, html_stmts *q, size_t idx,
     fprintf(out, "<section id=\"scen-%zu\">\n<h3>", idx);
     ovs_html_esc(out, html_name(scenario));
     fputs("</h3>\n", out);
-    sqlite3_reset(q->about);
-    sqlite3_bind_text(q->about, 1, scenario, -1, SQLITE_STATIC);
-    if ((rc = sqlite3_step(q->about)) != SQLITE_ROW) {
-        ovs_seterr(err, errlen, "reading runs: %s", sqlite3_errmsg(db));
+    if (ovs_rdb_about(db, q, scenario, err, errlen) < 0)
         goto out;
-    }
-    if (html_col(q->about, 0) != NULL && *html_col(q->about, 0) != '\0') {
+    if (ovs_rdb_text(q->about, 0) != NULL && *ovs_rdb_text(q->about, 0) != '\0') {
         fputs("<p>", out);
-        ovs_html_esc(out, html_col(q->about, 0));
+        ovs_html_esc(out, ovs_rdb_text(q->about, 0));
         fputs("</p>\n", out);
     }
     fputs("<p class=\"context\">", out);
-    if (html_col(q->about, 1) != NULL) {
+    if (ovs_rdb_text(q->about, 1) != NULL) {
         fputs("Scenario file <code>", out);
-        ovs_html_esc(out, html_col(q->about, 1));
+        ovs_html_esc(out, ovs_rdb_text(q->about, 1));
         fputs("</code>", out);
     }
-    if (html_col(q->about, 2) != NULL) {
-        fputs(html_col(q->about, 1) != NULL ? "; workload " : "Workload ", out);
-        ovs_html_esc(out, html_col(q->about, 2));
+    if (ovs_rdb_text(q->about, 2) != NULL) {
+        fputs(ovs_rdb_text(q->about, 1) != NULL ? "; workload " : "Workload ", out);
+        ovs_html_esc(out, ovs_rdb_text(q->about, 2));
     }
     fputs("</p>\n<table class=\"runs\">\n<tr><th>strategy</th><th>run</th><th>verdict</th>"
           "<th>failing checks</th></tr>\n", out);
@@ -476,19 +341,19 @@ static int html_scenario(sqlite3 *db, FILE *out, html_stmts *q, size_t idx,
     for (size_t j = 0; j < strat->n; j++) {
         int64_t run;
 
-        rc = html_cell_step(q->cell, scenario, strat->v[j]);
+        rc = ovs_rdb_cell_step(q->cell, scenario, strat->v[j]);
         if (rc == SQLITE_DONE)
             continue;
         if (rc != SQLITE_ROW) {
-            ovs_seterr(err, errlen, "reading runs: %s", sqlite3_errmsg(db));
+            ovs_rdb_fail(db, NULL, "runs", err, errlen);
             goto out;
         }
-        run = sqlite3_column_int64(q->cell, HC_ID);
+        run = sqlite3_column_int64(q->cell, OVS_RDB_CELL_ID);
         series[ns] = (ovs_html_series){
             .strategy = html_name(strat->v[j]),
             .run = run,
-            .has_throughput = sqlite3_column_type(q->cell, HC_RPS) != SQLITE_NULL,
-            .throughput = sqlite3_column_double(q->cell, HC_RPS),
+            .has_throughput = sqlite3_column_type(q->cell, OVS_RDB_CELL_RPS) != SQLITE_NULL,
+            .throughput = sqlite3_column_double(q->cell, OVS_RDB_CELL_RPS),
         };
         ns++;
         fprintf(out, "<tr id=\"run-%lld\"><td class=\"name\">", (long long)run);
@@ -541,21 +406,13 @@ out:
     return ret;
 }
 
-static int html_scenarios(sqlite3 *db, FILE *out, const html_names *scen,
-                          const html_names *strat, char *err, size_t errlen)
+static int html_scenarios(sqlite3 *db, FILE *out, const ovs_rdb_names *scen,
+                          const ovs_rdb_names *strat, char *err, size_t errlen)
 {
-    html_stmts q = { 0 };
+    ovs_rdb_stmts q = { 0 };
     int ret = -1;
 
-    if (ovs_html_prepare(db,
-                         "SELECT description, scenario_file, workload FROM runs"
-                         " WHERE scenario IS ?1 ORDER BY id DESC LIMIT 1",
-                         &q.about, err, errlen) < 0 ||
-        ovs_html_prepare(db, html_cell_sql, &q.cell, err, errlen) < 0 ||
-        ovs_html_prepare(db,
-                         "SELECT invariant, observed, expected, detail FROM checks"
-                         " WHERE run = ?1 AND verdict = 'fail' ORDER BY rowid",
-                         &q.checks, err, errlen) < 0)
+    if (ovs_rdb_stmts_prepare(db, &q, err, errlen) < 0)
         goto out;
     fputs("<h2>Scenarios</h2>\n", out);
     for (size_t i = 0; i < scen->n; i++)
@@ -563,15 +420,13 @@ static int html_scenarios(sqlite3 *db, FILE *out, const html_names *scen,
             goto out;
     ret = 0;
 out:
-    sqlite3_finalize(q.about);
-    sqlite3_finalize(q.cell);
-    sqlite3_finalize(q.checks);
+    ovs_rdb_stmts_finalize(&q);
     return ret;
 }
 
 int ovs_report_html(sqlite3 *results, FILE *out, char *err, size_t errlen)
 {
-    html_names scen = { 0 }, strat = { 0 };
+    ovs_rdb_names scen = { 0 }, strat = { 0 };
     long long nruns = 0;
     int ret = -1;
 
@@ -579,10 +434,8 @@ int ovs_report_html(sqlite3 *results, FILE *out, char *err, size_t errlen)
         return -1;
     if (nruns == 0) {
         fputs("<p>No runs recorded.</p>\n", out);
-    } else if (html_load_names(results, "SELECT scenario FROM runs GROUP BY scenario"
-                                        " ORDER BY MIN(id)", &scen, err, errlen) < 0 ||
-               html_load_names(results, "SELECT strategy FROM runs GROUP BY strategy"
-                                        " ORDER BY MIN(id)", &strat, err, errlen) < 0 ||
+    } else if (ovs_rdb_names_load(results, OVS_RDB_SCENARIOS_SQL, &scen, err, errlen) < 0 ||
+               ovs_rdb_names_load(results, OVS_RDB_STRATEGIES_SQL, &strat, err, errlen) < 0 ||
                html_matrix(results, out, &scen, &strat, err, errlen) < 0 ||
                html_scenarios(results, out, &scen, &strat, err, errlen) < 0) {
         goto done;
@@ -594,7 +447,7 @@ int ovs_report_html(sqlite3 *results, FILE *out, char *err, size_t errlen)
     }
     ret = 0;
 done:
-    html_names_free(&scen);
-    html_names_free(&strat);
+    ovs_rdb_names_free(&scen);
+    ovs_rdb_names_free(&strat);
     return ret;
 }

@@ -34,13 +34,6 @@ double ovs_html_nice_step(double range, int target);
 /* An axis tick value with as many places as its step needs. */
 void ovs_html_tick(FILE *out, double v, double step);
 
-/* Prepare sql, or set err from the database and return -1. */
-int ovs_html_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st, char *err,
-                     size_t errlen);
-
-/* End a step loop: rc SQLITE_DONE is 0, anything else sets err and is -1. Finalizes st. */
-int ovs_html_finish(sqlite3 *db, sqlite3_stmt *st, int rc, char *err, size_t errlen);
-
 /* One strategy of a scenario in its charts: the latest run of that cell. */
 typedef struct ovs_html_series {
     const char *strategy; /* bar label */

@@ -10,6 +10,7 @@
 
 #include "html.h"
 #include "report.h"
+#include "results_db.h"
 #include "util.h"
 
 /* Nanoseconds as milliseconds with as many places as a value of that size needs. */
@@ -116,8 +117,7 @@ static int lat_load(sqlite3 *db, sqlite3_stmt *st, int64_t run, lat_row *r, char
     }
     if (rc != SQLITE_DONE) {
         free(v);
-        ovs_seterr(err, errlen, "reading events: %s", sqlite3_errmsg(db));
-        return -1;
+        return ovs_rdb_fail(db, NULL, "events", err, errlen);
     }
     if (n > 0) {
         qsort(v, n, sizeof *v, cmp_i64);
@@ -149,8 +149,8 @@ int ovs_html_latency(sqlite3 *db, FILE *out, const ovs_html_series *s, size_t n,
         ovs_seterr(err, errlen, "out of memory");
         return -1;
     }
-    if (ovs_html_prepare(db, "SELECT end_ns - start_ns FROM events"
-                             " WHERE run = ?1 AND op = 'request'", &st, err, errlen) < 0)
+    if (ovs_rdb_prepare(db, "SELECT end_ns - start_ns FROM events"
+                            " WHERE run = ?1 AND op = 'request'", &st, err, errlen) < 0)
         goto out;
     for (size_t i = 0; i < n; i++) {
         if (lat_load(db, st, s[i].run, &rows[i], err, errlen) < 0)

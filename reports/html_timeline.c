@@ -16,6 +16,7 @@
 
 #include "html.h"
 #include "report.h"
+#include "results_db.h"
 #include "util.h"
 
 /* Colours of the three outcomes (SPEC §6), darker for marks, lighter for long bars. Red is
@@ -85,11 +86,6 @@ static void tl_free(tl_run *r)
     free(r->win);
 }
 
-static char *tl_dup(const unsigned char *s)
-{
-    return strdup(s != NULL ? (const char *)s : "");
-}
-
 static int tl_load(sqlite3 *db, int64_t run, tl_run *r, size_t n, char *err, size_t errlen)
 {
     sqlite3_stmt *st;
@@ -101,16 +97,15 @@ static int tl_load(sqlite3 *db, int64_t run, tl_run *r, size_t n, char *err, siz
         return -1;
     }
     /* Clients in ascending order give the lanes; the harness (< 0) comes first. */
-    if (ovs_html_prepare(db, "SELECT client, op, key, start_ns, end_ns, outcome, detail"
-                             " FROM events WHERE run = ?1"
-                             " ORDER BY client, start_ns, end_ns, rowid",
-                         &st, err, errlen) < 0)
+    if (ovs_rdb_prepare(db, "SELECT client, op, key, start_ns, end_ns, outcome, detail"
+                            " FROM events WHERE run = ?1"
+                            " ORDER BY client, start_ns, end_ns, rowid",
+                        &st, err, errlen) < 0)
         return -1;
     sqlite3_bind_int64(st, 1, run);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW && r->n < n) {
         tl_ev *e = &r->ev[r->n];
-        const char *op = (const char *)sqlite3_column_text(st, 1);
-        const char *oc = (const char *)sqlite3_column_text(st, 5);
+        const char *op = ovs_rdb_text(st, 1), *oc = ovs_rdb_text(st, 5);
         int c = sqlite3_column_int(st, 0);
         int who = c < 0 ? -1 : c; /* every harness event shares one lane */
 
@@ -130,8 +125,8 @@ static int tl_load(sqlite3 *db, int64_t run, tl_run *r, size_t n, char *err, siz
         e->end = sqlite3_column_int64(st, 4);
         if (e->end < e->start)
             e->end = e->start;
-        e->key = tl_dup(sqlite3_column_text(st, 2));
-        e->detail = tl_dup(sqlite3_column_text(st, 6));
+        e->key = ovs_rdb_dup(st, 2);
+        e->detail = ovs_rdb_dup(st, 6);
         r->n++;
         if (e->key == NULL || e->detail == NULL) {
             sqlite3_finalize(st);
@@ -143,7 +138,7 @@ static int tl_load(sqlite3 *db, int64_t run, tl_run *r, size_t n, char *err, siz
     }
     if (rc == SQLITE_ROW)
         rc = SQLITE_DONE;
-    return ovs_html_finish(db, st, rc, err, errlen);
+    return ovs_rdb_finish(db, st, rc, err, errlen);
 }
 
 /* Sort helpers work on indices into the run's events, through this pointer: qsort has no
@@ -703,18 +698,17 @@ static int tl_facts(sqlite3 *db, int64_t run, tl_run *r, int *failed, char *err,
     int rc;
 
     *failed = 0;
-    if (ovs_html_prepare(db, "SELECT r.workload, c.verdict, c.detail FROM runs r"
-                             " LEFT JOIN checks c ON c.run = r.id AND c.invariant ="
-                             " CASE r.workload WHEN 'inventory' THEN 'oversold'"
-                             " ELSE 'double_booked' END"
-                             " WHERE r.id = ?1 ORDER BY c.rowid LIMIT 1",
-                         &st, err, errlen) < 0)
+    if (ovs_rdb_prepare(db, "SELECT r.workload, c.verdict, c.detail FROM runs r"
+                            " LEFT JOIN checks c ON c.run = r.id AND c.invariant ="
+                            " CASE r.workload WHEN 'inventory' THEN 'oversold'"
+                            " ELSE 'double_booked' END"
+                            " WHERE r.id = ?1 ORDER BY c.rowid LIMIT 1",
+                        &st, err, errlen) < 0)
         return -1;
     sqlite3_bind_int64(st, 1, run);
     if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *wl = (const char *)sqlite3_column_text(st, 0);
-        const char *v = (const char *)sqlite3_column_text(st, 1);
-        const char *d = (const char *)sqlite3_column_text(st, 2);
+        const char *wl = ovs_rdb_text(st, 0), *v = ovs_rdb_text(st, 1);
+        const char *d = ovs_rdb_text(st, 2);
         const char *p = d != NULL ? strstr(d, "orders for ") : NULL;
         r->inventory = wl != NULL && strcmp(wl, "inventory") == 0;
         *failed = v != NULL && strcmp(v, "fail") == 0;
@@ -727,7 +721,7 @@ static int tl_facts(sqlite3 *db, int64_t run, tl_run *r, int *failed, char *err,
         }
         rc = SQLITE_DONE;
     }
-    return ovs_html_finish(db, st, rc, err, errlen);
+    return ovs_rdb_finish(db, st, rc, err, errlen);
 }
 
 /* What the marks of a timeline mean. */
@@ -789,8 +783,8 @@ int ovs_html_timeline(sqlite3 *db, FILE *out, int64_t run, const char *title, in
     long long clients = 0, events = 0;
     int rc, failed, ret = -1;
 
-    if (ovs_html_prepare(db, "SELECT COUNT(DISTINCT CASE WHEN client >= 0 THEN client END),"
-                             " COUNT(*) FROM events WHERE run = ?1", &st, err, errlen) < 0)
+    if (ovs_rdb_prepare(db, "SELECT COUNT(DISTINCT CASE WHEN client >= 0 THEN client END),"
+                            " COUNT(*) FROM events WHERE run = ?1", &st, err, errlen) < 0)
         return -1;
     sqlite3_bind_int64(st, 1, run);
     if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -798,7 +792,7 @@ int ovs_html_timeline(sqlite3 *db, FILE *out, int64_t run, const char *title, in
         events = sqlite3_column_int64(st, 1);
         rc = SQLITE_DONE;
     }
-    if (ovs_html_finish(db, st, rc, err, errlen) < 0)
+    if (ovs_rdb_finish(db, st, rc, err, errlen) < 0)
         return -1;
     if (events == 0 || clients > OVS_HTML_TIMELINE_CLIENTS || events > TL_MAX_EVENTS) {
         if (events == 0)

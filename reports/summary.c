@@ -4,99 +4,15 @@
  * the order of first appearance by run id, not alphabetical, so the matrix reads in the
  * order the scenarios and strategies were run and a re-run of one cell does not reshuffle
  * the table. When a cell was run several times the latest run (highest id) speaks for it;
- * the count is shown so a reader knows there is history. */
+ * the count is shown so a reader knows there is history. The queries behind the matrix and
+ * the scenario sections are shared with index.html (results_db.c). */
 #include "report.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "results_db.h"
 #include "util.h"
-
-/* An error from a cell's run is cut to this many bytes: the table has to stay readable,
- * and the full text is in results.csv and the database. */
-#define SUM_ERROR_MAX 60
-
-/* Scenario or strategy names in order of first appearance. NULL names (not written by the
- * recorder, but the schema does not forbid them) are kept as NULL and matched with IS. */
-typedef struct sum_names {
-    char **v;   /* names, each malloc'd or NULL */
-    size_t n;   /* names in v */
-} sum_names;
-
-static void sum_names_free(sum_names *ns)
-{
-    for (size_t i = 0; i < ns->n; i++)
-        free(ns->v[i]);
-    free(ns->v);
-    ns->v = NULL;
-    ns->n = 0;
-}
-
-static const char *sum_col(sqlite3_stmt *st, int i)
-{
-    return (const char *)sqlite3_column_text(st, i);
-}
-
-static int sum_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st, char *err,
-                       size_t errlen)
-{
-    if (sqlite3_prepare_v2(db, sql, -1, st, NULL) != SQLITE_OK) {
-        ovs_seterr(err, errlen, "reading results: %s", sqlite3_errmsg(db));
-        return -1;
-    }
-    return 0;
-}
-
-/* Finish a statement loop: SQLITE_DONE is success, anything else is an error. */
-static int sum_finish(sqlite3 *db, sqlite3_stmt *st, int rc, char *err, size_t errlen)
-{
-    if (rc != SQLITE_DONE) {
-        ovs_seterr(err, errlen, "reading results: %s", sqlite3_errmsg(db));
-        sqlite3_finalize(st);
-        return -1;
-    }
-    sqlite3_finalize(st);
-    return 0;
-}
-
-/* Load the distinct values of the single column of sql into ns. */
-static int sum_load_names(sqlite3 *db, const char *sql, sum_names *ns, char *err,
-                          size_t errlen)
-{
-    sqlite3_stmt *st;
-    size_t cap = 0;
-    int rc;
-
-    ns->v = NULL;
-    ns->n = 0;
-    if (sum_prepare(db, sql, &st, err, errlen) < 0)
-        return -1;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *s = sum_col(st, 0);
-        char *copy = NULL;
-        if (ns->n == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            char **nv = realloc(ns->v, ncap * sizeof *nv);
-            if (nv == NULL)
-                goto oom;
-            ns->v = nv;
-            cap = ncap;
-        }
-        if (s != NULL && (copy = strdup(s)) == NULL)
-            goto oom;
-        ns->v[ns->n++] = copy;
-    }
-    if (sum_finish(db, st, rc, err, errlen) < 0) {
-        sum_names_free(ns);
-        return -1;
-    }
-    return 0;
-oom:
-    ovs_seterr(err, errlen, "out of memory");
-    sqlite3_finalize(st);
-    sum_names_free(ns);
-    return -1;
-}
 
 /* Write text as the inside of a Markdown table cell: '|' would end the cell and a line
  * break would end the row, so the first is escaped and the second becomes a space. */
@@ -112,27 +28,6 @@ static void sum_cell(FILE *out, const char *s)
     }
 }
 
-/* The first line of an error, at most SUM_ERROR_MAX bytes, cut on a UTF-8 character
- * boundary so the table never shows half a character. */
-static void sum_short_error(FILE *out, const char *e)
-{
-    size_t n = strcspn(e, "\r\n");
-    int cut = 0;
-    char buf[SUM_ERROR_MAX + 1];
-
-    if (n > SUM_ERROR_MAX) {
-        n = SUM_ERROR_MAX;
-        while (n > 0 && ((unsigned char)e[n] & 0xC0) == 0x80)
-            n--;
-        cut = 1;
-    }
-    memcpy(buf, e, n);
-    buf[n] = '\0';
-    sum_cell(out, buf);
-    if (cut)
-        fputs("…", out);
-}
-
 static void sum_plural(FILE *out, long long n, const char *one, const char *many)
 {
     fprintf(out, "%lld %s", n, n == 1 ? one : many);
@@ -141,76 +36,53 @@ static void sum_plural(FILE *out, long long n, const char *one, const char *many
 /* Title and the line of context under it. */
 static int sum_header(sqlite3 *db, FILE *out, long long *nruns, char *err, size_t errlen)
 {
-    static const char *const kinds[2][2] = {
-        { "Redis", "SELECT redis_version FROM runs WHERE redis_version IS NOT NULL"
-                   " GROUP BY redis_version ORDER BY MIN(id)" },
-        { "SQLite", "SELECT sqlite_version FROM runs WHERE sqlite_version IS NOT NULL"
-                    " GROUP BY sqlite_version ORDER BY MIN(id)" },
-    };
     sqlite3_stmt *st;
     int rc;
 
     fputs("# oversell results\n\n", out);
-    if (sum_prepare(db, "SELECT COUNT(*), MIN(started_at) FROM runs", &st, err, errlen) < 0)
+    if (ovs_rdb_prepare(db, OVS_RDB_CONTEXT_SQL, &st, err, errlen) < 0)
         return -1;
     if ((rc = sqlite3_step(st)) != SQLITE_ROW)
-        return sum_finish(db, st, rc, err, errlen);
+        return ovs_rdb_finish(db, st, rc, err, errlen);
     *nruns = sqlite3_column_int64(st, 0);
     sum_plural(out, *nruns, "run", "runs");
-    if (sum_col(st, 1) != NULL)
-        fprintf(out, ", first started %s", sum_col(st, 1));
+    if (ovs_rdb_text(st, 1) != NULL)
+        fprintf(out, ", first started %s", ovs_rdb_text(st, 1));
     sqlite3_finalize(st);
 
-    for (int k = 0; k < 2; k++) {
-        sum_names vs;
-        if (sum_load_names(db, kinds[k][1], &vs, err, errlen) < 0)
+    for (int k = 0; k < OVS_RDB_NVERSIONS; k++) {
+        ovs_rdb_names vs;
+        if (ovs_rdb_names_load(db, ovs_rdb_versions[k].sql, &vs, err, errlen) < 0)
             return -1;
-        fprintf(out, "; %s ", kinds[k][0]);
+        fprintf(out, "; %s ", ovs_rdb_versions[k].label);
         if (vs.n == 0)
             fputs("version not recorded", out);
         for (size_t i = 0; i < vs.n; i++)
             fprintf(out, "%s%s", i ? ", " : "", vs.v[i]);
-        sum_names_free(&vs);
+        ovs_rdb_names_free(&vs);
     }
     fputs(".\n", out);
     return 0;
 }
 
-/* The latest run of each (scenario, strategy) cell and how many runs the cell has. */
-static const char sum_cell_sql[] =
-    "SELECT id, status, error, verdict, figure, expect,"
-    " (SELECT COUNT(*) FROM runs r2 WHERE r2.scenario IS r.scenario"
-    "  AND r2.strategy IS r.strategy)"
-    " FROM runs r WHERE scenario IS ?1 AND strategy IS ?2 ORDER BY id DESC LIMIT 1";
-
-enum { SC_ID, SC_STATUS, SC_ERROR, SC_VERDICT, SC_FIGURE, SC_EXPECT, SC_COUNT };
-
-/* Step the cell statement for one scenario and strategy. Returns SQLITE_ROW, SQLITE_DONE
- * (no run in this cell) or an error code. */
-static int sum_cell_step(sqlite3_stmt *st, const char *scenario, const char *strategy)
-{
-    sqlite3_reset(st);
-    sqlite3_bind_text(st, 1, scenario, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, strategy, -1, SQLITE_STATIC);
-    return sqlite3_step(st);
-}
-
 /* A run's verdict in words: the matrix cell without the run count. */
 static void sum_verdict(FILE *out, sqlite3_stmt *st)
 {
-    const char *status = sum_col(st, SC_STATUS);
-    const char *verdict = sum_col(st, SC_VERDICT);
-    const char *figure = sum_col(st, SC_FIGURE);
-    const char *expect = sum_col(st, SC_EXPECT);
+    const char *status = ovs_rdb_text(st, OVS_RDB_CELL_STATUS);
+    const char *verdict = ovs_rdb_text(st, OVS_RDB_CELL_VERDICT);
+    const char *figure = ovs_rdb_text(st, OVS_RDB_CELL_FIGURE);
+    const char *expect = ovs_rdb_text(st, OVS_RDB_CELL_EXPECT);
 
     if (status == NULL || strcmp(status, "ok") != 0) {
         /* An aborted or failed run proves nothing either way, so it is not compared with
          * its expectation: the cell says why there is no verdict instead. */
         if (status != NULL && strcmp(status, "error") == 0) {
             fputs("error", out);
-            if (sum_col(st, SC_ERROR) != NULL) {
+            if (ovs_rdb_text(st, OVS_RDB_CELL_ERROR) != NULL) {
+                char head[OVS_RDB_ERROR_HEAD];
+                ovs_rdb_error_head(ovs_rdb_text(st, OVS_RDB_CELL_ERROR), head);
                 fputs(": ", out);
-                sum_short_error(out, sum_col(st, SC_ERROR));
+                sum_cell(out, head);
             }
         } else {
             sum_cell(out, status != NULL ? status : "no status");
@@ -239,8 +111,8 @@ static void sum_verdict(FILE *out, sqlite3_stmt *st)
     }
 }
 
-static int sum_matrix(sqlite3 *db, FILE *out, const sum_names *scen, const sum_names *strat,
-                      char *err, size_t errlen)
+static int sum_matrix(sqlite3 *db, FILE *out, const ovs_rdb_names *scen,
+                      const ovs_rdb_names *strat, char *err, size_t errlen)
 {
     sqlite3_stmt *st;
 
@@ -255,24 +127,24 @@ static int sum_matrix(sqlite3 *db, FILE *out, const sum_names *scen, const sum_n
         fputs(" --- |", out);
     fputc('\n', out);
 
-    if (sum_prepare(db, sum_cell_sql, &st, err, errlen) < 0)
+    if (ovs_rdb_prepare(db, OVS_RDB_CELL_SQL, &st, err, errlen) < 0)
         return -1;
     for (size_t i = 0; i < scen->n; i++) {
         fputs("| ", out);
         sum_cell(out, scen->v[i]);
         fputs(" |", out);
         for (size_t j = 0; j < strat->n; j++) {
-            int rc = sum_cell_step(st, scen->v[i], strat->v[j]);
+            int rc = ovs_rdb_cell_step(st, scen->v[i], strat->v[j]);
             fputc(' ', out);
             if (rc == SQLITE_DONE) {
                 fputs("—", out);
             } else if (rc == SQLITE_ROW) {
-                long long count = sqlite3_column_int64(st, SC_COUNT);
+                long long count = sqlite3_column_int64(st, OVS_RDB_CELL_COUNT);
                 sum_verdict(out, st);
                 if (count > 1)
                     fprintf(out, " ×%lld", count);
             } else {
-                return sum_finish(db, st, rc, err, errlen);
+                return ovs_rdb_finish(db, st, rc, err, errlen);
             }
             fputs(" |", out);
         }
@@ -291,8 +163,8 @@ static int sum_failing_checks(sqlite3 *db, sqlite3_stmt *st, long long run, FILE
     sqlite3_reset(st);
     sqlite3_bind_int64(st, 1, run);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *inv = sum_col(st, 0), *obs = sum_col(st, 1);
-        const char *exp = sum_col(st, 2), *detail = sum_col(st, 3);
+        const char *inv = ovs_rdb_text(st, 0), *obs = ovs_rdb_text(st, 1);
+        const char *exp = ovs_rdb_text(st, 2), *detail = ovs_rdb_text(st, 3);
         fprintf(out, "  - `%s`: observed %s, expected %s", inv ? inv : "?",
                 obs ? obs : "—", exp ? exp : "—");
         if (detail != NULL && *detail != '\0') {
@@ -303,62 +175,46 @@ static int sum_failing_checks(sqlite3 *db, sqlite3_stmt *st, long long run, FILE
         fputc('\n', out);
         n++;
     }
-    if (rc != SQLITE_DONE) {
-        ovs_seterr(err, errlen, "reading checks: %s", sqlite3_errmsg(db));
-        return -1;
-    }
+    if (rc != SQLITE_DONE)
+        return ovs_rdb_fail(db, NULL, "checks", err, errlen);
     return n;
 }
 
-static int sum_scenarios(sqlite3 *db, FILE *out, const sum_names *scen,
-                         const sum_names *strat, char *err, size_t errlen)
+static int sum_scenarios(sqlite3 *db, FILE *out, const ovs_rdb_names *scen,
+                         const ovs_rdb_names *strat, char *err, size_t errlen)
 {
-    sqlite3_stmt *about = NULL, *cell = NULL, *checks = NULL;
+    ovs_rdb_stmts q = { 0 };
     int ret = -1;
 
-    if (sum_prepare(db,
-                    "SELECT description, scenario_file FROM runs WHERE scenario IS ?1"
-                    " ORDER BY id DESC LIMIT 1", &about, err, errlen) < 0 ||
-        sum_prepare(db, sum_cell_sql, &cell, err, errlen) < 0 ||
-        sum_prepare(db,
-                    "SELECT invariant, observed, expected, detail FROM checks"
-                    " WHERE run = ?1 AND verdict = 'fail' ORDER BY rowid",
-                    &checks, err, errlen) < 0)
+    if (ovs_rdb_stmts_prepare(db, &q, err, errlen) < 0)
         goto out;
 
     fputs("\n## Scenarios\n", out);
     for (size_t i = 0; i < scen->n; i++) {
-        int rc;
-
         fprintf(out, "\n### %s\n\n", scen->v[i] ? scen->v[i] : "(unnamed)");
-        sqlite3_reset(about);
-        sqlite3_bind_text(about, 1, scen->v[i], -1, SQLITE_STATIC);
-        if ((rc = sqlite3_step(about)) != SQLITE_ROW) {
-            ovs_seterr(err, errlen, "reading runs: %s", sqlite3_errmsg(db));
+        if (ovs_rdb_about(db, &q, scen->v[i], err, errlen) < 0)
             goto out;
-        }
-        if (sum_col(about, 0) != NULL && *sum_col(about, 0) != '\0')
-            fprintf(out, "%s\n\n", sum_col(about, 0));
-        if (sum_col(about, 1) != NULL)
-            fprintf(out, "Scenario file: `%s`\n\n", sum_col(about, 1));
+        if (ovs_rdb_text(q.about, 0) != NULL && *ovs_rdb_text(q.about, 0) != '\0')
+            fprintf(out, "%s\n\n", ovs_rdb_text(q.about, 0));
+        if (ovs_rdb_text(q.about, 1) != NULL)
+            fprintf(out, "Scenario file: `%s`\n\n", ovs_rdb_text(q.about, 1));
 
         for (size_t j = 0; j < strat->n; j++) {
             long long run;
-            int n;
+            int n, rc = ovs_rdb_cell_step(q.cell, scen->v[i], strat->v[j]);
 
-            rc = sum_cell_step(cell, scen->v[i], strat->v[j]);
             if (rc == SQLITE_DONE)
                 continue;
             if (rc != SQLITE_ROW) {
-                ovs_seterr(err, errlen, "reading runs: %s", sqlite3_errmsg(db));
+                ovs_rdb_fail(db, NULL, "runs", err, errlen);
                 goto out;
             }
-            run = sqlite3_column_int64(cell, SC_ID);
+            run = sqlite3_column_int64(q.cell, OVS_RDB_CELL_ID);
             fprintf(out, "- **%s** (run %lld): ", strat->v[j] ? strat->v[j] : "(unnamed)",
                     run);
-            sum_verdict(out, cell);
+            sum_verdict(out, q.cell);
             fputc('\n', out);
-            if ((n = sum_failing_checks(db, checks, run, out, err, errlen)) < 0)
+            if ((n = sum_failing_checks(db, q.checks, run, out, err, errlen)) < 0)
                 goto out;
             if (n == 0)
                 fputs("  - no failing checks\n", out);
@@ -366,9 +222,7 @@ static int sum_scenarios(sqlite3 *db, FILE *out, const sum_names *scen,
     }
     ret = 0;
 out:
-    sqlite3_finalize(about);
-    sqlite3_finalize(cell);
-    sqlite3_finalize(checks);
+    ovs_rdb_stmts_finalize(&q);
     return ret;
 }
 
@@ -390,10 +244,10 @@ static int sum_numbers(sqlite3 *db, FILE *out, char *err, size_t errlen)
     sqlite3_stmt *st;
     int rc;
 
-    if (sum_prepare(db,
-                    "SELECT id, scenario, strategy, params, requests, succeeded, refused,"
-                    " busy, unknown, throughput, p50_ns, p99_ns, max_ns, acquire_fail,"
-                    " retries, duration_ns FROM runs ORDER BY id", &st, err, errlen) < 0)
+    if (ovs_rdb_prepare(db,
+                        "SELECT id, scenario, strategy, params, requests, succeeded, refused,"
+                        " busy, unknown, throughput, p50_ns, p99_ns, max_ns, acquire_fail,"
+                        " retries, duration_ns FROM runs ORDER BY id", &st, err, errlen) < 0)
         return -1;
     fputs("\n## Numbers\n\n"
           "| run | scenario | strategy | params | requests | succeeded | refused | busy"
@@ -414,18 +268,18 @@ static int sum_numbers(sqlite3 *db, FILE *out, char *err, size_t errlen)
             } else if (i == 9) {
                 fprintf(out, "%.1f", sqlite3_column_double(st, i));
             } else {
-                sum_cell(out, sum_col(st, i));
+                sum_cell(out, ovs_rdb_text(st, i));
             }
             fputs(" |", out);
         }
         fputc('\n', out);
     }
-    return sum_finish(db, st, rc, err, errlen);
+    return ovs_rdb_finish(db, st, rc, err, errlen);
 }
 
 int ovs_report_summary(sqlite3 *results, FILE *out, char *err, size_t errlen)
 {
-    sum_names scen = { 0 }, strat = { 0 };
+    ovs_rdb_names scen = { 0 }, strat = { 0 };
     long long nruns = 0;
     int ret = -1;
 
@@ -435,10 +289,8 @@ int ovs_report_summary(sqlite3 *results, FILE *out, char *err, size_t errlen)
         fputs("\nNo runs recorded.\n", out);
         goto check;
     }
-    if (sum_load_names(results, "SELECT scenario FROM runs GROUP BY scenario"
-                                " ORDER BY MIN(id)", &scen, err, errlen) < 0 ||
-        sum_load_names(results, "SELECT strategy FROM runs GROUP BY strategy"
-                                " ORDER BY MIN(id)", &strat, err, errlen) < 0 ||
+    if (ovs_rdb_names_load(results, OVS_RDB_SCENARIOS_SQL, &scen, err, errlen) < 0 ||
+        ovs_rdb_names_load(results, OVS_RDB_STRATEGIES_SQL, &strat, err, errlen) < 0 ||
         sum_matrix(results, out, &scen, &strat, err, errlen) < 0 ||
         sum_scenarios(results, out, &scen, &strat, err, errlen) < 0 ||
         sum_numbers(results, out, err, errlen) < 0)
@@ -450,7 +302,7 @@ check:
     }
     ret = 0;
 done:
-    sum_names_free(&scen);
-    sum_names_free(&strat);
+    ovs_rdb_names_free(&scen);
+    ovs_rdb_names_free(&strat);
     return ret;
 }

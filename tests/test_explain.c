@@ -1,7 +1,7 @@
 /* test_explain.c - the teaching timeline and the Mermaid diagram from a hand-built database.
  *
- * Pure logic, no servers: an in-memory SQLite database with the schema documented in
- * harness/recorder.h, holding the classic two-guest double booking twice, as the harness
+ * Pure logic, no servers: an in-memory SQLite database made by the recorder itself
+ * (results_fixture.h), holding the classic two-guest double booking twice, as the harness
  * recorded it (the events are copied from real runs, nanoseconds and all): once under no
  * protection, where both guests book, and once under Redlock, where Bob waits for the lock
  * and is refused. A tiny sale under no protection covers the oversold rule, unnamed
@@ -23,19 +23,7 @@
 #include <sqlite3.h>
 
 #include "explain.h"
-
-static const char schema[] =
-    "CREATE TABLE runs(id INTEGER PRIMARY KEY, scenario TEXT NOT NULL, scenario_file TEXT,"
-    " description TEXT, workload TEXT, strategy TEXT NOT NULL, params TEXT, seed INTEGER,"
-    " expect TEXT, redis_version TEXT, sqlite_version TEXT, started_at TEXT,"
-    " duration_ns INTEGER, status TEXT NOT NULL, error TEXT, verdict TEXT, figure TEXT,"
-    " shop_db TEXT, requests INTEGER, succeeded INTEGER, refused INTEGER, busy INTEGER,"
-    " unknown INTEGER, throughput REAL, p50_ns INTEGER, p99_ns INTEGER, max_ns INTEGER,"
-    " acquire_fail INTEGER, retries INTEGER);"
-    "CREATE TABLE events(run INTEGER, client INTEGER, op TEXT, key TEXT, start_ns INTEGER,"
-    " end_ns INTEGER, outcome TEXT, detail TEXT);"
-    "CREATE TABLE checks(run INTEGER, invariant TEXT, observed INTEGER, expected INTEGER,"
-    " verdict TEXT, detail TEXT);";
+#include "results_fixture.h"
 
 #define TWO_GUESTS "'double-booking-two-guests', 'scenarios/double-booking-two-guests.ini'," \
     " 'Two guests book the same room and nights 150 ms apart.', 'booking'"
@@ -144,27 +132,7 @@ static size_t columns(const char *s, size_t bytes)
 
 static int setup(void **state)
 {
-    sqlite3 *db;
-    char *msg = NULL;
-
-    if (sqlite3_open(":memory:", &db) != SQLITE_OK)
-        return -1;
-    for (size_t i = 0; i <= sizeof(fixture) / sizeof(fixture[0]); i++) {
-        if (sqlite3_exec(db, i == 0 ? schema : fixture[i - 1], NULL, NULL, &msg) != SQLITE_OK) {
-            fprintf(stderr, "fixture %zu: %s\n", i, msg ? msg : sqlite3_errmsg(db));
-            sqlite3_free(msg);
-            sqlite3_close(db);
-            return -1;
-        }
-    }
-    *state = db;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    sqlite3_close(*state);
-    return 0;
+    return fixture_setup(state, FIXTURE_RECORDER, fixture, sizeof(fixture) / sizeof(fixture[0]));
 }
 
 /* The table or the diagram of one run, in memory; fails the test if the call fails. */
@@ -473,5 +441,5 @@ int main(int argc, char **argv)
 
     if (argc > 1)
         cmocka_set_test_filter(argv[1]);
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, fixture_teardown);
 }

@@ -1,11 +1,12 @@
 /* test_html.c - index.html from a hand-built results database.
  *
  * Pure logic, no servers, no browser: an in-memory SQLite database with the schema of
- * harness/recorder.h written out by hand (as test_report.c does, so drift in the recorder
- * is noticed here), holding runs chosen for each thing the page must get right: the
+ * harness/recorder.h (the hand-written one of results_fixture.h: these runs fill only the
+ * columns a page shows), holding runs chosen for each thing the page must get right: the
  * verdict colours and the expectation flag in the matrix, escaping of free text, a
  * timeline with overlapping lock holds and a double booking (times taken from a real
- * two-guests run), an oversale on inventory, and a run too big for a timeline.
+ * two-guests run), an oversale on inventory, and a run too big for a timeline. The empty
+ * database is the recorder's own.
  *
  * Usage: test_html [name-filter] */
 #include <errno.h>
@@ -23,19 +24,7 @@
 #include <sqlite3.h>
 
 #include "report.h"
-
-static const char schema[] =
-    "CREATE TABLE runs(id INTEGER PRIMARY KEY, scenario TEXT NOT NULL, scenario_file TEXT,"
-    " description TEXT, workload TEXT, strategy TEXT NOT NULL, params TEXT, seed INTEGER,"
-    " expect TEXT, redis_version TEXT, sqlite_version TEXT, started_at TEXT,"
-    " duration_ns INTEGER, status TEXT NOT NULL, error TEXT, verdict TEXT, figure TEXT,"
-    " shop_db TEXT, requests INTEGER, succeeded INTEGER, refused INTEGER, busy INTEGER,"
-    " unknown INTEGER, throughput REAL, p50_ns INTEGER, p99_ns INTEGER, max_ns INTEGER,"
-    " acquire_fail INTEGER, retries INTEGER);"
-    "CREATE TABLE events(run INTEGER, client INTEGER, op TEXT, key TEXT, start_ns INTEGER,"
-    " end_ns INTEGER, outcome TEXT, detail TEXT);"
-    "CREATE TABLE checks(run INTEGER, invariant TEXT, observed INTEGER, expected INTEGER,"
-    " verdict TEXT, detail TEXT);";
+#include "results_fixture.h"
 
 static const char fixture[] =
     "INSERT INTO runs(id, scenario, scenario_file, description, workload, strategy, expect,"
@@ -111,40 +100,15 @@ static const char fixture[] =
 
 static int setup(void **state)
 {
-    sqlite3 *db;
+    const char *const sql[] = { fixture };
 
-    if (sqlite3_open(":memory:", &db) != SQLITE_OK)
-        return -1;
-    if (sqlite3_exec(db, schema, NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_exec(db, fixture, NULL, NULL, NULL) != SQLITE_OK) {
-        fprintf(stderr, "fixture: %s\n", sqlite3_errmsg(db));
-        sqlite3_close(db);
-        return -1;
-    }
-    *state = db;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    sqlite3_close(*state);
-    return 0;
+    return fixture_setup(state, FIXTURE_LOOSE, sql, 1);
 }
 
 /* The page written into memory; fails the test if the writer fails. Caller frees. */
 static char *page(sqlite3 *db)
 {
-    char *buf = NULL, err[256] = "";
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    int rc;
-
-    assert_non_null(f);
-    rc = ovs_report_html(db, f, err, sizeof err);
-    fclose(f);
-    if (rc != 0)
-        fail_msg("ovs_report_html failed: %s", err);
-    return buf;
+    return fixture_capture(ovs_report_html, db);
 }
 
 /* The whole output is not shown on failure (it is tens of kilobytes): the needle and the
@@ -371,8 +335,8 @@ static void test_empty(void **state)
     char *s;
 
     (void)state;
-    assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, schema, NULL, NULL, NULL), SQLITE_OK);
+    db = fixture_open(FIXTURE_RECORDER, NULL, 0);
+    assert_non_null(db);
     s = page(db);
     assert_contains(s, "<p class=\"context\">0 runs; Redis version not recorded; SQLite"
                        " version not recorded.</p>\n<p>No runs recorded.</p>\n</body>");
@@ -382,17 +346,8 @@ static void test_empty(void **state)
 
 static void test_no_schema(void **state)
 {
-    sqlite3 *db;
-    char err[128] = "";
-    FILE *f = fopen("/dev/null", "w");
-
     (void)state;
-    assert_non_null(f);
-    assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
-    assert_int_equal(ovs_report_html(db, f, err, sizeof err), -1);
-    assert_non_null(strstr(err, "no such table"));
-    fclose(f);
-    sqlite3_close(db);
+    fixture_check_no_schema(ovs_report_html);
 }
 
 static void test_write_all(void **state)
@@ -444,5 +399,5 @@ int main(int argc, char **argv)
 
     if (argc > 1)
         cmocka_set_test_filter(argv[1]);
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, fixture_teardown);
 }

@@ -3,9 +3,9 @@
  * Pure logic, no servers: an in-memory SQLite database with the schema documented in
  * harness/recorder.h, a handful of runs chosen to hit every cell shape (unsafe with a
  * figure, safe, re-run, aborted, error, expectation missed, text with '|', ',', '"' and a
- * line break), and exact expectations on the text. The schema is written out here by hand
- * on purpose: if the recorder's columns drift from its documented contract, the reports
- * and this test should be the ones to notice.
+ * line break), and exact expectations on the text. The runs use the hand-written schema
+ * of results_fixture.h (some hold NULLs the recorder would refuse); the empty database is
+ * the recorder's own.
  *
  * Usage: test_report [name-filter] */
 #include <dirent.h>
@@ -24,19 +24,7 @@
 #include <sqlite3.h>
 
 #include "report.h"
-
-static const char schema[] =
-    "CREATE TABLE runs(id INTEGER PRIMARY KEY, scenario TEXT NOT NULL, scenario_file TEXT,"
-    " description TEXT, workload TEXT, strategy TEXT NOT NULL, params TEXT, seed INTEGER,"
-    " expect TEXT, redis_version TEXT, sqlite_version TEXT, started_at TEXT,"
-    " duration_ns INTEGER, status TEXT NOT NULL, error TEXT, verdict TEXT, figure TEXT,"
-    " shop_db TEXT, requests INTEGER, succeeded INTEGER, refused INTEGER, busy INTEGER,"
-    " unknown INTEGER, throughput REAL, p50_ns INTEGER, p99_ns INTEGER, max_ns INTEGER,"
-    " acquire_fail INTEGER, retries INTEGER);"
-    "CREATE TABLE events(run INTEGER, client INTEGER, op TEXT, key TEXT, start_ns INTEGER,"
-    " end_ns INTEGER, outcome TEXT, detail TEXT);"
-    "CREATE TABLE checks(run INTEGER, invariant TEXT, observed INTEGER, expected INTEGER,"
-    " verdict TEXT, detail TEXT);";
+#include "results_fixture.h"
 
 /* 59 ASCII bytes, then a two-byte character straddling the 60-byte cut. */
 #define LONG_ERROR_HEAD "redis-server at 127.0.0.1:7001 refused the fence token, sor"
@@ -89,42 +77,9 @@ static const char runs[] =
 
 static int setup(void **state)
 {
-    sqlite3 *db;
+    const char *const sql[] = { runs };
 
-    if (sqlite3_open(":memory:", &db) != SQLITE_OK)
-        return -1;
-    if (sqlite3_exec(db, schema, NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_exec(db, runs, NULL, NULL, NULL) != SQLITE_OK) {
-        fprintf(stderr, "fixture: %s\n", sqlite3_errmsg(db));
-        sqlite3_close(db);
-        return -1;
-    }
-    *state = db;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    sqlite3_close(*state);
-    return 0;
-}
-
-typedef int (*writer_fn)(sqlite3 *, FILE *, char *, size_t);
-
-/* Run a writer into memory; fails the test if it fails. Caller frees. */
-static char *capture(writer_fn fn, sqlite3 *db)
-{
-    char *buf = NULL, err[256] = "";
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    int rc;
-
-    assert_non_null(f);
-    rc = fn(db, f, err, sizeof err);
-    fclose(f);
-    if (rc != 0)
-        fail_msg("writer failed: %s", err);
-    return buf;
+    return fixture_setup(state, FIXTURE_LOOSE, sql, 1);
 }
 
 /* Fail with the whole output shown, so a mismatch can be read, not guessed. */
@@ -156,7 +111,7 @@ static size_t count_char(const char *s, char c)
 
 static void test_summary_header(void **state)
 {
-    char *s = capture(ovs_report_summary, *state);
+    char *s = fixture_capture(ovs_report_summary, *state);
 
     assert_prefix(s, "# oversell results\n\n7 runs, first started 2026-01-20T10:00:00Z;"
                      " Redis 7.2.4, 7.4.1; SQLite 3.45.1.\n\n## Matrix\n");
@@ -165,7 +120,7 @@ static void test_summary_header(void **state)
 
 static void test_summary_matrix(void **state)
 {
-    char *s = capture(ovs_report_summary, *state);
+    char *s = fixture_capture(ovs_report_summary, *state);
 
     assert_contains(s, "\n## Matrix\n\n| scenario | naive | redlock | fenced |\n"
                        "| --- | --- | --- | --- |\n");
@@ -183,7 +138,7 @@ static void test_summary_matrix(void **state)
 
 static void test_summary_scenarios(void **state)
 {
-    char *s = capture(ovs_report_summary, *state);
+    char *s = fixture_capture(ovs_report_summary, *state);
 
     assert_contains(s, "\n## Scenarios\n\n### flash-sale\n\nMany buyers, little stock.\n\n"
                        "Scenario file: `scenarios/flash-sale.ini`\n\n"
@@ -202,7 +157,7 @@ static void test_summary_scenarios(void **state)
 
 static void test_summary_numbers(void **state)
 {
-    char *s = capture(ovs_report_summary, *state);
+    char *s = fixture_capture(ovs_report_summary, *state);
 
     assert_contains(s, "\n## Numbers\n\n| run | scenario | strategy | params | requests |"
                        " succeeded | refused | busy | unknown | req/s | p50 ms | p99 ms |"
@@ -220,8 +175,8 @@ static void test_summary_numbers(void **state)
 
 static void test_summary_deterministic(void **state)
 {
-    char *a = capture(ovs_report_summary, *state);
-    char *b = capture(ovs_report_summary, *state);
+    char *a = fixture_capture(ovs_report_summary, *state);
+    char *b = fixture_capture(ovs_report_summary, *state);
 
     assert_string_equal(a, b);
     free(a);
@@ -230,7 +185,7 @@ static void test_summary_deterministic(void **state)
 
 static void test_csv(void **state)
 {
-    char *s = capture(ovs_report_csv, *state);
+    char *s = fixture_capture(ovs_report_csv, *state);
 
     assert_prefix(s, OVS_REPORT_CSV_HEADER "\n");
     /* The header is a contract: spelled out here, not only through the macro. */
@@ -286,13 +241,13 @@ static void test_empty(void **state)
     char *s;
 
     (void)state;
-    assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, schema, NULL, NULL, NULL), SQLITE_OK);
-    s = capture(ovs_report_summary, db);
+    db = fixture_open(FIXTURE_RECORDER, NULL, 0);
+    assert_non_null(db);
+    s = fixture_capture(ovs_report_summary, db);
     assert_string_equal(s, "# oversell results\n\n0 runs; Redis version not recorded;"
                            " SQLite version not recorded.\n\nNo runs recorded.\n");
     free(s);
-    s = capture(ovs_report_csv, db);
+    s = fixture_capture(ovs_report_csv, db);
     assert_string_equal(s, OVS_REPORT_CSV_HEADER "\n");
     free(s);
     sqlite3_close(db);
@@ -300,20 +255,9 @@ static void test_empty(void **state)
 
 static void test_no_schema(void **state)
 {
-    sqlite3 *db;
-    char err[128] = "";
-    FILE *f = fopen("/dev/null", "w");
-
     (void)state;
-    assert_non_null(f);
-    assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
-    assert_int_equal(ovs_report_summary(db, f, err, sizeof err), -1);
-    assert_non_null(strstr(err, "no such table"));
-    err[0] = '\0';
-    assert_int_equal(ovs_report_csv(db, f, err, sizeof err), -1);
-    assert_non_null(strstr(err, "no such table"));
-    fclose(f);
-    sqlite3_close(db);
+    fixture_check_no_schema(ovs_report_summary);
+    fixture_check_no_schema(ovs_report_csv);
 }
 
 static char *slurp(const char *path)
@@ -363,7 +307,7 @@ static void test_write_all(void **state)
             fail_msg("write_all: %s", err);
 
     snprintf(path, sizeof path, "%s/summary.md", dir);
-    want = capture(ovs_report_summary, *state);
+    want = fixture_capture(ovs_report_summary, *state);
     got = slurp(path);
     assert_string_equal(got, want);
     free(want);
@@ -371,7 +315,7 @@ static void test_write_all(void **state)
     unlink(path);
 
     snprintf(path, sizeof path, "%s/results.csv", dir);
-    want = capture(ovs_report_csv, *state);
+    want = fixture_capture(ovs_report_csv, *state);
     got = slurp(path);
     assert_string_equal(got, want);
     free(want);
@@ -422,5 +366,5 @@ int main(int argc, char **argv)
 
     if (argc > 1)
         cmocka_set_test_filter(argv[1]);
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, fixture_teardown);
 }
