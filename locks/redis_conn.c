@@ -4,7 +4,11 @@
  * with redisSetTimeout, that becomes SO_RCVTIMEO/SO_SNDTIMEO on the socket. A read that
  * hits it fails with EAGAIN and leaves the context in an error state for good, which is
  * what we want: the reply may still arrive, and no later command may read it as its own.
- * So every I/O failure frees the context; the next command connects again. */
+ * So every I/O failure frees the context; the next command connects again.
+ *
+ * The send/recv pair splits a command in two on the same blocking context (append and
+ * write, then redisGetReply), so that one client can have a command in flight on several
+ * servers at once without threads or an event loop. */
 #include "redis_conn.h"
 
 #include <errno.h>
@@ -127,19 +131,24 @@ static int finish(ovs_redis *r, redisReply *reply, const char *what, redisReply 
     return OVS_OK;
 }
 
+/* Name a command in messages by its words before the first argument: "SET". */
+static void cmd_name(char *what, size_t len, const char *fmt)
+{
+    size_t n = strcspn(fmt, "%");
+
+    while (n > 0 && fmt[n - 1] == ' ')
+        n--;
+    snprintf(what, len, "%.*s", (int)(n < len - 1 ? n : len - 1), fmt);
+}
+
 int ovs_redis_cmd(ovs_redis *r, redisReply **out, const char *fmt, ...)
 {
     char what[24];
-    size_t n = strcspn(fmt, "%");
     redisReply *reply;
     va_list ap;
 
-    /* Name the command in messages by its words before the first argument. */
     *out = NULL;
-    while (n > 0 && fmt[n - 1] == ' ')
-        n--;
-    snprintf(what, sizeof(what), "%.*s", (int)(n < sizeof(what) - 1 ? n : sizeof(what) - 1),
-             fmt);
+    cmd_name(what, sizeof(what), fmt);
     if (ready(r, what) != OVS_OK)
         return OVS_ERR;
     va_start(ap, fmt);
@@ -193,51 +202,173 @@ static int script_load(ovs_redis *r, ovs_script *s)
     return OVS_OK;
 }
 
+int ovs_redis_script_load(ovs_redis *r, ovs_script *s)
+{
+    return script_load(r, s);
+}
+
+/* The argument vector of EVALSHA (or EVAL) for a script call. Most calls pass one key and
+ * an argument or two; a booking passes one key per night, so longer lists go to the heap.
+ * argv may point into the struct itself: never copy one. */
+typedef struct eval_args {
+    const char *small[16];
+    const char **argv;
+    int argc;
+    char numkeys[16];
+} eval_args;
+
+/* verb is "EVALSHA" with the hash or "EVAL" with the source. 0, or -1 out of memory. */
+static int eval_args_make(eval_args *a, const char *verb, const char *body, int nkeys,
+                          int nargs, const char *const *kv)
+{
+    a->argc = 3 + nkeys + nargs;
+    a->argv = a->small;
+    if ((size_t)a->argc > sizeof(a->small) / sizeof(a->small[0])) {
+        a->argv = malloc((size_t)a->argc * sizeof(*a->argv));
+        if (a->argv == NULL)
+            return -1;
+    }
+    snprintf(a->numkeys, sizeof(a->numkeys), "%d", nkeys);
+    a->argv[0] = verb;
+    a->argv[1] = body;
+    a->argv[2] = a->numkeys;
+    for (int i = 0; i < nkeys + nargs; i++)
+        a->argv[3 + i] = kv[i];
+    return 0;
+}
+
+static void eval_args_free(eval_args *a)
+{
+    if (a->argv != a->small)
+        free(a->argv);
+    a->argv = NULL;
+}
+
+static int is_noscript(const redisReply *reply)
+{
+    return reply != NULL && reply->type == REDIS_REPLY_ERROR &&
+           strncmp(reply->str, "NOSCRIPT", 8) == 0;
+}
+
 int ovs_redis_eval(ovs_redis *r, ovs_script *s, int nkeys, int nargs,
                    const char *const *kv, redisReply **out)
 {
-    /* Most calls pass one key and an argument or two; a booking passes one key per
-     * night, so longer lists go to the heap. */
-    const char *small[16];
-    const char **argv = small;
-    int argc = 3 + nkeys + nargs;
-    char numkeys[16];
+    eval_args a;
     redisReply *reply;
     int rc;
 
     *out = NULL;
-    if ((size_t)argc > sizeof(small) / sizeof(small[0])) {
-        argv = malloc((size_t)argc * sizeof(*argv));
-        if (argv == NULL)
-            return set_err(r, OVS_ERR, "EVALSHA: out of memory");
-    }
-    snprintf(numkeys, sizeof(numkeys), "%d", nkeys);
-    argv[0] = "EVALSHA";
-    argv[1] = s->sha;
-    argv[2] = numkeys;
-    for (int i = 0; i < nkeys + nargs; i++)
-        argv[3 + i] = kv[i];
-
+    if (eval_args_make(&a, "EVALSHA", s->sha, nkeys, nargs, kv) != 0)
+        return set_err(r, OVS_ERR, "EVALSHA: out of memory");
     rc = OVS_ERR;
     if (s->sha[0] == '\0' && script_load(r, s) != OVS_OK)
         goto out;
     if (ready(r, "EVALSHA") != OVS_OK)
         goto out;
-    reply = redisCommandArgv(r->c, argc, argv, NULL);
-    if (reply != NULL && reply->type == REDIS_REPLY_ERROR &&
-        strncmp(reply->str, "NOSCRIPT", 8) == 0) {
+    reply = redisCommandArgv(r->c, a.argc, a.argv, NULL);
+    if (is_noscript(reply)) {
         /* The server forgot the script (restarted, flushed) or never saw it: the
          * EVALSHA did nothing, so loading and retrying once is safe. */
         freeReplyObject(reply);
         if (script_load(r, s) != OVS_OK || ready(r, "EVALSHA") != OVS_OK)
             goto out;
-        reply = redisCommandArgv(r->c, argc, argv, NULL);
+        reply = redisCommandArgv(r->c, a.argc, a.argv, NULL);
     }
     rc = finish(r, reply, "EVALSHA", out);
 out:
-    if (argv != small)
-        free(argv);
+    eval_args_free(&a);
     return rc;
+}
+
+/* --- pipelining over several servers ------------------------------------------------- */
+
+/* Write everything the context has queued. Once write() has failed, part of a command may
+ * have reached the server, and we cannot tell which part: unknown, like a lost reply. */
+static int flush(ovs_redis *r, const char *what)
+{
+    int done = 0;
+
+    while (!done)
+        if (redisBufferWrite(r->c, &done) != REDIS_OK)
+            return broken(r, what);
+    return OVS_OK;
+}
+
+int ovs_redis_send(ovs_redis *r, const char *fmt, ...)
+{
+    char what[24];
+    va_list ap;
+    int rc;
+
+    cmd_name(what, sizeof(what), fmt);
+    if (ready(r, what) != OVS_OK)
+        return OVS_ERR;
+    va_start(ap, fmt);
+    rc = redisvAppendCommand(r->c, fmt, ap);
+    va_end(ap);
+    if (rc != REDIS_OK) {
+        /* Out of memory while formatting: nothing was written, but the context keeps the
+         * error, so it goes too. */
+        set_err(r, OVS_ERR, "%s: %s (not sent)", what, r->c->errstr);
+        ovs_redis_close(r);
+        return OVS_ERR;
+    }
+    return flush(r, what);
+}
+
+int ovs_redis_recv(ovs_redis *r, const char *what, redisReply **out)
+{
+    void *reply = NULL;
+
+    *out = NULL;
+    if (r->c == NULL)
+        return set_err(r, OVS_ERR_IO, "%s: connection dropped before the reply", what);
+    if (redisGetReply(r->c, &reply) != REDIS_OK)
+        reply = NULL;
+    return finish(r, reply, what, out);
+}
+
+int ovs_redis_send_eval(ovs_redis *r, ovs_script *s, int nkeys, int nargs,
+                        const char *const *kv)
+{
+    int by_sha = s->sha[0] != '\0';
+    const char *what = by_sha ? "EVALSHA" : "EVAL";
+    eval_args a;
+    int rc;
+
+    if (ready(r, what) != OVS_OK)
+        return OVS_ERR;
+    /* Without a hash yet, EVAL with the source runs the script and caches it on the
+     * server all the same: no round trip of its own for a SCRIPT LOAD. */
+    if (eval_args_make(&a, what, by_sha ? s->sha : s->src, nkeys, nargs, kv) != 0)
+        return set_err(r, OVS_ERR, "%s: out of memory (not sent)", what);
+    rc = redisAppendCommandArgv(r->c, a.argc, a.argv, NULL);
+    eval_args_free(&a);
+    if (rc != REDIS_OK) {
+        set_err(r, OVS_ERR, "%s: %s (not sent)", what, r->c->errstr);
+        ovs_redis_close(r);
+        return OVS_ERR;
+    }
+    return flush(r, what);
+}
+
+int ovs_redis_recv_eval(ovs_redis *r, ovs_script *s, int nkeys, int nargs,
+                        const char *const *kv, redisReply **out)
+{
+    void *reply = NULL;
+
+    *out = NULL;
+    if (r->c == NULL)
+        return set_err(r, OVS_ERR_IO, "EVALSHA: connection dropped before the reply");
+    if (redisGetReply(r->c, &reply) != REDIS_OK)
+        reply = NULL;
+    if (is_noscript(reply)) {
+        /* Nothing ran on this server; this one alone loads the script and runs it again,
+         * a round trip the others do not wait for twice. */
+        freeReplyObject(reply);
+        return ovs_redis_eval(r, s, nkeys, nargs, kv, out);
+    }
+    return finish(r, reply, "EVALSHA", out);
 }
 
 void ovs_redis_locks_init(ovs_redis_locks *l, int client, uint64_t seed)

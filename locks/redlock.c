@@ -1,11 +1,18 @@
 /* redlock.c - the Redlock algorithm over N independent Redis masters.
  *
  * As Redis's documentation describes it: take one random token for the attempt, SET it
- * NX PX ttl on every node in turn, each with a timeout far below the TTL so a dead node
+ * NX PX ttl on every node at once, each with a timeout far below the TTL so a dead node
  * costs little; then the lock is held when a majority said yes and time is left on the
  * lease once the time spent and a clock drift allowance are taken off (redlock_math.c).
  * Otherwise release on every node - the ones that timed out too, since their SET may have
  * landed - and retry after a randomised delay.
+ *
+ * "At once" is the multiplexing the description asks for: the command goes out to every
+ * node before any reply is read (redis_conn's send/recv), so an attempt costs about one
+ * round trip, not one per node. Sent one node after another, an attempt leaves the lock
+ * partly held for several round trips, and under contention clients split the nodes
+ * between them, none reaches a majority, and all release and retry. Releases go out the
+ * same way.
  *
  * It claims safety, and survives one paused or killed node. The scenarios show where the
  * claim ends: a holder that outlives its lease (nothing fences its writes), and a node that
@@ -23,6 +30,9 @@
 #include "strategy.h"
 #include "trace.h"
 
+/* The nodes parameter's upper bound, the fleet's OVS_FLEET_MAX: sizes per-attempt arrays. */
+#define REDLOCK_NODES_MAX 16
+
 enum {
     P_NODES,
     P_TTL,
@@ -34,8 +44,8 @@ enum {
 };
 
 static const ovs_param_spec redlock_params[] = {
-    /* 16 is the fleet's OVS_FLEET_MAX. */
-    [P_NODES] = { "nodes", 5, "count", NULL, 1, 16, "independent Redis masters" },
+    [P_NODES] = { "nodes", 5, "count", NULL, 1, REDLOCK_NODES_MAX,
+                  "independent Redis masters" },
     [P_TTL] = { "ttl", 5000, "ms", NULL, 1, 86400000, "lease of the lock on each node" },
     [P_DRIFT_FACTOR] = { "drift_factor", 0.01, "ratio", NULL, 0, 0.5,
                          "clock drift allowance as a fraction of ttl (plus 2 ms)" },
@@ -85,6 +95,12 @@ static int redlock_open(ovs_strategy *s, const ovs_env *env)
             up++;
         else
             down = i;
+        /* Load the release script now, outside any timed attempt, so that releases can
+         * be pipelined as EVALSHA. A node that missed it (down now, or restarted later)
+         * answers NOSCRIPT once and is served on its own (ovs_redis_recv_eval). A failed
+         * load is not fatal: without a hash the release sends EVAL with the source. */
+        if (x->node[i].c != NULL)
+            (void)ovs_redis_script_load(&x->node[i], &x->cad);
     }
     /* A node down now is the algorithm's business (it reconnects lazily), but without a
      * reachable majority the configuration is wrong, and every request would look like
@@ -95,32 +111,48 @@ static int redlock_open(ovs_strategy *s, const ovs_env *env)
     return OVS_OK;
 }
 
-/* Record one node's answer on the client's trace, for the teaching timeline. The event
- * carries the harness's key ("sku:1"), so it lines up with the acquire and release the
- * runner records for that key. */
-static void node_event(redlock *x, const char *key, int i, int64_t t0, int rc,
-                       const char *what)
+/* A command sent to every node at once: how to send it to node i, how to read node i's
+ * reply into an outcome, and the words its trace events use for each outcome. */
+typedef struct round_op {
+    int (*send)(redlock *x, int i, const char *lk, const char *token, long long ttl);
+    int (*recv)(redlock *x, int i, const char *lk, const char *token);
+    const char *ok, *busy, *unknown, *error; /* trace words per outcome */
+} round_op;
+
+/* Record one node's answer on the client's trace, for the teaching timeline: from the
+ * moment its command was sent to the moment its reply was read, so the nodes of one
+ * attempt show as overlapping bars. The event carries the harness's key ("sku:1"), so it
+ * lines up with the acquire and release the runner records for that key. */
+static void node_event(redlock *x, const round_op *op, const char *key, int i, int64_t t0,
+                       int rc)
 {
     const ovs_env *env = x->base.env;
     char detail[64];
 
     if (env->trace == NULL || !env->trace_steps)
         return;
-    snprintf(detail, sizeof(detail), "node %d %s", i, what);
+    snprintf(detail, sizeof(detail), "node %d %s", i,
+             rc == OVS_OK ? op->ok : rc == OVS_BUSY ? op->busy
+             : rc == OVS_ERR_IO ? op->unknown : op->error);
     ovs_trace_add(env->trace, env->buyer, OVS_OP_NODE, key, t0, ovs_now_ns(),
                   rc == OVS_OK ? OVS_OUT_OK : rc == OVS_ERR_IO ? OVS_OUT_UNKNOWN : OVS_OUT_FAIL,
                   detail);
 }
 
-/* SET NX PX on node i. OVS_OK locked, OVS_BUSY held by another, else an error code. */
-static int lock_node(redlock *x, int i, const char *key, const char *lk, const char *token,
-                     long long ttl)
+static int lock_send(redlock *x, int i, const char *lk, const char *token, long long ttl)
+{
+    return ovs_redis_send(&x->node[i], "SET %s %s NX PX %lld", lk, token, ttl);
+}
+
+/* The SET's reply: OVS_OK locked, OVS_BUSY held by another, else an error code. */
+static int lock_recv(redlock *x, int i, const char *lk, const char *token)
 {
     ovs_redis *r = &x->node[i];
-    int64_t t0 = ovs_now_ns();
     redisReply *reply;
-    int rc = ovs_redis_cmd(r, &reply, "SET %s %s NX PX %lld", lk, token, ttl);
+    int rc = ovs_redis_recv(r, "SET NX", &reply);
 
+    (void)lk;
+    (void)token;
     if (rc == OVS_OK) {
         if (reply->type == REDIS_REPLY_NIL)
             rc = OVS_BUSY;
@@ -128,21 +160,24 @@ static int lock_node(redlock *x, int i, const char *key, const char *lk, const c
             rc = ovs_redis_expect(r, reply, REDIS_REPLY_STATUS, "SET NX");
         freeReplyObject(reply);
     }
-    node_event(x, key, i, t0, rc == OVS_BUSY ? OVS_ERR : rc,
-               rc == OVS_OK ? "locked" : rc == OVS_BUSY ? "held elsewhere"
-               : rc == OVS_ERR_IO ? "unknown (timeout or lost)" : "error");
     return rc;
 }
 
-/* Compare-and-delete on node i, same codes as lock_node (OVS_BUSY: not ours there). */
-static int release_node(redlock *x, int i, const char *key, const char *lk,
-                        const char *token)
+static int release_send(redlock *x, int i, const char *lk, const char *token, long long ttl)
+{
+    const char *kv[2] = { lk, token };
+
+    (void)ttl;
+    return ovs_redis_send_eval(&x->node[i], &x->cad, 1, 1, kv);
+}
+
+/* The compare-and-delete's reply, same codes as lock_recv (OVS_BUSY: not ours there). */
+static int release_recv(redlock *x, int i, const char *lk, const char *token)
 {
     ovs_redis *r = &x->node[i];
     const char *kv[2] = { lk, token };
-    int64_t t0 = ovs_now_ns();
     redisReply *reply;
-    int rc = ovs_redis_eval(r, &x->cad, 1, 1, kv, &reply);
+    int rc = ovs_redis_recv_eval(r, &x->cad, 1, 1, kv, &reply);
 
     if (rc == OVS_OK) {
         rc = ovs_redis_expect(r, reply, REDIS_REPLY_INTEGER, "release");
@@ -150,21 +185,64 @@ static int release_node(redlock *x, int i, const char *key, const char *lk,
             rc = OVS_BUSY;
         freeReplyObject(reply);
     }
-    node_event(x, key, i, t0, rc == OVS_BUSY ? OVS_ERR : rc,
-               rc == OVS_OK ? "released" : rc == OVS_BUSY ? "not ours"
-               : rc == OVS_ERR_IO ? "release unknown" : "release error");
     return rc;
+}
+
+static const round_op lock_op = {
+    lock_send, lock_recv, "locked", "held elsewhere", "unknown (timeout or lost)", "error",
+};
+
+static const round_op release_op = {
+    release_send, release_recv, "released", "not ours", "release unknown", "release error",
+};
+
+/* Send op to every node, then read every reply: rc[i] is node i's outcome (OVS_OK, OVS_BUSY
+ * or an error code, as the op's recv returns it).
+ *
+ * Nodes still connected are sent to first. A node whose connection was dropped (it timed
+ * out last time, or is down) reconnects inside its send, which may take up to node_timeout
+ * when nothing answers; by then the connected nodes already have their command. A
+ * reconnect that fails is that node's "no" for this round: nothing was sent to it.
+ *
+ * Replies are read in node order, each read bounded by that node's own timeout: the
+ * replies of the nodes that answer wait in their sockets meanwhile, so a silent node
+ * costs its timeout once and delays no one else's command. */
+static void round_all(redlock *x, const round_op *op, const char *key, const char *lk,
+                      const char *token, long long ttl, int rc[])
+{
+    int64_t t0[REDLOCK_NODES_MAX];
+    int order[REDLOCK_NODES_MAX], k = 0;
+
+    for (int i = 0; i < x->n; i++)
+        if (x->node[i].c != NULL)
+            order[k++] = i;
+    for (int i = 0; i < x->n; i++)
+        if (x->node[i].c == NULL)
+            order[k++] = i;
+    for (k = 0; k < x->n; k++) {
+        int i = order[k];
+        t0[i] = ovs_now_ns();
+        rc[i] = op->send(x, i, lk, token, ttl);
+    }
+    for (int i = 0; i < x->n; i++) {
+        /* Only a command on its way has a reply to read; a failed send is the outcome. */
+        if (rc[i] == OVS_OK)
+            rc[i] = op->recv(x, i, lk, token);
+        node_event(x, op, key, i, t0[i], rc[i]);
+    }
 }
 
 /* Release on every node; counts of confirmed releases and of unknown outcomes. */
 static void release_all(redlock *x, const char *key, const char *lk, const char *token,
                         int *released, int *unknown)
 {
+    int rc[REDLOCK_NODES_MAX];
+
+    round_all(x, &release_op, key, lk, token, 0, rc);
     *released = *unknown = 0;
     for (int i = 0; i < x->n; i++) {
-        int rc = release_node(x, i, key, lk, token);
-        *released += rc == OVS_OK;
-        *unknown += rc == OVS_ERR_IO;
+        *released += rc[i] == OVS_OK;
+        *unknown += rc[i] == OVS_ERR_IO;
     }
 }
 
@@ -182,19 +260,21 @@ static int redlock_lock(ovs_strategy *s, const char *key)
         return ovs_strategy_fail(s, OVS_ERR, "lock key too long: %.40s...", key);
 
     for (int a = 0; a <= retries; a++) {
-        int locked = 0, failed = -1, released, unknown;
+        int rc[REDLOCK_NODES_MAX], locked = 0, failed = -1, released, unknown;
         int64_t start, validity;
 
         if (a > 0)
             ovs_redis_backoff(&x->locks.rng, p->v[P_RETRY_DELAY], p->v[P_RETRY_JITTER]);
         s->attempts++;
         ovs_redis_locks_token(&x->locks, token, sizeof(token));
+        /* From before the first send to after the last reply: no node's lease began
+         * before this, so the validity reckoned from it is never too long. */
         start = ovs_now_ns();
+        round_all(x, &lock_op, key, lk, token, (long long)ttl, rc);
         for (int i = 0; i < x->n; i++) {
-            int rc = lock_node(x, i, key, lk, token, (long long)ttl);
-            if (rc == OVS_OK)
+            if (rc[i] == OVS_OK)
                 locked++;
-            else if (rc != OVS_BUSY && failed < 0)
+            else if (rc[i] != OVS_BUSY && failed < 0)
                 failed = i;
         }
         validity = ovs_redlock_validity_ms(
