@@ -146,6 +146,7 @@ record:;
         .refused = res.refused,
         .busy = res.busy,
         .unknown = res.unknown,
+        .errors = res.errors,
         .throughput = res.throughput,
         .p50_ns = res.latency.p50,
         .p99_ns = res.latency.p99,

@@ -23,6 +23,7 @@ static const char *const results_schema =
     "  status TEXT NOT NULL CHECK (status IN ('ok', 'aborted', 'error')), error TEXT,"
     "  verdict TEXT CHECK (verdict IN ('safe', 'unsafe')), figure TEXT, shop_db TEXT,"
     "  requests INTEGER, succeeded INTEGER, refused INTEGER, busy INTEGER, unknown INTEGER,"
+    "  errors INTEGER,"
     "  throughput REAL, p50_ns INTEGER, p99_ns INTEGER, max_ns INTEGER,"
     "  acquire_fail INTEGER, retries INTEGER);"
     "CREATE TABLE IF NOT EXISTS events("
@@ -88,8 +89,8 @@ int64_t ovs_results_write(ovs_results *r, const ovs_run_row *row, ovs_trace *con
             "INSERT INTO runs(scenario, scenario_file, description, workload, strategy,"
             " params, seed, expect, redis_version, sqlite_version, started_at, duration_ns,"
             " status, error, verdict, figure, shop_db, requests, succeeded, refused, busy,"
-            " unknown, throughput, p50_ns, p99_ns, max_ns, acquire_fail, retries)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " unknown, errors, throughput, p50_ns, p99_ns, max_ns, acquire_fail, retries)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             -1, &st, NULL) != SQLITE_OK) {
         fail(r, "insert run");
         goto rollback;
@@ -116,6 +117,7 @@ int64_t ovs_results_write(ovs_results *r, const ovs_run_row *row, ovs_trace *con
     sqlite3_bind_int64(st, i++, row->refused);
     sqlite3_bind_int64(st, i++, row->busy);
     sqlite3_bind_int64(st, i++, row->unknown);
+    sqlite3_bind_int64(st, i++, row->errors);
     sqlite3_bind_double(st, i++, row->throughput);
     sqlite3_bind_int64(st, i++, row->p50_ns);
     sqlite3_bind_int64(st, i++, row->p99_ns);

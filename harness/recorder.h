@@ -8,7 +8,7 @@
  *   runs(id, scenario, scenario_file, description, workload, strategy, params, seed,
  *        expect 'safe'|'unsafe'|NULL, redis_version, sqlite_version, started_at (UTC ISO),
  *        duration_ns, status 'ok'|'aborted'|'error', error, verdict 'safe'|'unsafe'|NULL,
- *        figure, shop_db, requests, succeeded, refused, busy, unknown, throughput
+ *        figure, shop_db, requests, succeeded, refused, busy, unknown, errors, throughput
  *        (requests/s), p50_ns, p99_ns, max_ns, acquire_fail, retries)
  *   events(run, client, op, key, start_ns, end_ns, outcome 'ok'|'fail'|'unknown', detail)
  *        times relative to the run's t0
@@ -37,6 +37,7 @@ typedef struct ovs_run_row {
     const char *figure;       /* the headline behind the verdict */
     const char *shop_db;
     int64_t requests, succeeded, refused, busy, unknown;
+    int64_t errors;           /* requests that certainly failed on an error (not sent) */
     double throughput;
     int64_t p50_ns, p99_ns, max_ns;
     int64_t acquire_fail, retries;

@@ -47,7 +47,7 @@ typedef struct client {
     sqlite3 *shop;
     ovs_env env;
     ovs_trace trace;
-    int64_t requests, succeeded, refused, busy, unknown, acquire_fail, retries;
+    int64_t requests, succeeded, refused, busy, unknown, errors, acquire_fail, retries;
     int64_t *latency;          /* one per request served, for percentiles */
     size_t nlat, caplat;
     int pause_process;         /* think stops the whole client, watchdog included */
@@ -104,7 +104,7 @@ static void note_latency(client *c, int64_t ns)
 
 /* Spend the think time. Under `pause = process` the client's whole runtime is stopped for
  * it, so the strategy's own threads (a watchdog renewing the lease) stop too: they read
- * the frozen flag, set with release order before the sleep and cleared after it. */
+ * the frozen flag, set (sequentially consistent) before the sleep and cleared after it. */
 static void think_for(client *c, int64_t ns)
 {
     if (!c->pause_process) {
@@ -224,8 +224,12 @@ static void serve(client *c, const ovs_request *r, int buyer, int64_t think)
         what = sc->workload == OVS_INVENTORY ? "sold out" : "room taken";
         break;
     case OVS_BUSY: c->busy++; what = "gave up: busy"; break;
-    default: c->unknown += rc == OVS_ERR_IO; c->refused += rc != OVS_ERR_IO;
-             what = c->s->errstr[0] ? c->s->errstr : "error"; break;
+    default:
+        /* OVS_ERR_IO may have happened; any other error certainly did not. */
+        c->unknown += rc == OVS_ERR_IO;
+        c->errors += rc != OVS_ERR_IO;
+        what = c->s->errstr[0] ? c->s->errstr : "error";
+        break;
     }
     c->requests++;
     ovs_request_keys(sc, r, &key, 1);
@@ -468,6 +472,7 @@ collect:;
         res->refused += c->refused;
         res->busy += c->busy;
         res->unknown += c->unknown;
+        res->errors += c->errors;
         res->acquire_fail += c->acquire_fail;
         res->retries += c->retries;
         if (lat)

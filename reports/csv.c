@@ -49,6 +49,7 @@ static const struct csv_column {
     { "refused", "refused", CSV_TEXT },
     { "busy", "busy", CSV_TEXT },
     { "unknown", "unknown", CSV_TEXT },
+    { "errors", "errors", CSV_TEXT },
     { "throughput_rps", "throughput", CSV_RPS },
     { "p50_ms", "p50_ns", CSV_MS },
     { "p99_ms", "p99_ns", CSV_MS },

@@ -34,7 +34,7 @@
 /* The CSV column names, in order. Tools downstream key on these: only ever append. */
 #define OVS_REPORT_CSV_HEADER                                                              \
     "run_id,scenario,strategy,params,seed,status,verdict,expect,figure,requests,succeeded,"  \
-    "refused,busy,unknown,throughput_rps,p50_ms,p99_ms,max_ms,acquire_fail,retries,"        \
+    "refused,busy,unknown,errors,throughput_rps,p50_ms,p99_ms,max_ms,acquire_fail,retries,"        \
     "duration_s,redis_version,sqlite_version,started_at,scenario_file,shop_db"
 
 /* Write the Markdown summary of every run in results to out. */

@@ -246,26 +246,26 @@ static int sum_numbers(sqlite3 *db, FILE *out, char *err, size_t errlen)
 
     if (ovs_rdb_prepare(db,
                         "SELECT id, scenario, strategy, params, requests, succeeded, refused,"
-                        " busy, unknown, throughput, p50_ns, p99_ns, max_ns, acquire_fail,"
+                        " busy, unknown, errors, throughput, p50_ns, p99_ns, max_ns, acquire_fail,"
                         " retries, duration_ns FROM runs ORDER BY id", &st, err, errlen) < 0)
         return -1;
     fputs("\n## Numbers\n\n"
           "| run | scenario | strategy | params | requests | succeeded | refused | busy"
-          " | unknown | req/s | p50 ms | p99 ms | max ms | acquire failures | retries"
+          " | unknown | errors | req/s | p50 ms | p99 ms | max ms | acquire failures | retries"
           " | duration s |\n"
-          "| ---: | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---:"
+          "| ---: | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---:"
           " | ---: | ---: | ---: | ---: |\n", out);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         fputc('|', out);
-        for (int i = 0; i <= 15; i++) {
+        for (int i = 0; i <= 16; i++) {
             fputc(' ', out);
-            if (i >= 10 && i <= 12) {
+            if (i >= 11 && i <= 13) {
                 sum_ns(out, st, i, OVS_NS_PER_MS);
-            } else if (i == 15) {
+            } else if (i == 16) {
                 sum_ns(out, st, i, OVS_NS_PER_S);
             } else if (sqlite3_column_type(st, i) == SQLITE_NULL) {
                 fputs("—", out);
-            } else if (i == 9) {
+            } else if (i == 10) {
                 fprintf(out, "%.1f", sqlite3_column_double(st, i));
             } else {
                 sum_cell(out, ovs_rdb_text(st, i));

@@ -160,11 +160,11 @@ static void test_summary_numbers(void **state)
     char *s = fixture_capture(ovs_report_summary, *state);
 
     assert_contains(s, "\n## Numbers\n\n| run | scenario | strategy | params | requests |"
-                       " succeeded | refused | busy | unknown | req/s | p50 ms | p99 ms |"
+                       " succeeded | refused | busy | unknown | errors | req/s | p50 ms | p99 ms |"
                        " max ms | acquire failures | retries | duration s |\n");
-    assert_contains(s, "\n| 1 | flash-sale | naive | buyers=50 | 200 | 137 | 63 | 0 | 0 |"
+    assert_contains(s, "\n| 1 | flash-sale | naive | buyers=50 | 200 | 137 | 63 | 0 | 0 | — |"
                        " 1234.6 | 1.235 | 9876.543 | 12345.679 | 5 | 12 | 2.500 |\n");
-    assert_contains(s, "\n| 3 | hotel | naive | — | — | — | — | — | — | — | — | — | — |"
+    assert_contains(s, "\n| 3 | hotel | naive | — | — | — | — | — | — | — | — | — | — | — |"
                        " — | — | — |\n");
     /* Rounding half up at the third place: 500 ns -> 0.001 ms, 999999500 ns -> 1000.000. */
     assert_contains(s, "| 10.0 | 0.001 | 1000.000 | 1000.000 | 1 | 2 | 1.000 |\n");
@@ -190,16 +190,16 @@ static void test_csv(void **state)
     assert_prefix(s, OVS_REPORT_CSV_HEADER "\n");
     /* The header is a contract: spelled out here, not only through the macro. */
     assert_prefix(s, "run_id,scenario,strategy,params,seed,status,verdict,expect,figure,"
-                     "requests,succeeded,refused,busy,unknown,throughput_rps,p50_ms,"
+                     "requests,succeeded,refused,busy,unknown,errors,throughput_rps,p50_ms,"
                      "p99_ms,max_ms,acquire_fail,retries,duration_s,redis_version,"
                      "sqlite_version,started_at,scenario_file,shop_db\n");
     assert_contains(s, "\n1,flash-sale,naive,buyers=50,42,ok,unsafe,unsafe,oversold 37,200,"
-                       "137,63,0,0,1234.6,1.235,9876.543,12345.679,5,12,2.500,7.2.4,3.45.1,"
+                       "137,63,0,0,,1234.6,1.235,9876.543,12345.679,5,12,2.500,7.2.4,3.45.1,"
                        "2026-01-20T10:00:00Z,scenarios/flash-sale.ini,/tmp/shop-1.db\n");
     /* Comma-bearing figure quoted; NULLs empty. */
     assert_contains(s, "\n2,flash-sale,redlock,buyers=50,42,ok,safe,safe,"
                        "\"0 oversold, 100 sold\",");
-    assert_contains(s, "\n3,hotel,naive,,7,aborted,,unsafe,,,,,,,,,,,,,,7.2.4,3.45.1,"
+    assert_contains(s, "\n3,hotel,naive,,7,aborted,,unsafe,,,,,,,,,,,,,,,7.2.4,3.45.1,"
                        "2026-01-20T10:00:06Z,scenarios/hotel.ini,\n");
     /* Quotes doubled; the seed printed unsigned; a line break kept inside quotes. */
     assert_contains(s, "\n7,pipes,naive,\"a=1,b=\"\"x\"\"\",18446744073709551615,ok,unsafe,,"
