@@ -1,6 +1,7 @@
 /* cell.c - one scenario x strategy run, from fleet start to the recorded verdict. */
 #include "cell.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -21,6 +22,16 @@ int ovs_cell_nodes(const ovs_scenario *sc, const ovs_strategy_methods *m, const 
     if (need == 0 && (sc->redis.replicas > 0 || sc->n_faults > 0))
         need = 1;
     return need;
+}
+
+/* The strategy's place in the registry, so reports list strategies in that order. */
+static int strategy_rank(const ovs_strategy_methods *m)
+{
+    const ovs_strategy_methods *const *all = ovs_strategy_list();
+    for (int i = 0; all[i]; i++)
+        if (all[i] == m)
+            return i;
+    return INT32_MAX;
 }
 
 static void utc_now(char *buf, size_t len)
@@ -129,6 +140,7 @@ record:;
         .description = sc->description,
         .workload = sc->workload == OVS_INVENTORY ? "inventory" : "booking",
         .strategy = m->name,
+        .strategy_rank = strategy_rank(m),
         .params = params,
         .seed = sc->seed,
         .expect = out->expect,

@@ -16,7 +16,8 @@ static const char *const results_schema =
     "CREATE TABLE IF NOT EXISTS runs("
     "  id INTEGER PRIMARY KEY,"
     "  scenario TEXT NOT NULL, scenario_file TEXT NOT NULL, description TEXT NOT NULL,"
-    "  workload TEXT NOT NULL, strategy TEXT NOT NULL, params TEXT NOT NULL,"
+    "  workload TEXT NOT NULL, strategy TEXT NOT NULL, strategy_rank INTEGER,"
+    "  params TEXT NOT NULL,"
     "  seed INTEGER NOT NULL, expect TEXT CHECK (expect IN ('safe', 'unsafe')),"
     "  redis_version TEXT, sqlite_version TEXT NOT NULL, started_at TEXT NOT NULL,"
     "  duration_ns INTEGER NOT NULL,"
@@ -87,10 +88,10 @@ int64_t ovs_results_write(ovs_results *r, const ovs_run_row *row, ovs_trace *con
     if (sqlite3_prepare_v2(
             r->db,
             "INSERT INTO runs(scenario, scenario_file, description, workload, strategy,"
-            " params, seed, expect, redis_version, sqlite_version, started_at, duration_ns,"
+            " strategy_rank, params, seed, expect, redis_version, sqlite_version, started_at, duration_ns,"
             " status, error, verdict, figure, shop_db, requests, succeeded, refused, busy,"
             " unknown, errors, throughput, p50_ns, p99_ns, max_ns, acquire_fail, retries)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             -1, &st, NULL) != SQLITE_OK) {
         fail(r, "insert run");
         goto rollback;
@@ -100,6 +101,7 @@ int64_t ovs_results_write(ovs_results *r, const ovs_run_row *row, ovs_trace *con
     bind_text(st, i++, row->description ? row->description : "");
     bind_text(st, i++, row->workload);
     bind_text(st, i++, row->strategy);
+    sqlite3_bind_int(st, i++, row->strategy_rank);
     bind_text(st, i++, row->params ? row->params : "");
     sqlite3_bind_int64(st, i++, (sqlite3_int64)row->seed);
     bind_text(st, i++, row->expect < 0 ? NULL : row->expect ? "safe" : "unsafe");

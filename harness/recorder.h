@@ -5,7 +5,8 @@
  * all; an interrupted run is written with status 'aborted'. The schema is the contract
  * the reports read:
  *
- *   runs(id, scenario, scenario_file, description, workload, strategy, params, seed,
+ *   runs(id, scenario, scenario_file, description, workload, strategy, strategy_rank
+ *        (its place in the registry: the order of matrix columns), params, seed,
  *        expect 'safe'|'unsafe'|NULL, redis_version, sqlite_version, started_at (UTC ISO),
  *        duration_ns, status 'ok'|'aborted'|'error', error, verdict 'safe'|'unsafe'|NULL,
  *        figure, shop_db, requests, succeeded, refused, busy, unknown, errors, throughput
@@ -26,6 +27,7 @@
 typedef struct ovs_run_row {
     const char *scenario, *scenario_file, *description, *workload;
     const char *strategy, *params;
+    int strategy_rank;        /* index in ovs_strategy_list() */
     uint64_t seed;
     int expect;               /* 1 safe, 0 unsafe, -1 none */
     const char *redis_version, *sqlite_version;

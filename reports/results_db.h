@@ -43,7 +43,10 @@ typedef struct ovs_rdb_names {
 
 /* The queries a report's rows and columns come from. */
 #define OVS_RDB_SCENARIOS_SQL "SELECT scenario FROM runs GROUP BY scenario ORDER BY MIN(id)"
-#define OVS_RDB_STRATEGIES_SQL "SELECT strategy FROM runs GROUP BY strategy ORDER BY MIN(id)"
+/* Strategies in registry order (strategy_rank), then by first run for any without one. */
+#define OVS_RDB_STRATEGIES_SQL                                                             \
+    "SELECT strategy FROM runs GROUP BY strategy"                                        \
+    " ORDER BY MIN(COALESCE(strategy_rank, 2147483647)), MIN(id)"
 
 /* Load the values of the single column of sql into ns. On -1 ns is empty. */
 int ovs_rdb_names_load(sqlite3 *db, const char *sql, ovs_rdb_names *ns, char *err,

@@ -30,7 +30,8 @@ enum fixture_schema { FIXTURE_LOOSE, FIXTURE_RECORDER };
 
 static const char fixture_loose_schema[] =
     "CREATE TABLE runs(id INTEGER PRIMARY KEY, scenario TEXT NOT NULL, scenario_file TEXT,"
-    " description TEXT, workload TEXT, strategy TEXT NOT NULL, params TEXT, seed INTEGER,"
+    " description TEXT, workload TEXT, strategy TEXT NOT NULL, strategy_rank INTEGER,"
+    " params TEXT, seed INTEGER,"
     " expect TEXT, redis_version TEXT, sqlite_version TEXT, started_at TEXT,"
     " duration_ns INTEGER, status TEXT NOT NULL, error TEXT, verdict TEXT, figure TEXT,"
     " shop_db TEXT, requests INTEGER, succeeded INTEGER, refused INTEGER, busy INTEGER,"
