@@ -21,6 +21,7 @@
 #include <stdlib.h>
 
 #include "redis_conn.h"
+#include "redis_stock.h"
 #include "strategy.h"
 #include "writeback.h"
 
@@ -60,11 +61,7 @@ static int ctd_nodes(const ovs_params *p)
  * the same Redis state, and a scenario compares them on it. */
 static int ctd_prepare(const ovs_env *env, char *err, size_t errlen)
 {
-    if (env->n_redis < 1) {
-        ovs_seterr(err, errlen, "redis-check-then-decr needs a Redis server; the run has none");
-        return OVS_ERR;
-    }
-    return ovs_strategy_lua_decr.xPrepare(env, err, errlen);
+    return ovs_redis_stock_prepare(env, "redis-check-then-decr", err, errlen);
 }
 
 static int ctd_open(ovs_strategy *s, const ovs_env *env)
@@ -162,7 +159,7 @@ static int claim_nights(ctd *x, const ovs_request *req, int64_t buyer, int64_t t
 {
     int nights = req->check_out - req->check_in;
     char (*keys)[CTD_NIGHT_KEY];
-    char guest[24], date[16];
+    char guest[24];
     int taken = 0;
     int rc = OVS_OK;
 
@@ -173,8 +170,7 @@ static int claim_nights(ctd *x, const ovs_request *req, int64_t buyer, int64_t t
     if (keys == NULL)
         return ovs_strategy_fail(&x->base, OVS_ERR, "out of memory");
     for (int i = 0; i < nights; i++) {
-        ovs_format_date(req->check_in + i, date, sizeof(date));
-        snprintf(keys[i], sizeof(keys[i]), "night:%d:%d:%s", req->hotel, req->room, date);
+        ovs_night_key(req, i, keys[i], sizeof(keys[i]));
     }
     /* Check every night before writing any, as the Lua script does - only not atomically. */
     for (int i = 0; i < nights && rc == OVS_OK && !taken; i++) {

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 
 #include "redis_conn.h"
+#include "redis_stock.h"
 #include "strategy.h"
 #include "writeback.h"
 
@@ -36,8 +37,6 @@ static const char claim_src[] =
 /* Bounds on talking to the server; not parameters, for the reasons given in setnx.c. */
 #define LUAD_CONNECT_MS 1000
 #define LUAD_COMMAND_MS 1000
-/* Seeding may write many SKUs; allow it longer. */
-#define LUAD_PREPARE_MS 5000
 /* A longer stay is a broken scenario, not a booking. */
 #define LUAD_MAX_NIGHTS 366
 /* "night:<hotel>:<room>:YYYY-MM-DD" with ints of any size. */
@@ -56,66 +55,9 @@ static int luad_nodes(const ovs_params *p)
     return 1;
 }
 
-/* Remove every taken night left by an earlier run on the same server: a fresh booking
- * scenario starts with every room free, as a fresh inventory starts at full stock. */
-static int clear_nights(ovs_redis *r)
-{
-    char cursor[32] = "0";
-    redisReply *reply;
-
-    do {
-        int rc = ovs_redis_cmd(r, &reply, "SCAN %s MATCH night:* COUNT 1000", cursor);
-        if (rc != OVS_OK)
-            return rc;
-        if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
-            reply->element[0]->type != REDIS_REPLY_STRING ||
-            reply->element[1]->type != REDIS_REPLY_ARRAY) {
-            freeReplyObject(reply);
-            return ovs_redis_expect(r, NULL, REDIS_REPLY_ARRAY, "SCAN");
-        }
-        snprintf(cursor, sizeof(cursor), "%s", reply->element[0]->str);
-        for (size_t i = 0; i < reply->element[1]->elements; i++) {
-            redisReply *del;
-            const redisReply *k = reply->element[1]->element[i];
-            rc = ovs_redis_cmd(r, &del, "UNLINK %b", k->str, (size_t)k->len);
-            if (rc != OVS_OK) {
-                freeReplyObject(reply);
-                return rc;
-            }
-            freeReplyObject(del);
-        }
-        freeReplyObject(reply);
-    } while (cursor[0] != '0' || cursor[1] != '\0');
-    return OVS_OK;
-}
-
 static int luad_prepare(const ovs_env *env, char *err, size_t errlen)
 {
-    const ovs_scenario *sc = env->sc;
-    ovs_redis r;
-    redisReply *reply;
-    int rc = OVS_OK;
-
-    if (env->n_redis < 1) {
-        ovs_seterr(err, errlen, "lua-decr needs a Redis server; the run has none");
-        return OVS_ERR;
-    }
-    ovs_redis_init(&r, &env->redis[0], LUAD_CONNECT_MS, LUAD_PREPARE_MS);
-    if (sc->workload == OVS_INVENTORY) {
-        for (int sku = 1; sku <= sc->skus && rc == OVS_OK; sku++) {
-            rc = ovs_redis_cmd(&r, &reply, "SET stock:%d %d", sku, sc->stock);
-            if (rc == OVS_OK)
-                freeReplyObject(reply);
-        }
-    } else {
-        rc = clear_nights(&r);
-    }
-    if (rc != OVS_OK) {
-        ovs_seterr(err, errlen, "%s", r.errstr);
-        rc = OVS_ERR;
-    }
-    ovs_redis_close(&r);
-    return rc;
+    return ovs_redis_stock_prepare(env, "lua-decr", err, errlen);
 }
 
 static int luad_open(ovs_strategy *s, const ovs_env *env)
@@ -167,7 +109,7 @@ static int claim_nights(luad *x, const ovs_request *req, int64_t buyer)
     int nights = req->check_out - req->check_in;
     char (*keys)[LUAD_NIGHT_KEY];
     const char **kv;
-    char guest[24], date[16];
+    char guest[24];
     int rc;
 
     if (nights < 1 || nights > LUAD_MAX_NIGHTS)
@@ -181,8 +123,7 @@ static int claim_nights(luad *x, const ovs_request *req, int64_t buyer)
         return ovs_strategy_fail(&x->base, OVS_ERR, "out of memory");
     }
     for (int i = 0; i < nights; i++) {
-        ovs_format_date(req->check_in + i, date, sizeof(date));
-        snprintf(keys[i], sizeof(keys[i]), "night:%d:%d:%s", req->hotel, req->room, date);
+        ovs_night_key(req, i, keys[i], sizeof(keys[i]));
         kv[i] = keys[i];
     }
     snprintf(guest, sizeof(guest), "%lld", (long long)buyer);

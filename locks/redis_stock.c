@@ -1,0 +1,81 @@
+/* redis_stock.c - stock kept in Redis, shared by the strategies that sell from it. */
+#include "redis_stock.h"
+
+#include <stdio.h>
+
+#include <hiredis/hiredis.h>
+
+#include "redis_conn.h"
+#include "util.h"
+
+#define STOCK_CONNECT_MS 1000
+#define STOCK_PREPARE_MS 5000 /* a SCAN over an earlier run's nights may take a while */
+
+/* Remove every taken night left by an earlier run on the same server: a fresh booking
+ * scenario starts with every room free, as a fresh inventory starts at full stock. */
+static int clear_nights(ovs_redis *r)
+{
+    char cursor[32] = "0";
+    redisReply *reply;
+
+    do {
+        int rc = ovs_redis_cmd(r, &reply, "SCAN %s MATCH night:* COUNT 1000", cursor);
+        if (rc != OVS_OK)
+            return rc;
+        if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+            reply->element[0]->type != REDIS_REPLY_STRING ||
+            reply->element[1]->type != REDIS_REPLY_ARRAY) {
+            freeReplyObject(reply);
+            return ovs_redis_expect(r, NULL, REDIS_REPLY_ARRAY, "SCAN");
+        }
+        snprintf(cursor, sizeof(cursor), "%s", reply->element[0]->str);
+        for (size_t i = 0; i < reply->element[1]->elements; i++) {
+            redisReply *del;
+            const redisReply *k = reply->element[1]->element[i];
+            rc = ovs_redis_cmd(r, &del, "UNLINK %b", k->str, (size_t)k->len);
+            if (rc != OVS_OK) {
+                freeReplyObject(reply);
+                return rc;
+            }
+            freeReplyObject(del);
+        }
+        freeReplyObject(reply);
+    } while (cursor[0] != '0' || cursor[1] != '\0');
+    return OVS_OK;
+}
+
+int ovs_redis_stock_prepare(const ovs_env *env, const char *who, char *err, size_t errlen)
+{
+    const ovs_scenario *sc = env->sc;
+    ovs_redis r;
+    redisReply *reply;
+    int rc = OVS_OK;
+
+    if (env->n_redis < 1) {
+        ovs_seterr(err, errlen, "%s needs a Redis server; the run has none", who);
+        return OVS_ERR;
+    }
+    ovs_redis_init(&r, &env->redis[0], STOCK_CONNECT_MS, STOCK_PREPARE_MS);
+    if (sc->workload == OVS_INVENTORY) {
+        for (int sku = 1; sku <= sc->skus && rc == OVS_OK; sku++) {
+            rc = ovs_redis_cmd(&r, &reply, "SET stock:%d %d", sku, sc->stock);
+            if (rc == OVS_OK)
+                freeReplyObject(reply);
+        }
+    } else {
+        rc = clear_nights(&r);
+    }
+    if (rc != OVS_OK) {
+        ovs_seterr(err, errlen, "%s", r.errstr);
+        rc = OVS_ERR;
+    }
+    ovs_redis_close(&r);
+    return rc;
+}
+
+void ovs_night_key(const ovs_request *req, int i, char *buf, size_t len)
+{
+    char date[16];
+    ovs_format_date(req->check_in + i, date, sizeof(date));
+    snprintf(buf, len, "night:%d:%d:%s", req->hotel, req->room, date);
+}

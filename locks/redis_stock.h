@@ -1,0 +1,20 @@
+/* redis_stock.h - stock kept in Redis: what lua-decr and redis-check-then-decr sell from.
+ *
+ * Inventory: `stock:<sku>` holds the units left. Booking: a room-night is one unit of stock
+ * (SPEC §3); `night:<hotel>:<room>:<YYYY-MM-DD>` exists once that night is taken. Both
+ * strategies start from the same state, so a scenario compares them on equal terms. */
+#ifndef OVS_REDIS_STOCK_H
+#define OVS_REDIS_STOCK_H
+
+#include <stddef.h>
+
+#include "strategy.h"
+
+/* Once per run on env->redis[0]: SET stock:<sku> to the scenario's stock for every SKU, or
+ * remove every taken night an earlier run left. who names the strategy in messages.
+ * Returns OVS_OK or OVS_ERR with err. */
+int ovs_redis_stock_prepare(const ovs_env *env, const char *who, char *err, size_t errlen);
+/* The key of night i (0-based) of the stay. */
+void ovs_night_key(const ovs_request *req, int i, char *buf, size_t len);
+
+#endif
