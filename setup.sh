@@ -69,6 +69,18 @@ case "${1:-}" in
     # The gate over the default scenarios: every safe strategy holds, every known-unsafe
     # one still shows its failure.
     ./build/oversell gate --quiet --out build/gate --junit build/gate/junit.xml
+    # One closing line over everything above: the three suites and the gate's cells.
+    passed=0 failed=0
+    for log in build/meson-logs/testlog.json build-asan/meson-logs/testlog.json \
+               build-tsan/meson-logs/testlog.json; do
+      ok=$(grep -o '"result": "[A-Z]*"' "$log" | grep -c '"OK"' || true)
+      all=$(grep -o '"result": "[A-Z]*"' "$log" | wc -l)
+      passed=$((passed + ok)) failed=$((failed + all - ok))
+    done
+    cells=$(grep -c '<testcase' build/gate/junit.xml || true)
+    bad=$(grep -c '<failure' build/gate/junit.xml || true)
+    passed=$((passed + cells - bad)) failed=$((failed + bad))
+    echo "$passed passed, $failed failed"
     ;;
   *)
     echo "usage: ./setup.sh matrix | test" >&2
