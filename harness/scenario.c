@@ -964,7 +964,7 @@ static int interpret(parser *p, ovs_scenario *sc)
 
     sc->seed = 1;
     sc->skus = 1;
-    sc->granularity = OVS_GRAN_CHECKIN;
+    sc->granularity = OVS_GRAN_NIGHT;
     sc->writeback_delay_ns = 5 * OVS_NS_PER_MS;
     if (do_scenario(p, scn, sc) != 0)
         return -1;

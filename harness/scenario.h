@@ -154,7 +154,8 @@ typedef struct ovs_scenario {
     uint64_t seed;                 /* [scenario] seed (default 1) */
     int skus;                      /* inventory: SKUs 1..skus (default 1) */
     int stock;                     /* inventory: initial stock of each SKU */
-    enum ovs_granularity granularity; /* booking: [scenario] lock = hotel|check_in|night */
+    enum ovs_granularity granularity; /* booking: [scenario] lock = hotel|check_in|night
+                                         (default night) */
     int64_t writeback_delay_ns;    /* [scenario] writeback_delay: queue delay to SQL */
 
     int n_clients;                 /* timeline clients, in file order; 0 with a crowd */

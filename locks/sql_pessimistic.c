@@ -21,7 +21,7 @@ static const ovs_param_spec sqlp_params[] = {
 
 typedef struct sqlp {
     ovs_strategy base;
-    int in_tx; /* 1 between a successful BEGIN IMMEDIATE and its COMMIT/ROLLBACK */
+    int in_tx; /* keys held under the open BEGIN IMMEDIATE; 0 when none is open */
 } sqlp;
 
 static int sqlp_open(ovs_strategy *s, const ovs_env *env)
@@ -40,6 +40,12 @@ static int sqlp_lock(ovs_strategy *s, const char *key)
 
     (void)key; /* one writer lock for the whole database: coarser than any key */
     s->attempts = 1;
+    /* A request that takes several keys (one per night of a stay) already holds the
+     * database's lock after the first: count the keys, commit after the last release. */
+    if (p->in_tx > 0) {
+        p->in_tx++;
+        return OVS_OK;
+    }
     rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     if (rc == SQLITE_OK) {
         p->in_tx = 1;
@@ -56,9 +62,10 @@ static int sqlp_unlock(ovs_strategy *s, const char *key)
     sqlite3 *db = s->env->shop;
 
     (void)key;
-    if (!p->in_tx)
+    if (p->in_tx == 0)
         return ovs_strategy_fail(s, OVS_BUSY, "no transaction open");
-    p->in_tx = 0;
+    if (--p->in_tx > 0)
+        return OVS_OK;
     /* COMMIT cannot be busy here: we hold the writer lock, and in WAL mode readers never
      * block a commit. If it fails anyway, roll back so the connection stays usable. */
     if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {

@@ -458,7 +458,7 @@ static void test_defaults_and_spellings(void **state)
     parse_ok("[scenario]\nname = a\nworkload = booking\n"
              "[client x]\nrequest = book hotel=1 room=1 dates=2026-01-01..2026-01-02\n",
              &sc);
-    assert_int_equal(sc.granularity, OVS_GRAN_CHECKIN);
+    assert_int_equal(sc.granularity, OVS_GRAN_NIGHT);
     ovs_scenario_free(&sc);
     parse_ok("[scenario]\nname = a\nworkload = booking\nlock = hotel+check_in\n"
              "[client x]\nrequest = book hotel=1 room=1 dates=2026-01-01..2026-01-02\n",
