@@ -152,36 +152,42 @@ static int step_once(sqlite3 *db, sqlite3_stmt *st, char *err, size_t errlen)
 }
 
 /* The fencing check, inside the act's savepoint: the token must be higher than the last
- * one applied for key. Returns OVS_OK (and records it), OVS_REFUSED, or OVS_ERR. */
+ * one applied for key. One conditional upsert, so the savepoint's first statement is a
+ * write: a deferred transaction that read first and wrote second could not take the write
+ * lock once another writer had committed (SQLITE_BUSY without the busy handler), which
+ * failed fenced writes on other keys under load. Returns OVS_OK (and records the token),
+ * OVS_REFUSED, or OVS_ERR. */
 static int fence_check(sqlite3 *db, const char *key, int64_t fence, char *err, size_t errlen)
 {
     sqlite3_stmt *st = NULL;
     int64_t last = -1;
     int rc = OVS_ERR;
 
-    if (sqlite3_prepare_v2(db, "SELECT token FROM fences WHERE key = ?", -1, &st, NULL) !=
-        SQLITE_OK)
-        goto out;
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
-    int s = sqlite3_step(st);
-    if (s == SQLITE_ROW)
-        last = sqlite3_column_int64(st, 0);
-    else if (s != SQLITE_DONE)
-        goto out;
-    sqlite3_finalize(st);
-    st = NULL;
-    if (fence <= last) {
-        ovs_seterr(err, errlen, "stale token %lld <= %lld", (long long)fence, (long long)last);
-        return OVS_REFUSED;
-    }
-    if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO fences(key, token) VALUES (?, ?)", -1,
-                           &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(db,
+                           "INSERT INTO fences(key, token) VALUES (?1, ?2)"
+                           " ON CONFLICT(key) DO UPDATE SET token = excluded.token"
+                           " WHERE excluded.token > fences.token",
+                           -1, &st, NULL) != SQLITE_OK)
         goto out;
     sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 2, fence);
     if (sqlite3_step(st) != SQLITE_DONE)
         goto out;
-    rc = OVS_OK;
+    if (sqlite3_changes(db) == 1) {
+        rc = OVS_OK;
+        goto out;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    /* Refused: name the token that won, for the event's detail. */
+    if (sqlite3_prepare_v2(db, "SELECT token FROM fences WHERE key = ?", -1, &st, NULL) ==
+        SQLITE_OK) {
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            last = sqlite3_column_int64(st, 0);
+    }
+    ovs_seterr(err, errlen, "stale token %lld <= %lld", (long long)fence, (long long)last);
+    rc = OVS_REFUSED;
 out:
     if (rc == OVS_ERR)
         ovs_seterr(err, errlen, "fence: %s", sqlite3_errmsg(db));
