@@ -90,6 +90,7 @@ int ovs_cell_run(const ovs_cell *cell, ovs_results *db, ovs_cell_result *out)
         .fault_ctx = topo,
         .shop_path = shop_path,
         .stop = cell->stop,
+        .no_events = cell->no_events,
     };
     if (ovs_run(&spec, &res) != 0) {
         snprintf(out->error, sizeof(out->error), "%s", res.error);
@@ -126,6 +127,11 @@ int ovs_cell_run(const ovs_cell *cell, ovs_results *db, ovs_cell_result *out)
         snprintf(out->figure + used, sizeof(out->figure) - used,
                  "; unavailable: %lld of %lld requests could not take the lock",
                  (long long)res.busy, (long long)res.requests);
+    }
+    if (cell->no_events) {
+        size_t used = strlen(out->figure);
+        snprintf(out->figure + used, sizeof(out->figure) - used,
+                 "; events not recorded (bench): mutual exclusion and lost orders unchecked");
     }
     out->safe = 1;
     out->oversold = checks[0].observed;

@@ -20,6 +20,9 @@ typedef struct ovs_cell {
     const char *shop_dir;        /* the shop database goes here as <scenario>.<strategy>.db */
     const char *redis_server;    /* NULL: find one */
     atomic_int *stop;            /* SIGINT flag; may be NULL */
+    int no_events;               /* ovs_run_spec.no_events: 1 only for `oversell bench`'s
+                                    recording-cost runs; the figure then says which checks
+                                    had no events to read */
 } ovs_cell;
 
 typedef struct ovs_cell_result {

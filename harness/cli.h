@@ -2,6 +2,7 @@
 #ifndef OVS_CLI_H
 #define OVS_CLI_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "scenario.h"
@@ -49,6 +50,15 @@ const char *cli_default_scenarios(void);
 /* Every *.ini in dir, sorted. Returns the count or -1. Free each path. */
 int cli_scenario_files(const char *dir, char **paths, int max);
 int cli_mkdir_p(const char *path);
+/* Remove a SQLite database file with its -wal and -shm files, so a run starts afresh. */
+void cli_remove_db(const char *path);
+/* Catch SIGINT and SIGTERM from now on. The first sets the returned flag, which runs poll:
+ * clients take no new requests and the run in progress is recorded as aborted. The second
+ * kills every managed redis-server and exits 130 at once. */
+atomic_int *cli_catch_stop(void);
+/* bench: ceiling, redis-benchmark, every strategy's throughput and latency (cli_bench.c).
+ * Returns the exit status. */
+int cli_bench(int argc, char **argv);
 /* Print run_id (or, when it is -1, the latest run of the scenario with o's strategy) of the
  * results database at dbpath as a time table, and write the Mermaid file if asked. */
 int cli_explain_print(const cli_options *o, const ovs_scenario *sc, const char *dbpath,

@@ -39,6 +39,17 @@ static void on_signal(int sig)
     atomic_store(&stop_requested, 1);
 }
 
+atomic_int *cli_catch_stop(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    return &stop_requested;
+}
+
 static void usage(FILE *f, enum cli_mode mode)
 {
     static const char *const what[] = {
@@ -245,7 +256,7 @@ int cli_mkdir_p(const char *path)
     return 0;
 }
 
-static void remove_db(const char *path)
+void cli_remove_db(const char *path)
 {
     char side[700];
     unlink(path);
@@ -383,7 +394,7 @@ static int run_cells(cli_options *o, ovs_scenario *scs, int nsc, int64_t *last_r
         goto out;
     }
     snprintf(path, sizeof(path), "%s/results.db", o->out_dir);
-    remove_db(path);
+    cli_remove_db(path);
     db = ovs_results_open(path, err, sizeof(err));
     if (db == NULL) {
         fprintf(stderr, "oversell %s: %s\n", o->cmd, err);
@@ -391,12 +402,7 @@ static int run_cells(cli_options *o, ovs_scenario *scs, int nsc, int64_t *last_r
         goto out;
     }
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    cli_catch_stop();
 
     int done = 0;
     for (int c = 0; c < total && !atomic_load(&stop_requested); c++) {

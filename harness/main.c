@@ -33,6 +33,8 @@ static void usage_main(FILE *f)
             "  gate               run the matrix; fail when a cell does not match its [expect]\n"
             "  explain SCENARIO   print one run's interleaving as a time table (and Mermaid)\n"
             "  report DB          write summary.md, results.csv and index.html from a results DB\n"
+            "  bench              measure the ceiling and every strategy's throughput and latency\n"
+            "                     against the performance targets\n"
             "  list               list strategies (with parameters) and scenarios\n"
             "\n"
             "'oversell <command> --help' for the command's options.\n");
@@ -179,6 +181,8 @@ int main(int argc, char **argv)
         return cmd_report(argc - 1, argv + 1);
     if (strcmp(cmd, "list") == 0)
         return cmd_list(argc - 1, argv + 1);
+    if (strcmp(cmd, "bench") == 0)
+        return cli_bench(argc - 1, argv + 1);
     fprintf(stderr, "oversell: unknown command '%s'\n", cmd);
     usage_main(stderr);
     return EXIT_USAGE;

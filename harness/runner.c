@@ -51,6 +51,7 @@ typedef struct client {
     int64_t *latency;          /* one per request served, for percentiles */
     size_t nlat, caplat;
     int pause_process;         /* think stops the whole client, watchdog included */
+    int no_events;             /* spec->no_events, kept here next to the trace it gates */
     atomic_int frozen;         /* env.frozen points here: set while paused as a process */
 } client;
 
@@ -125,6 +126,15 @@ static enum ovs_outcome outcome_of(int rc)
     return OVS_OUT_FAIL;
 }
 
+/* Append one event to the client's own trace, unless the run records none (bench's
+ * measurement of what recording costs): one well-predicted branch per event. */
+static void record(client *c, int buyer, enum ovs_op op, const char *key, int64_t start_ns,
+                   int64_t end_ns, enum ovs_outcome outcome, const char *detail)
+{
+    if (!c->no_events)
+        ovs_trace_add(&c->trace, buyer, op, key, start_ns, end_ns, outcome, detail);
+}
+
 /* The harness's own check-think-act inside the strategy's lock. Returns the request's
  * result code. */
 static int locked_request(client *c, const ovs_request *r, int buyer, int64_t think)
@@ -147,8 +157,8 @@ static int locked_request(client *c, const ovs_request *r, int buyer, int64_t th
         /* The trace truncates details to fit its fixed-size field. */
         if (rc == OVS_OK)
             snprintf(detail, sizeof(detail), "attempts=%u", s->attempts);
-        ovs_trace_add(&c->trace, buyer, OVS_OP_ACQUIRE, keys[held], a0, a1, outcome_of(rc),
-                      rc == OVS_OK ? detail : s->errstr);
+        record(c, buyer, OVS_OP_ACQUIRE, keys[held], a0, a1, outcome_of(rc),
+               rc == OVS_OK ? detail : s->errstr);
         if (rc != OVS_OK)
             break;
         held_at[held] = a1;
@@ -160,8 +170,8 @@ static int locked_request(client *c, const ovs_request *r, int buyer, int64_t th
         rc = ovs_shop_check(c->shop, sc->workload, r, &seen, err, sizeof(err));
         snprintf(detail, sizeof(detail), "%s=%lld",
                  sc->workload == OVS_INVENTORY ? "stock" : "overlapping", (long long)seen);
-        ovs_trace_add(&c->trace, buyer, OVS_OP_CHECK, keys[0], t, ovs_now_ns(),
-                      outcome_of(rc), rc == OVS_ERR ? err : detail);
+        record(c, buyer, OVS_OP_CHECK, keys[0], t, ovs_now_ns(), outcome_of(rc),
+               rc == OVS_ERR ? err : detail);
         ovs_faults_point(c->sh->faults, c->index, OVS_OP_CHECK);
         if (rc == OVS_OK) {
             think_for(c, think);
@@ -171,16 +181,15 @@ static int locked_request(client *c, const ovs_request *r, int buyer, int64_t th
                               sizeof(err));
             if (fence >= 0 && rc == OVS_OK)
                 snprintf(err, sizeof(err), "token %lld", (long long)fence);
-            ovs_trace_add(&c->trace, buyer, OVS_OP_ACT, keys[0], t, ovs_now_ns(),
-                          outcome_of(rc), rc == OVS_OK && fence < 0 ? NULL : err);
+            record(c, buyer, OVS_OP_ACT, keys[0], t, ovs_now_ns(), outcome_of(rc),
+                   rc == OVS_OK && fence < 0 ? NULL : err);
             ovs_faults_point(c->sh->faults, c->index, OVS_OP_ACT);
         }
         /* The section ends when the harness is about to release: under a sound lock the
          * next holder's section cannot begin before this instant. */
         int64_t end = ovs_now_ns();
         for (int k = 0; k < held; k++)
-            ovs_trace_add(&c->trace, buyer, OVS_OP_CRITICAL, keys[k], held_at[k], end,
-                          OVS_OUT_OK, NULL);
+            record(c, buyer, OVS_OP_CRITICAL, keys[k], held_at[k], end, OVS_OUT_OK, NULL);
     } else if (rc == OVS_BUSY) {
         c->acquire_fail++;
     }
@@ -190,8 +199,8 @@ static int locked_request(client *c, const ovs_request *r, int buyer, int64_t th
     for (int k = held - 1; k >= 0; k--) {
         int64_t t = ovs_now_ns();
         int u = s->m->xUnlock(s, keys[k]);
-        ovs_trace_add(&c->trace, buyer, OVS_OP_RELEASE, keys[k], t, ovs_now_ns(),
-                      outcome_of(u), u == OVS_OK ? NULL : u == OVS_BUSY ? "not owner" : s->errstr);
+        record(c, buyer, OVS_OP_RELEASE, keys[k], t, ovs_now_ns(), outcome_of(u),
+               u == OVS_OK ? NULL : u == OVS_BUSY ? "not owner" : s->errstr);
     }
     if (held > 0)
         ovs_faults_point(c->sh->faults, c->index, OVS_OP_RELEASE);
@@ -232,8 +241,10 @@ static void serve(client *c, const ovs_request *r, int buyer, int64_t think)
         break;
     }
     c->requests++;
-    ovs_request_keys(sc, r, &key, 1);
-    ovs_trace_add(&c->trace, buyer, OVS_OP_REQUEST, key, t, end, outcome_of(rc), what);
+    if (!c->no_events) {
+        ovs_request_keys(sc, r, &key, 1);
+        ovs_trace_add(&c->trace, buyer, OVS_OP_REQUEST, key, t, end, outcome_of(rc), what);
+    }
     note_latency(c, end - t);
 }
 
@@ -291,7 +302,13 @@ static void client_work(client *c)
             ovs_sleep_until(sh->t0 + sh->arrival[i]);
             if (stopping(spec))
                 break;
-            serve(c, &sc->crowd.req, i, sh->think[i]);
+            if (sc->crowd.spread_skus) {
+                ovs_request r = sc->crowd.req;
+                r.sku = 1 + i % sc->skus;
+                serve(c, &r, i, sh->think[i]);
+            } else {
+                serve(c, &sc->crowd.req, i, sh->think[i]);
+            }
         }
     } else {
         const ovs_client_spec *cs = &sc->clients[c->index];
@@ -399,7 +416,8 @@ int ovs_run(const ovs_run_spec *spec, ovs_run_result *res)
         c->env = prep;
         c->env.client = i;
         c->env.trace = &c->trace;
-        c->env.trace_steps = !sc->has_crowd;
+        c->env.trace_steps = !sc->has_crowd && !spec->no_events;
+        c->no_events = spec->no_events;
         if (spec->client_redis && !sc->has_crowd)
             c->env.redis = spec->client_redis[i];
         c->env.read_from = spec->read_from;
@@ -414,7 +432,7 @@ int ovs_run(const ovs_run_spec *spec, ovs_run_result *res)
             break;
         }
         c->s->m = m;
-        if (sc->has_crowd)
+        if (sc->has_crowd && !spec->no_events)
             ovs_trace_reserve(&c->trace, (size_t)(6 * sc->crowd.buyers / nthreads + 16));
         if (pthread_create(&c->thread, NULL, client_main, c) != 0) {
             snprintf(res->error, sizeof(res->error), "cannot start client thread %d", i);

@@ -41,6 +41,12 @@ typedef struct ovs_run_spec {
     const char *shop_path;               /* created by the caller (ovs_shop_create) */
     atomic_int *stop;                    /* may be NULL; when set, clients take no new
                                             requests and the run ends aborted */
+    int no_events;                       /* 1: clients record no events (requests, acquire,
+                                            check, act, critical, release), only counters
+                                            and latencies; `oversell bench` sets it to
+                                            measure what recording costs. Checks that read
+                                            events (mutual exclusion, lost orders) then see
+                                            none. 0 for every real run */
 } ovs_run_spec;
 
 enum ovs_run_status { OVS_RUN_OK, OVS_RUN_ABORTED, OVS_RUN_ERROR };

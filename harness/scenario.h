@@ -131,6 +131,9 @@ typedef struct ovs_crowd {
     int64_t think_ns;         /* `think`: lower bound of the think time */
     int64_t think_max_ns;     /* upper bound (`think = 1ms..5ms`); == think_ns when fixed */
     ovs_request req;          /* `request`: the same request for every buyer */
+    int spread_skus;          /* no file key: 0 from the parser. Set by `oversell bench`
+                                 for its many-SKU runs: buyer i then buys
+                                 sku = 1 + i % skus instead of req.sku */
 } ovs_crowd;
 
 /* A [strategy NAME] section: parameters for one strategy in this scenario. */

@@ -20,11 +20,6 @@
 #include "strategy.h"
 #include "writeback.h"
 
-static const char decr_src[] =
-    "local s = tonumber(redis.call('get', KEYS[1]) or '0') "
-    "if s > 0 then redis.call('decr', KEYS[1]) return 1 end "
-    "return 0";
-
 /* Check every night first, then write: a script is not rolled back on error, so it must
  * not write anything before it knows it will write everything. */
 static const char claim_src[] =
@@ -45,7 +40,7 @@ static const char claim_src[] =
 typedef struct luad {
     ovs_strategy base;
     ovs_redis redis;   /* env->redis[0] */
-    ovs_script decr;   /* inventory */
+    ovs_script decr;   /* inventory: ovs_redis_stock_decr_src */
     ovs_script claim;  /* booking */
 } luad;
 
@@ -69,7 +64,7 @@ static int luad_open(ovs_strategy *s, const ovs_env *env)
     if (env->wb == NULL)
         return ovs_strategy_fail(s, OVS_ERR, "lua-decr needs the write-back queue");
     ovs_redis_init(&x->redis, &env->redis[0], LUAD_CONNECT_MS, LUAD_COMMAND_MS);
-    x->decr.src = decr_src;
+    x->decr.src = ovs_redis_stock_decr_src;
     x->claim.src = claim_src;
     if (ovs_redis_connect(&x->redis) != OVS_OK)
         return ovs_strategy_fail(s, OVS_ERR, "%s", x->redis.errstr);

@@ -8,6 +8,11 @@
 #include "redis_conn.h"
 #include "util.h"
 
+const char ovs_redis_stock_decr_src[] =
+    "local s = tonumber(redis.call('get', KEYS[1]) or '0') "
+    "if s > 0 then redis.call('decr', KEYS[1]) return 1 end "
+    "return 0";
+
 #define STOCK_CONNECT_MS 1000
 #define STOCK_PREPARE_MS 5000 /* a SCAN over an earlier run's nights may take a while */
 

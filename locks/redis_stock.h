@@ -10,6 +10,11 @@
 
 #include "strategy.h"
 
+/* The script lua-decr sells one unit with: KEYS[1] is stock:<sku>; when the stock is above
+ * zero it decrements it and returns 1, else returns 0. Here rather than in lua_decr.c so
+ * that `oversell bench` measures its ceiling with the very script the strategy runs. */
+extern const char ovs_redis_stock_decr_src[];
+
 /* Once per run on env->redis[0]: SET stock:<sku> to the scenario's stock for every SKU, or
  * remove every taken night an earlier run left. who names the strategy in messages.
  * Returns OVS_OK or OVS_ERR with err. */

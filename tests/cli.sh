@@ -132,6 +132,39 @@ check "report rewrites summary.md identically" cmp -s "$tmp/out-two/summary.md" 
 check "report writes index.html" [ -s "$tmp/regen/index.html" ]
 check "index.html loads nothing from the network" bash -c "! grep -qiE '(src|href)=\"https?:' '$tmp/regen/index.html'"
 
+# bench: a small run works, records its runs and writes its report with the targets
+# table. Its figures are timings of a shared machine: none is checked here.
+out=$tmp/out-bench
+"$bin" bench --ops 2000 --buyers 500 --connections 4 --out "$out" >"$tmp/bench" 2>"$tmp/err"; rc=$?
+check "bench exits 0" [ $rc = 0 ]
+[ $rc = 0 ] || cat "$tmp/err"
+check "bench.md written" [ -s "$out/bench.md" ]
+check "bench prints what bench.md holds" cmp -s "$tmp/bench" "$out/bench.md"
+check "bench.md has the targets table" grep -q '^| target | measured | result |$' "$out/bench.md"
+check "bench judges four targets" [ "$(grep -cE '\| (PASS|MISS|n/a) \|$' "$out/bench.md")" = 4 ]
+if command -v redis-benchmark >/dev/null; then
+  check "bench compares with redis-benchmark" grep -q '^| `redis-benchmark -c 4 -n 2000 EVALSHA` | [0-9]' "$out/bench.md"
+fi
+nstrategies=$("$bin" list | sed -n '/^strategies:/,/^$/p' | grep -cE '^  [a-z]')
+nruns=$(sqlite3 "$out/results.db" "SELECT count(*) FROM runs WHERE scenario IN ('bench-hot', 'bench-many') AND status = 'ok' AND requests = 500")
+check "bench ran all $nstrategies strategies on a hot SKU and on many ($nruns runs)" [ "$nruns" = $((2 * nstrategies)) ]
+many=$(sqlite3 "$out/shops/bench-many.lua-decr.db" "SELECT count(DISTINCT sku) || ' ' || max(n) FROM (SELECT sku, count(*) AS n FROM orders GROUP BY sku)")
+check "many SKUs: 500 buyers over 500 SKUs, one order each ($many)" [ "$many" = "500 1" ]
+unrecorded=$(sqlite3 "$out/results.db" "SELECT count(*) FROM runs JOIN events ON events.run = runs.id AND events.op = 'request' WHERE scenario = 'bench-recording-off'")
+check "runs without recording recorded no request events" [ "$unrecorded" = 0 ]
+PATH=/nonexistent "$bin" bench --ops 200 --buyers 50 --connections 2 --out "$tmp/out-bench-nrb" \
+  --redis-server "$(command -v redis-server)" >/dev/null 2>"$tmp/err"; rc=$?
+check "bench without redis-benchmark exits 0" [ $rc = 0 ]
+check "bench says redis-benchmark is missing" grep -q 'redis-benchmark not found on PATH' "$tmp/out-bench-nrb/bench.md"
+"$bin" bench --help | grep -q -- '--connections'; check "bench --help lists --connections" [ $? = 0 ]
+"$bin" bench --connections 0 --out "$tmp/out-bench-bad" 2>/dev/null
+check "bench --connections 0 exits 2" [ $? = 2 ]
+"$bin" bench --frobnicate --out "$tmp/out-bench-bad" 2>/dev/null
+check "bench with an unknown option exits 2" [ $? = 2 ]
+"$bin" bench --redis-server /nonexistent/redis-server --out "$tmp/out-bench-bad" 2>/dev/null
+check "bench without redis-server exits 3" [ $? = 3 ]
+check "bench refused before writing anything" [ ! -e "$tmp/out-bench-bad" ]
+
 # explain reads a recorded run and shows both guests and the step that broke.
 "$bin" explain double-booking-two-guests --strategy none --from "$tmp/out-two/results.db" \
   --mermaid "$tmp/two.mmd" >"$tmp/explain" 2>&1; rc=$?
