@@ -135,16 +135,15 @@ static void record(client *c, int buyer, enum ovs_op op, const char *key, int64_
         ovs_trace_add(&c->trace, buyer, op, key, start_ns, end_ns, outcome, detail);
 }
 
-/* The harness's own check-think-act inside the strategy's lock. Returns the request's
- * result code. */
-static int locked_request(client *c, const ovs_request *r, int buyer, int64_t think)
+/* The harness's own check-think-act inside the strategy's lock on the request's nkeys
+ * keys (computed once per request by the caller). Returns the request's result code. */
+static int locked_request(client *c, const ovs_request *r, int buyer, int64_t think,
+                          char (*keys)[46], int nkeys)
 {
     const ovs_scenario *sc = c->sh->spec->sc;
     ovs_strategy *s = c->s;
-    char keys[MAX_KEYS][46];
     int64_t held_at[MAX_KEYS];
     char detail[64], err[160];
-    int nkeys = ovs_request_keys(sc, r, keys, MAX_KEYS);
     int held = 0, rc = OVS_OK;
 
     for (held = 0; held < nkeys; held++) {
@@ -210,10 +209,12 @@ static int locked_request(client *c, const ovs_request *r, int buyer, int64_t th
 static void serve(client *c, const ovs_request *r, int buyer, int64_t think)
 {
     const ovs_scenario *sc = c->sh->spec->sc;
-    int64_t t = ovs_now_ns();
     int rc;
     const char *what;
-    char key[46];
+    char keys[MAX_KEYS][46];
+    /* Keys once per request: the locks take them all, the request event names the first. */
+    int nkeys = ovs_request_keys(sc, r, keys, c->s->m->xExecute ? 1 : MAX_KEYS);
+    int64_t t = ovs_now_ns();
 
     c->env.buyer = buyer;
     if (c->s->m->xExecute != NULL) {
@@ -222,7 +223,7 @@ static void serve(client *c, const ovs_request *r, int buyer, int64_t think)
         if (c->s->attempts > 1)
             c->retries += c->s->attempts - 1;
     } else {
-        rc = locked_request(c, r, buyer, think);
+        rc = locked_request(c, r, buyer, think, keys, nkeys);
     }
     int64_t end = ovs_now_ns();
 
@@ -241,10 +242,7 @@ static void serve(client *c, const ovs_request *r, int buyer, int64_t think)
         break;
     }
     c->requests++;
-    if (!c->no_events) {
-        ovs_request_keys(sc, r, &key, 1);
-        ovs_trace_add(&c->trace, buyer, OVS_OP_REQUEST, key, t, end, outcome_of(rc), what);
-    }
+    record(c, buyer, OVS_OP_REQUEST, keys[0], t, end, outcome_of(rc), what);
     note_latency(c, end - t);
 }
 
