@@ -144,8 +144,7 @@ static int check_oversold(sqlite3 *shop, const ovs_scenario *sc, ovs_check *c, c
         snprintf(sql, sizeof(sql), "SELECT count(*) FROM orders WHERE sku = %d", sku);
         if (ovs_shop_scalar(shop, sql, &n) != 0)
             goto sqlfail;
-        snprintf(sql, sizeof(sql), "SELECT stock FROM skus WHERE id = %d", sku);
-        if (ovs_shop_scalar(shop, sql, &stock) != 0)
+        if (ovs_shop_stock(shop, sku, &stock) != 0)
             goto sqlfail;
         orders += n;
         if (sku == 1 || stock < min_stock)
@@ -301,12 +300,6 @@ static int check_mutex(ovs_trace *const *traces, int ntraces, int64_t t0, ovs_ch
     return 0;
 }
 
-static int cmp_i64s(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
 /* Requests acknowledged to their buyer (request event ok) that have no row in SQL. */
 static int check_lost(sqlite3 *shop, const ovs_scenario *sc, ovs_trace *const *traces,
                       int ntraces, ovs_check *c, char *err, size_t errlen)
@@ -345,9 +338,9 @@ static int check_lost(sqlite3 *shop, const ovs_scenario *sc, ovs_trace *const *t
     }
     sqlite3_finalize(st);
     st = NULL;
-    qsort(rows, nsql, sizeof(*rows), cmp_i64s);
+    qsort(rows, nsql, sizeof(*rows), cmp_i64);
     for (size_t i = 0; i < nack; i++)
-        lost += bsearch(&ack[i], rows, nsql, sizeof(*rows), cmp_i64s) == NULL;
+        lost += bsearch(&ack[i], rows, nsql, sizeof(*rows), cmp_i64) == NULL;
     snprintf(c->invariant, sizeof(c->invariant), "lost_orders");
     c->observed = (int64_t)lost;
     c->expected = 0;
@@ -378,10 +371,8 @@ static int check_divergence(sqlite3 *shop, const ovs_check_input *in, ovs_check 
     int64_t diff = 0, first_redis = 0, first_sql = 0;
 
     for (int sku = 1; sku <= in->n_redis_stock; sku++) {
-        char sql[96];
         int64_t stock;
-        snprintf(sql, sizeof(sql), "SELECT stock FROM skus WHERE id = %d", sku);
-        if (ovs_shop_scalar(shop, sql, &stock) != 0) {
+        if (ovs_shop_stock(shop, sku, &stock) != 0) {
             ovs_seterr(err, errlen, "divergence: %s", sqlite3_errmsg(shop));
             return -1;
         }

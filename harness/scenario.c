@@ -875,7 +875,6 @@ static int do_redis(parser *p, const section *s, ovs_scenario *sc)
         return fail(p, link->line,
                     "links: proxied needs [client NAME] sections (each timeline client gets "
                     "its own proxy to each node; a [crowd] has none)");
-    sc->redis_nodes = r->nodes;
     return 0;
 }
 

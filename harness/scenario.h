@@ -166,7 +166,6 @@ typedef struct ovs_scenario {
     int has_crowd;                 /* 1 when a [crowd] section is present */
     ovs_crowd crowd;
 
-    int redis_nodes;               /* == redis.nodes, kept for existing callers */
     ovs_redis_spec redis;          /* [redis] */
 
     int n_faults;                  /* [fault NAME] sections, in file order */

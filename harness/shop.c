@@ -266,6 +266,22 @@ out:
     return OVS_OK;
 }
 
+int ovs_shop_stock(sqlite3 *db, int sku, int64_t *stock)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = -1;
+
+    if (sqlite3_prepare_v2(db, "SELECT stock FROM skus WHERE id = ?", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int(st, 1, sku);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        *stock = sqlite3_column_int64(st, 0);
+        rc = 0;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
 int ovs_shop_scalar(sqlite3 *db, const char *sql, int64_t *out)
 {
     sqlite3_stmt *st = NULL;

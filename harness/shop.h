@@ -36,6 +36,8 @@ int ovs_shop_check(sqlite3 *db, enum ovs_workload w, const ovs_request *r, int64
  * Returns OVS_OK, OVS_REFUSED or OVS_ERR. */
 int ovs_shop_act(sqlite3 *db, enum ovs_workload w, const ovs_request *r, int64_t buyer,
                  int64_t fence, const char *fence_key, char *err, size_t errlen);
+/* The stock of one SKU as SQL has it now. Returns 0, or -1 (sqlite3_errmsg says why). */
+int ovs_shop_stock(sqlite3 *db, int sku, int64_t *stock);
 /* Run one SQL statement that returns a single integer (for the checker and tests). */
 int ovs_shop_scalar(sqlite3 *db, const char *sql, int64_t *out);
 

@@ -168,10 +168,8 @@ static int recover(ovs_topology *t, int node, enum ovs_recovery how, ovs_writeba
         ovs_writeback_hold(wb, 1);
     used = strlen(what);
     for (int sku = 1; sku <= sc->skus; sku++) {
-        char sql[96];
         int64_t stock;
-        snprintf(sql, sizeof(sql), "SELECT stock FROM skus WHERE id = %d", sku);
-        if (ovs_shop_scalar(db, sql, &stock) != 0) {
+        if (ovs_shop_stock(db, sku, &stock) != 0) {
             ovs_seterr(err, errlen, "recovery: %s", sqlite3_errmsg(db));
             goto release;
         }

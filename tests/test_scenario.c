@@ -173,7 +173,7 @@ static void test_good_inventory(void **state)
     assert_int_equal(sc.crowd.think_ns, 1 * OVS_NS_PER_MS);
     assert_int_equal(sc.crowd.think_max_ns, 5 * OVS_NS_PER_MS);
     assert_int_equal(sc.crowd.req.sku, 3);
-    assert_int_equal(sc.redis_nodes, 5);
+    assert_int_equal(sc.redis.nodes, 5);
     assert_int_equal(sc.redis.nodes, 5);
     assert_int_equal(sc.n_faults, 0);
     assert_null(sc.faults);
@@ -208,7 +208,7 @@ static void test_good_booking(void **state)
     /* Defaults. */
     assert_true(sc.seed == 1);
     assert_int_equal(sc.writeback_delay_ns, 5 * OVS_NS_PER_MS);
-    assert_int_equal(sc.redis_nodes, 0);
+    assert_int_equal(sc.redis.nodes, 0);
     assert_int_equal(sc.redis.nodes, 0);
     assert_int_equal(sc.redis.replicas, 0);
     assert_int_equal(sc.redis.lag_ns, 0);
@@ -261,7 +261,7 @@ static void test_good_faults(void **state)
     assert_int_equal(sc.clients[1].start_ns, 150 * OVS_NS_PER_MS);
 
     assert_int_equal(sc.redis.nodes, 3);
-    assert_int_equal(sc.redis_nodes, 3);
+    assert_int_equal(sc.redis.nodes, 3);
     assert_int_equal(sc.redis.replicas, 2);
     assert_int_equal(sc.redis.lag_ns, 200 * OVS_NS_PER_MS);
     assert_int_equal(sc.redis.jitter_ns, 10 * OVS_NS_PER_MS);
