@@ -57,6 +57,19 @@ void ovs_trace_add(ovs_trace *t, int client, enum ovs_op op, const char *key,
 int ovs_trace_reserve(ovs_trace *t, size_t n);
 void ovs_trace_free(ovs_trace *t);
 
+/* The one definition of "two holders at once", used by the checker, `explain` and the
+ * HTML timeline alike: critical sections are half-open intervals [start, end), and two of
+ * them overlap when each starts before the other ends and they belong to different
+ * clients. An empty section (end <= start) overlaps nothing, so [a,b) and [b,c) do not
+ * overlap; a client never overlaps itself (it holds one key once; sequential sections of
+ * one client are not a second holder). */
+static inline int ovs_holds_overlap(int64_t a_start, int64_t a_end, int32_t a_client,
+                                    int64_t b_start, int64_t b_end, int32_t b_client)
+{
+    return a_client != b_client && a_start < a_end && b_start < b_end && a_start < b_end &&
+           b_start < a_end;
+}
+
 const char *ovs_op_name(enum ovs_op op);
 const char *ovs_outcome_name(enum ovs_outcome o);
 

@@ -17,6 +17,12 @@ enum {
     OVS_OK = 0,       /* done: lock held, item sold, room booked */
     OVS_BUSY = 1,     /* not acquired: someone else holds it (after the strategy's retries) */
     OVS_REFUSED = 2,  /* a clean no from the shop: sold out, room taken */
+    OVS_STALE = 3,    /* the shop refused a write (or a read) whose fencing token is no
+                         longer the highest registered for a resource it touches: the
+                         holder's lock had moved on. Certainly did not happen */
+    OVS_UNDONE = 4,   /* xUnlock only: the lock was a transaction and it did not commit; it
+                         was rolled back, so every write made under it certainly did not
+                         happen (a failed COMMIT under sql-pessimistic) */
     OVS_ERR = -1,     /* failed; errstr says why. The operation certainly did not happen */
     OVS_ERR_IO = -2,  /* lost connection or timeout: the operation may have happened */
 };
