@@ -231,6 +231,7 @@ const ovs_strategy_methods ovs_strategy_check_then_decr = {
     .version = 1,
     .name = "redis-check-then-decr",
     .summary = "GET stock (from the read endpoint), think, DECR on the master: two commands",
+    .redis_stock = 1,
     .claims_safe = 0,
     .size = sizeof(ctd),
     .params = ctd_params,

@@ -160,6 +160,7 @@ const ovs_strategy_methods ovs_strategy_lua_decr = {
     .version = 1,
     .name = "lua-decr",
     .summary = "one Lua script checks stock > 0 and decrements; orders reach SQL by write-back",
+    .redis_stock = 1,
     .claims_safe = 1,
     .size = sizeof(luad),
     .xNodes = luad_nodes,

@@ -86,6 +86,11 @@ struct ovs_strategy_methods {
     const char *summary;   /* one line for `oversell list` */
     int claims_safe;       /* 1 when it claims no oversell on healthy servers; the contract
                               suite holds it to that from the shop's SQL state */
+    int redis_stock;       /* 1 when it keeps the stock in Redis (stock:<sku>) and sells
+                              through the write-back queue: after the run Redis stock must
+                              equal SQL stock, and the divergence check must run on every
+                              SKU (a missing key or an unreachable node is said, never
+                              skipped silently) */
     size_t size;           /* bytes of the instance, >= sizeof(ovs_strategy) */
     const ovs_param_spec *params; /* parameter table, n_params entries */
     int n_params;
