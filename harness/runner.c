@@ -20,7 +20,7 @@
 #include "util.h"
 #include "writeback.h"
 
-#define MAX_KEYS 64 /* a stay of up to 64 nights under night granularity */
+#define MAX_KEYS OVS_MAX_NIGHTS /* a stay's nights under night granularity */
 
 typedef struct run_shared {
     const ovs_run_spec *spec;
@@ -47,7 +47,7 @@ typedef struct client {
     sqlite3 *shop;
     ovs_env env;
     ovs_trace trace;
-    int64_t requests, succeeded, refused, busy, unknown, errors, acquire_fail, retries;
+    int64_t requests, succeeded, refused, stale, busy, unknown, errors, acquire_fail, retries;
     int64_t *latency;          /* one per request served, for percentiles */
     size_t nlat, caplat;
     int pause_process;         /* think stops the whole client, watchdog included */
@@ -135,6 +135,26 @@ static void record(client *c, int buyer, enum ovs_op op, const char *key, int64_
         ovs_trace_add(&c->trace, buyer, op, key, start_ns, end_ns, outcome, detail);
 }
 
+/* The fencing tokens of every key held, for a strategy that fences (xFence): the shop
+ * then registers them before the check and verifies them in the act. OVS_OK (fence->n is
+ * 0 for a strategy that does not fence), or OVS_ERR when a held key has no token. */
+static int fence_of(ovs_strategy *s, char (*keys)[46], int nkeys, ovs_fence *fence)
+{
+    fence->n = 0;
+    if (s->m->xFence == NULL)
+        return OVS_OK;
+    for (int k = 0; k < nkeys; k++) {
+        int64_t t = s->m->xFence(s, keys[k]);
+        if (t < 0)
+            return ovs_strategy_fail(s, OVS_ERR, "%s: no fencing token for %s", s->m->name,
+                                     keys[k]);
+        fence->key[k] = keys[k];
+        fence->token[k] = t;
+    }
+    fence->n = nkeys;
+    return OVS_OK;
+}
+
 /* The harness's own check-think-act inside the strategy's lock on the request's nkeys
  * keys (computed once per request by the caller). Returns the request's result code. */
 static int locked_request(client *c, const ovs_request *r, int buyer, int64_t think,
@@ -143,8 +163,9 @@ static int locked_request(client *c, const ovs_request *r, int buyer, int64_t th
     const ovs_scenario *sc = c->sh->spec->sc;
     ovs_strategy *s = c->s;
     int64_t held_at[MAX_KEYS];
+    ovs_fence fence;
     char detail[64], err[160];
-    int held = 0, rc = OVS_OK;
+    int held = 0, rc = OVS_OK, acted = 0;
 
     for (held = 0; held < nkeys; held++) {
         int64_t a0 = ovs_now_ns();
@@ -164,24 +185,31 @@ static int locked_request(client *c, const ovs_request *r, int buyer, int64_t th
     }
     ovs_faults_point(c->sh->faults, c->index, OVS_OP_ACQUIRE);
 
-    if (rc == OVS_OK) {
+    if (rc == OVS_OK && (rc = fence_of(s, keys, held, &fence)) != OVS_OK) {
+        record(c, buyer, OVS_OP_CHECK, keys[0], ovs_now_ns(), ovs_now_ns(), OVS_OUT_FAIL,
+               s->errstr);
+    } else if (rc == OVS_OK) {
         int64_t seen = 0, t = ovs_now_ns();
-        rc = ovs_shop_check(c->shop, sc->workload, r, &seen, err, sizeof(err));
-        snprintf(detail, sizeof(detail), "%s=%lld",
-                 sc->workload == OVS_INVENTORY ? "stock" : "overlapping", (long long)seen);
+        rc = ovs_shop_check(c->shop, sc->workload, r, &fence, &seen, err, sizeof(err));
+        if (fence.n > 0)
+            snprintf(detail, sizeof(detail), "%s=%lld token %lld",
+                     sc->workload == OVS_INVENTORY ? "stock" : "overlapping", (long long)seen,
+                     (long long)fence.token[0]);
+        else
+            snprintf(detail, sizeof(detail), "%s=%lld",
+                     sc->workload == OVS_INVENTORY ? "stock" : "overlapping", (long long)seen);
         record(c, buyer, OVS_OP_CHECK, keys[0], t, ovs_now_ns(), outcome_of(rc),
-               rc == OVS_ERR ? err : detail);
+               rc == OVS_ERR || rc == OVS_STALE ? err : detail);
         ovs_faults_point(c->sh->faults, c->index, OVS_OP_CHECK);
         if (rc == OVS_OK) {
             think_for(c, think);
-            int64_t fence = s->m->xFence ? s->m->xFence(s, keys[0]) : -1;
             t = ovs_now_ns();
-            rc = ovs_shop_act(c->shop, sc->workload, r, buyer, fence, keys[0], err,
-                              sizeof(err));
-            if (fence >= 0 && rc == OVS_OK)
-                snprintf(err, sizeof(err), "token %lld", (long long)fence);
+            rc = ovs_shop_act(c->shop, sc->workload, r, buyer, &fence, err, sizeof(err));
+            if (fence.n > 0 && rc == OVS_OK)
+                snprintf(err, sizeof(err), "token %lld", (long long)fence.token[0]);
             record(c, buyer, OVS_OP_ACT, keys[0], t, ovs_now_ns(), outcome_of(rc),
-                   rc == OVS_OK && fence < 0 ? NULL : err);
+                   rc == OVS_OK && fence.n == 0 ? NULL : err);
+            acted = rc == OVS_OK;
             ovs_faults_point(c->sh->faults, c->index, OVS_OP_ACT);
         }
         /* The section ends when the harness is about to release: under a sound lock the
@@ -194,12 +222,18 @@ static int locked_request(client *c, const ovs_request *r, int buyer, int64_t th
     }
 
     /* Release in reverse order of taking. A failed release is recorded, not fatal: "it
-     * was no longer ours" is exactly what the TTL scenarios look for. */
+     * was no longer ours" is exactly what the TTL scenarios look for. A release that
+     * undid the section's writes (a lock that was a transaction and did not commit) makes
+     * the request fail however the act went: its sale never happened. */
     for (int k = held - 1; k >= 0; k--) {
         int64_t t = ovs_now_ns();
         int u = s->m->xUnlock(s, keys[k]);
         record(c, buyer, OVS_OP_RELEASE, keys[k], t, ovs_now_ns(), outcome_of(u),
                u == OVS_OK ? NULL : u == OVS_BUSY ? "not owner" : s->errstr);
+        if (acted && u == OVS_UNDONE) {
+            snprintf(err, sizeof(err), "%s", s->errstr);
+            rc = ovs_strategy_fail(s, OVS_ERR, "rolled back after the act: %.100s", err);
+        }
     }
     if (held > 0)
         ovs_faults_point(c->sh->faults, c->index, OVS_OP_RELEASE);
@@ -218,10 +252,18 @@ static void serve(client *c, const ovs_request *r, int buyer, int64_t think)
 
     c->env.buyer = buyer;
     if (c->s->m->xExecute != NULL) {
+        /* A whole operation has the lock path's named points too, so a scenario's faults
+         * fire whatever the strategy: `acquire` is the instant the request goes out (the
+         * fault lands first), and `check`, `act` and `release` the instant its answer came
+         * back - a script that checks and acts at once has no instant between them. */
+        ovs_faults_point(c->sh->faults, c->index, OVS_OP_ACQUIRE);
         c->s->attempts = 0;
         rc = c->s->m->xExecute(c->s, r, buyer, think);
         if (c->s->attempts > 1)
             c->retries += c->s->attempts - 1;
+        ovs_faults_point(c->sh->faults, c->index, OVS_OP_CHECK);
+        ovs_faults_point(c->sh->faults, c->index, OVS_OP_ACT);
+        ovs_faults_point(c->sh->faults, c->index, OVS_OP_RELEASE);
     } else {
         rc = locked_request(c, r, buyer, think, keys, nkeys);
     }
@@ -232,6 +274,12 @@ static void serve(client *c, const ovs_request *r, int buyer, int64_t think)
     case OVS_REFUSED:
         c->refused++;
         what = sc->workload == OVS_INVENTORY ? "sold out" : "room taken";
+        break;
+    case OVS_STALE:
+        /* The shop refused the holder's token: its lock had moved on. Not "sold out":
+         * there may be stock, and the next holder may sell it. */
+        c->stale++;
+        what = "refused: stale token";
         break;
     case OVS_BUSY: c->busy++; what = "gave up: busy"; break;
     default:
@@ -486,6 +534,7 @@ collect:;
         res->requests += c->requests;
         res->succeeded += c->succeeded;
         res->refused += c->refused;
+        res->stale += c->stale;
         res->busy += c->busy;
         res->unknown += c->unknown;
         res->errors += c->errors;

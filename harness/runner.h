@@ -59,6 +59,8 @@ typedef struct ovs_run_result {
     ovs_trace **traces;       /* one per client thread, then the write-back worker's */
     int ntraces;
     int64_t requests, succeeded, refused, busy, unknown;
+    int64_t stale;            /* refused by the shop for a stale fencing token (OVS_STALE):
+                                 the holder's lock had moved on */
     int64_t errors;           /* certainly failed on an error, not on the shop's answer */
     int64_t acquire_fail;     /* requests whose lock was not acquired after retries */
     int64_t retries;          /* attempts beyond the first, summed */

@@ -15,7 +15,7 @@ static const char *const schema =
     "CREATE TABLE bookings(id INTEGER PRIMARY KEY, hotel INTEGER NOT NULL,"
     "  room INTEGER NOT NULL, check_in TEXT NOT NULL, check_out TEXT NOT NULL,"
     "  guest INTEGER NOT NULL, status TEXT NOT NULL DEFAULT 'confirmed');"
-    /* A fence table for strategies that fence writes: the last token applied per key. */
+    /* For strategies that fence: the highest token registered per resource (lock key). */
     "CREATE TABLE fences(key TEXT PRIMARY KEY, token INTEGER NOT NULL);"
     "CREATE INDEX bookings_room ON bookings(hotel, room, status);";
 
@@ -98,8 +98,72 @@ int ovs_shop_open(const char *path, sqlite3 **db, char *err, size_t errlen)
     return 0;
 }
 
-int ovs_shop_check(sqlite3 *db, enum ovs_workload w, const ovs_request *r, int64_t *seen,
-                   char *err, size_t errlen)
+/* Named for error messages: the key and the token that is registered for it now. */
+static void stale(sqlite3 *db, const char *key, int64_t mine, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    long long last = -1;
+
+    if (sqlite3_prepare_v2(db, "SELECT token FROM fences WHERE key = ?", -1, &st, NULL) ==
+        SQLITE_OK) {
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            last = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    ovs_seterr(err, errlen, "stale token %lld < %lld on %s", (long long)mine, last, key);
+}
+
+/* Run sql (a write to fences binding ?1 = key, ?2 = token) for every token of fence:
+ * OVS_OK when it changed one row each time, OVS_STALE at the first that changed none,
+ * OVS_ERR on SQL failure. Writes, so that a transaction opened just before takes the
+ * write lock at its first statement: a deferred transaction that read first and wrote
+ * second could not take the lock once another writer had committed (SQLITE_BUSY without
+ * the busy handler), which failed fenced writes on other keys under load. */
+static int fence_each(sqlite3 *db, const char *sql, const ovs_fence *fence, char *err,
+                      size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = OVS_OK;
+
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        ovs_seterr(err, errlen, "fence: %s", sqlite3_errmsg(db));
+        return OVS_ERR;
+    }
+    for (int i = 0; i < fence->n && rc == OVS_OK; i++) {
+        sqlite3_bind_text(st, 1, fence->key[i], -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 2, fence->token[i]);
+        if (sqlite3_step(st) != SQLITE_DONE) {
+            ovs_seterr(err, errlen, "fence: %s", sqlite3_errmsg(db));
+            rc = OVS_ERR;
+        } else if (sqlite3_changes(db) != 1) {
+            stale(db, fence->key[i], fence->token[i], err, errlen);
+            rc = OVS_STALE;
+        }
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Registration: the token becomes the key's, unless a higher one is there already. The
+ * holder's own token again is no change of owner, so it counts as registered. */
+static const char fence_register_sql[] =
+    "INSERT INTO fences(key, token) VALUES (?1, ?2)"
+    " ON CONFLICT(key) DO UPDATE SET token = excluded.token"
+    " WHERE excluded.token >= fences.token";
+/* Verification inside a write: the token is still the key's. A no-op write on purpose
+ * (see fence_each). */
+static const char fence_verify_sql[] =
+    "UPDATE fences SET token = token WHERE key = ?1 AND token = ?2";
+
+static int fenced(const ovs_fence *fence)
+{
+    return fence != NULL && fence->n > 0;
+}
+
+static int check_read(sqlite3 *db, enum ovs_workload w, const ovs_request *r, int64_t *seen,
+                      char *err, size_t errlen)
 {
     sqlite3_stmt *st = NULL;
     int rc;
@@ -141,6 +205,31 @@ int ovs_shop_check(sqlite3 *db, enum ovs_workload w, const ovs_request *r, int64
     return *seen == 0 ? OVS_OK : OVS_REFUSED;
 }
 
+int ovs_shop_check(sqlite3 *db, enum ovs_workload w, const ovs_request *r,
+                   const ovs_fence *fence, int64_t *seen, char *err, size_t errlen)
+{
+    int rc;
+
+    if (!fenced(fence))
+        return check_read(db, w, r, seen, err, errlen);
+    /* Registration and read in one transaction: the read is of a state in which these
+     * tokens were the newest, so no stale holder can write into what it shows. */
+    if (exec(db, "SAVEPOINT fenced_check", err, errlen) != 0)
+        return OVS_ERR;
+    rc = fence_each(db, fence_register_sql, fence, err, errlen);
+    if (rc == OVS_OK)
+        rc = check_read(db, w, r, seen, err, errlen);
+    if (rc == OVS_OK || rc == OVS_REFUSED) {
+        char why[160];
+        if (exec(db, "RELEASE fenced_check", why, sizeof(why)) == 0)
+            return rc;
+        ovs_seterr(err, errlen, "%s", why);
+        rc = OVS_ERR;
+    }
+    sqlite3_exec(db, "ROLLBACK TO fenced_check; RELEASE fenced_check", NULL, NULL, NULL);
+    return rc;
+}
+
 static int step_once(sqlite3 *db, sqlite3_stmt *st, char *err, size_t errlen)
 {
     int rc = sqlite3_step(st);
@@ -151,52 +240,8 @@ static int step_once(sqlite3 *db, sqlite3_stmt *st, char *err, size_t errlen)
     return 0;
 }
 
-/* The fencing check, inside the act's savepoint: the token must be higher than the last
- * one applied for key. One conditional upsert, so the savepoint's first statement is a
- * write: a deferred transaction that read first and wrote second could not take the write
- * lock once another writer had committed (SQLITE_BUSY without the busy handler), which
- * failed fenced writes on other keys under load. Returns OVS_OK (and records the token),
- * OVS_REFUSED, or OVS_ERR. */
-static int fence_check(sqlite3 *db, const char *key, int64_t fence, char *err, size_t errlen)
-{
-    sqlite3_stmt *st = NULL;
-    int64_t last = -1;
-    int rc = OVS_ERR;
-
-    if (sqlite3_prepare_v2(db,
-                           "INSERT INTO fences(key, token) VALUES (?1, ?2)"
-                           " ON CONFLICT(key) DO UPDATE SET token = excluded.token"
-                           " WHERE excluded.token > fences.token",
-                           -1, &st, NULL) != SQLITE_OK)
-        goto out;
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 2, fence);
-    if (sqlite3_step(st) != SQLITE_DONE)
-        goto out;
-    if (sqlite3_changes(db) == 1) {
-        rc = OVS_OK;
-        goto out;
-    }
-    sqlite3_finalize(st);
-    st = NULL;
-    /* Refused: name the token that won, for the event's detail. */
-    if (sqlite3_prepare_v2(db, "SELECT token FROM fences WHERE key = ?", -1, &st, NULL) ==
-        SQLITE_OK) {
-        sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
-        if (sqlite3_step(st) == SQLITE_ROW)
-            last = sqlite3_column_int64(st, 0);
-    }
-    ovs_seterr(err, errlen, "stale token %lld <= %lld", (long long)fence, (long long)last);
-    rc = OVS_REFUSED;
-out:
-    if (rc == OVS_ERR)
-        ovs_seterr(err, errlen, "fence: %s", sqlite3_errmsg(db));
-    sqlite3_finalize(st);
-    return rc;
-}
-
 int ovs_shop_act(sqlite3 *db, enum ovs_workload w, const ovs_request *r, int64_t buyer,
-                 int64_t fence, const char *fence_key, char *err, size_t errlen)
+                 const ovs_fence *fence, char *err, size_t errlen)
 {
     sqlite3_stmt *a = NULL, *b = NULL;
     int ok = 0, refused = 0;
@@ -206,10 +251,10 @@ int ovs_shop_act(sqlite3 *db, enum ovs_workload w, const ovs_request *r, int64_t
      * caller holds it, so the fence, the decrement and the order are one atomic write. */
     if (exec(db, "SAVEPOINT act", err, errlen) != 0)
         return OVS_ERR;
-    if (fence >= 0) {
-        int f = fence_check(db, fence_key ? fence_key : "", fence, err, errlen);
+    if (fenced(fence)) {
+        int f = fence_each(db, fence_verify_sql, fence, err, errlen);
         if (f != OVS_OK) {
-            refused = f == OVS_REFUSED;
+            refused = f == OVS_STALE;
             goto out;
         }
     }
@@ -226,8 +271,8 @@ int ovs_shop_act(sqlite3 *db, enum ovs_workload w, const ovs_request *r, int64_t
         sqlite3_bind_int(a, 1, r->sku);
         sqlite3_bind_int(b, 1, r->sku);
         sqlite3_bind_int64(b, 2, buyer);
-        if (fence >= 0)
-            sqlite3_bind_int64(b, 3, fence);
+        if (fenced(fence))
+            sqlite3_bind_int64(b, 3, fence->token[0]);
         else
             sqlite3_bind_null(b, 3);
         sqlite3_bind_int64(b, 4, ovs_now_ns());
@@ -257,7 +302,7 @@ out:
     sqlite3_finalize(b);
     if (!ok) {
         sqlite3_exec(db, "ROLLBACK TO act; RELEASE act", NULL, NULL, NULL);
-        return refused ? OVS_REFUSED : OVS_ERR;
+        return refused ? OVS_STALE : OVS_ERR;
     }
     if (exec(db, "RELEASE act", err, errlen) != 0) {
         sqlite3_exec(db, "ROLLBACK TO act; RELEASE act", NULL, NULL, NULL);

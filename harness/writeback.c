@@ -80,7 +80,7 @@ static void *wb_main(void *arg)
         int in_tx = sqlite3_exec(wb->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
         for (int k = 0; k < n; k++) {
             const wb_item *it = &batch[k];
-            int rc = ovs_shop_act(wb->db, wb->workload, &it->req, it->buyer, -1, NULL, err,
+            int rc = ovs_shop_act(wb->db, wb->workload, &it->req, it->buyer, NULL, err,
                                   sizeof(err));
             char key[46];
             if (wb->workload == OVS_INVENTORY)

@@ -859,15 +859,19 @@ static void test_fencing_tokens_increase(void **state)
     }
 }
 
-/* A holder that outlives its lease still carries its old token, and the shop refuses the
- * write it makes after its successor's: the storage, not the lock, keeps the order. */
+/* A holder that outlives its lease still carries its old token, and the shop refuses its
+ * accesses once its successor registered a newer one, whichever of the two writes first:
+ * the storage, not the lock, keeps the order. A stale token that reads after the
+ * successor registered is refused too, and a stale holder that wrote before its successor
+ * registered leaves a sale the successor's check sees. */
 static void test_fencing_stale_holder(void **state)
 {
     fixture *f = *state;
     const ovs_strategy_methods *m = &ovs_strategy_fencing;
     ovs_request req = { .sku = 1 };
     ovs_strategy *a, *b;
-    int64_t ta, tb;
+    ovs_fence fa = { .n = 1, .key = { "fencing:stale" } }, fb = fa;
+    int64_t seen;
     char err[256];
     sqlite3 *db;
 
@@ -875,20 +879,27 @@ static void test_fencing_stale_holder(void **state)
     start_shop(f);
     a = open_inst(f, m, "ttl=100ms,retry_count=0", 0);
     b = open_inst(f, m, "ttl=100ms,retry_count=0", 1);
-    assert_int_equal(m->xLock(a, "fencing:stale"), OVS_OK);
-    ta = m->xFence(a, "fencing:stale");
-    ovs_sleep_ns(150 * OVS_NS_PER_MS); /* A stalls past its lease */
-    assert_int_equal(m->xLock(b, "fencing:stale"), OVS_OK);
-    tb = m->xFence(b, "fencing:stale");
-    assert_true(tb > ta);
-    assert_int_equal(m->xFence(a, "fencing:stale"), ta); /* A still believes it holds */
-
     if (ovs_shop_open(f->shop, &db, err, sizeof(err)) != 0)
         fail_msg("shop: %s", err);
-    assert_int_equal(ovs_shop_act(db, OVS_INVENTORY, &req, 2, tb, "fencing:stale", err,
-                                  sizeof(err)), OVS_OK);
-    assert_int_equal(ovs_shop_act(db, OVS_INVENTORY, &req, 1, ta, "fencing:stale", err,
-                                  sizeof(err)), OVS_REFUSED);
+    assert_int_equal(m->xLock(a, "fencing:stale"), OVS_OK);
+    fa.token[0] = m->xFence(a, "fencing:stale");
+    assert_int_equal(ovs_shop_check(db, OVS_INVENTORY, &req, &fa, &seen, err, sizeof(err)),
+                     OVS_OK);
+    ovs_sleep_ns(150 * OVS_NS_PER_MS); /* A stalls past its lease */
+    assert_int_equal(m->xLock(b, "fencing:stale"), OVS_OK);
+    fb.token[0] = m->xFence(b, "fencing:stale");
+    assert_true(fb.token[0] > fa.token[0]);
+    assert_int_equal(m->xFence(a, "fencing:stale"), fa.token[0]); /* A still believes */
+    assert_int_equal(ovs_shop_check(db, OVS_INVENTORY, &req, &fb, &seen, err, sizeof(err)),
+                     OVS_OK);
+
+    /* The stale holder wakes first: refused, although its successor has not written. */
+    assert_int_equal(ovs_shop_act(db, OVS_INVENTORY, &req, 1, &fa, err, sizeof(err)), OVS_STALE);
+    assert_int_equal(ovs_shop_check(db, OVS_INVENTORY, &req, &fa, &seen, err, sizeof(err)),
+                     OVS_STALE);
+    assert_int_equal(ovs_shop_act(db, OVS_INVENTORY, &req, 2, &fb, err, sizeof(err)), OVS_OK);
+    /* And after the successor's write, still refused. */
+    assert_int_equal(ovs_shop_act(db, OVS_INVENTORY, &req, 1, &fa, err, sizeof(err)), OVS_STALE);
     sqlite3_close(db);
     assert_int_equal(shop_scalar(f, "SELECT count(*) FROM orders"), 1);
     assert_int_equal(m->xUnlock(a, "fencing:stale"), OVS_BUSY);
