@@ -18,7 +18,9 @@ typedef struct ovs_check {
     char invariant[32]; /* "oversold", "double_booked", "mutex_overlaps", ... */
     int64_t observed;   /* the measured figure */
     int64_t expected;   /* what a safe run gives (0 for all of these) */
-    int pass;           /* observed == expected */
+    int pass;           /* observed == expected (0 when skipped) */
+    int skipped;        /* 1: the check could not run and detail says why; such a run gets
+                           no verdict, since a check that did not run proves nothing */
     char detail[200];   /* the figure in words, with times: "2 holders of sku:1 between
                            t=412.0 ms and t=455.3 ms" */
 } ovs_check;
@@ -39,9 +41,11 @@ typedef struct ovs_overlap {
     int first_a, first_b; /* clients of the first overlapping pair */
 } ovs_overlap;
 
-/* Count overlapping pairs among n half-open intervals (sorted in place by start).
- * O(n log n): the pairs are counted, never listed, so 10,000 unprotected buyers cost no
- * more than a sort. Touching intervals ([a,b) and [b,c)) do not overlap. */
+/* Count overlapping pairs among n half-open intervals (sorted in place by start), by the
+ * one definition, ovs_holds_overlap: touching intervals ([a,b) and [b,c)), empty ones and
+ * two of the same client do not overlap. O(n log n): the pairs are counted, never listed,
+ * so 10,000 unprotected buyers cost no more than a sort. max_holders counts the sections
+ * open at one instant, at least one per client among them. */
 void ovs_overlaps(ovs_interval *iv, size_t n, ovs_overlap *out);
 
 /* Two half-open day ranges [a_in, a_out) and [b_in, b_out) share a night. */
@@ -54,23 +58,29 @@ typedef struct ovs_latency {
 /* Nearest-rank percentiles of v (sorted in place). n == 0 gives zeros. */
 void ovs_latency_of(int64_t *v, size_t n, ovs_latency *out);
 
-#define OVS_MAX_SKUS_CHECKED 64
-
 /* What the checker needs beyond SQL and the events. */
 typedef struct ovs_check_input {
     int64_t unknown;  /* requests whose outcome is unknown: checks that depend on outcomes
                          accept a result within that bound instead of guessing */
-    int fenced;       /* the strategy fences its writes: overlapping holds are reported but
-                         are no violation, since SQL refuses the stale writer */
-    int n_redis_stock; /* SKUs whose stock Redis holds (0: the strategy keeps none there) */
-    int64_t redis_stock[OVS_MAX_SKUS_CHECKED]; /* stock:<sku> after the run, sku 1.. */
+    int fenced;       /* the strategy fences its writes: an overlap of holds is tolerated
+                         where the shop's rows show at most one applied write among the
+                         overlapping holders (the storage refused the stale one); the
+                         strategy's own word is never enough */
+    int redis_stock;  /* the strategy keeps stock in Redis: the divergence check is owed */
+    const int64_t *stock; /* with redis_stock: stock:<sku> after the run for sku 1..skus,
+                             a missing key counted as 0 (as the scripts read it); NULL
+                             when it could not be read */
+    int missing;      /* with redis_stock: how many of those keys were missing */
+    const char *unread; /* with redis_stock and stock NULL: why Redis could not be read;
+                           the divergence check is then reported skipped */
 } ovs_check_input;
 
 /* Run every invariant that applies to the scenario's workload:
  *   inventory: oversold (orders - initial stock, with negative stock)
  *   booking:   double_booked (overlapping confirmed pairs per room)
  *   both:      mutex_overlaps (per key), lost_orders (acknowledged requests with no row in
- *              SQL), and divergence (Redis stock vs SQL stock) where Redis holds stock
+ *              SQL), and divergence (Redis stock vs SQL stock, every SKU) where the
+ *              strategy keeps stock in Redis
  * shop is a connection to the run's shop database; traces are every thread's events;
  * t0 makes times in details relative; in may be NULL. Writes up to OVS_MAX_CHECKS checks
  * and a one-line headline into figure. Returns the number of checks, or -1 on SQL failure

@@ -61,7 +61,8 @@ static void all_at_once(void **state)
 static void matches_brute_force(void **state)
 {
     (void)state;
-    /* Random intervals, seeded: the sweep must agree with the quadratic definition. */
+    /* Random intervals, seeded, some empty and some of one client: the sweep must agree
+     * with the quadratic count of the one definition. */
     enum { N = 500 };
     ovs_interval iv[N];
     uint64_t s = 12345;
@@ -71,11 +72,12 @@ static void matches_brute_force(void **state)
         int64_t a = (int64_t)((s >> 33) % 10000);
         s = s * 6364136223846793005ULL + 1442695040888963407ULL;
         int64_t len = (int64_t)((s >> 33) % 50);
-        iv[i] = (ovs_interval){ a, a + len, i };
+        iv[i] = (ovs_interval){ a, a + len, i % 37 }; /* some pairs share a client */
     }
     for (int i = 0; i < N; i++)
         for (int j = i + 1; j < N; j++)
-            brute += iv[i].start < iv[j].end && iv[j].start < iv[i].end;
+            brute += ovs_holds_overlap(iv[i].start, iv[i].end, iv[i].client, iv[j].start,
+                                       iv[j].end, iv[j].client);
     ovs_overlap o;
     ovs_overlaps(iv, N, &o);
     assert_int_equal(o.pairs, brute);
@@ -84,12 +86,28 @@ static void matches_brute_force(void **state)
 static void zero_length_sections(void **state)
 {
     (void)state;
-    /* The half-open definition (a.start < b.end && b.start < a.end) counts an empty
-     * interval that lies inside another; the sweep must agree with it. */
-    ovs_interval iv[] = { { 5, 5, 0 }, { 0, 10, 1 } };
+    /* An empty section holds nothing, even inside another client's: no overlap, and the
+     * one definition (ovs_holds_overlap) says the same. */
+    ovs_interval iv[] = { { 5, 5, 0 }, { 0, 10, 1 }, { 10, 10, 2 } };
     ovs_overlap o;
-    ovs_overlaps(iv, 2, &o);
-    assert_int_equal(o.pairs, 1);
+    assert_false(ovs_holds_overlap(5, 5, 0, 0, 10, 1));
+    ovs_overlaps(iv, 3, &o);
+    assert_int_equal(o.pairs, 0);
+    assert_int_equal(o.max_holders, 1);
+}
+
+static void same_client_sections(void **state)
+{
+    (void)state;
+    /* A client is not a second holder of its own key; another client is. */
+    ovs_interval iv[] = { { 0, 100, 7 }, { 50, 150, 7 }, { 60, 70, 8 } };
+    ovs_overlap o;
+    assert_false(ovs_holds_overlap(0, 100, 7, 50, 150, 7));
+    ovs_overlaps(iv, 3, &o);
+    assert_int_equal(o.pairs, 2); /* 8 overlaps each of 7's two sections */
+    assert_int_equal(o.first_start, 60);
+    assert_int_equal(o.first_b, 8);
+    assert_int_equal(o.first_a, 7);
 }
 
 static void half_open_nights(void **state)
@@ -140,6 +158,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(all_at_once),
         cmocka_unit_test(matches_brute_force),
         cmocka_unit_test(zero_length_sections),
+        cmocka_unit_test(same_client_sections),
         cmocka_unit_test(half_open_nights),
         cmocka_unit_test(percentiles_nearest_rank),
     };
