@@ -33,6 +33,9 @@ struct ovs_faults {
     pthread_mutex_t mu;
     pthread_cond_t cv;      /* on CLOCK_MONOTONIC: timed waits use absolute deadlines */
     int *waiting_step;      /* per client: the step it waits at, or -1 */
+    unsigned *reached;      /* per client: bit (1 << step) for every point it passed; its
+                               own thread writes it, the main thread reads it only after
+                               that client said it was done (under mu) */
     int done;               /* clients finished */
     char *fired;            /* per fault */
     followup fu[MAX_FOLLOWUPS];
@@ -56,9 +59,11 @@ ovs_faults *ovs_faults_new(const ovs_scenario *sc, ovs_fault_fn fn, void *ctx,
     fs->wb = wb;
     fs->nclients = nclients;
     fs->waiting_step = malloc((size_t)(nclients > 0 ? nclients : 1) * sizeof(int));
+    fs->reached = calloc((size_t)(nclients > 0 ? nclients : 1), sizeof(unsigned));
     fs->fired = calloc((size_t)(sc->n_faults > 0 ? sc->n_faults : 1), 1);
-    if (fs->waiting_step == NULL || fs->fired == NULL) {
+    if (fs->waiting_step == NULL || fs->reached == NULL || fs->fired == NULL) {
         free(fs->waiting_step);
+        free(fs->reached);
         free(fs->fired);
         free(fs);
         return NULL;
@@ -86,7 +91,10 @@ void ovs_faults_point(ovs_faults *fs, int client, enum ovs_op step)
 {
     /* The fault table is immutable during the run: no lock needed to know there is
      * nothing to do, which is the common case on the hot path. */
-    if (fs == NULL || client < 0 || client >= fs->nclients || !has_point(fs->sc, client, step))
+    if (fs == NULL || client < 0 || client >= fs->nclients)
+        return;
+    fs->reached[client] |= 1u << step;
+    if (!has_point(fs->sc, client, step))
         return;
     pthread_mutex_lock(&fs->mu);
     fs->waiting_step[client] = (int)step;
@@ -156,6 +164,36 @@ static int take_due_followup(ovs_faults *fs, int64_t now, int all)
     return 1;
 }
 
+/* Why f never fired, into fs->error. Called with the mutex held, once every client is
+ * done, so reached[] is final. */
+static void not_fired(ovs_faults *fs, const ovs_fault *f, int64_t now)
+{
+    const ovs_scenario *sc = fs->sc;
+
+    if (f->at_ns >= 0) {
+        snprintf(fs->error, sizeof(fs->error),
+                 "fault %s (line %d, at %.1f ms) did not fire: every client was done at"
+                 " t=%.1f ms",
+                 f->name, f->line, (double)f->at_ns / 1e6, (double)(now - fs->t0) / 1e6);
+        return;
+    }
+    const char *who = f->after_client >= 0 && f->after_client < sc->n_clients
+                          ? sc->clients[f->after_client].name
+                          : "?";
+    unsigned r = f->after_client >= 0 && f->after_client < fs->nclients
+                     ? fs->reached[f->after_client]
+                     : 0;
+    const char *last = NULL;
+    for (int op = 0; op < OVS_OP__COUNT; op++)
+        if (r & (1u << op))
+            last = ovs_op_name((enum ovs_op)op);
+    snprintf(fs->error, sizeof(fs->error),
+             "fault %s (line %d, after %s:%s) did not fire: %s never reached %s (%s%s)", f->name,
+             f->line, who, ovs_op_name((enum ovs_op)f->after_step), who,
+             ovs_op_name((enum ovs_op)f->after_step), last ? "the request ended after " : "",
+             last ? last : "the request never started");
+}
+
 void ovs_faults_run(ovs_faults *fs, int64_t t0)
 {
     const ovs_scenario *sc = fs->sc;
@@ -215,6 +253,13 @@ void ovs_faults_run(ovs_faults *fs, int64_t t0)
     /* Clients are done: make the servers whole again before the checks. */
     while (take_due_followup(fs, 0, 1))
         ;
+    /* A fault that did not happen never yields a verdict: the run is an error that names
+     * it, rather than a "safe" for a scenario that was not played. */
+    for (int i = 0; i < sc->n_faults && !fs->failed; i++)
+        if (!fs->fired[i]) {
+            fs->failed = 1;
+            not_fired(fs, &sc->faults[i], ovs_now_ns());
+        }
     pthread_mutex_unlock(&fs->mu);
 }
 
@@ -239,6 +284,7 @@ void ovs_faults_free(ovs_faults *fs)
     pthread_cond_destroy(&fs->cv);
     pthread_mutex_destroy(&fs->mu);
     free(fs->waiting_step);
+    free(fs->reached);
     free(fs->fired);
     free(fs);
 }

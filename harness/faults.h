@@ -21,13 +21,17 @@ typedef struct ovs_faults ovs_faults;
 ovs_faults *ovs_faults_new(const ovs_scenario *sc, ovs_fault_fn fn, void *ctx,
                            ovs_writeback *wb, int nclients);
 /* From client `client`'s thread after it finished `step`: fire the faults registered for
- * that point and wait for them. Cheap when none are. Accepts NULL. */
+ * that point and wait for them. Cheap when none are. Accepts NULL. Every step a client
+ * passes is reported, so that a fault whose point was never reached can say why. */
 void ovs_faults_point(ovs_faults *fs, int client, enum ovs_op step);
 /* From a client thread when it has nothing more to do. Accepts NULL. */
 void ovs_faults_client_done(ovs_faults *fs);
 /* On the main thread, after t0 is fixed: fire timed and point faults until every client is
  * done, then carry out the second halves still due (resumes, heals, restarts) at once so
- * the servers are whole again for the checks. Faults not yet fired are skipped. */
+ * the servers are whole again for the checks. A fault that never fired (its time came
+ * after every client was done, or its client never reached its point) makes the run an
+ * error, named in ovs_faults_error with the reason: a scenario that was not played gets
+ * no verdict. */
 void ovs_faults_run(ovs_faults *fs, int64_t t0);
 /* The faults' events (client -1, op fault). */
 ovs_trace *ovs_faults_trace(ovs_faults *fs);
