@@ -3,6 +3,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -52,6 +53,7 @@ int ovs_cell_run(const ovs_cell *cell, ovs_results *db, ovs_cell_result *out)
     int nchecks = 0;
     char shop_path[600], params[256], started[32], err[200];
     sqlite3 *shop = NULL;
+    int64_t *redis_stock = NULL;
     int nodes = ovs_cell_nodes(sc, m, &cell->params);
     int64_t t_begin = ovs_now_ns();
     int rc = OVS_ERR;
@@ -99,16 +101,20 @@ int ovs_cell_run(const ovs_cell *cell, ovs_results *db, ovs_cell_result *out)
     out->status = res.status;
 
     /* Redis's own view of stock, for strategies that keep it there: the divergence check
-     * compares it with SQL once the write-back queue has drained. */
-    ovs_check_input in = { .unknown = res.unknown, .fenced = m->xFence != NULL };
-    for (int sku = 1; topo && sc->workload == OVS_INVENTORY && sku <= sc->skus &&
-                      sku <= OVS_MAX_SKUS_CHECKED; sku++) {
-        int found = 0;
-        if (ovs_topology_redis_stock(topo, sku, &in.redis_stock[sku - 1], &found) != 0)
-            found = 0;
-        if (!found)
-            break;
-        in.n_redis_stock = sku;
+     * compares every SKU with SQL once the write-back queue has drained. */
+    ovs_check_input in = { .unknown = res.unknown, .fenced = m->xFence != NULL,
+                           .redis_stock = m->redis_stock && sc->workload == OVS_INVENTORY };
+    char unread[200] = "";
+    if (in.redis_stock) {
+        redis_stock = calloc((size_t)sc->skus, sizeof(*redis_stock));
+        if (redis_stock == NULL)
+            snprintf(unread, sizeof(unread), "out of memory");
+        else if (topo == NULL)
+            snprintf(unread, sizeof(unread), "the run has no Redis");
+        else if (ovs_topology_redis_stocks(topo, sc->skus, redis_stock, &in.missing, unread,
+                                           sizeof(unread)) == 0)
+            in.stock = redis_stock;
+        in.unread = unread;
     }
 
     /* Ground truth: the shop as SQL sees it after the write-back queue drained. */
@@ -137,6 +143,14 @@ int ovs_cell_run(const ovs_cell *cell, ovs_results *db, ovs_cell_result *out)
     out->oversold = checks[0].observed;
     for (int i = 0; i < nchecks; i++)
         out->safe &= checks[i].pass;
+    /* A check that could not run proves nothing: no verdict, and the error says which. */
+    for (int i = 0; i < nchecks; i++)
+        if (checks[i].skipped) {
+            out->status = OVS_RUN_ERROR;
+            snprintf(out->error, sizeof(out->error), "check %s %.200s", checks[i].invariant,
+                     checks[i].detail);
+            break;
+        }
 
 record:;
     static const char *const status_names[] = { "ok", "aborted", "error" };
@@ -179,6 +193,7 @@ record:;
     else
         rc = 0;
     sqlite3_close(shop);
+    free(redis_stock);
     ovs_run_result_free(&res);
     ovs_topology_stop(topo);
     out->seconds = (double)(ovs_now_ns() - t_begin) / 1e9;

@@ -35,7 +35,7 @@ static const char *const results_schema =
     "CREATE TABLE IF NOT EXISTS checks("
     "  run INTEGER NOT NULL REFERENCES runs(id), invariant TEXT NOT NULL,"
     "  observed INTEGER NOT NULL, expected INTEGER NOT NULL,"
-    "  verdict TEXT NOT NULL CHECK (verdict IN ('pass', 'fail')), detail TEXT);";
+    "  verdict TEXT NOT NULL CHECK (verdict IN ('pass', 'fail', 'skipped')), detail TEXT);";
 
 ovs_results *ovs_results_open(const char *path, char *err, size_t errlen)
 {
@@ -176,7 +176,7 @@ int64_t ovs_results_write(ovs_results *r, const ovs_run_row *row, ovs_trace *con
         bind_text(st, 2, checks[c].invariant);
         sqlite3_bind_int64(st, 3, checks[c].observed);
         sqlite3_bind_int64(st, 4, checks[c].expected);
-        bind_text(st, 5, checks[c].pass ? "pass" : "fail");
+        bind_text(st, 5, checks[c].skipped ? "skipped" : checks[c].pass ? "pass" : "fail");
         bind_text(st, 6, checks[c].detail);
         if (sqlite3_step(st) != SQLITE_DONE) {
             fail(r, "insert check");

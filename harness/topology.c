@@ -173,8 +173,10 @@ static int recover(ovs_topology *t, int node, enum ovs_recovery how, ovs_writeba
             ovs_seterr(err, errlen, "recovery: %s", sqlite3_errmsg(db));
             goto release;
         }
-        int pending = wb && how == OVS_RECOVER_RECONCILE ? ovs_writeback_pending_sku(wb, sku) : 0;
-        int64_t v = stock - pending;
+        /* Counted whatever the rule, so the figure says what was queued; only
+         * reconcile takes it off. */
+        int pending = wb ? ovs_writeback_pending_sku(wb, sku) : 0;
+        int64_t v = how == OVS_RECOVER_RECONCILE ? stock - pending : stock;
         redisReply *r = redisCommand(c, "SET stock:%d %lld", sku, (long long)v);
         if (r == NULL || r->type == REDIS_REPLY_ERROR) {
             ovs_seterr(err, errlen, "recovery SET: %s", r ? r->str : c->errstr);
@@ -183,8 +185,9 @@ static int recover(ovs_topology *t, int node, enum ovs_recovery how, ovs_writeba
         }
         freeReplyObject(r);
         if (sku == 1 && used < whatlen)
-            snprintf(what + used, whatlen - used, "; stock:1 = %lld (sql %lld, queued %d)",
-                     (long long)v, (long long)stock, pending);
+            snprintf(what + used, whatlen - used, "; stock:1 = %lld (sql %lld, %s %d queued)",
+                     (long long)v, (long long)stock,
+                     how == OVS_RECOVER_RECONCILE ? "minus" : "ignoring", pending);
     }
     rc = 0;
 release:
@@ -272,25 +275,45 @@ int ovs_topology_fault(void *ctx, const ovs_fault *f, int followup, ovs_writebac
     return -1;
 }
 
-int ovs_topology_redis_stock(ovs_topology *t, int sku, int64_t *stock, int *found)
+int ovs_topology_redis_stocks(ovs_topology *t, int skus, int64_t *stock, int *missing,
+                              char *err, size_t errlen)
 {
-    char err[160];
-    redisContext *c = connect_node(ovs_fleet_node(t->fleet, t->master0), err, sizeof(err));
-    redisReply *r;
-    int rc = -1;
+    const ovs_endpoint *ep = ovs_fleet_node(t->fleet, t->master0);
+    redisContext *c = connect_node(ep, err, errlen);
+    int rc = 0;
 
-    *found = 0;
+    *missing = 0;
     if (c == NULL)
         return -1;
-    r = redisCommand(c, "GET stock:%d", sku);
-    if (r != NULL && r->type == REDIS_REPLY_NIL) {
-        rc = 0;
-    } else if (r != NULL && r->type == REDIS_REPLY_STRING) {
-        *stock = strtoll(r->str, NULL, 10);
-        *found = 1;
-        rc = 0;
+    /* Pipelined: one round trip's worth of waiting for a thousand SKUs, not a thousand. */
+    for (int sku = 1; sku <= skus; sku++)
+        if (redisAppendCommand(c, "GET stock:%d", sku) != REDIS_OK) {
+            ovs_seterr(err, errlen, "%s:%d: %s", ep->host, ep->port, c->errstr);
+            redisFree(c);
+            return -1;
+        }
+    for (int sku = 1; sku <= skus; sku++) {
+        redisReply *r = NULL;
+        if (redisGetReply(c, (void **)&r) != REDIS_OK || r == NULL) {
+            ovs_seterr(err, errlen, "%s:%d: GET stock:%d: %s", ep->host, ep->port, sku,
+                       c->errstr[0] ? c->errstr : "no reply");
+            rc = -1;
+            break;
+        }
+        if (r->type == REDIS_REPLY_NIL) {
+            stock[sku - 1] = 0;
+            (*missing)++;
+        } else if (r->type == REDIS_REPLY_STRING) {
+            stock[sku - 1] = strtoll(r->str, NULL, 10);
+        } else {
+            ovs_seterr(err, errlen, "%s:%d: GET stock:%d: %s", ep->host, ep->port, sku,
+                       r->type == REDIS_REPLY_ERROR ? r->str : "not a string");
+            rc = -1;
+        }
+        freeReplyObject(r);
+        if (rc != 0)
+            break;
     }
-    freeReplyObject(r);
     redisFree(c);
     return rc;
 }

@@ -36,9 +36,12 @@ const char *ovs_topology_version(const ovs_topology *t);
 /* The ovs_fault_fn for the runner; ctx is the topology. */
 int ovs_topology_fault(void *ctx, const ovs_fault *f, int followup, ovs_writeback *wb,
                        char *what, size_t whatlen, char *err, size_t errlen);
-/* stock:<sku> on the node now serving as master 0 (after a promotion, the promoted
- * replica). Returns 0 and sets *found to 0 when the key does not exist; -1 on error. */
-int ovs_topology_redis_stock(ovs_topology *t, int sku, int64_t *stock, int *found);
+/* stock:1 .. stock:<skus> on the node now serving as master 0 (after a promotion, the
+ * promoted replica), into stock[0 .. skus-1]; a missing key reads as 0, as the stock
+ * scripts read it, and is counted in *missing. Returns 0, or -1 with err when the node
+ * could not be read (then stock is incomplete). */
+int ovs_topology_redis_stocks(ovs_topology *t, int skus, int64_t *stock, int *missing,
+                              char *err, size_t errlen);
 /* Stop every proxy and server. Accepts NULL. */
 void ovs_topology_stop(ovs_topology *t);
 
