@@ -89,6 +89,7 @@ int ovs_cell_run(const ovs_cell *cell, ovs_results *db, ovs_cell_result *out)
         .client_redis = topo ? ovs_topology_client_links(topo) : NULL,
         .read_from = topo ? ovs_topology_read_from(topo) : NULL,
         .fault = topo ? ovs_topology_fault : NULL,
+        .settle = topo ? ovs_topology_settle : NULL,
         .fault_ctx = topo,
         .shop_path = shop_path,
         .stop = cell->stop,

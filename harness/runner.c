@@ -448,6 +448,10 @@ int ovs_run(const ovs_run_spec *spec, ovs_run_result *res)
         snprintf(res->error, sizeof(res->error), "%s: prepare: %s", m->name, err);
         goto out;
     }
+    if (spec->settle && spec->settle(spec->fault_ctx, err, sizeof(err)) != 0) {
+        snprintf(res->error, sizeof(res->error), "replicas: %s", err);
+        goto out;
+    }
 
     cl = calloc((size_t)nthreads, sizeof(*cl));
     res->traces = calloc((size_t)nthreads + 2, sizeof(*res->traces));
@@ -464,8 +468,8 @@ int ovs_run(const ovs_run_spec *spec, ovs_run_result *res)
         c->env.trace = &c->trace;
         c->env.trace_steps = !sc->has_crowd && !spec->no_events;
         c->no_events = spec->no_events;
-        if (spec->client_redis && !sc->has_crowd)
-            c->env.redis = spec->client_redis[i];
+        if (spec->client_redis)
+            c->env.redis = spec->client_redis[sc->has_crowd ? 0 : i];
         c->env.read_from = spec->read_from;
         atomic_init(&c->frozen, 0);
         c->env.frozen = &c->frozen;

@@ -32,11 +32,18 @@ typedef struct ovs_run_spec {
     const ovs_endpoint *redis;           /* masters; n_redis >= what m needs */
     int n_redis;
     const ovs_endpoint *const *client_redis; /* per timeline client, its own view of the
-                                            masters (through its link proxies); NULL: every
-                                            client uses redis */
+                                            masters (through its link proxies); a crowd's
+                                            workers all use row 0; NULL: every client uses
+                                            redis */
     const ovs_endpoint *read_from;       /* env.read_from for every client; may be NULL */
     ovs_fault_fn fault;                  /* carries out the scenario's faults; NULL when it
                                             has none */
+    int (*settle)(void *ctx, char *err, size_t errlen); /* once after xPrepare, before any
+                                            client opens: waits until every replica holds
+                                            what xPrepare wrote, so that replication lags
+                                            the run's writes, not the shop's initial state.
+                                            0 or -1 with err; NULL when nothing to wait for.
+                                            ctx is fault_ctx */
     void *fault_ctx;
     const char *shop_path;               /* created by the caller (ovs_shop_create) */
     atomic_int *stop;                    /* may be NULL; when set, clients take no new

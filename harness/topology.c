@@ -25,7 +25,8 @@ struct ovs_topology {
     int replica[MAX_REPLICAS];         /* fleet index of replica r */
     ovs_proxy *repl[MAX_REPLICAS];     /* the delay proxy feeding replica r */
     int master0;                       /* fleet index now serving as master 0 */
-    int nclients;                      /* timeline clients with links, 0 when direct */
+    int nclients;                      /* rows of links: one per timeline client, one
+                                          shared by a crowd's workers; 0 when direct */
     ovs_proxy **link;                  /* [client * nodes + node] */
     ovs_endpoint *link_ep;             /* the same, as endpoints */
     const ovs_endpoint **client_row;   /* per client: &link_ep[client * nodes] */
@@ -79,17 +80,21 @@ int ovs_topology_start(const ovs_scenario *sc, int nodes, const char *redis_serv
         t->nreplicas++;
     }
 
-    if (wants_links(sc) && sc->n_clients > 0) {
-        size_t n = (size_t)sc->n_clients * (size_t)nodes;
+    /* A crowd's workers share one row of links: a promotion must move them as it moves a
+     * timeline client, or every request after it dials the dead master; links per worker
+     * would only multiply proxy threads, since no fault targets one worker's link. */
+    int rows = sc->has_crowd ? 1 : sc->n_clients;
+    if (wants_links(sc) && rows > 0) {
+        size_t n = (size_t)rows * (size_t)nodes;
         t->link = calloc(n, sizeof(*t->link));
         t->link_ep = calloc(n, sizeof(*t->link_ep));
-        t->client_row = calloc((size_t)sc->n_clients, sizeof(*t->client_row));
+        t->client_row = calloc((size_t)rows, sizeof(*t->client_row));
         if (t->link == NULL || t->link_ep == NULL || t->client_row == NULL) {
             ovs_seterr(err, errlen, "out of memory");
             goto fail;
         }
-        t->nclients = sc->n_clients;
-        for (int c = 0; c < sc->n_clients; c++) {
+        t->nclients = rows;
+        for (int c = 0; c < rows; c++) {
             for (int k = 0; k < nodes; k++) {
                 size_t i = (size_t)c * (size_t)nodes + (size_t)k;
                 if (ovs_proxy_start(ovs_fleet_node(t->fleet, k), &t->link[i], err, errlen) != 0)
@@ -144,6 +149,44 @@ static redisContext *connect_node(const ovs_endpoint *ep, char *err, size_t errl
     }
     redisSetTimeout(c, tv);
     return c;
+}
+
+int ovs_topology_settle(void *ctx, char *err, size_t errlen)
+{
+    ovs_topology *t = ctx;
+    const ovs_endpoint *ep;
+    redisContext *c;
+    redisReply *r;
+    long long timeout_ms;
+    int rc = -1;
+
+    if (t->nreplicas == 0)
+        return 0;
+    ep = ovs_fleet_node(t->fleet, t->master0);
+    if ((c = connect_node(ep, err, errlen)) == NULL)
+        return -1;
+    /* The stream arrives lag (+ jitter) late; a second beyond that is plenty on loopback. */
+    timeout_ms = (t->sc->redis.lag_ns + t->sc->redis.jitter_ns) / OVS_NS_PER_MS + 1000;
+    struct timeval tv = { (time_t)(timeout_ms / 1000 + 1), 0 };
+    redisSetTimeout(c, tv);
+    /* WAIT counts the replicas that have this connection's last write, so write once
+     * first: a marker that expires by itself, after everything xPrepare wrote. */
+    r = redisCommand(c, "SET settle:marker 1 PX 1000");
+    if (r != NULL && r->type == REDIS_REPLY_STATUS) {
+        freeReplyObject(r);
+        r = redisCommand(c, "WAIT %d %lld", t->nreplicas, timeout_ms);
+    }
+    if (r == NULL || r->type != REDIS_REPLY_INTEGER)
+        ovs_seterr(err, errlen, "WAIT on %s:%d: %s", ep->host, ep->port,
+                   r == NULL ? c->errstr : r->type == REDIS_REPLY_ERROR ? r->str : "odd reply");
+    else if (r->integer < t->nreplicas)
+        ovs_seterr(err, errlen, "only %lld of %d replicas had the initial state after %lld ms",
+                   r->integer, t->nreplicas, timeout_ms);
+    else
+        rc = 0;
+    freeReplyObject(r);
+    redisFree(c);
+    return rc;
 }
 
 /* Rebuild stock on a restarted node. The write-back queue is held while SQL and the queue

@@ -28,11 +28,15 @@ int ovs_topology_start(const ovs_scenario *sc, int nodes, const char *redis_serv
 const ovs_endpoint *ovs_topology_masters(const ovs_topology *t);
 int ovs_topology_size(const ovs_topology *t);
 /* Per timeline client, its own view of the masters (its link proxies), or NULL when
- * links are direct. */
+ * links are direct. A crowd has one row, which every worker uses. */
 const ovs_endpoint *const *ovs_topology_client_links(const ovs_topology *t);
 /* Where strategies read when the scenario reads from a replica, else NULL. */
 const ovs_endpoint *ovs_topology_read_from(const ovs_topology *t);
 const char *ovs_topology_version(const ovs_topology *t);
+/* The runner's settle callback; ctx is the topology. WAIT on master 0 until every replica
+ * has acknowledged everything written so far (the strategy's prepared stock), bounded by
+ * the replication lag plus a margin. 0, or -1 with err when a replica did not catch up. */
+int ovs_topology_settle(void *ctx, char *err, size_t errlen);
 /* The ovs_fault_fn for the runner; ctx is the topology. */
 int ovs_topology_fault(void *ctx, const ovs_fault *f, int followup, ovs_writeback *wb,
                        char *what, size_t whatlen, char *err, size_t errlen);
