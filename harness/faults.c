@@ -183,15 +183,17 @@ static void not_fired(ovs_faults *fs, const ovs_fault *f, int64_t now)
     unsigned r = f->after_client >= 0 && f->after_client < fs->nclients
                      ? fs->reached[f->after_client]
                      : 0;
-    const char *last = NULL;
+    char passed[96] = "";
+    size_t used = 0;
     for (int op = 0; op < OVS_OP__COUNT; op++)
-        if (r & (1u << op))
-            last = ovs_op_name((enum ovs_op)op);
+        if ((r & (1u << op)) && used < sizeof(passed))
+            used += (size_t)snprintf(passed + used, sizeof(passed) - used, "%s%s",
+                                     used ? ", " : "", ovs_op_name((enum ovs_op)op));
     snprintf(fs->error, sizeof(fs->error),
              "fault %s (line %d, after %s:%s) did not fire: %s never reached %s (%s%s)", f->name,
              f->line, who, ovs_op_name((enum ovs_op)f->after_step), who,
-             ovs_op_name((enum ovs_op)f->after_step), last ? "the request ended after " : "",
-             last ? last : "the request never started");
+             ovs_op_name((enum ovs_op)f->after_step), used ? "steps passed: " : "",
+             used ? passed : "the request never started");
 }
 
 void ovs_faults_run(ovs_faults *fs, int64_t t0)
