@@ -118,10 +118,13 @@ struct ovs_strategy_methods {
     void (*xClose)(ovs_strategy *s);
 
     /* Optional: the fencing token of the lock this instance holds on key, or -1. When set,
-     * the harness makes the shop's write conditional on the token (ovs_shop_act with a
-     * fence): a write carrying a token not higher than the last one applied for that key
-     * is refused by SQL. Overlapping holds are then tolerated by the checker, since the
-     * storage, not the lock, keeps the order. */
+     * the harness fences every key the request holds: the shop registers their tokens
+     * before the check (a token lower than one already registered for that key is
+     * refused, OVS_STALE) and writes only while each is still the key's newest, so a
+     * holder whose lease moved on loses whichever order it and its successor wake in. An
+     * overlap of holds is then tolerated by the checker only where the shop's rows show at
+     * most one write among the overlapping holders. Tokens must grow with each holder of a
+     * key, issued atomically with the lease. */
     int64_t (*xFence)(ovs_strategy *s, const char *key);
 };
 
