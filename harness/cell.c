@@ -176,7 +176,7 @@ record:;
         .shop_db = shop_path,
         .requests = res.requests,
         .succeeded = res.succeeded,
-        .refused = res.refused,
+        .refused = res.refused + res.stale, /* both refusals by the shop; events say which */
         .busy = res.busy,
         .unknown = res.unknown,
         .errors = res.errors,
