@@ -26,6 +26,7 @@
 #include "explain_model.h"
 #include "report.h"
 #include "results_db.h"
+#include "trace.h"
 #include "util.h"
 
 /* A lock that answered within this long is one step; a longer wait gets a row when it
@@ -570,12 +571,19 @@ static int ex_break_oversold(ovs_ex_run *r, const ovs_ex_check *ck)
 
 typedef struct ex_holder {
     const char *key;
-    size_t ev;  /* the critical section that stays open longest so far */
+    size_t ev;  /* the non-empty critical section that stays open longest so far */
 } ex_holder;
 
-/* Two holders: the first critical section (by start) that began while another client's
- * section of the same key was still open, shown at the acquire that opened it. Sections
- * are half-open, as in the checker: one ending the instant another begins is no overlap. */
+/* Two holders: the first critical section (by start) that overlaps an earlier-starting
+ * section of the same key, shown at the acquire that opened it. Overlap is the checker's
+ * one definition, ovs_holds_overlap: half-open, so one ending the instant another begins
+ * is no overlap; an empty section holds nothing; a client is never its own second holder.
+ *
+ * Events come by start, so one section per key is enough to compare with: the non-empty
+ * one that stays open longest. When that one is the new section's own client's, no other
+ * client's section can still be open at the new start either: it would overlap that one,
+ * and would have been found when the later of the two began. Empty sections are never
+ * kept, since they overlap nothing. */
 static int ex_break_mutex(ovs_ex_run *r)
 {
     ex_holder *h = malloc((r->n ? r->n : 1) * sizeof(*h));
@@ -589,7 +597,7 @@ static int ex_break_mutex(ovs_ex_run *r)
     for (size_t i = 0; i < r->n && !found; i++) {
         const ovs_ex_event *c = &r->ev[i];
         size_t k;
-        if (c->op != EX_CRITICAL)
+        if (c->op != EX_CRITICAL || c->end <= c->start)
             continue;
         for (k = 0; k < nh && strcmp(h[k].key, c->key) != 0; k++)
             ;
@@ -598,7 +606,7 @@ static int ex_break_mutex(ovs_ex_run *r)
             continue;
         }
         const ovs_ex_event *o = &r->ev[h[k].ev];
-        if (o->end > c->start && o->client != c->client) {
+        if (ovs_holds_overlap(o->start, o->end, o->client, c->start, c->end, c->client)) {
             hit = i;
             holder = h[k].ev;
             found = 1;

@@ -17,6 +17,7 @@
 #include "html.h"
 #include "report.h"
 #include "results_db.h"
+#include "trace.h"
 #include "util.h"
 
 /* Colours of the three outcomes (SPEC §6), darker for marks, lighter for long bars. Red is
@@ -59,7 +60,7 @@ typedef struct tl_ev {
 /* A window in which two or more clients held one key. */
 typedef struct tl_win {
     int64_t start, end;
-    int holders;    /* most at one instant */
+    int holders;    /* most clients holding it at one instant */
     uint32_t lanes; /* lanes of every holder in the window */
     const char *key;
 } tl_win;
@@ -174,69 +175,104 @@ static int cmp_end(const void *a, const void *b)
     return cmp_index(i, j);
 }
 
-typedef struct tl_edge {
-    int64_t t;
-    int d; /* +1 a hold starts, -1 one ends */
-} tl_edge;
+#define TL_NONE ((size_t)-1)
 
-static int cmp_edge(const void *a, const void *b)
+/* Distinct clients among the n sections open[] (indices into ev). */
+static int tl_distinct(const tl_ev *ev, const size_t *open, size_t n)
 {
-    const tl_edge *x = a, *y = b;
-    if (x->t != y->t)
-        return (x->t > y->t) - (x->t < y->t);
-    return x->d - y->d; /* ends first: [a,b) and [b,c) do not overlap */
+    int d = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        size_t k = 0;
+        while (k < i && ev[open[k]].client != ev[open[i]].client)
+            k++;
+        d += k == i;
+    }
+    return d;
 }
 
-/* Windows where critical sections of one key overlap, from the intervals as the checker
- * sees them. */
+/* Windows where two or more clients held one key at once, by the checker's one
+ * definition of overlap (ovs_holds_overlap: half-open, an empty section holds nothing, a
+ * client is never its own second holder), so a red band is drawn exactly where the
+ * checker counts an overlapping pair. A window is the union of the stretches where two
+ * sections overlap; stretches that touch make one window, since no instant between them
+ * has fewer than two holders.
+ *
+ * Per key, in start order: each section overlaps the earlier ones from its start to the
+ * latest end among those of other clients, if that end is past its start. So the
+ * longest-open section seen (best) and the longest-open one of another client than
+ * best's (other) are all there is to compare with; the stretches then come in start order
+ * and merge as they arrive. holders is the most distinct clients open at one instant,
+ * counted where it can grow: at the start of a section inside the window. */
 static int tl_windows(tl_run *r, char *err, size_t errlen)
 {
     size_t *idx = malloc((r->n ? r->n : 1) * sizeof *idx), m = 0;
-    tl_edge *edge = malloc((2 * r->n + 1) * sizeof *edge);
+    size_t *open = malloc((r->n ? r->n : 1) * sizeof *open);
     int ret = -1;
 
     r->win = malloc((r->n + 1) * sizeof *r->win);
-    if (idx == NULL || edge == NULL || r->win == NULL) {
+    if (idx == NULL || open == NULL || r->win == NULL) {
         ovs_seterr(err, errlen, "out of memory");
         goto out;
     }
     for (size_t i = 0; i < r->n; i++)
-        if (r->ev[i].op == TL_CRITICAL)
+        if (r->ev[i].op == TL_CRITICAL && r->ev[i].start < r->ev[i].end)
             idx[m++] = i;
     tl_sort_ev = r->ev;
     qsort(idx, m, sizeof *idx, cmp_key_start);
     for (size_t i = 0; i < m;) {
-        size_t j = i, ne = 0;
-        int open = 0, max = 0;
-        int64_t ws = 0;
-        while (j < m && strcmp(r->ev[idx[j]].key, r->ev[idx[i]].key) == 0) {
-            edge[ne++] = (tl_edge){ r->ev[idx[j]].start, +1 };
-            edge[ne++] = (tl_edge){ r->ev[idx[j]].end, -1 };
+        size_t j = i, nopen = 0, best = TL_NONE, other = TL_NONE, first_win = r->nwin;
+        tl_win *cur = NULL;
+
+        while (j < m && strcmp(r->ev[idx[j]].key, r->ev[idx[i]].key) == 0)
             j++;
-        }
-        qsort(edge, ne, sizeof *edge, cmp_edge);
-        for (size_t k = 0; k < ne; k++) {
-            open += edge[k].d;
-            if (open >= 2 && max == 0) {
-                ws = edge[k].t;
-                max = open;
-            } else if (open > max && max > 0) {
-                max = open;
-            } else if (open < 2 && max > 0) {
-                tl_win *w = &r->win[r->nwin++];
-                *w = (tl_win){ ws, edge[k].t, max, 0, r->ev[idx[i]].key };
-                for (size_t h = i; h < j; h++)
-                    if (r->ev[idx[h]].start < w->end && r->ev[idx[h]].end > w->start)
-                        w->lanes |= UINT32_C(1) << r->ev[idx[h]].lane;
-                max = 0;
+        for (size_t h = i; h < j; h++) {
+            const tl_ev *c = &r->ev[idx[h]];
+            size_t o = best != TL_NONE && r->ev[best].client != c->client ? best : other;
+            size_t keep = 0;
+
+            for (size_t k = 0; k < nopen; k++)
+                if (r->ev[open[k]].end > c->start)
+                    open[keep++] = open[k];
+            nopen = keep;
+            open[nopen++] = idx[h];
+            if (o != TL_NONE && ovs_holds_overlap(r->ev[o].start, r->ev[o].end,
+                                                  r->ev[o].client, c->start, c->end,
+                                                  c->client)) {
+                int64_t end = c->end < r->ev[o].end ? c->end : r->ev[o].end;
+                int holders = tl_distinct(r->ev, open, nopen);
+                if (cur != NULL && c->start <= cur->end) {
+                    cur->end = end > cur->end ? end : cur->end;
+                    cur->holders = holders > cur->holders ? holders : cur->holders;
+                } else {
+                    cur = &r->win[r->nwin++];
+                    *cur = (tl_win){ c->start, end, holders, 0, c->key };
+                }
+            }
+            if (best == TL_NONE ||
+                (r->ev[best].client == c->client && c->end > r->ev[best].end)) {
+                best = idx[h];
+            } else if (r->ev[best].client != c->client) {
+                if (c->end > r->ev[best].end) {
+                    other = best;
+                    best = idx[h];
+                } else if (other == TL_NONE || c->end > r->ev[other].end) {
+                    other = idx[h];
+                }
             }
         }
+        /* The lanes of every section that held the key during a window: each of them is
+         * one of the holders at some instant of it. */
+        for (size_t w = first_win; w < r->nwin; w++)
+            for (size_t h = i; h < j; h++)
+                if (r->ev[idx[h]].start < r->win[w].end && r->ev[idx[h]].end > r->win[w].start)
+                    r->win[w].lanes |= UINT32_C(1) << r->ev[idx[h]].lane;
         i = j;
     }
     ret = 0;
 out:
     free(idx);
-    free(edge);
+    free(open);
     return ret;
 }
 

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -110,6 +111,77 @@ static void same_client_sections(void **state)
     assert_int_equal(o.first_a, 7);
 }
 
+static void three_holders(void **state)
+{
+    (void)state;
+    /* 0 holds [0, 10); 1 gets in at 2 and 2 at 3, while 1 still holds: three pairs, three
+     * holders at t=3, and the first overlap at 2. */
+    ovs_interval iv[] = { { 3, 12, 2 }, { 0, 10, 0 }, { 2, 4, 1 } };
+    ovs_overlap o;
+    ovs_overlaps(iv, 3, &o);
+    assert_int_equal(o.pairs, 3);
+    assert_int_equal(o.max_holders, 3);
+    assert_int_equal(o.first_start, 2);
+    assert_int_equal(o.first_end, 4);
+    assert_int_equal(o.first_a, 0);
+    assert_int_equal(o.first_b, 1);
+}
+
+/* A seeded LCG step: the same intervals on every run. */
+static int64_t next(uint64_t *s, int64_t mod)
+{
+    *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (int64_t)((*s >> 33) % (uint64_t)mod);
+}
+
+static void matches_brute_force_on_a_grid(void **state)
+{
+    (void)state;
+    /* Starts and lengths on a grid of 10, so touching sections, empty ones and equal
+     * starts are common, over many seeds: the pairs, and the first instant two clients
+     * held at once (the latest start of the pair that overlaps first), must be the
+     * quadratic count's, and the first pair named must be one that overlaps there. */
+    enum { N = 200 };
+    for (uint64_t seed = 1; seed <= 40; seed++) {
+        ovs_interval iv[N], orig[N];
+        uint64_t s = seed;
+        int64_t brute = 0, first = INT64_MAX;
+        for (int i = 0; i < N; i++) {
+            int64_t a = 10 * next(&s, 200);
+            iv[i] = (ovs_interval){ a, a + 10 * next(&s, 4), (int)next(&s, 9) };
+        }
+        memcpy(orig, iv, sizeof(iv));
+        for (int i = 0; i < N; i++)
+            for (int j = i + 1; j < N; j++)
+                if (ovs_holds_overlap(iv[i].start, iv[i].end, iv[i].client, iv[j].start,
+                                      iv[j].end, iv[j].client)) {
+                    int64_t at = iv[i].start > iv[j].start ? iv[i].start : iv[j].start;
+                    brute++;
+                    first = at < first ? at : first;
+                }
+        ovs_overlap o;
+        ovs_overlaps(iv, N, &o);
+        if (o.pairs != brute)
+            fail_msg("seed %llu: %lld pairs, brute force %lld", (unsigned long long)seed,
+                     (long long)o.pairs, (long long)brute);
+        if (brute == 0)
+            continue;
+        assert_int_equal(o.first_start, first);
+        int named = 0;
+        for (int i = 0; i < N && !named; i++)
+            for (int j = 0; j < N && !named; j++)
+                named = orig[i].client == o.first_a && orig[j].client == o.first_b &&
+                        ovs_holds_overlap(orig[i].start, orig[i].end, orig[i].client,
+                                          orig[j].start, orig[j].end, orig[j].client) &&
+                        orig[j].start == first && orig[i].start <= first &&
+                        (orig[i].end < orig[j].end ? orig[i].end : orig[j].end) == o.first_end;
+        if (!named)
+            fail_msg("seed %llu: clients %d and %d do not overlap at %lld to %lld",
+                     (unsigned long long)seed, o.first_a, o.first_b, (long long)first,
+                     (long long)o.first_end);
+    }
+}
+
 static void half_open_nights(void **state)
 {
     (void)state;
@@ -159,6 +231,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(matches_brute_force),
         cmocka_unit_test(zero_length_sections),
         cmocka_unit_test(same_client_sections),
+        cmocka_unit_test(three_holders),
+        cmocka_unit_test(matches_brute_force_on_a_grid),
         cmocka_unit_test(half_open_nights),
         cmocka_unit_test(percentiles_nearest_rank),
     };

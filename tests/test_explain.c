@@ -7,7 +7,8 @@
  * and is refused. A tiny sale under no protection covers the oversold rule, unnamed
  * clients and text Mermaid must not see raw. The layout is part of the contract: a time
  * column of 10, then columns of 43 (two clients) or 28 (three) two spaces apart, so a
- * step's column is asserted exactly.
+ * step's column is asserted exactly. The cases of overlap_cases.h hold the "two holders"
+ * step to the checker's definition of overlap.
  *
  * Usage: test_explain [name-filter] */
 #include <setjmp.h> /* cmocka.h needs these four first */
@@ -23,6 +24,7 @@
 #include <sqlite3.h>
 
 #include "explain.h"
+#include "overlap_cases.h"
 #include "results_fixture.h"
 
 #define TWO_GUESTS "'double-booking-two-guests', 'scenarios/double-booking-two-guests.ini'," \
@@ -397,6 +399,58 @@ static void test_sale_mermaid(void **state)
     free(out);
 }
 
+static size_t occurrences(const char *s, const char *needle)
+{
+    size_t n = 0;
+    for (s = strstr(s, needle); s != NULL; s = strstr(s + 1, needle))
+        n++;
+    return n;
+}
+
+/* The "two holders" step is the checker's first overlap, whatever the sections: empty
+ * ones, one client's own two, touching ones and three at once (overlap_cases.h). Every
+ * run's mutex_overlaps check failed, on sku:2 at the latest, so explain looks for the
+ * second holder in each; where the checker counts no overlap on sku:1, it must find the
+ * one on sku:2. */
+static void test_overlap_cases(void **state)
+{
+    sqlite3 *db = oc_open();
+
+    (void)state;
+    assert_non_null(db);
+    for (size_t i = 0; i < OC_NCASES; i++) {
+        const oc_case *c = &oc_cases[i];
+        ovs_overlap o;
+        const char *key;
+        int64_t start;
+        int client;
+        char want[160];
+        char *out, *flat, *mm;
+
+        oc_truth(c, &o, &key, &start, &client);
+        /* The case table and the checker agree on which cases overlap. */
+        if ((o.pairs > 0) != (c->window != NULL))
+            fail_msg("case %s: the checker counts %lld pairs", c->name, (long long)o.pairs);
+        out = explain(db, OC_RUN0 + (int64_t)i, NULL, 0, 0, 0);
+        flat = unfold(out);
+        snprintf(want, sizeof want, "broke at t=%lld.%lld ms: client %d's acquire %s → ok"
+                 " (1 attempt).", (long long)(start / OC_MS),
+                 (long long)(start % OC_MS / (OC_MS / 10)), client, key);
+        if (strstr(flat, want) == NULL || occurrences(flat, "two holders.") != 1)
+            fail_msg("case %s: want exactly one\n%s\n--- in output:\n%s", c->name, want,
+                     out);
+        assert_lacks(flat, "at no single step");
+        mm = explain(db, OC_RUN0 + (int64_t)i, NULL, 0, 0, 1);
+        check_mermaid(mm);
+        if (occurrences(mm, "two holders!") != 1)
+            fail_msg("case %s: want one box, got:\n%s", c->name, mm);
+        free(mm);
+        free(flat);
+        free(out);
+    }
+    sqlite3_close(db);
+}
+
 static void test_find_run(void **state)
 {
     char err[128] = "";
@@ -437,6 +491,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_redlock_mermaid),
         cmocka_unit_test(test_sale_mermaid),
         cmocka_unit_test(test_find_run),
+        cmocka_unit_test(test_overlap_cases),
     };
 
     if (argc > 1)

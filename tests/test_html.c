@@ -6,7 +6,8 @@
  * verdict colours and the expectation flag in the matrix, escaping of free text, a
  * timeline with overlapping lock holds and a double booking (times taken from a real
  * two-guests run), an oversale on inventory, and a run too big for a timeline. The empty
- * database is the recorder's own.
+ * database is the recorder's own. The cases of overlap_cases.h hold the red overlap
+ * windows to the checker's definition of overlap.
  *
  * Usage: test_html [name-filter] */
 #include <errno.h>
@@ -23,6 +24,7 @@
 
 #include <sqlite3.h>
 
+#include "overlap_cases.h"
 #include "report.h"
 #include "results_fixture.h"
 
@@ -302,6 +304,48 @@ static void test_timeline_oversale(void **state)
     free(s);
 }
 
+/* A red window is drawn exactly where the checker counts an overlap, for the same
+ * sections: none for touching, empty or one client's own sections, one per stretch of two
+ * or more holders otherwise, starting where the checker's first overlap starts and naming
+ * every holder (overlap_cases.h). The witness on sku:2 is drawn in every run. */
+static void test_timeline_overlap_cases(void **state)
+{
+    sqlite3 *db = oc_open();
+    char *s;
+
+    (void)state;
+    assert_non_null(db);
+    s = page(db);
+    for (size_t i = 0; i < OC_NCASES; i++) {
+        const oc_case *c = &oc_cases[i];
+        char *t = timeline(s, OC_RUN0 + (int)i);
+        char want[200];
+        ovs_overlap o;
+        size_t windows;
+
+        if (t == NULL)
+            fail_msg("case %s: no timeline", c->name);
+        oc_overlaps(c->s, c->n, &o);
+        windows = count(t, "holders of <code>sku:1</code>");
+        if ((windows > 0) != (o.pairs > 0) || windows != (c->window != NULL))
+            fail_msg("case %s: the checker counts %lld overlapping pairs, the timeline lists"
+                     " %zu windows:\n%s", c->name, (long long)o.pairs, windows, t);
+        if (c->window != NULL) {
+            snprintf(want, sizeof want, "<li>%s</li>", c->window);
+            assert_contains(t, want);
+            /* The window opens where the checker's first overlap does. */
+            snprintf(want, sizeof want, "<code>sku:1</code> at once, t=%lld.0–",
+                     (long long)(o.first_start / OC_MS));
+            assert_contains(t, want);
+        }
+        assert_int_equal(count(t, "holders of <code>sku:2</code>"), 1);
+        assert_contains(t, "<li>" OC_WITNESS_WINDOW "</li>");
+        free(t);
+    }
+    free(s);
+    sqlite3_close(db);
+}
+
 static void test_no_timeline(void **state)
 {
     char *s = page(*state);
@@ -390,6 +434,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_timeline_violations),
         cmocka_unit_test(test_timeline_clean),
         cmocka_unit_test(test_timeline_oversale),
+        cmocka_unit_test(test_timeline_overlap_cases),
         cmocka_unit_test(test_no_timeline),
         cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_empty),
