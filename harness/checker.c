@@ -279,7 +279,8 @@ static int writers_load(sqlite3 *shop, const ovs_scenario *sc, writers *w, char 
         ovs_seterr(err, errlen, "rows: %s", sqlite3_errmsg(shop));
         return -1;
     }
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (w->n == cap) {
             int64_t *n = realloc(w->v, 2 * cap * sizeof(*w->v));
             if (n == NULL) {
@@ -291,6 +292,13 @@ static int writers_load(sqlite3 *shop, const ovs_scenario *sc, writers *w, char 
             cap *= 2;
         }
         w->v[w->n++] = sqlite3_column_int64(st, 0);
+    }
+    /* A read that stopped early would hide writers: lost orders and fenced tolerance
+     * would be judged from part of the rows. */
+    if (rc != SQLITE_DONE) {
+        ovs_seterr(err, errlen, "rows: %s", sqlite3_errmsg(shop));
+        sqlite3_finalize(st);
+        return -1;
     }
     sqlite3_finalize(st);
     qsort(w->v, w->n, sizeof(*w->v), cmp_i64);
