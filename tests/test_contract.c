@@ -184,8 +184,11 @@ typedef struct tally {
     int64_t duplicate;      /* buyers with more than one row */
     int64_t lost_sales;     /* refused while the shop still had room for them */
     int64_t overlaps;       /* pairs of critical sections of one key held at once */
+    int64_t idle_giveups;   /* gave up on a key that others held for less than half the
+                               time it kept trying */
     char first_overlap[200];
     char first_lost[160];
+    char first_idle[200];
     stay *stays;            /* booking: the confirmed stays */
     size_t n_stays;
     hold *holds;            /* every critical section, by key, then start */
@@ -657,6 +660,56 @@ static void count_overlaps(const contract_case *k, tally *t)
         }
 }
 
+/* Time within [from, to) during which some other client held key: the union of their
+ * critical sections, clipped. The holds are sorted by key, then start. */
+static int64_t held_by_others(const tally *t, const char *key, int32_t client, int64_t from,
+                              int64_t to)
+{
+    int64_t covered = 0, reach = from;
+
+    for (size_t i = 0; i < t->n_holds; i++) {
+        const hold *x = &t->holds[i];
+        if (x->client == client || strcmp(x->key, key) != 0 || x->end <= reach ||
+            x->start >= to)
+            continue;
+        int64_t a = x->start > reach ? x->start : reach;
+        int64_t b = x->end < to ? x->end : to;
+        covered += b - a;
+        reach = b;
+    }
+    return covered;
+}
+
+/* Give-ups the recorded holds do not justify. A buyer may give up on contention, but
+ * contention is another client holding the key: one that kept trying for seconds while
+ * the key sat mostly idle was kept out by a lock nobody held - a release that did not
+ * release, a lease leaked until its TTL. Half the time trying is far beyond the gaps
+ * between holders of a sound lock (a retry delay of at most 3 ms here). */
+static void count_idle_giveups(const contract_case *k, tally *t, const enum answer *answer)
+{
+    sqlite3_stmt *st = prepare(k, k->db->db,
+                               "SELECT client, key, start_ns, end_ns FROM events"
+                               " WHERE run = ?1 AND op = 'acquire' AND outcome = 'fail'");
+
+    sqlite3_bind_int64(st, 1, k->run_id);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        int32_t client = sqlite3_column_int(st, 0);
+        const char *key = (const char *)sqlite3_column_text(st, 1);
+        int64_t from = sqlite3_column_int64(st, 2), to = sqlite3_column_int64(st, 3);
+        if (client < 0 || client >= t->buyers || answer[client] != A_BUSY || key == NULL)
+            continue;
+        int64_t held = held_by_others(t, key, client, from, to);
+        if (2 * held >= to - from)
+            continue;
+        if (t->idle_giveups++ == 0)
+            snprintf(t->first_idle, sizeof(t->first_idle),
+                     "buyer %d gave up on %s after %.1f ms of trying, during which other"
+                     " clients held it for %.1f ms", client, key, (double)(to - from) / 1e6,
+                     (double)held / 1e6);
+    }
+    sqlite3_finalize(st);
+}
+
 /* Refusals the shop's final state does not justify. Stock only goes down and bookings are
  * never cancelled, so a refusal was honest only if the end state shows why: every unit
  * sold, or a confirmed stay of another guest overlapping the refused one. */
@@ -709,6 +762,7 @@ static void count_all(const contract_case *k, tally *t)
     }
     count_lost_sales(k, t, answer);
     count_overlaps(k, t);
+    count_idle_giveups(k, t, answer);
 }
 
 static const ovs_check *find_check(const contract_case *k, const char *invariant)
@@ -892,6 +946,10 @@ static void contract_workload(void **state)
      * lease, which a healthy run never has. */
     CONTRACT_ASSERT(k, t.overlaps == 0, "%lld overlapping holds; first: %s",
                     (long long)t.overlaps, t.first_overlap);
+    /* Broken: a lock never released, or left to its TTL, so buyers give up on a key
+     * nobody holds. */
+    CONTRACT_ASSERT(k, t.idle_giveups == 0, "%lld give-ups on an idle lock; first: %s",
+                    (long long)t.idle_giveups, t.first_idle);
     /* Broken: a sale acknowledged in Redis whose order the queue never applied. */
     CONTRACT_ASSERT(k, t.unrecorded == 0, "%lld acknowledged sales have no row in SQL",
                     (long long)t.unrecorded);
