@@ -184,11 +184,14 @@ typedef struct tally {
     int64_t duplicate;      /* buyers with more than one row */
     int64_t lost_sales;     /* refused while the shop still had room for them */
     int64_t overlaps;       /* pairs of critical sections of one key held at once */
+    int64_t unfenced;       /* fenced strategy, inventory: orders without a token, or with
+                               one not above the previous order's */
     int64_t idle_giveups;   /* gave up on a key that others held for less than half the
                                time it kept trying */
     char first_overlap[200];
     char first_lost[160];
     char first_idle[200];
+    char first_unfenced[160];
     stay *stays;            /* booking: the confirmed stays */
     size_t n_stays;
     hold *holds;            /* every critical section, by key, then start */
@@ -580,6 +583,43 @@ static void count_shop(const contract_case *k, tally *t, int *rows)
     sqlite3_close(shop);
 }
 
+/* For a fenced strategy, the token every order was written with (orders.fence): each
+ * holder takes a token above every earlier holder's, and holders of the one SKU follow one
+ * another, so in the order the rows were written each carries one, higher than the one
+ * before. */
+static void count_fences(const contract_case *k, tally *t)
+{
+    sqlite3 *shop = NULL;
+    sqlite3_stmt *st;
+    char err[200];
+    int64_t last = -1;
+
+    if (ovs_shop_open(k->shop_path, &shop, err, sizeof(err)) != 0)
+        contract_fail(k, __FILE__, __LINE__, "shop: %s", err);
+    st = prepare(k, shop, "SELECT id, buyer, fence FROM orders ORDER BY id");
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        int null = sqlite3_column_type(st, 2) == SQLITE_NULL;
+        int64_t fence = sqlite3_column_int64(st, 2);
+        if (!null && fence > last) {
+            last = fence;
+            continue;
+        }
+        if (t->unfenced++ > 0)
+            continue;
+        char written[40];
+        if (null)
+            snprintf(written, sizeof(written), "no token");
+        else
+            snprintf(written, sizeof(written), "token %lld", (long long)fence);
+        snprintf(t->first_unfenced, sizeof(t->first_unfenced),
+                 "order %lld of buyer %lld was written with %s (highest before it: %lld)",
+                 (long long)sqlite3_column_int64(st, 0), (long long)sqlite3_column_int64(st, 1),
+                 written, (long long)last);
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(shop);
+}
+
 /* Each buyer's answer from its request event. The runner words a refusal "sold out" or
  * "room taken" and a give-up "gave up: busy"; the counts are compared with the run's own
  * counters below, so a change of wording fails loudly rather than miscounting. */
@@ -754,6 +794,8 @@ static void count_all(const contract_case *k, tally *t)
     assert_non_null(answer);
 
     count_shop(k, t, rows);
+    if (k->m->xFence != NULL && k->sc.workload == OVS_INVENTORY)
+        count_fences(k, t);
     count_requests(k, t, answer);
     for (int64_t b = 0; b < t->buyers; b++) {
         t->unrecorded += answer[b] == A_OK && rows[b] == 0;
@@ -946,6 +988,11 @@ static void contract_workload(void **state)
      * lease, which a healthy run never has. */
     CONTRACT_ASSERT(k, t.overlaps == 0, "%lld overlapping holds; first: %s",
                     (long long)t.overlaps, t.first_overlap);
+    /* Broken: a fence that is not there (xFence gives no token, so SQL checks nothing) or
+     * tokens that do not grow (a counter reset, taken before the lock): the protection a
+     * fenced strategy claims for the holder that outlives its lease would be empty. */
+    CONTRACT_ASSERT(k, t.unfenced == 0, "%lld orders not fenced in order; first: %s",
+                    (long long)t.unfenced, t.first_unfenced);
     /* Broken: a lock never released, or left to its TTL, so buyers give up on a key
      * nobody holds. */
     CONTRACT_ASSERT(k, t.idle_giveups == 0, "%lld give-ups on an idle lock; first: %s",
@@ -995,6 +1042,9 @@ static void contract_shape(void **state)
         assert_non_null(m->xNodes);
         assert_true(m->xNodes(&p) >= 1);
     }
+    /* A fence orders the writes made under a lock. */
+    if (m->xFence)
+        assert_non_null(m->xLock);
     assert_ptr_equal(ovs_strategy_find(m->name), m);
 }
 
