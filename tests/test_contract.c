@@ -15,7 +15,8 @@
  *                  section of one key at once (ovs_holds_overlap, the one definition);
  *                  every acknowledged sale has its row in SQL, and no row belongs to a
  *                  buyer who was told no; no buyer refused while the shop still had room
- *                  (a lost sale); some sale at all
+ *                  (a lost sale), nor giving up on a key nobody held; a fenced strategy's
+ *                  orders carry growing tokens; some sale at all
  *   redis_stock    Redis agrees with SQL once the write-back queue has drained
  *   neither        the scenario shows the race (oversell, double booking), or it has lost
  *                  its teeth and proves nothing about the others
@@ -35,7 +36,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 #include <hiredis/hiredis.h>
