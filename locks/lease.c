@@ -26,12 +26,15 @@ int ovs_lease_nodes(const ovs_params *p)
 
 int ovs_lease_open(ovs_lease *l, ovs_strategy *s, const ovs_env *env)
 {
+    char why[128];
+
     if (env->n_redis < 1)
         return ovs_strategy_fail(s, OVS_ERR, "%s needs a Redis server; the run has none",
                                  s->m->name);
     ovs_redis_init(&l->redis, &env->redis[0], LEASE_CONNECT_MS, LEASE_COMMAND_MS);
     l->cad.src = ovs_redis_cad_src;
-    ovs_redis_locks_init(&l->locks, env->client, env->seed);
+    if (ovs_redis_locks_init(&l->locks, env->client, env->seed, why, sizeof(why)) != 0)
+        return ovs_strategy_fail(s, OVS_ERR, "%s", why);
     if (ovs_redis_connect(&l->redis) != OVS_OK)
         return ovs_strategy_fail(s, OVS_ERR, "%s", l->redis.errstr);
     return OVS_OK;

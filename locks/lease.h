@@ -36,7 +36,7 @@ enum {
 typedef struct ovs_lease {
     ovs_redis redis;       /* env->redis[0], the one node */
     ovs_script cad;        /* compare-and-delete, for releases */
-    ovs_redis_locks locks; /* tokens of the keys held now; rng for tokens and jitter */
+    ovs_redis_locks locks; /* tokens of the keys held now; rng for retry jitter */
 } ovs_lease;
 
 /* xNodes of every lease strategy: one node whatever the parameters. */

@@ -12,10 +12,13 @@
 #include "redis_conn.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
 
 const char ovs_redis_cad_src[] =
     "if redis.call('get', KEYS[1]) == ARGV[1] then "
@@ -371,17 +374,64 @@ int ovs_redis_recv_eval(ovs_redis *r, ovs_script *s, int nkeys, int nargs,
     return finish(r, reply, "EVALSHA", out);
 }
 
-void ovs_redis_locks_init(ovs_redis_locks *l, int client, uint64_t seed)
+/* 64 bits from the kernel's generator: getrandom(2), or /dev/urandom where the system
+ * call is missing (kernels before 3.17, some sandboxes). 0, or -1 with errno set. */
+static int os_random(uint64_t *out)
+{
+    unsigned char *p = (unsigned char *)out;
+    size_t got = 0;
+    int fd, saved;
+
+    while (got < sizeof(*out)) {
+        ssize_t n = getrandom(p + got, sizeof(*out) - got, 0);
+        if (n > 0)
+            got += (size_t)n;
+        else if (n < 0 && errno == EINTR)
+            continue;
+        else
+            break;
+    }
+    if (got == sizeof(*out))
+        return 0;
+    fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    for (got = 0; got < sizeof(*out);) {
+        ssize_t n = read(fd, p + got, sizeof(*out) - got);
+        if (n > 0) {
+            got += (size_t)n;
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else {
+            if (n == 0)
+                errno = EIO;
+            break;
+        }
+    }
+    saved = errno;
+    close(fd);
+    errno = saved;
+    return got == sizeof(*out) ? 0 : -1;
+}
+
+int ovs_redis_locks_init(ovs_redis_locks *l, int client, uint64_t seed, char *err,
+                         size_t errlen)
 {
     memset(l, 0, sizeof(*l));
     ovs_rng_seed(&l->rng, seed);
     l->client = client;
+    l->pid = (int)getpid();
+    if (os_random(&l->nonce) != 0) {
+        ovs_seterr(err, errlen, "no random bits for lock tokens: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
 }
 
 void ovs_redis_locks_token(ovs_redis_locks *l, char *buf, size_t len)
 {
-    snprintf(buf, len, "c%d-%llu-%016llx", l->client, (unsigned long long)++l->counter,
-             (unsigned long long)ovs_rng_next(&l->rng));
+    snprintf(buf, len, "c%d-p%d-%llu-%016llx", l->client, l->pid,
+             (unsigned long long)++l->counter, (unsigned long long)l->nonce);
 }
 
 int ovs_redis_locks_add(ovs_redis_locks *l, const char *key, const char *token)

@@ -104,7 +104,9 @@ extern const char ovs_redis_cad_src[];
 
 /* Longest lock key stored in an ovs_redis_locks (the runner's keys are < 46 bytes). */
 #define OVS_REDIS_KEY_MAX 96
-#define OVS_REDIS_TOKEN_MAX 48
+/* Room for the longest token ovs_redis_locks_token makes, every number at its widest:
+ * "c" 11 "-p" 11 "-" 20 "-" 16 and the NUL. */
+#define OVS_REDIS_TOKEN_MAX 64
 
 /* One lock this instance believes it holds. */
 typedef struct ovs_redis_held {
@@ -115,17 +117,26 @@ typedef struct ovs_redis_held {
 /* The tokens of an instance: it may hold several keys at once (a booking locked per night
  * takes one lock per night, in sorted order, before releasing any). */
 typedef struct ovs_redis_locks {
-    ovs_rng rng;          /* token bits and retry jitter, seeded from env->seed */
+    ovs_rng rng;          /* retry jitter only, seeded from env->seed, so that a scenario's
+                             schedule is the same on every run; tokens never draw from it */
     int client;           /* env->client, part of every token */
+    int pid;              /* getpid() at init, part of every token */
+    uint64_t nonce;       /* 64 bits from the OS, drawn once, part of every token */
     uint64_t counter;     /* tokens made so far, part of every token */
     ovs_redis_held *held; /* n of cap in use, in the order taken */
     int n, cap;
 } ovs_redis_locks;
 
-void ovs_redis_locks_init(ovs_redis_locks *l, int client, uint64_t seed);
-/* A fresh token, "c<client>-<counter>-<64 random bits in hex>". The client index and the
- * counter make it unique within a run; the random bits keep runs with different seeds
- * apart on a long-lived external server. */
+/* Returns 0, or -1 with err set when the OS gives no random bits (getrandom(2) and
+ * /dev/urandom both failed); l is then still safe to free. */
+int ovs_redis_locks_init(ovs_redis_locks *l, int client, uint64_t seed, char *err,
+                         size_t errlen);
+/* A fresh token, "c<client>-p<pid>-<counter>-<nonce in hex>". The counter keeps the tokens
+ * of one instance apart; the client index those of one process; the pid those of two
+ * processes on one host at a time. The nonce keeps apart what the rest cannot: two
+ * instances of one client in one process, two hosts, a pid reused later against a
+ * long-lived server. It comes from the OS and not from the scenario seed, because two
+ * processes running one scenario have the same seeds. */
 void ovs_redis_locks_token(ovs_redis_locks *l, char *buf, size_t len);
 /* Remember that key is held with token. 0, or -1 (out of memory, key too long). */
 int ovs_redis_locks_add(ovs_redis_locks *l, const char *key, const char *token);

@@ -65,7 +65,7 @@ typedef struct redlock {
     ovs_redis *node;       /* n connections, env->redis[0..n-1] */
     ovs_script cad;        /* compare-and-delete; the SHA1 is the same on every node, and
                               a node that has not loaded it answers NOSCRIPT once */
-    ovs_redis_locks locks; /* tokens of the keys held now; rng for tokens and jitter */
+    ovs_redis_locks locks; /* tokens of the keys held now; rng for retry jitter */
 } redlock;
 
 static int redlock_nodes(const ovs_params *p)
@@ -79,6 +79,7 @@ static int redlock_open(ovs_strategy *s, const ovs_env *env)
     double timeout = env->param->v[P_NODE_TIMEOUT];
     int n = (int)env->param->v[P_NODES];
     int up = 0, down = -1;
+    char why[128];
 
     if (env->n_redis < n)
         return ovs_strategy_fail(s, OVS_ERR, "redlock with nodes=%d needs %d Redis masters; "
@@ -88,7 +89,8 @@ static int redlock_open(ovs_strategy *s, const ovs_env *env)
         return ovs_strategy_fail(s, OVS_ERR, "out of memory");
     x->n = n;
     x->cad.src = ovs_redis_cad_src;
-    ovs_redis_locks_init(&x->locks, env->client, env->seed);
+    if (ovs_redis_locks_init(&x->locks, env->client, env->seed, why, sizeof(why)) != 0)
+        return ovs_strategy_fail(s, OVS_ERR, "%s", why);
     for (int i = 0; i < n; i++) {
         ovs_redis_init(&x->node[i], &env->redis[i], timeout, timeout);
         if (ovs_redis_connect(&x->node[i]) == OVS_OK)

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -34,6 +35,7 @@
 #define NODES 5
 #define MAX_INST 8
 #define THREADS 4
+
 
 typedef struct group {
     ovs_fleet *fleet; /* NULL when there is no redis-server: the tests then skip or fail */
@@ -290,6 +292,61 @@ static void check_many_keys(fixture *f, const ovs_strategy_methods *m)
     assert_int_equal(m->xUnlock(b, "many:2"), OVS_OK);
 }
 
+/* --- lock tokens -------------------------------------------------------------------------- */
+
+/* Two harness processes against one server give their clients the same indexes and, when
+ * they run the same scenario, the same seeds: the tokens must differ all the same, or one
+ * process's compare-and-delete would release the other's lock. */
+static void test_tokens_unique_across_processes(void **state)
+{
+    ovs_redis_locks a, b;
+    ovs_rng same;
+    char ta[OVS_REDIS_TOKEN_MAX], tb[OVS_REDIS_TOKEN_MAX], tc[OVS_REDIS_TOKEN_MAX] = "";
+    char prefix[64], err[128];
+    int pipefd[2];
+    pid_t child;
+
+    (void)state;
+    assert_int_equal(ovs_redis_locks_init(&a, 3, 42, err, sizeof(err)), 0);
+    assert_int_equal(ovs_redis_locks_init(&b, 3, 42, err, sizeof(err)), 0);
+    ovs_redis_locks_token(&a, ta, sizeof(ta));
+    ovs_redis_locks_token(&b, tb, sizeof(tb));
+    print_message("tokens %s and %s\n", ta, tb);
+    assert_string_not_equal(ta, tb);
+    snprintf(prefix, sizeof(prefix), "c3-p%ld-1-", (long)getpid());
+    assert_int_equal(strncmp(ta, prefix, strlen(prefix)), 0);
+    assert_int_equal(strncmp(tb, prefix, strlen(prefix)), 0);
+
+    /* The seeded generator is left to the retry jitter: tokens draw nothing from it, so
+     * the same seed still gives the same schedule. */
+    ovs_rng_seed(&same, 42);
+    uint64_t first = ovs_rng_next(&same);
+    assert_true(ovs_rng_next(&a.rng) == first);
+    assert_true(ovs_rng_next(&b.rng) == first);
+
+    /* Another process, the same client and seed: its own pid in its token. */
+    assert_int_equal(pipe(pipefd), 0);
+    child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        ovs_redis_locks c;
+        char t[OVS_REDIS_TOKEN_MAX];
+        if (ovs_redis_locks_init(&c, 3, 42, err, sizeof(err)) != 0)
+            _exit(1);
+        ovs_redis_locks_token(&c, t, sizeof(t));
+        _exit(write(pipefd[1], t, strlen(t) + 1) > 0 ? 0 : 1);
+    }
+    close(pipefd[1]);
+    assert_true(read(pipefd[0], tc, sizeof(tc) - 1) > 0);
+    close(pipefd[0]);
+    assert_int_equal(waitpid(child, NULL, 0), child);
+    snprintf(prefix, sizeof(prefix), "c3-p%ld-1-", (long)child);
+    assert_int_equal(strncmp(tc, prefix, strlen(prefix)), 0);
+    assert_string_not_equal(tc, ta);
+    ovs_redis_locks_free(&a);
+    ovs_redis_locks_free(&b);
+}
+
 /* --- setnx ------------------------------------------------------------------------------ */
 
 static void test_setnx_exclusion(void **state)
@@ -317,7 +374,7 @@ static void test_setnx_token_and_ttl(void **state)
     fixture *f = *state;
     ovs_strategy *a;
     redisReply *r;
-    char first[64];
+    char first[OVS_REDIS_TOKEN_MAX], prefix[64];
 
     OVS_REQUIRE_REDIS();
     a = open_inst(f, &ovs_strategy_setnx, "ttl=3000", 4);
@@ -333,12 +390,14 @@ static void test_setnx_token_and_ttl(void **state)
     freeReplyObject(r);
     assert_int_equal(a->m->xUnlock(a, "setnx:token"), OVS_OK);
 
-    /* A new call, a new token: "c4-1-..." then "c4-2-...". */
-    assert_int_equal(strncmp(first, "c4-1-", 5), 0);
+    /* A new call, a new token: "c4-p<pid>-1-..." then "c4-p<pid>-2-...". */
+    snprintf(prefix, sizeof(prefix), "c4-p%ld-1-", (long)getpid());
+    assert_int_equal(strncmp(first, prefix, strlen(prefix)), 0);
     assert_int_equal(a->m->xLock(a, "setnx:token"), OVS_OK);
     r = node_cmd(f, 0, "GET lock:setnx:token");
-    assert_int_equal(strncmp(r->str, "c4-2-", 5), 0);
-    assert_string_not_equal(r->str + 5, first + 5);
+    snprintf(prefix, sizeof(prefix), "c4-p%ld-2-", (long)getpid());
+    assert_int_equal(strncmp(r->str, prefix, strlen(prefix)), 0);
+    assert_string_not_equal(r->str, first);
     freeReplyObject(r);
     assert_int_equal(a->m->xUnlock(a, "setnx:token"), OVS_OK);
 }
@@ -1017,6 +1076,7 @@ int main(int argc, char **argv)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
     const struct CMUnitTest tests[] = {
+        T(test_tokens_unique_across_processes),
         T(test_setnx_exclusion),
         T(test_setnx_expiry),
         T(test_setnx_many_keys),
