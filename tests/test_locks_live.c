@@ -1,5 +1,6 @@
 /* test_locks_live.c - the Redis strategies against real redis-server processes: setnx,
- * redlock, lua-decr, redis-check-then-decr, fencing and watchdog.
+ * redlock, lua-decr, redis-check-then-decr, fencing and watchdog; and sql-pessimistic on a
+ * real SQLite file.
  *
  * One fleet of five masters serves the whole group; each test uses its own keys, because a
  * node paused with SIGSTOP executes the commands queued in its sockets when it resumes,
@@ -53,6 +54,8 @@ typedef struct fixture {
     ovs_writeback *wb;
     char dir[128];       /* temporary directory for a shop, "" when none */
     char shop[192];
+    sqlite3 *shop_db;    /* env.shop of the next instances opened; closed in teardown,
+                            after the instances */
     const ovs_endpoint *read_from; /* env.read_from of the next instances opened */
     atomic_int *frozen;            /* env.frozen of the next instances opened */
     atomic_int freeze;             /* what frozen points at in the watchdog tests; here so
@@ -118,6 +121,7 @@ static int teardown(void **state)
         f->inst[i]->m->xClose(f->inst[i]);
         free(f->inst[i]);
     }
+    sqlite3_close(f->shop_db);
     ovs_writeback_free(f->wb);
     ovs_trace_free(&f->trace);
     if (f->dir[0] != '\0') {
@@ -151,6 +155,7 @@ static ovs_strategy *open_inst(fixture *f, const ovs_strategy_methods *m, const 
         .param = &f->param[i],
         .redis = endpoints(f),
         .n_redis = NODES,
+        .shop = f->shop_db,
         .wb = f->wb,
         .trace = &f->trace,
         .trace_steps = 1,
@@ -209,8 +214,8 @@ static int64_t ms_since(int64_t t0)
     return (ovs_now_ns() - t0) / OVS_NS_PER_MS;
 }
 
-/* A shop and a running write-back queue, for lua-decr. */
-static void start_shop(fixture *f)
+/* A fresh shop file for f->sc in a directory of its own. */
+static void create_shop(fixture *f)
 {
     char err[256];
 
@@ -219,6 +224,14 @@ static void start_shop(fixture *f)
     snprintf(f->shop, sizeof(f->shop), "%s/shop.db", f->dir);
     if (ovs_shop_create(f->shop, &f->sc, err, sizeof(err)) != 0)
         fail_msg("shop: %s", err);
+}
+
+/* A shop and a running write-back queue, for lua-decr. */
+static void start_shop(fixture *f)
+{
+    char err[256];
+
+    create_shop(f);
     if (ovs_writeback_start(&f->wb, f->shop, f->sc.workload, 0, err, sizeof(err)) != 0)
         fail_msg("write-back: %s", err);
 }
@@ -290,6 +303,70 @@ static void check_many_keys(fixture *f, const ovs_strategy_methods *m)
     assert_int_equal(m->xUnlock(a, "many:3"), OVS_OK);
     assert_int_equal(m->xUnlock(a, "many:1"), OVS_OK);
     assert_int_equal(m->xUnlock(b, "many:2"), OVS_OK);
+}
+
+/* --- sql-pessimistic ------------------------------------------------------------------ */
+
+static void sql_exec(sqlite3 *db, const char *sql)
+{
+    char *msg = NULL;
+
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        char why[256];
+        snprintf(why, sizeof(why), "%s", msg ? msg : sqlite3_errmsg(db));
+        sqlite3_free(msg);
+        fail_msg("%s: %s", sql, why);
+    }
+}
+
+/* The lock is the transaction: when its COMMIT fails, nothing written under it happened,
+ * and the release must say so rather than let the sale stand. A deferred foreign key is
+ * checked only at COMMIT, so a row that breaks it makes that COMMIT fail every time. */
+static void test_sqlp_failed_commit_is_undone(void **state)
+{
+    fixture *f = *state;
+    const ovs_strategy_methods *m = &ovs_strategy_sql_pessimistic;
+    ovs_request req = { .sku = 1 };
+    ovs_strategy *s;
+    char err[256];
+    int64_t n = -1;
+
+    f->sc.stock = 3;
+    create_shop(f);
+    if (ovs_shop_open(f->shop, &f->shop_db, err, sizeof(err)) != 0)
+        fail_msg("shop: %s", err);
+    sql_exec(f->shop_db, "PRAGMA foreign_keys = ON");
+    sql_exec(f->shop_db, "CREATE TABLE parents (id INTEGER PRIMARY KEY);"
+                         "CREATE TABLE children (parent INTEGER REFERENCES parents (id)"
+                         " DEFERRABLE INITIALLY DEFERRED)");
+    s = open_inst(f, m, "", 0);
+
+    assert_int_equal(m->xLock(s, "sku:1"), OVS_OK);
+    assert_int_equal(ovs_shop_act(f->shop_db, OVS_INVENTORY, &req, 1, -1, "sku:1", err,
+                                  sizeof(err)), OVS_OK);
+    sql_exec(f->shop_db, "INSERT INTO children VALUES (99)"); /* no parent 99 */
+    assert_int_equal(ovs_shop_stock(f->shop_db, 1, &n), 0);
+    assert_int_equal(n, 2); /* sold, as seen inside the section */
+
+    assert_int_equal(m->xUnlock(s, "sku:1"), OVS_UNDONE);
+    print_message("xUnlock: %s\n", s->errstr);
+    assert_non_null(strstr(s->errstr, "COMMIT"));
+    assert_non_null(strstr(s->errstr, "FOREIGN KEY"));
+    assert_int_equal(sqlite3_get_autocommit(f->shop_db), 1); /* no transaction left open */
+    /* Seen from another connection and from this one: the sale never happened. */
+    assert_int_equal(shop_scalar(f, "SELECT count(*) FROM orders"), 0);
+    assert_int_equal(shop_scalar(f, "SELECT stock FROM skus WHERE id = 1"), 3);
+    assert_int_equal(shop_scalar(f, "SELECT count(*) FROM children"), 0);
+    assert_int_equal(ovs_shop_stock(f->shop_db, 1, &n), 0);
+    assert_int_equal(n, 3);
+
+    /* The connection is left fit for the next request, which commits. */
+    assert_int_equal(m->xLock(s, "sku:1"), OVS_OK);
+    assert_int_equal(ovs_shop_act(f->shop_db, OVS_INVENTORY, &req, 2, -1, "sku:1", err,
+                                  sizeof(err)), OVS_OK);
+    assert_int_equal(m->xUnlock(s, "sku:1"), OVS_OK);
+    assert_int_equal(shop_scalar(f, "SELECT count(*) FROM orders WHERE buyer = 2"), 1);
+    assert_int_equal(shop_scalar(f, "SELECT stock FROM skus WHERE id = 1"), 2);
 }
 
 /* --- lock tokens -------------------------------------------------------------------------- */
@@ -1076,6 +1153,7 @@ int main(int argc, char **argv)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
     const struct CMUnitTest tests[] = {
+        T(test_sqlp_failed_commit_is_undone),
         T(test_tokens_unique_across_processes),
         T(test_setnx_exclusion),
         T(test_setnx_expiry),
