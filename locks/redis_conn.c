@@ -25,10 +25,9 @@ const char ovs_redis_cad_src[] =
     "return redis.call('del', KEYS[1]) "
     "else return 0 end";
 
-static struct timeval ms_to_tv(double ms)
+static struct timeval us_to_tv(int64_t us)
 {
     struct timeval tv;
-    int64_t us = (int64_t)(ms * 1000.0);
 
     /* A zero timeval means "block forever" to the kernel: never let rounding make one. */
     if (us < 1000)
@@ -36,6 +35,29 @@ static struct timeval ms_to_tv(double ms)
     tv.tv_sec = (time_t)(us / 1000000);
     tv.tv_usec = (suseconds_t)(us % 1000000);
     return tv;
+}
+
+static struct timeval ms_to_tv(double ms)
+{
+    return us_to_tv((int64_t)(ms * 1000.0));
+}
+
+static int64_t tv_to_us(struct timeval tv)
+{
+    return (int64_t)tv.tv_sec * 1000000 + (int64_t)tv.tv_usec;
+}
+
+/* The smaller of bound and the time left to r's deadline; 0 when that is up. */
+static int64_t time_left_us(const ovs_redis *r, struct timeval bound)
+{
+    int64_t us = tv_to_us(bound), left;
+
+    if (r->deadline == 0)
+        return us;
+    left = (r->deadline - ovs_now_ns()) / 1000;
+    if (left <= 0)
+        return 0;
+    return left < us ? left : us;
 }
 
 static int set_err(ovs_redis *r, int code, const char *fmt, ...)
@@ -63,13 +85,22 @@ void ovs_redis_init(ovs_redis *r, const ovs_endpoint *ep, double connect_ms,
     r->command_tv = ms_to_tv(command_ms);
 }
 
+void ovs_redis_set_deadline(ovs_redis *r, int64_t deadline_ns)
+{
+    r->deadline = deadline_ns;
+}
+
 int ovs_redis_connect(ovs_redis *r)
 {
     redisContext *c;
+    int64_t us;
 
     if (r->c != NULL)
         return OVS_OK;
-    c = redisConnectWithTimeout(r->ep.host, r->ep.port, r->connect_tv);
+    us = time_left_us(r, r->connect_tv);
+    if (us == 0)
+        return set_err(r, OVS_ERR_IO, "connect: no time left before the deadline");
+    c = redisConnectWithTimeout(r->ep.host, r->ep.port, us_to_tv(us));
     if (c == NULL)
         return set_err(r, OVS_ERR_IO, "connect: out of memory");
     if (c->err) {
@@ -83,6 +114,7 @@ int ovs_redis_connect(ovs_redis *r)
         return OVS_ERR_IO;
     }
     r->c = c;
+    r->short_tv = 0;
     return OVS_OK;
 }
 
@@ -105,6 +137,24 @@ static int broken(ovs_redis *r, const char *what)
     return OVS_ERR_IO;
 }
 
+/* Give the next reads on r's socket the time they may take: the time left to the
+ * deadline (at least a millisecond), or the command timeout again once there is none.
+ * Two setsockopt calls, made only while a deadline is in force or was. 0, or -1 with the
+ * context's error (the context is then unusable). */
+static int arm(ovs_redis *r)
+{
+    struct timeval tv = r->command_tv;
+
+    if (r->deadline == 0 && !r->short_tv)
+        return 0;
+    if (r->deadline != 0)
+        tv = us_to_tv(time_left_us(r, r->command_tv));
+    if (redisSetTimeout(r->c, tv) != REDIS_OK)
+        return -1;
+    r->short_tv = r->deadline != 0;
+    return 0;
+}
+
 /* Connect if needed; a failure here means nothing was sent. */
 static int ready(ovs_redis *r, const char *what)
 {
@@ -115,6 +165,19 @@ static int ready(ovs_redis *r, const char *what)
     snprintf(why, sizeof(why), "%s", r->errstr);
     r->err = OVS_ERR;
     ovs_seterr(r->errstr, sizeof(r->errstr), "%s (%s not sent)", why, what);
+    return OVS_ERR;
+}
+
+/* ready, and the socket armed for a command whose reply is read at once. The pipelined
+ * sends skip this: their recv arms the socket just before it reads. */
+static int ready_to_ask(ovs_redis *r, const char *what)
+{
+    if (ready(r, what) != OVS_OK)
+        return OVS_ERR;
+    if (arm(r) == 0)
+        return OVS_OK;
+    set_err(r, OVS_ERR, "setting the command timeout: %s (%s not sent)", r->c->errstr, what);
+    ovs_redis_close(r);
     return OVS_ERR;
 }
 
@@ -152,7 +215,7 @@ int ovs_redis_cmd(ovs_redis *r, redisReply **out, const char *fmt, ...)
 
     *out = NULL;
     cmd_name(what, sizeof(what), fmt);
-    if (ready(r, what) != OVS_OK)
+    if (ready_to_ask(r, what) != OVS_OK)
         return OVS_ERR;
     va_start(ap, fmt);
     reply = redisvCommand(r->c, fmt, ap);
@@ -266,14 +329,14 @@ int ovs_redis_eval(ovs_redis *r, ovs_script *s, int nkeys, int nargs,
     rc = OVS_ERR;
     if (s->sha[0] == '\0' && script_load(r, s) != OVS_OK)
         goto out;
-    if (ready(r, "EVALSHA") != OVS_OK)
+    if (ready_to_ask(r, "EVALSHA") != OVS_OK)
         goto out;
     reply = redisCommandArgv(r->c, a.argc, a.argv, NULL);
     if (is_noscript(reply)) {
         /* The server forgot the script (restarted, flushed) or never saw it: the
          * EVALSHA did nothing, so loading and retrying once is safe. */
         freeReplyObject(reply);
-        if (script_load(r, s) != OVS_OK || ready(r, "EVALSHA") != OVS_OK)
+        if (script_load(r, s) != OVS_OK || ready_to_ask(r, "EVALSHA") != OVS_OK)
             goto out;
         reply = redisCommandArgv(r->c, a.argc, a.argv, NULL);
     }
@@ -326,7 +389,7 @@ int ovs_redis_recv(ovs_redis *r, const char *what, redisReply **out)
     *out = NULL;
     if (r->c == NULL)
         return set_err(r, OVS_ERR_IO, "%s: connection dropped before the reply", what);
-    if (redisGetReply(r->c, &reply) != REDIS_OK)
+    if (arm(r) != 0 || redisGetReply(r->c, &reply) != REDIS_OK)
         reply = NULL;
     return finish(r, reply, what, out);
 }
@@ -363,7 +426,7 @@ int ovs_redis_recv_eval(ovs_redis *r, ovs_script *s, int nkeys, int nargs,
     *out = NULL;
     if (r->c == NULL)
         return set_err(r, OVS_ERR_IO, "EVALSHA: connection dropped before the reply");
-    if (redisGetReply(r->c, &reply) != REDIS_OK)
+    if (arm(r) != 0 || redisGetReply(r->c, &reply) != REDIS_OK)
         reply = NULL;
     if (is_noscript(reply)) {
         /* Nothing ran on this server; this one alone loads the script and runs it again,

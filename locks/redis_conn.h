@@ -29,6 +29,10 @@ typedef struct ovs_redis {
     ovs_endpoint ep;            /* where to (re)connect */
     struct timeval connect_tv;  /* bound on the TCP connect */
     struct timeval command_tv;  /* bound on each write and each read of a command */
+    int64_t deadline;           /* monotonic ns by which every connect and read must end
+                                   as well, 0 for none (ovs_redis_set_deadline) */
+    int short_tv;               /* the socket's timeouts are below command_tv, cut to a
+                                   deadline; put back before a read without one */
     int err;                    /* code of the last failure, 0 after a success */
     char errstr[128];           /* "redis 127.0.0.1:7001: SET: timeout" */
 } ovs_redis;
@@ -40,6 +44,15 @@ void ovs_redis_init(ovs_redis *r, const ovs_endpoint *ep, double connect_ms,
 int ovs_redis_connect(ovs_redis *r);
 /* Drop the connection; r stays usable (the next command reconnects). Accepts a zeroed r. */
 void ovs_redis_close(ovs_redis *r);
+
+/* Bound every connect and read on r from now on by the monotonic time deadline_ns too,
+ * besides their own timeouts; 0 lifts the bound. For a round over several servers that
+ * must end at one time whichever of them stay silent. A connect that would start with no
+ * time left is not tried (the command is not sent: OVS_ERR). Before each read the socket's
+ * timeout becomes the time left, never under 1 ms, so a reply that arrived while another
+ * server was being waited for is still taken after the deadline, and a server that sent
+ * none costs one more millisecond, then fails as a timeout (OVS_ERR_IO, context dropped). */
+void ovs_redis_set_deadline(ovs_redis *r, int64_t deadline_ns);
 
 /* Run one command, formatted as redisCommand formats (%s, %d, %lld, %b). On OVS_OK *out
  * is the reply, never an error reply; free it with freeReplyObject. Otherwise *out is NULL
@@ -79,9 +92,9 @@ int ovs_redis_script_load(ovs_redis *r, ovs_script *s);
  * OVS_ERR_IO: the write failed part way, the context is dropped and the outcome is
  * unknown. Any failure drops the connection, and with it every reply still due on it.
  *
- * ovs_redis_recv reads the next reply, waiting at most the command timeout for each read,
- * so a server that does not answer costs its own timeout and then fails with OVS_ERR_IO
- * (context dropped). Otherwise it returns like ovs_redis_cmd; what names the command in
+ * ovs_redis_recv reads the next reply, waiting at most the command timeout for each read
+ * (or the time left to r's deadline, when it has one), then fails with OVS_ERR_IO (context
+ * dropped). Otherwise it returns like ovs_redis_cmd; what names the command in
  * r->errstr. Replies come back in the order the commands were sent on that connection. */
 int ovs_redis_send(ovs_redis *r, const char *fmt, ...);
 int ovs_redis_recv(ovs_redis *r, const char *what, redisReply **out);

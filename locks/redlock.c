@@ -20,7 +20,9 @@
  * build another majority with it.
  *
  * A node whose command fails or times out counts as a "no" and its connection is dropped;
- * the next command to it reconnects, bounded by node_timeout as well. */
+ * the next command to it reconnects. Every round (an attempt, a release) is bounded by one
+ * deadline, node_timeout after it began, over all nodes at once: its reconnects and its
+ * reads alike (round_all). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,23 +203,32 @@ static const round_op release_op = {
 /* Send op to every node, then read every reply: rc[i] is node i's outcome (OVS_OK, OVS_BUSY
  * or an error code, as the op's recv returns it).
  *
- * Nodes still connected are sent to first. A node whose connection was dropped (it timed
- * out last time, or is down) reconnects inside its send, which may take up to node_timeout
- * when nothing answers; by then the connected nodes already have their command. A
- * reconnect that fails is that node's "no" for this round: nothing was sent to it.
+ * The round has one deadline, node_timeout after it began, for every node alike. Replies
+ * are read in node order, each read waiting only for the time left, so the nodes that
+ * answer are not kept waiting behind a silent one, and several silent nodes cost one
+ * node_timeout together rather than one each: read one after another with a timeout of
+ * their own, two silent nodes made a round of two timeouts, eating the validity the
+ * answering majority had bought. Once the deadline has passed each remaining node gets a
+ * last look of a millisecond (redis_conn: its reply may have come in meanwhile); a node
+ * with nothing to show counts as unknown, its connection dropped.
  *
- * Replies are read in node order, each read bounded by that node's own timeout: the
- * replies of the nodes that answer wait in their sockets meanwhile, so a silent node
- * costs its timeout once and delays no one else's command. */
+ * Nodes still connected are sent to first. A node whose connection was dropped (it timed
+ * out last time, or is down) reconnects inside its send, bounded by the time left in the
+ * round; by then the connected nodes already have their command. A reconnect that fails,
+ * or finds no time left, is that node's "no" for this round: nothing was sent to it. */
 static void round_all(redlock *x, const round_op *op, const char *key, const char *lk,
                       const char *token, long long ttl, int rc[])
 {
     int64_t t0[REDLOCK_NODES_MAX];
+    int64_t deadline = ovs_now_ns() +
+        (int64_t)(x->base.env->param->v[P_NODE_TIMEOUT] * (double)OVS_NS_PER_MS);
     int order[REDLOCK_NODES_MAX], k = 0;
 
-    for (int i = 0; i < x->n; i++)
+    for (int i = 0; i < x->n; i++) {
+        ovs_redis_set_deadline(&x->node[i], deadline);
         if (x->node[i].c != NULL)
             order[k++] = i;
+    }
     for (int i = 0; i < x->n; i++)
         if (x->node[i].c == NULL)
             order[k++] = i;
@@ -231,6 +242,7 @@ static void round_all(redlock *x, const round_op *op, const char *key, const cha
         if (rc[i] == OVS_OK)
             rc[i] = op->recv(x, i, lk, token);
         node_event(x, op, key, i, t0[i], rc[i]);
+        ovs_redis_set_deadline(&x->node[i], 0);
     }
 }
 

@@ -27,6 +27,7 @@
 #include <pthread.h>
 
 #include "live.h"
+#include "proxy.h"
 #include "redis_conn.h"
 #include "shop.h"
 #include "strategy.h"
@@ -60,6 +61,13 @@ typedef struct fixture {
     atomic_int *frozen;            /* env.frozen of the next instances opened */
     atomic_int freeze;             /* what frozen points at in the watchdog tests; here so
                                       it outlives the instances, closed in teardown */
+    ovs_proxy *proxy[NODES];       /* in front of node i when the test asked for one */
+    ovs_endpoint via[NODES];       /* env.redis of the next instances while use_via is set:
+                                      the proxy of a node that has one, else the node */
+    int use_via;
+    pthread_t helper;              /* a test's second thread, joined in teardown before
+                                      the instances and proxies it uses are closed */
+    int helper_started;
 } fixture;
 
 static group the_group;
@@ -117,11 +125,15 @@ static int teardown(void **state)
     char cmd[200];
 
     resume_all(f);
+    if (f->helper_started)
+        pthread_join(f->helper, NULL);
     for (int i = 0; i < f->n_inst; i++) {
         f->inst[i]->m->xClose(f->inst[i]);
         free(f->inst[i]);
     }
     sqlite3_close(f->shop_db);
+    for (int i = 0; i < NODES; i++)
+        ovs_proxy_stop(f->proxy[i]);
     ovs_writeback_free(f->wb);
     ovs_trace_free(&f->trace);
     if (f->dir[0] != '\0') {
@@ -153,7 +165,7 @@ static ovs_strategy *open_inst(fixture *f, const ovs_strategy_methods *m, const 
     f->env[i] = (ovs_env){
         .sc = &f->sc,
         .param = &f->param[i],
-        .redis = endpoints(f),
+        .redis = f->use_via ? f->via : endpoints(f),
         .n_redis = NODES,
         .shop = f->shop_db,
         .wb = f->wb,
@@ -201,6 +213,22 @@ static int node_exists(const fixture *f, int i, const char *key)
     long long n = r->integer;
     freeReplyObject(r);
     return (int)n;
+}
+
+/* Put a proxy in front of nodes first..first+count-1: instances opened from now on reach
+ * those nodes through it, the others directly. */
+static void proxy_nodes(fixture *f, int first, int count)
+{
+    char err[256];
+
+    for (int i = 0; i < NODES; i++)
+        f->via[i] = endpoints(f)[i];
+    for (int i = first; i < first + count; i++) {
+        if (ovs_proxy_start(&endpoints(f)[i], &f->proxy[i], err, sizeof(err)) != 0)
+            fail_msg("proxy for node %d: %s", i, err);
+        f->via[i] = *ovs_proxy_endpoint(f->proxy[i]);
+    }
+    f->use_via = 1;
 }
 
 static void stop_nodes(const fixture *f, int first, int count)
@@ -628,7 +656,7 @@ static void test_redlock_two_nodes_paused(void **state)
     stop_nodes(f, 3, 2);
     t0 = ovs_now_ns();
     assert_int_equal(a->m->xLock(a, "redlock:two-paused"), OVS_OK);
-    assert_true(ms_since(t0) < 1000); /* two node timeouts of 50 ms, not a TTL */
+    assert_true(ms_since(t0) < 1000); /* a round of node_timeout (50 ms), not a TTL */
     assert_int_equal(a->m->xUnlock(a, "redlock:two-paused"), OVS_OK); /* 3 of 5 released */
     for (int i = 0; i < 3; i++)
         assert_int_equal(node_exists(f, i, "lock:redlock:two-paused"), 0);
@@ -646,7 +674,8 @@ static void test_redlock_three_nodes_paused(void **state)
     stop_nodes(f, 2, 3);
     t0 = ovs_now_ns();
     assert_int_equal(a->m->xLock(a, "redlock:three-paused"), OVS_BUSY);
-    /* Per attempt: three SETs and three releases that each wait node_timeout (50 ms). */
+    /* Per attempt: a round of SETs and a round of releases, each ending by node_timeout
+     * (50 ms) after it began. */
     assert_true(ms_since(t0) < 2000);
     assert_int_equal(a->attempts, 2);
     assert_non_null(strstr(a->errstr, "locked 2 of 5"));
@@ -662,9 +691,9 @@ static void test_redlock_validity_spent(void **state)
     ovs_strategy *a;
 
     OVS_REQUIRE_REDIS();
-    a = open_inst(f, &ovs_strategy_redlock, "ttl=100ms,node_timeout=60ms,retry_count=0", 0);
+    a = open_inst(f, &ovs_strategy_redlock, "ttl=100ms,node_timeout=150ms,retry_count=0", 0);
     stop_nodes(f, 0, 2);
-    /* Two node timeouts (>= 120 ms) exceed ttl - drift (97 ms). */
+    /* Waiting out the silent nodes (150 ms) leaves less than ttl - drift (97 ms). */
     assert_int_equal(a->m->xLock(a, "redlock:spent"), OVS_BUSY);
     assert_non_null(strstr(a->errstr, "locked 3 of 5"));
     for (int i = 2; i < NODES; i++)
@@ -682,6 +711,52 @@ static void test_redlock_unlock_without_majority(void **state)
     stop_nodes(f, 2, 3);
     /* Released on two; three did not answer and may still hold it: unknown, not "ok". */
     assert_int_equal(a->m->xUnlock(a, "redlock:unlock-paused"), OVS_ERR_IO);
+}
+
+/* The replies of one round are awaited against one deadline, node_timeout after the round
+ * began, however many nodes are silent: each silent node's own timeout, one after the
+ * other, would make a round cost a timeout per silent node, and eat the validity that the
+ * answering majority had bought. */
+static void test_redlock_one_deadline_per_round(void **state)
+{
+    fixture *f = *state;
+    ovs_strategy *a;
+    int64_t t0, total, first = INT64_MAX, last = 0, cut_waited = 0;
+    int seen = 0;
+
+    OVS_REQUIRE_REDIS();
+    proxy_nodes(f, 2, 3);
+    a = open_inst(f, &ovs_strategy_redlock, "ttl=5000,node_timeout=200ms,retry_count=0", 0);
+    for (int i = 2; i < NODES; i++)
+        ovs_proxy_set_mode(f->proxy[i], OVS_PROXY_CUT);
+    t0 = ovs_now_ns();
+    assert_int_equal(a->m->xLock(a, "redlock:deadline"), OVS_BUSY);
+    total = ms_since(t0);
+    assert_non_null(strstr(a->errstr, "locked 2 of 5"));
+
+    /* The acquire round is the first NODES node events: one per node, in node order. */
+    for (size_t i = 0; i < f->trace.n && seen < NODES; i++) {
+        const ovs_event *e = &f->trace.ev[i];
+        if (e->op != OVS_OP_NODE || strcmp(e->key, "redlock:deadline") != 0)
+            continue;
+        first = e->start_ns < first ? e->start_ns : first;
+        last = e->end_ns > last ? e->end_ns : last;
+        if (seen >= 2) {
+            assert_int_equal(e->outcome, OVS_OUT_UNKNOWN);
+            if (e->end_ns - e->start_ns > cut_waited)
+                cut_waited = e->end_ns - e->start_ns;
+        }
+        seen++;
+    }
+    assert_int_equal(seen, NODES);
+    print_message("acquire round %lld ms, whole call %lld ms\n",
+                  (long long)((last - first) / OVS_NS_PER_MS), (long long)total);
+    assert_true(cut_waited >= 190 * OVS_NS_PER_MS); /* the cut nodes were waited for */
+    assert_true(last - first < 400 * OVS_NS_PER_MS); /* but once, not once each (600) */
+    /* The acquire round and the release round after it, one deadline each (before: 1200). */
+    assert_true(total < 800);
+    assert_int_equal(node_exists(f, 0, "lock:redlock:deadline"), 0);
+    assert_int_equal(node_exists(f, 1, "lock:redlock:deadline"), 0);
 }
 
 /* --- lua-decr --------------------------------------------------------------------------- */
@@ -1169,6 +1244,7 @@ int main(int argc, char **argv)
         T(test_redlock_three_nodes_paused),
         T(test_redlock_validity_spent),
         T(test_redlock_unlock_without_majority),
+        T(test_redlock_one_deadline_per_round),
         T(test_lua_decr_inventory),
         T(test_lua_decr_booking),
         T(test_lua_decr_threads),
