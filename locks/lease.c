@@ -12,11 +12,10 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Bounds on talking to the one server. They are not parameters: a healthy loopback
- * server answers in microseconds, and a dead or paused one should cost a client about a
- * second, not hang it. */
+/* Bound on connecting to the one server. Not a parameter: a healthy loopback server
+ * accepts at once, and a dead one should cost a client about a second, not hang it. The
+ * command timeout is the command_timeout parameter (lease.h). */
 #define LEASE_CONNECT_MS 1000
-#define LEASE_COMMAND_MS 1000
 
 int ovs_lease_nodes(const ovs_params *p)
 {
@@ -31,7 +30,8 @@ int ovs_lease_open(ovs_lease *l, ovs_strategy *s, const ovs_env *env)
     if (env->n_redis < 1)
         return ovs_strategy_fail(s, OVS_ERR, "%s needs a Redis server; the run has none",
                                  s->m->name);
-    ovs_redis_init(&l->redis, &env->redis[0], LEASE_CONNECT_MS, LEASE_COMMAND_MS);
+    ovs_redis_init(&l->redis, &env->redis[0], LEASE_CONNECT_MS,
+                   env->param->v[OVS_LEASE_COMMAND_TIMEOUT]);
     l->cad.src = ovs_redis_cad_src;
     if (ovs_redis_locks_init(&l->locks, env->client, env->seed, why, sizeof(why)) != 0)
         return ovs_strategy_fail(s, OVS_ERR, "%s", why);

@@ -5,7 +5,7 @@
  * deletes. setnx is this and nothing more; fencing adds a token counter taken on
  * acquire, watchdog a thread that renews the lease while the holder lives.
  *
- * The parameters come from the strategy's own table, which must put the four lease
+ * The parameters come from the strategy's own table, which must put the lease's
  * parameters at the OVS_LEASE_* indexes (OVS_LEASE_PARAM_SPECS does). All functions are
  * for the client's thread only: the connection and the token list are not locked. */
 #ifndef OVS_LEASE_H
@@ -19,11 +19,14 @@ enum {
     OVS_LEASE_RETRY_COUNT,
     OVS_LEASE_RETRY_DELAY,
     OVS_LEASE_RETRY_JITTER,
+    OVS_LEASE_COMMAND_TIMEOUT,
     OVS_LEASE_N_PARAMS /* a strategy's own parameters, if any, start here */
 };
 
 /* The lease's entries of a parameter table; only the TTL's default and help differ
- * between the strategies that use it. */
+ * between the strategies that use it. The command timeout defaults to a second: a healthy
+ * loopback server answers in microseconds, and a dead or paused one should cost a client
+ * about a second, not hang it; a fault test that wants a reply to be late sets it lower. */
 #define OVS_LEASE_PARAM_SPECS(ttl_default, ttl_help)                                        \
     [OVS_LEASE_TTL] = { "ttl", ttl_default, "ms", NULL, 1, 86400000, ttl_help },            \
     [OVS_LEASE_RETRY_COUNT] = { "retry_count", 3, "count", NULL, 0, 1000000,                \
@@ -31,7 +34,9 @@ enum {
     [OVS_LEASE_RETRY_DELAY] = { "retry_delay", 200, "ms", NULL, 0, 3600000,                 \
                                 "pause before each retry" },                                \
     [OVS_LEASE_RETRY_JITTER] = { "retry_jitter", 200, "ms", NULL, 0, 3600000,               \
-                                 "plus a uniform random extra in [0, this]" }
+                                 "plus a uniform random extra in [0, this]" },              \
+    [OVS_LEASE_COMMAND_TIMEOUT] = { "command_timeout", 1000, "ms", NULL, 1, 600000,         \
+                                    "wait for each reply; a later one is an unknown outcome" }
 
 typedef struct ovs_lease {
     ovs_redis redis;       /* env->redis[0], the one node */
