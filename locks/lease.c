@@ -5,6 +5,14 @@
  * lets the release check, in one Lua script, that the key is still ours before deleting
  * it, so a holder whose lease ran out cannot delete its successor's lock.
  *
+ * The SET NX PX runs inside a script (ovs_redis_acquire_src) that first looks whether the
+ * key already holds our token. Every attempt of one xLock call uses the same token, so an
+ * attempt whose reply was lost, and which may have taken the lock, is recognised by the
+ * next: it renews the TTL and holds the lock at once. A plain SET NX on retry would find
+ * the lock taken by its own ghost and give up, while the ghost blocked everyone until its
+ * TTL; a give-back in between does not save it, since the give-back's reply can be lost
+ * just the same.
+ *
  * Contention is retried a few times with a randomised delay, because clients that
  * collided and retried in lock step would collide again. */
 #include "lease.h"
@@ -32,10 +40,15 @@ int ovs_lease_open(ovs_lease *l, ovs_strategy *s, const ovs_env *env)
                                  s->m->name);
     ovs_redis_init(&l->redis, &env->redis[0], LEASE_CONNECT_MS,
                    env->param->v[OVS_LEASE_COMMAND_TIMEOUT]);
+    l->acquire.src = ovs_redis_acquire_src;
     l->cad.src = ovs_redis_cad_src;
     if (ovs_redis_locks_init(&l->locks, env->client, env->seed, why, sizeof(why)) != 0)
         return ovs_strategy_fail(s, OVS_ERR, "%s", why);
-    if (ovs_redis_connect(&l->redis) != OVS_OK)
+    /* Load both scripts now, so that an acquire is one round trip from the first, and a
+     * server that cannot run them fails the run before the start barrier. */
+    if (ovs_redis_connect(&l->redis) != OVS_OK ||
+        ovs_redis_script_load(&l->redis, &l->acquire) != OVS_OK ||
+        ovs_redis_script_load(&l->redis, &l->cad) != OVS_OK)
         return ovs_strategy_fail(s, OVS_ERR, "%s", l->redis.errstr);
     return OVS_OK;
 }
@@ -60,52 +73,62 @@ static int release(ovs_lease *l, const char *lock_key, const char *token)
 int ovs_lease_lock(ovs_lease *l, ovs_strategy *s, const char *key)
 {
     const ovs_params *p = s->env->param;
-    long long ttl = (long long)(p->v[OVS_LEASE_TTL] + 0.5);
     int retries = (int)p->v[OVS_LEASE_RETRY_COUNT];
-    char lk[OVS_REDIS_KEY_MAX + 8], token[OVS_REDIS_TOKEN_MAX];
+    char lk[OVS_REDIS_KEY_MAX + 8], token[OVS_REDIS_TOKEN_MAX], ttl[24];
+    char lost[sizeof(s->errstr)] = ""; /* why the last attempt's outcome is unknown */
+    const char *kv[3] = { lk, token, ttl };
+    int unknown = 0;                   /* some attempt's outcome was unknown */
     redisReply *reply;
+    long long got;
     int rc;
 
     s->attempts = 0;
     if (strlen(key) >= OVS_REDIS_KEY_MAX || ovs_redis_lock_key(lk, sizeof(lk), key) != 0)
         return ovs_strategy_fail(s, OVS_ERR, "lock key too long: %.40s...", key);
-    /* One token per call: a retry that succeeds after an earlier SET's reply was lost
-     * must not mistake that SET's key for its own. */
     ovs_redis_locks_token(&l->locks, token, sizeof(token));
+    snprintf(ttl, sizeof(ttl), "%lld", (long long)(p->v[OVS_LEASE_TTL] + 0.5));
 
     for (int i = 0; i <= retries; i++) {
         if (i > 0)
             ovs_redis_backoff(&l->locks.rng, p->v[OVS_LEASE_RETRY_DELAY],
                               p->v[OVS_LEASE_RETRY_JITTER]);
         s->attempts++;
-        rc = ovs_redis_cmd(&l->redis, &reply, "SET %s %s NX PX %lld", lk, token, ttl);
+        rc = ovs_redis_eval(&l->redis, &l->acquire, 1, 2, kv, &reply);
         if (rc == OVS_ERR_IO) {
-            /* The SET may have landed, in which case we hold a lock nobody will release
-             * until its TTL. Try once to give it back. Then, like a client library after a
-             * failover, try again on a fresh connection while retries remain; only when
-             * they run out is the answer "unknown". */
-            char why[sizeof(s->errstr)];
-            snprintf(why, sizeof(why), "%s", l->redis.errstr);
-            release(l, lk, token);
-            if (i < retries)
-                continue;
-            return ovs_strategy_fail(s, OVS_ERR_IO, "%s", why);
-        }
-        if (rc != OVS_OK)
-            return ovs_strategy_fail(s, rc, "%s", l->redis.errstr);
-        if (reply->type == REDIS_REPLY_NIL) {
-            freeReplyObject(reply);
+            /* The script may have run. Like a client library after a failover, try again
+             * on a fresh connection while retries remain: the same token finds the lock
+             * ours if it did. */
+            unknown = 1;
+            snprintf(lost, sizeof(lost), "%s", l->redis.errstr);
             continue;
         }
-        rc = ovs_redis_expect(&l->redis, reply, REDIS_REPLY_STATUS, "SET NX");
-        freeReplyObject(reply);
+        lost[0] = '\0';
+        got = 0;
+        if (rc == OVS_OK) {
+            rc = ovs_redis_expect(&l->redis, reply, REDIS_REPLY_INTEGER, "acquire");
+            if (rc == OVS_OK)
+                got = reply->integer;
+            freeReplyObject(reply);
+        }
+        /* Refused, or never sent: this attempt did nothing, but an earlier one may have. */
         if (rc != OVS_OK)
-            return ovs_strategy_fail(s, rc, "%s", l->redis.errstr);
+            return ovs_strategy_fail(s, unknown ? OVS_ERR_IO : rc, "%.90s%s",
+                                     l->redis.errstr,
+                                     unknown ? "; an earlier attempt is unknown" : "");
+        if (got == 0)
+            continue;
         if (ovs_redis_locks_add(&l->locks, key, token) != 0) {
             release(l, lk, token);
             return ovs_strategy_fail(s, OVS_ERR, "out of memory for held locks");
         }
         return OVS_OK;
+    }
+    if (lost[0] != '\0') {
+        /* Out of retries with the last outcome unknown: the lock may be ours. Give it back
+         * if the server answers now, so that nobody waits out the TTL for it. The answer
+         * stays "unknown": the give-back's own reply may be lost. */
+        release(l, lk, token);
+        return ovs_strategy_fail(s, OVS_ERR_IO, "%s", lost);
     }
     return ovs_strategy_fail(s, OVS_BUSY, "%s held by another client after %u attempts", lk,
                              s->attempts);

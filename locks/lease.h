@@ -1,8 +1,8 @@
 /* lease.h - a lease on one Redis node, the lock that setnx, fencing and watchdog share.
  *
- * SET lock:<key> <token> NX PX ttl, retried with a randomised delay while another client
- * holds it, and released by a Lua compare-and-delete so that only the token's owner
- * deletes. setnx is this and nothing more; fencing adds a token counter taken on
+ * SET lock:<key> <token> NX PX ttl (in a script that recognises the call's own token),
+ * retried with a randomised delay while another client holds it, and released by a Lua
+ * compare-and-delete so that only the token's owner deletes. setnx is this and nothing more; fencing adds a token counter taken on
  * acquire, watchdog a thread that renews the lease while the holder lives.
  *
  * The parameters come from the strategy's own table, which must put the lease's
@@ -30,7 +30,8 @@ enum {
 #define OVS_LEASE_PARAM_SPECS(ttl_default, ttl_help)                                        \
     [OVS_LEASE_TTL] = { "ttl", ttl_default, "ms", NULL, 1, 86400000, ttl_help },            \
     [OVS_LEASE_RETRY_COUNT] = { "retry_count", 3, "count", NULL, 0, 1000000,                \
-                                "retries after the first SET finds the lock taken" },       \
+                                "retries after an attempt finds the lock taken or gets "    \
+                                "no reply" },                                               \
     [OVS_LEASE_RETRY_DELAY] = { "retry_delay", 200, "ms", NULL, 0, 3600000,                 \
                                 "pause before each retry" },                                \
     [OVS_LEASE_RETRY_JITTER] = { "retry_jitter", 200, "ms", NULL, 0, 3600000,               \
@@ -40,6 +41,7 @@ enum {
 
 typedef struct ovs_lease {
     ovs_redis redis;       /* env->redis[0], the one node */
+    ovs_script acquire;    /* SET NX PX, or renew when the key holds our token already */
     ovs_script cad;        /* compare-and-delete, for releases */
     ovs_redis_locks locks; /* tokens of the keys held now; rng for retry jitter */
 } ovs_lease;
@@ -53,8 +55,10 @@ int ovs_lease_nodes(const ovs_params *p);
 int ovs_lease_open(ovs_lease *l, ovs_strategy *s, const ovs_env *env);
 
 /* xLock: take key (the harness's name, "sku:1") with the parameters in s->env->param.
- * OVS_OK held, OVS_BUSY taken by others after every retry, OVS_ERR/OVS_ERR_IO with
- * s->errstr. Counts s->attempts. */
+ * One token for all the attempts of the call, so that a retry recognises a lock an earlier
+ * attempt took without hearing so. OVS_OK held, OVS_BUSY taken by others after every
+ * retry, OVS_ERR not taken (refused, or never sent), OVS_ERR_IO when an attempt's outcome
+ * is unknown and no later one settled it; s->errstr says why. Counts s->attempts. */
 int ovs_lease_lock(ovs_lease *l, ovs_strategy *s, const char *key);
 
 /* The token key is held with, or NULL. Valid until the next lock or unlock. */

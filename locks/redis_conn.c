@@ -25,6 +25,12 @@ const char ovs_redis_cad_src[] =
     "return redis.call('del', KEYS[1]) "
     "else return 0 end";
 
+const char ovs_redis_acquire_src[] =
+    "if redis.call('get', KEYS[1]) == ARGV[1] then "
+    "redis.call('pexpire', KEYS[1], ARGV[2]) return 2 end "
+    "if redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end "
+    "return 0";
+
 static struct timeval us_to_tv(int64_t us)
 {
     struct timeval tv;

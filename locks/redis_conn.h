@@ -115,6 +115,14 @@ int ovs_redis_recv_eval(ovs_redis *r, ovs_script *s, int nkeys, int nargs,
  * when it deleted, 0 when the key was gone or someone else's. */
 extern const char ovs_redis_cad_src[];
 
+/* The script every lock strategy acquires with: take KEYS[1] for the token ARGV[1] with a
+ * TTL of ARGV[2] ms. Returns 1 when it took the lock now (SET NX PX); 2 when the key
+ * already held that token and has been given the full TTL again; 0 when another token
+ * holds it. Answer 2 is how the retry of one xLock call, which keeps one token for all its
+ * attempts, recognises a lock that an earlier attempt took while its reply was lost,
+ * instead of finding it "taken", by itself, until the TTL. */
+extern const char ovs_redis_acquire_src[];
+
 /* Longest lock key stored in an ovs_redis_locks (the runner's keys are < 46 bytes). */
 #define OVS_REDIS_KEY_MAX 96
 /* Room for the longest token ovs_redis_locks_token makes, every number at its widest:

@@ -186,22 +186,43 @@ static ovs_strategy *open_inst(fixture *f, const ovs_strategy_methods *m, const 
     return s;
 }
 
-/* A plain command on node i, for looking behind a strategy's back. */
-static redisReply *node_cmd(const fixture *f, int i, const char *fmt, ...)
+/* A plain command on node i, for looking behind a strategy's back; NULL when it failed.
+ * Safe from a test's second thread, which must not call cmocka's assertions. */
+static redisReply *node_vquery(const fixture *f, int i, const char *fmt, va_list ap)
 {
     const ovs_endpoint *ep = &endpoints(f)[i];
     struct timeval tv = { 2, 0 };
     redisContext *c = redisConnectWithTimeout(ep->host, ep->port, tv);
     redisReply *reply = NULL;
-    va_list ap;
 
     if (c != NULL && !c->err) {
         redisSetTimeout(c, tv);
-        va_start(ap, fmt);
         reply = redisvCommand(c, fmt, ap);
-        va_end(ap);
     }
     redisFree(c);
+    return reply;
+}
+
+static redisReply *node_query(const fixture *f, int i, const char *fmt, ...)
+{
+    redisReply *reply;
+    va_list ap;
+
+    va_start(ap, fmt);
+    reply = node_vquery(f, i, fmt, ap);
+    va_end(ap);
+    return reply;
+}
+
+/* The same from the test's own thread: a failure fails the test. */
+static redisReply *node_cmd(const fixture *f, int i, const char *fmt, ...)
+{
+    redisReply *reply;
+    va_list ap;
+
+    va_start(ap, fmt);
+    reply = node_vquery(f, i, fmt, ap);
+    va_end(ap);
     if (reply == NULL)
         fail_msg("node %d: %s failed", i, fmt);
     return reply;
@@ -213,6 +234,17 @@ static int node_exists(const fixture *f, int i, const char *key)
     long long n = r->integer;
     freeReplyObject(r);
     return (int)n;
+}
+
+static long long node_int(const fixture *f, int i, const char *key)
+{
+    redisReply *r = node_cmd(f, i, "GET %s", key);
+    long long v;
+
+    assert_int_equal(r->type, REDIS_REPLY_STRING);
+    v = strtoll(r->str, NULL, 10);
+    freeReplyObject(r);
+    return v;
 }
 
 /* Put a proxy in front of nodes first..first+count-1: instances opened from now on reach
@@ -229,6 +261,75 @@ static void proxy_nodes(fixture *f, int first, int count)
         f->via[i] = *ovs_proxy_endpoint(f->proxy[i]);
     }
     f->use_via = 1;
+}
+
+/* A lost reply, made on the proxies of nodes first..first+count-1 by the test's second
+ * thread. The test sets a long latency on the replies, so that a command reaches those
+ * nodes and its reply does not come back; this thread waits (bounded) until lock_key
+ * exists on each of them, then cuts the links, which throws the reply away along with
+ * whatever the client sends while they are cut, and heals them heal_ns later. */
+typedef struct lost_reply {
+    fixture *f;
+    const char *lock_key; /* "lock:setnx:lost" */
+    int first, count;
+    int64_t heal_ns;
+    int landed;           /* 1 when the command was seen on every node; read after join */
+} lost_reply;
+
+static void *lost_reply_main(void *arg)
+{
+    lost_reply *l = arg;
+    int64_t t0 = ovs_now_ns(), seen = 0;
+
+    while (seen == 0 && ovs_now_ns() - t0 < 3 * OVS_NS_PER_S) {
+        int n = 0;
+        for (int i = l->first; i < l->first + l->count; i++) {
+            redisReply *r = node_query(l->f, i, "EXISTS %s", l->lock_key);
+            n += r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+            freeReplyObject(r);
+        }
+        if (n == l->count)
+            seen = ovs_now_ns();
+        else
+            ovs_sleep_ns(OVS_NS_PER_MS);
+    }
+    if (seen == 0)
+        return NULL;
+    for (int i = l->first; i < l->first + l->count; i++)
+        ovs_proxy_set_mode(l->f->proxy[i], OVS_PROXY_CUT);
+    l->landed = 1;
+    ovs_sleep_until(seen + l->heal_ns);
+    for (int i = l->first; i < l->first + l->count; i++) {
+        ovs_proxy_set_latency(l->f->proxy[i], OVS_PROXY_BOTH, 0, 0, 1);
+        ovs_proxy_set_mode(l->f->proxy[i], OVS_PROXY_PASS);
+    }
+    return NULL;
+}
+
+static void lose_next_reply(fixture *f, lost_reply *l)
+{
+    for (int i = l->first; i < l->first + l->count; i++)
+        ovs_proxy_set_latency(f->proxy[i], OVS_PROXY_DOWN, 5 * OVS_NS_PER_S, 0, 1);
+    assert_int_equal(pthread_create(&f->helper, NULL, lost_reply_main, l), 0);
+    f->helper_started = 1;
+}
+
+static void join_helper(fixture *f)
+{
+    pthread_join(f->helper, NULL);
+    f->helper_started = 0;
+}
+
+/* The value of key on node i is a token of client `client` of this process. */
+static void assert_own_token(const fixture *f, int i, const char *key, int client)
+{
+    char prefix[64];
+    redisReply *r = node_cmd(f, i, "GET %s", key);
+
+    snprintf(prefix, sizeof(prefix), "c%d-p%ld-", client, (long)getpid());
+    assert_int_equal(r->type, REDIS_REPLY_STRING);
+    assert_int_equal(strncmp(r->str, prefix, strlen(prefix)), 0);
+    freeReplyObject(r);
 }
 
 static void stop_nodes(const fixture *f, int first, int count)
@@ -452,6 +553,57 @@ static void test_tokens_unique_across_processes(void **state)
     ovs_redis_locks_free(&b);
 }
 
+/* An acquire whose reply was lost may have taken the lock. The retry, with the call's one
+ * token, must find that lock its own and hold it at once, however the give-back that a
+ * client may try in between fared: here it would be lost too, and a retry that did not
+ * recognise its token would find the lock "taken" by itself until the TTL (10 s). */
+static void check_lost_reply(fixture *f, const ovs_strategy_methods *m, const char *key)
+{
+    char lk[64], fk[64];
+    lost_reply l = { .f = f, .lock_key = lk, .first = 0, .count = 1,
+                     .heal_ns = 350 * OVS_NS_PER_MS };
+    ovs_strategy *a, *b;
+    long long fence0 = 0;
+    int64_t t0, took;
+    redisReply *r;
+    int rc;
+
+    snprintf(lk, sizeof(lk), "lock:%s", key);
+    snprintf(fk, sizeof(fk), "fence:%s", key);
+    r = node_cmd(f, 0, "GET %s", fk);
+    if (r->type == REDIS_REPLY_STRING)
+        fence0 = strtoll(r->str, NULL, 10);
+    freeReplyObject(r);
+    proxy_nodes(f, 0, 1);
+    a = open_inst(f, m, "ttl=10000,retry_count=1,retry_delay=600ms,retry_jitter=0,"
+                        "command_timeout=100ms", 0);
+    f->use_via = 0;
+    b = open_inst(f, m, "retry_count=0", 1);
+
+    lose_next_reply(f, &l);
+    t0 = ovs_now_ns();
+    rc = m->xLock(a, key);
+    took = ms_since(t0);
+    join_helper(f);
+    print_message("%s: xLock %d after %lld ms, %u attempts: %s\n", m->name, rc,
+                  (long long)took, a->attempts, rc == OVS_OK ? "held" : a->errstr);
+    assert_true(l.landed);
+    assert_int_equal(rc, OVS_OK);
+    assert_int_equal(a->attempts, 2);
+    assert_true(took < 2000); /* at the retry, not at the TTL */
+
+    assert_own_token(f, 0, lk, 0);
+    assert_int_equal(m->xLock(b, key), OVS_BUSY);
+    if (m->xFence != NULL) {
+        /* One lease, one token: the retry that found the lease its own issued no other. */
+        assert_int_equal(m->xFence(a, key), fence0 + 1);
+        assert_int_equal(node_int(f, 0, fk), fence0 + 1);
+    }
+    /* It is the instance's own token: its compare-and-delete takes the key away. */
+    assert_int_equal(m->xUnlock(a, key), OVS_OK);
+    assert_int_equal(node_exists(f, 0, lk), 0);
+}
+
 /* --- setnx ------------------------------------------------------------------------------ */
 
 static void test_setnx_exclusion(void **state)
@@ -600,6 +752,12 @@ static void test_setnx_threads(void **state)
                   OVS_NS_PER_MS);
 }
 
+static void test_setnx_lost_reply(void **state)
+{
+    OVS_REQUIRE_REDIS();
+    check_lost_reply(*state, &ovs_strategy_setnx, "setnx:lost");
+}
+
 /* --- redlock ---------------------------------------------------------------------------- */
 
 static void test_redlock_exclusion(void **state)
@@ -711,6 +869,44 @@ static void test_redlock_unlock_without_majority(void **state)
     stop_nodes(f, 2, 3);
     /* Released on two; three did not answer and may still hold it: unknown, not "ok". */
     assert_int_equal(a->m->xUnlock(a, "redlock:unlock-paused"), OVS_ERR_IO);
+}
+
+/* The lost reply on three of five nodes: the first attempt locks only two and releases
+ * everywhere, but the releases to the three are lost as well. The retry, with the call's
+ * token, finds the three its own and holds all five at once. */
+static void test_redlock_lost_reply(void **state)
+{
+    fixture *f = *state;
+    lost_reply l = { .f = f, .lock_key = "lock:redlock:lost", .first = 2, .count = 3,
+                     .heal_ns = 350 * OVS_NS_PER_MS };
+    ovs_strategy *a, *b;
+    int64_t t0, took;
+    int rc;
+
+    OVS_REQUIRE_REDIS();
+    proxy_nodes(f, 2, 3);
+    a = open_inst(f, &ovs_strategy_redlock, "ttl=10000,node_timeout=100ms,retry_count=1,"
+                                            "retry_delay=600ms,retry_jitter=0", 0);
+    f->use_via = 0;
+    b = open_inst(f, &ovs_strategy_redlock, "retry_count=0", 1);
+
+    lose_next_reply(f, &l);
+    t0 = ovs_now_ns();
+    rc = a->m->xLock(a, "redlock:lost");
+    took = ms_since(t0);
+    join_helper(f);
+    print_message("redlock: xLock %d after %lld ms, %u attempts: %s\n", rc, (long long)took,
+                  a->attempts, rc == OVS_OK ? "held" : a->errstr);
+    assert_true(l.landed);
+    assert_int_equal(rc, OVS_OK);
+    assert_int_equal(a->attempts, 2);
+    assert_true(took < 2000);
+    for (int i = 0; i < NODES; i++)
+        assert_own_token(f, i, "lock:redlock:lost", 0);
+    assert_int_equal(b->m->xLock(b, "redlock:lost"), OVS_BUSY);
+    assert_int_equal(a->m->xUnlock(a, "redlock:lost"), OVS_OK);
+    for (int i = 0; i < NODES; i++)
+        assert_int_equal(node_exists(f, i, "lock:redlock:lost"), 0);
 }
 
 /* The replies of one round are awaited against one deadline, node_timeout after the round
@@ -900,17 +1096,6 @@ static void node_set(const fixture *f, int i, const char *key, const char *value
     freeReplyObject(r);
 }
 
-static long long node_int(const fixture *f, int i, const char *key)
-{
-    redisReply *r = node_cmd(f, i, "GET %s", key);
-    long long v;
-
-    assert_int_equal(r->type, REDIS_REPLY_STRING);
-    v = strtoll(r->str, NULL, 10);
-    freeReplyObject(r);
-    return v;
-}
-
 /* Seed stock:1 on node 0 from f->sc.stock, as a run would. */
 static void ctd_prepare(fixture *f)
 {
@@ -1070,6 +1255,12 @@ static void test_fencing_tokens_increase(void **state)
     }
 }
 
+static void test_fencing_lost_reply(void **state)
+{
+    OVS_REQUIRE_REDIS();
+    check_lost_reply(*state, &ovs_strategy_fencing, "fencing:lost");
+}
+
 /* A holder that outlives its lease still carries its old token, and the shop refuses the
  * write it makes after its successor's: the storage, not the lock, keeps the order. */
 static void test_fencing_stale_holder(void **state)
@@ -1120,6 +1311,12 @@ static void test_watchdog_many_keys(void **state)
     OVS_REQUIRE_REDIS();
     check_many_keys(f, &ovs_strategy_watchdog);
     assert_int_equal(node_exists(f, 0, "lock:many:1"), 0);
+}
+
+static void test_watchdog_lost_reply(void **state)
+{
+    OVS_REQUIRE_REDIS();
+    check_lost_reply(*state, &ovs_strategy_watchdog, "watchdog:lost");
 }
 
 /* A holder that stays alive keeps its lock past the TTL: the watchdog renews it. */
@@ -1236,6 +1433,7 @@ int main(int argc, char **argv)
         T(test_setnx_token_and_ttl),
         T(test_setnx_reconnect_and_noscript),
         T(test_setnx_threads),
+        T(test_setnx_lost_reply),
         T(test_redlock_exclusion),
         T(test_redlock_expiry),
         T(test_redlock_many_keys),
@@ -1245,6 +1443,7 @@ int main(int argc, char **argv)
         T(test_redlock_validity_spent),
         T(test_redlock_unlock_without_majority),
         T(test_redlock_one_deadline_per_round),
+        T(test_redlock_lost_reply),
         T(test_lua_decr_inventory),
         T(test_lua_decr_booking),
         T(test_lua_decr_threads),
@@ -1255,8 +1454,10 @@ int main(int argc, char **argv)
         T(test_fencing_expiry),
         T(test_fencing_tokens_increase),
         T(test_fencing_stale_holder),
+        T(test_fencing_lost_reply),
         T(test_watchdog_exclusion),
         T(test_watchdog_many_keys),
+        T(test_watchdog_lost_reply),
         T(test_watchdog_renews),
         T(test_watchdog_frozen),
         T(test_watchdog_close_is_prompt),
