@@ -20,6 +20,27 @@
 #include <stdio.h>
 #include <string.h>
 
+/* ovs_redis_acquire_src with the fencing token issued in the same step, KEYS[2] being the
+ * key's fence counter: a fresh lease INCRs it and returns the new value, so no holder can
+ * be stalled between its lease and its token, to get a token above its successor's. A
+ * key that already holds our token (an earlier attempt of this call took it, its reply
+ * lost) is renewed and answers the counter as it stands: only a fresh NX acquire INCRs,
+ * and nobody else can take the lock while it holds our token, so the counter is still the
+ * token issued with it. 0: another holder's. A counter that gives no positive number
+ * (changed behind our back) can issue no token: the lease just taken or renewed is
+ * deleted, and the call fails with nothing held. */
+static const char acquire_fenced_src[] =
+    "local n "
+    "if redis.call('get', KEYS[1]) == ARGV[1] then "
+    "n = tonumber(redis.call('get', KEYS[2])) "
+    "redis.call('pexpire', KEYS[1], ARGV[2]) "
+    "elseif redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then "
+    "n = redis.pcall('incr', KEYS[2]) "
+    "else return 0 end "
+    "if type(n) == 'number' and n > 0 then return n end "
+    "redis.call('del', KEYS[1]) "
+    "return redis.error_reply('fence counter ' .. KEYS[2] .. ' gives no token')";
+
 /* Bound on connecting to the one server. Not a parameter: a healthy loopback server
  * accepts at once, and a dead one should cost a client about a second, not hang it. The
  * command timeout is the command_timeout parameter (lease.h). */
@@ -31,7 +52,7 @@ int ovs_lease_nodes(const ovs_params *p)
     return 1;
 }
 
-int ovs_lease_open(ovs_lease *l, ovs_strategy *s, const ovs_env *env)
+int ovs_lease_open(ovs_lease *l, ovs_strategy *s, const ovs_env *env, int fenced)
 {
     char why[128];
 
@@ -40,7 +61,8 @@ int ovs_lease_open(ovs_lease *l, ovs_strategy *s, const ovs_env *env)
                                  s->m->name);
     ovs_redis_init(&l->redis, &env->redis[0], LEASE_CONNECT_MS,
                    env->param->v[OVS_LEASE_COMMAND_TIMEOUT]);
-    l->acquire.src = ovs_redis_acquire_src;
+    l->acquire.src = fenced ? acquire_fenced_src : ovs_redis_acquire_src;
+    l->fenced = fenced;
     l->cad.src = ovs_redis_cad_src;
     if (ovs_redis_locks_init(&l->locks, env->client, env->seed, why, sizeof(why)) != 0)
         return ovs_strategy_fail(s, OVS_ERR, "%s", why);
@@ -74,9 +96,11 @@ int ovs_lease_lock(ovs_lease *l, ovs_strategy *s, const char *key)
 {
     const ovs_params *p = s->env->param;
     int retries = (int)p->v[OVS_LEASE_RETRY_COUNT];
-    char lk[OVS_REDIS_KEY_MAX + 8], token[OVS_REDIS_TOKEN_MAX], ttl[24];
+    char lk[OVS_REDIS_KEY_MAX + 8], fk[OVS_REDIS_KEY_MAX + 8];
+    char token[OVS_REDIS_TOKEN_MAX], ttl[24];
     char lost[sizeof(s->errstr)] = ""; /* why the last attempt's outcome is unknown */
-    const char *kv[3] = { lk, token, ttl };
+    const char *kv[4] = { lk, token, ttl, NULL };
+    int nkeys = 1;
     int unknown = 0;                   /* some attempt's outcome was unknown */
     redisReply *reply;
     long long got;
@@ -85,6 +109,13 @@ int ovs_lease_lock(ovs_lease *l, ovs_strategy *s, const char *key)
     s->attempts = 0;
     if (strlen(key) >= OVS_REDIS_KEY_MAX || ovs_redis_lock_key(lk, sizeof(lk), key) != 0)
         return ovs_strategy_fail(s, OVS_ERR, "lock key too long: %.40s...", key);
+    if (l->fenced) {
+        snprintf(fk, sizeof(fk), "fence:%s", key); /* as long as lk */
+        kv[1] = fk;
+        kv[2] = token;
+        kv[3] = ttl;
+        nkeys = 2;
+    }
     ovs_redis_locks_token(&l->locks, token, sizeof(token));
     snprintf(ttl, sizeof(ttl), "%lld", (long long)(p->v[OVS_LEASE_TTL] + 0.5));
 
@@ -93,7 +124,7 @@ int ovs_lease_lock(ovs_lease *l, ovs_strategy *s, const char *key)
             ovs_redis_backoff(&l->locks.rng, p->v[OVS_LEASE_RETRY_DELAY],
                               p->v[OVS_LEASE_RETRY_JITTER]);
         s->attempts++;
-        rc = ovs_redis_eval(&l->redis, &l->acquire, 1, 2, kv, &reply);
+        rc = ovs_redis_eval(&l->redis, &l->acquire, nkeys, 2, kv, &reply);
         if (rc == OVS_ERR_IO) {
             /* The script may have run. Like a client library after a failover, try again
              * on a fresh connection while retries remain: the same token finds the lock
@@ -117,7 +148,7 @@ int ovs_lease_lock(ovs_lease *l, ovs_strategy *s, const char *key)
                                      unknown ? "; an earlier attempt is unknown" : "");
         if (got == 0)
             continue;
-        if (ovs_redis_locks_add(&l->locks, key, token) != 0) {
+        if (ovs_redis_locks_add(&l->locks, key, token, l->fenced ? got : -1) != 0) {
             release(l, lk, token);
             return ovs_strategy_fail(s, OVS_ERR, "out of memory for held locks");
         }
@@ -137,6 +168,11 @@ int ovs_lease_lock(ovs_lease *l, ovs_strategy *s, const char *key)
 const char *ovs_lease_token(const ovs_lease *l, const char *key)
 {
     return ovs_redis_locks_find(&l->locks, key);
+}
+
+int64_t ovs_lease_fence(const ovs_lease *l, const char *key)
+{
+    return ovs_redis_locks_fence(&l->locks, key);
 }
 
 int ovs_lease_unlock(ovs_lease *l, ovs_strategy *s, const char *key)

@@ -2,8 +2,9 @@
  *
  * SET lock:<key> <token> NX PX ttl (in a script that recognises the call's own token),
  * retried with a randomised delay while another client holds it, and released by a Lua
- * compare-and-delete so that only the token's owner deletes. setnx is this and nothing more; fencing adds a token counter taken on
- * acquire, watchdog a thread that renews the lease while the holder lives.
+ * compare-and-delete so that only the token's owner deletes. setnx is this and nothing
+ * more; fencing has the same script issue a fencing token with the lease, watchdog adds a
+ * thread that renews the lease while the holder lives.
  *
  * The parameters come from the strategy's own table, which must put the lease's
  * parameters at the OVS_LEASE_* indexes (OVS_LEASE_PARAM_SPECS does). All functions are
@@ -41,8 +42,10 @@ enum {
 
 typedef struct ovs_lease {
     ovs_redis redis;       /* env->redis[0], the one node */
-    ovs_script acquire;    /* SET NX PX, or renew when the key holds our token already */
+    ovs_script acquire;    /* SET NX PX, or renew when the key holds our token already;
+                              fenced, it issues the fencing token in the same step */
     ovs_script cad;        /* compare-and-delete, for releases */
+    int fenced;            /* each acquire issues a fencing token from fence:<key> */
     ovs_redis_locks locks; /* tokens of the keys held now; rng for retry jitter */
 } ovs_lease;
 
@@ -50,9 +53,10 @@ typedef struct ovs_lease {
 int ovs_lease_nodes(const ovs_params *p);
 
 /* Set l up on env->redis[0] and connect, so that a wrong address fails the run before the
- * start barrier (later losses reconnect lazily). OVS_OK, or OVS_ERR with s->errstr set.
- * ovs_lease_close must follow either way. */
-int ovs_lease_open(ovs_lease *l, ovs_strategy *s, const ovs_env *env);
+ * start barrier (later losses reconnect lazily). With fenced set, every lease comes with
+ * a fencing token (ovs_lease_fence). OVS_OK, or OVS_ERR with s->errstr set. ovs_lease_close
+ * must follow either way. */
+int ovs_lease_open(ovs_lease *l, ovs_strategy *s, const ovs_env *env, int fenced);
 
 /* xLock: take key (the harness's name, "sku:1") with the parameters in s->env->param.
  * One token for all the attempts of the call, so that a retry recognises a lock an earlier
@@ -63,6 +67,9 @@ int ovs_lease_lock(ovs_lease *l, ovs_strategy *s, const char *key);
 
 /* The token key is held with, or NULL. Valid until the next lock or unlock. */
 const char *ovs_lease_token(const ovs_lease *l, const char *key);
+/* The fencing token key is held with, for every key held now; -1 when it is not held or
+ * the lease is not fenced. */
+int64_t ovs_lease_fence(const ovs_lease *l, const char *key);
 
 /* xUnlock: forget key and compare-and-delete it. OVS_OK released, OVS_BUSY it was not
  * held or no longer ours (expired, taken by another), else the error code; s->errstr says

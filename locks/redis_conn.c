@@ -503,7 +503,8 @@ void ovs_redis_locks_token(ovs_redis_locks *l, char *buf, size_t len)
              (unsigned long long)++l->counter, (unsigned long long)l->nonce);
 }
 
-int ovs_redis_locks_add(ovs_redis_locks *l, const char *key, const char *token)
+int ovs_redis_locks_add(ovs_redis_locks *l, const char *key, const char *token,
+                        int64_t fence)
 {
     ovs_redis_held *h;
 
@@ -520,6 +521,7 @@ int ovs_redis_locks_add(ovs_redis_locks *l, const char *key, const char *token)
     h = &l->held[l->n++];
     strcpy(h->key, key);
     strcpy(h->token, token);
+    h->fence = fence;
     return 0;
 }
 
@@ -536,6 +538,12 @@ const char *ovs_redis_locks_find(const ovs_redis_locks *l, const char *key)
 {
     int i = find_index(l, key);
     return i < 0 ? NULL : l->held[i].token;
+}
+
+int64_t ovs_redis_locks_fence(const ovs_redis_locks *l, const char *key)
+{
+    int i = find_index(l, key);
+    return i < 0 ? -1 : l->held[i].fence;
 }
 
 void ovs_redis_locks_remove(ovs_redis_locks *l, const char *key)

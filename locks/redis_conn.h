@@ -133,6 +133,7 @@ extern const char ovs_redis_acquire_src[];
 typedef struct ovs_redis_held {
     char key[OVS_REDIS_KEY_MAX];     /* the key as the harness named it: "sku:1" */
     char token[OVS_REDIS_TOKEN_MAX]; /* the value written under lock:<key> */
+    int64_t fence;                   /* the fencing token issued with it, or -1 */
 } ovs_redis_held;
 
 /* The tokens of an instance: it may hold several keys at once (a booking locked per night
@@ -159,10 +160,14 @@ int ovs_redis_locks_init(ovs_redis_locks *l, int client, uint64_t seed, char *er
  * long-lived server. It comes from the OS and not from the scenario seed, because two
  * processes running one scenario have the same seeds. */
 void ovs_redis_locks_token(ovs_redis_locks *l, char *buf, size_t len);
-/* Remember that key is held with token. 0, or -1 (out of memory, key too long). */
-int ovs_redis_locks_add(ovs_redis_locks *l, const char *key, const char *token);
+/* Remember that key is held with token (and fence, -1 for none). 0, or -1 (out of memory,
+ * key too long). */
+int ovs_redis_locks_add(ovs_redis_locks *l, const char *key, const char *token,
+                        int64_t fence);
 /* The token key is held with, or NULL. Valid until the next add or remove. */
 const char *ovs_redis_locks_find(const ovs_redis_locks *l, const char *key);
+/* The fencing token key is held with; -1 when it is not held or has none. */
+int64_t ovs_redis_locks_fence(const ovs_redis_locks *l, const char *key);
 void ovs_redis_locks_remove(ovs_redis_locks *l, const char *key);
 void ovs_redis_locks_free(ovs_redis_locks *l);
 

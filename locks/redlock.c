@@ -310,7 +310,7 @@ static int redlock_lock(ovs_strategy *s, const char *key)
         validity = ovs_redlock_validity_ms(
             ttl, ovs_redlock_elapsed_ms(ovs_now_ns() - start), p->v[P_DRIFT_FACTOR]);
         if (ovs_redlock_acquired(locked, x->n, validity)) {
-            if (ovs_redis_locks_add(&x->locks, key, token) == 0)
+            if (ovs_redis_locks_add(&x->locks, key, token, -1) == 0)
                 return OVS_OK;
             release_all(x, key, lk, token, &released, &unknown);
             return ovs_strategy_fail(s, OVS_ERR, "out of memory for held locks");

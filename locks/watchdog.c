@@ -178,7 +178,7 @@ static int watchdog_open(ovs_strategy *s, const ovs_env *env)
     pthread_condattr_t ca;
     int rc;
 
-    if (ovs_lease_open(&x->lease, s, env) != OVS_OK)
+    if (ovs_lease_open(&x->lease, s, env, 0) != OVS_OK)
         return s->err;
     ovs_redis_init(&x->renew_conn, &env->redis[0], WATCHDOG_CONNECT_MS,
                    env->param->v[OVS_LEASE_COMMAND_TIMEOUT]);
@@ -217,7 +217,7 @@ static int watchdog_lock(ovs_strategy *s, const char *key)
     pthread_mutex_lock(&x->mu);
     if (x->held.n == 0)
         x->due = ovs_now_ns() + x->period_ns; /* the thread was idle: start its clock */
-    if (ovs_redis_locks_add(&x->held, key, ovs_lease_token(&x->lease, key)) != 0)
+    if (ovs_redis_locks_add(&x->held, key, ovs_lease_token(&x->lease, key), -1) != 0)
         rc = OVS_ERR;
     else
         pthread_cond_signal(&x->cv);

@@ -1261,6 +1261,137 @@ static void test_fencing_lost_reply(void **state)
     check_lost_reply(*state, &ovs_strategy_fencing, "fencing:lost");
 }
 
+/* The second holder of the fencing race below: waits (bounded) until the first holder's
+ * lease exists, then takes the lock as soon as that lease expires. */
+typedef struct fence_race {
+    fixture *f;
+    ovs_strategy *b;
+    int seen;      /* the first lease was seen; these are read after join */
+    int rc;        /* b's xLock */
+    int64_t fence; /* b's token */
+} fence_race;
+
+static void *fence_race_main(void *arg)
+{
+    fence_race *r = arg;
+    int64_t t0 = ovs_now_ns();
+
+    while (!r->seen && ovs_now_ns() - t0 < 3 * OVS_NS_PER_S) {
+        redisReply *reply = node_query(r->f, 0, "EXISTS lock:fencing:slow");
+        r->seen = reply != NULL && reply->type == REDIS_REPLY_INTEGER && reply->integer == 1;
+        freeReplyObject(reply);
+        if (!r->seen)
+            ovs_sleep_ns(OVS_NS_PER_MS);
+    }
+    if (!r->seen)
+        return NULL;
+    r->rc = r->b->m->xLock(r->b, "fencing:slow");
+    r->fence = r->rc == OVS_OK ? r->b->m->xFence(r->b, "fencing:slow") : -1;
+    return NULL;
+}
+
+/* The token is issued with the lease, in one step: a holder whose link is slow (300 ms
+ * each way up) cannot get its lease first and its token after its successor's. Were they
+ * two commands, A's token would be taken 300 ms after its lease began, 200 ms after that
+ * lease (100 ms) expired and B took the lock with a token of its own: A's would then be
+ * the higher, and the storage would prefer the stale holder's writes. */
+static void test_fencing_token_with_lease(void **state)
+{
+    fixture *f = *state;
+    const ovs_strategy_methods *m = &ovs_strategy_fencing;
+    fence_race race = { .f = f, .rc = OVS_ERR };
+    ovs_strategy *a;
+    int64_t ta;
+
+    OVS_REQUIRE_REDIS();
+    proxy_nodes(f, 0, 1);
+    a = open_inst(f, m, "ttl=100ms,retry_count=0", 0);
+    f->use_via = 0;
+    race.b = open_inst(f, m, "ttl=5000,retry_count=3000,retry_delay=1ms,retry_jitter=0", 1);
+
+    ovs_proxy_set_latency(f->proxy[0], OVS_PROXY_UP, 300 * OVS_NS_PER_MS, 0, 1);
+    assert_int_equal(pthread_create(&f->helper, NULL, fence_race_main, &race), 0);
+    f->helper_started = 1;
+    assert_int_equal(m->xLock(a, "fencing:slow"), OVS_OK);
+    ta = m->xFence(a, "fencing:slow");
+    join_helper(f);
+    print_message("first lease: token %lld; second, after it expired: token %lld\n",
+                  (long long)ta, (long long)race.fence);
+    assert_true(race.seen);
+    assert_int_equal(race.rc, OVS_OK);
+    assert_true(ta > 0);
+    assert_true(ta < race.fence);
+    assert_int_equal(node_int(f, 0, "fence:fencing:slow"), race.fence);
+    assert_int_equal(m->xUnlock(race.b, "fencing:slow"), OVS_OK);
+    assert_int_equal(m->xUnlock(a, "fencing:slow"), OVS_BUSY); /* long expired */
+}
+
+/* A booking holds one lock per night: every one of them has its own token, for as long as
+ * it is held, whatever the order of the releases. */
+static void test_fencing_many_keys(void **state)
+{
+    fixture *f = *state;
+    const ovs_strategy_methods *m = &ovs_strategy_fencing;
+    const char *keys[] = { "fencing:many:1", "fencing:many:2", "fencing:many:3" };
+    int64_t t[3];
+    ovs_strategy *a, *b;
+    char fk[64];
+
+    OVS_REQUIRE_REDIS();
+    a = open_inst(f, m, "retry_count=0", 0);
+    b = open_inst(f, m, "retry_count=0", 1);
+    /* The counters start apart, so a token answered for the wrong key shows. */
+    for (int k = 0; k < 3; k++) {
+        redisReply *r = node_cmd(f, 0, "SET fence:%s %d", keys[k], 100 * (k + 1));
+        freeReplyObject(r);
+    }
+    for (int k = 0; k < 3; k++)
+        assert_int_equal(m->xLock(a, keys[k]), OVS_OK);
+    for (int k = 0; k < 3; k++) {
+        t[k] = m->xFence(a, keys[k]);
+        assert_int_equal(t[k], 100 * (k + 1) + 1);
+        snprintf(fk, sizeof(fk), "fence:%s", keys[k]);
+        assert_int_equal(node_int(f, 0, fk), t[k]);
+    }
+    assert_int_equal(m->xUnlock(a, keys[1]), OVS_OK);
+    assert_int_equal(m->xFence(a, keys[1]), -1);
+    assert_int_equal(m->xFence(a, keys[0]), t[0]);
+    assert_int_equal(m->xFence(a, keys[2]), t[2]);
+    assert_int_equal(m->xLock(b, keys[1]), OVS_OK);
+    assert_int_equal(m->xFence(b, keys[1]), t[1] + 1);
+    assert_int_equal(m->xFence(b, keys[0]), -1);
+    assert_int_equal(m->xUnlock(a, keys[0]), OVS_OK);
+    assert_int_equal(m->xFence(a, keys[2]), t[2]);
+    assert_int_equal(m->xUnlock(a, keys[2]), OVS_OK);
+    assert_int_equal(m->xUnlock(b, keys[1]), OVS_OK);
+    for (int k = 0; k < 3; k++)
+        assert_int_equal(m->xFence(a, keys[k]), -1);
+}
+
+/* A counter that cannot give a token (not a number) must not leave a lease behind: the
+ * script that took the lease takes it back in the same step. */
+static void test_fencing_counter_unusable(void **state)
+{
+    fixture *f = *state;
+    const ovs_strategy_methods *m = &ovs_strategy_fencing;
+    ovs_strategy *a;
+    redisReply *r;
+
+    OVS_REQUIRE_REDIS();
+    a = open_inst(f, m, "retry_count=0", 0);
+    r = node_cmd(f, 0, "SET fence:fencing:bad not-a-number");
+    freeReplyObject(r);
+    assert_int_equal(m->xLock(a, "fencing:bad"), OVS_ERR);
+    assert_non_null(strstr(a->errstr, "gives no token"));
+    assert_int_equal(node_exists(f, 0, "lock:fencing:bad"), 0);
+    assert_int_equal(m->xFence(a, "fencing:bad"), -1);
+    r = node_cmd(f, 0, "DEL fence:fencing:bad");
+    freeReplyObject(r);
+    assert_int_equal(m->xLock(a, "fencing:bad"), OVS_OK);
+    assert_int_equal(m->xFence(a, "fencing:bad"), 1);
+    assert_int_equal(m->xUnlock(a, "fencing:bad"), OVS_OK);
+}
+
 /* A holder that outlives its lease still carries its old token, and the shop refuses the
  * write it makes after its successor's: the storage, not the lock, keeps the order. */
 static void test_fencing_stale_holder(void **state)
@@ -1454,6 +1585,9 @@ int main(int argc, char **argv)
         T(test_fencing_expiry),
         T(test_fencing_tokens_increase),
         T(test_fencing_stale_holder),
+        T(test_fencing_token_with_lease),
+        T(test_fencing_many_keys),
+        T(test_fencing_counter_unusable),
         T(test_fencing_lost_reply),
         T(test_watchdog_exclusion),
         T(test_watchdog_many_keys),
