@@ -12,9 +12,11 @@
  * whose release after the failed attempt was lost too, still holds the lock for us, and
  * the retry finds it ours and renews it instead of counting it as held by another until
  * its TTL. The price: a release of the failed attempt that reaches its node late, after
- * the retry has renewed the key there, deletes it, since it carries the same token. That
- * takes a release delayed in the network past the retry delay; a node paused with
- * SIGSTOP runs its queued commands in the order they arrived, the release first.
+ * the retry has renewed the key there, deletes it, since it carries the same token, and
+ * the majority counted may then be one node short. That takes a release delayed in the
+ * network past the retry delay and past a new connection's command; a node paused with
+ * SIGSTOP finds both in its sockets when it resumes and serves them in the order they
+ * came, the release first.
  *
  * "At once" is the multiplexing the description asks for: the command goes out to every
  * node before any reply is read (redis_conn's send/recv), so an attempt costs about one
