@@ -5,6 +5,14 @@
  * lets the release check, in one Lua script, that the key is still ours before deleting
  * it, so a holder whose lease ran out cannot delete its successor's lock.
  *
+ * The SET NX PX runs inside a script (ovs_redis_acquire_src) that first looks whether the
+ * key already holds our token. Every attempt of one xLock call uses the same token, so an
+ * attempt whose reply was lost, and which may have taken the lock, is recognised by the
+ * next: it renews the TTL and holds the lock at once. A plain SET NX on retry would find
+ * the lock taken by its own ghost and give up, while the ghost blocked everyone until its
+ * TTL; a give-back in between does not save it, since the give-back's reply can be lost
+ * just the same.
+ *
  * Contention is retried a few times with a randomised delay, because clients that
  * collided and retried in lock step would collide again. */
 #include "lease.h"
@@ -12,11 +20,31 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Bounds on talking to the one server. They are not parameters: a healthy loopback
- * server answers in microseconds, and a dead or paused one should cost a client about a
- * second, not hang it. */
+/* ovs_redis_acquire_src with the fencing token issued in the same step, KEYS[2] being the
+ * key's fence counter: a fresh lease INCRs it and returns the new value, so no holder can
+ * be stalled between its lease and its token, to get a token above its successor's. A
+ * key that already holds our token (an earlier attempt of this call took it, its reply
+ * lost) is renewed and answers the counter as it stands: only a fresh NX acquire INCRs,
+ * and nobody else can take the lock while it holds our token, so the counter is still the
+ * token issued with it. 0: another holder's. A counter that gives no positive number
+ * (changed behind our back) can issue no token: the lease just taken or renewed is
+ * deleted, and the call fails with nothing held. */
+static const char acquire_fenced_src[] =
+    "local n "
+    "if redis.call('get', KEYS[1]) == ARGV[1] then "
+    "n = tonumber(redis.call('get', KEYS[2])) "
+    "redis.call('pexpire', KEYS[1], ARGV[2]) "
+    "elseif redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then "
+    "n = redis.pcall('incr', KEYS[2]) "
+    "else return 0 end "
+    "if type(n) == 'number' and n > 0 then return n end "
+    "redis.call('del', KEYS[1]) "
+    "return redis.error_reply('fence counter ' .. KEYS[2] .. ' gives no token')";
+
+/* Bound on connecting to the one server. Not a parameter: a healthy loopback server
+ * accepts at once, and a dead one should cost a client about a second, not hang it. The
+ * command timeout is the command_timeout parameter (lease.h). */
 #define LEASE_CONNECT_MS 1000
-#define LEASE_COMMAND_MS 1000
 
 int ovs_lease_nodes(const ovs_params *p)
 {
@@ -24,15 +52,25 @@ int ovs_lease_nodes(const ovs_params *p)
     return 1;
 }
 
-int ovs_lease_open(ovs_lease *l, ovs_strategy *s, const ovs_env *env)
+int ovs_lease_open(ovs_lease *l, ovs_strategy *s, const ovs_env *env, int fenced)
 {
+    char why[128];
+
     if (env->n_redis < 1)
         return ovs_strategy_fail(s, OVS_ERR, "%s needs a Redis server; the run has none",
                                  s->m->name);
-    ovs_redis_init(&l->redis, &env->redis[0], LEASE_CONNECT_MS, LEASE_COMMAND_MS);
+    ovs_redis_init(&l->redis, &env->redis[0], LEASE_CONNECT_MS,
+                   env->param->v[OVS_LEASE_COMMAND_TIMEOUT]);
+    l->acquire.src = fenced ? acquire_fenced_src : ovs_redis_acquire_src;
+    l->fenced = fenced;
     l->cad.src = ovs_redis_cad_src;
-    ovs_redis_locks_init(&l->locks, env->client, env->seed);
-    if (ovs_redis_connect(&l->redis) != OVS_OK)
+    if (ovs_redis_locks_init(&l->locks, env->client, env->seed, why, sizeof(why)) != 0)
+        return ovs_strategy_fail(s, OVS_ERR, "%s", why);
+    /* Load both scripts now, so that an acquire is one round trip from the first, and a
+     * server that cannot run them fails the run before the start barrier. */
+    if (ovs_redis_connect(&l->redis) != OVS_OK ||
+        ovs_redis_script_load(&l->redis, &l->acquire) != OVS_OK ||
+        ovs_redis_script_load(&l->redis, &l->cad) != OVS_OK)
         return ovs_strategy_fail(s, OVS_ERR, "%s", l->redis.errstr);
     return OVS_OK;
 }
@@ -57,52 +95,71 @@ static int release(ovs_lease *l, const char *lock_key, const char *token)
 int ovs_lease_lock(ovs_lease *l, ovs_strategy *s, const char *key)
 {
     const ovs_params *p = s->env->param;
-    long long ttl = (long long)(p->v[OVS_LEASE_TTL] + 0.5);
     int retries = (int)p->v[OVS_LEASE_RETRY_COUNT];
-    char lk[OVS_REDIS_KEY_MAX + 8], token[OVS_REDIS_TOKEN_MAX];
+    char lk[OVS_REDIS_KEY_MAX + 8], fk[OVS_REDIS_KEY_MAX + 8];
+    char token[OVS_REDIS_TOKEN_MAX], ttl[24];
+    char lost[sizeof(s->errstr)] = ""; /* why the last attempt's outcome is unknown */
+    const char *kv[4] = { lk, token, ttl, NULL };
+    int nkeys = 1;
+    int unknown = 0;                   /* some attempt's outcome was unknown */
     redisReply *reply;
+    long long got;
     int rc;
 
     s->attempts = 0;
     if (strlen(key) >= OVS_REDIS_KEY_MAX || ovs_redis_lock_key(lk, sizeof(lk), key) != 0)
         return ovs_strategy_fail(s, OVS_ERR, "lock key too long: %.40s...", key);
-    /* One token per call: a retry that succeeds after an earlier SET's reply was lost
-     * must not mistake that SET's key for its own. */
+    if (l->fenced) {
+        snprintf(fk, sizeof(fk), "fence:%s", key); /* as long as lk */
+        kv[1] = fk;
+        kv[2] = token;
+        kv[3] = ttl;
+        nkeys = 2;
+    }
     ovs_redis_locks_token(&l->locks, token, sizeof(token));
+    snprintf(ttl, sizeof(ttl), "%lld", (long long)(p->v[OVS_LEASE_TTL] + 0.5));
 
     for (int i = 0; i <= retries; i++) {
         if (i > 0)
             ovs_redis_backoff(&l->locks.rng, p->v[OVS_LEASE_RETRY_DELAY],
                               p->v[OVS_LEASE_RETRY_JITTER]);
         s->attempts++;
-        rc = ovs_redis_cmd(&l->redis, &reply, "SET %s %s NX PX %lld", lk, token, ttl);
+        rc = ovs_redis_eval(&l->redis, &l->acquire, nkeys, 2, kv, &reply);
         if (rc == OVS_ERR_IO) {
-            /* The SET may have landed, in which case we hold a lock nobody will release
-             * until its TTL. Try once to give it back. Then, like a client library after a
-             * failover, try again on a fresh connection while retries remain; only when
-             * they run out is the answer "unknown". */
-            char why[sizeof(s->errstr)];
-            snprintf(why, sizeof(why), "%s", l->redis.errstr);
-            release(l, lk, token);
-            if (i < retries)
-                continue;
-            return ovs_strategy_fail(s, OVS_ERR_IO, "%s", why);
-        }
-        if (rc != OVS_OK)
-            return ovs_strategy_fail(s, rc, "%s", l->redis.errstr);
-        if (reply->type == REDIS_REPLY_NIL) {
-            freeReplyObject(reply);
+            /* The script may have run. Like a client library after a failover, try again
+             * on a fresh connection while retries remain: the same token finds the lock
+             * ours if it did. */
+            unknown = 1;
+            snprintf(lost, sizeof(lost), "%s", l->redis.errstr);
             continue;
         }
-        rc = ovs_redis_expect(&l->redis, reply, REDIS_REPLY_STATUS, "SET NX");
-        freeReplyObject(reply);
+        lost[0] = '\0';
+        got = 0;
+        if (rc == OVS_OK) {
+            rc = ovs_redis_expect(&l->redis, reply, REDIS_REPLY_INTEGER, "acquire");
+            if (rc == OVS_OK)
+                got = reply->integer;
+            freeReplyObject(reply);
+        }
+        /* Refused, or never sent: this attempt did nothing, but an earlier one may have. */
         if (rc != OVS_OK)
-            return ovs_strategy_fail(s, rc, "%s", l->redis.errstr);
-        if (ovs_redis_locks_add(&l->locks, key, token) != 0) {
+            return ovs_strategy_fail(s, unknown ? OVS_ERR_IO : rc, "%.90s%s",
+                                     l->redis.errstr,
+                                     unknown ? "; an earlier attempt is unknown" : "");
+        if (got == 0)
+            continue;
+        if (ovs_redis_locks_add(&l->locks, key, token, l->fenced ? got : -1) != 0) {
             release(l, lk, token);
             return ovs_strategy_fail(s, OVS_ERR, "out of memory for held locks");
         }
         return OVS_OK;
+    }
+    if (lost[0] != '\0') {
+        /* Out of retries with the last outcome unknown: the lock may be ours. Give it back
+         * if the server answers now, so that nobody waits out the TTL for it. The answer
+         * stays "unknown": the give-back's own reply may be lost. */
+        release(l, lk, token);
+        return ovs_strategy_fail(s, OVS_ERR_IO, "%s", lost);
     }
     return ovs_strategy_fail(s, OVS_BUSY, "%s held by another client after %u attempts", lk,
                              s->attempts);
@@ -111,6 +168,11 @@ int ovs_lease_lock(ovs_lease *l, ovs_strategy *s, const char *key)
 const char *ovs_lease_token(const ovs_lease *l, const char *key)
 {
     return ovs_redis_locks_find(&l->locks, key);
+}
+
+int64_t ovs_lease_fence(const ovs_lease *l, const char *key)
+{
+    return ovs_redis_locks_fence(&l->locks, key);
 }
 
 int ovs_lease_unlock(ovs_lease *l, ovs_strategy *s, const char *key)

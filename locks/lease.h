@@ -1,11 +1,12 @@
 /* lease.h - a lease on one Redis node, the lock that setnx, fencing and watchdog share.
  *
- * SET lock:<key> <token> NX PX ttl, retried with a randomised delay while another client
- * holds it, and released by a Lua compare-and-delete so that only the token's owner
- * deletes. setnx is this and nothing more; fencing adds a token counter taken on
- * acquire, watchdog a thread that renews the lease while the holder lives.
+ * SET lock:<key> <token> NX PX ttl (in a script that recognises the call's own token),
+ * retried with a randomised delay while another client holds it, and released by a Lua
+ * compare-and-delete so that only the token's owner deletes. setnx is this and nothing
+ * more; fencing has the same script issue a fencing token with the lease, watchdog adds a
+ * thread that renews the lease while the holder lives.
  *
- * The parameters come from the strategy's own table, which must put the four lease
+ * The parameters come from the strategy's own table, which must put the lease's
  * parameters at the OVS_LEASE_* indexes (OVS_LEASE_PARAM_SPECS does). All functions are
  * for the client's thread only: the connection and the token list are not locked. */
 #ifndef OVS_LEASE_H
@@ -19,41 +20,56 @@ enum {
     OVS_LEASE_RETRY_COUNT,
     OVS_LEASE_RETRY_DELAY,
     OVS_LEASE_RETRY_JITTER,
+    OVS_LEASE_COMMAND_TIMEOUT,
     OVS_LEASE_N_PARAMS /* a strategy's own parameters, if any, start here */
 };
 
 /* The lease's entries of a parameter table; only the TTL's default and help differ
- * between the strategies that use it. */
+ * between the strategies that use it. The command timeout defaults to a second: a healthy
+ * loopback server answers in microseconds, and a dead or paused one should cost a client
+ * about a second, not hang it; a fault test that wants a reply to be late sets it lower. */
 #define OVS_LEASE_PARAM_SPECS(ttl_default, ttl_help)                                        \
     [OVS_LEASE_TTL] = { "ttl", ttl_default, "ms", NULL, 1, 86400000, ttl_help },            \
     [OVS_LEASE_RETRY_COUNT] = { "retry_count", 3, "count", NULL, 0, 1000000,                \
-                                "retries after the first SET finds the lock taken" },       \
+                                "retries after an attempt finds the lock taken or gets "    \
+                                "no reply" },                                               \
     [OVS_LEASE_RETRY_DELAY] = { "retry_delay", 200, "ms", NULL, 0, 3600000,                 \
                                 "pause before each retry" },                                \
     [OVS_LEASE_RETRY_JITTER] = { "retry_jitter", 200, "ms", NULL, 0, 3600000,               \
-                                 "plus a uniform random extra in [0, this]" }
+                                 "plus a uniform random extra in [0, this]" },              \
+    [OVS_LEASE_COMMAND_TIMEOUT] = { "command_timeout", 1000, "ms", NULL, 1, 600000,         \
+                                    "wait for each reply; a later one is an unknown outcome" }
 
 typedef struct ovs_lease {
     ovs_redis redis;       /* env->redis[0], the one node */
+    ovs_script acquire;    /* SET NX PX, or renew when the key holds our token already;
+                              fenced, it issues the fencing token in the same step */
     ovs_script cad;        /* compare-and-delete, for releases */
-    ovs_redis_locks locks; /* tokens of the keys held now; rng for tokens and jitter */
+    int fenced;            /* each acquire issues a fencing token from fence:<key> */
+    ovs_redis_locks locks; /* tokens of the keys held now; rng for retry jitter */
 } ovs_lease;
 
 /* xNodes of every lease strategy: one node whatever the parameters. */
 int ovs_lease_nodes(const ovs_params *p);
 
 /* Set l up on env->redis[0] and connect, so that a wrong address fails the run before the
- * start barrier (later losses reconnect lazily). OVS_OK, or OVS_ERR with s->errstr set.
- * ovs_lease_close must follow either way. */
-int ovs_lease_open(ovs_lease *l, ovs_strategy *s, const ovs_env *env);
+ * start barrier (later losses reconnect lazily). With fenced set, every lease comes with
+ * a fencing token (ovs_lease_fence). OVS_OK, or OVS_ERR with s->errstr set. ovs_lease_close
+ * must follow either way. */
+int ovs_lease_open(ovs_lease *l, ovs_strategy *s, const ovs_env *env, int fenced);
 
 /* xLock: take key (the harness's name, "sku:1") with the parameters in s->env->param.
- * OVS_OK held, OVS_BUSY taken by others after every retry, OVS_ERR/OVS_ERR_IO with
- * s->errstr. Counts s->attempts. */
+ * One token for all the attempts of the call, so that a retry recognises a lock an earlier
+ * attempt took without hearing so. OVS_OK held, OVS_BUSY taken by others after every
+ * retry, OVS_ERR not taken (refused, or never sent), OVS_ERR_IO when an attempt's outcome
+ * is unknown and no later one settled it; s->errstr says why. Counts s->attempts. */
 int ovs_lease_lock(ovs_lease *l, ovs_strategy *s, const char *key);
 
 /* The token key is held with, or NULL. Valid until the next lock or unlock. */
 const char *ovs_lease_token(const ovs_lease *l, const char *key);
+/* The fencing token key is held with, for every key held now; -1 when it is not held or
+ * the lease is not fenced. */
+int64_t ovs_lease_fence(const ovs_lease *l, const char *key);
 
 /* xUnlock: forget key and compare-and-delete it. OVS_OK released, OVS_BUSY it was not
  * held or no longer ours (expired, taken by another), else the error code; s->errstr says

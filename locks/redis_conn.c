@@ -12,21 +12,29 @@
 #include "redis_conn.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
 
 const char ovs_redis_cad_src[] =
     "if redis.call('get', KEYS[1]) == ARGV[1] then "
     "return redis.call('del', KEYS[1]) "
     "else return 0 end";
 
-static struct timeval ms_to_tv(double ms)
+const char ovs_redis_acquire_src[] =
+    "if redis.call('get', KEYS[1]) == ARGV[1] then "
+    "redis.call('pexpire', KEYS[1], ARGV[2]) return 2 end "
+    "if redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end "
+    "return 0";
+
+static struct timeval us_to_tv(int64_t us)
 {
     struct timeval tv;
-    int64_t us = (int64_t)(ms * 1000.0);
 
     /* A zero timeval means "block forever" to the kernel: never let rounding make one. */
     if (us < 1000)
@@ -34,6 +42,29 @@ static struct timeval ms_to_tv(double ms)
     tv.tv_sec = (time_t)(us / 1000000);
     tv.tv_usec = (suseconds_t)(us % 1000000);
     return tv;
+}
+
+static struct timeval ms_to_tv(double ms)
+{
+    return us_to_tv((int64_t)(ms * 1000.0));
+}
+
+static int64_t tv_to_us(struct timeval tv)
+{
+    return (int64_t)tv.tv_sec * 1000000 + (int64_t)tv.tv_usec;
+}
+
+/* The smaller of bound and the time left to r's deadline; 0 when that is up. */
+static int64_t time_left_us(const ovs_redis *r, struct timeval bound)
+{
+    int64_t us = tv_to_us(bound), left;
+
+    if (r->deadline == 0)
+        return us;
+    left = (r->deadline - ovs_now_ns()) / 1000;
+    if (left <= 0)
+        return 0;
+    return left < us ? left : us;
 }
 
 static int set_err(ovs_redis *r, int code, const char *fmt, ...)
@@ -61,13 +92,22 @@ void ovs_redis_init(ovs_redis *r, const ovs_endpoint *ep, double connect_ms,
     r->command_tv = ms_to_tv(command_ms);
 }
 
+void ovs_redis_set_deadline(ovs_redis *r, int64_t deadline_ns)
+{
+    r->deadline = deadline_ns;
+}
+
 int ovs_redis_connect(ovs_redis *r)
 {
     redisContext *c;
+    int64_t us;
 
     if (r->c != NULL)
         return OVS_OK;
-    c = redisConnectWithTimeout(r->ep.host, r->ep.port, r->connect_tv);
+    us = time_left_us(r, r->connect_tv);
+    if (us == 0)
+        return set_err(r, OVS_ERR_IO, "connect: no time left before the deadline");
+    c = redisConnectWithTimeout(r->ep.host, r->ep.port, us_to_tv(us));
     if (c == NULL)
         return set_err(r, OVS_ERR_IO, "connect: out of memory");
     if (c->err) {
@@ -81,6 +121,7 @@ int ovs_redis_connect(ovs_redis *r)
         return OVS_ERR_IO;
     }
     r->c = c;
+    r->short_tv = 0;
     return OVS_OK;
 }
 
@@ -116,6 +157,24 @@ static int closed_while_idle(const ovs_redis *r)
     return poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR)) != 0;
 }
 
+/* Give the next reads on r's socket the time they may take: the time left to the
+ * deadline (at least a millisecond), or the command timeout again once there is none.
+ * Two setsockopt calls, made only while a deadline is in force or was. 0, or -1 with the
+ * context's error (the context is then unusable). */
+static int arm(ovs_redis *r)
+{
+    struct timeval tv = r->command_tv;
+
+    if (r->deadline == 0 && !r->short_tv)
+        return 0;
+    if (r->deadline != 0)
+        tv = us_to_tv(time_left_us(r, r->command_tv));
+    if (redisSetTimeout(r->c, tv) != REDIS_OK)
+        return -1;
+    r->short_tv = r->deadline != 0;
+    return 0;
+}
+
 /* Connect if needed; a failure here means nothing was sent. */
 static int ready(ovs_redis *r, const char *what)
 {
@@ -128,6 +187,19 @@ static int ready(ovs_redis *r, const char *what)
     snprintf(why, sizeof(why), "%s", r->errstr);
     r->err = OVS_ERR;
     ovs_seterr(r->errstr, sizeof(r->errstr), "%s (%s not sent)", why, what);
+    return OVS_ERR;
+}
+
+/* ready, and the socket armed for a command whose reply is read at once. The pipelined
+ * sends skip this: their recv arms the socket just before it reads. */
+static int ready_to_ask(ovs_redis *r, const char *what)
+{
+    if (ready(r, what) != OVS_OK)
+        return OVS_ERR;
+    if (arm(r) == 0)
+        return OVS_OK;
+    set_err(r, OVS_ERR, "setting the command timeout: %s (%s not sent)", r->c->errstr, what);
+    ovs_redis_close(r);
     return OVS_ERR;
 }
 
@@ -165,7 +237,7 @@ int ovs_redis_cmd(ovs_redis *r, redisReply **out, const char *fmt, ...)
 
     *out = NULL;
     cmd_name(what, sizeof(what), fmt);
-    if (ready(r, what) != OVS_OK)
+    if (ready_to_ask(r, what) != OVS_OK)
         return OVS_ERR;
     va_start(ap, fmt);
     reply = redisvCommand(r->c, fmt, ap);
@@ -279,14 +351,14 @@ int ovs_redis_eval(ovs_redis *r, ovs_script *s, int nkeys, int nargs,
     rc = OVS_ERR;
     if (s->sha[0] == '\0' && script_load(r, s) != OVS_OK)
         goto out;
-    if (ready(r, "EVALSHA") != OVS_OK)
+    if (ready_to_ask(r, "EVALSHA") != OVS_OK)
         goto out;
     reply = redisCommandArgv(r->c, a.argc, a.argv, NULL);
     if (is_noscript(reply)) {
         /* The server forgot the script (restarted, flushed) or never saw it: the
          * EVALSHA did nothing, so loading and retrying once is safe. */
         freeReplyObject(reply);
-        if (script_load(r, s) != OVS_OK || ready(r, "EVALSHA") != OVS_OK)
+        if (script_load(r, s) != OVS_OK || ready_to_ask(r, "EVALSHA") != OVS_OK)
             goto out;
         reply = redisCommandArgv(r->c, a.argc, a.argv, NULL);
     }
@@ -339,7 +411,7 @@ int ovs_redis_recv(ovs_redis *r, const char *what, redisReply **out)
     *out = NULL;
     if (r->c == NULL)
         return set_err(r, OVS_ERR_IO, "%s: connection dropped before the reply", what);
-    if (redisGetReply(r->c, &reply) != REDIS_OK)
+    if (arm(r) != 0 || redisGetReply(r->c, &reply) != REDIS_OK)
         reply = NULL;
     return finish(r, reply, what, out);
 }
@@ -376,7 +448,7 @@ int ovs_redis_recv_eval(ovs_redis *r, ovs_script *s, int nkeys, int nargs,
     *out = NULL;
     if (r->c == NULL)
         return set_err(r, OVS_ERR_IO, "EVALSHA: connection dropped before the reply");
-    if (redisGetReply(r->c, &reply) != REDIS_OK)
+    if (arm(r) != 0 || redisGetReply(r->c, &reply) != REDIS_OK)
         reply = NULL;
     if (is_noscript(reply)) {
         /* Nothing ran on this server; this one alone loads the script and runs it again,
@@ -387,20 +459,68 @@ int ovs_redis_recv_eval(ovs_redis *r, ovs_script *s, int nkeys, int nargs,
     return finish(r, reply, "EVALSHA", out);
 }
 
-void ovs_redis_locks_init(ovs_redis_locks *l, int client, uint64_t seed)
+/* 64 bits from the kernel's generator: getrandom(2), or /dev/urandom where the system
+ * call is missing (kernels before 3.17, some sandboxes). 0, or -1 with errno set. */
+static int os_random(uint64_t *out)
+{
+    unsigned char *p = (unsigned char *)out;
+    size_t got = 0;
+    int fd, saved;
+
+    while (got < sizeof(*out)) {
+        ssize_t n = getrandom(p + got, sizeof(*out) - got, 0);
+        if (n > 0)
+            got += (size_t)n;
+        else if (n < 0 && errno == EINTR)
+            continue;
+        else
+            break;
+    }
+    if (got == sizeof(*out))
+        return 0;
+    fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    for (got = 0; got < sizeof(*out);) {
+        ssize_t n = read(fd, p + got, sizeof(*out) - got);
+        if (n > 0) {
+            got += (size_t)n;
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else {
+            if (n == 0)
+                errno = EIO;
+            break;
+        }
+    }
+    saved = errno;
+    close(fd);
+    errno = saved;
+    return got == sizeof(*out) ? 0 : -1;
+}
+
+int ovs_redis_locks_init(ovs_redis_locks *l, int client, uint64_t seed, char *err,
+                         size_t errlen)
 {
     memset(l, 0, sizeof(*l));
     ovs_rng_seed(&l->rng, seed);
     l->client = client;
+    l->pid = (int)getpid();
+    if (os_random(&l->nonce) != 0) {
+        ovs_seterr(err, errlen, "no random bits for lock tokens: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
 }
 
 void ovs_redis_locks_token(ovs_redis_locks *l, char *buf, size_t len)
 {
-    snprintf(buf, len, "c%d-%llu-%016llx", l->client, (unsigned long long)++l->counter,
-             (unsigned long long)ovs_rng_next(&l->rng));
+    snprintf(buf, len, "c%d-p%d-%llu-%016llx", l->client, l->pid,
+             (unsigned long long)++l->counter, (unsigned long long)l->nonce);
 }
 
-int ovs_redis_locks_add(ovs_redis_locks *l, const char *key, const char *token)
+int ovs_redis_locks_add(ovs_redis_locks *l, const char *key, const char *token,
+                        int64_t fence)
 {
     ovs_redis_held *h;
 
@@ -417,6 +537,7 @@ int ovs_redis_locks_add(ovs_redis_locks *l, const char *key, const char *token)
     h = &l->held[l->n++];
     strcpy(h->key, key);
     strcpy(h->token, token);
+    h->fence = fence;
     return 0;
 }
 
@@ -433,6 +554,12 @@ const char *ovs_redis_locks_find(const ovs_redis_locks *l, const char *key)
 {
     int i = find_index(l, key);
     return i < 0 ? NULL : l->held[i].token;
+}
+
+int64_t ovs_redis_locks_fence(const ovs_redis_locks *l, const char *key)
+{
+    int i = find_index(l, key);
+    return i < 0 ? -1 : l->held[i].fence;
 }
 
 void ovs_redis_locks_remove(ovs_redis_locks *l, const char *key)

@@ -29,6 +29,10 @@ typedef struct ovs_redis {
     ovs_endpoint ep;            /* where to (re)connect */
     struct timeval connect_tv;  /* bound on the TCP connect */
     struct timeval command_tv;  /* bound on each write and each read of a command */
+    int64_t deadline;           /* monotonic ns by which every connect and read must end
+                                   as well, 0 for none (ovs_redis_set_deadline) */
+    int short_tv;               /* the socket's timeouts are below command_tv, cut to a
+                                   deadline; put back before a read without one */
     int err;                    /* code of the last failure, 0 after a success */
     char errstr[128];           /* "redis 127.0.0.1:7001: SET: timeout" */
 } ovs_redis;
@@ -40,6 +44,15 @@ void ovs_redis_init(ovs_redis *r, const ovs_endpoint *ep, double connect_ms,
 int ovs_redis_connect(ovs_redis *r);
 /* Drop the connection; r stays usable (the next command reconnects). Accepts a zeroed r. */
 void ovs_redis_close(ovs_redis *r);
+
+/* Bound every connect and read on r from now on by the monotonic time deadline_ns too,
+ * besides their own timeouts; 0 lifts the bound. For a round over several servers that
+ * must end at one time whichever of them stay silent. A connect that would start with no
+ * time left is not tried (the command is not sent: OVS_ERR). Before each read the socket's
+ * timeout becomes the time left, never under 1 ms, so a reply that arrived while another
+ * server was being waited for is still taken after the deadline, and a server that sent
+ * none costs one more millisecond, then fails as a timeout (OVS_ERR_IO, context dropped). */
+void ovs_redis_set_deadline(ovs_redis *r, int64_t deadline_ns);
 
 /* Run one command, formatted as redisCommand formats (%s, %d, %lld, %b). On OVS_OK *out
  * is the reply, never an error reply; free it with freeReplyObject. Otherwise *out is NULL
@@ -79,9 +92,9 @@ int ovs_redis_script_load(ovs_redis *r, ovs_script *s);
  * OVS_ERR_IO: the write failed part way, the context is dropped and the outcome is
  * unknown. Any failure drops the connection, and with it every reply still due on it.
  *
- * ovs_redis_recv reads the next reply, waiting at most the command timeout for each read,
- * so a server that does not answer costs its own timeout and then fails with OVS_ERR_IO
- * (context dropped). Otherwise it returns like ovs_redis_cmd; what names the command in
+ * ovs_redis_recv reads the next reply, waiting at most the command timeout for each read
+ * (or the time left to r's deadline, when it has one), then fails with OVS_ERR_IO (context
+ * dropped). Otherwise it returns like ovs_redis_cmd; what names the command in
  * r->errstr. Replies come back in the order the commands were sent on that connection. */
 int ovs_redis_send(ovs_redis *r, const char *fmt, ...);
 int ovs_redis_recv(ovs_redis *r, const char *what, redisReply **out);
@@ -102,35 +115,59 @@ int ovs_redis_recv_eval(ovs_redis *r, ovs_script *s, int nkeys, int nargs,
  * when it deleted, 0 when the key was gone or someone else's. */
 extern const char ovs_redis_cad_src[];
 
+/* The script every lock strategy acquires with: take KEYS[1] for the token ARGV[1] with a
+ * TTL of ARGV[2] ms. Returns 1 when it took the lock now (SET NX PX); 2 when the key
+ * already held that token and has been given the full TTL again; 0 when another token
+ * holds it. Answer 2 is how the retry of one xLock call, which keeps one token for all its
+ * attempts, recognises a lock that an earlier attempt took while its reply was lost,
+ * instead of finding it "taken", by itself, until the TTL. */
+extern const char ovs_redis_acquire_src[];
+
 /* Longest lock key stored in an ovs_redis_locks (the runner's keys are < 46 bytes). */
 #define OVS_REDIS_KEY_MAX 96
-#define OVS_REDIS_TOKEN_MAX 48
+/* Room for the longest token ovs_redis_locks_token makes, every number at its widest:
+ * "c" 11 "-p" 11 "-" 20 "-" 16 and the NUL. */
+#define OVS_REDIS_TOKEN_MAX 64
 
 /* One lock this instance believes it holds. */
 typedef struct ovs_redis_held {
     char key[OVS_REDIS_KEY_MAX];     /* the key as the harness named it: "sku:1" */
     char token[OVS_REDIS_TOKEN_MAX]; /* the value written under lock:<key> */
+    int64_t fence;                   /* the fencing token issued with it, or -1 */
 } ovs_redis_held;
 
 /* The tokens of an instance: it may hold several keys at once (a booking locked per night
  * takes one lock per night, in sorted order, before releasing any). */
 typedef struct ovs_redis_locks {
-    ovs_rng rng;          /* token bits and retry jitter, seeded from env->seed */
+    ovs_rng rng;          /* retry jitter only, seeded from env->seed, so that a scenario's
+                             schedule is the same on every run; tokens never draw from it */
     int client;           /* env->client, part of every token */
+    int pid;              /* getpid() at init, part of every token */
+    uint64_t nonce;       /* 64 bits from the OS, drawn once, part of every token */
     uint64_t counter;     /* tokens made so far, part of every token */
     ovs_redis_held *held; /* n of cap in use, in the order taken */
     int n, cap;
 } ovs_redis_locks;
 
-void ovs_redis_locks_init(ovs_redis_locks *l, int client, uint64_t seed);
-/* A fresh token, "c<client>-<counter>-<64 random bits in hex>". The client index and the
- * counter make it unique within a run; the random bits keep runs with different seeds
- * apart on a long-lived external server. */
+/* Returns 0, or -1 with err set when the OS gives no random bits (getrandom(2) and
+ * /dev/urandom both failed); l is then still safe to free. */
+int ovs_redis_locks_init(ovs_redis_locks *l, int client, uint64_t seed, char *err,
+                         size_t errlen);
+/* A fresh token, "c<client>-p<pid>-<counter>-<nonce in hex>". The counter keeps the tokens
+ * of one instance apart; the client index those of one process; the pid those of two
+ * processes on one host at a time. The nonce keeps apart what the rest cannot: two
+ * instances of one client in one process, two hosts, a pid reused later against a
+ * long-lived server. It comes from the OS and not from the scenario seed, because two
+ * processes running one scenario have the same seeds. */
 void ovs_redis_locks_token(ovs_redis_locks *l, char *buf, size_t len);
-/* Remember that key is held with token. 0, or -1 (out of memory, key too long). */
-int ovs_redis_locks_add(ovs_redis_locks *l, const char *key, const char *token);
+/* Remember that key is held with token (and fence, -1 for none). 0, or -1 (out of memory,
+ * key too long). */
+int ovs_redis_locks_add(ovs_redis_locks *l, const char *key, const char *token,
+                        int64_t fence);
 /* The token key is held with, or NULL. Valid until the next add or remove. */
 const char *ovs_redis_locks_find(const ovs_redis_locks *l, const char *key);
+/* The fencing token key is held with; -1 when it is not held or has none. */
+int64_t ovs_redis_locks_fence(const ovs_redis_locks *l, const char *key);
 void ovs_redis_locks_remove(ovs_redis_locks *l, const char *key);
 void ovs_redis_locks_free(ovs_redis_locks *l);
 

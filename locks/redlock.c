@@ -1,11 +1,22 @@
 /* redlock.c - the Redlock algorithm over N independent Redis masters.
  *
- * As Redis's documentation describes it: take one random token for the attempt, SET it
- * NX PX ttl on every node at once, each with a timeout far below the TTL so a dead node
- * costs little; then the lock is held when a majority said yes and time is left on the
- * lease once the time spent and a clock drift allowance are taken off (redlock_math.c).
- * Otherwise release on every node - the ones that timed out too, since their SET may have
- * landed - and retry after a randomised delay.
+ * As Redis's documentation describes it: take one random token, SET it NX PX ttl on every
+ * node at once, each with a timeout far below the TTL so a dead node costs little; then
+ * the lock is held when a majority said yes and time is left on the lease once the time
+ * spent and a clock drift allowance are taken off (redlock_math.c). Otherwise release on
+ * every node - the ones that timed out too, since their SET may have landed - and retry
+ * after a randomised delay.
+ *
+ * The token is one for the whole xLock call, and the SET NX PX runs in the script that
+ * first looks for that token (ovs_redis_acquire_src): a node whose reply was lost, and
+ * whose release after the failed attempt was lost too, still holds the lock for us, and
+ * the retry finds it ours and renews it instead of counting it as held by another until
+ * its TTL. The price: a release of the failed attempt that reaches its node late, after
+ * the retry has renewed the key there, deletes it, since it carries the same token, and
+ * the majority counted may then be one node short. That takes a release delayed in the
+ * network past the retry delay and past a new connection's command; a node paused with
+ * SIGSTOP finds both in its sockets when it resumes and serves them in the order they
+ * came, the release first.
  *
  * "At once" is the multiplexing the description asks for: the command goes out to every
  * node before any reply is read (redis_conn's send/recv), so an attempt costs about one
@@ -20,7 +31,9 @@
  * build another majority with it.
  *
  * A node whose command fails or times out counts as a "no" and its connection is dropped;
- * the next command to it reconnects, bounded by node_timeout as well. */
+ * the next command to it reconnects. Every round (an attempt, a release) is bounded by one
+ * deadline, node_timeout after it began, over all nodes at once: its reconnects and its
+ * reads alike (round_all). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,9 +76,10 @@ typedef struct redlock {
     ovs_strategy base;
     int n;                 /* nodes in use: the nodes parameter */
     ovs_redis *node;       /* n connections, env->redis[0..n-1] */
-    ovs_script cad;        /* compare-and-delete; the SHA1 is the same on every node, and
-                              a node that has not loaded it answers NOSCRIPT once */
-    ovs_redis_locks locks; /* tokens of the keys held now; rng for tokens and jitter */
+    ovs_script acquire;    /* SET NX PX, or renew a key that holds our token already */
+    ovs_script cad;        /* compare-and-delete; each SHA1 is the same on every node, and
+                              a node that has not loaded a script answers NOSCRIPT once */
+    ovs_redis_locks locks; /* tokens of the keys held now; rng for retry jitter */
 } redlock;
 
 static int redlock_nodes(const ovs_params *p)
@@ -79,6 +93,7 @@ static int redlock_open(ovs_strategy *s, const ovs_env *env)
     double timeout = env->param->v[P_NODE_TIMEOUT];
     int n = (int)env->param->v[P_NODES];
     int up = 0, down = -1;
+    char why[128];
 
     if (env->n_redis < n)
         return ovs_strategy_fail(s, OVS_ERR, "redlock with nodes=%d needs %d Redis masters; "
@@ -87,20 +102,24 @@ static int redlock_open(ovs_strategy *s, const ovs_env *env)
     if (x->node == NULL)
         return ovs_strategy_fail(s, OVS_ERR, "out of memory");
     x->n = n;
+    x->acquire.src = ovs_redis_acquire_src;
     x->cad.src = ovs_redis_cad_src;
-    ovs_redis_locks_init(&x->locks, env->client, env->seed);
+    if (ovs_redis_locks_init(&x->locks, env->client, env->seed, why, sizeof(why)) != 0)
+        return ovs_strategy_fail(s, OVS_ERR, "%s", why);
     for (int i = 0; i < n; i++) {
         ovs_redis_init(&x->node[i], &env->redis[i], timeout, timeout);
         if (ovs_redis_connect(&x->node[i]) == OVS_OK)
             up++;
         else
             down = i;
-        /* Load the release script now, outside any timed attempt, so that releases can
-         * be pipelined as EVALSHA. A node that missed it (down now, or restarted later)
-         * answers NOSCRIPT once and is served on its own (ovs_redis_recv_eval). A failed
-         * load is not fatal: without a hash the release sends EVAL with the source. */
-        if (x->node[i].c != NULL)
+        /* Load the scripts now, outside any timed attempt, so that acquires and releases
+         * can be pipelined as EVALSHA. A node that missed them (down now, or restarted
+         * later) answers NOSCRIPT once and is served on its own (ovs_redis_recv_eval). A
+         * failed load is not fatal: without a hash the call sends EVAL with the source. */
+        if (x->node[i].c != NULL) {
+            (void)ovs_redis_script_load(&x->node[i], &x->acquire);
             (void)ovs_redis_script_load(&x->node[i], &x->cad);
+        }
     }
     /* A node down now is the algorithm's business (it reconnects lazily), but without a
      * reachable majority the configuration is wrong, and every request would look like
@@ -114,8 +133,8 @@ static int redlock_open(ovs_strategy *s, const ovs_env *env)
 /* A command sent to every node at once: how to send it to node i, how to read node i's
  * reply into an outcome, and the words its trace events use for each outcome. */
 typedef struct round_op {
-    int (*send)(redlock *x, int i, const char *lk, const char *token, long long ttl);
-    int (*recv)(redlock *x, int i, const char *lk, const char *token);
+    int (*send)(redlock *x, int i, const char *lk, const char *token, const char *ttl);
+    int (*recv)(redlock *x, int i, const char *lk, const char *token, const char *ttl);
     const char *ok, *busy, *unknown, *error; /* trace words per outcome */
 } round_op;
 
@@ -139,31 +158,32 @@ static void node_event(redlock *x, const round_op *op, const char *key, int i, i
                   detail);
 }
 
-static int lock_send(redlock *x, int i, const char *lk, const char *token, long long ttl)
+static int lock_send(redlock *x, int i, const char *lk, const char *token, const char *ttl)
 {
-    return ovs_redis_send(&x->node[i], "SET %s %s NX PX %lld", lk, token, ttl);
+    const char *kv[3] = { lk, token, ttl };
+
+    return ovs_redis_send_eval(&x->node[i], &x->acquire, 1, 2, kv);
 }
 
-/* The SET's reply: OVS_OK locked, OVS_BUSY held by another, else an error code. */
-static int lock_recv(redlock *x, int i, const char *lk, const char *token)
+/* The acquire's reply: OVS_OK locked (now, or already ours), OVS_BUSY held by another,
+ * else an error code. */
+static int lock_recv(redlock *x, int i, const char *lk, const char *token, const char *ttl)
 {
     ovs_redis *r = &x->node[i];
+    const char *kv[3] = { lk, token, ttl };
     redisReply *reply;
-    int rc = ovs_redis_recv(r, "SET NX", &reply);
+    int rc = ovs_redis_recv_eval(r, &x->acquire, 1, 2, kv, &reply);
 
-    (void)lk;
-    (void)token;
     if (rc == OVS_OK) {
-        if (reply->type == REDIS_REPLY_NIL)
+        rc = ovs_redis_expect(r, reply, REDIS_REPLY_INTEGER, "acquire");
+        if (rc == OVS_OK && reply->integer == 0)
             rc = OVS_BUSY;
-        else
-            rc = ovs_redis_expect(r, reply, REDIS_REPLY_STATUS, "SET NX");
         freeReplyObject(reply);
     }
     return rc;
 }
 
-static int release_send(redlock *x, int i, const char *lk, const char *token, long long ttl)
+static int release_send(redlock *x, int i, const char *lk, const char *token, const char *ttl)
 {
     const char *kv[2] = { lk, token };
 
@@ -172,13 +192,14 @@ static int release_send(redlock *x, int i, const char *lk, const char *token, lo
 }
 
 /* The compare-and-delete's reply, same codes as lock_recv (OVS_BUSY: not ours there). */
-static int release_recv(redlock *x, int i, const char *lk, const char *token)
+static int release_recv(redlock *x, int i, const char *lk, const char *token, const char *ttl)
 {
     ovs_redis *r = &x->node[i];
     const char *kv[2] = { lk, token };
     redisReply *reply;
     int rc = ovs_redis_recv_eval(r, &x->cad, 1, 1, kv, &reply);
 
+    (void)ttl;
     if (rc == OVS_OK) {
         rc = ovs_redis_expect(r, reply, REDIS_REPLY_INTEGER, "release");
         if (rc == OVS_OK && reply->integer != 1)
@@ -199,23 +220,32 @@ static const round_op release_op = {
 /* Send op to every node, then read every reply: rc[i] is node i's outcome (OVS_OK, OVS_BUSY
  * or an error code, as the op's recv returns it).
  *
- * Nodes still connected are sent to first. A node whose connection was dropped (it timed
- * out last time, or is down) reconnects inside its send, which may take up to node_timeout
- * when nothing answers; by then the connected nodes already have their command. A
- * reconnect that fails is that node's "no" for this round: nothing was sent to it.
+ * The round has one deadline, node_timeout after it began, for every node alike. Replies
+ * are read in node order, each read waiting only for the time left, so the nodes that
+ * answer are not kept waiting behind a silent one, and several silent nodes cost one
+ * node_timeout together rather than one each: read one after another with a timeout of
+ * their own, two silent nodes made a round of two timeouts, eating the validity the
+ * answering majority had bought. Once the deadline has passed each remaining node gets a
+ * last look of a millisecond (redis_conn: its reply may have come in meanwhile); a node
+ * with nothing to show counts as unknown, its connection dropped.
  *
- * Replies are read in node order, each read bounded by that node's own timeout: the
- * replies of the nodes that answer wait in their sockets meanwhile, so a silent node
- * costs its timeout once and delays no one else's command. */
+ * Nodes still connected are sent to first. A node whose connection was dropped (it timed
+ * out last time, or is down) reconnects inside its send, bounded by the time left in the
+ * round; by then the connected nodes already have their command. A reconnect that fails,
+ * or finds no time left, is that node's "no" for this round: nothing was sent to it. */
 static void round_all(redlock *x, const round_op *op, const char *key, const char *lk,
-                      const char *token, long long ttl, int rc[])
+                      const char *token, const char *ttl, int rc[])
 {
     int64_t t0[REDLOCK_NODES_MAX];
+    int64_t deadline = ovs_now_ns() +
+        (int64_t)(x->base.env->param->v[P_NODE_TIMEOUT] * (double)OVS_NS_PER_MS);
     int order[REDLOCK_NODES_MAX], k = 0;
 
-    for (int i = 0; i < x->n; i++)
+    for (int i = 0; i < x->n; i++) {
+        ovs_redis_set_deadline(&x->node[i], deadline);
         if (x->node[i].c != NULL)
             order[k++] = i;
+    }
     for (int i = 0; i < x->n; i++)
         if (x->node[i].c == NULL)
             order[k++] = i;
@@ -227,8 +257,9 @@ static void round_all(redlock *x, const round_op *op, const char *key, const cha
     for (int i = 0; i < x->n; i++) {
         /* Only a command on its way has a reply to read; a failed send is the outcome. */
         if (rc[i] == OVS_OK)
-            rc[i] = op->recv(x, i, lk, token);
+            rc[i] = op->recv(x, i, lk, token, ttl);
         node_event(x, op, key, i, t0[i], rc[i]);
+        ovs_redis_set_deadline(&x->node[i], 0);
     }
 }
 
@@ -238,7 +269,7 @@ static void release_all(redlock *x, const char *key, const char *lk, const char 
 {
     int rc[REDLOCK_NODES_MAX];
 
-    round_all(x, &release_op, key, lk, token, 0, rc);
+    round_all(x, &release_op, key, lk, token, "", rc);
     *released = *unknown = 0;
     for (int i = 0; i < x->n; i++) {
         *released += rc[i] == OVS_OK;
@@ -252,12 +283,14 @@ static int redlock_lock(ovs_strategy *s, const char *key)
     const ovs_params *p = s->env->param;
     int64_t ttl = (int64_t)(p->v[P_TTL] + 0.5);
     int retries = (int)p->v[P_RETRY_COUNT];
-    char lk[OVS_REDIS_KEY_MAX + 8], token[OVS_REDIS_TOKEN_MAX];
+    char lk[OVS_REDIS_KEY_MAX + 8], token[OVS_REDIS_TOKEN_MAX], ttl_arg[24];
     char why[256] = "";
 
     s->attempts = 0;
     if (strlen(key) >= OVS_REDIS_KEY_MAX || ovs_redis_lock_key(lk, sizeof(lk), key) != 0)
         return ovs_strategy_fail(s, OVS_ERR, "lock key too long: %.40s...", key);
+    ovs_redis_locks_token(&x->locks, token, sizeof(token));
+    snprintf(ttl_arg, sizeof(ttl_arg), "%lld", (long long)ttl);
 
     for (int a = 0; a <= retries; a++) {
         int rc[REDLOCK_NODES_MAX], locked = 0, failed = -1, released, unknown;
@@ -266,11 +299,10 @@ static int redlock_lock(ovs_strategy *s, const char *key)
         if (a > 0)
             ovs_redis_backoff(&x->locks.rng, p->v[P_RETRY_DELAY], p->v[P_RETRY_JITTER]);
         s->attempts++;
-        ovs_redis_locks_token(&x->locks, token, sizeof(token));
         /* From before the first send to after the last reply: no node's lease began
          * before this, so the validity reckoned from it is never too long. */
         start = ovs_now_ns();
-        round_all(x, &lock_op, key, lk, token, (long long)ttl, rc);
+        round_all(x, &lock_op, key, lk, token, ttl_arg, rc);
         for (int i = 0; i < x->n; i++) {
             if (rc[i] == OVS_OK)
                 locked++;
@@ -280,7 +312,7 @@ static int redlock_lock(ovs_strategy *s, const char *key)
         validity = ovs_redlock_validity_ms(
             ttl, ovs_redlock_elapsed_ms(ovs_now_ns() - start), p->v[P_DRIFT_FACTOR]);
         if (ovs_redlock_acquired(locked, x->n, validity)) {
-            if (ovs_redis_locks_add(&x->locks, key, token) == 0)
+            if (ovs_redis_locks_add(&x->locks, key, token, -1) == 0)
                 return OVS_OK;
             release_all(x, key, lk, token, &released, &unknown);
             return ovs_strategy_fail(s, OVS_ERR, "out of memory for held locks");

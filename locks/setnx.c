@@ -21,7 +21,7 @@ typedef struct setnx {
 
 static int setnx_open(ovs_strategy *s, const ovs_env *env)
 {
-    return ovs_lease_open(&((setnx *)s)->lease, s, env);
+    return ovs_lease_open(&((setnx *)s)->lease, s, env, 0);
 }
 
 static int setnx_lock(ovs_strategy *s, const char *key)

@@ -7,7 +7,13 @@
  *
  * The lock lives on the client's own shop connection (env->shop), so the runner's check
  * and act, which use that same connection, run inside it; ovs_shop_act uses a savepoint
- * and so joins this transaction instead of opening its own. */
+ * and so joins this transaction instead of opening its own.
+ *
+ * That makes the release the moment the sale becomes true: the act's writes exist only
+ * once COMMIT succeeds. A COMMIT that fails is rolled back and reported as OVS_UNDONE,
+ * so the runner turns a request whose act succeeded into a failed one instead of
+ * counting a sale the database never kept; when even the rollback cannot be confirmed,
+ * the release says OVS_ERR_IO, an outcome unknown. */
 #include <stdio.h>
 
 #include "strategy.h"
@@ -56,10 +62,15 @@ static int sqlp_lock(ovs_strategy *s, const char *key)
     return ovs_strategy_fail(s, OVS_ERR, "BEGIN IMMEDIATE: %s", sqlite3_errmsg(db));
 }
 
+/* OVS_OK committed. OVS_UNDONE: the COMMIT failed and was rolled back, so every write of
+ * the section certainly did not happen (s->errstr names the failure). OVS_ERR_IO: the
+ * COMMIT failed and no rollback of ours confirms the section undone; the outcome is
+ * unknown. OVS_BUSY: no transaction was open. */
 static int sqlp_unlock(ovs_strategy *s, const char *key)
 {
     sqlp *p = (sqlp *)s;
     sqlite3 *db = s->env->shop;
+    char why[128];
 
     (void)key;
     if (p->in_tx == 0)
@@ -67,13 +78,24 @@ static int sqlp_unlock(ovs_strategy *s, const char *key)
     if (--p->in_tx > 0)
         return OVS_OK;
     /* COMMIT cannot be busy here: we hold the writer lock, and in WAL mode readers never
-     * block a commit. If it fails anyway, roll back so the connection stays usable. */
-    if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-        int r = ovs_strategy_fail(s, OVS_ERR, "COMMIT: %s", sqlite3_errmsg(db));
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-        return r;
-    }
-    return OVS_OK;
+     * block a commit. It can still fail: a deferred constraint is checked only now, and
+     * the disk can fill or fail. The runner has already been told the act succeeded, so
+     * the answer here decides whether that sale stands. */
+    if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+        return OVS_OK;
+    snprintf(why, sizeof(why), "%s", sqlite3_errmsg(db));
+    /* A failed COMMIT that leaves the transaction open (a constraint, a busy lock) wrote
+     * nothing: our ROLLBACK then undoes the section for certain. When SQLite has already
+     * ended the transaction itself, as it may after an I/O error, a full disk or no
+     * memory, the commit may have reached the file in part; so "undone" is said only
+     * after a ROLLBACK of our own succeeded. */
+    if (sqlite3_get_autocommit(db))
+        return ovs_strategy_fail(s, OVS_ERR_IO, "COMMIT: %.60s; SQLite ended the transaction "
+                                 "itself: outcome unknown", why);
+    if (sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL) == SQLITE_OK)
+        return ovs_strategy_fail(s, OVS_UNDONE, "COMMIT: %.100s; rolled back", why);
+    return ovs_strategy_fail(s, OVS_ERR_IO, "COMMIT: %.50s; ROLLBACK: %.40s; outcome unknown",
+                             why, sqlite3_errmsg(db));
 }
 
 static void sqlp_close(ovs_strategy *s)

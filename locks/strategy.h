@@ -62,7 +62,8 @@ typedef struct ovs_env {
     int client;                 /* client thread index: 0..threads-1, -1 in xPrepare */
     int buyer;                  /* the request in progress: its client or buyer index, the
                                    id the runner records events under; set by the runner */
-    uint64_t seed;              /* per-client seed for tokens and jitter */
+    uint64_t seed;              /* per-client seed for retry jitter; lock tokens take
+                                   their random part from the OS, not from it */
     const ovs_endpoint *read_from; /* where the strategy reads stock when the scenario reads
                                    from a replica (`[redis] read_from = replica`); NULL
                                    means read from redis[0] */

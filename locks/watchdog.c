@@ -37,9 +37,9 @@ static const char renew_src[] =
     "return redis.call('pexpire', KEYS[1], ARGV[2]) "
     "else return 0 end";
 
-/* Bounds on the renewer's own connection, as the lease's (lease.c). */
+/* Bound on the renewer's own connect, as the lease's (lease.c); its commands wait
+ * command_timeout, as the lease's do. */
 #define WATCHDOG_CONNECT_MS 1000
-#define WATCHDOG_COMMAND_MS 1000
 /* How often a frozen watchdog looks whether it may go on. The runner sets and clears the
  * flag without signalling us; a millisecond is far below any TTL worth testing. */
 #define WATCHDOG_FROZEN_POLL_NS (1 * OVS_NS_PER_MS)
@@ -178,9 +178,10 @@ static int watchdog_open(ovs_strategy *s, const ovs_env *env)
     pthread_condattr_t ca;
     int rc;
 
-    if (ovs_lease_open(&x->lease, s, env) != OVS_OK)
+    if (ovs_lease_open(&x->lease, s, env, 0) != OVS_OK)
         return s->err;
-    ovs_redis_init(&x->renew_conn, &env->redis[0], WATCHDOG_CONNECT_MS, WATCHDOG_COMMAND_MS);
+    ovs_redis_init(&x->renew_conn, &env->redis[0], WATCHDOG_CONNECT_MS,
+                   env->param->v[OVS_LEASE_COMMAND_TIMEOUT]);
     x->renew.src = renew_src;
     x->period_ns = (int64_t)(ttl * (double)OVS_NS_PER_MS / 3.0);
     snprintf(x->ttl_arg, sizeof(x->ttl_arg), "%lld", (long long)(ttl + 0.5));
@@ -216,7 +217,7 @@ static int watchdog_lock(ovs_strategy *s, const char *key)
     pthread_mutex_lock(&x->mu);
     if (x->held.n == 0)
         x->due = ovs_now_ns() + x->period_ns; /* the thread was idle: start its clock */
-    if (ovs_redis_locks_add(&x->held, key, ovs_lease_token(&x->lease, key)) != 0)
+    if (ovs_redis_locks_add(&x->held, key, ovs_lease_token(&x->lease, key), -1) != 0)
         rc = OVS_ERR;
     else
         pthread_cond_signal(&x->cv);

@@ -1,11 +1,7 @@
 /* test_locks_live.c - the Redis strategies against real redis-server processes: setnx,
- * redlock, lua-decr, redis-check-then-decr, fencing and watchdog.
- *
- * One fleet of five masters serves the whole group; each test uses its own keys, because a
- * node paused with SIGSTOP executes the commands queued in its sockets when it resumes,
- * and those must not land on another test's key. Every test's teardown resumes all nodes
- * and closes every instance, so an assertion that jumps out of a test leaves no paused
- * server and no open connection behind.
+ * redlock, lua-decr, redis-check-then-decr, fencing and watchdog; sql-pessimistic on a real
+ * SQLite file; the lock tokens. What the strategies do under network faults made with the
+ * proxy is test_locks_faults.c; the fixture both share is locks_fixture.h.
  *
  * Without redis-server the tests skip, except under CI=true, where they fail (live.h).
  * Waits are bounded; timing assertions leave room for sanitizer builds on two cores. */
@@ -18,223 +14,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 #include <hiredis/hiredis.h>
 #include <pthread.h>
 
-#include "live.h"
+#include "locks_fixture.h"
 #include "redis_conn.h"
-#include "shop.h"
-#include "strategy.h"
-#include "trace.h"
-#include "writeback.h"
 
-#define NODES 5
-#define MAX_INST 8
 #define THREADS 4
 
-typedef struct group {
-    ovs_fleet *fleet; /* NULL when there is no redis-server: the tests then skip or fail */
-} group;
-
-/* Per test: instances with the environments they point at, and what they need. */
-typedef struct fixture {
-    group *g;
-    ovs_scenario sc;
-    ovs_params param[MAX_INST];
-    ovs_env env[MAX_INST];
-    ovs_strategy *inst[MAX_INST];
-    int n_inst;
-    ovs_trace trace;
-    ovs_writeback *wb;
-    char dir[128];       /* temporary directory for a shop, "" when none */
-    char shop[192];
-    const ovs_endpoint *read_from; /* env.read_from of the next instances opened */
-    atomic_int *frozen;            /* env.frozen of the next instances opened */
-    atomic_int freeze;             /* what frozen points at in the watchdog tests; here so
-                                      it outlives the instances, closed in teardown */
-} fixture;
-
-static group the_group;
-
-static int group_setup(void **state)
-{
-    ovs_fleet_opts o = { .nodes = NODES, .redis_server = NULL };
-    char path[512], err[256] = "";
-
-    *state = &the_group;
-    if (ovs_redis_server_path(path, sizeof(path)) != 0)
-        return 0; /* each test decides: skip, or fail under CI */
-    if (ovs_fleet_start(&o, &the_group.fleet, err, sizeof(err)) != 0) {
-        print_error("cannot start %d redis-server nodes: %s\n", NODES, err);
-        return -1;
-    }
-    return 0;
-}
-
-static int group_teardown(void **state)
-{
-    group *g = *state;
-    ovs_fleet_stop(g->fleet);
-    g->fleet = NULL;
-    return 0;
-}
-
-static int setup(void **state)
-{
-    fixture *f = calloc(1, sizeof(*f));
-    if (f == NULL)
-        return -1;
-    f->g = &the_group;
-    f->sc.workload = OVS_INVENTORY;
-    f->sc.seed = 7;
-    f->sc.skus = 1;
-    f->sc.stock = 3;
-    atomic_init(&f->freeze, 0);
-    *state = f;
-    return 0;
-}
-
-static void resume_all(const fixture *f)
-{
-    for (int i = 0; f->g->fleet != NULL && i < NODES; i++) {
-        pid_t pid = ovs_fleet_pid(f->g->fleet, i);
-        if (pid > 0)
-            kill(pid, SIGCONT);
-    }
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    char cmd[200];
-
-    resume_all(f);
-    for (int i = 0; i < f->n_inst; i++) {
-        f->inst[i]->m->xClose(f->inst[i]);
-        free(f->inst[i]);
-    }
-    ovs_writeback_free(f->wb);
-    ovs_trace_free(&f->trace);
-    if (f->dir[0] != '\0') {
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-        if (system(cmd) != 0)
-            return -1;
-    }
-    free(f);
-    return 0;
-}
-
-static const ovs_endpoint *endpoints(const fixture *f)
-{
-    return ovs_fleet_endpoints(f->g->fleet);
-}
-
-/* Open an instance of m as client `client` with "k=v,..." over its defaults. */
-static ovs_strategy *open_inst(fixture *f, const ovs_strategy_methods *m, const char *params,
-                               int client)
-{
-    char err[256];
-    int i = f->n_inst;
-    ovs_strategy *s;
-
-    assert_true(i < MAX_INST);
-    ovs_params_defaults(m, &f->param[i]);
-    if (ovs_params_set_list(m, &f->param[i], params, err, sizeof(err)) != 0)
-        fail_msg("%s: %s", m->name, err);
-    f->env[i] = (ovs_env){
-        .sc = &f->sc,
-        .param = &f->param[i],
-        .redis = endpoints(f),
-        .n_redis = NODES,
-        .wb = f->wb,
-        .trace = &f->trace,
-        .trace_steps = 1,
-        .client = client,
-        .seed = 1000 + (uint64_t)client,
-        .read_from = f->read_from,
-        .frozen = f->frozen,
-    };
-    s = calloc(1, m->size);
-    assert_non_null(s);
-    s->m = m;
-    s->env = &f->env[i];
-    f->inst[f->n_inst++] = s;
-    if (m->xOpen(s, &f->env[i]) != OVS_OK)
-        fail_msg("%s: xOpen: %s", m->name, s->errstr);
-    return s;
-}
-
-/* A plain command on node i, for looking behind a strategy's back. */
-static redisReply *node_cmd(const fixture *f, int i, const char *fmt, ...)
-{
-    const ovs_endpoint *ep = &endpoints(f)[i];
-    struct timeval tv = { 2, 0 };
-    redisContext *c = redisConnectWithTimeout(ep->host, ep->port, tv);
-    redisReply *reply = NULL;
-    va_list ap;
-
-    if (c != NULL && !c->err) {
-        redisSetTimeout(c, tv);
-        va_start(ap, fmt);
-        reply = redisvCommand(c, fmt, ap);
-        va_end(ap);
-    }
-    redisFree(c);
-    if (reply == NULL)
-        fail_msg("node %d: %s failed", i, fmt);
-    return reply;
-}
-
-static int node_exists(const fixture *f, int i, const char *key)
-{
-    redisReply *r = node_cmd(f, i, "EXISTS %s", key);
-    long long n = r->integer;
-    freeReplyObject(r);
-    return (int)n;
-}
-
-static void stop_nodes(const fixture *f, int first, int count)
-{
-    for (int i = first; i < first + count; i++)
-        assert_int_equal(kill(ovs_fleet_pid(f->g->fleet, i), SIGSTOP), 0);
-}
-
-static int64_t ms_since(int64_t t0)
-{
-    return (ovs_now_ns() - t0) / OVS_NS_PER_MS;
-}
-
-/* A shop and a running write-back queue, for lua-decr. */
-static void start_shop(fixture *f)
-{
-    char err[256];
-
-    snprintf(f->dir, sizeof(f->dir), "/tmp/ovs-locks-live.XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    snprintf(f->shop, sizeof(f->shop), "%s/shop.db", f->dir);
-    if (ovs_shop_create(f->shop, &f->sc, err, sizeof(err)) != 0)
-        fail_msg("shop: %s", err);
-    if (ovs_writeback_start(&f->wb, f->shop, f->sc.workload, 0, err, sizeof(err)) != 0)
-        fail_msg("write-back: %s", err);
-}
-
-static int64_t shop_scalar(const fixture *f, const char *sql)
-{
-    char err[256];
-    sqlite3 *db;
-    int64_t v = -1;
-
-    if (ovs_shop_open(f->shop, &db, err, sizeof(err)) != 0)
-        fail_msg("shop: %s", err);
-    assert_int_equal(ovs_shop_scalar(db, sql, &v), 0);
-    sqlite3_close(db);
-    return v;
-}
-
-/* --- the lock contract, shared by setnx and redlock ------------------------------------ */
+/* --- the lock contract, shared by setnx and redlock ------------------------------------- */
 
 static void check_exclusion(fixture *f, const ovs_strategy_methods *m, const char *key)
 {
@@ -290,6 +82,125 @@ static void check_many_keys(fixture *f, const ovs_strategy_methods *m)
     assert_int_equal(m->xUnlock(b, "many:2"), OVS_OK);
 }
 
+/* --- sql-pessimistic -------------------------------------------------------------------- */
+
+static void sql_exec(sqlite3 *db, const char *sql)
+{
+    char *msg = NULL;
+
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        char why[256];
+        snprintf(why, sizeof(why), "%s", msg ? msg : sqlite3_errmsg(db));
+        sqlite3_free(msg);
+        fail_msg("%s: %s", sql, why);
+    }
+}
+
+/* The lock is the transaction: when its COMMIT fails, nothing written under it happened,
+ * and the release must say so rather than let the sale stand. A deferred foreign key is
+ * checked only at COMMIT, so a row that breaks it makes that COMMIT fail every time. */
+static void test_sqlp_failed_commit_is_undone(void **state)
+{
+    fixture *f = *state;
+    const ovs_strategy_methods *m = &ovs_strategy_sql_pessimistic;
+    ovs_request req = { .sku = 1 };
+    ovs_strategy *s;
+    char err[256];
+    int64_t n = -1;
+
+    f->sc.stock = 3;
+    create_shop(f);
+    if (ovs_shop_open(f->shop, &f->shop_db, err, sizeof(err)) != 0)
+        fail_msg("shop: %s", err);
+    sql_exec(f->shop_db, "PRAGMA foreign_keys = ON");
+    sql_exec(f->shop_db, "CREATE TABLE parents (id INTEGER PRIMARY KEY);"
+                         "CREATE TABLE children (parent INTEGER REFERENCES parents (id)"
+                         " DEFERRABLE INITIALLY DEFERRED)");
+    s = open_inst(f, m, "", 0);
+
+    assert_int_equal(m->xLock(s, "sku:1"), OVS_OK);
+    assert_int_equal(ovs_shop_act(f->shop_db, OVS_INVENTORY, &req, 1, NULL, err,
+                                  sizeof(err)), OVS_OK);
+    sql_exec(f->shop_db, "INSERT INTO children VALUES (99)"); /* no parent 99 */
+    assert_int_equal(ovs_shop_stock(f->shop_db, 1, &n), 0);
+    assert_int_equal(n, 2); /* sold, as seen inside the section */
+
+    assert_int_equal(m->xUnlock(s, "sku:1"), OVS_UNDONE);
+    print_message("xUnlock: %s\n", s->errstr);
+    assert_non_null(strstr(s->errstr, "COMMIT"));
+    assert_non_null(strstr(s->errstr, "FOREIGN KEY"));
+    assert_int_equal(sqlite3_get_autocommit(f->shop_db), 1); /* no transaction left open */
+    /* Seen from another connection and from this one: the sale never happened. */
+    assert_int_equal(shop_scalar(f, "SELECT count(*) FROM orders"), 0);
+    assert_int_equal(shop_scalar(f, "SELECT stock FROM skus WHERE id = 1"), 3);
+    assert_int_equal(shop_scalar(f, "SELECT count(*) FROM children"), 0);
+    assert_int_equal(ovs_shop_stock(f->shop_db, 1, &n), 0);
+    assert_int_equal(n, 3);
+
+    /* The connection is left fit for the next request, which commits. */
+    assert_int_equal(m->xLock(s, "sku:1"), OVS_OK);
+    assert_int_equal(ovs_shop_act(f->shop_db, OVS_INVENTORY, &req, 2, NULL, err,
+                                  sizeof(err)), OVS_OK);
+    assert_int_equal(m->xUnlock(s, "sku:1"), OVS_OK);
+    assert_int_equal(shop_scalar(f, "SELECT count(*) FROM orders WHERE buyer = 2"), 1);
+    assert_int_equal(shop_scalar(f, "SELECT stock FROM skus WHERE id = 1"), 2);
+}
+
+/* --- lock tokens ------------------------------------------------------------------------ */
+
+/* Two harness processes against one server give their clients the same indexes and, when
+ * they run the same scenario, the same seeds: the tokens must differ all the same, or one
+ * process's compare-and-delete would release the other's lock. */
+static void test_tokens_unique_across_processes(void **state)
+{
+    ovs_redis_locks a, b;
+    ovs_rng same;
+    char ta[OVS_REDIS_TOKEN_MAX], tb[OVS_REDIS_TOKEN_MAX], tc[OVS_REDIS_TOKEN_MAX] = "";
+    char prefix[64], err[128];
+    int pipefd[2];
+    pid_t child;
+
+    (void)state;
+    assert_int_equal(ovs_redis_locks_init(&a, 3, 42, err, sizeof(err)), 0);
+    assert_int_equal(ovs_redis_locks_init(&b, 3, 42, err, sizeof(err)), 0);
+    ovs_redis_locks_token(&a, ta, sizeof(ta));
+    ovs_redis_locks_token(&b, tb, sizeof(tb));
+    print_message("tokens %s and %s\n", ta, tb);
+    assert_string_not_equal(ta, tb);
+    snprintf(prefix, sizeof(prefix), "c3-p%ld-1-", (long)getpid());
+    assert_int_equal(strncmp(ta, prefix, strlen(prefix)), 0);
+    assert_int_equal(strncmp(tb, prefix, strlen(prefix)), 0);
+
+    /* The seeded generator is left to the retry jitter: tokens draw nothing from it, so
+     * the same seed still gives the same schedule. */
+    ovs_rng_seed(&same, 42);
+    uint64_t first = ovs_rng_next(&same);
+    assert_true(ovs_rng_next(&a.rng) == first);
+    assert_true(ovs_rng_next(&b.rng) == first);
+
+    /* Another process, the same client and seed: its own pid in its token. */
+    assert_int_equal(pipe(pipefd), 0);
+    child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        ovs_redis_locks c;
+        char t[OVS_REDIS_TOKEN_MAX];
+        if (ovs_redis_locks_init(&c, 3, 42, err, sizeof(err)) != 0)
+            _exit(1);
+        ovs_redis_locks_token(&c, t, sizeof(t));
+        _exit(write(pipefd[1], t, strlen(t) + 1) > 0 ? 0 : 1);
+    }
+    close(pipefd[1]);
+    assert_true(read(pipefd[0], tc, sizeof(tc) - 1) > 0);
+    close(pipefd[0]);
+    assert_int_equal(waitpid(child, NULL, 0), child);
+    snprintf(prefix, sizeof(prefix), "c3-p%ld-1-", (long)child);
+    assert_int_equal(strncmp(tc, prefix, strlen(prefix)), 0);
+    assert_string_not_equal(tc, ta);
+    ovs_redis_locks_free(&a);
+    ovs_redis_locks_free(&b);
+}
+
 /* --- setnx ------------------------------------------------------------------------------ */
 
 static void test_setnx_exclusion(void **state)
@@ -317,7 +228,7 @@ static void test_setnx_token_and_ttl(void **state)
     fixture *f = *state;
     ovs_strategy *a;
     redisReply *r;
-    char first[64];
+    char first[OVS_REDIS_TOKEN_MAX], prefix[64];
 
     OVS_REQUIRE_REDIS();
     a = open_inst(f, &ovs_strategy_setnx, "ttl=3000", 4);
@@ -333,12 +244,14 @@ static void test_setnx_token_and_ttl(void **state)
     freeReplyObject(r);
     assert_int_equal(a->m->xUnlock(a, "setnx:token"), OVS_OK);
 
-    /* A new call, a new token: "c4-1-..." then "c4-2-...". */
-    assert_int_equal(strncmp(first, "c4-1-", 5), 0);
+    /* A new call, a new token: "c4-p<pid>-1-..." then "c4-p<pid>-2-...". */
+    snprintf(prefix, sizeof(prefix), "c4-p%ld-1-", (long)getpid());
+    assert_int_equal(strncmp(first, prefix, strlen(prefix)), 0);
     assert_int_equal(a->m->xLock(a, "setnx:token"), OVS_OK);
     r = node_cmd(f, 0, "GET lock:setnx:token");
-    assert_int_equal(strncmp(r->str, "c4-2-", 5), 0);
-    assert_string_not_equal(r->str + 5, first + 5);
+    snprintf(prefix, sizeof(prefix), "c4-p%ld-2-", (long)getpid());
+    assert_int_equal(strncmp(r->str, prefix, strlen(prefix)), 0);
+    assert_string_not_equal(r->str, first);
     freeReplyObject(r);
     assert_int_equal(a->m->xUnlock(a, "setnx:token"), OVS_OK);
 }
@@ -492,7 +405,7 @@ static void test_redlock_two_nodes_paused(void **state)
     stop_nodes(f, 3, 2);
     t0 = ovs_now_ns();
     assert_int_equal(a->m->xLock(a, "redlock:two-paused"), OVS_OK);
-    assert_true(ms_since(t0) < 1000); /* two node timeouts of 50 ms, not a TTL */
+    assert_true(ms_since(t0) < 1000); /* a round of node_timeout (50 ms), not a TTL */
     assert_int_equal(a->m->xUnlock(a, "redlock:two-paused"), OVS_OK); /* 3 of 5 released */
     for (int i = 0; i < 3; i++)
         assert_int_equal(node_exists(f, i, "lock:redlock:two-paused"), 0);
@@ -510,7 +423,8 @@ static void test_redlock_three_nodes_paused(void **state)
     stop_nodes(f, 2, 3);
     t0 = ovs_now_ns();
     assert_int_equal(a->m->xLock(a, "redlock:three-paused"), OVS_BUSY);
-    /* Per attempt: three SETs and three releases that each wait node_timeout (50 ms). */
+    /* Per attempt: a round of SETs and a round of releases, each ending by node_timeout
+     * (50 ms) after it began. */
     assert_true(ms_since(t0) < 2000);
     assert_int_equal(a->attempts, 2);
     assert_non_null(strstr(a->errstr, "locked 2 of 5"));
@@ -526,9 +440,10 @@ static void test_redlock_validity_spent(void **state)
     ovs_strategy *a;
 
     OVS_REQUIRE_REDIS();
-    a = open_inst(f, &ovs_strategy_redlock, "ttl=100ms,node_timeout=60ms,retry_count=0", 0);
+    a = open_inst(f, &ovs_strategy_redlock, "ttl=100ms,node_timeout=150ms,retry_count=0",
+                  0);
     stop_nodes(f, 0, 2);
-    /* Two node timeouts (>= 120 ms) exceed ttl - drift (97 ms). */
+    /* Waiting out the silent nodes (150 ms) leaves less than ttl - drift (97 ms). */
     assert_int_equal(a->m->xLock(a, "redlock:spent"), OVS_BUSY);
     assert_non_null(strstr(a->errstr, "locked 3 of 5"));
     for (int i = 2; i < NODES; i++)
@@ -680,24 +595,13 @@ static void test_lua_decr_threads(void **state)
     assert_int_equal(shop_scalar(f, "SELECT count(*) FROM orders"), 10);
 }
 
-/* --- redis-check-then-decr ----------------------------------------------------------- */
+/* --- redis-check-then-decr -------------------------------------------------------------- */
 
 /* Set key to value on node i, behind the strategy's back. */
 static void node_set(const fixture *f, int i, const char *key, const char *value)
 {
     redisReply *r = node_cmd(f, i, "SET %s %s", key, value);
     freeReplyObject(r);
-}
-
-static long long node_int(const fixture *f, int i, const char *key)
-{
-    redisReply *r = node_cmd(f, i, "GET %s", key);
-    long long v;
-
-    assert_int_equal(r->type, REDIS_REPLY_STRING);
-    v = strtoll(r->str, NULL, 10);
-    freeReplyObject(r);
-    return v;
 }
 
 /* Seed stock:1 on node 0 from f->sc.stock, as a run would. */
@@ -857,6 +761,72 @@ static void test_fencing_tokens_increase(void **state)
         assert_int_equal(m->xFence(s, "fencing:tokens"), -1);     /* released */
         last = t;
     }
+}
+
+/* A booking holds one lock per night: every one of them has its own token, for as long as
+ * it is held, whatever the order of the releases. */
+static void test_fencing_many_keys(void **state)
+{
+    fixture *f = *state;
+    const ovs_strategy_methods *m = &ovs_strategy_fencing;
+    const char *keys[] = { "fencing:many:1", "fencing:many:2", "fencing:many:3" };
+    int64_t t[3];
+    ovs_strategy *a, *b;
+    char fk[64];
+
+    OVS_REQUIRE_REDIS();
+    a = open_inst(f, m, "retry_count=0", 0);
+    b = open_inst(f, m, "retry_count=0", 1);
+    /* The counters start apart, so a token answered for the wrong key shows. */
+    for (int k = 0; k < 3; k++) {
+        redisReply *r = node_cmd(f, 0, "SET fence:%s %d", keys[k], 100 * (k + 1));
+        freeReplyObject(r);
+    }
+    for (int k = 0; k < 3; k++)
+        assert_int_equal(m->xLock(a, keys[k]), OVS_OK);
+    for (int k = 0; k < 3; k++) {
+        t[k] = m->xFence(a, keys[k]);
+        assert_int_equal(t[k], 100 * (k + 1) + 1);
+        snprintf(fk, sizeof(fk), "fence:%s", keys[k]);
+        assert_int_equal(node_int(f, 0, fk), t[k]);
+    }
+    assert_int_equal(m->xUnlock(a, keys[1]), OVS_OK);
+    assert_int_equal(m->xFence(a, keys[1]), -1);
+    assert_int_equal(m->xFence(a, keys[0]), t[0]);
+    assert_int_equal(m->xFence(a, keys[2]), t[2]);
+    assert_int_equal(m->xLock(b, keys[1]), OVS_OK);
+    assert_int_equal(m->xFence(b, keys[1]), t[1] + 1);
+    assert_int_equal(m->xFence(b, keys[0]), -1);
+    assert_int_equal(m->xUnlock(a, keys[0]), OVS_OK);
+    assert_int_equal(m->xFence(a, keys[2]), t[2]);
+    assert_int_equal(m->xUnlock(a, keys[2]), OVS_OK);
+    assert_int_equal(m->xUnlock(b, keys[1]), OVS_OK);
+    for (int k = 0; k < 3; k++)
+        assert_int_equal(m->xFence(a, keys[k]), -1);
+}
+
+/* A counter that cannot give a token (not a number) must not leave a lease behind: the
+ * script that took the lease takes it back in the same step. */
+static void test_fencing_counter_unusable(void **state)
+{
+    fixture *f = *state;
+    const ovs_strategy_methods *m = &ovs_strategy_fencing;
+    ovs_strategy *a;
+    redisReply *r;
+
+    OVS_REQUIRE_REDIS();
+    a = open_inst(f, m, "retry_count=0", 0);
+    r = node_cmd(f, 0, "SET fence:fencing:bad not-a-number");
+    freeReplyObject(r);
+    assert_int_equal(m->xLock(a, "fencing:bad"), OVS_ERR);
+    assert_non_null(strstr(a->errstr, "gives no token"));
+    assert_int_equal(node_exists(f, 0, "lock:fencing:bad"), 0);
+    assert_int_equal(m->xFence(a, "fencing:bad"), -1);
+    r = node_cmd(f, 0, "DEL fence:fencing:bad");
+    freeReplyObject(r);
+    assert_int_equal(m->xLock(a, "fencing:bad"), OVS_OK);
+    assert_int_equal(m->xFence(a, "fencing:bad"), 1);
+    assert_int_equal(m->xUnlock(a, "fencing:bad"), OVS_OK);
 }
 
 /* A holder that outlives its lease still carries its old token, and the shop refuses its
@@ -1028,6 +998,8 @@ int main(int argc, char **argv)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
     const struct CMUnitTest tests[] = {
+        T(test_sqlp_failed_commit_is_undone),
+        T(test_tokens_unique_across_processes),
         T(test_setnx_exclusion),
         T(test_setnx_expiry),
         T(test_setnx_many_keys),
@@ -1052,6 +1024,8 @@ int main(int argc, char **argv)
         T(test_fencing_expiry),
         T(test_fencing_tokens_increase),
         T(test_fencing_stale_holder),
+        T(test_fencing_many_keys),
+        T(test_fencing_counter_unusable),
         T(test_watchdog_exclusion),
         T(test_watchdog_many_keys),
         T(test_watchdog_renews),
