@@ -27,8 +27,9 @@ const char ovs_redis_cad_src[] =
     "else return 0 end";
 
 const char ovs_redis_acquire_src[] =
-    "if redis.call('get', KEYS[1]) == ARGV[1] then "
-    "redis.call('pexpire', KEYS[1], ARGV[2]) return 2 end "
+    "local v = redis.call('get', KEYS[1]) "
+    "if v == ARGV[1] or (ARGV[3] and v and string.sub(v, 1, #ARGV[3]) == ARGV[3]) then "
+    "redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 2 end "
     "if redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end "
     "return 0";
 

@@ -117,10 +117,13 @@ extern const char ovs_redis_cad_src[];
 
 /* The script every lock strategy acquires with: take KEYS[1] for the token ARGV[1] with a
  * TTL of ARGV[2] ms. Returns 1 when it took the lock now (SET NX PX); 2 when the key
- * already held that token and has been given the full TTL again; 0 when another token
- * holds it. Answer 2 is how the retry of one xLock call, which keeps one token for all its
- * attempts, recognises a lock that an earlier attempt took while its reply was lost,
- * instead of finding it "taken", by itself, until the TTL. */
+ * already held that token - or, when ARGV[3] is given, any token starting with ARGV[3] -
+ * and now holds ARGV[1] with the full TTL again; 0 when another token holds it. Answer 2
+ * is how the retry of one xLock call recognises a lock that an earlier attempt of the same
+ * call took while its reply was lost, instead of finding it "taken", by itself, until the
+ * TTL. The prefix form is for a strategy that gives each attempt its own token under one
+ * prefix per call (Redlock): the key then carries the newest attempt's token, so a late
+ * release of an earlier attempt no longer matches it and cannot delete it. */
 extern const char ovs_redis_acquire_src[];
 
 /* Longest lock key stored in an ovs_redis_locks (the runner's keys are < 46 bytes). */

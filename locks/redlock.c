@@ -7,16 +7,15 @@
  * every node - the ones that timed out too, since their SET may have landed - and retry
  * after a randomised delay.
  *
- * The token is one for the whole xLock call, and the SET NX PX runs in the script that
- * first looks for that token (ovs_redis_acquire_src): a node whose reply was lost, and
- * whose release after the failed attempt was lost too, still holds the lock for us, and
- * the retry finds it ours and renews it instead of counting it as held by another until
- * its TTL. The price: a release of the failed attempt that reaches its node late, after
- * the retry has renewed the key there, deletes it, since it carries the same token, and
- * the majority counted may then be one node short. That takes a release delayed in the
- * network past the retry delay and past a new connection's command; a node paused with
- * SIGSTOP finds both in its sockets when it resumes and serves them in the order they
- * came, the release first.
+ * Each attempt has its own token, under a prefix that is one for the whole xLock call,
+ * and the SET NX PX runs in the script that first looks for that prefix
+ * (ovs_redis_acquire_src): a node whose reply was lost, and whose release after the failed
+ * attempt was lost too, still holds the lock for us, and the retry finds it ours and takes
+ * it over with the new attempt's token, instead of counting it as held by another until
+ * its TTL. Since the key then carries the newest token, a release of the failed attempt
+ * that reaches the node late (delayed in the network, or queued in a node paused with
+ * SIGSTOP, which serves its sockets in arrival order) compares unequal and deletes
+ * nothing: one token for every attempt would let it delete the lock the retry holds.
  *
  * "At once" is the multiplexing the description asks for: the command goes out to every
  * node before any reply is read (redis_conn's send/recv), so an attempt costs about one
@@ -80,6 +79,8 @@ typedef struct redlock {
     ovs_script cad;        /* compare-and-delete; each SHA1 is the same on every node, and
                               a node that has not loaded a script answers NOSCRIPT once */
     ovs_redis_locks locks; /* tokens of the keys held now; rng for retry jitter */
+    char prefix[OVS_REDIS_TOKEN_MAX]; /* the xLock call in progress: every attempt's token
+                                         is this plus "a<attempt>" */
 } redlock;
 
 static int redlock_nodes(const ovs_params *p)
@@ -160,9 +161,9 @@ static void node_event(redlock *x, const round_op *op, const char *key, int i, i
 
 static int lock_send(redlock *x, int i, const char *lk, const char *token, const char *ttl)
 {
-    const char *kv[3] = { lk, token, ttl };
+    const char *kv[4] = { lk, token, ttl, x->prefix };
 
-    return ovs_redis_send_eval(&x->node[i], &x->acquire, 1, 2, kv);
+    return ovs_redis_send_eval(&x->node[i], &x->acquire, 1, 3, kv);
 }
 
 /* The acquire's reply: OVS_OK locked (now, or already ours), OVS_BUSY held by another,
@@ -170,9 +171,9 @@ static int lock_send(redlock *x, int i, const char *lk, const char *token, const
 static int lock_recv(redlock *x, int i, const char *lk, const char *token, const char *ttl)
 {
     ovs_redis *r = &x->node[i];
-    const char *kv[3] = { lk, token, ttl };
+    const char *kv[4] = { lk, token, ttl, x->prefix };
     redisReply *reply;
-    int rc = ovs_redis_recv_eval(r, &x->acquire, 1, 2, kv, &reply);
+    int rc = ovs_redis_recv_eval(r, &x->acquire, 1, 3, kv, &reply);
 
     if (rc == OVS_OK) {
         rc = ovs_redis_expect(r, reply, REDIS_REPLY_INTEGER, "acquire");
@@ -289,7 +290,9 @@ static int redlock_lock(ovs_strategy *s, const char *key)
     s->attempts = 0;
     if (strlen(key) >= OVS_REDIS_KEY_MAX || ovs_redis_lock_key(lk, sizeof(lk), key) != 0)
         return ovs_strategy_fail(s, OVS_ERR, "lock key too long: %.40s...", key);
-    ovs_redis_locks_token(&x->locks, token, sizeof(token));
+    /* Room left for "/a<attempt>" after the call's prefix. */
+    ovs_redis_locks_token(&x->locks, x->prefix, sizeof(x->prefix) - 12);
+    strcat(x->prefix, "/");
     snprintf(ttl_arg, sizeof(ttl_arg), "%lld", (long long)ttl);
 
     for (int a = 0; a <= retries; a++) {
@@ -299,6 +302,7 @@ static int redlock_lock(ovs_strategy *s, const char *key)
         if (a > 0)
             ovs_redis_backoff(&x->locks.rng, p->v[P_RETRY_DELAY], p->v[P_RETRY_JITTER]);
         s->attempts++;
+        snprintf(token, sizeof(token), "%sa%u", x->prefix, s->attempts);
         /* From before the first send to after the last reply: no node's lease began
          * before this, so the validity reckoned from it is never too long. */
         start = ovs_now_ns();

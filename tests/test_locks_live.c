@@ -397,6 +397,54 @@ static void test_redlock_on_every_node(void **state)
         assert_int_equal(node_exists(f, i, "lock:redlock:all"), 0);
 }
 
+/* Each Redlock attempt writes its own token under the call's prefix, and the acquire
+ * script takes over a key that an earlier attempt of the same call left (its reply lost):
+ * the key then holds the newest token, so that attempt's late release deletes nothing. With
+ * one token for every attempt the late release would delete the lock the retry holds. */
+static void assert_node_value(const fixture *f, int i, const char *key, const char *want)
+{
+    redisReply *r = node_cmd(f, i, "GET %s", key);
+
+    assert_int_equal(r->type, REDIS_REPLY_STRING);
+    assert_string_equal(r->str, want);
+    freeReplyObject(r);
+}
+
+static void test_redlock_late_release_of_failed_attempt(void **state)
+{
+    fixture *f = *state;
+    ovs_strategy *a;
+    redisReply *r;
+    char token[80];
+
+    OVS_REQUIRE_REDIS();
+    a = open_inst(f, &ovs_strategy_redlock, "", 0);
+    assert_int_equal(a->m->xLock(a, "redlock:attempts"), OVS_OK);
+    r = node_cmd(f, 0, "GET lock:redlock:attempts");
+    assert_int_equal(r->type, REDIS_REPLY_STRING);
+    snprintf(token, sizeof(token), "%s", r->str);
+    freeReplyObject(r);
+    assert_non_null(strstr(token, "/a1"));   /* the first attempt's token */
+    for (int i = 1; i < NODES; i++)           /* one token for the attempt on every node */
+        assert_node_value(f, i, "lock:redlock:attempts", token);
+    assert_int_equal(a->m->xUnlock(a, "redlock:attempts"), OVS_OK);
+
+    /* What a retry meets on a node where attempt 1's reply and release were both lost. */
+    r = node_cmd(f, 0, "SET lock:late P/a1 PX 10000");
+    freeReplyObject(r);
+    r = node_cmd(f, 0, "EVAL %s 1 lock:late P/a2 10000 P/", ovs_redis_acquire_src);
+    assert_int_equal(r->integer, 2); /* taken over, not "held by another" */
+    freeReplyObject(r);
+    assert_node_value(f, 0, "lock:late", "P/a2");
+    r = node_cmd(f, 0, "EVAL %s 1 lock:late P/a1", ovs_redis_cad_src); /* the late release */
+    assert_int_equal(r->integer, 0);
+    freeReplyObject(r);
+    assert_int_equal(node_exists(f, 0, "lock:late"), 1);
+    r = node_cmd(f, 0, "EVAL %s 1 lock:late Q/a1 10000 Q/", ovs_redis_acquire_src);
+    assert_int_equal(r->integer, 0); /* another call's prefix: held by another */
+    freeReplyObject(r);
+}
+
 static void test_redlock_two_nodes_paused(void **state)
 {
     fixture *f = *state;
@@ -1013,6 +1061,7 @@ int main(int argc, char **argv)
         T(test_redlock_expiry),
         T(test_redlock_many_keys),
         T(test_redlock_on_every_node),
+        T(test_redlock_late_release_of_failed_attempt),
         T(test_redlock_two_nodes_paused),
         T(test_redlock_three_nodes_paused),
         T(test_redlock_validity_spent),
