@@ -233,6 +233,9 @@ static int locked_request(client *c, const ovs_request *r, int buyer, int64_t th
         if (acted && u == OVS_UNDONE) {
             snprintf(err, sizeof(err), "%s", s->errstr);
             rc = ovs_strategy_fail(s, OVS_ERR, "rolled back after the act: %.100s", err);
+        } else if (acted && u == OVS_ERR_IO && s->m->unlock_commits) {
+            snprintf(err, sizeof(err), "%s", s->errstr);
+            rc = ovs_strategy_fail(s, OVS_ERR_IO, "commit unknown after the act: %.100s", err);
         }
     }
     if (held > 0)

@@ -111,6 +111,7 @@ const ovs_strategy_methods ovs_strategy_sql_pessimistic = {
     .name = "sql-pessimistic",
     .summary = "BEGIN IMMEDIATE (the database's writer lock) around check and act",
     .claims_safe = 1,
+    .unlock_commits = 1,
     .size = sizeof(sqlp),
     .params = sqlp_params,
     .n_params = sizeof(sqlp_params) / sizeof(sqlp_params[0]),

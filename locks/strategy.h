@@ -92,6 +92,10 @@ struct ovs_strategy_methods {
                               equal SQL stock, and the divergence check must run on every
                               SKU (a missing key or an unreachable node is said, never
                               skipped silently) */
+    int unlock_commits;    /* 1 when the lock is a transaction and xUnlock commits the
+                              writes made under it (sql-pessimistic): OVS_UNDONE from it
+                              then means they were rolled back, OVS_ERR_IO that their fate
+                              is unknown, and the request's outcome follows */
     size_t size;           /* bytes of the instance, >= sizeof(ovs_strategy) */
     const ovs_param_spec *params; /* parameter table, n_params entries */
     int n_params;
