@@ -20,8 +20,8 @@
  * node is started again on a fresh port. A server is only declared up when the process
  * answering PING on its port reports our child's pid in INFO, so a stranger that took the
  * port is never mistaken for ours. A harness killed by SIGKILL cannot remove its
- * directory: it stays behind in $TMPDIR, holding only logs unless a scenario turned
- * persistence on.
+ * directory; the directory records its maker, and the next fleet started in the same
+ * $TMPDIR removes it once that process is gone (tmpdir.c).
  *
  * Per-node state (pid, port, directory, role) lives in fleet_node, and the command line is
  * rebuilt from it at every spawn, so the faults of SPEC §4 are a matter of calling
