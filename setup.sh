@@ -5,14 +5,18 @@
 #                       the summary (reports/out/summary.md, results.csv, results.db)
 #   ./setup.sh test     install what is missing, build, and run the whole test suite:
 #                       unit and live tests, then again under AddressSanitizer +
-#                       UndefinedBehaviorSanitizer and under ThreadSanitizer
+#                       UndefinedBehaviorSanitizer and under ThreadSanitizer, then 20 s of
+#                       the scenario parser under libFuzzer (clang)
 #
 # Idempotent: packages already installed are not touched, build directories are reused.
 set -euo pipefail
 cd "$(dirname "$0")"
 
+# clang and libclang-rt-14-dev are for the fuzz build: the latter holds libFuzzer's
+# runtime (libclang_rt.fuzzer) for Debian 12's clang 14, and is only a recommendation of
+# clang, which --no-install-recommends skips.
 packages=(meson ninja-build gcc pkg-config libhiredis-dev libsqlite3-dev libcmocka-dev
-          libinih-dev redis-server sqlite3 libxml2-utils)
+          libinih-dev redis-server sqlite3 libxml2-utils clang libclang-rt-14-dev)
 
 install_missing() {
   local missing=() p
@@ -66,13 +70,19 @@ case "${1:-}" in
     build build-tsan -Db_sanitize=thread -Db_lundef=false
     TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
       meson test -C build-tsan --print-errorlogs
+    # The scenario parser under libFuzzer, a bounded 20 s session (tests/fuzz/meson.build).
+    # Without the unit and live tests, which the builds above already ran: this build only
+    # needs the library and the fuzz target.
+    CC=clang build build-fuzz -Dfuzz=true -Dtests=false -Db_sanitize=address,undefined \
+      -Db_lundef=false
+    meson test -C build-fuzz --suite fuzz --print-errorlogs
     # The gate over the default scenarios: every safe strategy holds, every known-unsafe
     # one still shows its failure.
     ./build/oversell gate --quiet --out build/gate --junit build/gate/junit.xml
-    # One closing line over everything above: the three suites and the gate's cells.
+    # One closing line over everything above: the four suites and the gate's cells.
     passed=0 failed=0
     for log in build/meson-logs/testlog.json build-asan/meson-logs/testlog.json \
-               build-tsan/meson-logs/testlog.json; do
+               build-tsan/meson-logs/testlog.json build-fuzz/meson-logs/testlog.json; do
       ok=$(grep -o '"result": "[A-Z]*"' "$log" | grep -c '"OK"' || true)
       all=$(grep -o '"result": "[A-Z]*"' "$log" | wc -l)
       passed=$((passed + ok)) failed=$((failed + all - ok))

@@ -20,8 +20,8 @@
  * node is started again on a fresh port. A server is only declared up when the process
  * answering PING on its port reports our child's pid in INFO, so a stranger that took the
  * port is never mistaken for ours. A harness killed by SIGKILL cannot remove its
- * directory: it stays behind in $TMPDIR, holding only logs unless a scenario turned
- * persistence on.
+ * directory; the directory records its maker, and the next fleet started in the same
+ * $TMPDIR removes it once that process is gone (tmpdir.c).
  *
  * Per-node state (pid, port, directory, role) lives in fleet_node, and the command line is
  * rebuilt from it at every spawn, so the faults of SPEC §4 are a matter of calling
@@ -37,7 +37,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -58,6 +57,7 @@
 #include <arpa/inet.h>
 #include <hiredis/hiredis.h>
 
+#include "tmpdir.h"
 #include "util.h"
 
 #define FLEET_HOST "127.0.0.1"
@@ -252,55 +252,9 @@ static int fleet_find_server(ovs_fleet *f, const ovs_fleet_opts *opts, char *err
 /* ---------------------------------------------------------------------------------------
  * Directories. */
 
-static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st;
-    (void)type;
-    (void)ftw;
-    remove(path); /* keep going: remove as much as we can */
-    return 0;
-}
-
-/* Depth first, never following symbolic links nor crossing into another file system, so
- * nothing outside the tree rooted at dir can be touched. */
-static void remove_tree(const char *dir)
-{
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
-}
-
-/* mkdtemp in $TMPDIR (else /tmp), made absolute because redis-server changes into --dir
- * before it opens --logfile, and forced to 0700 whatever the umask. */
 static int fleet_make_dir(ovs_fleet *f, char *err, size_t errlen)
 {
-    const char *tmp = getenv("TMPDIR");
-    char templ[PATH_MAX];
-    size_t tl;
-    int n;
-
-    if (tmp == NULL || *tmp == '\0')
-        tmp = "/tmp";
-    tl = strlen(tmp);
-    n = snprintf(templ, sizeof(templ), "%s%soversell.XXXXXX", tmp,
-                 tmp[tl - 1] == '/' ? "" : "/");
-    if (n < 0 || (size_t)n >= sizeof(templ)) {
-        ovs_seterr(err, errlen, "TMPDIR is too long: %s", tmp);
-        return OVS_ERR_ENV;
-    }
-    if (mkdtemp(templ) == NULL) {
-        ovs_seterr(err, errlen, "cannot create a temporary directory in %s: %s", tmp,
-                   strerror(errno));
-        return OVS_ERR_ENV;
-    }
-    if (realpath(templ, f->dir) == NULL) {
-        ovs_seterr(err, errlen, "cannot resolve %s: %s", templ, strerror(errno));
-        rmdir(templ);
-        return OVS_ERR_ENV;
-    }
-    if (chmod(f->dir, 0700) != 0) {
-        ovs_seterr(err, errlen, "cannot chmod %s: %s", f->dir, strerror(errno));
-        return OVS_ERR_ENV;
-    }
-    return OVS_OK;
+    return ovs_tmpdir_make(f->dir, sizeof(f->dir), err, errlen) == 0 ? OVS_OK : OVS_ERR_ENV;
 }
 
 static int node_make_dir(ovs_fleet *f, int i, char *err, size_t errlen)
@@ -865,7 +819,7 @@ void ovs_fleet_stop(ovs_fleet *f)
         }
     }
     if (f->dir[0] != '\0')
-        remove_tree(f->dir);
+        ovs_tmpdir_remove(f->dir);
     free(f);
 }
 
@@ -1114,7 +1068,7 @@ static int node_clear_data(const fleet_node *nd, int i, char *err, size_t errlen
         if (kept)
             continue;
         snprintf(path, sizeof(path), "%s/%s", nd->dir, e->d_name);
-        remove_tree(path);
+        ovs_tmpdir_remove(path);
         if (lstat(path, &st) == 0 && rc == OVS_OK) {
             ovs_seterr(err, errlen, "node %d: cannot remove %s before a restart without "
                        "persistence", i, path);
@@ -1178,7 +1132,7 @@ fail:
     /* Leave no trace, so the next add_replica can take this slot and its directory. */
     node_kill(nd);
     if (nd->dir[0] != '\0')
-        remove_tree(nd->dir);
+        ovs_tmpdir_remove(nd->dir);
     memset(nd, 0, sizeof(*nd));
     nd->pid = -1;
     nd->slot = -1;

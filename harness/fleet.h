@@ -34,9 +34,11 @@ typedef struct ovs_fleet_opts {
                                  (appendonly yes, appendfsync everysec) */
 } ovs_fleet_opts;
 
-/* Start opts->nodes servers and wait (bounded) until each answers PING. On failure stops
- * whatever it started and returns OVS_ERR_ENV (no executable, no port, the server would not
- * come up) or OVS_ERR, with a reason in err. */
+/* Start opts->nodes servers and wait (bounded) until each answers PING. The private
+ * directory is made in $TMPDIR by ovs_tmpdir_make (tmpdir.h), which first removes the
+ * directories harnesses killed by SIGKILL left there. On failure stops whatever it started
+ * and returns OVS_ERR_ENV (no executable, no port, the server would not come up) or
+ * OVS_ERR, with a reason in err. */
 int ovs_fleet_start(const ovs_fleet_opts *opts, ovs_fleet **out, char *err, size_t errlen);
 /* Stop every server (SIGTERM, a bounded wait, then SIGKILL), reap them and remove the
  * temporary directory. Accepts NULL. */

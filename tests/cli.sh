@@ -2,7 +2,8 @@
 # cli.sh - the oversell command line end to end, as a user runs it: exit statuses, bad
 # input refused before anything starts, reports written, numbers that match the shop
 # database counted by hand with sqlite3, SIGINT marking the run aborted, and no
-# redis-server outliving the harness, even after kill -9.
+# redis-server outliving the harness, even after kill -9, whose directory the next run
+# removes.
 set -u
 bin=${1:?usage: cli.sh path/to/oversell}
 src=${OVS_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -187,16 +188,29 @@ status=$(sqlite3 "$out/results.db" "SELECT status FROM runs" 2>/dev/null)
 check "interrupted run marked aborted ($status)" [ "$status" = aborted ]
 check "no server outlives SIGINT" all_gone $servers
 
-# kill -9 of the harness: the kernel takes the servers down with it.
+# kill -9 of the harness: the kernel takes the servers down with it, and the private
+# directory it could not remove is removed by the next run. Both runs use a TMPDIR of
+# their own, so the check sees only their directories.
 out=$tmp/out-kill
-"$bin" run flash-sale --strategy redlock:retry_delay=20,retry_jitter=20,retry_count=1000 \
-  --out "$out" >/dev/null 2>&1 &
+fleet_tmp=$tmp/fleet-tmp
+mkdir "$fleet_tmp"
+TMPDIR=$fleet_tmp "$bin" run flash-sale \
+  --strategy redlock:retry_delay=20,retry_jitter=20,retry_count=1000 --out "$out" >/dev/null 2>&1 &
 pid=$!
 servers=$(wait_for_servers $pid 5)
 check "second run started servers" [ -n "$servers" ]
 sleep 0.5
 kill -9 $pid; wait $pid 2>/dev/null
 check "no server outlives kill -9" all_gone $servers
+left=$(find "$fleet_tmp" -mindepth 1 -maxdepth 1 -name 'oversell.*')
+check "kill -9 left one directory, with its owner record" \
+  [ "$(echo "$left" | wc -w)" = 1 -a -f "$left/owner" ]
+TMPDIR=$fleet_tmp "$bin" run double-booking-two-guests --strategy setnx --out "$tmp/out-next" \
+  >/dev/null 2>"$tmp/err"; rc=$?
+check "the next run exits 0" [ $rc = 0 ]
+[ $rc = 0 ] || cat "$tmp/err"
+check "the next run removed the killed harness's directory" [ -n "$left" -a ! -e "$left" ]
+check "and left none of its own" [ -z "$(find "$fleet_tmp" -mindepth 1 -maxdepth 1 -name 'oversell.*')" ]
 
 echo "$passed passed, $failed failed"
 [ $failed = 0 ]

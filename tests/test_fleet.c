@@ -27,6 +27,7 @@
 #include <hiredis/hiredis.h>
 
 #include "fleet.h"
+#include "tmpdir.h"
 #include "util.h"
 
 #define WAIT_NS (5 * OVS_NS_PER_S)
@@ -337,6 +338,201 @@ static void test_port_taken(void **state)
     fx->tmpdir[0] = '\0';
 }
 
+/* ---- stale directories -------------------------------------------------------------
+ *
+ * The record is an on-disk contract between one harness and the next (tmpdir.h), so these
+ * tests write it by hand from what they read in /proc themselves, not through tmpdir.c. */
+
+/* Field 22 of /proc/<pid>/stat, counted from the last ')' as the command may hold spaces. */
+static unsigned long long proc_start(pid_t pid)
+{
+    char path[64], buf[1024];
+    const char *s;
+    FILE *fp;
+    size_t n;
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    fp = fopen(path, "r");
+    assert_non_null(fp);
+    n = fread(buf, 1, sizeof(buf) - 1, fp);
+    fclose(fp);
+    buf[n] = '\0';
+    s = strrchr(buf, ')');
+    assert_non_null(s);
+    for (int field = 2; field < 22; field++) {
+        s = strchr(s + 1, ' ');
+        assert_non_null(s);
+    }
+    return strtoull(s + 1, NULL, 10);
+}
+
+static void boot_id(char *out, size_t len)
+{
+    FILE *fp = fopen("/proc/sys/kernel/random/boot_id", "r");
+    assert_non_null(fp);
+    assert_non_null(fgets(out, (int)len, fp));
+    fclose(fp);
+    out[strcspn(out, "\n")] = '\0';
+}
+
+static void pid_ns(char *out, size_t len)
+{
+    ssize_t n = readlink("/proc/self/ns/pid", out, len - 1);
+    assert_true(n > 0);
+    out[n] = '\0';
+}
+
+/* A pid that was ours and is gone, with the start time it had: a child, reaped. */
+static pid_t dead_pid(unsigned long long *start)
+{
+    int pfd[2];
+    char c;
+    pid_t pid;
+
+    assert_int_equal(pipe(pfd), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(pfd[1]);
+        /* Until the parent has read our start time and closes its end. */
+        while (read(pfd[0], &c, 1) < 0 && errno == EINTR)
+            ;
+        _exit(0);
+    }
+    close(pfd[0]);
+    *start = proc_start(pid);
+    close(pfd[1]);
+    assert_int_equal(waitpid(pid, NULL, 0), pid);
+    return pid;
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    assert_true(fputs(text, fp) >= 0);
+    assert_int_equal(fclose(fp), 0);
+}
+
+/* $TMPDIR/name as a fleet leaves it: private, a node directory with a log, and, when
+ * record is not NULL, that record. */
+static void make_leftover(const fixture *fx, const char *name, const char *record)
+{
+    char path[PATH_MAX + 64];
+
+    snprintf(path, sizeof(path), "%s/%s", fx->tmpdir, name);
+    assert_int_equal(mkdir(path, 0700), 0);
+    snprintf(path, sizeof(path), "%s/%s/node0", fx->tmpdir, name);
+    assert_int_equal(mkdir(path, 0700), 0);
+    snprintf(path, sizeof(path), "%s/%s/node0/redis.log", fx->tmpdir, name);
+    write_file(path, "1:M 01 Jan 2026 00:00:00.000 * Ready to accept connections\n");
+    if (record != NULL) {
+        snprintf(path, sizeof(path), "%s/%s/" OVS_TMPDIR_OWNER, fx->tmpdir, name);
+        write_file(path, record);
+    }
+}
+
+static void record(char *buf, size_t len, long pid, unsigned long long start,
+                   const char *boot, const char *ns)
+{
+    snprintf(buf, len, "oversell-owner 1\npid %ld\nstart %llu\nboot %s\npidns %s\n", pid, start,
+             boot, ns);
+}
+
+static int exists_in(const fixture *fx, const char *name)
+{
+    char path[PATH_MAX + 64];
+    struct stat st;
+
+    snprintf(path, sizeof(path), "%s/%s", fx->tmpdir, name);
+    return lstat(path, &st) == 0;
+}
+
+/* What a harness killed by SIGKILL leaves, and things that look like it: starting a fleet
+ * removes exactly the directories whose record names a maker that is certainly gone, and
+ * never follows a symbolic link while it removes. */
+static void test_stale_dirs_removed(void **state)
+{
+    fixture *fx = *state;
+    char boot[64], ns[64], rec[512], path[PATH_MAX + 64];
+    unsigned long long start, dead_start;
+    pid_t dead;
+
+    require_server();
+    make_tmpdir(fx);
+    boot_id(boot, sizeof(boot));
+    pid_ns(ns, sizeof(ns));
+    start = proc_start(getpid());
+    dead = dead_pid(&dead_start);
+
+    /* Removed: a dead maker; a live pid with another start time (the pid was given to
+     * someone else); a maker from before the last reboot. */
+    record(rec, sizeof(rec), dead, dead_start, boot, ns);
+    make_leftover(fx, "oversell.dead01", rec);
+    record(rec, sizeof(rec), getpid(), start + 1, boot, ns);
+    make_leftover(fx, "oversell.reuse1", rec);
+    record(rec, sizeof(rec), getpid(), start, "00000000-0000-0000-0000-000000000000", ns);
+    make_leftover(fx, "oversell.boot01", rec);
+    /* In the dead one, links out of it: removed as links, their targets untouched. */
+    snprintf(path, sizeof(path), "%s/outside", fx->tmpdir);
+    assert_int_equal(mkdir(path, 0700), 0);
+    snprintf(path, sizeof(path), "%s/outside/precious", fx->tmpdir);
+    write_file(path, "not the harness's\n");
+    snprintf(path, sizeof(path), "%s/oversell.dead01/node0/to-dir", fx->tmpdir);
+    assert_int_equal(symlink("../../outside", path), 0);
+    snprintf(path, sizeof(path), "%s/oversell.dead01/to-file", fx->tmpdir);
+    assert_int_equal(symlink("../outside/precious", path), 0);
+
+    /* Kept: a live maker (this very process); no record; a record cut short; a pid from
+     * another pid namespace; a name mkdtemp would not make; a directory others may read. */
+    record(rec, sizeof(rec), getpid(), start, boot, ns);
+    make_leftover(fx, "oversell.live01", rec);
+    make_leftover(fx, "oversell.norec1", NULL);
+    record(rec, sizeof(rec), dead, dead_start, boot, ns);
+    rec[strlen(rec) - 1] = '\0'; /* the last newline never made it to disk */
+    make_leftover(fx, "oversell.trunc1", rec);
+    record(rec, sizeof(rec), dead, dead_start, boot, "pid:[1]");
+    make_leftover(fx, "oversell.nsoth1", rec);
+    record(rec, sizeof(rec), dead, dead_start, boot, ns);
+    make_leftover(fx, "oversell.dead0123", rec);
+    make_leftover(fx, "oversell.open01", rec);
+    snprintf(path, sizeof(path), "%s/oversell.open01", fx->tmpdir);
+    assert_int_equal(chmod(path, 0755), 0);
+    /* A link with our name to a stale directory elsewhere is not followed either. */
+    make_leftover(fx, "elsewhere", rec);
+    snprintf(path, sizeof(path), "%s/oversell.link01", fx->tmpdir);
+    assert_int_equal(symlink("elsewhere", path), 0);
+
+    start_fleet(fx, 1);
+
+    assert_false(exists_in(fx, "oversell.dead01"));
+    assert_false(exists_in(fx, "oversell.reuse1"));
+    assert_false(exists_in(fx, "oversell.boot01"));
+    assert_true(exists_in(fx, "outside/precious"));
+    assert_true(exists_in(fx, "oversell.live01/" OVS_TMPDIR_OWNER));
+    assert_true(exists_in(fx, "oversell.norec1/node0/redis.log"));
+    assert_true(exists_in(fx, "oversell.trunc1/node0/redis.log"));
+    assert_true(exists_in(fx, "oversell.nsoth1/node0/redis.log"));
+    assert_true(exists_in(fx, "oversell.dead0123/node0/redis.log"));
+    assert_true(exists_in(fx, "oversell.open01/node0/redis.log"));
+    assert_true(exists_in(fx, "oversell.link01"));
+    assert_true(exists_in(fx, "elsewhere/node0/redis.log"));
+
+    /* The fleet's own directory carries this process's record. */
+    snprintf(path, sizeof(path), "%s/" OVS_TMPDIR_OWNER, ovs_fleet_dir(fx->fleet));
+    {
+        char want[512], got[512] = "";
+        FILE *fp = fopen(path, "r");
+        size_t n;
+        assert_non_null(fp);
+        n = fread(got, 1, sizeof(got) - 1, fp);
+        fclose(fp);
+        got[n] = '\0';
+        record(want, sizeof(want), getpid(), start, boot, ns);
+        assert_string_equal(got, want);
+    }
+}
+
 /* What the child of test_pdeathsig reports through its pipe. */
 typedef struct child_report {
     int rc;
@@ -344,6 +540,7 @@ typedef struct child_report {
     pid_t pid[2];
     int port[2];
     char err[200];
+    char dir[PATH_MAX]; /* the fleet's directory */
 } child_report;
 
 /* Read exactly len bytes, or until EOF when len is 0; -1 on timeout or error. */
@@ -391,6 +588,7 @@ static _Noreturn void pdeathsig_child(int wfd)
             rep.pid[i] = ovs_fleet_pid(f, i);
             rep.port[i] = ovs_fleet_endpoints(f)[i].port;
         }
+        snprintf(rep.dir, sizeof(rep.dir), "%s", ovs_fleet_dir(f));
     }
     if (write(wfd, &rep, sizeof(rep)) != (ssize_t)sizeof(rep))
         _exit(1);
@@ -400,10 +598,12 @@ static _Noreturn void pdeathsig_child(int wfd)
     _exit(0);
 }
 
-/* SIGKILL of the process that owns a fleet takes its servers with it (PR_SET_PDEATHSIG).
- * This process becomes a child subreaper so that the orphaned servers are re-parented to
- * it: then it can tell from their exit status that they died of SIGKILL, and, should the
- * test fail, it can kill and reap exactly those processes and nothing else. */
+/* SIGKILL of the process that owns a fleet takes its servers with it (PR_SET_PDEATHSIG),
+ * and the directory it could not remove is removed by the next fleet started in the same
+ * $TMPDIR. This process becomes a child subreaper so that the orphaned servers are
+ * re-parented to it: then it can tell from their exit status that they died of SIGKILL,
+ * and, should the test fail, it can kill and reap exactly those processes and nothing
+ * else. */
 static void test_pdeathsig(void **state)
 {
     fixture *fx = *state;
@@ -484,6 +684,18 @@ static void test_pdeathsig(void **state)
         if (done[i] == 1 && (!WIFSIGNALED(st[i]) || WTERMSIG(st[i]) != SIGKILL))
             fail_msg("redis-server %d ended with status 0x%x, not the death signal SIGKILL",
                      (int)rep.pid[i], st[i]);
+
+    /* The directory: left behind, with its maker's record, until the next start. */
+    {
+        char owner[PATH_MAX + 16];
+        struct stat sb;
+        snprintf(owner, sizeof(owner), "%s/" OVS_TMPDIR_OWNER, rep.dir);
+        assert_int_equal(strncmp(rep.dir, fx->tmpdir, strlen(fx->tmpdir)), 0);
+        assert_int_equal(stat(owner, &sb), 0);
+        start_fleet(fx, 1);
+        assert_int_equal(lstat(rep.dir, &sb), -1);
+        assert_int_equal(errno, ENOENT);
+    }
 }
 
 /* A missing server is an environment failure with a message that says what to do. */
@@ -556,6 +768,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_port_taken, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill_all, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pdeathsig, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stale_dirs_removed, setup, teardown),
     };
 
     if (argc > 1)
