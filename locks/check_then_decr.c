@@ -20,10 +20,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "redis_conn.h"
-#include "redis_stock.h"
-#include "strategy.h"
-#include "writeback.h"
+#include "locks/redis_conn.h"
+#include "locks/redis_stock.h"
+#include "locks/strategy.h"
+#include "engine/writeback.h"
 
 enum { P_WAIT_REPLICAS, P_WAIT_TIMEOUT };
 

@@ -17,8 +17,8 @@
  * holders still overlap, but only one of their writes lands. The counter lives on the
  * same node as the lock, so it is as durable as that node: a failover to a replica that
  * never saw the last INCR would hand out a token twice. */
-#include "lease.h"
-#include "strategy.h"
+#include "locks/lease.h"
+#include "locks/strategy.h"
 
 static const ovs_param_spec fencing_params[] = {
     OVS_LEASE_PARAM_SPECS(5000, "lease of the lock (PX of the SET)"),

@@ -15,7 +15,7 @@
  *
  * Contention is retried a few times with a randomised delay, because clients that
  * collided and retried in lock step would collide again. */
-#include "lease.h"
+#include "locks/lease.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -12,8 +12,8 @@
 #ifndef OVS_LEASE_H
 #define OVS_LEASE_H
 
-#include "redis_conn.h"
-#include "strategy.h"
+#include "locks/redis_conn.h"
+#include "locks/strategy.h"
 
 enum {
     OVS_LEASE_TTL,

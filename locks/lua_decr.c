@@ -15,10 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "redis_conn.h"
-#include "redis_stock.h"
-#include "strategy.h"
-#include "writeback.h"
+#include "locks/redis_conn.h"
+#include "locks/redis_stock.h"
+#include "locks/strategy.h"
+#include "engine/writeback.h"
 
 /* Check every night first, then write: a script is not rolled back on error, so it must
  * not write anything before it knows it will write everything. */

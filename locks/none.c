@@ -3,7 +3,7 @@
  * Its lock and unlock do nothing, so the runner still records a "critical section" for
  * each request: the overlaps of those intervals are exactly the race the other strategies
  * exist to close, and the timeline shows them. */
-#include "strategy.h"
+#include "locks/strategy.h"
 
 static int none_open(ovs_strategy *s, const ovs_env *env)
 {

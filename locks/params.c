@@ -1,11 +1,11 @@
 /* params.c - validating and formatting strategy parameters against their spec tables. */
-#include "params.h"
+#include "locks/params.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#include "strategy.h"
-#include "util.h"
+#include "locks/strategy.h"
+#include "core/util.h"
 
 void ovs_params_defaults(const ovs_strategy_methods *m, ovs_params *p)
 {

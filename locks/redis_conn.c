@@ -9,7 +9,7 @@
  * The send/recv pair splits a command in two on the same blocking context (append and
  * write, then redisGetReply), so that one client can have a command in flight on several
  * servers at once without threads or an event loop. */
-#include "redis_conn.h"
+#include "locks/redis_conn.h"
 
 #include <errno.h>
 #include <fcntl.h>

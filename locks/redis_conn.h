@@ -20,8 +20,8 @@
 
 #include <hiredis/hiredis.h>
 
-#include "strategy.h"
-#include "util.h"
+#include "locks/strategy.h"
+#include "core/util.h"
 
 /* One server and the connection to it, reconnected lazily. */
 typedef struct ovs_redis {

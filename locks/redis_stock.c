@@ -1,12 +1,12 @@
 /* redis_stock.c - stock kept in Redis, shared by the strategies that sell from it. */
-#include "redis_stock.h"
+#include "locks/redis_stock.h"
 
 #include <stdio.h>
 
 #include <hiredis/hiredis.h>
 
-#include "redis_conn.h"
-#include "util.h"
+#include "locks/redis_conn.h"
+#include "core/util.h"
 
 const char ovs_redis_stock_decr_src[] =
     "local s = tonumber(redis.call('get', KEYS[1]) or '0') "

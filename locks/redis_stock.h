@@ -8,7 +8,7 @@
 
 #include <stddef.h>
 
-#include "strategy.h"
+#include "locks/strategy.h"
 
 /* The script lua-decr sells one unit with: KEYS[1] is stock:<sku>; when the stock is above
  * zero it decrements it and returns 1, else returns 0. Here rather than in lua_decr.c so

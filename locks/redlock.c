@@ -37,10 +37,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "redis_conn.h"
-#include "redlock_math.h"
-#include "strategy.h"
-#include "trace.h"
+#include "locks/redis_conn.h"
+#include "locks/redlock_math.h"
+#include "locks/strategy.h"
+#include "core/trace.h"
 
 /* The nodes parameter's upper bound, the fleet's OVS_FLEET_MAX: sizes per-attempt arrays. */
 #define REDLOCK_NODES_MAX 16

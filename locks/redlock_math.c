@@ -5,9 +5,9 @@
  * A plain ceil() would be wrong the other way on binary fractions - 100 * 0.07 is
  * 7.000000000000001 in doubles and must give 7, not 8 - so a product within a nanosecond
  * of a whole millisecond counts as that millisecond. */
-#include "redlock_math.h"
+#include "locks/redlock_math.h"
 
-#include "util.h"
+#include "core/util.h"
 
 /* Below a nanosecond of a whole millisecond, the difference is representation noise. */
 #define DRIFT_EPSILON_MS 1e-6

@@ -7,8 +7,8 @@
  * It claims safety on a healthy server, and the scenarios show where that ends: a holder
  * that outlives its TTL shares the section with the next one (the lease expired under it),
  * and a failover to a replica that never saw the key hands the lock out twice. */
-#include "lease.h"
-#include "strategy.h"
+#include "locks/lease.h"
+#include "locks/strategy.h"
 
 static const ovs_param_spec setnx_params[] = {
     OVS_LEASE_PARAM_SPECS(5000, "lease of the lock (PX of the SET)"),

@@ -16,7 +16,7 @@
  * the release says OVS_ERR_IO, an outcome unknown. */
 #include <stdio.h>
 
-#include "strategy.h"
+#include "locks/strategy.h"
 
 enum { P_BUSY_TIMEOUT };
 

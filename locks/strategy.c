@@ -1,5 +1,5 @@
 /* strategy.c - the registry of built-in strategies, found by name. */
-#include "strategy.h"
+#include "locks/strategy.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -32,9 +32,9 @@
 
 #include <sqlite3.h>
 
-#include "params.h"
-#include "scenario.h"
-#include "util.h"
+#include "locks/params.h"
+#include "scenario/scenario.h"
+#include "core/util.h"
 
 typedef struct ovs_writeback ovs_writeback;
 typedef struct ovs_trace ovs_trace;

@@ -23,8 +23,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "lease.h"
-#include "strategy.h"
+#include "locks/lease.h"
+#include "locks/strategy.h"
 
 static const ovs_param_spec watchdog_params[] = {
     OVS_LEASE_PARAM_SPECS(30000, "lease of the lock, renewed every ttl/3 while held"),

@@ -8,7 +8,7 @@
  *
  * ovs_report_write_all lives here too: it is the one place that touches the file system,
  * and it is what makes a crash during reporting harmless (temporary file, fsync, rename). */
-#include "report.h"
+#include "reports/report.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,8 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "results_db.h"
-#include "util.h"
+#include "reports/results_db.h"
+#include "core/util.h"
 
 /* How a column's value becomes text. */
 typedef enum csv_kind {

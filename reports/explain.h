@@ -1,7 +1,7 @@
 /* explain.h - one recorded run told step by step, for teaching (SPEC §8).
  *
  * `oversell explain` reads a run's events and checks from the results database (schema in
- * harness/recorder.h) and prints the interleaving the way a teacher draws it on a board:
+ * harness/engine/recorder.h) and prints the interleaving the way a teacher draws it on a board:
  * one column per client, one row per step in time order, and at the end which invariant
  * held or broke and at which step. The same run can be written as a Mermaid sequence
  * diagram. Like the other reports these read only the database, so the same run always

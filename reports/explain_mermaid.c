@@ -5,14 +5,14 @@
  * request and its answer, times are notes, and the step that broke an invariant is boxed
  * in red. Every text goes through ex_mm_text, so no event detail can end or comment out
  * a Mermaid statement. */
-#include "explain.h"
+#include "reports/explain.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "explain_model.h"
-#include "util.h"
+#include "reports/explain_model.h"
+#include "core/util.h"
 
 enum { EX_LOCK = -2, EX_SHOP = -3 };
 enum ex_msg_kind {

@@ -1,6 +1,6 @@
 /* explain_model.c - the run behind `oversell explain`: loaded, shaped, and said in words.
  *
- * The events of a run (harness/recorder.h) are intervals per client: request, acquire,
+ * The events of a run (harness/engine/recorder.h) are intervals per client: request, acquire,
  * check, act, critical, release, and the strategy's own steps. A student needs them as
  * moments instead: "at 150.2 ms Bob checks, the room looks free". So every event becomes
  * one row at its start, except where its end is the news: an answer arrives when the
@@ -17,17 +17,17 @@
  *
  * This file builds that model and the words for each step; explain_table.c lays them out
  * as the time table, explain_mermaid.c as a sequence diagram. */
-#include "explain.h"
+#include "reports/explain.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "explain_model.h"
-#include "report.h"
-#include "results_db.h"
-#include "trace.h"
-#include "util.h"
+#include "reports/explain_model.h"
+#include "reports/report.h"
+#include "reports/results_db.h"
+#include "core/trace.h"
+#include "core/util.h"
 
 /* A lock that answered within this long is one step; a longer wait gets a row when it
  * began and one when it ended, so the table shows the client waiting while others move.

@@ -6,14 +6,14 @@
  * or holding the lock while another acts. Then the checks, each broken invariant at the
  * step that broke it, or who was refused when the run held. Colour is optional and only
  * ever adds ANSI codes around text that is there without it. */
-#include "explain.h"
+#include "reports/explain.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "explain_model.h"
-#include "util.h"
+#include "reports/explain_model.h"
+#include "core/util.h"
 
 /* The table fits this many columns for up to EX_MAX_COLUMNS clients. */
 #define EX_WIDTH 100

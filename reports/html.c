@@ -10,14 +10,14 @@
  *
  * Every string from the database goes through ovs_html_esc: descriptions, figures and
  * error messages are free text, and a scenario file is input a user may not have written. */
-#include "report.h"
+#include "reports/report.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "html.h"
-#include "results_db.h"
-#include "util.h"
+#include "reports/html.h"
+#include "reports/results_db.h"
+#include "core/util.h"
 
 static const char html_css[] =
     "body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,Arial,sans-serif;"

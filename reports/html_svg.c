@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "html.h"
-#include "report.h"
-#include "results_db.h"
-#include "util.h"
+#include "reports/html.h"
+#include "reports/report.h"
+#include "reports/results_db.h"
+#include "core/util.h"
 
 /* Nanoseconds as milliseconds with as many places as a value of that size needs. */
 static void svg_ms_sig(FILE *out, int64_t ns)

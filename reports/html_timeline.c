@@ -14,11 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "html.h"
-#include "report.h"
-#include "results_db.h"
-#include "trace.h"
-#include "util.h"
+#include "reports/html.h"
+#include "reports/report.h"
+#include "reports/results_db.h"
+#include "core/trace.h"
+#include "core/util.h"
 
 /* Colours of the three outcomes (SPEC §6), darker for marks, lighter for long bars. Red is
  * kept for violations only. */

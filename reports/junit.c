@@ -1,5 +1,5 @@
 /* junit.c - JUnit XML output for the gate. */
-#include "junit.h"
+#include "reports/junit.h"
 
 void ovs_xml_escape(FILE *out, const char *s)
 {

@@ -1,7 +1,7 @@
 /* report.h - the results database turned into summary.md, results.csv and index.html
  * (SPEC §8).
  *
- * The reports read only the results database (schema in harness/recorder.h) and print
+ * The reports read only the results database (schema in harness/engine/recorder.h) and print
  * nothing of their own: no current time, no host name, so the same database always gives
  * byte-identical reports and they can be diffed and committed. Every function writes to
  * the FILE* or directory it is given and returns 0, or -1 with the reason in err (a

@@ -3,12 +3,12 @@
  * Statements with their error text, columns as text, the names that give a report its
  * rows and columns, and the per-cell and per-scenario queries of summary.md and
  * index.html, so the two always agree on which run speaks for a cell. */
-#include "results_db.h"
+#include "reports/results_db.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "util.h"
+#include "core/util.h"
 
 const ovs_rdb_version_query ovs_rdb_versions[OVS_RDB_NVERSIONS] = {
     { "Redis", "SELECT redis_version FROM runs WHERE redis_version IS NOT NULL"

@@ -2,7 +2,7 @@
  * Private to reports/.
  *
  * summary.md, results.csv, index.html and the explain views read the schema of
- * harness/recorder.h. What they read the same way is here, so the reports cannot drift
+ * harness/engine/recorder.h. What they read the same way is here, so the reports cannot drift
  * apart: one error text for a database that cannot be read, one order of scenarios and
  * strategies (first appearance by run id), one query for "the latest run speaks for a
  * cell". Functions that can fail return 0, or -1 with the reason in err (a caller-owned

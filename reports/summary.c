@@ -1,18 +1,18 @@
 /* summary.c - summary.md: the matrix of scenarios x strategies and the detail behind it.
  *
- * Everything comes from the results database (harness/recorder.h). Row and column order is
+ * Everything comes from the results database (harness/engine/recorder.h). Row and column order is
  * the order of first appearance by run id, not alphabetical, so the matrix reads in the
  * order the scenarios and strategies were run and a re-run of one cell does not reshuffle
  * the table. When a cell was run several times the latest run (highest id) speaks for it;
  * the count is shown so a reader knows there is history. The queries behind the matrix and
  * the scenario sections are shared with index.html (results_db.c). */
-#include "report.h"
+#include "reports/report.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "results_db.h"
-#include "util.h"
+#include "reports/results_db.h"
+#include "core/util.h"
 
 /* Write text as the inside of a Markdown table cell: '|' would end the cell and a line
  * break would end the row, so the first is escaped and the second becomes a space. */

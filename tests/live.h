@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fleet.h"
+#include "infra/fleet.h"
 
 static inline int ovs_test_in_ci(void)
 {

@@ -26,11 +26,11 @@
 #include <pthread.h>
 
 #include "live.h"
-#include "proxy.h"
-#include "shop.h"
-#include "strategy.h"
-#include "trace.h"
-#include "writeback.h"
+#include "infra/proxy.h"
+#include "engine/shop.h"
+#include "locks/strategy.h"
+#include "core/trace.h"
+#include "engine/writeback.h"
 
 #define NODES 5
 #define MAX_INST 8

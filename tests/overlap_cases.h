@@ -24,7 +24,7 @@
 
 #include <sqlite3.h>
 
-#include "checker.h"
+#include "engine/checker.h"
 #include "results_fixture.h"
 
 #define OC_RUN0 100

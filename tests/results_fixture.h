@@ -3,7 +3,7 @@
  * Shared by test_report.c, test_html.c and test_explain.c: each builds its database from
  * one of two schemas, then runs its own INSERTs.
  *
- *   FIXTURE_RECORDER  the real schema, made by ovs_results_open (harness/recorder.h) on
+ *   FIXTURE_RECORDER  the real schema, made by ovs_results_open (harness/engine/recorder.h) on
  *                     ":memory:": what the reports read in production, constraints and
  *                     all. Use it whenever the rows are ones the recorder could write.
  *   FIXTURE_LOOSE     the columns recorder.h documents, written out by hand and without
@@ -24,7 +24,7 @@
 
 #include <sqlite3.h>
 
-#include "recorder.h"
+#include "engine/recorder.h"
 
 enum fixture_schema { FIXTURE_LOOSE, FIXTURE_RECORDER };
 

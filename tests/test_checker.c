@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "checker.h"
+#include "engine/checker.h"
 
 static void no_intervals(void **state)
 {

@@ -22,8 +22,8 @@
 
 #include <sqlite3.h>
 
-#include "checker.h"
-#include "shop.h"
+#include "engine/checker.h"
+#include "engine/shop.h"
 
 #define MS 1000000LL
 

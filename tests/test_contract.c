@@ -40,18 +40,18 @@
 #include <cmocka.h>
 #include <hiredis/hiredis.h>
 
-#include "cell.h"
-#include "checker.h"
-#include "fleet.h"
-#include "recorder.h"
-#include "redis_stock.h"
-#include "runner.h"
-#include "scenario.h"
-#include "shop.h"
-#include "strategy.h"
-#include "topology.h"
-#include "trace.h"
-#include "util.h"
+#include "engine/cell.h"
+#include "engine/checker.h"
+#include "infra/fleet.h"
+#include "engine/recorder.h"
+#include "locks/redis_stock.h"
+#include "engine/runner.h"
+#include "scenario/scenario.h"
+#include "engine/shop.h"
+#include "locks/strategy.h"
+#include "infra/topology.h"
+#include "core/trace.h"
+#include "core/util.h"
 
 #define CONTRACT_DEFAULT_SEED 7ULL
 
@@ -388,7 +388,7 @@ static void utc_now(char *buf, size_t len)
     strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* One run, from fleet start to the recorded verdict, as harness/cell.c does it, with
+/* One run, from fleet start to the recorded verdict, as harness/engine/cell.c does it, with
  * Redis read in between. Fails the test when the run cannot happen; the teardown stops
  * whatever was started. */
 static void run_pieces(contract_case *k)

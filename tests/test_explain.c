@@ -23,7 +23,7 @@
 
 #include <sqlite3.h>
 
-#include "explain.h"
+#include "reports/explain.h"
 #include "overlap_cases.h"
 #include "results_fixture.h"
 

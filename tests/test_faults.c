@@ -1,4 +1,4 @@
-/* test_faults.c - live tests of the fleet's faults and topology (harness/fleet.c): kill and
+/* test_faults.c - live tests of the fleet's faults and topology (harness/infra/fleet.c): kill and
  * restart under each persistence, SIGSTOP/SIGCONT, replicas and promotion.
  *
  * These run real redis-server processes; without one they skip, except under CI=true where
@@ -28,9 +28,9 @@
 #include <cmocka.h>
 #include <hiredis/hiredis.h>
 
-#include "fleet.h"
+#include "infra/fleet.h"
 #include "live.h"
-#include "util.h"
+#include "core/util.h"
 
 #define WAIT_NS (10 * OVS_NS_PER_S) /* bound of every wait for replication */
 #define STEP_NS (10 * OVS_NS_PER_MS)

@@ -1,4 +1,4 @@
-/* test_fleet.c - live tests of the managed redis-server fleet (harness/fleet.c).
+/* test_fleet.c - live tests of the managed redis-server fleet (harness/infra/fleet.c).
  *
  * These run real redis-server processes. Without one they skip, except under CI=true,
  * where a missing server is a broken environment and must fail rather than pass quietly.
@@ -26,9 +26,9 @@
 #include <cmocka.h>
 #include <hiredis/hiredis.h>
 
-#include "fleet.h"
-#include "tmpdir.h"
-#include "util.h"
+#include "infra/fleet.h"
+#include "infra/tmpdir.h"
+#include "core/util.h"
 
 #define WAIT_NS (5 * OVS_NS_PER_S)
 #define STEP_NS (10 * OVS_NS_PER_MS)

@@ -1,7 +1,7 @@
 /* test_html.c - index.html from a hand-built results database.
  *
  * Pure logic, no servers, no browser: an in-memory SQLite database with the schema of
- * harness/recorder.h (the hand-written one of results_fixture.h: these runs fill only the
+ * harness/engine/recorder.h (the hand-written one of results_fixture.h: these runs fill only the
  * columns a page shows), holding runs chosen for each thing the page must get right: the
  * verdict colours and the expectation flag in the matrix, escaping of free text, a
  * timeline with overlapping lock holds and a double booking (times taken from a real
@@ -25,7 +25,7 @@
 #include <sqlite3.h>
 
 #include "overlap_cases.h"
-#include "report.h"
+#include "reports/report.h"
 #include "results_fixture.h"
 
 static const char fixture[] =

@@ -1,5 +1,5 @@
 /* test_locks_faults.c - the lock strategies under network faults made with the in-harness
- * proxy (harness/proxy.h) between a client and real redis-server processes: a reply lost
+ * proxy (harness/infra/proxy.h) between a client and real redis-server processes: a reply lost
  * after its command landed, a holder whose link is slow, nodes that fall silent. Each test
  * states what a broken strategy would do, and fails on it.
  *
@@ -24,7 +24,7 @@
 #include <pthread.h>
 
 #include "locks_fixture.h"
-#include "redis_conn.h"
+#include "locks/redis_conn.h"
 
 /* --- a lost reply ----------------------------------------------------------------------- */
 

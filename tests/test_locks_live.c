@@ -22,7 +22,7 @@
 #include <pthread.h>
 
 #include "locks_fixture.h"
-#include "redis_conn.h"
+#include "locks/redis_conn.h"
 
 #define THREADS 4
 

@@ -7,8 +7,8 @@
 
 #include <cmocka.h>
 
-#include "params.h"
-#include "strategy.h"
+#include "locks/params.h"
+#include "locks/strategy.h"
 
 static int param_index(const ovs_strategy_methods *m, const char *name)
 {

@@ -1,4 +1,4 @@
-/* test_proxy.c - live tests of the fault proxy (harness/proxy.c) on real sockets.
+/* test_proxy.c - live tests of the fault proxy (harness/infra/proxy.c) on real sockets.
  *
  * Most tests put the proxy in front of a tiny echo server run by this file (it can send a
  * banner on connect, and records when it last received something, so a test can tell
@@ -33,10 +33,10 @@
 #include <cmocka.h>
 #include <hiredis/hiredis.h>
 
-#include "fleet.h"
+#include "infra/fleet.h"
 #include "live.h"
-#include "proxy.h"
-#include "util.h"
+#include "infra/proxy.h"
+#include "core/util.h"
 
 #define WAIT_NS (3 * OVS_NS_PER_S) /* bound of every wait for something that must happen */
 #define ROUNDS 9                   /* round trips per latency measurement (odd: a median) */

@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "redlock_math.h"
+#include "locks/redlock_math.h"
 
 static void test_quorum(void **state)
 {

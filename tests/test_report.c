@@ -1,7 +1,7 @@
 /* test_report.c - summary.md and results.csv from a hand-built results database.
  *
  * Pure logic, no servers: an in-memory SQLite database with the schema documented in
- * harness/recorder.h, a handful of runs chosen to hit every cell shape (unsafe with a
+ * harness/engine/recorder.h, a handful of runs chosen to hit every cell shape (unsafe with a
  * figure, safe, re-run, aborted, error, expectation missed, text with '|', ',', '"' and a
  * line break), and exact expectations on the text. The runs use the hand-written schema
  * of results_fixture.h (some hold NULLs the recorder would refuse); the empty database is
@@ -23,7 +23,7 @@
 
 #include <sqlite3.h>
 
-#include "report.h"
+#include "reports/report.h"
 #include "results_fixture.h"
 
 /* 59 ASCII bytes, then a two-byte character straddling the 60-byte cut. */

@@ -19,10 +19,10 @@
 
 #include <cmocka.h>
 
-#include "checker.h"
-#include "runner.h"
-#include "shop.h"
-#include "strategy.h"
+#include "engine/checker.h"
+#include "engine/runner.h"
+#include "engine/shop.h"
+#include "locks/strategy.h"
 
 static const char scenario_text[] =
     "[scenario]\n"

@@ -22,10 +22,10 @@
 #include "ovs_config.h"
 #endif
 
-#include "scenario.h"
-#include "strategy.h"
-#include "trace.h"
-#include "util.h"
+#include "scenario/scenario.h"
+#include "locks/strategy.h"
+#include "core/trace.h"
+#include "core/util.h"
 
 /* A valid inventory file and a valid booking file, with every key set to a value other
  * than its default so that a key the parser ignores shows up as a wrong field. */

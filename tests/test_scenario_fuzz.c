@@ -17,8 +17,8 @@
 #include <cmocka.h>
 #include <dirent.h>
 
-#include "scenario.h"
-#include "util.h"
+#include "scenario/scenario.h"
+#include "core/util.h"
 
 #ifndef OVS_SOURCE_DIR
 #include "ovs_config.h"

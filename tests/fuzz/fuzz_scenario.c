@@ -25,7 +25,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "scenario.h"
+#include "scenario/scenario.h"
 
 /* Longer inputs only slow the fuzzer down: a file of OVS_MAX_CLIENTS clients fits well
  * under this, and the build passes a matching -max_len. */

@@ -1,0 +1,67 @@
+/* cli.h - what the command-line files share: options, exit codes, loading input. */
+#ifndef OVS_CLI_H
+#define OVS_CLI_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "scenario/scenario.h"
+#include "locks/strategy.h"
+
+#define EXIT_VERDICT 1  /* a verdict differs from expectation, or a run failed */
+#define EXIT_USAGE 2    /* bad usage or bad input: nothing started or written */
+#define EXIT_ENV 3      /* no redis-server, cannot write the output */
+#define EXIT_INTERRUPTED 130
+
+#define CLI_MAX_SCENARIOS 64
+#define CLI_MAX_STRATEGIES 32
+
+enum cli_mode { CLI_RUN, CLI_MATRIX, CLI_GATE, CLI_EXPLAIN };
+
+typedef struct cli_options {
+    enum cli_mode mode;
+    const char *cmd;            /* "run", "matrix", "gate", "explain" */
+    const char *out_dir;
+    const char *scenarios_dir;
+    const char *redis_server;
+    const char *junit;          /* gate: JUnit XML file */
+    const char *from_db;        /* explain: read a recorded run instead of running */
+    const char *mermaid;        /* explain: Mermaid file to write */
+    int check;                  /* run/matrix: exit 1 when a verdict differs from [expect] */
+    int quiet;                  /* do not print the summary */
+    int n_strategies;
+    const ovs_strategy_methods *strategies[CLI_MAX_STRATEGIES];
+    int params_given[CLI_MAX_STRATEGIES];
+    char param_text[CLI_MAX_STRATEGIES][256];
+    int n_max;                  /* gate --max-oversold NAME=N */
+    const ovs_strategy_methods *max_m[CLI_MAX_STRATEGIES];
+    long long max_oversold[CLI_MAX_STRATEGIES];
+} cli_options;
+
+/* Parse options for cmd; on return optind indexes the first operand. Returns 0, -1 after
+ * printing help (exit 0), or EXIT_USAGE. */
+int cli_parse(int argc, char **argv, cli_options *o);
+/* run / matrix / gate / explain: load, validate, run, report. Returns the exit status. */
+int cli_run(int argc, char **argv, enum cli_mode mode);
+/* Colour on stderr: a terminal, and NO_COLOR unset (no-color.org). */
+int cli_color(int fd);
+/* The default scenario directory: ./scenarios when it exists, else the source tree's. */
+const char *cli_default_scenarios(void);
+/* Every *.ini in dir, sorted. Returns the count or -1. Free each path. */
+int cli_scenario_files(const char *dir, char **paths, int max);
+int cli_mkdir_p(const char *path);
+/* Remove a SQLite database file with its -wal and -shm files, so a run starts afresh. */
+void cli_remove_db(const char *path);
+/* Catch SIGINT and SIGTERM from now on. The first sets the returned flag, which runs poll:
+ * clients take no new requests and the run in progress is recorded as aborted. The second
+ * kills every managed redis-server and exits 130 at once. */
+atomic_int *cli_catch_stop(void);
+/* bench: ceiling, redis-benchmark, every strategy's throughput and latency (cli_bench.c).
+ * Returns the exit status. */
+int cli_bench(int argc, char **argv);
+/* Print run_id (or, when it is -1, the latest run of the scenario with o's strategy) of the
+ * results database at dbpath as a time table, and write the Mermaid file if asked. */
+int cli_explain_print(const cli_options *o, const ovs_scenario *sc, const char *dbpath,
+                      int64_t run_id);
+
+#endif

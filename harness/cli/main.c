@@ -1,0 +1,189 @@
+/* main.c - the oversell command line: dispatch, list and report.
+ *
+ * Exit status everywhere: 0 ok, 1 a gate or invariant failure, 2 bad usage or input,
+ * 3 environment failure (no redis-server, port, disk), 130 interrupted. */
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "cli/cli.h"
+#include "ovs_config.h"
+#include "reports/report.h"
+#include "scenario/scenario.h"
+#include "locks/strategy.h"
+
+static void usage_main(FILE *f)
+{
+    fprintf(f,
+            "usage: oversell <command> [options]\n"
+            "\n"
+            "Shows, with real Redis servers and real SQLite files, which inventory and booking\n"
+            "protection strategies hold under concurrency and faults, and which ones oversell.\n"
+            "\n"
+            "commands:\n"
+            "  run SCENARIO       run one scenario (a file, or a name in the scenarios directory)\n"
+            "  matrix             run every scenario x strategy and print the summary\n"
+            "  gate               run the matrix; fail when a cell does not match its [expect]\n"
+            "  explain SCENARIO   print one run's interleaving as a time table (and Mermaid)\n"
+            "  report DB          write summary.md, results.csv and index.html from a results DB\n"
+            "  bench              measure the ceiling and every strategy's throughput and latency\n"
+            "                     against the performance targets\n"
+            "  list               list strategies (with parameters) and scenarios\n"
+            "\n"
+            "'oversell <command> --help' for the command's options.\n");
+}
+
+static int cmd_list(int argc, char **argv)
+{
+    cli_options o;
+    char *paths[CLI_MAX_SCENARIOS];
+    char err[600];
+    int rc;
+
+    memset(&o, 0, sizeof(o));
+    o.cmd = "list";
+    o.mode = CLI_RUN;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            printf("usage: oversell list [--scenarios DIR]\n\n"
+                   "Lists the strategies with their parameters and defaults, and the scenarios\n"
+                   "with their descriptions.\n");
+            return 0;
+        }
+    }
+    rc = cli_parse(argc, argv, &o);
+    if (rc != 0)
+        return rc < 0 ? 0 : rc;
+
+    printf("strategies:\n");
+    for (const ovs_strategy_methods *const *m = ovs_strategy_list(); *m; m++) {
+        printf("  %-22s %s%s\n", (*m)->name, (*m)->summary,
+               (*m)->claims_safe ? "" : " [claims no safety]");
+        for (int i = 0; i < (*m)->n_params; i++) {
+            const ovs_param_spec *p = &(*m)->params[i];
+            char def[64];
+            if (p->choices)
+                snprintf(def, sizeof(def), "%s", p->choices);
+            else
+                snprintf(def, sizeof(def), "%g%s", p->def,
+                         p->unit && strcmp(p->unit, "ms") == 0 ? " ms" : "");
+            printf("      %-16s %-12s %s\n", p->name, def, p->help);
+        }
+    }
+    int n = cli_scenario_files(o.scenarios_dir, paths, CLI_MAX_SCENARIOS);
+    printf("\nscenarios (%s):\n", o.scenarios_dir);
+    for (int i = 0; i < n; i++) {
+        ovs_scenario sc;
+        if (ovs_scenario_load(paths[i], &sc, err, sizeof(err)) == 0) {
+            printf("  %-32s %s\n", sc.name, sc.description);
+            ovs_scenario_free(&sc);
+        } else {
+            printf("  %s\n", err);
+            rc = EXIT_USAGE;
+        }
+        free(paths[i]);
+    }
+    return rc;
+}
+
+/* Regenerate every report from a results database without running anything. */
+static int cmd_report(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        { "out", required_argument, NULL, 'o' },
+        { "quiet", no_argument, NULL, 'q' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *out = NULL;
+    int quiet = 0, ch;
+    char err[300], dir[600];
+    sqlite3 *db = NULL;
+
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "o:qh", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'o': out = optarg; break;
+        case 'q': quiet = 1; break;
+        case 'h':
+            printf("usage: oversell report RESULTS.DB [--out DIR] [--quiet]\n\n"
+                   "Writes summary.md, results.csv and index.html from a results database\n"
+                   "(default: next to it) and prints the summary. Runs nothing.\n");
+            return 0;
+        default: return EXIT_USAGE;
+        }
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "oversell report: give one results database\n");
+        return EXIT_USAGE;
+    }
+    if (access(argv[optind], R_OK) != 0) {
+        fprintf(stderr, "oversell report: %s: %s\n", argv[optind], strerror(errno));
+        return EXIT_USAGE;
+    }
+    if (sqlite3_open_v2(argv[optind], &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        fprintf(stderr, "oversell report: %s: %s\n", argv[optind], sqlite3_errmsg(db));
+        sqlite3_close(db);
+        return EXIT_USAGE;
+    }
+    if (out == NULL) {
+        snprintf(dir, sizeof(dir), "%s", argv[optind]);
+        out = dirname(dir);
+    }
+    if (cli_mkdir_p(out) != 0 || ovs_report_write_all(db, out, err, sizeof(err)) != 0) {
+        fprintf(stderr, "oversell report: %s: %s\n", out, errno ? strerror(errno) : err);
+        sqlite3_close(db);
+        return EXIT_ENV;
+    }
+    if (!quiet && ovs_report_summary(db, stdout, err, sizeof(err)) != 0) {
+        fprintf(stderr, "oversell report: %s\n", err);
+        sqlite3_close(db);
+        return EXIT_USAGE;
+    }
+    sqlite3_close(db);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage_main(stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    /* hiredis writes with plain write(): a write to a server the harness just killed must
+     * come back as EPIPE, a lost connection, not end the harness. */
+    signal(SIGPIPE, SIG_IGN);
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        usage_main(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "--version") == 0) {
+        printf("oversell %s\n", OVS_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "run") == 0)
+        return cli_run(argc - 1, argv + 1, CLI_RUN);
+    if (strcmp(cmd, "matrix") == 0)
+        return cli_run(argc - 1, argv + 1, CLI_MATRIX);
+    if (strcmp(cmd, "gate") == 0)
+        return cli_run(argc - 1, argv + 1, CLI_GATE);
+    if (strcmp(cmd, "explain") == 0)
+        return cli_run(argc - 1, argv + 1, CLI_EXPLAIN);
+    if (strcmp(cmd, "report") == 0)
+        return cmd_report(argc - 1, argv + 1);
+    if (strcmp(cmd, "list") == 0)
+        return cmd_list(argc - 1, argv + 1);
+    if (strcmp(cmd, "bench") == 0)
+        return cli_bench(argc - 1, argv + 1);
+    fprintf(stderr, "oversell: unknown command '%s'\n", cmd);
+    usage_main(stderr);
+    return EXIT_USAGE;
+}

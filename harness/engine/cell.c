@@ -1,0 +1,202 @@
+/* cell.c - one scenario x strategy run, from fleet start to the recorded verdict. */
+#include "engine/cell.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine/checker.h"
+#include "infra/fleet.h"
+#include "infra/topology.h"
+#include "engine/runner.h"
+#include "engine/shop.h"
+#include "core/util.h"
+
+int ovs_cell_nodes(const ovs_scenario *sc, const ovs_strategy_methods *m, const ovs_params *p)
+{
+    int need = m->xNodes ? m->xNodes(p) : 0;
+    if (sc->redis.nodes > need)
+        need = sc->redis.nodes;
+    /* Replicas and faults need a master to exist, whatever the strategy uses. */
+    if (need == 0 && (sc->redis.replicas > 0 || sc->n_faults > 0))
+        need = 1;
+    return need;
+}
+
+/* The strategy's place in the registry, so reports list strategies in that order. */
+static int strategy_rank(const ovs_strategy_methods *m)
+{
+    const ovs_strategy_methods *const *all = ovs_strategy_list();
+    for (int i = 0; all[i]; i++)
+        if (all[i] == m)
+            return i;
+    return INT32_MAX;
+}
+
+static void utc_now(char *buf, size_t len)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int ovs_cell_run(const ovs_cell *cell, ovs_results *db, ovs_cell_result *out)
+{
+    const ovs_scenario *sc = cell->sc;
+    const ovs_strategy_methods *m = cell->m;
+    ovs_topology *topo = NULL;
+    ovs_run_result res;
+    ovs_check checks[OVS_MAX_CHECKS];
+    int nchecks = 0;
+    char shop_path[600], params[256], started[32], err[200];
+    sqlite3 *shop = NULL;
+    int64_t *redis_stock = NULL;
+    int nodes = ovs_cell_nodes(sc, m, &cell->params);
+    int64_t t_begin = ovs_now_ns();
+    int rc = OVS_ERR;
+
+    memset(out, 0, sizeof(*out));
+    memset(&res, 0, sizeof(res));
+    out->run_id = -1;
+    out->status = OVS_RUN_ERROR;
+    out->expect = ovs_scenario_expect(sc, m);
+    ovs_params_format(m, &cell->params, params, sizeof(params));
+    utc_now(started, sizeof(started));
+    snprintf(shop_path, sizeof(shop_path), "%s/%s.%s.db", cell->shop_dir, sc->name, m->name);
+
+    if (nodes > 0) {
+        int trc = ovs_topology_start(sc, nodes, cell->redis_server, shop_path, &topo, err,
+                                     sizeof(err));
+        if (trc != 0) {
+            snprintf(out->error, sizeof(out->error), "%s", err);
+            return trc == OVS_ERR_ENV ? OVS_ERR_ENV : OVS_ERR;
+        }
+    }
+    if (ovs_shop_create(shop_path, sc, err, sizeof(err)) != 0) {
+        snprintf(out->error, sizeof(out->error), "shop: %s", err);
+        goto record;
+    }
+
+    ovs_run_spec spec = {
+        .sc = sc,
+        .m = m,
+        .params = &cell->params,
+        .redis = topo ? ovs_topology_masters(topo) : NULL,
+        .n_redis = topo ? ovs_topology_size(topo) : 0,
+        .client_redis = topo ? ovs_topology_client_links(topo) : NULL,
+        .read_from = topo ? ovs_topology_read_from(topo) : NULL,
+        .fault = topo ? ovs_topology_fault : NULL,
+        .settle = topo ? ovs_topology_settle : NULL,
+        .fault_ctx = topo,
+        .shop_path = shop_path,
+        .stop = cell->stop,
+        .no_events = cell->no_events,
+    };
+    if (ovs_run(&spec, &res) != 0) {
+        snprintf(out->error, sizeof(out->error), "%s", res.error);
+        goto record;
+    }
+    out->status = res.status;
+
+    /* Redis's own view of stock, for strategies that keep it there: the divergence check
+     * compares every SKU with SQL once the write-back queue has drained. */
+    ovs_check_input in = { .unknown = res.unknown, .fenced = m->xFence != NULL,
+                           .redis_stock = m->redis_stock && sc->workload == OVS_INVENTORY };
+    char unread[200] = "";
+    if (in.redis_stock) {
+        redis_stock = calloc((size_t)sc->skus, sizeof(*redis_stock));
+        if (redis_stock == NULL)
+            snprintf(unread, sizeof(unread), "out of memory");
+        else if (topo == NULL)
+            snprintf(unread, sizeof(unread), "the run has no Redis");
+        else if (ovs_topology_redis_stocks(topo, sc->skus, redis_stock, &in.missing, unread,
+                                           sizeof(unread)) == 0)
+            in.stock = redis_stock;
+        in.unread = unread;
+    }
+
+    /* Ground truth: the shop as SQL sees it after the write-back queue drained. */
+    if (ovs_shop_open(shop_path, &shop, err, sizeof(err)) != 0 ||
+        (nchecks = ovs_check_run(shop, sc, res.traces, res.ntraces, res.t0, &in, checks,
+                                 out->figure, sizeof(out->figure), err, sizeof(err))) < 0) {
+        nchecks = 0;
+        out->status = OVS_RUN_ERROR;
+        snprintf(out->error, sizeof(out->error), "check: %s", err);
+        goto record;
+    }
+    /* A strategy that refused everyone sold nothing twice: a loss of availability, not of
+     * safety, and the headline says so rather than letting "0 sold" pass unremarked. */
+    if (res.succeeded == 0 && res.busy > 0) {
+        size_t used = strlen(out->figure);
+        snprintf(out->figure + used, sizeof(out->figure) - used,
+                 "; unavailable: %lld of %lld requests could not take the lock",
+                 (long long)res.busy, (long long)res.requests);
+    }
+    if (cell->no_events) {
+        size_t used = strlen(out->figure);
+        snprintf(out->figure + used, sizeof(out->figure) - used,
+                 "; events not recorded (bench): mutual exclusion and lost orders unchecked");
+    }
+    out->safe = 1;
+    out->oversold = checks[0].observed;
+    for (int i = 0; i < nchecks; i++)
+        out->safe &= checks[i].pass;
+    /* A check that could not run proves nothing: no verdict, and the error says which. */
+    for (int i = 0; i < nchecks; i++)
+        if (checks[i].skipped) {
+            out->status = OVS_RUN_ERROR;
+            snprintf(out->error, sizeof(out->error), "check %s %.200s", checks[i].invariant,
+                     checks[i].detail);
+            break;
+        }
+
+record:;
+    static const char *const status_names[] = { "ok", "aborted", "error" };
+    ovs_run_row row = {
+        .scenario = sc->name,
+        .scenario_file = sc->path,
+        .description = sc->description,
+        .workload = sc->workload == OVS_INVENTORY ? "inventory" : "booking",
+        .strategy = m->name,
+        .strategy_rank = strategy_rank(m),
+        .params = params,
+        .seed = sc->seed,
+        .expect = out->expect,
+        .redis_version = topo ? ovs_topology_version(topo) : NULL,
+        .sqlite_version = sqlite3_libversion(),
+        .started_at = started,
+        .duration_ns = res.duration_ns,
+        .status = status_names[out->status],
+        .error = out->status == OVS_RUN_ERROR ? out->error : NULL,
+        .verdict = out->status == OVS_RUN_OK ? (out->safe ? "safe" : "unsafe") : NULL,
+        .figure = out->status == OVS_RUN_OK ? out->figure : NULL,
+        .shop_db = shop_path,
+        .requests = res.requests,
+        .succeeded = res.succeeded,
+        .refused = res.refused + res.stale, /* both refusals by the shop; events say which */
+        .busy = res.busy,
+        .unknown = res.unknown,
+        .errors = res.errors,
+        .throughput = res.throughput,
+        .p50_ns = res.latency.p50,
+        .p99_ns = res.latency.p99,
+        .max_ns = res.latency.max,
+        .acquire_fail = res.acquire_fail,
+        .retries = res.retries,
+        .t0 = res.t0,
+    };
+    out->run_id = ovs_results_write(db, &row, res.traces, res.ntraces, checks, nchecks);
+    if (out->run_id < 0)
+        snprintf(out->error, sizeof(out->error), "results: %s", db->errstr);
+    else
+        rc = 0;
+    sqlite3_close(shop);
+    free(redis_stock);
+    ovs_run_result_free(&res);
+    ovs_topology_stop(topo);
+    out->seconds = (double)(ovs_now_ns() - t_begin) / 1e9;
+    return rc;
+}

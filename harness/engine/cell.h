@@ -1,0 +1,46 @@
+/* cell.h - one cell of the matrix: a scenario run once with one strategy, end to end.
+ *
+ * Starts the Redis fleet the strategy needs, creates a fresh shop database, runs the
+ * clients, drains the write-back queue, checks the invariants from the shop's SQL state
+ * and the recorded events, and writes the run to the results database. */
+#ifndef OVS_CELL_H
+#define OVS_CELL_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "engine/recorder.h"
+#include "scenario/scenario.h"
+#include "locks/strategy.h"
+
+typedef struct ovs_cell {
+    const ovs_scenario *sc;
+    const ovs_strategy_methods *m;
+    ovs_params params;           /* resolved: scenario section, then command-line values */
+    const char *shop_dir;        /* the shop database goes here as <scenario>.<strategy>.db */
+    const char *redis_server;    /* NULL: find one */
+    atomic_int *stop;            /* SIGINT flag; may be NULL */
+    int no_events;               /* ovs_run_spec.no_events: 1 only for `oversell bench`'s
+                                    recording-cost runs; the figure then says which checks
+                                    had no events to read */
+} ovs_cell;
+
+typedef struct ovs_cell_result {
+    int64_t run_id;        /* row in runs, or -1 when nothing was written */
+    int status;            /* enum ovs_run_status */
+    int safe;              /* 1 every invariant held, 0 not (valid when status is OK) */
+    int expect;            /* the scenario's [expect] for this strategy: 1, 0, -1 none */
+    char figure[256];      /* headline behind the verdict */
+    int64_t oversold;      /* the shop-level figure: units oversold, or double-booked pairs */
+    char error[256];       /* why, for ERROR */
+    double seconds;        /* wall time of the whole cell */
+} ovs_cell_result;
+
+/* Returns 0 when a run was recorded (whatever its verdict), OVS_ERR_ENV when the machine
+ * could not run it (no redis-server...; nothing written), OVS_ERR otherwise. */
+int ovs_cell_run(const ovs_cell *cell, ovs_results *db, ovs_cell_result *out);
+
+/* Redis masters the cell needs: the scenario's [redis] nodes or the strategy's own need. */
+int ovs_cell_nodes(const ovs_scenario *sc, const ovs_strategy_methods *m, const ovs_params *p);
+
+#endif

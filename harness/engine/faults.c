@@ -1,0 +1,292 @@
+/* faults.c - the fault scheduler: timed faults, point faults and their second halves.
+ *
+ * One mutex and one condition variable (on CLOCK_MONOTONIC) guard the shared state: which
+ * point each client is waiting at, how many clients are done, which faults have fired and
+ * which second halves are due. The main thread never holds the mutex while it acts on a
+ * server, so a client reaching a point never waits behind a slow restart it did not ask
+ * for. */
+#include "engine/faults.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/util.h"
+
+#define MAX_FOLLOWUPS 64
+
+typedef struct followup {
+    const ovs_fault *f;
+    int64_t due; /* absolute monotonic */
+} followup;
+
+struct ovs_faults {
+    const ovs_scenario *sc;
+    ovs_fault_fn fn;
+    void *ctx;
+    ovs_writeback *wb;
+    int nclients;
+    int64_t t0;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;      /* on CLOCK_MONOTONIC: timed waits use absolute deadlines */
+    int *waiting_step;      /* per client: the step it waits at, or -1 */
+    unsigned *reached;      /* per client: bit (1 << step) for every point it passed; its
+                               own thread writes it, the main thread reads it only after
+                               that client said it was done (under mu) */
+    int done;               /* clients finished */
+    char *fired;            /* per fault */
+    followup fu[MAX_FOLLOWUPS];
+    int nfu;
+    ovs_trace trace;        /* written by the main thread only */
+    int failed;
+    char error[256];
+};
+
+ovs_faults *ovs_faults_new(const ovs_scenario *sc, ovs_fault_fn fn, void *ctx,
+                           ovs_writeback *wb, int nclients)
+{
+    ovs_faults *fs = calloc(1, sizeof(*fs));
+    pthread_condattr_t ca;
+
+    if (fs == NULL)
+        return NULL;
+    fs->sc = sc;
+    fs->fn = fn;
+    fs->ctx = ctx;
+    fs->wb = wb;
+    fs->nclients = nclients;
+    fs->waiting_step = malloc((size_t)(nclients > 0 ? nclients : 1) * sizeof(int));
+    fs->reached = calloc((size_t)(nclients > 0 ? nclients : 1), sizeof(unsigned));
+    fs->fired = calloc((size_t)(sc->n_faults > 0 ? sc->n_faults : 1), 1);
+    if (fs->waiting_step == NULL || fs->reached == NULL || fs->fired == NULL) {
+        free(fs->waiting_step);
+        free(fs->reached);
+        free(fs->fired);
+        free(fs);
+        return NULL;
+    }
+    for (int i = 0; i < nclients; i++)
+        fs->waiting_step[i] = -1;
+    pthread_mutex_init(&fs->mu, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&fs->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    return fs;
+}
+
+static int has_point(const ovs_scenario *sc, int client, enum ovs_op step)
+{
+    for (int i = 0; i < sc->n_faults; i++)
+        if (sc->faults[i].at_ns < 0 && sc->faults[i].after_client == client &&
+            sc->faults[i].after_step == (int)step)
+            return 1;
+    return 0;
+}
+
+void ovs_faults_point(ovs_faults *fs, int client, enum ovs_op step)
+{
+    /* The fault table is immutable during the run: no lock needed to know there is
+     * nothing to do, which is the common case on the hot path. */
+    if (fs == NULL || client < 0 || client >= fs->nclients)
+        return;
+    fs->reached[client] |= 1u << step;
+    if (!has_point(fs->sc, client, step))
+        return;
+    pthread_mutex_lock(&fs->mu);
+    fs->waiting_step[client] = (int)step;
+    pthread_cond_broadcast(&fs->cv);
+    while (fs->waiting_step[client] != -1)
+        pthread_cond_wait(&fs->cv, &fs->mu);
+    pthread_mutex_unlock(&fs->mu);
+}
+
+void ovs_faults_client_done(ovs_faults *fs)
+{
+    if (fs == NULL)
+        return;
+    pthread_mutex_lock(&fs->mu);
+    fs->done++;
+    pthread_cond_broadcast(&fs->cv);
+    pthread_mutex_unlock(&fs->mu);
+}
+
+static const char *target_text(const ovs_fault *f, char *buf, size_t len)
+{
+    if (f->target == OVS_TARGET_NODE)
+        snprintf(buf, len, "node:%d", f->target_node);
+    else if (f->target == OVS_TARGET_REPLICA)
+        snprintf(buf, len, "replica:%d", f->target_node);
+    else
+        snprintf(buf, len, "link:%d:node:%d", f->target_client, f->target_node);
+    return buf;
+}
+
+/* Called with the mutex held; releases it while acting. */
+static void fire(ovs_faults *fs, const ovs_fault *f, int second)
+{
+    char what[64] = "", err[200] = "", target[46];
+    int64_t start = ovs_now_ns();
+    int rc;
+
+    pthread_mutex_unlock(&fs->mu);
+    rc = fs->fn(fs->ctx, f, second, fs->wb, what, sizeof(what), err, sizeof(err));
+    ovs_trace_add(&fs->trace, -1, OVS_OP_FAULT, target_text(f, target, sizeof(target)), start,
+                  ovs_now_ns(), rc == 0 ? OVS_OUT_OK : OVS_OUT_FAIL, rc == 0 ? what : err);
+    pthread_mutex_lock(&fs->mu);
+    if (rc != 0 && !fs->failed) {
+        fs->failed = 1;
+        snprintf(fs->error, sizeof(fs->error), "fault %s: %s", f->name, err);
+    }
+    if (rc == 0 && !second && fs->nfu < MAX_FOLLOWUPS) {
+        int needs = f->action == OVS_FAULT_KILL_RESTART ||
+                    (f->duration_ns > 0 &&
+                     (f->action == OVS_FAULT_PAUSE || f->action == OVS_FAULT_CUT));
+        if (needs)
+            fs->fu[fs->nfu++] = (followup){ f, ovs_now_ns() + f->duration_ns };
+    }
+}
+
+static int take_due_followup(ovs_faults *fs, int64_t now, int all)
+{
+    int best = -1;
+    for (int i = 0; i < fs->nfu; i++)
+        if ((all || fs->fu[i].due <= now) && (best < 0 || fs->fu[i].due < fs->fu[best].due))
+            best = i;
+    if (best < 0)
+        return 0;
+    const ovs_fault *f = fs->fu[best].f;
+    fs->fu[best] = fs->fu[--fs->nfu];
+    fire(fs, f, 1);
+    return 1;
+}
+
+/* Why f never fired, into fs->error. Called with the mutex held, once every client is
+ * done, so reached[] is final. */
+static void not_fired(ovs_faults *fs, const ovs_fault *f, int64_t now)
+{
+    const ovs_scenario *sc = fs->sc;
+
+    if (f->at_ns >= 0) {
+        snprintf(fs->error, sizeof(fs->error),
+                 "fault %s (line %d, at %.1f ms) did not fire: every client was done at"
+                 " t=%.1f ms",
+                 f->name, f->line, (double)f->at_ns / 1e6, (double)(now - fs->t0) / 1e6);
+        return;
+    }
+    const char *who = f->after_client >= 0 && f->after_client < sc->n_clients
+                          ? sc->clients[f->after_client].name
+                          : "?";
+    unsigned r = f->after_client >= 0 && f->after_client < fs->nclients
+                     ? fs->reached[f->after_client]
+                     : 0;
+    char passed[96] = "";
+    size_t used = 0;
+    for (int op = 0; op < OVS_OP__COUNT; op++)
+        if ((r & (1u << op)) && used < sizeof(passed))
+            used += (size_t)snprintf(passed + used, sizeof(passed) - used, "%s%s",
+                                     used ? ", " : "", ovs_op_name((enum ovs_op)op));
+    snprintf(fs->error, sizeof(fs->error),
+             "fault %s (line %d, after %s:%s) did not fire: %s never reached %s (%s%s)", f->name,
+             f->line, who, ovs_op_name((enum ovs_op)f->after_step), who,
+             ovs_op_name((enum ovs_op)f->after_step), used ? "steps passed: " : "",
+             used ? passed : "the request never started");
+}
+
+void ovs_faults_run(ovs_faults *fs, int64_t t0)
+{
+    const ovs_scenario *sc = fs->sc;
+
+    fs->t0 = t0;
+    pthread_mutex_lock(&fs->mu);
+    for (;;) {
+        int acted = 0;
+        int64_t now = ovs_now_ns();
+
+        /* Clients waiting at a point: fire its faults in file order, then release them. */
+        for (int c = 0; c < fs->nclients; c++) {
+            if (fs->waiting_step[c] < 0)
+                continue;
+            for (int i = 0; i < sc->n_faults; i++) {
+                const ovs_fault *f = &sc->faults[i];
+                if (!fs->fired[i] && f->at_ns < 0 && f->after_client == c &&
+                    f->after_step == fs->waiting_step[c]) {
+                    fs->fired[i] = 1;
+                    fire(fs, f, 0);
+                }
+            }
+            fs->waiting_step[c] = -1;
+            pthread_cond_broadcast(&fs->cv);
+            acted = 1;
+        }
+        if (fs->done >= fs->nclients)
+            break;
+        for (int i = 0; i < sc->n_faults; i++) {
+            const ovs_fault *f = &sc->faults[i];
+            if (!fs->fired[i] && f->at_ns >= 0 && t0 + f->at_ns <= now) {
+                fs->fired[i] = 1;
+                fire(fs, f, 0);
+                acted = 1;
+            }
+        }
+        acted |= take_due_followup(fs, ovs_now_ns(), 0);
+        if (acted)
+            continue;
+
+        /* Sleep until the next timed fault or second half, or until woken. */
+        int64_t next = INT64_MAX;
+        for (int i = 0; i < sc->n_faults; i++)
+            if (!fs->fired[i] && sc->faults[i].at_ns >= 0 && t0 + sc->faults[i].at_ns < next)
+                next = t0 + sc->faults[i].at_ns;
+        for (int i = 0; i < fs->nfu; i++)
+            if (fs->fu[i].due < next)
+                next = fs->fu[i].due;
+        if (next == INT64_MAX) {
+            pthread_cond_wait(&fs->cv, &fs->mu);
+        } else {
+            struct timespec ts = { .tv_sec = next / OVS_NS_PER_S,
+                                   .tv_nsec = next % OVS_NS_PER_S };
+            pthread_cond_timedwait(&fs->cv, &fs->mu, &ts);
+        }
+    }
+    /* Clients are done: make the servers whole again before the checks. */
+    while (take_due_followup(fs, 0, 1))
+        ;
+    /* A fault that did not happen never yields a verdict: the run is an error that names
+     * it, rather than a "safe" for a scenario that was not played. */
+    for (int i = 0; i < sc->n_faults && !fs->failed; i++)
+        if (!fs->fired[i]) {
+            fs->failed = 1;
+            not_fired(fs, &sc->faults[i], ovs_now_ns());
+        }
+    pthread_mutex_unlock(&fs->mu);
+}
+
+ovs_trace *ovs_faults_trace(ovs_faults *fs)
+{
+    return &fs->trace;
+}
+
+int ovs_faults_error(ovs_faults *fs, char *err, size_t errlen)
+{
+    if (fs == NULL || !fs->failed)
+        return 0;
+    ovs_seterr(err, errlen, "%s", fs->error);
+    return -1;
+}
+
+void ovs_faults_free(ovs_faults *fs)
+{
+    if (fs == NULL)
+        return;
+    ovs_trace_free(&fs->trace);
+    pthread_cond_destroy(&fs->cv);
+    pthread_mutex_destroy(&fs->mu);
+    free(fs->waiting_step);
+    free(fs->reached);
+    free(fs->fired);
+    free(fs);
+}

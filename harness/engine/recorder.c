@@ -1,0 +1,207 @@
+/* recorder.c - writing runs, events and checks to the results database.
+ *
+ * Everything about one run goes in one transaction with prepared statements reused for
+ * every row: tens of thousands of events cost a few milliseconds, and a crash while
+ * writing leaves the run absent rather than half there. */
+#include "engine/recorder.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/util.h"
+
+static const char *const results_schema =
+    "PRAGMA journal_mode=WAL;"
+    "CREATE TABLE IF NOT EXISTS runs("
+    "  id INTEGER PRIMARY KEY,"
+    "  scenario TEXT NOT NULL, scenario_file TEXT NOT NULL, description TEXT NOT NULL,"
+    "  workload TEXT NOT NULL, strategy TEXT NOT NULL, strategy_rank INTEGER,"
+    "  params TEXT NOT NULL,"
+    "  seed INTEGER NOT NULL, expect TEXT CHECK (expect IN ('safe', 'unsafe')),"
+    "  redis_version TEXT, sqlite_version TEXT NOT NULL, started_at TEXT NOT NULL,"
+    "  duration_ns INTEGER NOT NULL,"
+    "  status TEXT NOT NULL CHECK (status IN ('ok', 'aborted', 'error')), error TEXT,"
+    "  verdict TEXT CHECK (verdict IN ('safe', 'unsafe')), figure TEXT, shop_db TEXT,"
+    "  requests INTEGER, succeeded INTEGER, refused INTEGER, busy INTEGER, unknown INTEGER,"
+    "  errors INTEGER,"
+    "  throughput REAL, p50_ns INTEGER, p99_ns INTEGER, max_ns INTEGER,"
+    "  acquire_fail INTEGER, retries INTEGER);"
+    "CREATE TABLE IF NOT EXISTS events("
+    "  run INTEGER NOT NULL REFERENCES runs(id), client INTEGER NOT NULL,"
+    "  op TEXT NOT NULL, key TEXT, start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL,"
+    "  outcome TEXT NOT NULL CHECK (outcome IN ('ok', 'fail', 'unknown')), detail TEXT);"
+    "CREATE INDEX IF NOT EXISTS events_run ON events(run, op, start_ns);"
+    "CREATE TABLE IF NOT EXISTS checks("
+    "  run INTEGER NOT NULL REFERENCES runs(id), invariant TEXT NOT NULL,"
+    "  observed INTEGER NOT NULL, expected INTEGER NOT NULL,"
+    "  verdict TEXT NOT NULL CHECK (verdict IN ('pass', 'fail', 'skipped')), detail TEXT);";
+
+ovs_results *ovs_results_open(const char *path, char *err, size_t errlen)
+{
+    ovs_results *r = calloc(1, sizeof(*r));
+    char *msg = NULL;
+
+    if (r == NULL) {
+        ovs_seterr(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (sqlite3_open(path, &r->db) != SQLITE_OK) {
+        ovs_seterr(err, errlen, "%s: %s", path, r->db ? sqlite3_errmsg(r->db) : "cannot open");
+        ovs_results_close(r);
+        return NULL;
+    }
+    sqlite3_busy_timeout(r->db, 5000);
+    if (sqlite3_exec(r->db, results_schema, NULL, NULL, &msg) != SQLITE_OK) {
+        ovs_seterr(err, errlen, "%s: %s", path, msg ? msg : sqlite3_errmsg(r->db));
+        sqlite3_free(msg);
+        ovs_results_close(r);
+        return NULL;
+    }
+    return r;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+    if (s == NULL)
+        sqlite3_bind_null(st, i);
+    else
+        sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+}
+
+static int fail(ovs_results *r, const char *what)
+{
+    r->err = 1;
+    snprintf(r->errstr, sizeof(r->errstr), "%s: %s", what, sqlite3_errmsg(r->db));
+    return -1;
+}
+
+int64_t ovs_results_write(ovs_results *r, const ovs_run_row *row, ovs_trace *const *traces,
+                          int ntraces, const ovs_check *checks, int nchecks)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t id = -1;
+    int i = 1;
+
+    if (sqlite3_exec(r->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return fail(r, "begin");
+    if (sqlite3_prepare_v2(
+            r->db,
+            "INSERT INTO runs(scenario, scenario_file, description, workload, strategy,"
+            " strategy_rank, params, seed, expect, redis_version, sqlite_version, started_at, duration_ns,"
+            " status, error, verdict, figure, shop_db, requests, succeeded, refused, busy,"
+            " unknown, errors, throughput, p50_ns, p99_ns, max_ns, acquire_fail, retries)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            -1, &st, NULL) != SQLITE_OK) {
+        fail(r, "insert run");
+        goto rollback;
+    }
+    bind_text(st, i++, row->scenario);
+    bind_text(st, i++, row->scenario_file);
+    bind_text(st, i++, row->description ? row->description : "");
+    bind_text(st, i++, row->workload);
+    bind_text(st, i++, row->strategy);
+    sqlite3_bind_int(st, i++, row->strategy_rank);
+    bind_text(st, i++, row->params ? row->params : "");
+    sqlite3_bind_int64(st, i++, (sqlite3_int64)row->seed);
+    bind_text(st, i++, row->expect < 0 ? NULL : row->expect ? "safe" : "unsafe");
+    bind_text(st, i++, row->redis_version);
+    bind_text(st, i++, row->sqlite_version);
+    bind_text(st, i++, row->started_at);
+    sqlite3_bind_int64(st, i++, row->duration_ns);
+    bind_text(st, i++, row->status);
+    bind_text(st, i++, row->error);
+    bind_text(st, i++, row->verdict);
+    bind_text(st, i++, row->figure);
+    bind_text(st, i++, row->shop_db);
+    sqlite3_bind_int64(st, i++, row->requests);
+    sqlite3_bind_int64(st, i++, row->succeeded);
+    sqlite3_bind_int64(st, i++, row->refused);
+    sqlite3_bind_int64(st, i++, row->busy);
+    sqlite3_bind_int64(st, i++, row->unknown);
+    sqlite3_bind_int64(st, i++, row->errors);
+    sqlite3_bind_double(st, i++, row->throughput);
+    sqlite3_bind_int64(st, i++, row->p50_ns);
+    sqlite3_bind_int64(st, i++, row->p99_ns);
+    sqlite3_bind_int64(st, i++, row->max_ns);
+    sqlite3_bind_int64(st, i++, row->acquire_fail);
+    sqlite3_bind_int64(st, i++, row->retries);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        fail(r, "insert run");
+        goto rollback;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    id = sqlite3_last_insert_rowid(r->db);
+
+    if (sqlite3_prepare_v2(r->db,
+                           "INSERT INTO events(run, client, op, key, start_ns, end_ns,"
+                           " outcome, detail) VALUES (?,?,?,?,?,?,?,?)",
+                           -1, &st, NULL) != SQLITE_OK) {
+        fail(r, "insert event");
+        goto rollback;
+    }
+    for (int t = 0; t < ntraces; t++) {
+        if (traces[t] == NULL)
+            continue;
+        for (size_t k = 0; k < traces[t]->n; k++) {
+            const ovs_event *e = &traces[t]->ev[k];
+            sqlite3_bind_int64(st, 1, id);
+            sqlite3_bind_int(st, 2, e->client);
+            sqlite3_bind_text(st, 3, ovs_op_name(e->op), -1, SQLITE_STATIC);
+            bind_text(st, 4, e->key[0] ? e->key : NULL);
+            sqlite3_bind_int64(st, 5, e->start_ns - row->t0);
+            sqlite3_bind_int64(st, 6, e->end_ns - row->t0);
+            sqlite3_bind_text(st, 7, ovs_outcome_name(e->outcome), -1, SQLITE_STATIC);
+            bind_text(st, 8, e->detail[0] ? e->detail : NULL);
+            if (sqlite3_step(st) != SQLITE_DONE) {
+                fail(r, "insert event");
+                goto rollback;
+            }
+            sqlite3_reset(st);
+        }
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+
+    if (sqlite3_prepare_v2(r->db,
+                           "INSERT INTO checks(run, invariant, observed, expected, verdict,"
+                           " detail) VALUES (?,?,?,?,?,?)",
+                           -1, &st, NULL) != SQLITE_OK) {
+        fail(r, "insert check");
+        goto rollback;
+    }
+    for (int c = 0; c < nchecks; c++) {
+        sqlite3_bind_int64(st, 1, id);
+        bind_text(st, 2, checks[c].invariant);
+        sqlite3_bind_int64(st, 3, checks[c].observed);
+        sqlite3_bind_int64(st, 4, checks[c].expected);
+        bind_text(st, 5, checks[c].skipped ? "skipped" : checks[c].pass ? "pass" : "fail");
+        bind_text(st, 6, checks[c].detail);
+        if (sqlite3_step(st) != SQLITE_DONE) {
+            fail(r, "insert check");
+            goto rollback;
+        }
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        fail(r, "commit");
+        goto rollback;
+    }
+    return id;
+
+rollback:
+    sqlite3_finalize(st);
+    sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
+void ovs_results_close(ovs_results *r)
+{
+    if (r == NULL)
+        return;
+    sqlite3_close(r->db);
+    free(r);
+}

@@ -1,0 +1,618 @@
+/* runner.c - client threads, the start barrier, the schedule and per-request recording.
+ *
+ * Threads share nothing on the hot path but two atomics: the next crowd index to serve
+ * and the stop flag. Everything a thread records goes to its own trace; counters are
+ * summed after join. A start gate (a mutex and a condition variable rather than a
+ * pthread barrier, so that a thread that failed to start cannot strand the others) opens
+ * once every client has connected, so connection set-up is no part of the race; t0 is
+ * written under the gate's mutex, so every thread reads the same t0. */
+#include "engine/runner.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/faults.h"
+#include "engine/shop.h"
+#include "core/util.h"
+#include "engine/writeback.h"
+
+#define MAX_KEYS OVS_MAX_NIGHTS /* a stay's nights under night granularity */
+
+typedef struct run_shared {
+    const ovs_run_spec *spec;
+    ovs_writeback *wb;
+    pthread_mutex_t gate_mu;   /* the start gate: guards ready, go and t0 */
+    pthread_cond_t gate_cv;
+    int ready;                 /* clients connected (or failed to) */
+    int go;                    /* set with t0 once every started client is ready */
+    int64_t t0;
+    atomic_int next;           /* next crowd buyer to serve */
+    atomic_int open_failed;    /* a client could not connect: the run is an error */
+    int64_t *arrival;          /* crowd: offset from t0 of each buyer */
+    int64_t *think;            /* crowd: think time of each buyer */
+    char open_error[256];      /* first connection failure; guarded by open_failed */
+    pthread_mutex_t error_mu;
+    ovs_faults *faults;        /* the fault scheduler, or NULL when the scenario has none */
+} run_shared;
+
+typedef struct client {
+    run_shared *sh;
+    int index;                 /* thread index */
+    pthread_t thread;
+    ovs_strategy *s;
+    sqlite3 *shop;
+    ovs_env env;
+    ovs_trace trace;
+    int64_t requests, succeeded, refused, stale, busy, unknown, errors, acquire_fail, retries;
+    int64_t *latency;          /* one per request served, for percentiles */
+    size_t nlat, caplat;
+    int pause_process;         /* think stops the whole client, watchdog included */
+    int no_events;             /* spec->no_events, kept here next to the trace it gates */
+    atomic_int frozen;         /* env.frozen points here: set while paused as a process */
+} client;
+
+int ovs_request_keys(const ovs_scenario *sc, const ovs_request *r, char (*keys)[46], int max)
+{
+    char d[16];
+    int n = 0;
+
+    if (max < 1)
+        return 0;
+    if (sc->workload == OVS_INVENTORY) {
+        snprintf(keys[0], 46, "sku:%d", r->sku);
+        return 1;
+    }
+    switch (sc->granularity) {
+    case OVS_GRAN_HOTEL:
+        snprintf(keys[0], 46, "hotel:%d", r->hotel);
+        return 1;
+    case OVS_GRAN_CHECKIN:
+        ovs_format_date(r->check_in, d, sizeof(d));
+        snprintf(keys[0], 46, "hotel:%d:%s", r->hotel, d);
+        return 1;
+    case OVS_GRAN_NIGHT:
+        /* ISO dates sort like the days, so ascending days are already sorted keys. */
+        for (int day = r->check_in; day < r->check_out && n < max; day++, n++) {
+            ovs_format_date(day, d, sizeof(d));
+            snprintf(keys[n], 46, "hotel:%d:night:%s", r->hotel, d);
+        }
+        return n;
+    }
+    return 0;
+}
+
+static int stopping(const ovs_run_spec *spec)
+{
+    return spec->stop != NULL && atomic_load(spec->stop) != 0;
+}
+
+static void note_latency(client *c, int64_t ns)
+{
+    if (c->nlat == c->caplat) {
+        size_t ncap = c->caplat ? c->caplat * 2 : 256;
+        int64_t *v = realloc(c->latency, ncap * sizeof(*v));
+        if (v == NULL)
+            return;
+        c->latency = v;
+        c->caplat = ncap;
+    }
+    c->latency[c->nlat++] = ns;
+}
+
+/* Spend the think time. Under `pause = process` the client's whole runtime is stopped for
+ * it, so the strategy's own threads (a watchdog renewing the lease) stop too: they read
+ * the frozen flag, set (sequentially consistent) before the sleep and cleared after it. */
+static void think_for(client *c, int64_t ns)
+{
+    if (!c->pause_process) {
+        ovs_sleep_ns(ns);
+        return;
+    }
+    atomic_store(&c->frozen, 1);
+    ovs_sleep_ns(ns);
+    atomic_store(&c->frozen, 0);
+}
+
+static enum ovs_outcome outcome_of(int rc)
+{
+    if (rc == OVS_OK)
+        return OVS_OUT_OK;
+    if (rc == OVS_ERR_IO)
+        return OVS_OUT_UNKNOWN;
+    return OVS_OUT_FAIL;
+}
+
+/* Append one event to the client's own trace, unless the run records none (bench's
+ * measurement of what recording costs): one well-predicted branch per event. */
+static void record(client *c, int buyer, enum ovs_op op, const char *key, int64_t start_ns,
+                   int64_t end_ns, enum ovs_outcome outcome, const char *detail)
+{
+    if (!c->no_events)
+        ovs_trace_add(&c->trace, buyer, op, key, start_ns, end_ns, outcome, detail);
+}
+
+/* The fencing tokens of every key held, for a strategy that fences (xFence): the shop
+ * then registers them before the check and verifies them in the act. OVS_OK (fence->n is
+ * 0 for a strategy that does not fence), or OVS_ERR when a held key has no token. */
+static int fence_of(ovs_strategy *s, char (*keys)[46], int nkeys, ovs_fence *fence)
+{
+    fence->n = 0;
+    if (s->m->xFence == NULL)
+        return OVS_OK;
+    for (int k = 0; k < nkeys; k++) {
+        int64_t t = s->m->xFence(s, keys[k]);
+        if (t < 0)
+            return ovs_strategy_fail(s, OVS_ERR, "%s: no fencing token for %s", s->m->name,
+                                     keys[k]);
+        fence->key[k] = keys[k];
+        fence->token[k] = t;
+    }
+    fence->n = nkeys;
+    return OVS_OK;
+}
+
+/* The harness's own check-think-act inside the strategy's lock on the request's nkeys
+ * keys (computed once per request by the caller). Returns the request's result code. */
+static int locked_request(client *c, const ovs_request *r, int buyer, int64_t think,
+                          char (*keys)[46], int nkeys)
+{
+    const ovs_scenario *sc = c->sh->spec->sc;
+    ovs_strategy *s = c->s;
+    int64_t held_at[MAX_KEYS];
+    ovs_fence fence;
+    char detail[64], err[160];
+    int held = 0, rc = OVS_OK, acted = 0;
+
+    for (held = 0; held < nkeys; held++) {
+        int64_t a0 = ovs_now_ns();
+        s->attempts = 0;
+        rc = s->m->xLock(s, keys[held]);
+        int64_t a1 = ovs_now_ns();
+        if (s->attempts > 1)
+            c->retries += s->attempts - 1;
+        /* The trace truncates details to fit its fixed-size field. */
+        if (rc == OVS_OK)
+            snprintf(detail, sizeof(detail), "attempts=%u", s->attempts);
+        record(c, buyer, OVS_OP_ACQUIRE, keys[held], a0, a1, outcome_of(rc),
+               rc == OVS_OK ? detail : s->errstr);
+        if (rc != OVS_OK)
+            break;
+        held_at[held] = a1;
+    }
+    ovs_faults_point(c->sh->faults, c->index, OVS_OP_ACQUIRE);
+
+    if (rc == OVS_OK && (rc = fence_of(s, keys, held, &fence)) != OVS_OK) {
+        record(c, buyer, OVS_OP_CHECK, keys[0], ovs_now_ns(), ovs_now_ns(), OVS_OUT_FAIL,
+               s->errstr);
+    } else if (rc == OVS_OK) {
+        int64_t seen = 0, t = ovs_now_ns();
+        rc = ovs_shop_check(c->shop, sc->workload, r, &fence, &seen, err, sizeof(err));
+        if (fence.n > 0)
+            snprintf(detail, sizeof(detail), "%s=%lld token %lld",
+                     sc->workload == OVS_INVENTORY ? "stock" : "overlapping", (long long)seen,
+                     (long long)fence.token[0]);
+        else
+            snprintf(detail, sizeof(detail), "%s=%lld",
+                     sc->workload == OVS_INVENTORY ? "stock" : "overlapping", (long long)seen);
+        record(c, buyer, OVS_OP_CHECK, keys[0], t, ovs_now_ns(), outcome_of(rc),
+               rc == OVS_ERR || rc == OVS_STALE ? err : detail);
+        ovs_faults_point(c->sh->faults, c->index, OVS_OP_CHECK);
+        if (rc == OVS_OK) {
+            think_for(c, think);
+            t = ovs_now_ns();
+            rc = ovs_shop_act(c->shop, sc->workload, r, buyer, &fence, err, sizeof(err));
+            if (fence.n > 0 && rc == OVS_OK)
+                snprintf(err, sizeof(err), "token %lld", (long long)fence.token[0]);
+            record(c, buyer, OVS_OP_ACT, keys[0], t, ovs_now_ns(), outcome_of(rc),
+                   rc == OVS_OK && fence.n == 0 ? NULL : err);
+            acted = rc == OVS_OK;
+            ovs_faults_point(c->sh->faults, c->index, OVS_OP_ACT);
+        }
+        /* The section ends when the harness is about to release: under a sound lock the
+         * next holder's section cannot begin before this instant. */
+        int64_t end = ovs_now_ns();
+        for (int k = 0; k < held; k++)
+            record(c, buyer, OVS_OP_CRITICAL, keys[k], held_at[k], end, OVS_OUT_OK, NULL);
+    } else if (rc == OVS_BUSY) {
+        c->acquire_fail++;
+    }
+
+    /* Release in reverse order of taking. A failed release is recorded, not fatal: "it
+     * was no longer ours" is exactly what the TTL scenarios look for. A release that
+     * undid the section's writes (a lock that was a transaction and did not commit) makes
+     * the request fail however the act went: its sale never happened. */
+    for (int k = held - 1; k >= 0; k--) {
+        int64_t t = ovs_now_ns();
+        int u = s->m->xUnlock(s, keys[k]);
+        record(c, buyer, OVS_OP_RELEASE, keys[k], t, ovs_now_ns(), outcome_of(u),
+               u == OVS_OK ? NULL : u == OVS_BUSY ? "not owner" : s->errstr);
+        if (acted && u == OVS_UNDONE) {
+            snprintf(err, sizeof(err), "%s", s->errstr);
+            rc = ovs_strategy_fail(s, OVS_ERR, "rolled back after the act: %.100s", err);
+        } else if (acted && u == OVS_ERR_IO && s->m->unlock_commits) {
+            snprintf(err, sizeof(err), "%s", s->errstr);
+            rc = ovs_strategy_fail(s, OVS_ERR_IO, "commit unknown after the act: %.100s", err);
+        }
+    }
+    if (held > 0)
+        ovs_faults_point(c->sh->faults, c->index, OVS_OP_RELEASE);
+    return rc;
+}
+
+static void serve(client *c, const ovs_request *r, int buyer, int64_t think)
+{
+    const ovs_scenario *sc = c->sh->spec->sc;
+    int rc;
+    const char *what;
+    char keys[MAX_KEYS][46];
+    /* Keys once per request: the locks take them all, the request event names the first. */
+    int nkeys = ovs_request_keys(sc, r, keys, c->s->m->xExecute ? 1 : MAX_KEYS);
+    int64_t t = ovs_now_ns();
+
+    c->env.buyer = buyer;
+    if (c->s->m->xExecute != NULL) {
+        /* A whole operation has the lock path's named points too, so a scenario's faults
+         * fire whatever the strategy: `acquire` is the instant the request goes out (the
+         * fault lands first), and `check`, `act` and `release` the instant its answer came
+         * back - a script that checks and acts at once has no instant between them. */
+        ovs_faults_point(c->sh->faults, c->index, OVS_OP_ACQUIRE);
+        c->s->attempts = 0;
+        rc = c->s->m->xExecute(c->s, r, buyer, think);
+        if (c->s->attempts > 1)
+            c->retries += c->s->attempts - 1;
+        ovs_faults_point(c->sh->faults, c->index, OVS_OP_CHECK);
+        ovs_faults_point(c->sh->faults, c->index, OVS_OP_ACT);
+        ovs_faults_point(c->sh->faults, c->index, OVS_OP_RELEASE);
+    } else {
+        rc = locked_request(c, r, buyer, think, keys, nkeys);
+    }
+    int64_t end = ovs_now_ns();
+
+    switch (rc) {
+    case OVS_OK: c->succeeded++; what = sc->workload == OVS_INVENTORY ? "sold" : "booked"; break;
+    case OVS_REFUSED:
+        c->refused++;
+        what = sc->workload == OVS_INVENTORY ? "sold out" : "room taken";
+        break;
+    case OVS_STALE:
+        /* The shop refused the holder's token: its lock had moved on. Not "sold out":
+         * there may be stock, and the next holder may sell it. */
+        c->stale++;
+        what = "refused: stale token";
+        break;
+    case OVS_BUSY: c->busy++; what = "gave up: busy"; break;
+    default:
+        /* OVS_ERR_IO may have happened; any other error certainly did not. */
+        c->unknown += rc == OVS_ERR_IO;
+        c->errors += rc != OVS_ERR_IO;
+        what = c->s->errstr[0] ? c->s->errstr : "error";
+        break;
+    }
+    c->requests++;
+    record(c, buyer, OVS_OP_REQUEST, keys[0], t, end, outcome_of(rc), what);
+    note_latency(c, end - t);
+}
+
+static void client_work(client *c);
+
+static void *client_main(void *arg)
+{
+    client *c = arg;
+    run_shared *sh = c->sh;
+    const ovs_run_spec *spec = sh->spec;
+    char err[200];
+    int ok = 1;
+
+    if (ovs_shop_open(spec->shop_path, &c->shop, err, sizeof(err)) != 0) {
+        ok = 0;
+    } else {
+        c->env.shop = c->shop;
+        c->s->env = &c->env;
+        if (c->s->m->xOpen(c->s, &c->env) != OVS_OK) {
+            ok = 0;
+            snprintf(err, sizeof(err), "%s: %s", c->s->m->name, c->s->errstr);
+        }
+    }
+    if (!ok) {
+        pthread_mutex_lock(&sh->error_mu);
+        if (atomic_fetch_add(&sh->open_failed, 1) == 0)
+            snprintf(sh->open_error, sizeof(sh->open_error), "client %d: %s", c->index, err);
+        pthread_mutex_unlock(&sh->error_mu);
+    }
+    pthread_mutex_lock(&sh->gate_mu);
+    sh->ready++;
+    pthread_cond_broadcast(&sh->gate_cv);
+    while (!sh->go)
+        pthread_cond_wait(&sh->gate_cv, &sh->gate_mu);
+    pthread_mutex_unlock(&sh->gate_mu);
+    if (atomic_load(&sh->open_failed) == 0)
+        client_work(c);
+    ovs_faults_client_done(sh->faults);
+    return NULL;
+}
+
+static void client_work(client *c)
+{
+    run_shared *sh = c->sh;
+    const ovs_run_spec *spec = sh->spec;
+    const ovs_scenario *sc = spec->sc;
+
+    if (sc->has_crowd) {
+        for (;;) {
+            if (stopping(spec))
+                break;
+            int i = atomic_fetch_add(&sh->next, 1);
+            if (i >= sc->crowd.buyers)
+                break;
+            ovs_sleep_until(sh->t0 + sh->arrival[i]);
+            if (stopping(spec))
+                break;
+            if (sc->crowd.spread_skus) {
+                ovs_request r = sc->crowd.req;
+                r.sku = 1 + i % sc->skus;
+                serve(c, &r, i, sh->think[i]);
+            } else {
+                serve(c, &sc->crowd.req, i, sh->think[i]);
+            }
+        }
+    } else {
+        const ovs_client_spec *cs = &sc->clients[c->index];
+        ovs_sleep_until(sh->t0 + cs->start_ns);
+        if (!(stopping(spec)))
+            serve(c, &cs->req, c->index, cs->think_ns);
+    }
+}
+
+/* The crowd's schedule, drawn from the seed before any thread starts. */
+static int make_schedule(run_shared *sh, const ovs_scenario *sc)
+{
+    ovs_rng rng;
+    int n = sc->crowd.buyers;
+    double t = 0;
+
+    sh->arrival = calloc((size_t)n, sizeof(int64_t));
+    sh->think = calloc((size_t)n, sizeof(int64_t));
+    if (sh->arrival == NULL || sh->think == NULL)
+        return -1;
+    ovs_rng_seed(&rng, sc->seed);
+    for (int i = 0; i < n; i++) {
+        if (sc->crowd.arrival == OVS_ARRIVE_RATE) {
+            /* Poisson arrivals: exponential gaps with mean 1/rate. */
+            double u = ovs_rng_unit(&rng);
+            t += -log(1.0 - u) / sc->crowd.rate;
+            sh->arrival[i] = (int64_t)(t * 1e9);
+        }
+        int64_t span = sc->crowd.think_max_ns - sc->crowd.think_ns;
+        sh->think[i] = sc->crowd.think_ns +
+                       (span > 0 ? (int64_t)ovs_rng_below(&rng, (uint64_t)span + 1) : 0);
+    }
+    return 0;
+}
+
+int ovs_run(const ovs_run_spec *spec, ovs_run_result *res)
+{
+    const ovs_scenario *sc = spec->sc;
+    const ovs_strategy_methods *m = spec->m;
+    run_shared sh;
+    client *cl = NULL;
+    int nthreads = sc->has_crowd ? sc->crowd.workers : sc->n_clients;
+    int started = 0, rc = -1;
+    char err[200];
+    ovs_env prep;
+
+    memset(res, 0, sizeof(*res));
+    memset(&sh, 0, sizeof(sh));
+    sh.spec = spec;
+    atomic_init(&sh.next, 0);
+    atomic_init(&sh.open_failed, 0);
+    pthread_mutex_init(&sh.error_mu, NULL);
+    pthread_mutex_init(&sh.gate_mu, NULL);
+    pthread_cond_init(&sh.gate_cv, NULL);
+    res->status = OVS_RUN_ERROR;
+
+    if (sc->has_crowd && nthreads > sc->crowd.buyers)
+        nthreads = sc->crowd.buyers;
+    if (nthreads < 1) {
+        snprintf(res->error, sizeof(res->error), "scenario has no clients");
+        goto out;
+    }
+    if (sc->has_crowd && make_schedule(&sh, sc) != 0) {
+        snprintf(res->error, sizeof(res->error), "out of memory for the schedule");
+        goto out;
+    }
+
+    if (ovs_writeback_start(&sh.wb, spec->shop_path, sc->workload, sc->writeback_delay_ns,
+                            err, sizeof(err)) != 0) {
+        snprintf(res->error, sizeof(res->error), "write-back: %s", err);
+        goto out;
+    }
+
+    if (sc->n_faults > 0 && spec->fault != NULL) {
+        sh.faults = ovs_faults_new(sc, spec->fault, spec->fault_ctx, sh.wb, nthreads);
+        if (sh.faults == NULL) {
+            snprintf(res->error, sizeof(res->error), "out of memory for the faults");
+            goto out;
+        }
+    }
+
+    memset(&prep, 0, sizeof(prep));
+    prep.sc = sc;
+    prep.param = spec->params;
+    prep.redis = spec->redis;
+    prep.n_redis = spec->n_redis;
+    prep.wb = sh.wb;
+    prep.client = -1;
+    prep.seed = sc->seed;
+    if (m->xPrepare && m->xPrepare(&prep, err, sizeof(err)) != 0) {
+        snprintf(res->error, sizeof(res->error), "%s: prepare: %s", m->name, err);
+        goto out;
+    }
+    if (spec->settle && spec->settle(spec->fault_ctx, err, sizeof(err)) != 0) {
+        snprintf(res->error, sizeof(res->error), "replicas: %s", err);
+        goto out;
+    }
+
+    cl = calloc((size_t)nthreads, sizeof(*cl));
+    res->traces = calloc((size_t)nthreads + 2, sizeof(*res->traces));
+    if (cl == NULL || res->traces == NULL) {
+        snprintf(res->error, sizeof(res->error), "out of memory");
+        goto out;
+    }
+    for (int i = 0; i < nthreads; i++) {
+        client *c = &cl[i];
+        c->sh = &sh;
+        c->index = i;
+        c->env = prep;
+        c->env.client = i;
+        c->env.trace = &c->trace;
+        c->env.trace_steps = !sc->has_crowd && !spec->no_events;
+        c->no_events = spec->no_events;
+        if (spec->client_redis)
+            c->env.redis = spec->client_redis[sc->has_crowd ? 0 : i];
+        c->env.read_from = spec->read_from;
+        atomic_init(&c->frozen, 0);
+        c->env.frozen = &c->frozen;
+        c->pause_process = !sc->has_crowd && sc->clients[i].pause_process;
+        /* Distinct, reproducible streams per client. */
+        c->env.seed = sc->seed * UINT64_C(0x9e3779b97f4a7c15) + (uint64_t)i + 1;
+        c->s = calloc(1, m->size);
+        if (c->s == NULL) {
+            snprintf(res->error, sizeof(res->error), "out of memory");
+            break;
+        }
+        c->s->m = m;
+        if (sc->has_crowd && !spec->no_events)
+            ovs_trace_reserve(&c->trace, (size_t)(6 * sc->crowd.buyers / nthreads + 16));
+        if (pthread_create(&c->thread, NULL, client_main, c) != 0) {
+            snprintf(res->error, sizeof(res->error), "cannot start client thread %d", i);
+            break;
+        }
+        started++;
+    }
+    /* Open the gate once every started client is ready. A client that could not start
+     * fails the run, but the ones that did are still released (to find open_failed set). */
+    if (started < nthreads)
+        atomic_fetch_add(&sh.open_failed, 1);
+    pthread_mutex_lock(&sh.gate_mu);
+    while (sh.ready < started)
+        pthread_cond_wait(&sh.gate_cv, &sh.gate_mu);
+    sh.t0 = ovs_now_ns() + 5 * OVS_NS_PER_MS;
+    res->t0 = sh.t0;
+    sh.go = 1;
+    pthread_cond_broadcast(&sh.gate_cv);
+    pthread_mutex_unlock(&sh.gate_mu);
+    if (sh.faults) {
+        /* Threads that never started will never say they are done. */
+        for (int k = started; k < nthreads; k++)
+            ovs_faults_client_done(sh.faults);
+        ovs_faults_run(sh.faults, sh.t0);
+    }
+    for (int i = 0; i < started; i++)
+        pthread_join(cl[i].thread, NULL);
+    int64_t finished = ovs_now_ns();
+    res->writeback_failed = ovs_writeback_drain(sh.wb);
+
+    if (started < nthreads)
+        goto collect;
+    if (atomic_load(&sh.open_failed) != 0) {
+        snprintf(res->error, sizeof(res->error), "%s", sh.open_error);
+        goto collect;
+    }
+    if (ovs_faults_error(sh.faults, err, sizeof(err)) != 0) {
+        snprintf(res->error, sizeof(res->error), "%s", err);
+        goto collect;
+    }
+    res->status = stopping(spec) ? OVS_RUN_ABORTED : OVS_RUN_OK;
+    res->duration_ns = finished - sh.t0;
+    rc = 0;
+
+collect:;
+    size_t nlat = 0;
+    for (int i = 0; i < started; i++)
+        nlat += cl[i].nlat;
+    int64_t *lat = malloc((nlat ? nlat : 1) * sizeof(*lat));
+    nlat = 0;
+    for (int i = 0; i < nthreads && cl; i++) {
+        client *c = &cl[i];
+        res->requests += c->requests;
+        res->succeeded += c->succeeded;
+        res->refused += c->refused;
+        res->stale += c->stale;
+        res->busy += c->busy;
+        res->unknown += c->unknown;
+        res->errors += c->errors;
+        res->acquire_fail += c->acquire_fail;
+        res->retries += c->retries;
+        if (lat)
+            for (size_t k = 0; k < c->nlat; k++)
+                lat[nlat++] = c->latency[k];
+        if (c->trace.oom && rc == 0) {
+            res->status = OVS_RUN_ERROR;
+            snprintf(res->error, sizeof(res->error), "out of memory recording events");
+            rc = -1;
+        }
+        /* Hand the trace over to the result. */
+        res->traces[res->ntraces] = malloc(sizeof(ovs_trace));
+        if (res->traces[res->ntraces]) {
+            *res->traces[res->ntraces] = c->trace;
+            memset(&c->trace, 0, sizeof(c->trace));
+            res->ntraces++;
+        }
+    }
+    if (lat)
+        ovs_latency_of(lat, nlat, &res->latency);
+    free(lat);
+    if (res->duration_ns > 0)
+        res->throughput = (double)res->requests / ((double)res->duration_ns / 1e9);
+    if (sh.faults && res->traces) {
+        res->traces[res->ntraces] = malloc(sizeof(ovs_trace));
+        if (res->traces[res->ntraces]) {
+            *res->traces[res->ntraces] = *ovs_faults_trace(sh.faults);
+            memset(ovs_faults_trace(sh.faults), 0, sizeof(ovs_trace));
+            res->ntraces++;
+        }
+    }
+    if (sh.wb && res->traces) {
+        res->traces[res->ntraces] = malloc(sizeof(ovs_trace));
+        if (res->traces[res->ntraces]) {
+            *res->traces[res->ntraces] = *ovs_writeback_trace(sh.wb);
+            memset(ovs_writeback_trace(sh.wb), 0, sizeof(ovs_trace));
+            res->ntraces++;
+        }
+    }
+
+out:
+    for (int i = 0; cl && i < nthreads; i++) {
+        if (cl[i].s) {
+            m->xClose(cl[i].s);
+            free(cl[i].s);
+        }
+        sqlite3_close(cl[i].shop);
+        ovs_trace_free(&cl[i].trace);
+        free(cl[i].latency);
+    }
+    free(cl);
+    ovs_faults_free(sh.faults);
+    ovs_writeback_free(sh.wb);
+    free(sh.arrival);
+    free(sh.think);
+    pthread_mutex_destroy(&sh.error_mu);
+    pthread_mutex_destroy(&sh.gate_mu);
+    pthread_cond_destroy(&sh.gate_cv);
+    return rc;
+}
+
+void ovs_run_result_free(ovs_run_result *res)
+{
+    for (int i = 0; i < res->ntraces; i++) {
+        ovs_trace_free(res->traces[i]);
+        free(res->traces[i]);
+    }
+    free(res->traces);
+    res->traces = NULL;
+    res->ntraces = 0;
+}

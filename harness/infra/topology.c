@@ -1,0 +1,379 @@
+/* topology.c - masters, replicas behind delay proxies, per-client links, and the faults
+ * done to them. */
+#include "infra/topology.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include <hiredis/hiredis.h>
+
+#include "infra/fleet.h"
+#include "infra/proxy.h"
+#include "engine/shop.h"
+#include "core/util.h"
+#include "engine/writeback.h"
+
+#define MAX_REPLICAS 4
+
+struct ovs_topology {
+    const ovs_scenario *sc;
+    ovs_fleet *fleet;
+    int nodes;                         /* masters */
+    int nreplicas;
+    int replica[MAX_REPLICAS];         /* fleet index of replica r */
+    ovs_proxy *repl[MAX_REPLICAS];     /* the delay proxy feeding replica r */
+    int master0;                       /* fleet index now serving as master 0 */
+    int nclients;                      /* rows of links: one per timeline client, one
+                                          shared by a crowd's workers; 0 when direct */
+    ovs_proxy **link;                  /* [client * nodes + node] */
+    ovs_endpoint *link_ep;             /* the same, as endpoints */
+    const ovs_endpoint **client_row;   /* per client: &link_ep[client * nodes] */
+    char shop_path[600];
+};
+
+static int wants_links(const ovs_scenario *sc)
+{
+    if (sc->redis.proxied_links)
+        return 1;
+    for (int i = 0; i < sc->n_faults; i++)
+        if (sc->faults[i].action == OVS_FAULT_PROMOTE || sc->faults[i].target == OVS_TARGET_LINK)
+            return 1;
+    return 0;
+}
+
+int ovs_topology_start(const ovs_scenario *sc, int nodes, const char *redis_server,
+                       const char *shop_path, ovs_topology **out, char *err, size_t errlen)
+{
+    ovs_topology *t = calloc(1, sizeof(*t));
+    int rc;
+
+    *out = NULL;
+    if (t == NULL) {
+        ovs_seterr(err, errlen, "out of memory");
+        return OVS_ERR;
+    }
+    t->sc = sc;
+    t->nodes = nodes;
+    snprintf(t->shop_path, sizeof(t->shop_path), "%s", shop_path);
+    ovs_fleet_opts fo = { .nodes = nodes, .redis_server = redis_server,
+                          .persistence = (int)sc->redis.persistence };
+    rc = ovs_fleet_start(&fo, &t->fleet, err, errlen);
+    if (rc != 0) {
+        free(t);
+        return rc == OVS_ERR_ENV ? OVS_ERR_ENV : OVS_ERR;
+    }
+    t->master0 = 0;
+
+    for (int r = 0; r < sc->redis.replicas && r < MAX_REPLICAS; r++) {
+        /* The replica connects to the proxy; the master is the upstream, so the
+         * replication stream flows "down" and that is the direction that lags. */
+        if (ovs_proxy_start(ovs_fleet_node(t->fleet, 0), &t->repl[r], err, errlen) != 0)
+            goto fail;
+        if (sc->redis.lag_ns > 0)
+            ovs_proxy_set_latency(t->repl[r], OVS_PROXY_DOWN, sc->redis.lag_ns,
+                                  sc->redis.jitter_ns, sc->seed + (uint64_t)r);
+        if (ovs_fleet_add_replica(t->fleet, ovs_proxy_endpoint(t->repl[r]), &t->replica[r],
+                                  err, errlen) != 0)
+            goto fail;
+        t->nreplicas++;
+    }
+
+    /* A crowd's workers share one row of links: a promotion must move them as it moves a
+     * timeline client, or every request after it dials the dead master; links per worker
+     * would only multiply proxy threads, since no fault targets one worker's link. */
+    int rows = sc->has_crowd ? 1 : sc->n_clients;
+    if (wants_links(sc) && rows > 0) {
+        size_t n = (size_t)rows * (size_t)nodes;
+        t->link = calloc(n, sizeof(*t->link));
+        t->link_ep = calloc(n, sizeof(*t->link_ep));
+        t->client_row = calloc((size_t)rows, sizeof(*t->client_row));
+        if (t->link == NULL || t->link_ep == NULL || t->client_row == NULL) {
+            ovs_seterr(err, errlen, "out of memory");
+            goto fail;
+        }
+        t->nclients = rows;
+        for (int c = 0; c < rows; c++) {
+            for (int k = 0; k < nodes; k++) {
+                size_t i = (size_t)c * (size_t)nodes + (size_t)k;
+                if (ovs_proxy_start(ovs_fleet_node(t->fleet, k), &t->link[i], err, errlen) != 0)
+                    goto fail;
+                t->link_ep[i] = *ovs_proxy_endpoint(t->link[i]);
+            }
+            t->client_row[c] = &t->link_ep[(size_t)c * (size_t)nodes];
+        }
+    }
+    *out = t;
+    return 0;
+fail:
+    ovs_topology_stop(t);
+    return OVS_ERR;
+}
+
+const ovs_endpoint *ovs_topology_masters(const ovs_topology *t)
+{
+    return ovs_fleet_endpoints(t->fleet);
+}
+
+int ovs_topology_size(const ovs_topology *t)
+{
+    return t->nodes;
+}
+
+const ovs_endpoint *const *ovs_topology_client_links(const ovs_topology *t)
+{
+    return t->nclients > 0 ? t->client_row : NULL;
+}
+
+const ovs_endpoint *ovs_topology_read_from(const ovs_topology *t)
+{
+    if (!t->sc->redis.read_from_replica || t->nreplicas == 0)
+        return NULL;
+    return ovs_fleet_node(t->fleet, t->replica[0]);
+}
+
+const char *ovs_topology_version(const ovs_topology *t)
+{
+    return ovs_fleet_version(t->fleet);
+}
+
+static redisContext *connect_node(const ovs_endpoint *ep, char *err, size_t errlen)
+{
+    struct timeval tv = { 1, 0 };
+    redisContext *c = redisConnectWithTimeout(ep->host, ep->port, tv);
+    if (c == NULL || c->err) {
+        ovs_seterr(err, errlen, "%s:%d: %s", ep->host, ep->port, c ? c->errstr : "no memory");
+        redisFree(c);
+        return NULL;
+    }
+    redisSetTimeout(c, tv);
+    return c;
+}
+
+int ovs_topology_settle(void *ctx, char *err, size_t errlen)
+{
+    ovs_topology *t = ctx;
+    const ovs_endpoint *ep;
+    redisContext *c;
+    redisReply *r;
+    long long timeout_ms;
+    int rc = -1;
+
+    if (t->nreplicas == 0)
+        return 0;
+    ep = ovs_fleet_node(t->fleet, t->master0);
+    if ((c = connect_node(ep, err, errlen)) == NULL)
+        return -1;
+    /* The stream arrives lag (+ jitter) late; a second beyond that is plenty on loopback. */
+    timeout_ms = (t->sc->redis.lag_ns + t->sc->redis.jitter_ns) / OVS_NS_PER_MS + 1000;
+    struct timeval tv = { (time_t)(timeout_ms / 1000 + 1), 0 };
+    redisSetTimeout(c, tv);
+    /* WAIT counts the replicas that have this connection's last write, so write once
+     * first: a marker that expires by itself, after everything xPrepare wrote. */
+    r = redisCommand(c, "SET settle:marker 1 PX 1000");
+    if (r != NULL && r->type == REDIS_REPLY_STATUS) {
+        freeReplyObject(r);
+        r = redisCommand(c, "WAIT %d %lld", t->nreplicas, timeout_ms);
+    }
+    if (r == NULL || r->type != REDIS_REPLY_INTEGER)
+        ovs_seterr(err, errlen, "WAIT on %s:%d: %s", ep->host, ep->port,
+                   r == NULL ? c->errstr : r->type == REDIS_REPLY_ERROR ? r->str : "odd reply");
+    else if (r->integer < t->nreplicas)
+        ovs_seterr(err, errlen, "only %lld of %d replicas had the initial state after %lld ms",
+                   r->integer, t->nreplicas, timeout_ms);
+    else
+        rc = 0;
+    freeReplyObject(r);
+    redisFree(c);
+    return rc;
+}
+
+/* Rebuild stock on a restarted node. The write-back queue is held while SQL and the queue
+ * are read, so the pair is one consistent state. */
+static int recover(ovs_topology *t, int node, enum ovs_recovery how, ovs_writeback *wb,
+                   char *what, size_t whatlen, char *err, size_t errlen)
+{
+    const ovs_scenario *sc = t->sc;
+    sqlite3 *db = NULL;
+    redisContext *c = NULL;
+    int rc = -1;
+    size_t used;
+
+    if (how == OVS_RECOVER_NONE || sc->workload != OVS_INVENTORY)
+        return 0;
+    if (ovs_shop_open(t->shop_path, &db, err, errlen) != 0)
+        return -1;
+    c = connect_node(ovs_fleet_node(t->fleet, node), err, errlen);
+    if (c == NULL)
+        goto out;
+    if (wb)
+        ovs_writeback_hold(wb, 1);
+    used = strlen(what);
+    for (int sku = 1; sku <= sc->skus; sku++) {
+        int64_t stock;
+        if (ovs_shop_stock(db, sku, &stock) != 0) {
+            ovs_seterr(err, errlen, "recovery: %s", sqlite3_errmsg(db));
+            goto release;
+        }
+        /* Counted whatever the rule, so the figure says what was queued; only
+         * reconcile takes it off. */
+        int pending = wb ? ovs_writeback_pending_sku(wb, sku) : 0;
+        int64_t v = how == OVS_RECOVER_RECONCILE ? stock - pending : stock;
+        redisReply *r = redisCommand(c, "SET stock:%d %lld", sku, (long long)v);
+        if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+            ovs_seterr(err, errlen, "recovery SET: %s", r ? r->str : c->errstr);
+            freeReplyObject(r);
+            goto release;
+        }
+        freeReplyObject(r);
+        if (sku == 1 && used < whatlen)
+            snprintf(what + used, whatlen - used, "; stock:1 = %lld (sql %lld, %s %d queued)",
+                     (long long)v, (long long)stock,
+                     how == OVS_RECOVER_RECONCILE ? "minus" : "ignoring", pending);
+    }
+    rc = 0;
+release:
+    if (wb)
+        ovs_writeback_hold(wb, 0);
+out:
+    redisFree(c);
+    sqlite3_close(db);
+    return rc;
+}
+
+static int fleet_index(ovs_topology *t, const ovs_fault *f, char *err, size_t errlen)
+{
+    if (f->target == OVS_TARGET_NODE && f->target_node < t->nodes)
+        return f->target_node;
+    if (f->target == OVS_TARGET_REPLICA && f->target_node < t->nreplicas)
+        return t->replica[f->target_node];
+    ovs_seterr(err, errlen, "no such target");
+    return -1;
+}
+
+int ovs_topology_fault(void *ctx, const ovs_fault *f, int followup, ovs_writeback *wb,
+                       char *what, size_t whatlen, char *err, size_t errlen)
+{
+    ovs_topology *t = ctx;
+    int i = -1;
+
+    what[0] = '\0';
+    if (f->target == OVS_TARGET_LINK) {
+        if (t->nclients == 0 || f->target_client >= t->nclients || f->target_node >= t->nodes) {
+            ovs_seterr(err, errlen, "no such link");
+            return -1;
+        }
+        ovs_proxy *p = t->link[(size_t)f->target_client * (size_t)t->nodes + (size_t)f->target_node];
+        int cut = f->action == OVS_FAULT_CUT && !followup;
+        ovs_proxy_set_mode(p, cut ? OVS_PROXY_CUT : OVS_PROXY_PASS);
+        snprintf(what, whatlen, "%s", cut ? "link cut" : "link healed");
+        return 0;
+    }
+    if ((i = fleet_index(t, f, err, errlen)) < 0)
+        return -1;
+
+    switch (f->action) {
+    case OVS_FAULT_KILL:
+        snprintf(what, whatlen, "SIGKILL");
+        return ovs_fleet_kill(t->fleet, i, err, errlen);
+    case OVS_FAULT_KILL_RESTART:
+        if (!followup) {
+            snprintf(what, whatlen, "SIGKILL");
+            return ovs_fleet_kill(t->fleet, i, err, errlen);
+        }
+        /* fall through - the second half is the restart */
+    case OVS_FAULT_RESTART:
+        if (ovs_fleet_restart(t->fleet, i, err, errlen) != 0)
+            return -1;
+        snprintf(what, whatlen, "restarted (%s)",
+                 t->sc->redis.persistence == OVS_PERSIST_AOF   ? "aof"
+                 : t->sc->redis.persistence == OVS_PERSIST_RDB ? "rdb"
+                                                               : "no persistence");
+        return recover(t, i, f->recovery, wb, what, whatlen, err, errlen);
+    case OVS_FAULT_PAUSE:
+        snprintf(what, whatlen, followup ? "SIGCONT" : "SIGSTOP");
+        return followup ? ovs_fleet_resume(t->fleet, i, err, errlen)
+                        : ovs_fleet_pause(t->fleet, i, err, errlen);
+    case OVS_FAULT_RESUME:
+        snprintf(what, whatlen, "SIGCONT");
+        return ovs_fleet_resume(t->fleet, i, err, errlen);
+    case OVS_FAULT_SNAPSHOT:
+        snprintf(what, whatlen, "SAVE");
+        return ovs_fleet_snapshot(t->fleet, i, err, errlen);
+    case OVS_FAULT_PROMOTE:
+        if (ovs_fleet_promote(t->fleet, i, err, errlen) != 0)
+            return -1;
+        /* Clients follow the new master: every link to master 0 now leads to it. */
+        for (int c = 0; c < t->nclients; c++)
+            ovs_proxy_retarget(t->link[(size_t)c * (size_t)t->nodes], ovs_fleet_node(t->fleet, i));
+        t->master0 = i;
+        snprintf(what, whatlen, "REPLICAOF NO ONE; clients follow it");
+        return 0;
+    case OVS_FAULT_CUT:
+    case OVS_FAULT_HEAL:
+        break;
+    }
+    ovs_seterr(err, errlen, "action does not apply to a node");
+    return -1;
+}
+
+int ovs_topology_redis_stocks(ovs_topology *t, int skus, int64_t *stock, int *missing,
+                              char *err, size_t errlen)
+{
+    const ovs_endpoint *ep = ovs_fleet_node(t->fleet, t->master0);
+    redisContext *c = connect_node(ep, err, errlen);
+    int rc = 0;
+
+    *missing = 0;
+    if (c == NULL)
+        return -1;
+    /* Pipelined: one round trip's worth of waiting for a thousand SKUs, not a thousand. */
+    for (int sku = 1; sku <= skus; sku++)
+        if (redisAppendCommand(c, "GET stock:%d", sku) != REDIS_OK) {
+            ovs_seterr(err, errlen, "%s:%d: %s", ep->host, ep->port, c->errstr);
+            redisFree(c);
+            return -1;
+        }
+    for (int sku = 1; sku <= skus; sku++) {
+        redisReply *r = NULL;
+        if (redisGetReply(c, (void **)&r) != REDIS_OK || r == NULL) {
+            ovs_seterr(err, errlen, "%s:%d: GET stock:%d: %s", ep->host, ep->port, sku,
+                       c->errstr[0] ? c->errstr : "no reply");
+            rc = -1;
+            break;
+        }
+        if (r->type == REDIS_REPLY_NIL) {
+            stock[sku - 1] = 0;
+            (*missing)++;
+        } else if (r->type == REDIS_REPLY_STRING) {
+            stock[sku - 1] = strtoll(r->str, NULL, 10);
+        } else {
+            ovs_seterr(err, errlen, "%s:%d: GET stock:%d: %s", ep->host, ep->port, sku,
+                       r->type == REDIS_REPLY_ERROR ? r->str : "not a string");
+            rc = -1;
+        }
+        freeReplyObject(r);
+        if (rc != 0)
+            break;
+    }
+    redisFree(c);
+    return rc;
+}
+
+void ovs_topology_stop(ovs_topology *t)
+{
+    if (t == NULL)
+        return;
+    /* Proxies first: their threads hold connections to the servers. */
+    if (t->link)
+        for (int i = 0; i < t->nclients * t->nodes; i++)
+            ovs_proxy_stop(t->link[i]);
+    for (int r = 0; r < MAX_REPLICAS; r++)
+        ovs_proxy_stop(t->repl[r]);
+    ovs_fleet_stop(t->fleet);
+    free(t->link);
+    free(t->link_ep);
+    free(t->client_row);
+    free(t);
+}

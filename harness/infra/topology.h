@@ -1,0 +1,52 @@
+/* topology.h - the servers and links one run needs, built from the scenario's [redis]
+ * section, and the faults done to them.
+ *
+ *   masters   node:0 .. node:N-1, independent redis-server processes (the fleet)
+ *   replicas  replica:0 .. of node:0, each fed through its own delay proxy, so the
+ *             replication stream really arrives `lag` late
+ *   links     with `links = proxied` (or any link fault, or a promotion), every timeline
+ *             client reaches every master through its own proxy: one client can be cut
+ *             off from chosen nodes, and a promotion moves every client's master link to
+ *             the promoted replica, as a Sentinel-aware client or a virtual IP would */
+#ifndef OVS_TOPOLOGY_H
+#define OVS_TOPOLOGY_H
+
+#include <stdint.h>
+
+#include "engine/runner.h"
+#include "scenario/scenario.h"
+#include "locks/strategy.h"
+
+typedef struct ovs_topology ovs_topology;
+
+/* Start nodes masters (>= 1), the scenario's replicas and links. shop_path is the run's
+ * shop database, read when a restart rebuilds stock. Returns 0, OVS_ERR_ENV (the machine
+ * cannot run servers) or OVS_ERR, with err. */
+int ovs_topology_start(const ovs_scenario *sc, int nodes, const char *redis_server,
+                       const char *shop_path, ovs_topology **out, char *err, size_t errlen);
+/* Masters as every client sees them by default (direct). */
+const ovs_endpoint *ovs_topology_masters(const ovs_topology *t);
+int ovs_topology_size(const ovs_topology *t);
+/* Per timeline client, its own view of the masters (its link proxies), or NULL when
+ * links are direct. A crowd has one row, which every worker uses. */
+const ovs_endpoint *const *ovs_topology_client_links(const ovs_topology *t);
+/* Where strategies read when the scenario reads from a replica, else NULL. */
+const ovs_endpoint *ovs_topology_read_from(const ovs_topology *t);
+const char *ovs_topology_version(const ovs_topology *t);
+/* The runner's settle callback; ctx is the topology. WAIT on master 0 until every replica
+ * has acknowledged everything written so far (the strategy's prepared stock), bounded by
+ * the replication lag plus a margin. 0, or -1 with err when a replica did not catch up. */
+int ovs_topology_settle(void *ctx, char *err, size_t errlen);
+/* The ovs_fault_fn for the runner; ctx is the topology. */
+int ovs_topology_fault(void *ctx, const ovs_fault *f, int followup, ovs_writeback *wb,
+                       char *what, size_t whatlen, char *err, size_t errlen);
+/* stock:1 .. stock:<skus> on the node now serving as master 0 (after a promotion, the
+ * promoted replica), into stock[0 .. skus-1]; a missing key reads as 0, as the stock
+ * scripts read it, and is counted in *missing. Returns 0, or -1 with err when the node
+ * could not be read (then stock is incomplete). */
+int ovs_topology_redis_stocks(ovs_topology *t, int skus, int64_t *stock, int *missing,
+                              char *err, size_t errlen);
+/* Stop every proxy and server. Accepts NULL. */
+void ovs_topology_stop(ovs_topology *t);
+
+#endif

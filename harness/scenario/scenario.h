@@ -1,0 +1,217 @@
+/* scenario.h - a scenario file, parsed and validated.
+ *
+ * Scenarios are INI files (read with libinih) in scenarios/. A file is validated whole
+ * before anything starts: the first problem is reported as "file:line: what is wrong" and
+ * the caller exits with status 2. See SPEC §5 and scenarios/README.md for the format. */
+#ifndef OVS_SCENARIO_H
+#define OVS_SCENARIO_H
+
+#include <stdint.h>
+
+#include "locks/params.h"
+
+/* Limits the parser enforces, so that nothing downstream sizes an array from a user's file
+ * unchecked. A booking of more nights than OVS_MAX_NIGHTS is refused: under `lock = night`
+ * the runner takes one lock per night, into a fixed-size key array. */
+#define OVS_MAX_CLIENTS 64 /* [client NAME] sections in one file */
+#define OVS_MAX_NIGHTS 64  /* nights in one booking request */
+#define OVS_MAX_FAULTS 32  /* [fault NAME] sections in one file */
+/* Every duration in a file (start, think, at, lag, ...) is at most an hour: scenarios are
+ * meant to finish, and it keeps offset + duration arithmetic far from overflow. */
+#define OVS_MAX_DURATION_NS (3600LL * 1000000000LL)
+
+enum ovs_workload {
+    OVS_INVENTORY, /* skus(id, stock) and orders: a purchase takes one unit */
+    OVS_BOOKING,   /* bookings with half-open date ranges: a stay takes its room-nights */
+};
+
+enum ovs_arrival {
+    OVS_ARRIVE_BURST, /* every buyer arrives at t = 0 */
+    OVS_ARRIVE_RATE,  /* Poisson arrivals at `rate` per second, drawn from the seed */
+};
+
+/* Which lock key a booking takes (SPEC §3). */
+enum ovs_granularity {
+    OVS_GRAN_HOTEL,   /* lock:booking:<hotel> */
+    OVS_GRAN_CHECKIN, /* lock:booking:<hotel>:<check_in> */
+    OVS_GRAN_NIGHT,   /* one lock per night of the stay, taken in sorted order */
+};
+
+/* One request a client makes. Inventory uses sku; booking uses hotel, room and dates. */
+typedef struct ovs_request {
+    int sku;       /* inventory: the SKU bought (1-based) */
+    int hotel;     /* booking: hotel id */
+    int room;      /* booking: room number */
+    int check_in;  /* booking: first night, days since 1970-01-01 */
+    int check_out; /* booking: day of departure (exclusive), > check_in */
+} ovs_request;
+
+/* A [client NAME] section: one scripted client on the teaching timeline. */
+typedef struct ovs_client_spec {
+    char name[32];    /* the section's NAME, shown in reports */
+    int64_t start_ns; /* `start`: offset from the run's t0 */
+    int64_t think_ns; /* `think`: pause between check and act, inside the critical section */
+    ovs_request req;  /* `request` */
+    int pause_process; /* `pause = process`: during think the client's whole runtime stops,
+                          its strategy's background threads (a watchdog) included, like a
+                          GC pause; `pause = thread` (0, the default): only the worker
+                          sleeps */
+    int line;         /* line of the section header, for messages */
+} ovs_client_spec;
+
+/* Redis persistence for managed nodes ([redis] persistence). */
+enum ovs_persistence {
+    OVS_PERSIST_NONE, /* nothing on disk: a restart comes back empty */
+    OVS_PERSIST_RDB,  /* snapshots only, taken by `action = snapshot` faults */
+    OVS_PERSIST_AOF,  /* appendonly yes, appendfsync everysec: a SIGKILL loses nothing
+                         Redis already wrote to the AOF */
+};
+
+/* What a [fault NAME] section does. */
+enum ovs_fault_action {
+    OVS_FAULT_KILL,         /* SIGKILL the target node */
+    OVS_FAULT_RESTART,      /* start a killed node again on its port, with the persistence */
+    OVS_FAULT_KILL_RESTART, /* kill, then restart after `duration` (0: at once) */
+    OVS_FAULT_PAUSE,        /* SIGSTOP; SIGCONT after `duration` when given */
+    OVS_FAULT_RESUME,       /* SIGCONT */
+    OVS_FAULT_PROMOTE,      /* REPLICAOF NO ONE on a replica; clients' master links move to it */
+    OVS_FAULT_CUT,          /* a link discards what is sent (heals after `duration` if given) */
+    OVS_FAULT_HEAL,         /* a cut link carries traffic again */
+    OVS_FAULT_SNAPSHOT,     /* SAVE on the target: the RDB a later restart loads */
+};
+
+/* What a fault acts on ([fault] target). */
+enum ovs_target_kind {
+    OVS_TARGET_NODE,    /* `node:N`: master N (0-based) */
+    OVS_TARGET_REPLICA, /* `replica:N`: replica N of master 0 */
+    OVS_TARGET_LINK,    /* `link:CLIENT:node:N`: that client's connection to master N */
+};
+
+/* How Redis stock is rebuilt when a restart leaves it empty ([fault] recovery). */
+enum ovs_recovery {
+    OVS_RECOVER_NONE,    /* nothing: keys the node lost stay lost */
+    OVS_RECOVER_REWARM,  /* `rewarm-from-sql`: stock:<sku> = the SQL stock now, blind to
+                            orders still in the write-back queue */
+    OVS_RECOVER_RECONCILE, /* `reconcile`: SQL stock minus the orders still queued */
+};
+
+typedef struct ovs_fault {
+    char name[32];                /* the section's NAME */
+    int64_t at_ns;                /* `at`: offset from t0; -1 when triggered by `after` */
+    int after_client;             /* `after = CLIENT:STEP`: timeline client index, or -1 */
+    int after_step;               /* enum ovs_op of STEP (acquire, check, act, release), or -1 */
+    enum ovs_fault_action action; /* `action` */
+    enum ovs_target_kind target;  /* `target` */
+    int target_node;              /* N of node:N, replica:N, or the node of a link */
+    int target_client;            /* the CLIENT of link:CLIENT:node:N, else -1 */
+    int64_t duration_ns;          /* `duration`: 0 = none */
+    enum ovs_recovery recovery;   /* `recovery`, for restarts */
+    int line;                     /* section header line, for messages */
+} ovs_fault;
+
+/* The [redis] section: the topology the harness builds for a run. */
+typedef struct ovs_redis_spec {
+    int nodes;               /* `nodes`: masters to start; 0 = what the strategy needs */
+    int replicas;            /* `replicas`: replicas of master 0 (0..4) */
+    int64_t lag_ns;          /* `lag`: replication link latency (master to replica) */
+    int64_t jitter_ns;       /* `jitter`: +/- on that latency */
+    enum ovs_persistence persistence; /* `persistence = none | rdb | aof` */
+    int read_from_replica;   /* `read_from = replica` (1) or master (0, default) */
+    int proxied_links;       /* `links = proxied`: each timeline client reaches each node
+                                through its own proxy, so faults can cut one client's link;
+                                `direct` (0, default). Implied by any link: target */
+} ovs_redis_spec;
+
+/* The [crowd] section: many buyers served by a worker pool. */
+typedef struct ovs_crowd {
+    int buyers;               /* `buyers`: how many requests in all */
+    enum ovs_arrival arrival; /* `arrival = burst` or `arrival = rate 100/s` */
+    double rate;              /* arrivals per second when arrival is RATE */
+    int workers;              /* `workers`: threads in the pool (default min(buyers, 16)) */
+    int64_t think_ns;         /* `think`: lower bound of the think time */
+    int64_t think_max_ns;     /* upper bound (`think = 1ms..5ms`); == think_ns when fixed */
+    ovs_request req;          /* `request`: the same request for every buyer */
+    int spread_skus;          /* no file key: 0 from the parser. Set by `oversell bench`
+                                 for its many-SKU runs: buyer i then buys
+                                 sku = 1 + i % skus instead of req.sku */
+} ovs_crowd;
+
+/* A [strategy NAME] section: parameters for one strategy in this scenario. */
+typedef struct ovs_scenario_params {
+    const ovs_strategy_methods *m; /* the strategy named in the section header */
+    ovs_params p;                  /* defaults overlaid with the section's keys */
+} ovs_scenario_params;
+
+/* One [expect] entry: strategy = safe | unsafe. */
+typedef struct ovs_expect {
+    const ovs_strategy_methods *m;
+    int safe; /* 1 safe, 0 unsafe */
+    int line;
+} ovs_expect;
+
+typedef struct ovs_scenario {
+    char path[512];                /* the file as given */
+    char name[64];                 /* [scenario] name (required; [a-z0-9-]) */
+    char description[512];         /* [scenario] description, shown in reports */
+    enum ovs_workload workload;    /* [scenario] workload = inventory | booking */
+    uint64_t seed;                 /* [scenario] seed (default 1) */
+    int skus;                      /* inventory: SKUs 1..skus (default 1) */
+    int stock;                     /* inventory: initial stock of each SKU */
+    enum ovs_granularity granularity; /* booking: [scenario] lock = hotel|check_in|night
+                                         (default night) */
+    int64_t writeback_delay_ns;    /* [scenario] writeback_delay: queue delay to SQL */
+
+    int n_clients;                 /* timeline clients, in file order; 0 with a crowd */
+    ovs_client_spec *clients;
+    int has_crowd;                 /* 1 when a [crowd] section is present */
+    ovs_crowd crowd;
+
+    ovs_redis_spec redis;          /* [redis] */
+
+    int n_faults;                  /* [fault NAME] sections, in file order */
+    ovs_fault *faults;
+
+    int n_params;                  /* [strategy NAME] sections */
+    ovs_scenario_params *params;
+    int n_expect;                  /* [expect] entries, in file order */
+    ovs_expect *expect;
+} ovs_scenario;
+
+/* Load and validate path. On failure returns -1, leaves *sc empty (safe to free) and
+ * writes "path:line: reason" into err. */
+int ovs_scenario_load(const char *path, ovs_scenario *sc, char *err, size_t errlen);
+/* Parse from memory; `path` is used only in messages. Same contract as load. */
+int ovs_scenario_parse(const char *path, const char *text, ovs_scenario *sc, char *err,
+                       size_t errlen);
+void ovs_scenario_free(ovs_scenario *sc);
+
+/* The values of one [fault NAME] section as written; NULL for a key not given. */
+typedef struct ovs_fault_text {
+    const char *at, *after, *action, *target, *duration, *recovery;
+} ovs_fault_text;
+
+/* Interpret a [fault NAME] section (scenario_fault.c). sc must already hold the workload,
+ * the clients and the [redis] section: `after` and link targets name timeline clients,
+ * and node and replica numbers are checked against the topology. Returns 0 with f filled,
+ * or -1 with a reason (no file or line) in err and *key set to the key it is about
+ * ("target"), or to NULL when it is about the section (a required key is missing). */
+int ovs_fault_parse(const ovs_scenario *sc, const char *name, const ovs_fault_text *t,
+                    ovs_fault *f, const char **key, char *err, size_t errlen);
+
+/* Parse a request line for a workload:
+ *   inventory: "buy sku=1"
+ *   booking:   "book hotel=1 room=101 dates=2026-01-20..2026-01-22"
+ * Returns 0, or -1 with a reason (no file or line) in err. */
+int ovs_request_parse(enum ovs_workload w, const char *text, ovs_request *r, char *err,
+                      size_t errlen);
+
+/* Parameters for strategy m in this scenario: the [strategy] section's values, or m's
+ * defaults. */
+void ovs_scenario_params_for(const ovs_scenario *sc, const ovs_strategy_methods *m,
+                             ovs_params *out);
+/* The [expect] entry for m: 1 safe, 0 unsafe, -1 none. */
+int ovs_scenario_expect(const ovs_scenario *sc, const ovs_strategy_methods *m);
+/* Number of requests a run makes: clients or crowd buyers. */
+int ovs_scenario_requests(const ovs_scenario *sc);
+
+#endif

@@ -1,0 +1,355 @@
+/* scenario_fault.c - the [fault NAME] sections of a scenario file (SPEC §4, §5).
+ *
+ * Split from scenario.c, which reads the file and hands each fault section's values here
+ * once the clients and the [redis] topology are known: a fault names clients (`after`,
+ * link targets) and node numbers that only mean something against them. Stateless: the
+ * reason goes into the caller's buffer, with the key it is about, and the caller adds the
+ * file and the line. */
+#include "scenario/scenario.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/trace.h"
+#include "core/util.h"
+
+/* Node numbers a target may name when [redis] does not say how many masters there are:
+ * the most the parser lets [redis] nodes ask for. */
+#define MAX_NODES 16
+
+static const struct {
+    const char *name;
+    enum ovs_fault_action action;
+} actions[] = {
+    { "kill", OVS_FAULT_KILL },       { "restart", OVS_FAULT_RESTART },
+    { "kill-restart", OVS_FAULT_KILL_RESTART },
+    { "pause", OVS_FAULT_PAUSE },     { "resume", OVS_FAULT_RESUME },
+    { "promote", OVS_FAULT_PROMOTE }, { "cut", OVS_FAULT_CUT },
+    { "heal", OVS_FAULT_HEAL },       { "snapshot", OVS_FAULT_SNAPSHOT },
+};
+#define ACTION_NAMES "kill, restart, kill-restart, pause, resume, promote, cut, heal or snapshot"
+
+static const struct {
+    const char *name;
+    enum ovs_op op;
+} steps[] = {
+    { "acquire", OVS_OP_ACQUIRE },
+    { "check", OVS_OP_CHECK },
+    { "act", OVS_OP_ACT },
+    { "release", OVS_OP_RELEASE },
+};
+
+static const struct {
+    const char *name;
+    enum ovs_recovery recovery;
+} recoveries[] = {
+    { "none", OVS_RECOVER_NONE },
+    { "rewarm-from-sql", OVS_RECOVER_REWARM },
+    { "reconcile", OVS_RECOVER_RECONCILE },
+};
+
+static const char *action_name(enum ovs_fault_action a)
+{
+    for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
+        if (actions[i].action == a)
+            return actions[i].name;
+    return "?";
+}
+
+/* A node or replica number: plain digits only, so "node:+1" and "node: 1" are refused
+ * rather than read as 1. Returns -1 when malformed. */
+static int parse_index(const char *s)
+{
+    long v = 0;
+
+    if (*s == '\0')
+        return -1;
+    for (; *s; s++) {
+        if (!isdigit((unsigned char)*s) || v > 1000000)
+            return -1;
+        v = v * 10 + (*s - '0');
+    }
+    return (int)v;
+}
+
+/* The timeline client called name, or -1 with a reason in err. `what` is the key. */
+static int find_client(const ovs_scenario *sc, const char *what, const char *name, char *err,
+                       size_t errlen)
+{
+    char known[256];
+    size_t used = 0;
+
+    if (sc->n_clients == 0) {
+        ovs_seterr(err, errlen,
+                   "%s: '%.40s' names a client, but this scenario has no [client NAME] "
+                   "sections (a [crowd] has no named clients)",
+                   what, name);
+        return -1;
+    }
+    for (int i = 0; i < sc->n_clients; i++)
+        if (strcmp(sc->clients[i].name, name) == 0)
+            return i;
+    known[0] = '\0';
+    for (int i = 0; i < sc->n_clients && used < sizeof(known); i++)
+        used += (size_t)snprintf(known + used, sizeof(known) - used, "%s%s", i ? ", " : "",
+                                 sc->clients[i].name);
+    ovs_seterr(err, errlen, "%s: no [client %.40s] in this scenario (clients: %s)", what, name,
+               known);
+    return -1;
+}
+
+/* N of node:N (or of a link's node): below [redis] nodes when the file gives it, else
+ * below the most [redis] could give. */
+static int check_node(const ovs_scenario *sc, int n, const char *text, char *err,
+                      size_t errlen)
+{
+    if (sc->redis.nodes > 0 && n >= sc->redis.nodes) {
+        ovs_seterr(err, errlen,
+                   "target: '%.60s' names node %d, but [redis] has nodes = %d (numbered "
+                   "from 0)",
+                   text, n, sc->redis.nodes);
+        return -1;
+    }
+    if (n >= MAX_NODES) {
+        ovs_seterr(err, errlen, "target: '%.60s' names node %d, but nodes are 0 to %d", text,
+                   n, MAX_NODES - 1);
+        return -1;
+    }
+    return 0;
+}
+
+/* node:N | replica:N | link:CLIENT:node:N */
+static int parse_target(const ovs_scenario *sc, const char *text, ovs_fault *f, char *err,
+                        size_t errlen)
+{
+    char buf[128], *client, *node;
+    int n;
+
+    if (strncmp(text, "node:", 5) == 0) {
+        if ((n = parse_index(text + 5)) < 0)
+            goto malformed;
+        f->target = OVS_TARGET_NODE;
+        f->target_node = n;
+        return check_node(sc, n, text, err, errlen);
+    }
+    if (strncmp(text, "replica:", 8) == 0) {
+        if ((n = parse_index(text + 8)) < 0)
+            goto malformed;
+        if (n >= sc->redis.replicas) {
+            if (sc->redis.replicas == 0)
+                ovs_seterr(err, errlen,
+                           "target: '%.60s' names replica %d, but [redis] has no replicas "
+                           "(set replicas = N)",
+                           text, n);
+            else
+                ovs_seterr(err, errlen,
+                           "target: '%.60s' names replica %d, but [redis] has replicas = %d "
+                           "(numbered from 0)",
+                           text, n, sc->redis.replicas);
+            return -1;
+        }
+        f->target = OVS_TARGET_REPLICA;
+        f->target_node = n;
+        return 0;
+    }
+    if (strncmp(text, "link:", 5) != 0 || strlen(text) >= sizeof(buf))
+        goto malformed;
+    snprintf(buf, sizeof(buf), "%s", text + 5);
+    client = buf;
+    node = strchr(buf, ':');
+    if (node == NULL || node == client || strncmp(node, ":node:", 6) != 0 ||
+        (n = parse_index(node + 6)) < 0)
+        goto malformed;
+    *node = '\0';
+    if ((f->target_client = find_client(sc, "target", client, err, errlen)) < 0)
+        return -1;
+    f->target = OVS_TARGET_LINK;
+    f->target_node = n;
+    return check_node(sc, n, text, err, errlen);
+
+malformed:
+    ovs_seterr(err, errlen,
+               "target: '%.60s' is not node:N, replica:N or link:CLIENT:node:N (like node:0 "
+               "or link:alice:node:1)",
+               text);
+    return -1;
+}
+
+/* CLIENT:STEP */
+static int parse_after(const ovs_scenario *sc, const char *text, ovs_fault *f, char *err,
+                       size_t errlen)
+{
+    char buf[128], *step;
+
+    step = strchr(text, ':');
+    if (step == NULL || step == text || step[1] == '\0' || strlen(text) >= sizeof(buf)) {
+        ovs_seterr(err, errlen,
+                   "after: '%.60s' is not CLIENT:STEP (like alice:check; STEP is acquire, "
+                   "check, act or release)",
+                   text);
+        return -1;
+    }
+    snprintf(buf, sizeof(buf), "%.*s", (int)(step - text), text);
+    step++;
+    f->after_step = -1;
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
+        if (strcmp(step, steps[i].name) == 0)
+            f->after_step = (int)steps[i].op;
+    if (f->after_step < 0) {
+        ovs_seterr(err, errlen,
+                   "after: '%.40s' in '%.60s' is not a step (acquire, check, act or release)",
+                   step, text);
+        return -1;
+    }
+    if ((f->after_client = find_client(sc, "after", buf, err, errlen)) < 0)
+        return -1;
+    return 0;
+}
+
+static int parse_duration(const char *key, const char *text, int64_t *ns, char *err,
+                          size_t errlen)
+{
+    if (ovs_parse_duration(text, ns) != 0) {
+        ovs_seterr(err, errlen, "%s: '%.60s' is not a duration (like 150ms or 2s)", key, text);
+        return -1;
+    }
+    if (*ns > OVS_MAX_DURATION_NS) {
+        ovs_seterr(err, errlen, "%s: '%.60s' is longer than an hour", key, text);
+        return -1;
+    }
+    return 0;
+}
+
+/* The kind of target an action takes, as a phrase for messages; NULL when t fits. */
+static const char *target_mismatch(enum ovs_fault_action a, enum ovs_target_kind t)
+{
+    switch (a) {
+    case OVS_FAULT_PROMOTE:
+        return t == OVS_TARGET_REPLICA ? NULL : "a replica (replica:N)";
+    case OVS_FAULT_CUT:
+    case OVS_FAULT_HEAL:
+        return t == OVS_TARGET_LINK ? NULL : "a link (link:CLIENT:node:N)";
+    case OVS_FAULT_KILL:
+    case OVS_FAULT_RESTART:
+    case OVS_FAULT_KILL_RESTART:
+    case OVS_FAULT_PAUSE:
+    case OVS_FAULT_RESUME:
+    case OVS_FAULT_SNAPSHOT:
+        break;
+    }
+    return t == OVS_TARGET_LINK ? "a node or a replica (node:N or replica:N)" : NULL;
+}
+
+/* Each value on its own first, then the keys a fault cannot do without, then how the keys
+ * fit together: the same order as the rest of the file's checks. */
+int ovs_fault_parse(const ovs_scenario *sc, const char *name, const ovs_fault_text *t,
+                    ovs_fault *f, const char **key, char *err, size_t errlen)
+{
+    const char *bad;
+
+    memset(f, 0, sizeof(*f));
+    snprintf(f->name, sizeof(f->name), "%s", name);
+    f->at_ns = -1;
+    f->after_client = -1;
+    f->after_step = -1;
+    f->target_client = -1;
+    f->recovery = OVS_RECOVER_NONE;
+
+    if (t->action) {
+        size_t i = 0;
+        while (i < sizeof(actions) / sizeof(actions[0]) && strcmp(t->action, actions[i].name))
+            i++;
+        if (i == sizeof(actions) / sizeof(actions[0])) {
+            *key = "action";
+            ovs_seterr(err, errlen, "action: '%.60s' is not %s", t->action, ACTION_NAMES);
+            return -1;
+        }
+        f->action = actions[i].action;
+    }
+    if (t->target && parse_target(sc, t->target, f, err, errlen) != 0) {
+        *key = "target";
+        return -1;
+    }
+    if (t->at && t->after) {
+        *key = "after";
+        ovs_seterr(err, errlen, "after: [fault %s] already has at; give at or after, not both",
+                   name);
+        return -1;
+    }
+    if (t->at && parse_duration("at", t->at, &f->at_ns, err, errlen) != 0) {
+        *key = "at";
+        return -1;
+    }
+    if (t->after && parse_after(sc, t->after, f, err, errlen) != 0) {
+        *key = "after";
+        return -1;
+    }
+    if (t->duration && parse_duration("duration", t->duration, &f->duration_ns, err, errlen)) {
+        *key = "duration";
+        return -1;
+    }
+    if (t->recovery) {
+        size_t i = 0;
+        while (i < sizeof(recoveries) / sizeof(recoveries[0]) &&
+               strcmp(t->recovery, recoveries[i].name))
+            i++;
+        if (i == sizeof(recoveries) / sizeof(recoveries[0])) {
+            *key = "recovery";
+            ovs_seterr(err, errlen,
+                       "recovery: '%.60s' is not none, rewarm-from-sql or reconcile",
+                       t->recovery);
+            return -1;
+        }
+        f->recovery = recoveries[i].recovery;
+    }
+
+    *key = NULL;
+    if (t->action == NULL) {
+        ovs_seterr(err, errlen, "[fault %s] has no action (%s)", name, ACTION_NAMES);
+        return -1;
+    }
+    if (t->target == NULL) {
+        ovs_seterr(err, errlen,
+                   "[fault %s] has no target (node:N, replica:N or link:CLIENT:node:N)", name);
+        return -1;
+    }
+    if (t->at == NULL && t->after == NULL) {
+        ovs_seterr(err, errlen,
+                   "[fault %s] has no at or after: say when it happens (at = 200ms, or after "
+                   "= CLIENT:STEP)",
+                   name);
+        return -1;
+    }
+
+    if ((bad = target_mismatch(f->action, f->target)) != NULL) {
+        *key = "target";
+        ovs_seterr(err, errlen, "target: action = %s acts on %s, not '%.60s'",
+                   action_name(f->action), bad, t->target);
+        return -1;
+    }
+    if (t->duration && f->action != OVS_FAULT_KILL_RESTART && f->action != OVS_FAULT_PAUSE &&
+        f->action != OVS_FAULT_CUT) {
+        *key = "duration";
+        ovs_seterr(err, errlen,
+                   "duration: not for action = %s (only kill-restart, pause and cut take one)",
+                   action_name(f->action));
+        return -1;
+    }
+    if (t->recovery && f->action != OVS_FAULT_RESTART && f->action != OVS_FAULT_KILL_RESTART) {
+        *key = "recovery";
+        ovs_seterr(err, errlen,
+                   "recovery: not for action = %s (only restart and kill-restart take one)",
+                   action_name(f->action));
+        return -1;
+    }
+    if (f->recovery != OVS_RECOVER_NONE && sc->workload != OVS_INVENTORY) {
+        *key = "recovery";
+        ovs_seterr(err, errlen,
+                   "recovery: '%.60s' is only for inventory scenarios (it rebuilds Redis "
+                   "stock; a booking scenario keeps none there)",
+                   t->recovery);
+        return -1;
+    }
+    return 0;
+}
