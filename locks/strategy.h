@@ -32,6 +32,8 @@
 
 #include <sqlite3.h>
 
+#include "core/endpoint.h"
+#include "core/request.h"
 #include "locks/params.h"
 #include "scenario/scenario.h"
 #include "core/util.h"
@@ -39,11 +41,6 @@
 typedef struct ovs_writeback ovs_writeback;
 typedef struct ovs_trace ovs_trace;
 
-/* A Redis server the run uses, always on loopback for managed fleets. */
-typedef struct ovs_endpoint {
-    char host[64]; /* "127.0.0.1" */
-    int port;      /* TCP port */
-} ovs_endpoint;
 
 /* What a strategy instance may use. Owned by the harness; valid until xClose. */
 typedef struct ovs_env {

@@ -14,7 +14,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "locks/strategy.h"
+#include "core/endpoint.h"
+#include "scenario/scenario.h" /* OVS_PERSIST_*: the fleet starts what a scenario asks */
 
 #define OVS_FLEET_MAX 16
 /* Replicas one fleet can add (ovs_fleet_add_replica), on top of its masters: node

@@ -9,9 +9,10 @@
 #ifndef OVS_PROXY_H
 #define OVS_PROXY_H
 
+#include <stddef.h>
 #include <stdint.h>
 
-#include "locks/strategy.h"
+#include "core/endpoint.h"
 
 typedef struct ovs_proxy ovs_proxy;
 

@@ -8,43 +8,22 @@
 
 #include <stdint.h>
 
+#include "core/request.h"
 #include "locks/params.h"
 
 /* Limits the parser enforces, so that nothing downstream sizes an array from a user's file
  * unchecked. A booking of more nights than OVS_MAX_NIGHTS is refused: under `lock = night`
  * the runner takes one lock per night, into a fixed-size key array. */
 #define OVS_MAX_CLIENTS 64 /* [client NAME] sections in one file */
-#define OVS_MAX_NIGHTS 64  /* nights in one booking request */
 #define OVS_MAX_FAULTS 32  /* [fault NAME] sections in one file */
 /* Every duration in a file (start, think, at, lag, ...) is at most an hour: scenarios are
  * meant to finish, and it keeps offset + duration arithmetic far from overflow. */
 #define OVS_MAX_DURATION_NS (3600LL * 1000000000LL)
 
-enum ovs_workload {
-    OVS_INVENTORY, /* skus(id, stock) and orders: a purchase takes one unit */
-    OVS_BOOKING,   /* bookings with half-open date ranges: a stay takes its room-nights */
-};
-
 enum ovs_arrival {
     OVS_ARRIVE_BURST, /* every buyer arrives at t = 0 */
     OVS_ARRIVE_RATE,  /* Poisson arrivals at `rate` per second, drawn from the seed */
 };
-
-/* Which lock key a booking takes (SPEC §3). */
-enum ovs_granularity {
-    OVS_GRAN_HOTEL,   /* lock:booking:<hotel> */
-    OVS_GRAN_CHECKIN, /* lock:booking:<hotel>:<check_in> */
-    OVS_GRAN_NIGHT,   /* one lock per night of the stay, taken in sorted order */
-};
-
-/* One request a client makes. Inventory uses sku; booking uses hotel, room and dates. */
-typedef struct ovs_request {
-    int sku;       /* inventory: the SKU bought (1-based) */
-    int hotel;     /* booking: hotel id */
-    int room;      /* booking: room number */
-    int check_in;  /* booking: first night, days since 1970-01-01 */
-    int check_out; /* booking: day of departure (exclusive), > check_in */
-} ovs_request;
 
 /* A [client NAME] section: one scripted client on the teaching timeline. */
 typedef struct ovs_client_spec {

@@ -1,0 +1,11 @@
+/* endpoint.h - where a server is: what the fleet starts, the proxy fronts and a strategy
+ * connects to. Always loopback for managed servers. */
+#ifndef OVS_ENDPOINT_H
+#define OVS_ENDPOINT_H
+
+typedef struct ovs_endpoint {
+    char host[64]; /* "127.0.0.1" */
+    int port;      /* TCP port */
+} ovs_endpoint;
+
+#endif

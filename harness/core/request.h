@@ -1,0 +1,33 @@
+/* request.h - what a client asks of the shop, the one vocabulary every layer shares:
+ * the scenario reads requests from files, strategies serve them, the engine checks and
+ * records them. Kept in core so that a strategy needs no scenario to know what it serves. */
+#ifndef OVS_REQUEST_H
+#define OVS_REQUEST_H
+
+/* Nights in one booking request. Under `lock = night` the runner takes one lock per
+ * night, into a fixed-size key array; the scenario parser refuses longer stays, and every
+ * strategy that keeps one entry per night sizes it from this. */
+#define OVS_MAX_NIGHTS 64
+
+enum ovs_workload {
+    OVS_INVENTORY, /* skus(id, stock) and orders: a purchase takes one unit */
+    OVS_BOOKING,   /* bookings with half-open date ranges: a stay takes its room-nights */
+};
+
+/* Which lock key a booking takes (SPEC §3). */
+enum ovs_granularity {
+    OVS_GRAN_HOTEL,   /* lock:booking:<hotel> */
+    OVS_GRAN_CHECKIN, /* lock:booking:<hotel>:<check_in> */
+    OVS_GRAN_NIGHT,   /* one lock per night of the stay, taken in sorted order */
+};
+
+/* One request a client makes. Inventory uses sku; booking uses hotel, room and dates. */
+typedef struct ovs_request {
+    int sku;       /* inventory: the SKU bought (1-based) */
+    int hotel;     /* booking: hotel id */
+    int room;      /* booking: room number */
+    int check_in;  /* booking: first night, days since 1970-01-01 */
+    int check_out; /* booking: day of departure (exclusive), > check_in */
+} ovs_request;
+
+#endif
