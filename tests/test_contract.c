@@ -408,7 +408,7 @@ static void run_pieces(contract_case *k)
 
     int nodes = ovs_cell_nodes(&k->sc, k->m, &k->params);
     if (nodes > 0) {
-        int trc = ovs_topology_start(&k->sc, nodes, NULL, k->shop_path, &k->topo, err,
+        int trc = ovs_topology_start(&k->sc, nodes, NULL, &k->topo, err,
                                      sizeof(err));
         if (trc != 0)
             contract_fail(k, __FILE__, __LINE__, "%s needs %d Redis node(s): %s%s", k->m->name,
@@ -429,6 +429,7 @@ static void run_pieces(contract_case *k)
         .client_redis = k->topo ? ovs_topology_client_links(k->topo) : NULL,
         .read_from = k->topo ? ovs_topology_read_from(k->topo) : NULL,
         .fault = k->topo ? ovs_topology_fault : NULL,
+        .fault_node = k->topo ? ovs_topology_node : NULL,
         .settle = k->topo ? ovs_topology_settle : NULL,
         .fault_ctx = k->topo,
         .shop_path = k->shop_path,

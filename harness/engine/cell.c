@@ -68,7 +68,7 @@ int ovs_cell_run(const ovs_cell *cell, ovs_results *db, ovs_cell_result *out)
     snprintf(shop_path, sizeof(shop_path), "%s/%s.%s.db", cell->shop_dir, sc->name, m->name);
 
     if (nodes > 0) {
-        int trc = ovs_topology_start(sc, nodes, cell->redis_server, shop_path, &topo, err,
+        int trc = ovs_topology_start(sc, nodes, cell->redis_server, &topo, err,
                                      sizeof(err));
         if (trc != 0) {
             snprintf(out->error, sizeof(out->error), "%s", err);
@@ -89,6 +89,7 @@ int ovs_cell_run(const ovs_cell *cell, ovs_results *db, ovs_cell_result *out)
         .client_redis = topo ? ovs_topology_client_links(topo) : NULL,
         .read_from = topo ? ovs_topology_read_from(topo) : NULL,
         .fault = topo ? ovs_topology_fault : NULL,
+        .fault_node = topo ? ovs_topology_node : NULL,
         .settle = topo ? ovs_topology_settle : NULL,
         .fault_ctx = topo,
         .shop_path = shop_path,

@@ -6,6 +6,7 @@
  * server, so a client reaching a point never waits behind a slow restart it did not ask
  * for. */
 #include "engine/faults.h"
+#include "engine/recovery.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -26,6 +27,8 @@ typedef struct followup {
 struct ovs_faults {
     const ovs_scenario *sc;
     ovs_fault_fn fn;
+    ovs_fault_node_fn node_fn;
+    const char *shop_path;
     void *ctx;
     ovs_writeback *wb;
     int nclients;
@@ -45,8 +48,8 @@ struct ovs_faults {
     char error[256];
 };
 
-ovs_faults *ovs_faults_new(const ovs_scenario *sc, ovs_fault_fn fn, void *ctx,
-                           ovs_writeback *wb, int nclients)
+ovs_faults *ovs_faults_new(const ovs_scenario *sc, ovs_fault_fn fn, ovs_fault_node_fn node_fn,
+                           void *ctx, ovs_writeback *wb, const char *shop_path, int nclients)
 {
     ovs_faults *fs = calloc(1, sizeof(*fs));
     pthread_condattr_t ca;
@@ -55,6 +58,8 @@ ovs_faults *ovs_faults_new(const ovs_scenario *sc, ovs_fault_fn fn, void *ctx,
         return NULL;
     fs->sc = sc;
     fs->fn = fn;
+    fs->node_fn = node_fn;
+    fs->shop_path = shop_path;
     fs->ctx = ctx;
     fs->wb = wb;
     fs->nclients = nclients;
@@ -133,7 +138,21 @@ static void fire(ovs_faults *fs, const ovs_fault *f, int second)
     int rc;
 
     pthread_mutex_unlock(&fs->mu);
-    rc = fs->fn(fs->ctx, f, second, fs->wb, what, sizeof(what), err, sizeof(err));
+    rc = fs->fn(fs->ctx, f, second, what, sizeof(what), err, sizeof(err));
+    /* A node back from a restart has what its persistence kept; the shop's recovery rule
+     * decides what stock it is given. */
+    int restarted = f->action == OVS_FAULT_RESTART ||
+                    (f->action == OVS_FAULT_KILL_RESTART && second);
+    if (rc == 0 && restarted && f->recovery != OVS_RECOVER_NONE) {
+        const ovs_endpoint *node = fs->node_fn ? fs->node_fn(fs->ctx, f) : NULL;
+        if (node == NULL) {
+            ovs_seterr(err, sizeof(err), "recovery: no server for the fault's target");
+            rc = -1;
+        } else {
+            rc = ovs_recover(fs->sc, fs->shop_path, node, f->recovery, fs->wb, what,
+                             sizeof(what), err, sizeof(err));
+        }
+    }
     ovs_trace_add(&fs->trace, -1, OVS_OP_FAULT, target_text(f, target, sizeof(target)), start,
                   ovs_now_ns(), rc == 0 ? OVS_OUT_OK : OVS_OUT_FAIL, rc == 0 ? what : err);
     pthread_mutex_lock(&fs->mu);

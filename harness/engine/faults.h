@@ -11,15 +11,30 @@
 
 #include <stdint.h>
 
-#include "engine/runner.h"
+#include "core/endpoint.h"
 #include "scenario/scenario.h"
 #include "core/trace.h"
 
 typedef struct ovs_faults ovs_faults;
+typedef struct ovs_writeback ovs_writeback;
+
+/* Carries out one fault ([fault] section) on the run's servers and links. followup is 0
+ * for the fault itself, 1 for its scheduled second half (the resume after a timed pause,
+ * the heal after a timed cut, the restart after kill-restart's down time). Called on the
+ * runner's main thread only, which is the thread that started the fleet. Writes a short
+ * description of what it did into what. Returns 0 or -1 with err. ovs_topology_fault is
+ * the one the harness uses. */
+typedef int (*ovs_fault_fn)(void *ctx, const ovs_fault *f, int followup, char *what,
+                            size_t whatlen, char *err, size_t errlen);
+/* The server a node or replica fault acts on now, or NULL (ovs_topology_node). */
+typedef const ovs_endpoint *(*ovs_fault_node_fn)(void *ctx, const ovs_fault *f);
 
 /* NULL when out of memory. */
-ovs_faults *ovs_faults_new(const ovs_scenario *sc, ovs_fault_fn fn, void *ctx,
-                           ovs_writeback *wb, int nclients);
+/* fn carries the faults out; after a restart with a `recovery` rule the scheduler rebuilds
+ * the node's stock from the shop at shop_path and the queue wb (engine/recovery.h), on
+ * the server node_fn names. NULL when out of memory. */
+ovs_faults *ovs_faults_new(const ovs_scenario *sc, ovs_fault_fn fn, ovs_fault_node_fn node_fn,
+                           void *ctx, ovs_writeback *wb, const char *shop_path, int nclients);
 /* From client `client`'s thread after it finished `step`: fire the faults registered for
  * that point and wait for them. Cheap when none are. Accepts NULL. Every step a client
  * passes is reported, so that a fault whose point was never reached can say why. */

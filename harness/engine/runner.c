@@ -432,7 +432,8 @@ int ovs_run(const ovs_run_spec *spec, ovs_run_result *res)
     }
 
     if (sc->n_faults > 0 && spec->fault != NULL) {
-        sh.faults = ovs_faults_new(sc, spec->fault, spec->fault_ctx, sh.wb, nthreads);
+        sh.faults = ovs_faults_new(sc, spec->fault, spec->fault_node, spec->fault_ctx, sh.wb,
+                                   spec->shop_path, nthreads);
         if (sh.faults == NULL) {
             snprintf(res->error, sizeof(res->error), "out of memory for the faults");
             goto out;

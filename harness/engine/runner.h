@@ -11,19 +11,12 @@
 #include <stdint.h>
 
 #include "engine/checker.h"
+#include "engine/faults.h"
 #include "scenario/scenario.h"
 #include "locks/strategy.h"
 #include "core/trace.h"
 
 typedef struct ovs_writeback ovs_writeback;
-
-/* Carries out one fault ([fault] section) on the run's servers and links. followup is 0
- * for the fault itself, 1 for its scheduled second half (the resume after a timed pause,
- * the heal after a timed cut, the restart after kill-restart's down time). Called on the
- * runner's main thread only, which is the thread that started the fleet. Writes a short
- * description of what it did into what. Returns 0 or -1 with err. */
-typedef int (*ovs_fault_fn)(void *ctx, const ovs_fault *f, int followup, ovs_writeback *wb,
-                            char *what, size_t whatlen, char *err, size_t errlen);
 
 typedef struct ovs_run_spec {
     const ovs_scenario *sc;
@@ -38,6 +31,8 @@ typedef struct ovs_run_spec {
     const ovs_endpoint *read_from;       /* env.read_from for every client; may be NULL */
     ovs_fault_fn fault;                  /* carries out the scenario's faults; NULL when it
                                             has none */
+    ovs_fault_node_fn fault_node;        /* the server a node fault acts on, for recovery
+                                            after a restart; with fault */
     int (*settle)(void *ctx, char *err, size_t errlen); /* once after xPrepare, before any
                                             client opens: waits until every replica holds
                                             what xPrepare wrote, so that replication lags

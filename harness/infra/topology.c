@@ -11,9 +11,7 @@
 
 #include "infra/fleet.h"
 #include "infra/proxy.h"
-#include "engine/shop.h"
 #include "core/util.h"
-#include "engine/writeback.h"
 
 #define MAX_REPLICAS 4
 
@@ -30,7 +28,6 @@ struct ovs_topology {
     ovs_proxy **link;                  /* [client * nodes + node] */
     ovs_endpoint *link_ep;             /* the same, as endpoints */
     const ovs_endpoint **client_row;   /* per client: &link_ep[client * nodes] */
-    char shop_path[600];
 };
 
 static int wants_links(const ovs_scenario *sc)
@@ -44,7 +41,7 @@ static int wants_links(const ovs_scenario *sc)
 }
 
 int ovs_topology_start(const ovs_scenario *sc, int nodes, const char *redis_server,
-                       const char *shop_path, ovs_topology **out, char *err, size_t errlen)
+                       ovs_topology **out, char *err, size_t errlen)
 {
     ovs_topology *t = calloc(1, sizeof(*t));
     int rc;
@@ -56,7 +53,6 @@ int ovs_topology_start(const ovs_scenario *sc, int nodes, const char *redis_serv
     }
     t->sc = sc;
     t->nodes = nodes;
-    snprintf(t->shop_path, sizeof(t->shop_path), "%s", shop_path);
     ovs_fleet_opts fo = { .nodes = nodes, .redis_server = redis_server,
                           .persistence = (int)sc->redis.persistence };
     rc = ovs_fleet_start(&fo, &t->fleet, err, errlen);
@@ -189,59 +185,6 @@ int ovs_topology_settle(void *ctx, char *err, size_t errlen)
     return rc;
 }
 
-/* Rebuild stock on a restarted node. The write-back queue is held while SQL and the queue
- * are read, so the pair is one consistent state. */
-static int recover(ovs_topology *t, int node, enum ovs_recovery how, ovs_writeback *wb,
-                   char *what, size_t whatlen, char *err, size_t errlen)
-{
-    const ovs_scenario *sc = t->sc;
-    sqlite3 *db = NULL;
-    redisContext *c = NULL;
-    int rc = -1;
-    size_t used;
-
-    if (how == OVS_RECOVER_NONE || sc->workload != OVS_INVENTORY)
-        return 0;
-    if (ovs_shop_open(t->shop_path, &db, err, errlen) != 0)
-        return -1;
-    c = connect_node(ovs_fleet_node(t->fleet, node), err, errlen);
-    if (c == NULL)
-        goto out;
-    if (wb)
-        ovs_writeback_hold(wb, 1);
-    used = strlen(what);
-    for (int sku = 1; sku <= sc->skus; sku++) {
-        int64_t stock;
-        if (ovs_shop_stock(db, sku, &stock) != 0) {
-            ovs_seterr(err, errlen, "recovery: %s", sqlite3_errmsg(db));
-            goto release;
-        }
-        /* Counted whatever the rule, so the figure says what was queued; only
-         * reconcile takes it off. */
-        int pending = wb ? ovs_writeback_pending_sku(wb, sku) : 0;
-        int64_t v = how == OVS_RECOVER_RECONCILE ? stock - pending : stock;
-        redisReply *r = redisCommand(c, "SET stock:%d %lld", sku, (long long)v);
-        if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-            ovs_seterr(err, errlen, "recovery SET: %s", r ? r->str : c->errstr);
-            freeReplyObject(r);
-            goto release;
-        }
-        freeReplyObject(r);
-        if (sku == 1 && used < whatlen)
-            snprintf(what + used, whatlen - used, "; stock:1 = %lld (sql %lld, %s %d queued)",
-                     (long long)v, (long long)stock,
-                     how == OVS_RECOVER_RECONCILE ? "minus" : "ignoring", pending);
-    }
-    rc = 0;
-release:
-    if (wb)
-        ovs_writeback_hold(wb, 0);
-out:
-    redisFree(c);
-    sqlite3_close(db);
-    return rc;
-}
-
 static int fleet_index(ovs_topology *t, const ovs_fault *f, char *err, size_t errlen)
 {
     if (f->target == OVS_TARGET_NODE && f->target_node < t->nodes)
@@ -252,8 +195,17 @@ static int fleet_index(ovs_topology *t, const ovs_fault *f, char *err, size_t er
     return -1;
 }
 
-int ovs_topology_fault(void *ctx, const ovs_fault *f, int followup, ovs_writeback *wb,
-                       char *what, size_t whatlen, char *err, size_t errlen)
+const ovs_endpoint *ovs_topology_node(void *ctx, const ovs_fault *f)
+{
+    ovs_topology *t = ctx;
+    char err[32];
+    int i = f->target == OVS_TARGET_LINK ? -1 : fleet_index(t, f, err, sizeof(err));
+
+    return i < 0 ? NULL : ovs_fleet_node(t->fleet, i);
+}
+
+int ovs_topology_fault(void *ctx, const ovs_fault *f, int followup, char *what,
+                       size_t whatlen, char *err, size_t errlen)
 {
     ovs_topology *t = ctx;
     int i = -1;
@@ -290,7 +242,7 @@ int ovs_topology_fault(void *ctx, const ovs_fault *f, int followup, ovs_writebac
                  t->sc->redis.persistence == OVS_PERSIST_AOF   ? "aof"
                  : t->sc->redis.persistence == OVS_PERSIST_RDB ? "rdb"
                                                                : "no persistence");
-        return recover(t, i, f->recovery, wb, what, whatlen, err, errlen);
+        return 0;
     case OVS_FAULT_PAUSE:
         snprintf(what, whatlen, followup ? "SIGCONT" : "SIGSTOP");
         return followup ? ovs_fleet_resume(t->fleet, i, err, errlen)

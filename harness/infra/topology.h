@@ -13,17 +13,15 @@
 
 #include <stdint.h>
 
-#include "engine/runner.h"
+#include "core/endpoint.h"
 #include "scenario/scenario.h"
-#include "locks/strategy.h"
 
 typedef struct ovs_topology ovs_topology;
 
-/* Start nodes masters (>= 1), the scenario's replicas and links. shop_path is the run's
- * shop database, read when a restart rebuilds stock. Returns 0, OVS_ERR_ENV (the machine
- * cannot run servers) or OVS_ERR, with err. */
+/* Start nodes masters (>= 1), the scenario's replicas and links. Returns 0, OVS_ERR_ENV
+ * (the machine cannot run servers) or OVS_ERR, with err. */
 int ovs_topology_start(const ovs_scenario *sc, int nodes, const char *redis_server,
-                       const char *shop_path, ovs_topology **out, char *err, size_t errlen);
+                       ovs_topology **out, char *err, size_t errlen);
 /* Masters as every client sees them by default (direct). */
 const ovs_endpoint *ovs_topology_masters(const ovs_topology *t);
 int ovs_topology_size(const ovs_topology *t);
@@ -37,9 +35,18 @@ const char *ovs_topology_version(const ovs_topology *t);
  * has acknowledged everything written so far (the strategy's prepared stock), bounded by
  * the replication lag plus a margin. 0, or -1 with err when a replica did not catch up. */
 int ovs_topology_settle(void *ctx, char *err, size_t errlen);
-/* The ovs_fault_fn for the runner; ctx is the topology. */
-int ovs_topology_fault(void *ctx, const ovs_fault *f, int followup, ovs_writeback *wb,
-                       char *what, size_t whatlen, char *err, size_t errlen);
+/* Carries out one fault ([fault] section) on the servers and links: an ovs_fault_fn for
+ * the fault scheduler, ctx the topology. followup is 0 for the fault itself, 1 for its
+ * scheduled second half (the resume after a timed pause, the heal after a timed cut, the
+ * restart after kill-restart's down time). Restarts bring the process back only: what the
+ * shop does about a node that forgot its data (recovery) is the engine's. Call on the
+ * thread that started the fleet. 0, or -1 with err; what says what was done. */
+int ovs_topology_fault(void *ctx, const ovs_fault *f, int followup, char *what,
+                       size_t whatlen, char *err, size_t errlen);
+/* The server a node or replica fault acts on (as it is now, after a promotion), or NULL
+ * for a link fault or a target the topology does not have: an ovs_fault_node_fn, ctx the
+ * topology. */
+const ovs_endpoint *ovs_topology_node(void *ctx, const ovs_fault *f);
 /* stock:1 .. stock:<skus> on the node now serving as master 0 (after a promotion, the
  * promoted replica), into stock[0 .. skus-1]; a missing key reads as 0, as the stock
  * scripts read it, and is counted in *missing. Returns 0, or -1 with err when the node
