@@ -51,7 +51,7 @@ typedef struct fixture {
     ovs_writeback *wb;
     char dir[128];       /* temporary directory for a shop, "" when none */
     char shop[192];
-    sqlite3 *shop_db;    /* env.shop of the next instances opened; closed in teardown,
+    ovs_shop *shop_db;   /* its db is env.shop of the next instances opened; closed in teardown,
                             after the instances */
     const ovs_endpoint *read_from; /* env.read_from of the next instances opened */
     atomic_int *frozen;            /* env.frozen of the next instances opened */
@@ -127,7 +127,7 @@ static inline int teardown(void **state)
         f->inst[i]->m->xClose(f->inst[i]);
         free(f->inst[i]);
     }
-    sqlite3_close(f->shop_db);
+    ovs_shop_close(f->shop_db);
     for (int i = 0; i < NODES; i++)
         ovs_proxy_stop(f->proxy[i]);
     ovs_writeback_free(f->wb);
@@ -163,7 +163,7 @@ static inline ovs_strategy *open_inst(fixture *f, const ovs_strategy_methods *m,
         .param = &f->param[i],
         .redis = f->use_via ? f->via : endpoints(f),
         .n_redis = NODES,
-        .shop = f->shop_db,
+        .shop = f->shop_db ? ovs_shop_db(f->shop_db) : NULL,
         .wb = f->wb,
         .trace = &f->trace,
         .trace_steps = 1,
@@ -296,13 +296,13 @@ static inline void start_shop(fixture *f)
 static inline int64_t shop_scalar(const fixture *f, const char *sql)
 {
     char err[256];
-    sqlite3 *db;
+    ovs_shop *db;
     int64_t v = -1;
 
     if (ovs_shop_open(f->shop, &db, err, sizeof(err)) != 0)
         fail_msg("shop: %s", err);
     assert_int_equal(ovs_shop_scalar(db, sql, &v), 0);
-    sqlite3_close(db);
+    ovs_shop_close(db);
     return v;
 }
 

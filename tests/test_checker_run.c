@@ -30,7 +30,7 @@
 typedef struct fx {
     char dir[64];
     char path[128];
-    sqlite3 *db;
+    ovs_shop *db;
     ovs_scenario sc;
     ovs_trace tr[2]; /* two client threads' buffers */
 } fx;
@@ -56,7 +56,7 @@ static int teardown(void **state)
     fx *f = *state;
     char side[160];
 
-    sqlite3_close(f->db);
+    ovs_shop_close(f->db);
     ovs_trace_free(&f->tr[0]);
     ovs_trace_free(&f->tr[1]);
     unlink(f->path);
@@ -79,7 +79,7 @@ static void shop(fx *f, enum ovs_workload w, int skus, int stock)
     f->sc.workload = w;
     f->sc.skus = skus;
     f->sc.stock = stock;
-    sqlite3_close(f->db);
+    ovs_shop_close(f->db);
     f->db = NULL;
     if (ovs_shop_create(f->path, &f->sc, err, sizeof(err)) != 0 ||
         ovs_shop_open(f->path, &f->db, err, sizeof(err)) != 0)
@@ -90,8 +90,8 @@ static void sql(fx *f, const char *text)
 {
     char *msg = NULL;
 
-    if (sqlite3_exec(f->db, text, NULL, NULL, &msg) != SQLITE_OK)
-        fail_msg("%s: %s", text, msg ? msg : sqlite3_errmsg(f->db));
+    if (sqlite3_exec(ovs_shop_db(f->db), text, NULL, NULL, &msg) != SQLITE_OK)
+        fail_msg("%s: %s", text, msg ? msg : sqlite3_errmsg(ovs_shop_db(f->db)));
 }
 
 /* n orders of sku by buyers first.. first+n-1, and the stock the shop then shows. */

@@ -395,7 +395,7 @@ static void run_pieces(contract_case *k)
 {
     char text[4096], err[300];
     ovs_check_input in;
-    sqlite3 *shop = NULL;
+    ovs_shop *shop = NULL;
     int64_t t_begin = ovs_now_ns();
 
     k->scn->text(text, sizeof(text), contract_seed);
@@ -464,7 +464,7 @@ static void run_pieces(contract_case *k)
         contract_fail(k, __FILE__, __LINE__, "shop: %s", err);
     k->nchecks = ovs_check_run(shop, &k->sc, k->res.traces, k->res.ntraces, k->res.t0, &in,
                                k->checks, k->figure, sizeof(k->figure), err, sizeof(err));
-    sqlite3_close(shop);
+    ovs_shop_close(shop);
     if (k->nchecks < 0)
         contract_fail(k, __FILE__, __LINE__, "checker: %s", err);
 
@@ -525,11 +525,11 @@ static sqlite3_stmt *prepare(const contract_case *k, sqlite3 *db, const char *sq
     return st;
 }
 
-static int64_t scalar(const contract_case *k, sqlite3 *db, const char *sql)
+static int64_t scalar(const contract_case *k, ovs_shop *shop, const char *sql)
 {
     int64_t v = 0;
-    if (ovs_shop_scalar(db, sql, &v) != 0)
-        contract_fail(k, __FILE__, __LINE__, "%s: %s", sql, sqlite3_errmsg(db));
+    if (ovs_shop_scalar(shop, sql, &v) != 0)
+        contract_fail(k, __FILE__, __LINE__, "%s: %s", sql, sqlite3_errmsg(ovs_shop_db(shop)));
     return v;
 }
 
@@ -544,14 +544,14 @@ static int parse_day(const unsigned char *text)
 /* Rows per buyer from the shop; the confirmed stays for bookings. */
 static void count_shop(const contract_case *k, tally *t, int *rows)
 {
-    sqlite3 *shop = NULL;
+    ovs_shop *shop = NULL;
     sqlite3_stmt *st;
     char err[200];
     int booking = k->sc.workload == OVS_BOOKING;
 
     if (ovs_shop_open(k->shop_path, &shop, err, sizeof(err)) != 0)
         contract_fail(k, __FILE__, __LINE__, "shop: %s", err);
-    st = prepare(k, shop,
+    st = prepare(k, ovs_shop_db(shop),
                  booking ? "SELECT guest, check_in, check_out FROM bookings"
                            " WHERE status = 'confirmed'"
                          : "SELECT buyer FROM orders");
@@ -590,7 +590,7 @@ static void count_shop(const contract_case *k, tally *t, int *rows)
         if (t->oversold < 0)
             t->oversold = 0;
     }
-    sqlite3_close(shop);
+    ovs_shop_close(shop);
 }
 
 /* For a fenced strategy, the token every order was written with (orders.fence): each
@@ -599,14 +599,14 @@ static void count_shop(const contract_case *k, tally *t, int *rows)
  * before. */
 static void count_fences(const contract_case *k, tally *t)
 {
-    sqlite3 *shop = NULL;
+    ovs_shop *shop = NULL;
     sqlite3_stmt *st;
     char err[200];
     int64_t last = -1;
 
     if (ovs_shop_open(k->shop_path, &shop, err, sizeof(err)) != 0)
         contract_fail(k, __FILE__, __LINE__, "shop: %s", err);
-    st = prepare(k, shop, "SELECT id, buyer, fence FROM orders ORDER BY id");
+    st = prepare(k, ovs_shop_db(shop), "SELECT id, buyer, fence FROM orders ORDER BY id");
     while (sqlite3_step(st) == SQLITE_ROW) {
         int null = sqlite3_column_type(st, 2) == SQLITE_NULL;
         int64_t fence = sqlite3_column_int64(st, 2);
@@ -627,7 +627,7 @@ static void count_fences(const contract_case *k, tally *t)
                  written, (long long)last);
     }
     sqlite3_finalize(st);
-    sqlite3_close(shop);
+    ovs_shop_close(shop);
 }
 
 /* Each buyer's answer from its request event. The runner words a refusal "sold out" or

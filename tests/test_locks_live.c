@@ -112,8 +112,8 @@ static void test_sqlp_failed_commit_is_undone(void **state)
     create_shop(f);
     if (ovs_shop_open(f->shop, &f->shop_db, err, sizeof(err)) != 0)
         fail_msg("shop: %s", err);
-    sql_exec(f->shop_db, "PRAGMA foreign_keys = ON");
-    sql_exec(f->shop_db, "CREATE TABLE parents (id INTEGER PRIMARY KEY);"
+    sql_exec(ovs_shop_db(f->shop_db), "PRAGMA foreign_keys = ON");
+    sql_exec(ovs_shop_db(f->shop_db), "CREATE TABLE parents (id INTEGER PRIMARY KEY);"
                          "CREATE TABLE children (parent INTEGER REFERENCES parents (id)"
                          " DEFERRABLE INITIALLY DEFERRED)");
     s = open_inst(f, m, "", 0);
@@ -121,7 +121,7 @@ static void test_sqlp_failed_commit_is_undone(void **state)
     assert_int_equal(m->xLock(s, "sku:1"), OVS_OK);
     assert_int_equal(ovs_shop_act(f->shop_db, OVS_INVENTORY, &req, 1, NULL, err,
                                   sizeof(err)), OVS_OK);
-    sql_exec(f->shop_db, "INSERT INTO children VALUES (99)"); /* no parent 99 */
+    sql_exec(ovs_shop_db(f->shop_db), "INSERT INTO children VALUES (99)"); /* no parent 99 */
     assert_int_equal(ovs_shop_stock(f->shop_db, 1, &n), 0);
     assert_int_equal(n, 2); /* sold, as seen inside the section */
 
@@ -129,7 +129,7 @@ static void test_sqlp_failed_commit_is_undone(void **state)
     print_message("xUnlock: %s\n", s->errstr);
     assert_non_null(strstr(s->errstr, "COMMIT"));
     assert_non_null(strstr(s->errstr, "FOREIGN KEY"));
-    assert_int_equal(sqlite3_get_autocommit(f->shop_db), 1); /* no transaction left open */
+    assert_int_equal(sqlite3_get_autocommit(ovs_shop_db(f->shop_db)), 1); /* no transaction left open */
     /* Seen from another connection and from this one: the sale never happened. */
     assert_int_equal(shop_scalar(f, "SELECT count(*) FROM orders"), 0);
     assert_int_equal(shop_scalar(f, "SELECT stock FROM skus WHERE id = 1"), 3);
@@ -894,7 +894,7 @@ static void test_fencing_stale_holder(void **state)
     ovs_fence fa = { .n = 1, .key = { "fencing:stale" } }, fb = fa;
     int64_t seen;
     char err[256];
-    sqlite3 *db;
+    ovs_shop *db;
 
     OVS_REQUIRE_REDIS();
     start_shop(f);
@@ -921,7 +921,7 @@ static void test_fencing_stale_holder(void **state)
     assert_int_equal(ovs_shop_act(db, OVS_INVENTORY, &req, 2, &fb, err, sizeof(err)), OVS_OK);
     /* And after the successor's write, still refused. */
     assert_int_equal(ovs_shop_act(db, OVS_INVENTORY, &req, 1, &fa, err, sizeof(err)), OVS_STALE);
-    sqlite3_close(db);
+    ovs_shop_close(db);
     assert_int_equal(shop_scalar(f, "SELECT count(*) FROM orders"), 1);
     assert_int_equal(m->xUnlock(a, "fencing:stale"), OVS_BUSY);
     assert_int_equal(m->xUnlock(b, "fencing:stale"), OVS_OK);

@@ -95,7 +95,7 @@ static void run(int code, int commits, outcome *o)
     ovs_params params = { 0 };
     ovs_run_result res;
     ovs_check checks[OVS_MAX_CHECKS];
-    sqlite3 *db;
+    ovs_shop *db;
 
     release_code = code;
     txn.unlock_commits = commits;
@@ -118,7 +118,7 @@ static void run(int code, int commits, outcome *o)
     for (int i = 0; i < n; i++)
         if (strcmp(checks[i].invariant, "lost_orders") == 0)
             o->lost = checks[i];
-    sqlite3_close(db);
+    ovs_shop_close(db);
     ovs_run_result_free(&res);
     ovs_scenario_free(&sc);
     snprintf(path, sizeof(path), "%s/shop.db", dir);

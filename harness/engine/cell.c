@@ -52,7 +52,7 @@ int ovs_cell_run(const ovs_cell *cell, ovs_results *db, ovs_cell_result *out)
     ovs_check checks[OVS_MAX_CHECKS];
     int nchecks = 0;
     char shop_path[600], params[256], started[32], err[200];
-    sqlite3 *shop = NULL;
+    ovs_shop *shop = NULL;
     int64_t *redis_stock = NULL;
     int nodes = ovs_cell_nodes(sc, m, &cell->params);
     int64_t t_begin = ovs_now_ns();
@@ -194,7 +194,7 @@ record:;
         snprintf(out->error, sizeof(out->error), "results: %s", db->errstr);
     else
         rc = 0;
-    sqlite3_close(shop);
+    ovs_shop_close(shop);
     free(redis_stock);
     ovs_run_result_free(&res);
     ovs_topology_stop(topo);

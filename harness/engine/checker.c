@@ -180,16 +180,14 @@ void ovs_latency_of(int64_t *v, size_t n, ovs_latency *out)
 
 /* ---- invariants over a run ------------------------------------------------------- */
 
-static int check_oversold(sqlite3 *shop, const ovs_scenario *sc, ovs_check *c, char *err,
+static int check_oversold(ovs_shop *shop, const ovs_scenario *sc, ovs_check *c, char *err,
                           size_t errlen)
 {
     int64_t orders = 0, min_stock = 0, oversold = 0, worst = 0, worst_sku = 0;
 
     for (int sku = 1; sku <= sc->skus; sku++) {
-        char sql[128];
         int64_t n, stock;
-        snprintf(sql, sizeof(sql), "SELECT count(*) FROM orders WHERE sku = %d", sku);
-        if (ovs_shop_scalar(shop, sql, &n) != 0)
+        if (ovs_shop_orders(shop, sku, &n) != 0)
             goto sqlfail;
         if (ovs_shop_stock(shop, sku, &stock) != 0)
             goto sqlfail;
@@ -223,11 +221,11 @@ static int check_oversold(sqlite3 *shop, const ovs_scenario *sc, ovs_check *c, c
                  (long long)orders, (long long)sc->stock * sc->skus, (long long)min_stock);
     return 0;
 sqlfail:
-    ovs_seterr(err, errlen, "oversold: %s", sqlite3_errmsg(shop));
+    ovs_seterr(err, errlen, "oversold: %s", sqlite3_errmsg(ovs_shop_db(shop)));
     return -1;
 }
 
-static int check_double_booked(sqlite3 *shop, ovs_check *c, char *err, size_t errlen)
+static int check_double_booked(ovs_shop *shop, ovs_check *c, char *err, size_t errlen)
 {
     int64_t pairs, confirmed;
 
@@ -239,7 +237,7 @@ static int check_double_booked(sqlite3 *shop, ovs_check *c, char *err, size_t er
                         &pairs) != 0 ||
         ovs_shop_scalar(shop, "SELECT count(*) FROM bookings WHERE status = 'confirmed'",
                         &confirmed) != 0) {
-        ovs_seterr(err, errlen, "double_booked: %s", sqlite3_errmsg(shop));
+        ovs_seterr(err, errlen, "double_booked: %s", sqlite3_errmsg(ovs_shop_db(shop)));
         return -1;
     }
     snprintf(c->invariant, sizeof(c->invariant), "double_booked");
@@ -259,7 +257,7 @@ typedef struct writers {
     size_t n;
 } writers;
 
-static int writers_load(sqlite3 *shop, const ovs_scenario *sc, writers *w, char *err,
+static int writers_load(ovs_shop *shop, const ovs_scenario *sc, writers *w, char *err,
                         size_t errlen)
 {
     sqlite3_stmt *st = NULL;
@@ -271,12 +269,12 @@ static int writers_load(sqlite3 *shop, const ovs_scenario *sc, writers *w, char 
         ovs_seterr(err, errlen, "out of memory");
         return -1;
     }
-    if (sqlite3_prepare_v2(shop,
+    if (sqlite3_prepare_v2(ovs_shop_db(shop),
                            sc->workload == OVS_INVENTORY
                                ? "SELECT buyer FROM orders"
                                : "SELECT guest FROM bookings WHERE status = 'confirmed'",
                            -1, &st, NULL) != SQLITE_OK) {
-        ovs_seterr(err, errlen, "rows: %s", sqlite3_errmsg(shop));
+        ovs_seterr(err, errlen, "rows: %s", sqlite3_errmsg(ovs_shop_db(shop)));
         return -1;
     }
     int rc;
@@ -296,7 +294,7 @@ static int writers_load(sqlite3 *shop, const ovs_scenario *sc, writers *w, char 
     /* A read that stopped early would hide writers: lost orders and fenced tolerance
      * would be judged from part of the rows. */
     if (rc != SQLITE_DONE) {
-        ovs_seterr(err, errlen, "rows: %s", sqlite3_errmsg(shop));
+        ovs_seterr(err, errlen, "rows: %s", sqlite3_errmsg(ovs_shop_db(shop)));
         sqlite3_finalize(st);
         return -1;
     }
@@ -468,7 +466,7 @@ static int check_lost(const ovs_scenario *sc, ovs_trace *const *traces, int ntra
  * below SQL within that bound is not counted against the strategy. Redis above SQL is
  * never theirs: an order reaches SQL only after Redis took its unit, so that gap is
  * decrements Redis lost, units it will sell again. */
-static int check_divergence(sqlite3 *shop, const ovs_scenario *sc, const ovs_check_input *in,
+static int check_divergence(ovs_shop *shop, const ovs_scenario *sc, const ovs_check_input *in,
                             ovs_check *c, char *err, size_t errlen)
 {
     int64_t diff = 0, above = 0, worst = 0, worst_redis = 0, worst_sql = 0;
@@ -487,7 +485,7 @@ static int check_divergence(sqlite3 *shop, const ovs_scenario *sc, const ovs_che
     for (int sku = 1; sku <= sc->skus; sku++) {
         int64_t stock;
         if (ovs_shop_stock(shop, sku, &stock) != 0) {
-            ovs_seterr(err, errlen, "divergence: %s", sqlite3_errmsg(shop));
+            ovs_seterr(err, errlen, "divergence: %s", sqlite3_errmsg(ovs_shop_db(shop)));
             return -1;
         }
         int64_t d = in->stock[sku - 1] - stock;
@@ -520,7 +518,7 @@ static int check_divergence(sqlite3 *shop, const ovs_scenario *sc, const ovs_che
     return 0;
 }
 
-int ovs_check_run(sqlite3 *shop, const ovs_scenario *sc, ovs_trace *const *traces,
+int ovs_check_run(ovs_shop *shop, const ovs_scenario *sc, ovs_trace *const *traces,
                   int ntraces, int64_t t0, const ovs_check_input *in, ovs_check *checks,
                   char *figure, size_t figurelen, char *err, size_t errlen)
 {
@@ -537,7 +535,7 @@ int ovs_check_run(sqlite3 *shop, const ovs_scenario *sc, ovs_trace *const *trace
         if (check_oversold(shop, sc, &checks[n++], err, errlen) != 0)
             goto out;
         if (ovs_shop_scalar(shop, "SELECT count(*) FROM orders", &sold) != 0) {
-            ovs_seterr(err, errlen, "orders: %s", sqlite3_errmsg(shop));
+            ovs_seterr(err, errlen, "orders: %s", sqlite3_errmsg(ovs_shop_db(shop)));
             goto out;
         }
     } else {
@@ -545,7 +543,7 @@ int ovs_check_run(sqlite3 *shop, const ovs_scenario *sc, ovs_trace *const *trace
             goto out;
         if (ovs_shop_scalar(shop, "SELECT count(*) FROM bookings WHERE status='confirmed'",
                             &sold) != 0) {
-            ovs_seterr(err, errlen, "bookings: %s", sqlite3_errmsg(shop));
+            ovs_seterr(err, errlen, "bookings: %s", sqlite3_errmsg(ovs_shop_db(shop)));
             goto out;
         }
     }

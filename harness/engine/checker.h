@@ -9,10 +9,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <sqlite3.h>
-
 #include "scenario/scenario.h"
 #include "core/trace.h"
+
+typedef struct ovs_shop ovs_shop;
 
 typedef struct ovs_check {
     char invariant[32]; /* "oversold", "double_booked", "mutex_overlaps", ... */
@@ -85,7 +85,7 @@ typedef struct ovs_check_input {
  * t0 makes times in details relative; in may be NULL. Writes up to OVS_MAX_CHECKS checks
  * and a one-line headline into figure. Returns the number of checks, or -1 on SQL failure
  * (err). */
-int ovs_check_run(sqlite3 *shop, const ovs_scenario *sc, ovs_trace *const *traces,
+int ovs_check_run(ovs_shop *shop, const ovs_scenario *sc, ovs_trace *const *traces,
                   int ntraces, int64_t t0, const ovs_check_input *in, ovs_check *checks,
                   char *figure, size_t figurelen, char *err, size_t errlen);
 

@@ -36,14 +36,14 @@ int ovs_recover(const ovs_scenario *sc, const char *shop_path, const ovs_endpoin
                 enum ovs_recovery how, ovs_writeback *wb, char *what, size_t whatlen,
                 char *err, size_t errlen)
 {
-    sqlite3 *db = NULL;
+    ovs_shop *shop = NULL;
     redisContext *c = NULL;
     int rc = -1;
     size_t used;
 
     if (how == OVS_RECOVER_NONE || sc->workload != OVS_INVENTORY)
         return 0;
-    if (ovs_shop_open(shop_path, &db, err, errlen) != 0)
+    if (ovs_shop_open(shop_path, &shop, err, errlen) != 0)
         return -1;
     c = connect_node(node, err, errlen);
     if (c == NULL)
@@ -53,8 +53,8 @@ int ovs_recover(const ovs_scenario *sc, const char *shop_path, const ovs_endpoin
     used = strlen(what);
     for (int sku = 1; sku <= sc->skus; sku++) {
         int64_t stock;
-        if (ovs_shop_stock(db, sku, &stock) != 0) {
-            ovs_seterr(err, errlen, "recovery: %s", sqlite3_errmsg(db));
+        if (ovs_shop_stock(shop, sku, &stock) != 0) {
+            ovs_seterr(err, errlen, "recovery: %s", sqlite3_errmsg(ovs_shop_db(shop)));
             goto release;
         }
         /* Counted whatever the rule, so the figure says what was queued; only
@@ -82,7 +82,7 @@ release:
         ovs_writeback_hold(wb, 0);
 out:
     redisFree(c);
-    sqlite3_close(db);
+    ovs_shop_close(shop);
     return rc;
 }
 

@@ -44,7 +44,7 @@ typedef struct client {
     int index;                 /* thread index */
     pthread_t thread;
     ovs_strategy *s;
-    sqlite3 *shop;
+    ovs_shop *shop;            /* this client's own connection; env.shop is its db */
     ovs_env env;
     ovs_trace trace;
     int64_t requests, succeeded, refused, stale, busy, unknown, errors, acquire_fail, retries;
@@ -310,7 +310,7 @@ static void *client_main(void *arg)
     if (ovs_shop_open(spec->shop_path, &c->shop, err, sizeof(err)) != 0) {
         ok = 0;
     } else {
-        c->env.shop = c->shop;
+        c->env.shop = ovs_shop_db(c->shop);
         c->s->env = &c->env;
         if (c->s->m->xOpen(c->s, &c->env) != OVS_OK) {
             ok = 0;
@@ -592,7 +592,7 @@ out:
             m->xClose(cl[i].s);
             free(cl[i].s);
         }
-        sqlite3_close(cl[i].shop);
+        ovs_shop_close(cl[i].shop);
         ovs_trace_free(&cl[i].trace);
         free(cl[i].latency);
     }

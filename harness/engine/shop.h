@@ -20,8 +20,23 @@
 /* Create a fresh shop at path (replacing any old file) for the scenario's workload, with
  * its initial stock. Returns 0 or -1 with a reason in err. */
 int ovs_shop_create(const char *path, const ovs_scenario *sc, char *err, size_t errlen);
-/* Open a connection for one client. Returns 0 or -1 (and *db is NULL). */
-int ovs_shop_open(const char *path, sqlite3 **db, char *err, size_t errlen);
+/* One connection to the shop with its statements compiled once, at open: the check and
+ * the act of every locked request, and every order the write-back worker applies, reuse
+ * them instead of compiling their SQL again each time. A connection belongs to one thread
+ * (the runner's clients, the write-back worker, recovery and the checker each open their
+ * own); nothing here locks. */
+typedef struct ovs_shop ovs_shop;
+
+/* Open a connection for one client (WAL, busy_timeout, synchronous=NORMAL) and prepare
+ * its statements; the shop must exist (ovs_shop_create). Returns 0, or -1 with a reason
+ * in err and *out NULL. */
+int ovs_shop_open(const char *path, ovs_shop **out, char *err, size_t errlen);
+/* Finalize the statements and close. Accepts NULL. */
+void ovs_shop_close(ovs_shop *shop);
+/* The SQLite connection underneath, for what is not the shop's own SQL: the transaction a
+ * strategy holds as its lock (env.shop), the checker's queries over the rows. Statements
+ * prepared on it by a caller are the caller's to finalize before ovs_shop_close. */
+sqlite3 *ovs_shop_db(ovs_shop *shop);
 /* The fencing tokens one request carries, one per resource (lock key) it touches: a
  * booking locked per night carries one per night. n == 0: the access is not fenced.
  *
@@ -44,7 +59,7 @@ typedef struct ovs_fence {
  * (may be NULL or empty), registers its tokens first, in the same transaction as the
  * read, and returns OVS_STALE (nothing read, err names the key and the newer token) when
  * one is lower than a token already registered for its key. */
-int ovs_shop_check(sqlite3 *db, enum ovs_workload w, const ovs_request *r,
+int ovs_shop_check(ovs_shop *shop, enum ovs_workload w, const ovs_request *r,
                    const ovs_fence *fence, int64_t *seen, char *err, size_t errlen);
 /* Act: decrement stock and insert an order; or insert a confirmed booking. Runs inside a
  * savepoint, so it joins a transaction the caller already holds (the pessimistic
@@ -53,11 +68,14 @@ int ovs_shop_check(sqlite3 *db, enum ovs_workload w, const ovs_request *r,
  * the highest registered for its key (ovs_shop_check registered them); otherwise nothing
  * is written and OVS_STALE is returned with the key and the newer token in err. The order
  * row records the first token. Returns OVS_OK, OVS_STALE or OVS_ERR. */
-int ovs_shop_act(sqlite3 *db, enum ovs_workload w, const ovs_request *r, int64_t buyer,
+int ovs_shop_act(ovs_shop *shop, enum ovs_workload w, const ovs_request *r, int64_t buyer,
                  const ovs_fence *fence, char *err, size_t errlen);
 /* The stock of one SKU as SQL has it now. Returns 0, or -1 (sqlite3_errmsg says why). */
-int ovs_shop_stock(sqlite3 *db, int sku, int64_t *stock);
-/* Run one SQL statement that returns a single integer (for the checker and tests). */
-int ovs_shop_scalar(sqlite3 *db, const char *sql, int64_t *out);
+int ovs_shop_stock(ovs_shop *shop, int sku, int64_t *stock);
+/* The orders of one SKU. Returns 0, or -1 (sqlite3_errmsg says why). */
+int ovs_shop_orders(ovs_shop *shop, int sku, int64_t *orders);
+/* Run one SQL statement that returns a single integer, compiled for this call only (the
+ * checker's once-per-run counts). Returns 0, or -1 (sqlite3_errmsg says why). */
+int ovs_shop_scalar(ovs_shop *shop, const char *sql, int64_t *out);
 
 #endif

@@ -37,7 +37,7 @@ struct ovs_writeback {
     int failures;         /* items that could not be applied */
     int64_t delay_ns;
     enum ovs_workload workload;
-    sqlite3 *db;          /* the worker's own connection; used only by the worker */
+    ovs_shop *shop;       /* the worker's own connection; used only by the worker */
     ovs_trace trace;      /* the worker's events; read only after join */
 };
 
@@ -77,10 +77,10 @@ static void *wb_main(void *arg)
 
         int failed = 0;
         int64_t t = ovs_now_ns();
-        int in_tx = sqlite3_exec(wb->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
+        int in_tx = sqlite3_exec(ovs_shop_db(wb->shop), "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
         for (int k = 0; k < n; k++) {
             const wb_item *it = &batch[k];
-            int rc = ovs_shop_act(wb->db, wb->workload, &it->req, it->buyer, NULL, err,
+            int rc = ovs_shop_act(wb->shop, wb->workload, &it->req, it->buyer, NULL, err,
                                   sizeof(err));
             char key[46];
             if (wb->workload == OVS_INVENTORY)
@@ -93,9 +93,9 @@ static void *wb_main(void *arg)
             t = end;
             failed += rc != OVS_OK;
         }
-        if (in_tx && sqlite3_exec(wb->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        if (in_tx && sqlite3_exec(ovs_shop_db(wb->shop), "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
             /* Nothing of the batch reached SQL. */
-            sqlite3_exec(wb->db, "ROLLBACK", NULL, NULL, NULL);
+            sqlite3_exec(ovs_shop_db(wb->shop), "ROLLBACK", NULL, NULL, NULL);
             failed = n;
         }
 
@@ -128,7 +128,7 @@ int ovs_writeback_start(ovs_writeback **out, const char *shop_path, enum ovs_wor
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* due times are monotonic */
     pthread_cond_init(&wb->cv, &ca);
     pthread_condattr_destroy(&ca);
-    if (wb->items == NULL || ovs_shop_open(shop_path, &wb->db, err, errlen) != 0) {
+    if (wb->items == NULL || ovs_shop_open(shop_path, &wb->shop, err, errlen) != 0) {
         if (wb->items == NULL)
             ovs_seterr(err, errlen, "out of memory");
         ovs_writeback_free(wb);
@@ -236,7 +236,7 @@ void ovs_writeback_free(ovs_writeback *wb)
         return;
     if (wb->started)
         ovs_writeback_drain(wb);
-    sqlite3_close(wb->db);
+    ovs_shop_close(wb->shop);
     ovs_trace_free(&wb->trace);
     free(wb->items);
     pthread_cond_destroy(&wb->cv);
