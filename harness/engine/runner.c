@@ -51,7 +51,7 @@ typedef struct client {
     int64_t *latency;          /* one per request served, for percentiles */
     size_t nlat, caplat;
     int pause_process;         /* think stops the whole client, watchdog included */
-    int no_events;             /* spec->no_events, kept here next to the trace it gates */
+    int recording;             /* !spec->no_events, kept here next to the trace it gates */
     atomic_int frozen;         /* env.frozen points here: set while paused as a process */
 } client;
 
@@ -127,11 +127,13 @@ static enum ovs_outcome outcome_of(int rc)
 }
 
 /* Append one event to the client's own trace, unless the run records none (bench's
- * measurement of what recording costs): one well-predicted branch per event. */
+ * measurement of what recording costs): one well-predicted branch per event. A detail
+ * that has to be formatted is formatted under the same test (c->recording), so a run
+ * without events does not pay for text it throws away. */
 static void record(client *c, int buyer, enum ovs_op op, const char *key, int64_t start_ns,
                    int64_t end_ns, enum ovs_outcome outcome, const char *detail)
 {
-    if (!c->no_events)
+    if (c->recording)
         ovs_trace_add(&c->trace, buyer, op, key, start_ns, end_ns, outcome, detail);
 }
 
@@ -174,11 +176,14 @@ static int locked_request(client *c, const ovs_request *r, int buyer, int64_t th
         int64_t a1 = ovs_now_ns();
         if (s->attempts > 1)
             c->retries += s->attempts - 1;
-        /* The trace truncates details to fit its fixed-size field. */
-        if (rc == OVS_OK)
-            snprintf(detail, sizeof(detail), "attempts=%u", s->attempts);
-        record(c, buyer, OVS_OP_ACQUIRE, keys[held], a0, a1, outcome_of(rc),
-               rc == OVS_OK ? detail : s->errstr);
+        /* Details are formatted only for a run that keeps them; the trace truncates them
+         * to fit its fixed-size field. */
+        if (c->recording) {
+            if (rc == OVS_OK)
+                snprintf(detail, sizeof(detail), "attempts=%u", s->attempts);
+            record(c, buyer, OVS_OP_ACQUIRE, keys[held], a0, a1, outcome_of(rc),
+                   rc == OVS_OK ? detail : s->errstr);
+        }
         if (rc != OVS_OK)
             break;
         held_at[held] = a1;
@@ -191,24 +196,27 @@ static int locked_request(client *c, const ovs_request *r, int buyer, int64_t th
     } else if (rc == OVS_OK) {
         int64_t seen = 0, t = ovs_now_ns();
         rc = ovs_shop_check(c->shop, sc->workload, r, &fence, &seen, err, sizeof(err));
-        if (fence.n > 0)
-            snprintf(detail, sizeof(detail), "%s=%lld token %lld",
-                     sc->workload == OVS_INVENTORY ? "stock" : "overlapping", (long long)seen,
-                     (long long)fence.token[0]);
-        else
-            snprintf(detail, sizeof(detail), "%s=%lld",
-                     sc->workload == OVS_INVENTORY ? "stock" : "overlapping", (long long)seen);
-        record(c, buyer, OVS_OP_CHECK, keys[0], t, ovs_now_ns(), outcome_of(rc),
-               rc == OVS_ERR || rc == OVS_STALE ? err : detail);
+        if (c->recording) {
+            const char *what = sc->workload == OVS_INVENTORY ? "stock" : "overlapping";
+            if (fence.n > 0)
+                snprintf(detail, sizeof(detail), "%s=%lld token %lld", what, (long long)seen,
+                         (long long)fence.token[0]);
+            else
+                snprintf(detail, sizeof(detail), "%s=%lld", what, (long long)seen);
+            record(c, buyer, OVS_OP_CHECK, keys[0], t, ovs_now_ns(), outcome_of(rc),
+                   rc == OVS_ERR || rc == OVS_STALE ? err : detail);
+        }
         ovs_faults_point(c->sh->faults, c->index, OVS_OP_CHECK);
         if (rc == OVS_OK) {
             think_for(c, think);
             t = ovs_now_ns();
             rc = ovs_shop_act(c->shop, sc->workload, r, buyer, &fence, err, sizeof(err));
-            if (fence.n > 0 && rc == OVS_OK)
-                snprintf(err, sizeof(err), "token %lld", (long long)fence.token[0]);
-            record(c, buyer, OVS_OP_ACT, keys[0], t, ovs_now_ns(), outcome_of(rc),
-                   rc == OVS_OK && fence.n == 0 ? NULL : err);
+            if (c->recording) {
+                if (fence.n > 0 && rc == OVS_OK)
+                    snprintf(err, sizeof(err), "token %lld", (long long)fence.token[0]);
+                record(c, buyer, OVS_OP_ACT, keys[0], t, ovs_now_ns(), outcome_of(rc),
+                       rc == OVS_OK && fence.n == 0 ? NULL : err);
+            }
             acted = rc == OVS_OK;
             ovs_faults_point(c->sh->faults, c->index, OVS_OP_ACT);
         }
@@ -471,7 +479,7 @@ int ovs_run(const ovs_run_spec *spec, ovs_run_result *res)
         c->env.client = i;
         c->env.trace = &c->trace;
         c->env.trace_steps = !sc->has_crowd && !spec->no_events;
-        c->no_events = spec->no_events;
+        c->recording = !spec->no_events;
         if (spec->client_redis)
             c->env.redis = spec->client_redis[sc->has_crowd ? 0 : i];
         c->env.read_from = spec->read_from;
