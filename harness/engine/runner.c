@@ -48,7 +48,9 @@ typedef struct client {
     ovs_env env;
     ovs_trace trace;
     int64_t requests, succeeded, refused, stale, busy, unknown, errors, acquire_fail, retries;
-    int64_t *latency;          /* one per request served, for percentiles */
+    int64_t *latency;          /* without events only: one per request served, for the
+                                  percentiles; a run that records events has them in its
+                                  request events, and keeps them there alone */
     size_t nlat, caplat;
     int pause_process;         /* think stops the whole client, watchdog included */
     int recording;             /* !spec->no_events, kept here next to the trace it gates */
@@ -301,8 +303,23 @@ static void serve(client *c, const ovs_request *r, int buyer, int64_t think)
         break;
     }
     c->requests++;
-    record(c, buyer, OVS_OP_REQUEST, keys[0], t, end, outcome_of(rc), what);
-    note_latency(c, end - t);
+    if (c->recording)
+        record(c, buyer, OVS_OP_REQUEST, keys[0], t, end, outcome_of(rc), what);
+    else
+        note_latency(c, end - t);
+}
+
+/* The latencies of a trace's request events, written to lat from index n unless lat is
+ * NULL (then only counted): n plus their number. */
+static size_t request_latencies(const ovs_trace *t, int64_t *lat, size_t n)
+{
+    for (size_t k = 0; k < t->n; k++)
+        if (t->ev[k].op == OVS_OP_REQUEST) {
+            if (lat != NULL)
+                lat[n] = t->ev[k].end_ns - t->ev[k].start_ns;
+            n++;
+        }
+    return n;
 }
 
 static void client_work(client *c);
@@ -541,8 +558,8 @@ int ovs_run(const ovs_run_spec *spec, ovs_run_result *res)
 
 collect:;
     size_t nlat = 0;
-    for (int i = 0; i < started; i++)
-        nlat += cl[i].nlat;
+    for (int i = 0; i < nthreads; i++)
+        nlat = cl[i].recording ? request_latencies(&cl[i].trace, NULL, nlat) : nlat + cl[i].nlat;
     int64_t *lat = malloc((nlat ? nlat : 1) * sizeof(*lat));
     nlat = 0;
     for (int i = 0; i < nthreads && cl; i++) {
@@ -556,7 +573,9 @@ collect:;
         res->errors += c->errors;
         res->acquire_fail += c->acquire_fail;
         res->retries += c->retries;
-        if (lat)
+        if (lat != NULL && c->recording)
+            nlat = request_latencies(&c->trace, lat, nlat);
+        else if (lat != NULL)
             for (size_t k = 0; k < c->nlat; k++)
                 lat[nlat++] = c->latency[k];
         if (c->trace.oom && rc == 0) {

@@ -68,7 +68,8 @@ typedef struct ovs_run_result {
     int64_t retries;          /* attempts beyond the first, summed */
     int64_t writeback_failed; /* queued orders that did not reach SQL */
     double throughput;        /* requests per second over duration_ns */
-    ovs_latency latency;      /* over request events */
+    ovs_latency latency;      /* over every request: its request event, or in a run
+                                 without events the latency kept in its place */
 } ovs_run_result;
 
 /* Run the scenario once with the strategy. Returns 0 when the run happened (its status may
