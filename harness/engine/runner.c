@@ -92,13 +92,18 @@ static int stopping(const ovs_run_spec *spec)
     return spec->stop != NULL && atomic_load(spec->stop) != 0;
 }
 
+/* A latency kept for a run that records no events. Out of memory sets c->trace.oom, as a
+ * request event that could not be kept would: the run is then an error, not a run with
+ * fewer requests in its percentiles. */
 static void note_latency(client *c, int64_t ns)
 {
     if (c->nlat == c->caplat) {
         size_t ncap = c->caplat ? c->caplat * 2 : 256;
         int64_t *v = realloc(c->latency, ncap * sizeof(*v));
-        if (v == NULL)
+        if (v == NULL) {
+            c->trace.oom = 1;
             return;
+        }
         c->latency = v;
         c->caplat = ncap;
     }
@@ -320,6 +325,24 @@ static size_t request_latencies(const ovs_trace *t, int64_t *lat, size_t n)
             n++;
         }
     return n;
+}
+
+/* Move the trace of one thread (a client, the fault scheduler, the write-back worker)
+ * into the result's next slot, which ovs_run sized for all of them, leaving t empty.
+ * Returns NULL, or why the history is not whole: the thread dropped an event for want of
+ * memory (t->oom; what it kept is still handed over), or there was no memory to take the
+ * trace over (t then stays with its owner, who frees it). Either makes the run an error:
+ * a history missing events would be checked as if it were complete. */
+static const char *hand_over(ovs_run_result *res, ovs_trace *t)
+{
+    ovs_trace *kept = malloc(sizeof(*kept));
+
+    if (kept == NULL)
+        return "out of memory handing over the events";
+    *kept = *t;
+    memset(t, 0, sizeof(*t));
+    res->traces[res->ntraces++] = kept;
+    return kept->oom ? "out of memory recording events" : NULL;
 }
 
 static void client_work(client *c);
@@ -557,12 +580,17 @@ int ovs_run(const ovs_run_spec *spec, ovs_run_result *res)
     rc = 0;
 
 collect:;
+    /* Counters, latencies and traces, whatever the run's status: a run that broke still
+     * shows what it did. The first failure to keep any of it makes the run an error. */
+    const char *lost = NULL;
     size_t nlat = 0;
     for (int i = 0; i < nthreads; i++)
         nlat = cl[i].recording ? request_latencies(&cl[i].trace, NULL, nlat) : nlat + cl[i].nlat;
     int64_t *lat = malloc((nlat ? nlat : 1) * sizeof(*lat));
+    if (lat == NULL)
+        lost = "out of memory for the latencies";
     nlat = 0;
-    for (int i = 0; i < nthreads && cl; i++) {
+    for (int i = 0; i < nthreads; i++) {
         client *c = &cl[i];
         res->requests += c->requests;
         res->succeeded += c->succeeded;
@@ -578,39 +606,26 @@ collect:;
         else if (lat != NULL)
             for (size_t k = 0; k < c->nlat; k++)
                 lat[nlat++] = c->latency[k];
-        if (c->trace.oom && rc == 0) {
-            res->status = OVS_RUN_ERROR;
-            snprintf(res->error, sizeof(res->error), "out of memory recording events");
-            rc = -1;
-        }
-        /* Hand the trace over to the result. */
-        res->traces[res->ntraces] = malloc(sizeof(ovs_trace));
-        if (res->traces[res->ntraces]) {
-            *res->traces[res->ntraces] = c->trace;
-            memset(&c->trace, 0, sizeof(c->trace));
-            res->ntraces++;
-        }
+        const char *why = hand_over(res, &c->trace);
+        lost = lost ? lost : why;
     }
     if (lat)
         ovs_latency_of(lat, nlat, &res->latency);
     free(lat);
     if (res->duration_ns > 0)
         res->throughput = (double)res->requests / ((double)res->duration_ns / 1e9);
-    if (sh.faults && res->traces) {
-        res->traces[res->ntraces] = malloc(sizeof(ovs_trace));
-        if (res->traces[res->ntraces]) {
-            *res->traces[res->ntraces] = *ovs_faults_trace(sh.faults);
-            memset(ovs_faults_trace(sh.faults), 0, sizeof(ovs_trace));
-            res->ntraces++;
-        }
+    if (sh.faults) {
+        const char *why = hand_over(res, ovs_faults_trace(sh.faults));
+        lost = lost ? lost : why;
     }
-    if (sh.wb && res->traces) {
-        res->traces[res->ntraces] = malloc(sizeof(ovs_trace));
-        if (res->traces[res->ntraces]) {
-            *res->traces[res->ntraces] = *ovs_writeback_trace(sh.wb);
-            memset(ovs_writeback_trace(sh.wb), 0, sizeof(ovs_trace));
-            res->ntraces++;
-        }
+    if (sh.wb) {
+        const char *why = hand_over(res, ovs_writeback_trace(sh.wb));
+        lost = lost ? lost : why;
+    }
+    if (lost != NULL && rc == 0) {
+        res->status = OVS_RUN_ERROR;
+        snprintf(res->error, sizeof(res->error), "%s", lost);
+        rc = -1;
     }
 
 out:
