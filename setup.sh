@@ -66,12 +66,11 @@ case "${1:-}" in
     # The scenarios suite runs every scenario file with --check; on this build the gate
     # below runs the same cells, so it runs here only under the sanitizers.
     meson test -C build --print-errorlogs --no-suite scenarios
+    # The sanitizers' options are the test setups of meson.build (add_test_setup).
     build build-asan -Db_sanitize=address,undefined -Db_lundef=false
-    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-      meson test -C build-asan --print-errorlogs
+    meson test -C build-asan --setup asan --print-errorlogs
     build build-tsan -Db_sanitize=thread -Db_lundef=false
-    TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
-      meson test -C build-tsan --print-errorlogs
+    meson test -C build-tsan --setup tsan --print-errorlogs
     # The scenario parser under libFuzzer, a bounded 20 s session (tests/fuzz/meson.build).
     # Without the unit and live tests, which the builds above already ran: this build only
     # needs the library and the fuzz target.
