@@ -13,7 +13,7 @@
  * acknowledge it, which shortens how long replicas lag behind it; it does not close the
  * window between the check and the act, so it does not make this safe.
  *
- * Bookings map as in lua-decr (SPEC §3): GET every night of the stay, and if none is
+ * Bookings map as in lua-decr (redis_stock.h): GET every night of the stay, and if none is
  * taken, SET each to the guest - the same race, per room-night. Orders and bookings reach
  * SQL through the write-back queue. It claims nothing: the contract requires it to
  * oversell and to double-book. */

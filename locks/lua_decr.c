@@ -6,7 +6,7 @@
  * in. The sale is acknowledged once Redis says so; the order reaches SQL through the
  * write-back queue, as production systems push it through a job queue.
  *
- * For bookings a room-night is one unit of stock (SPEC §3): night:<hotel>:<room>:<date>
+ * For bookings a room-night is one unit of stock (redis_stock.h): night:<hotel>:<room>:<date>
  * exists when that night is taken, and one script claims every night of the stay or none.
  *
  * It claims safety on a healthy server. The crash-before-write-back scenario shows the

@@ -1,7 +1,8 @@
 /* redis_conn.h - what the Redis strategies share: a connection that knows when its
  * outcome is unknown, Lua scripts run by hash, and the lock tokens an instance holds.
  *
- * The one rule every function here keeps is the outcome rule of SPEC §6. A command that
+ * The one rule every function here keeps is the outcome rule that the events record (ok,
+ * fail, unknown: core/trace.h) and the checker relies on. A command that
  * was never sent (no connection could be made) or that Redis refused with an error reply
  * certainly did not happen: OVS_ERR. A command that was sent and whose reply never came
  * (timeout, reset, EOF) may have happened: OVS_ERR_IO. After OVS_ERR_IO the hiredis

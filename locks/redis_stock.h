@@ -1,7 +1,8 @@
 /* redis_stock.h - stock kept in Redis: what lua-decr and redis-check-then-decr sell from.
  *
- * Inventory: `stock:<sku>` holds the units left. Booking: a room-night is one unit of stock
- * (SPEC §3); `night:<hotel>:<room>:<YYYY-MM-DD>` exists once that night is taken. Both
+ * Inventory: `stock:<sku>` holds the units left. Booking: a room-night is one unit of stock,
+ * the way a hotel sells rooms; `night:<hotel>:<room>:<YYYY-MM-DD>` exists once that night
+ * is taken. Both
  * strategies start from the same state, so a scenario compares them on equal terms. */
 #ifndef OVS_REDIS_STOCK_H
 #define OVS_REDIS_STOCK_H

@@ -830,7 +830,7 @@ static const ovs_check *find_check(const contract_case *k, const char *invariant
 
 /* Redis's stock against SQL's, for strategies that sell from Redis. A request of unknown
  * outcome may have taken a unit in Redis that never reached SQL: the gap may be that wide,
- * and no wider (SPEC §6). */
+ * and no wider. */
 static void check_redis_inventory(const contract_case *k, const tally *t)
 {
     const redis_view *v = &k->redis;
@@ -848,10 +848,10 @@ static void check_redis_inventory(const contract_case *k, const tally *t)
                     (long long)v->stock, (long long)t->stock, (long long)t->unknown);
 }
 
-/* The same for bookings: a room-night is a unit (SPEC §3), night:<hotel>:<room>:<date>
- * exists once it is taken and holds the guest. Every night booked in SQL is taken in
- * Redis by a guest whose confirmed stay covers it, and Redis has no taken night that SQL
- * does not know of. */
+/* The same for bookings: a room-night is a unit (locks/redis_stock.h),
+ * night:<hotel>:<room>:<date> exists once it is taken and holds the guest. Every night
+ * booked in SQL is taken in Redis by a guest whose confirmed stay covers it, and Redis has
+ * no taken night that SQL does not know of. */
 static void check_redis_booking(const contract_case *k, const tally *t)
 {
     const redis_view *v = &k->redis;

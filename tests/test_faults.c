@@ -523,7 +523,7 @@ static void test_kill_restart_rdb(void **state)
 
 /* A paused node accepts connections but answers nothing: a PING with a 100 ms timeout
  * times out. A SET written to it meanwhile waits in the socket buffer and is executed on
- * resume (SPEC §4: why the node-restart scenario cuts links with the proxy instead). */
+ * resume: why the node-restart scenario cuts links with the proxy instead. */
 static void test_pause_resume(void **state)
 {
     fixture *fx = *state;

@@ -22,7 +22,7 @@ static int param_index(const ovs_strategy_methods *m, const char *name)
 static void seed_defaults(void **state)
 {
     (void)state;
-    /* The seed values the product promises (SPEC §3). */
+    /* The defaults `oversell list` documents and scenarios rely on. */
     const ovs_strategy_methods *m = ovs_strategy_find("redlock");
     ovs_params p;
     assert_non_null(m);

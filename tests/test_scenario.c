@@ -454,7 +454,7 @@ static void test_defaults_and_spellings(void **state)
     assert_true(sc.crowd.rate == 5.0);
     ovs_scenario_free(&sc);
 
-    /* The booking default granularity, and the SPEC's long spelling of it. */
+    /* The booking default granularity, and the long spelling of it. */
     parse_ok("[scenario]\nname = a\nworkload = booking\n"
              "[client x]\nrequest = book hotel=1 room=1 dates=2026-01-01..2026-01-02\n",
              &sc);

@@ -14,11 +14,12 @@ enum ovs_workload {
     OVS_BOOKING,   /* bookings with half-open date ranges: a stay takes its room-nights */
 };
 
-/* Which lock key a booking takes (SPEC §3). */
+/* Which lock key a booking takes (a scenario's `lock =`). */
 enum ovs_granularity {
-    OVS_GRAN_HOTEL,   /* lock:booking:<hotel> */
-    OVS_GRAN_CHECKIN, /* lock:booking:<hotel>:<check_in> */
-    OVS_GRAN_NIGHT,   /* one lock per night of the stay, taken in sorted order */
+    OVS_GRAN_HOTEL,   /* hotel:<hotel> */
+    OVS_GRAN_CHECKIN, /* hotel:<hotel>:<check_in> */
+    OVS_GRAN_NIGHT,   /* hotel:<hotel>:night:<date>, one lock per night of the stay, taken
+                         in sorted order */
 };
 
 /* One request a client makes. Inventory uses sku; booking uses hotel, room and dates. */

@@ -1,4 +1,5 @@
-/* checker.h - invariants, computed from ground truth (SPEC §7).
+/* checker.h - the invariants a run is judged by (oversold, double_booked, mutex_overlaps,
+ * lost_orders, divergence), computed from ground truth.
  *
  * The shop's SQL state and the recorded event intervals are the only evidence: a
  * strategy's own return values are never trusted. The interval and statistics maths are

@@ -1,4 +1,4 @@
-/* recorder.h - the results database (SPEC §6): runs, events and checks.
+/* recorder.h - the results database: runs, events and checks.
  *
  * One SQLite file (default reports/out/results.db). A run, its events and its checks are
  * written in one transaction when the run ends, so a run is either there whole or not at

@@ -2,8 +2,8 @@
  *
  * Strategies that keep stock in Redis lose it when their node restarts with nothing (or
  * an old snapshot) on disk. A shop then re-warms Redis from its source of truth, SQL -
- * with or without the orders still on their way there (SPEC §4, crash before
- * write-back). That reads the shop and the write-back queue, which is why it is the
+ * with or without the orders still on their way there (the crash-before-write-back
+ * scenarios). That reads the shop and the write-back queue, which is why it is the
  * engine's business and not the topology's, which only restarts the process. */
 #include "engine/recovery.h"
 

@@ -1,4 +1,5 @@
-/* recovery.h - re-warming Redis stock after a node restarted (SPEC §4).
+/* recovery.h - re-warming Redis stock after a node restarted (the `recovery` of a
+ * scenario's restart fault).
  *
  *   rewarm-from-sql  stock:<sku> = SQL stock: what the queue has not applied yet is sold
  *                    a second time (the failure the crash scenario shows)

@@ -1,4 +1,5 @@
-/* shop.h - the shop's source of truth: an SQLite database per run (SPEC §2).
+/* shop.h - the shop's source of truth: an SQLite database per run, which the checker
+ * judges every strategy by.
  *
  *   inventory: skus(id, stock), orders(id, sku, buyer, fence, created_ns)
  *   booking:   bookings(id, hotel, room, check_in, check_out, guest, status)

@@ -1,6 +1,7 @@
 /* fuzz_scenario.c - the scenario parser under a coverage-guided fuzzer (libFuzzer).
  *
- * SPEC §12: the parser must survive a coverage-guided fuzzer. Every input is parsed twice,
+ * Scenario files are written by hand, so the parser must survive any input: no crash, no
+ * leak, no read out of bounds under a coverage-guided fuzzer. Every input is parsed twice,
  * through both entry points users reach: ovs_scenario_parse() from memory and
  * ovs_scenario_load() from a file, so the reader's two sources (a buffer and getc on a
  * FILE) are both covered. The file is a memfd reached as /proc/self/fd/N: no directory
