@@ -1,4 +1,4 @@
-/* explain.h - one recorded run told step by step, for teaching (SPEC §8).
+/* explain.h - one recorded run told step by step, for teaching.
  *
  * `oversell explain` reads a run's events and checks from the results database (schema in
  * harness/engine/recorder.h) and prints the interleaving the way a teacher draws it on a board:

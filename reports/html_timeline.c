@@ -1,6 +1,6 @@
 /* html_timeline.c - the swim-lane timeline of a small run in index.html, as SVG.
  *
- * The teaching view (SPEC §8): one lane per client, each step of a request drawn where it
+ * The teaching view: one lane per client, each step of a request drawn where it
  * happened in time (shape for the step, colour for the outcome), and what broke the
  * invariant drawn in red on top:
  *   - a window where two or more clients held the critical section of one key, as a red
@@ -20,8 +20,8 @@
 #include "core/trace.h"
 #include "core/util.h"
 
-/* Colours of the three outcomes (SPEC §6), darker for marks, lighter for long bars. Red is
- * kept for violations only. */
+/* Colours of the three outcomes (ok, fail, unknown: enum ovs_outcome), darker for marks,
+ * lighter for long bars. Red is kept for violations only. */
 static const char *const tl_dark[3] = { "#2166ac", "#e08214", "#8e44ad" };
 static const char *const tl_light[3] = { "#9ecae1", "#fdc086", "#d2b4e0" };
 static const char *const tl_outcome[3] = { "ok", "fail", "unknown" };

@@ -1,5 +1,4 @@
-/* report.h - the results database turned into summary.md, results.csv and index.html
- * (SPEC §8).
+/* report.h - the results database turned into summary.md, results.csv and index.html.
  *
  * The reports read only the results database (schema in harness/engine/recorder.h) and print
  * nothing of their own: no current time, no host name, so the same database always gives

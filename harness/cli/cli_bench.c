@@ -1,4 +1,4 @@
-/* cli_bench.c - `oversell bench`: how fast the harness and each strategy go (SPEC §11).
+/* cli_bench.c - `oversell bench`: how fast the harness and each strategy go, against targets.
  *
  * Everything is measured in one run, against servers the harness starts on loopback, so
  * the figures compare on one machine at one moment. In the order it is done:
@@ -61,7 +61,7 @@
 #define BENCH_CONNECT_MS 1000
 #define BENCH_COMMAND_MS 5000
 #define BENCH_MAX_CONNECTIONS 256
-/* What the targets of SPEC §11 are stated for. */
+/* What the targets are stated for: 10,000 buyers within 64 MiB. */
 #define BENCH_TARGET_BUYERS 10000
 #define BENCH_TARGET_RSS_KIB (64L * 1024)
 

@@ -1,6 +1,6 @@
 /* fleet.c - start, watch and stop the redis-server processes the harness manages.
  *
- * Every scenario runs against real servers the harness owns (SPEC §1, §12), so this file
+ * Every scenario runs against real servers the harness owns and stops, so this file
  * is where "no redis-server outlives the harness" is kept:
  *
  *  - each server is forked with PR_SET_PDEATHSIG = SIGKILL, so the kernel kills it when the
@@ -24,7 +24,7 @@
  * $TMPDIR removes it once that process is gone (tmpdir.c).
  *
  * Per-node state (pid, port, directory, role) lives in fleet_node, and the command line is
- * rebuilt from it at every spawn, so the faults of SPEC §4 are a matter of calling
+ * rebuilt from it at every spawn, so a scenario's node faults are a matter of calling
  * node_spawn and node_reap again on one node: a kill reaps the node but keeps its port and
  * directory, a restart spawns it again on that port and waits until it has loaded what its
  * persistence kept. Replicas are nodes like the masters, numbered after them.

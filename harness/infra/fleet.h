@@ -1,6 +1,6 @@
 /* fleet.h - managed redis-server processes on loopback.
  *
- * The harness starts every Redis it needs (SPEC §1, the embedded default): real
+ * The harness starts every Redis it needs (nothing to install or configure first): real
  * redis-server processes bound to 127.0.0.1 with protected mode, on free ports, each with
  * its own working directory inside one private 0700 temporary directory. No server may
  * outlive the harness: each child asks the kernel for SIGKILL when its parent dies

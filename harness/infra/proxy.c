@@ -1,6 +1,6 @@
 /* proxy.c - the in-harness TCP fault proxy: latency, stall and cut on real connections.
  *
- * Replication lag and a client cut off from chosen nodes (SPEC §4) have to be made with
+ * Replication lag and a client cut off from chosen nodes (link faults) have to be made with
  * real sockets between real processes, or the strategies under test would be judged
  * against a simulation of the network instead of the network. Each proxy is one thread
  * running ppoll() over its listener, an eventfd for control, and both sockets of every

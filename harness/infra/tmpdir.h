@@ -4,7 +4,7 @@
  * (/tmp when TMPDIR is unset or empty). A harness killed by SIGKILL cannot remove it; its
  * servers die with it (PR_SET_PDEATHSIG), the directory stays. So each directory holds a
  * record of the process that made it, and making a new one first removes those whose
- * maker is gone (SPEC §12).
+ * maker is gone.
  *
  * The record is the file OVS_TMPDIR_OWNER in the directory, five lines of text:
  *

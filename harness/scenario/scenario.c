@@ -1,4 +1,4 @@
-/* scenario.c - reading and validating scenario files (SPEC §5, scenarios/README.md).
+/* scenario.c - reading and validating scenario files (the format: scenarios/README.md).
  *
  * A bad file must be refused before anything starts, with "file:line: what is wrong".
  * libinih does the tokenising, but Debian builds it without INI_HANDLER_LINENO, so its
@@ -735,7 +735,7 @@ static int do_scenario(parser *p, const section *s, ovs_scenario *sc)
         } else if (strcmp(k, "lock") == 0) {
             if ((rc = only_for(p, sc, e, OVS_BOOKING)) != 0)
                 return rc;
-            /* The SPEC's spellings (hotel+check_in, hotel+night) are accepted too. */
+            /* The long spellings (hotel+check_in, hotel+night) are accepted too. */
             if (strcmp(v, "hotel") == 0)
                 sc->granularity = OVS_GRAN_HOTEL;
             else if (strcmp(v, "check_in") == 0 || strcmp(v, "hotel+check_in") == 0)

@@ -2,7 +2,7 @@
  *
  * Scenarios are INI files (read with libinih) in scenarios/. A file is validated whole
  * before anything starts: the first problem is reported as "file:line: what is wrong" and
- * the caller exits with status 2. See SPEC §5 and scenarios/README.md for the format. */
+ * the caller exits with status 2. See scenarios/README.md for the format. */
 #ifndef OVS_SCENARIO_H
 #define OVS_SCENARIO_H
 

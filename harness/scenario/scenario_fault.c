@@ -1,4 +1,4 @@
-/* scenario_fault.c - the [fault NAME] sections of a scenario file (SPEC §4, §5).
+/* scenario_fault.c - the [fault NAME] sections of a scenario file (scenarios/README.md).
  *
  * Split from scenario.c, which reads the file and hands each fault section's values here
  * once the clients and the [redis] topology are known: a fault names clients (`after`,
