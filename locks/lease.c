@@ -96,7 +96,7 @@ int ovs_lease_lock(ovs_lease *l, ovs_strategy *s, const char *key)
 {
     const ovs_params *p = s->env->param;
     int retries = (int)p->v[OVS_LEASE_RETRY_COUNT];
-    char lk[OVS_REDIS_KEY_MAX + 8], fk[OVS_REDIS_KEY_MAX + 8];
+    char lk[OVS_REDIS_LOCK_KEY_MAX], fk[OVS_REDIS_LOCK_KEY_MAX];
     char token[OVS_REDIS_TOKEN_MAX], ttl[24];
     char lost[sizeof(s->errstr)] = ""; /* why the last attempt's outcome is unknown */
     const char *kv[4] = { lk, token, ttl, NULL };
@@ -107,7 +107,7 @@ int ovs_lease_lock(ovs_lease *l, ovs_strategy *s, const char *key)
     int rc;
 
     s->attempts = 0;
-    if (strlen(key) >= OVS_REDIS_KEY_MAX || ovs_redis_lock_key(lk, sizeof(lk), key) != 0)
+    if (strlen(key) >= OVS_KEY_MAX || ovs_redis_lock_key(lk, sizeof(lk), key) != 0)
         return ovs_strategy_fail(s, OVS_ERR, "lock key too long: %.40s...", key);
     if (l->fenced) {
         snprintf(fk, sizeof(fk), "fence:%s", key); /* as long as lk */
@@ -178,7 +178,7 @@ int64_t ovs_lease_fence(const ovs_lease *l, const char *key)
 int ovs_lease_unlock(ovs_lease *l, ovs_strategy *s, const char *key)
 {
     const char *held = ovs_redis_locks_find(&l->locks, key);
-    char lk[OVS_REDIS_KEY_MAX + 8], token[OVS_REDIS_TOKEN_MAX];
+    char lk[OVS_REDIS_LOCK_KEY_MAX], token[OVS_REDIS_TOKEN_MAX];
     int rc;
 
     if (held == NULL)

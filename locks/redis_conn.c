@@ -525,7 +525,7 @@ int ovs_redis_locks_add(ovs_redis_locks *l, const char *key, const char *token,
 {
     ovs_redis_held *h;
 
-    if (strlen(key) >= OVS_REDIS_KEY_MAX || strlen(token) >= OVS_REDIS_TOKEN_MAX)
+    if (strlen(key) >= OVS_KEY_MAX || strlen(token) >= OVS_REDIS_TOKEN_MAX)
         return -1;
     if (l->n == l->cap) {
         int ncap = l->cap ? l->cap * 2 : 8;

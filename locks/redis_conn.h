@@ -127,15 +127,16 @@ extern const char ovs_redis_cad_src[];
  * release of an earlier attempt no longer matches it and cannot delete it. */
 extern const char ovs_redis_acquire_src[];
 
-/* Longest lock key stored in an ovs_redis_locks (the runner's keys are < 46 bytes). */
-#define OVS_REDIS_KEY_MAX 96
+/* Room for "lock:<key>" (ovs_redis_lock_key) or "fence:<key>" of any key a strategy
+ * accepts: one that fits OVS_KEY_MAX (core/request.h), as every key the runner names does. */
+#define OVS_REDIS_LOCK_KEY_MAX (OVS_KEY_MAX + 8)
 /* Room for the longest token ovs_redis_locks_token makes, every number at its widest:
  * "c" 11 "-p" 11 "-" 20 "-" 16 and the NUL. */
 #define OVS_REDIS_TOKEN_MAX 64
 
 /* One lock this instance believes it holds. */
 typedef struct ovs_redis_held {
-    char key[OVS_REDIS_KEY_MAX];     /* the key as the harness named it: "sku:1" */
+    char key[OVS_KEY_MAX];           /* the key as the harness named it: "sku:1" */
     char token[OVS_REDIS_TOKEN_MAX]; /* the value written under lock:<key> */
     int64_t fence;                   /* the fencing token issued with it, or -1 */
 } ovs_redis_held;

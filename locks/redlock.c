@@ -284,11 +284,11 @@ static int redlock_lock(ovs_strategy *s, const char *key)
     const ovs_params *p = s->env->param;
     int64_t ttl = (int64_t)(p->v[P_TTL] + 0.5);
     int retries = (int)p->v[P_RETRY_COUNT];
-    char lk[OVS_REDIS_KEY_MAX + 8], token[OVS_REDIS_TOKEN_MAX], ttl_arg[24];
+    char lk[OVS_REDIS_LOCK_KEY_MAX], token[OVS_REDIS_TOKEN_MAX], ttl_arg[24];
     char why[256] = "";
 
     s->attempts = 0;
-    if (strlen(key) >= OVS_REDIS_KEY_MAX || ovs_redis_lock_key(lk, sizeof(lk), key) != 0)
+    if (strlen(key) >= OVS_KEY_MAX || ovs_redis_lock_key(lk, sizeof(lk), key) != 0)
         return ovs_strategy_fail(s, OVS_ERR, "lock key too long: %.40s...", key);
     /* Room left for "/a<attempt>" after the call's prefix. */
     ovs_redis_locks_token(&x->locks, x->prefix, sizeof(x->prefix) - 12);
@@ -336,7 +336,7 @@ static int redlock_unlock(ovs_strategy *s, const char *key)
 {
     redlock *x = (redlock *)s;
     const char *held = ovs_redis_locks_find(&x->locks, key);
-    char lk[OVS_REDIS_KEY_MAX + 8], token[OVS_REDIS_TOKEN_MAX];
+    char lk[OVS_REDIS_LOCK_KEY_MAX], token[OVS_REDIS_TOKEN_MAX];
     int quorum = ovs_redlock_quorum(x->n), released, unknown;
 
     if (held == NULL)

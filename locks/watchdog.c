@@ -98,7 +98,7 @@ static void wait_until(watchdog *x, int64_t t)
  * the lease is no longer ours, else an error (tried again next round). */
 static int renew_one(watchdog *x, const ovs_redis_held *h)
 {
-    char lk[OVS_REDIS_KEY_MAX + 8];
+    char lk[OVS_REDIS_LOCK_KEY_MAX];
     const char *kv[3] = { lk, h->token, x->ttl_arg };
     redisReply *reply;
     int rc;

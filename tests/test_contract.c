@@ -164,7 +164,7 @@ typedef struct stay {
 } stay;
 
 typedef struct hold {
-    char key[46];
+    char key[OVS_KEY_MAX];
     int32_t client;
     int64_t start, end;
 } hold;

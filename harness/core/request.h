@@ -9,6 +9,11 @@
  * strategy that keeps one entry per night sizes it from this. */
 #define OVS_MAX_NIGHTS 64
 
+/* Longest resource key, NUL included: the lock keys the runner derives from a request
+ * ("sku:<id>", "hotel:<hotel>:night:<YYYY-MM-DD>": ovs_request_keys in engine/runner.h),
+ * which the events name (core/trace.h) and a lock strategy keeps as it was given. */
+#define OVS_KEY_MAX 46
+
 enum ovs_workload {
     OVS_INVENTORY, /* skus(id, stock) and orders: a purchase takes one unit */
     OVS_BOOKING,   /* bookings with half-open date ranges: a stay takes its room-nights */

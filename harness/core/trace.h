@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/request.h"
+
 enum ovs_op {
     OVS_OP_REQUEST,   /* one whole request, arrival to answer: latency comes from these */
     OVS_OP_ACQUIRE,   /* xLock, all retries included */
@@ -37,7 +39,7 @@ typedef struct ovs_event {
     int32_t client;   /* client or buyer index; -1 for harness workers */
     uint8_t op;       /* enum ovs_op */
     uint8_t outcome;  /* enum ovs_outcome */
-    char key[46];     /* the resource: "sku:1", "booking:1:101:2026-01-20" */
+    char key[OVS_KEY_MAX]; /* the resource: "sku:1", "hotel:1:night:2026-01-20" */
     char detail[64];  /* short free text: "attempts=3", "stock=0", an error */
 } ovs_event;
 

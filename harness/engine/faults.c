@@ -133,7 +133,7 @@ static const char *target_text(const ovs_fault *f, char *buf, size_t len)
 /* Called with the mutex held; releases it while acting. */
 static void fire(ovs_faults *fs, const ovs_fault *f, int second)
 {
-    char what[64] = "", err[200] = "", target[46];
+    char what[64] = "", err[200] = "", target[OVS_KEY_MAX];
     int64_t start = ovs_now_ns();
     int rc;
 

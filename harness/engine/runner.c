@@ -57,7 +57,8 @@ typedef struct client {
     atomic_int frozen;         /* env.frozen points here: set while paused as a process */
 } client;
 
-int ovs_request_keys(const ovs_scenario *sc, const ovs_request *r, char (*keys)[46], int max)
+int ovs_request_keys(const ovs_scenario *sc, const ovs_request *r, char (*keys)[OVS_KEY_MAX],
+                     int max)
 {
     char d[16];
     int n = 0;
@@ -65,22 +66,22 @@ int ovs_request_keys(const ovs_scenario *sc, const ovs_request *r, char (*keys)[
     if (max < 1)
         return 0;
     if (sc->workload == OVS_INVENTORY) {
-        snprintf(keys[0], 46, "sku:%d", r->sku);
+        snprintf(keys[0], OVS_KEY_MAX, "sku:%d", r->sku);
         return 1;
     }
     switch (sc->granularity) {
     case OVS_GRAN_HOTEL:
-        snprintf(keys[0], 46, "hotel:%d", r->hotel);
+        snprintf(keys[0], OVS_KEY_MAX, "hotel:%d", r->hotel);
         return 1;
     case OVS_GRAN_CHECKIN:
         ovs_format_date(r->check_in, d, sizeof(d));
-        snprintf(keys[0], 46, "hotel:%d:%s", r->hotel, d);
+        snprintf(keys[0], OVS_KEY_MAX, "hotel:%d:%s", r->hotel, d);
         return 1;
     case OVS_GRAN_NIGHT:
         /* ISO dates sort like the days, so ascending days are already sorted keys. */
         for (int day = r->check_in; day < r->check_out && n < max; day++, n++) {
             ovs_format_date(day, d, sizeof(d));
-            snprintf(keys[n], 46, "hotel:%d:night:%s", r->hotel, d);
+            snprintf(keys[n], OVS_KEY_MAX, "hotel:%d:night:%s", r->hotel, d);
         }
         return n;
     }
@@ -147,7 +148,7 @@ static void record(client *c, int buyer, enum ovs_op op, const char *key, int64_
 /* The fencing tokens of every key held, for a strategy that fences (xFence): the shop
  * then registers them before the check and verifies them in the act. OVS_OK (fence->n is
  * 0 for a strategy that does not fence), or OVS_ERR when a held key has no token. */
-static int fence_of(ovs_strategy *s, char (*keys)[46], int nkeys, ovs_fence *fence)
+static int fence_of(ovs_strategy *s, char (*keys)[OVS_KEY_MAX], int nkeys, ovs_fence *fence)
 {
     fence->n = 0;
     if (s->m->xFence == NULL)
@@ -167,7 +168,7 @@ static int fence_of(ovs_strategy *s, char (*keys)[46], int nkeys, ovs_fence *fen
 /* The harness's own check-think-act inside the strategy's lock on the request's nkeys
  * keys (computed once per request by the caller). Returns the request's result code. */
 static int locked_request(client *c, const ovs_request *r, int buyer, int64_t think,
-                          char (*keys)[46], int nkeys)
+                          char (*keys)[OVS_KEY_MAX], int nkeys)
 {
     const ovs_scenario *sc = c->sh->spec->sc;
     ovs_strategy *s = c->s;
@@ -263,7 +264,7 @@ static void serve(client *c, const ovs_request *r, int buyer, int64_t think)
     const ovs_scenario *sc = c->sh->spec->sc;
     int rc;
     const char *what;
-    char keys[MAX_KEYS][46];
+    char keys[MAX_KEYS][OVS_KEY_MAX];
     /* Keys once per request: the locks take them all, the request event names the first. */
     int nkeys = ovs_request_keys(sc, r, keys, c->s->m->xExecute ? 1 : MAX_KEYS);
     int64_t t = ovs_now_ns();

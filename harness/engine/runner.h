@@ -79,9 +79,11 @@ int ovs_run(const ovs_run_spec *spec, ovs_run_result *res);
 void ovs_run_result_free(ovs_run_result *res);
 
 /* The lock keys a request takes, in the order they must be taken (sorted, so that clients
- * taking several never deadlock). Writes up to max keys of keylen bytes; returns how many.
+ * taking several never deadlock). Writes up to max keys of OVS_KEY_MAX bytes; returns how
+ * many.
  * inventory: "sku:<id>"; booking by granularity: "hotel:<h>", "hotel:<h>:<check_in>",
  * or "hotel:<h>:night:<date>" per night. */
-int ovs_request_keys(const ovs_scenario *sc, const ovs_request *r, char (*keys)[46], int max);
+int ovs_request_keys(const ovs_scenario *sc, const ovs_request *r, char (*keys)[OVS_KEY_MAX],
+                     int max);
 
 #endif

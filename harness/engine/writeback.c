@@ -82,7 +82,7 @@ static void *wb_main(void *arg)
             const wb_item *it = &batch[k];
             int rc = ovs_shop_act(wb->shop, wb->workload, &it->req, it->buyer, NULL, err,
                                   sizeof(err));
-            char key[46];
+            char key[OVS_KEY_MAX];
             if (wb->workload == OVS_INVENTORY)
                 snprintf(key, sizeof(key), "sku:%d", it->req.sku);
             else
