@@ -41,8 +41,6 @@ static const ovs_param_spec ctd_params[] = {
 #define CTD_COMMAND_MS 1000
 /* A longer stay is a broken scenario, not a booking (as in lua-decr). */
 #define CTD_MAX_NIGHTS 366
-/* "night:<hotel>:<room>:YYYY-MM-DD" with ints of any size. */
-#define CTD_NIGHT_KEY 48
 
 typedef struct ctd {
     ovs_strategy base;
@@ -137,12 +135,12 @@ static void wait_replicas(ctd *x)
 
 static int sell_unit(ctd *x, const ovs_request *req, int64_t think_ns)
 {
-    char key[32];
+    char key[OVS_REDIS_STOCK_KEY_MAX];
     long long stock;
     redisReply *reply;
     int rc;
 
-    snprintf(key, sizeof(key), "stock:%d", req->sku);
+    ovs_stock_key(req->sku, key, sizeof(key));
     rc = read_int(x, key, &stock);
     if (rc != OVS_OK)
         return rc;
@@ -158,7 +156,7 @@ static int sell_unit(ctd *x, const ovs_request *req, int64_t think_ns)
 static int claim_nights(ctd *x, const ovs_request *req, int64_t buyer, int64_t think_ns)
 {
     int nights = req->check_out - req->check_in;
-    char (*keys)[CTD_NIGHT_KEY];
+    char (*keys)[OVS_REDIS_STOCK_KEY_MAX];
     char guest[24];
     int taken = 0;
     int rc = OVS_OK;

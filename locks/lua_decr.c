@@ -34,8 +34,6 @@ static const char claim_src[] =
 #define LUAD_COMMAND_MS 1000
 /* A longer stay is a broken scenario, not a booking. */
 #define LUAD_MAX_NIGHTS 366
-/* "night:<hotel>:<room>:YYYY-MM-DD" with ints of any size. */
-#define LUAD_NIGHT_KEY 48
 
 typedef struct luad {
     ovs_strategy base;
@@ -92,17 +90,17 @@ static int run_claim(luad *x, ovs_script *sc, int nkeys, int nargs, const char *
 
 static int sell_unit(luad *x, const ovs_request *req)
 {
-    char key[32];
+    char key[OVS_REDIS_STOCK_KEY_MAX];
     const char *kv[1] = { key };
 
-    snprintf(key, sizeof(key), "stock:%d", req->sku);
+    ovs_stock_key(req->sku, key, sizeof(key));
     return run_claim(x, &x->decr, 1, 0, kv);
 }
 
 static int claim_nights(luad *x, const ovs_request *req, int64_t buyer)
 {
     int nights = req->check_out - req->check_in;
-    char (*keys)[LUAD_NIGHT_KEY];
+    char (*keys)[OVS_REDIS_STOCK_KEY_MAX];
     const char **kv;
     char guest[24];
     int rc;

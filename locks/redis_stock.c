@@ -63,7 +63,9 @@ int ovs_redis_stock_prepare(const ovs_env *env, const char *who, char *err, size
     ovs_redis_init(&r, &env->redis[0], STOCK_CONNECT_MS, STOCK_PREPARE_MS);
     if (sc->workload == OVS_INVENTORY) {
         for (int sku = 1; sku <= sc->skus && rc == OVS_OK; sku++) {
-            rc = ovs_redis_cmd(&r, &reply, "SET stock:%d %d", sku, sc->stock);
+            char key[OVS_REDIS_STOCK_KEY_MAX];
+            ovs_stock_key(sku, key, sizeof(key));
+            rc = ovs_redis_cmd(&r, &reply, "SET %s %d", key, sc->stock);
             if (rc == OVS_OK)
                 freeReplyObject(reply);
         }
@@ -76,6 +78,11 @@ int ovs_redis_stock_prepare(const ovs_env *env, const char *who, char *err, size
     }
     ovs_redis_close(&r);
     return rc;
+}
+
+void ovs_stock_key(int sku, char *buf, size_t len)
+{
+    snprintf(buf, len, "stock:%d", sku);
 }
 
 void ovs_night_key(const ovs_request *req, int i, char *buf, size_t len)

@@ -20,6 +20,12 @@ extern const char ovs_redis_stock_decr_src[];
  * remove every taken night an earlier run left. who names the strategy in messages.
  * Returns OVS_OK or OVS_ERR with err. */
 int ovs_redis_stock_prepare(const ovs_env *env, const char *who, char *err, size_t errlen);
+/* Room for either key below, NUL included, with every number at its widest (41 bytes for
+ * "night:<hotel>:<room>:YYYY-MM-DD"; snprintf cuts rather than overruns beyond). */
+#define OVS_REDIS_STOCK_KEY_MAX 48
+/* The key of one SKU's stock: "stock:<sku>". The one place it is spelled: the strategies,
+ * the shop's recovery and the divergence check's read of Redis all name it through here. */
+void ovs_stock_key(int sku, char *buf, size_t len);
 /* The key of night i (0-based) of the stay. */
 void ovs_night_key(const ovs_request *req, int i, char *buf, size_t len);
 

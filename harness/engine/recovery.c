@@ -16,6 +16,7 @@
 #include "core/util.h"
 #include "engine/shop.h"
 #include "engine/writeback.h"
+#include "locks/redis_stock.h"
 
 static redisContext *connect_node(const ovs_endpoint *ep, char *err, size_t errlen)
 {
@@ -61,7 +62,9 @@ int ovs_recover(const ovs_scenario *sc, const char *shop_path, const ovs_endpoin
          * reconcile takes it off. */
         int pending = wb ? ovs_writeback_pending_sku(wb, sku) : 0;
         int64_t v = how == OVS_RECOVER_RECONCILE ? stock - pending : stock;
-        redisReply *r = redisCommand(c, "SET stock:%d %lld", sku, (long long)v);
+        char key[OVS_REDIS_STOCK_KEY_MAX];
+        ovs_stock_key(sku, key, sizeof(key));
+        redisReply *r = redisCommand(c, "SET %s %lld", key, (long long)v);
         if (r == NULL || r->type == REDIS_REPLY_ERROR) {
             ovs_seterr(err, errlen, "recovery SET: %s", r ? r->str : c->errstr);
             freeReplyObject(r);
