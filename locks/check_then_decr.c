@@ -39,8 +39,6 @@ static const ovs_param_spec ctd_params[] = {
  * The master's command bound grows by wait_timeout, which a WAIT may use up. */
 #define CTD_CONNECT_MS 1000
 #define CTD_COMMAND_MS 1000
-/* A longer stay is a broken scenario, not a booking (as in lua-decr). */
-#define CTD_MAX_NIGHTS 366
 
 typedef struct ctd {
     ovs_strategy base;
@@ -161,9 +159,9 @@ static int claim_nights(ctd *x, const ovs_request *req, int64_t buyer, int64_t t
     int taken = 0;
     int rc = OVS_OK;
 
-    if (nights < 1 || nights > CTD_MAX_NIGHTS)
+    if (nights < 1 || nights > OVS_MAX_NIGHTS)
         return ovs_strategy_fail(&x->base, OVS_ERR, "a stay of %d nights is outside 1..%d",
-                                 nights, CTD_MAX_NIGHTS);
+                                 nights, OVS_MAX_NIGHTS);
     keys = malloc((size_t)nights * sizeof(*keys));
     if (keys == NULL)
         return ovs_strategy_fail(&x->base, OVS_ERR, "out of memory");

@@ -32,8 +32,6 @@ static const char claim_src[] =
 /* Bounds on talking to the server; not parameters, for the reasons given in setnx.c. */
 #define LUAD_CONNECT_MS 1000
 #define LUAD_COMMAND_MS 1000
-/* A longer stay is a broken scenario, not a booking. */
-#define LUAD_MAX_NIGHTS 366
 
 typedef struct luad {
     ovs_strategy base;
@@ -105,9 +103,9 @@ static int claim_nights(luad *x, const ovs_request *req, int64_t buyer)
     char guest[24];
     int rc;
 
-    if (nights < 1 || nights > LUAD_MAX_NIGHTS)
+    if (nights < 1 || nights > OVS_MAX_NIGHTS)
         return ovs_strategy_fail(&x->base, OVS_ERR, "a stay of %d nights is outside 1..%d",
-                                 nights, LUAD_MAX_NIGHTS);
+                                 nights, OVS_MAX_NIGHTS);
     keys = malloc((size_t)nights * sizeof(*keys));
     kv = malloc(((size_t)nights + 1) * sizeof(*kv));
     if (keys == NULL || kv == NULL) {

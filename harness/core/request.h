@@ -4,9 +4,10 @@
 #ifndef OVS_REQUEST_H
 #define OVS_REQUEST_H
 
-/* Nights in one booking request. Under `lock = night` the runner takes one lock per
- * night, into a fixed-size key array; the scenario parser refuses longer stays, and every
- * strategy that keeps one entry per night sizes it from this. */
+/* Nights in one booking request, at most. Under `lock = night` the runner takes one lock
+ * per night, into a fixed-size key array; the scenario parser refuses longer stays, and
+ * every strategy that keeps one entry per night sizes it from this and refuses a stay
+ * beyond it as a broken request, not a booking. */
 #define OVS_MAX_NIGHTS 64
 
 /* Longest resource key, NUL included: the lock keys the runner derives from a request
