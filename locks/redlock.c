@@ -42,9 +42,6 @@
 #include "locks/strategy.h"
 #include "core/trace.h"
 
-/* The nodes parameter's upper bound, the fleet's OVS_FLEET_MAX: sizes per-attempt arrays. */
-#define REDLOCK_NODES_MAX 16
-
 enum {
     P_NODES,
     P_TTL,
@@ -56,7 +53,7 @@ enum {
 };
 
 static const ovs_param_spec redlock_params[] = {
-    [P_NODES] = { "nodes", 5, "count", NULL, 1, REDLOCK_NODES_MAX,
+    [P_NODES] = { "nodes", 5, "count", NULL, 1, OVS_MAX_NODES,
                   "independent Redis masters" },
     [P_TTL] = { "ttl", 5000, "ms", NULL, 1, 86400000, "lease of the lock on each node" },
     [P_DRIFT_FACTOR] = { "drift_factor", 0.01, "ratio", NULL, 0, 0.5,
@@ -237,10 +234,10 @@ static const round_op release_op = {
 static void round_all(redlock *x, const round_op *op, const char *key, const char *lk,
                       const char *token, const char *ttl, int rc[])
 {
-    int64_t t0[REDLOCK_NODES_MAX];
+    int64_t t0[OVS_MAX_NODES];
     int64_t deadline = ovs_now_ns() +
         (int64_t)(x->base.env->param->v[P_NODE_TIMEOUT] * (double)OVS_NS_PER_MS);
-    int order[REDLOCK_NODES_MAX], k = 0;
+    int order[OVS_MAX_NODES], k = 0;
 
     for (int i = 0; i < x->n; i++) {
         ovs_redis_set_deadline(&x->node[i], deadline);
@@ -268,7 +265,7 @@ static void round_all(redlock *x, const round_op *op, const char *key, const cha
 static void release_all(redlock *x, const char *key, const char *lk, const char *token,
                         int *released, int *unknown)
 {
-    int rc[REDLOCK_NODES_MAX];
+    int rc[OVS_MAX_NODES];
 
     round_all(x, &release_op, key, lk, token, "", rc);
     *released = *unknown = 0;
@@ -296,7 +293,7 @@ static int redlock_lock(ovs_strategy *s, const char *key)
     snprintf(ttl_arg, sizeof(ttl_arg), "%lld", (long long)ttl);
 
     for (int a = 0; a <= retries; a++) {
-        int rc[REDLOCK_NODES_MAX], locked = 0, failed = -1, released, unknown;
+        int rc[OVS_MAX_NODES], locked = 0, failed = -1, released, unknown;
         int64_t start, validity;
 
         if (a > 0)

@@ -3,6 +3,10 @@
 #ifndef OVS_ENDPOINT_H
 #define OVS_ENDPOINT_H
 
+/* Redis masters one run can have, at most: the fleet starts no more, and a strategy that
+ * talks to every node (Redlock) sizes its per-node arrays from it. */
+#define OVS_MAX_NODES 16
+
 typedef struct ovs_endpoint {
     char host[64]; /* "127.0.0.1" */
     int port;      /* TCP port */

@@ -17,7 +17,7 @@
 #include "core/endpoint.h"
 #include "scenario/scenario.h" /* OVS_PERSIST_*: the fleet starts what a scenario asks */
 
-#define OVS_FLEET_MAX 16
+#define OVS_FLEET_MAX OVS_MAX_NODES /* core/endpoint.h */
 /* Replicas one fleet can add (ovs_fleet_add_replica), on top of its masters: node
  * indexes run up to OVS_FLEET_MAX + OVS_FLEET_REPLICAS_MAX - 1. */
 #define OVS_FLEET_REPLICAS_MAX 4
