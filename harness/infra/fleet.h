@@ -20,7 +20,7 @@
 #define OVS_FLEET_MAX OVS_MAX_NODES /* core/endpoint.h */
 /* Replicas one fleet can add (ovs_fleet_add_replica), on top of its masters: node
  * indexes run up to OVS_FLEET_MAX + OVS_FLEET_REPLICAS_MAX - 1. */
-#define OVS_FLEET_REPLICAS_MAX 4
+#define OVS_FLEET_REPLICAS_MAX OVS_MAX_REPLICAS /* core/endpoint.h */
 
 /* Exit status 3 material: the machine cannot run servers (no redis-server, no ports). */
 #define OVS_ERR_ENV (-3)

@@ -35,13 +35,14 @@
 
 #include <ini.h>
 
+#include "core/endpoint.h"
 #include "locks/strategy.h"
 #include "core/util.h"
 
 #define MAX_BUYERS 1000000
 #define MAX_WORKERS 1024
-#define MAX_REDIS_NODES 16
-#define MAX_REPLICAS 4
+#define MAX_REDIS_NODES OVS_MAX_NODES /* core/endpoint.h */
+#define MAX_REPLICAS OVS_MAX_REPLICAS
 
 enum sec_kind {
     SEC_SCENARIO, SEC_CLIENT, SEC_CROWD, SEC_REDIS, SEC_FAULT, SEC_STRATEGY, SEC_EXPECT

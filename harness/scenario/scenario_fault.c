@@ -11,12 +11,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/endpoint.h"
 #include "core/trace.h"
 #include "core/util.h"
 
 /* Node numbers a target may name when [redis] does not say how many masters there are:
  * the most the parser lets [redis] nodes ask for. */
-#define MAX_NODES 16
+#define MAX_NODES OVS_MAX_NODES
 
 static const struct {
     const char *name;
