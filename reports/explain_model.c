@@ -36,12 +36,6 @@
 /* A gap between a check and its act at least this long is shown as thinking. */
 #define EX_THINK_SHOWN OVS_NS_PER_MS
 
-/* As the recorder spells them (ovs_op_name), in enum ovs_ex_op order. */
-static const char *const ex_op_names[] = {
-    "request", "acquire", "check", "act", "critical", "release", "execute",
-    "writeback", "node", "fault",
-};
-
 /* ---- small helpers ----------------------------------------------------------------- */
 
 /* snprintf that says so: truncation is expected and fine everywhere here. */
@@ -230,10 +224,7 @@ static int ex_load_events(sqlite3 *db, ovs_ex_run *r, char *err, size_t errlen)
         memset(e, 0, sizeof(*e));
         e->client = sqlite3_column_int(st, 0);
         ovs_ex_copy(e->opname, sizeof(e->opname), op);
-        e->op = EX_OTHER;
-        for (int i = 0; op != NULL && i < EX_OTHER; i++)
-            if (strcmp(op, ex_op_names[i]) == 0)
-                e->op = i;
+        e->op = (int)ovs_op_parse(op);
         ovs_ex_copy(e->key, sizeof(e->key), ovs_rdb_text(st, 2));
         e->start = sqlite3_column_int64(st, 3);
         e->end = sqlite3_column_int64(st, 4);

@@ -14,12 +14,17 @@
 
 #include <sqlite3.h>
 
+#include "core/trace.h"
+
 /* Most invariants one run can break that the events place on a step. */
 #define EX_MAX_BREAKS 4
 
+/* The recorded ops (enum ovs_op, core/trace.h), and EX_OTHER for a name none of them has. */
 enum ovs_ex_op {
-    EX_REQUEST, EX_ACQUIRE, EX_CHECK, EX_ACT, EX_CRITICAL, EX_RELEASE, EX_EXECUTE,
-    EX_WRITEBACK, EX_NODE, EX_FAULT, EX_OTHER
+    EX_REQUEST = OVS_OP_REQUEST, EX_ACQUIRE = OVS_OP_ACQUIRE, EX_CHECK = OVS_OP_CHECK,
+    EX_ACT = OVS_OP_ACT, EX_CRITICAL = OVS_OP_CRITICAL, EX_RELEASE = OVS_OP_RELEASE,
+    EX_EXECUTE = OVS_OP_EXECUTE, EX_WRITEBACK = OVS_OP_WRITEBACK, EX_NODE = OVS_OP_NODE,
+    EX_FAULT = OVS_OP_FAULT, EX_OTHER = OVS_OP__COUNT
 };
 
 enum ovs_ex_outcome { EX_OK, EX_FAIL, EX_UNKNOWN };

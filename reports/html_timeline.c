@@ -40,11 +40,11 @@ static const char *const tl_outcome[3] = { "ok", "fail", "unknown" };
 #define TL_LABEL_ROWS 4   /* rows of labels before the rest are left to the list */
 #define TL_LIST_MAX 20    /* violations listed in words under the chart */
 
-enum tl_op { TL_REQUEST, TL_ACQUIRE, TL_CHECK, TL_ACT, TL_CRITICAL, TL_RELEASE, TL_EXECUTE,
-             TL_WRITEBACK, TL_NODE, TL_FAULT, TL_OTHER };
-static const char *const tl_ops[TL_OTHER] = { "request", "acquire", "check", "act",
-                                              "critical", "release", "execute",
-                                              "writeback", "node", "fault" };
+/* The recorded ops (enum ovs_op), and TL_OTHER for a name none of them has. */
+enum tl_op { TL_REQUEST = OVS_OP_REQUEST, TL_ACQUIRE = OVS_OP_ACQUIRE, TL_CHECK = OVS_OP_CHECK,
+             TL_ACT = OVS_OP_ACT, TL_CRITICAL = OVS_OP_CRITICAL, TL_RELEASE = OVS_OP_RELEASE,
+             TL_EXECUTE = OVS_OP_EXECUTE, TL_WRITEBACK = OVS_OP_WRITEBACK,
+             TL_NODE = OVS_OP_NODE, TL_FAULT = OVS_OP_FAULT, TL_OTHER = OVS_OP__COUNT };
 
 typedef struct tl_ev {
     int client;         /* events.client; < 0 is the harness */
@@ -118,9 +118,7 @@ static int tl_load(sqlite3 *db, int64_t run, tl_run *r, size_t n, char *err, siz
         }
         e->client = c;
         e->lane = r->lanes - 1;
-        for (e->op = 0; e->op < TL_OTHER; e->op++)
-            if (op != NULL && strcmp(op, tl_ops[e->op]) == 0)
-                break;
+        e->op = (int)ovs_op_parse(op);
         e->outcome = oc == NULL ? 2 : strcmp(oc, "ok") == 0 ? 0 : strcmp(oc, "fail") == 0 ? 1 : 2;
         e->start = sqlite3_column_int64(st, 3);
         e->end = sqlite3_column_int64(st, 4);
@@ -337,7 +335,7 @@ static void tl_title(FILE *out, const tl_ev *e)
         fputs("harness", out);
     else
         fprintf(out, "client %d", e->client);
-    fprintf(out, " %s ", e->op < TL_OTHER ? tl_ops[e->op] : "other");
+    fprintf(out, " %s ", e->op < TL_OTHER ? ovs_op_name((enum ovs_op)e->op) : "other");
     ovs_html_esc(out, e->key);
     fputc(' ', out);
     tl_span(out, e->start, e->end);
@@ -519,8 +517,8 @@ static void tl_words(FILE *out, const tl_run *r, double axis_ms, double top)
         if (e->op != TL_CHECK && e->op != TL_ACT && e->op != TL_EXECUTE &&
             e->op != TL_WRITEBACK && e->op != TL_FAULT)
             continue;
-        snprintf(text, sizeof text, "%s%s%s%s%s", tl_ops[e->op], e->outcome ? " " : "",
-                 e->outcome ? tl_outcome[e->outcome] : "",
+        snprintf(text, sizeof text, "%s%s%s%s%s", ovs_op_name((enum ovs_op)e->op),
+                 e->outcome ? " " : "", e->outcome ? tl_outcome[e->outcome] : "",
                  *e->detail && strlen(e->detail) <= 32 ? ": " : "",
                  strlen(e->detail) <= 32 ? e->detail : "");
         w = tl_text_width(text, 6.0); /* 10px */

@@ -58,16 +58,26 @@ void ovs_trace_free(ovs_trace *t)
     t->n = t->cap = 0;
 }
 
+static const char *const op_names[OVS_OP__COUNT] = {
+    [OVS_OP_REQUEST] = "request",   [OVS_OP_ACQUIRE] = "acquire",
+    [OVS_OP_CHECK] = "check",       [OVS_OP_ACT] = "act",
+    [OVS_OP_CRITICAL] = "critical", [OVS_OP_RELEASE] = "release",
+    [OVS_OP_EXECUTE] = "execute",   [OVS_OP_WRITEBACK] = "writeback",
+    [OVS_OP_NODE] = "node",         [OVS_OP_FAULT] = "fault",
+};
+
 const char *ovs_op_name(enum ovs_op op)
 {
-    static const char *const names[OVS_OP__COUNT] = {
-        [OVS_OP_REQUEST] = "request",   [OVS_OP_ACQUIRE] = "acquire",
-        [OVS_OP_CHECK] = "check",       [OVS_OP_ACT] = "act",
-        [OVS_OP_CRITICAL] = "critical", [OVS_OP_RELEASE] = "release",
-        [OVS_OP_EXECUTE] = "execute",   [OVS_OP_WRITEBACK] = "writeback",
-        [OVS_OP_NODE] = "node",         [OVS_OP_FAULT] = "fault",
-    };
-    return (unsigned)op < OVS_OP__COUNT ? names[op] : "?";
+    return (unsigned)op < OVS_OP__COUNT ? op_names[op] : "?";
+}
+
+enum ovs_op ovs_op_parse(const char *name)
+{
+    int op = 0;
+
+    while (name != NULL && op < OVS_OP__COUNT && strcmp(name, op_names[op]) != 0)
+        op++;
+    return name != NULL ? (enum ovs_op)op : OVS_OP__COUNT;
 }
 
 const char *ovs_outcome_name(enum ovs_outcome o)

@@ -72,7 +72,11 @@ static inline int ovs_holds_overlap(int64_t a_start, int64_t a_end, int32_t a_cl
            b_start < a_end;
 }
 
+/* The op's name as the results database stores it: "request", "acquire", ... */
 const char *ovs_op_name(enum ovs_op op);
+/* The op of a stored name, or OVS_OP__COUNT for one no op has (NULL included): the one
+ * table of names serves the recorder and the reports that read what it wrote. */
+enum ovs_op ovs_op_parse(const char *name);
 const char *ovs_outcome_name(enum ovs_outcome o);
 
 #endif
