@@ -228,9 +228,7 @@ static int ex_load_events(sqlite3 *db, ovs_ex_run *r, char *err, size_t errlen)
         ovs_ex_copy(e->key, sizeof(e->key), ovs_rdb_text(st, 2));
         e->start = sqlite3_column_int64(st, 3);
         e->end = sqlite3_column_int64(st, 4);
-        e->outcome = outcome == NULL ? EX_UNKNOWN
-                     : strcmp(outcome, "ok") == 0 ? EX_OK
-                     : strcmp(outcome, "fail") == 0 ? EX_FAIL : EX_UNKNOWN;
+        e->outcome = (int)ovs_outcome_parse(outcome);
         ovs_ex_copy(e->detail, sizeof(e->detail), ovs_rdb_text(st, 6));
     }
     return ovs_rdb_finish(db, st, rc, err, errlen);

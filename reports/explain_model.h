@@ -27,7 +27,10 @@ enum ovs_ex_op {
     EX_FAULT = OVS_OP_FAULT, EX_OTHER = OVS_OP__COUNT
 };
 
-enum ovs_ex_outcome { EX_OK, EX_FAIL, EX_UNKNOWN };
+/* The recorded outcomes (enum ovs_outcome). */
+enum ovs_ex_outcome {
+    EX_OK = OVS_OUT_OK, EX_FAIL = OVS_OUT_FAIL, EX_UNKNOWN = OVS_OUT_UNKNOWN
+};
 
 typedef struct ovs_ex_event {
     int64_t start, end;    /* ns since the run's t0 */

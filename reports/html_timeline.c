@@ -24,7 +24,6 @@
  * lighter for long bars. Red is kept for violations only. */
 static const char *const tl_dark[3] = { "#2166ac", "#e08214", "#8e44ad" };
 static const char *const tl_light[3] = { "#9ecae1", "#fdc086", "#d2b4e0" };
-static const char *const tl_outcome[3] = { "ok", "fail", "unknown" };
 #define TL_RED "#d00000"
 
 /* More events than this are not drawn: even with few clients, the marks would merge into
@@ -50,7 +49,7 @@ typedef struct tl_ev {
     int client;         /* events.client; < 0 is the harness */
     int lane;           /* index of the client's lane, top to bottom */
     int op;             /* enum tl_op */
-    int outcome;        /* 0 ok, 1 fail, 2 unknown */
+    int outcome;        /* enum ovs_outcome */
     int64_t start, end; /* ns since the run's t0 */
     char *key, *detail; /* malloc'd, never NULL */
     int broke;          /* the write that broke the invariant: its rank among sales, or
@@ -119,7 +118,7 @@ static int tl_load(sqlite3 *db, int64_t run, tl_run *r, size_t n, char *err, siz
         e->client = c;
         e->lane = r->lanes - 1;
         e->op = (int)ovs_op_parse(op);
-        e->outcome = oc == NULL ? 2 : strcmp(oc, "ok") == 0 ? 0 : strcmp(oc, "fail") == 0 ? 1 : 2;
+        e->outcome = (int)ovs_outcome_parse(oc);
         e->start = sqlite3_column_int64(st, 3);
         e->end = sqlite3_column_int64(st, 4);
         if (e->end < e->start)
@@ -292,7 +291,7 @@ static int tl_broken(tl_run *r, int failed, char *err, size_t errlen)
     }
     for (int w = 0; w < 2 && m == 0; w++)
         for (size_t i = 0; i < r->n; i++)
-            if (r->ev[i].op == writes[w] && r->ev[i].outcome == 0)
+            if (r->ev[i].op == writes[w] && r->ev[i].outcome == OVS_OUT_OK)
                 idx[m++] = i;
     tl_sort_ev = r->ev;
     qsort(idx, m, sizeof *idx, cmp_end);
@@ -339,7 +338,7 @@ static void tl_title(FILE *out, const tl_ev *e)
     ovs_html_esc(out, e->key);
     fputc(' ', out);
     tl_span(out, e->start, e->end);
-    fprintf(out, " %s", tl_outcome[e->outcome]);
+    fprintf(out, " %s", ovs_outcome_name((enum ovs_outcome)e->outcome));
     if (*e->detail) {
         fputs(": ", out);
         ovs_html_esc(out, e->detail);
@@ -517,8 +516,9 @@ static void tl_words(FILE *out, const tl_run *r, double axis_ms, double top)
         if (e->op != TL_CHECK && e->op != TL_ACT && e->op != TL_EXECUTE &&
             e->op != TL_WRITEBACK && e->op != TL_FAULT)
             continue;
+        int said = e->outcome != OVS_OUT_OK; /* an ok step goes without saying */
         snprintf(text, sizeof text, "%s%s%s%s%s", ovs_op_name((enum ovs_op)e->op),
-                 e->outcome ? " " : "", e->outcome ? tl_outcome[e->outcome] : "",
+                 said ? " " : "", said ? ovs_outcome_name((enum ovs_outcome)e->outcome) : "",
                  *e->detail && strlen(e->detail) <= 32 ? ": " : "",
                  strlen(e->detail) <= 32 ? e->detail : "");
         w = tl_text_width(text, 6.0); /* 10px */

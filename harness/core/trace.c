@@ -80,12 +80,19 @@ enum ovs_op ovs_op_parse(const char *name)
     return name != NULL ? (enum ovs_op)op : OVS_OP__COUNT;
 }
 
+static const char *const outcome_names[] = {
+    [OVS_OUT_OK] = "ok", [OVS_OUT_FAIL] = "fail", [OVS_OUT_UNKNOWN] = "unknown",
+};
+
 const char *ovs_outcome_name(enum ovs_outcome o)
 {
-    switch (o) {
-    case OVS_OUT_OK: return "ok";
-    case OVS_OUT_FAIL: return "fail";
-    case OVS_OUT_UNKNOWN: return "unknown";
-    }
-    return "unknown";
+    return (unsigned)o <= OVS_OUT_UNKNOWN ? outcome_names[o] : "unknown";
+}
+
+enum ovs_outcome ovs_outcome_parse(const char *name)
+{
+    for (int o = OVS_OUT_OK; name != NULL && o < OVS_OUT_UNKNOWN; o++)
+        if (strcmp(name, outcome_names[o]) == 0)
+            return (enum ovs_outcome)o;
+    return OVS_OUT_UNKNOWN;
 }

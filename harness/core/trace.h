@@ -77,6 +77,10 @@ const char *ovs_op_name(enum ovs_op op);
 /* The op of a stored name, or OVS_OP__COUNT for one no op has (NULL included): the one
  * table of names serves the recorder and the reports that read what it wrote. */
 enum ovs_op ovs_op_parse(const char *name);
+/* "ok", "fail", "unknown", as the results database stores them. */
 const char *ovs_outcome_name(enum ovs_outcome o);
+/* The outcome of a stored name; OVS_OUT_UNKNOWN for NULL or a name no outcome has, since
+ * an outcome nobody can read is not one anybody can count on. */
+enum ovs_outcome ovs_outcome_parse(const char *name);
 
 #endif
