@@ -1,14 +1,17 @@
-/* util.c - clocks, sleeps, seeded randomness, durations, dates and error strings. */
+/* util.c - clocks, sleeps, seeded randomness, durations, dates, error strings and $PATH. */
 #include "core/util.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 int64_t ovs_now_ns(void)
 {
@@ -227,6 +230,46 @@ void ovs_format_date(int day, char *buf, size_t len)
     unsigned m, d;
     civil_from_days(day, &y, &m, &d);
     snprintf(buf, len, "%04d-%02u-%02u", y, m, d);
+}
+
+static int is_executable(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+}
+
+static int copy_path(char *buf, size_t len, const char *path)
+{
+    size_t n = strlen(path);
+    if (n >= len)
+        return -1;
+    memcpy(buf, path, n + 1);
+    return 0;
+}
+
+int ovs_find_executable(const char *name, char *buf, size_t len)
+{
+    const char *path, *p;
+    char cand[PATH_MAX];
+
+    if (strchr(name, '/') != NULL)
+        return is_executable(name) ? copy_path(buf, len, name) : -1;
+    path = getenv("PATH");
+    if (path == NULL)
+        return -1;
+    for (p = path; *p != '\0';) {
+        const char *end = strchr(p, ':');
+        size_t dlen = end ? (size_t)(end - p) : strlen(p);
+        if (dlen > 0) { /* an empty entry is skipped: see util.h */
+            int n = snprintf(cand, sizeof(cand), "%.*s/%s", (int)dlen, p, name);
+            if (n > 0 && (size_t)n < sizeof(cand) && is_executable(cand))
+                return copy_path(buf, len, cand);
+        }
+        if (end == NULL)
+            break;
+        p = end + 1;
+    }
+    return -1;
 }
 
 char *ovs_trim(char *s)

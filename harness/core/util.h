@@ -1,4 +1,4 @@
-/* util.h - clocks, sleeps, seeded randomness, durations, dates and error strings.
+/* util.h - clocks, sleeps, seeded randomness, durations, dates, error strings and $PATH.
  *
  * Small stateless helpers shared by every module. Times inside the harness are signed
  * 64-bit nanoseconds of CLOCK_MONOTONIC: comparable across threads of one process, never
@@ -63,6 +63,15 @@ int ovs_parse_double(const char *text, double *out);
 int ovs_parse_date(const char *text, int *day);
 /* Writes "YYYY-MM-DD" into buf (at least 11 bytes). */
 void ovs_format_date(int day, char *buf, size_t len);
+
+/* The executable a command name runs, into buf: a name with a slash as it is, a bare name
+ * looked up in each directory of $PATH in turn, as execvp(3) does - with one difference
+ * on purpose: POSIX reads an empty entry of $PATH as the current directory, and here it is
+ * skipped, since running whatever `redis-server` happens to sit in the working directory
+ * is not what anyone means. An unset or empty $PATH finds nothing. Only a regular file
+ * the caller may execute counts. Returns 0, or -1 when there is none or it does not fit
+ * in len. */
+int ovs_find_executable(const char *name, char *buf, size_t len);
 
 /* Trim leading and trailing white space in place; returns s. */
 char *ovs_trim(char *s);

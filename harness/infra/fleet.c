@@ -162,49 +162,6 @@ void ovs_fleet_kill_all(void)
 /* ---------------------------------------------------------------------------------------
  * Finding redis-server. */
 
-static int is_executable(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
-}
-
-static int copy_path(char *buf, size_t len, const char *path)
-{
-    size_t n = strlen(path);
-    if (n >= len)
-        return -1;
-    memcpy(buf, path, n + 1);
-    return 0;
-}
-
-/* A name with a slash is taken as is; a bare name is looked up on $PATH like execvp does,
- * except that empty entries (the current directory) are skipped: running whatever
- * "redis-server" sits in the working directory is not what anyone means. */
-static int resolve_executable(const char *name, char *buf, size_t len)
-{
-    const char *path, *p;
-    char cand[PATH_MAX];
-
-    if (strchr(name, '/') != NULL)
-        return is_executable(name) ? copy_path(buf, len, name) : -1;
-    path = getenv("PATH");
-    if (path == NULL)
-        return -1;
-    for (p = path; *p != '\0';) {
-        const char *end = strchr(p, ':');
-        size_t dlen = end ? (size_t)(end - p) : strlen(p);
-        if (dlen > 0) {
-            int n = snprintf(cand, sizeof(cand), "%.*s/%s", (int)dlen, p, name);
-            if (n > 0 && (size_t)n < sizeof(cand) && is_executable(cand))
-                return copy_path(buf, len, cand);
-        }
-        if (end == NULL)
-            break;
-        p = end + 1;
-    }
-    return -1;
-}
-
 /* An explicit $OVERSELL_REDIS_SERVER that does not work is an error, never a reason to
  * quietly run some other server: the user asked for that one. */
 int ovs_redis_server_path(char *buf, size_t len)
@@ -215,12 +172,12 @@ int ovs_redis_server_path(char *buf, size_t len)
     if (buf == NULL || len == 0)
         return -1;
     if (env != NULL && *env != '\0')
-        return resolve_executable(env, buf, len);
-    if (resolve_executable("redis-server", buf, len) == 0)
+        return ovs_find_executable(env, buf, len);
+    if (ovs_find_executable("redis-server", buf, len) == 0)
         return 0;
     for (size_t i = 0; i < sizeof(fallback) / sizeof(fallback[0]); i++)
-        if (is_executable(fallback[i]))
-            return copy_path(buf, len, fallback[i]);
+        if (ovs_find_executable(fallback[i], buf, len) == 0)
+            return 0;
     return -1;
 }
 
@@ -230,7 +187,7 @@ static int fleet_find_server(ovs_fleet *f, const ovs_fleet_opts *opts, char *err
     const char *env = getenv("OVERSELL_REDIS_SERVER");
 
     if (opts->redis_server != NULL) {
-        if (resolve_executable(opts->redis_server, f->exe, sizeof(f->exe)) == 0)
+        if (ovs_find_executable(opts->redis_server, f->exe, sizeof(f->exe)) == 0)
             return OVS_OK;
         ovs_seterr(err, errlen, "redis-server not found: %s is not an executable file",
                    opts->redis_server);
