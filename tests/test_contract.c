@@ -378,8 +378,6 @@ out:
     redisFree(c);
 }
 
-static const char *const run_status_names[] = { "ok", "aborted", "error" };
-
 static void utc_now(char *buf, size_t len)
 {
     time_t t = time(NULL);
@@ -435,7 +433,7 @@ static void run_pieces(contract_case *k)
         .shop_path = k->shop_path,
     };
     if (ovs_run(&spec, &k->res) != 0 || k->res.status != OVS_RUN_OK)
-        contract_fail(k, __FILE__, __LINE__, "run %s: %s", run_status_names[k->res.status],
+        contract_fail(k, __FILE__, __LINE__, "run %s: %s", ovs_run_status_name(k->res.status),
                       k->res.error);
 
     /* ovs_run has drained the write-back queue: Redis and SQL can be compared now. */

@@ -155,7 +155,6 @@ int ovs_cell_run(const ovs_cell *cell, ovs_results *db, ovs_cell_result *out)
         }
 
 record:;
-    static const char *const status_names[] = { "ok", "aborted", "error" };
     ovs_run_row row = {
         .scenario = sc->name,
         .scenario_file = sc->path,
@@ -170,7 +169,7 @@ record:;
         .sqlite_version = sqlite3_libversion(),
         .started_at = started,
         .duration_ns = res.duration_ns,
-        .status = status_names[out->status],
+        .status = ovs_run_status_name(out->status),
         .error = out->status == OVS_RUN_ERROR ? out->error : NULL,
         .verdict = out->status == OVS_RUN_OK ? (out->safe ? "safe" : "unsafe") : NULL,
         .figure = out->status == OVS_RUN_OK ? out->figure : NULL,

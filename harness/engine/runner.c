@@ -650,6 +650,14 @@ out:
     return rc;
 }
 
+const char *ovs_run_status_name(enum ovs_run_status s)
+{
+    static const char *const names[] = {
+        [OVS_RUN_OK] = "ok", [OVS_RUN_ABORTED] = "aborted", [OVS_RUN_ERROR] = "error",
+    };
+    return (unsigned)s <= OVS_RUN_ERROR ? names[s] : "error";
+}
+
 void ovs_run_result_free(ovs_run_result *res)
 {
     for (int i = 0; i < res->ntraces; i++) {

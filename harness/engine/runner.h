@@ -52,6 +52,8 @@ typedef struct ovs_run_spec {
 } ovs_run_spec;
 
 enum ovs_run_status { OVS_RUN_OK, OVS_RUN_ABORTED, OVS_RUN_ERROR };
+/* "ok", "aborted", "error": as the results database stores a run's status. */
+const char *ovs_run_status_name(enum ovs_run_status s);
 
 typedef struct ovs_run_result {
     enum ovs_run_status status;
