@@ -303,8 +303,9 @@ static int cells_for(const ovs_scenario *sc, const cli_options *o,
 static int judge(const cli_options *o, const ovs_strategy_methods *m, const ovs_cell_result *r,
                  int rc, char *why, size_t len)
 {
-    if (rc != 0 || r->status != 0) {
-        snprintf(why, len, "the run %s: %s", r->status == 1 ? "was aborted" : "failed", r->error);
+    if (rc != 0 || r->status != OVS_RUN_OK) {
+        snprintf(why, len, "the run %s: %s",
+                 r->status == OVS_RUN_ABORTED ? "was aborted" : "failed", r->error);
         return 1;
     }
     for (int i = 0; i < o->n_max; i++) {
@@ -425,9 +426,10 @@ static int run_cells(cli_options *o, ovs_scenario *scs, int nsc, int64_t *last_r
         if (last_run)
             *last_run = r.run_id;
         if (tty) {
-            const char *v = r.status == 0 ? (r.safe ? "safe" : "UNSAFE")
-                            : r.status == 1 ? "aborted" : "error";
-            const char *on = !color ? "" : r.status != 0 ? "\033[33m" : r.safe ? "\033[32m" : "\033[31m";
+            const char *v = r.status != OVS_RUN_OK ? ovs_run_status_name(r.status)
+                            : r.safe ? "safe" : "UNSAFE";
+            const char *on = !color ? "" : r.status != OVS_RUN_OK ? "\033[33m"
+                             : r.safe ? "\033[32m" : "\033[31m";
             fprintf(stderr, " %s%s%s (%.1f s)\n", on, v, color ? "\033[0m" : "", r.seconds);
         }
         if (crc == OVS_ERR_ENV) {
@@ -435,17 +437,17 @@ static int run_cells(cli_options *o, ovs_scenario *scs, int nsc, int64_t *last_r
             env_fail = 1;
             break;
         }
-        if (crc != 0 || r.status == 2) {
+        if (crc != 0 || r.status == OVS_RUN_ERROR) {
             fprintf(stderr, "oversell %s: %s x %s: %s\n", o->cmd, scn, stn, r.error);
             failures++;
         }
         int bad = judge(o, plan[c].m, &r, crc, why[c], sizeof(why[c]));
         if (o->mode == CLI_GATE && bad)
             fprintf(stderr, "FAIL %s x %s: %s [%s]\n", scn, stn, why[c], plan[c].sc->path);
-        else if (o->check && bad && r.status == 0)
+        else if (o->check && bad && r.status == OVS_RUN_OK)
             fprintf(stderr, "oversell %s: %s x %s: %s (%s)\n", o->cmd, scn, stn, why[c],
                     plan[c].sc->path);
-        mismatches += bad && r.status == 0;
+        mismatches += bad && r.status == OVS_RUN_OK;
         jc[c] = (ovs_junit_case){ scn, stn, r.seconds, bad, bad ? why[c] : NULL,
                                   plan[c].sc->path };
     }
