@@ -25,6 +25,9 @@ enum {
                          happen (a failed COMMIT under sql-pessimistic) */
     OVS_ERR = -1,     /* failed; errstr says why. The operation certainly did not happen */
     OVS_ERR_IO = -2,  /* lost connection or timeout: the operation may have happened */
+    OVS_ERR_ENV = -3, /* the machine cannot run it (no redis-server, no free port, a
+                         server that would not come up): it says nothing of the strategy;
+                         the command line exits with status 3 */
 };
 
 int64_t ovs_now_ns(void);

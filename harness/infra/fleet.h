@@ -22,9 +22,6 @@
  * indexes run up to OVS_FLEET_MAX + OVS_FLEET_REPLICAS_MAX - 1. */
 #define OVS_FLEET_REPLICAS_MAX OVS_MAX_REPLICAS /* core/endpoint.h */
 
-/* Exit status 3 material: the machine cannot run servers (no redis-server, no ports). */
-#define OVS_ERR_ENV (-3)
-
 typedef struct ovs_fleet ovs_fleet;
 
 typedef struct ovs_fleet_opts {
