@@ -181,15 +181,6 @@ int ovs_writeback_push(ovs_writeback *wb, const ovs_request *r, int64_t buyer)
     return rc;
 }
 
-int ovs_writeback_pending(ovs_writeback *wb)
-{
-    int n;
-    pthread_mutex_lock(&wb->mu);
-    n = (int)wb->count + wb->in_flight;
-    pthread_mutex_unlock(&wb->mu);
-    return n;
-}
-
 int ovs_writeback_pending_sku(ovs_writeback *wb, int sku)
 {
     int n = 0;

@@ -20,8 +20,6 @@ int ovs_writeback_start(ovs_writeback **out, const char *shop_path, enum ovs_wor
                         int64_t delay_ns, char *err, size_t errlen);
 /* Queue one sold request for buyer. Thread-safe. Returns 0, or -1 once stopped. */
 int ovs_writeback_push(ovs_writeback *wb, const ovs_request *r, int64_t buyer);
-/* Items pushed but not yet applied. Thread-safe. */
-int ovs_writeback_pending(ovs_writeback *wb);
 /* Items for sku pushed but not yet applied. Exact only while held (below). */
 int ovs_writeback_pending_sku(ovs_writeback *wb, int sku);
 /* hold = 1: wait until no item is being applied and keep the worker from taking another,
@@ -33,7 +31,8 @@ void ovs_writeback_hold(ovs_writeback *wb, int hold);
 int ovs_writeback_drain(ovs_writeback *wb);
 /* The worker's events (valid after drain). */
 ovs_trace *ovs_writeback_trace(ovs_writeback *wb);
-/* Stop without draining if still running, and free. Accepts NULL. */
+/* Drain (as ovs_writeback_drain: every queued item is applied, each at its due time) if
+ * the worker still runs, then free. Accepts NULL. */
 void ovs_writeback_free(ovs_writeback *wb);
 
 #endif
