@@ -383,40 +383,6 @@ static int flush(ovs_redis *r, const char *what)
     return OVS_OK;
 }
 
-int ovs_redis_send(ovs_redis *r, const char *fmt, ...)
-{
-    char what[24];
-    va_list ap;
-    int rc;
-
-    cmd_name(what, sizeof(what), fmt);
-    if (ready(r, what) != OVS_OK)
-        return OVS_ERR;
-    va_start(ap, fmt);
-    rc = redisvAppendCommand(r->c, fmt, ap);
-    va_end(ap);
-    if (rc != REDIS_OK) {
-        /* Out of memory while formatting: nothing was written, but the context keeps the
-         * error, so it goes too. */
-        set_err(r, OVS_ERR, "%s: %s (not sent)", what, r->c->errstr);
-        ovs_redis_close(r);
-        return OVS_ERR;
-    }
-    return flush(r, what);
-}
-
-int ovs_redis_recv(ovs_redis *r, const char *what, redisReply **out)
-{
-    void *reply = NULL;
-
-    *out = NULL;
-    if (r->c == NULL)
-        return set_err(r, OVS_ERR_IO, "%s: connection dropped before the reply", what);
-    if (arm(r) != 0 || redisGetReply(r->c, &reply) != REDIS_OK)
-        reply = NULL;
-    return finish(r, reply, what, out);
-}
-
 int ovs_redis_send_eval(ovs_redis *r, ovs_script *s, int nkeys, int nargs,
                         const char *const *kv)
 {

@@ -83,29 +83,25 @@ int ovs_redis_eval(ovs_redis *r, ovs_script *s, int nkeys, int nargs,
  * For a strategy that wants the script on a server before its first pipelined call. */
 int ovs_redis_script_load(ovs_redis *r, ovs_script *s);
 
-/* Pipelining, for a strategy that talks to several servers at once (Redlock): send the
- * command on every connection first, then read each reply in turn, so the servers work
- * in parallel and the whole round costs about one round trip instead of one per server.
+/* Pipelined script calls, for a strategy that talks to several servers at once
+ * (Redlock): send the call on every connection first, then read each reply in turn, so
+ * the servers work in parallel and the whole round costs about one round trip instead of
+ * one per server.
  *
- * ovs_redis_send connects if needed (bounded by the connect timeout), queues the command
- * (formatted as for ovs_redis_cmd) and writes it out. OVS_OK: it is on its way and exactly
- * one ovs_redis_recv must follow. OVS_ERR: never sent (no connection, out of memory).
+ * ovs_redis_send_eval connects if needed (bounded by the connect timeout) and sends
+ * EVALSHA with s's hash (or, while s has none, EVAL with its source, which caches it on
+ * the server too). OVS_OK: it is on its way and exactly one ovs_redis_recv_eval, given the
+ * same arguments, must follow. OVS_ERR: never sent (no connection, out of memory).
  * OVS_ERR_IO: the write failed part way, the context is dropped and the outcome is
  * unknown. Any failure drops the connection, and with it every reply still due on it.
  *
- * ovs_redis_recv reads the next reply, waiting at most the command timeout for each read
- * (or the time left to r's deadline, when it has one), then fails with OVS_ERR_IO (context
- * dropped). Otherwise it returns like ovs_redis_cmd; what names the command in
- * r->errstr. Replies come back in the order the commands were sent on that connection. */
-int ovs_redis_send(ovs_redis *r, const char *fmt, ...);
-int ovs_redis_recv(ovs_redis *r, const char *what, redisReply **out);
-
-/* The same for a script call: ovs_redis_send_eval sends EVALSHA with s's hash (or, while
- * s has none, EVAL with its source, which caches it on the server too); the matching
- * ovs_redis_recv_eval, given the same arguments, reads its reply. When the server answers
- * NOSCRIPT (it restarted, or never saw the script) the script did not run there, and
- * recv_eval loads it and runs it once more on that server alone, as ovs_redis_eval would:
- * one extra round trip for that server only. */
+ * ovs_redis_recv_eval reads the next reply, waiting at most the command timeout for each
+ * read (or the time left to r's deadline, when it has one), then fails with OVS_ERR_IO
+ * (context dropped); otherwise it returns like ovs_redis_cmd. Replies come back in the
+ * order the calls were sent on that connection. When the server answers NOSCRIPT (it
+ * restarted, or never saw the script) the script did not run there, and recv_eval loads
+ * it and runs it once more on that server alone, as ovs_redis_eval would: one extra round
+ * trip for that server only. */
 int ovs_redis_send_eval(ovs_redis *r, ovs_script *s, int nkeys, int nargs,
                         const char *const *kv);
 int ovs_redis_recv_eval(ovs_redis *r, ovs_script *s, int nkeys, int nargs,
