@@ -182,17 +182,6 @@ static void matches_brute_force_on_a_grid(void **state)
     }
 }
 
-static void half_open_nights(void **state)
-{
-    (void)state;
-    /* 20..22 and 22..24: the first guest leaves the morning the second arrives. */
-    assert_false(ovs_ranges_overlap(20, 22, 22, 24));
-    assert_true(ovs_ranges_overlap(20, 22, 21, 23));
-    assert_true(ovs_ranges_overlap(20, 25, 21, 22));
-    assert_true(ovs_ranges_overlap(20, 22, 20, 22));
-    assert_false(ovs_ranges_overlap(24, 26, 20, 24));
-}
-
 static void percentiles_nearest_rank(void **state)
 {
     (void)state;
@@ -233,7 +222,6 @@ int main(int argc, char **argv)
         cmocka_unit_test(same_client_sections),
         cmocka_unit_test(three_holders),
         cmocka_unit_test(matches_brute_force_on_a_grid),
-        cmocka_unit_test(half_open_nights),
         cmocka_unit_test(percentiles_nearest_rank),
     };
     if (argc > 1)

@@ -144,11 +144,6 @@ void ovs_overlaps(ovs_interval *iv, size_t n, ovs_overlap *out)
     free(h.v);
 }
 
-int ovs_ranges_overlap(int a_in, int a_out, int b_in, int b_out)
-{
-    return a_in < b_out && b_in < a_out;
-}
-
 static int cmp_i64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;

@@ -49,9 +49,6 @@ typedef struct ovs_overlap {
  * open at one instant, at least one per client among them. */
 void ovs_overlaps(ovs_interval *iv, size_t n, ovs_overlap *out);
 
-/* Two half-open day ranges [a_in, a_out) and [b_in, b_out) share a night. */
-int ovs_ranges_overlap(int a_in, int a_out, int b_in, int b_out);
-
 /* Latency statistics over request events. */
 typedef struct ovs_latency {
     int64_t n, p50, p99, max; /* nanoseconds; nearest-rank percentiles */
