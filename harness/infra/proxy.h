@@ -42,7 +42,8 @@ void ovs_proxy_set_mode(ovs_proxy *p, enum ovs_proxy_mode mode);
 /* New connections go to upstream; open ones are closed (their clients reconnect), as when
  * a virtual IP or a Sentinel-aware client moves to a promoted replica. */
 void ovs_proxy_retarget(ovs_proxy *p, const ovs_endpoint *upstream);
-/* Bytes forwarded so far in each direction (for tests and reports). */
+/* Bytes forwarded so far in each direction. Only the tests read them, to see what a link
+ * let through; the harness itself does not. */
 void ovs_proxy_counters(ovs_proxy *p, uint64_t *up, uint64_t *down);
 /* Stop the thread, close every socket, free. Accepts NULL. */
 void ovs_proxy_stop(ovs_proxy *p);
