@@ -29,6 +29,7 @@
 #include <hiredis/hiredis.h>
 
 #include "infra/fleet.h"
+#include "infra/fleet_faults.h"
 #include "live.h"
 #include "core/util.h"
 

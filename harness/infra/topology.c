@@ -10,6 +10,7 @@
 #include <hiredis/hiredis.h>
 
 #include "infra/fleet.h"
+#include "infra/fleet_faults.h"
 #include "infra/proxy.h"
 #include "core/util.h"
 
