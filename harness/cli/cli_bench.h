@@ -27,6 +27,8 @@
 /* What the targets of SPEC §11 are stated for. */
 #define BENCH_TARGET_BUYERS 10000
 #define BENCH_TARGET_RSS_KIB (64L * 1024)
+/* Recording events may cost lua-decr at most this share of its throughput (per cent). */
+#define BENCH_RECORDING_MAX_PCT 5.0
 
 typedef struct bench_opts {
     int connections;           /* C: ceiling threads, redis-benchmark -c, runner workers */
