@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* The order here is the order of matrix columns and of `oversell list`. */
@@ -29,6 +30,28 @@ const ovs_strategy_methods *ovs_strategy_find(const char *name)
 const ovs_strategy_methods *const *ovs_strategy_list(void)
 {
     return registry;
+}
+
+int ovs_strategy_prepare(const ovs_strategy_methods *m, const ovs_env *env, char *err,
+                         size_t errlen)
+{
+    ovs_strategy *s;
+    int rc;
+
+    if (m->xPrepare == NULL)
+        return OVS_OK;
+    s = calloc(1, m->size);
+    if (s == NULL) {
+        ovs_seterr(err, errlen, "out of memory");
+        return OVS_ERR;
+    }
+    s->m = m;
+    s->env = env;
+    rc = m->xPrepare(s, env);
+    if (rc != OVS_OK)
+        ovs_seterr(err, errlen, "%s", s->errstr[0] ? s->errstr : "failed");
+    free(s);
+    return rc;
 }
 
 int ovs_strategy_fail(ovs_strategy *s, int code, const char *fmt, ...)

@@ -1078,8 +1078,8 @@ static void contract_close_after_failure(void **state)
         snprintf(dead[i].host, sizeof(dead[i].host), "127.0.0.1");
         dead[i].port = 1; /* nothing listens on port 1 */
     }
-    ovs_env env = { .sc = &sc, .param = &p, .redis = dead, .n_redis = OVS_FLEET_MAX,
-                    .client = 0, .seed = 1 };
+    ovs_env env = { .workload = sc.workload, .skus = sc.skus, .stock = sc.stock, .param = &p,
+                    .redis = dead, .n_redis = OVS_FLEET_MAX, .client = 0, .seed = 1 };
     ovs_strategy *s = calloc(1, m->size);
     assert_non_null(s);
     s->m = m;
