@@ -1,9 +1,9 @@
-/* strategy.h - the interface every protection strategy implements.
+/* strategy.h - the interface every protection strategy implements, version 2.
  *
  * Modelled on SQLite's VFS: a base struct whose first member points at a methods table,
  * each implementation extends the base with its own state and declares its size, and
  * implementations are registered and found by a unique name. The table carries a version
- * and only grows.
+ * and only grows, at its end: a field is read only from tables whose version has it.
  *
  * A strategy protects one request of the shop (buy a unit, book a stay) in one of two ways:
  *
@@ -57,6 +57,13 @@
 #include "core/util.h"
 #include "locks/params.h"
 
+/* The newest version of the methods table this header describes. */
+#define OVS_STRATEGY_VERSION 2
+/* Strategies registered at once, built-ins included. */
+#define OVS_MAX_STRATEGIES 32
+/* Longest name a strategy may register under. */
+#define OVS_STRATEGY_NAME_MAX 63
+
 /* What a strategy instance may use. Owned by the harness; valid until xClose (for
  * xPrepare, until it returns). */
 typedef struct ovs_env {
@@ -105,20 +112,13 @@ typedef struct ovs_strategy {
 } ovs_strategy;
 
 struct ovs_strategy_methods {
-    int version;           /* 1 */
-    const char *name;      /* unique, as typed on the command line: "setnx" */
+    /* ---- version 1: the base ---------------------------------------------------------- */
+    int version;           /* 1 or 2 (OVS_STRATEGY_VERSION): which fields below it has */
+    const char *name;      /* unique, as typed on the command line: "setnx"; lowercase
+                              letters, digits and '-', at most OVS_STRATEGY_NAME_MAX */
     const char *summary;   /* one line for `oversell list` */
     int claims_safe;       /* 1 when it claims no oversell on healthy servers; the contract
                               suite holds it to that from the shop's SQL state */
-    int redis_stock;       /* 1 when it keeps the stock in Redis (stock:<sku>) and sells
-                              through env->sold: after the run Redis stock must equal SQL
-                              stock, and the divergence check must run on every SKU (a
-                              missing key or an unreachable node is said, never skipped
-                              silently) */
-    int unlock_commits;    /* 1 when the lock is a transaction and xUnlock commits the
-                              writes made under it (sql-pessimistic): OVS_UNDONE from it
-                              then means they were rolled back, OVS_ERR_IO that their fate
-                              is unknown, and the request's outcome follows */
     size_t size;           /* bytes of the instance, >= sizeof(ovs_strategy) */
     const ovs_param_spec *params; /* parameter table, n_params entries */
     int n_params;
@@ -149,6 +149,18 @@ struct ovs_strategy_methods {
     /* Free connections. Called even when xOpen failed. */
     void (*xClose)(ovs_strategy *s);
 
+    /* ---- version 2 ---------------------------------------------------------------------
+     * Read these only through OVS_STRATEGY_FIELD: a version-1 table has none of them,
+     * and reads as 0 / NULL. */
+    int redis_stock;       /* 1 when it keeps the stock in Redis (stock:<sku>) and sells
+                              through env->sold: after the run Redis stock must equal SQL
+                              stock, and the divergence check must run on every SKU (a
+                              missing key or an unreachable node is said, never skipped
+                              silently). Needs xExecute */
+    int unlock_commits;    /* 1 when the lock is a transaction and xUnlock commits the
+                              writes made under it (sql-pessimistic): OVS_UNDONE from it
+                              then means they were rolled back, OVS_ERR_IO that their fate
+                              is unknown, and the request's outcome follows. Needs xLock */
     /* Optional: the fencing token of the lock this instance holds on key, or -1. When set,
      * the harness fences every key the request holds: the shop registers their tokens
      * before the check (a token lower than one already registered for that key is
@@ -156,13 +168,35 @@ struct ovs_strategy_methods {
      * holder whose lease moved on loses whichever order it and its successor wake in. An
      * overlap of holds is then tolerated by the checker only where the shop's rows show at
      * most one write among the overlapping holders. Tokens must grow with each holder of a
-     * key, issued atomically with the lease. */
+     * key, issued atomically with the lease. Needs xLock. */
     int64_t (*xFence)(ovs_strategy *s, const char *key);
 };
 
-/* The registry: every built-in strategy, in a fixed order. */
+/* The version each field after the base first appeared in, next to the one reader the
+ * harness uses for them: OVS_STRATEGY_FIELD(m, xFence, NULL) is m->xFence for a table of
+ * version 2 or later and NULL for an older one. */
+#define OVS_SINCE_redis_stock 2
+#define OVS_SINCE_unlock_commits 2
+#define OVS_SINCE_xFence 2
+#define OVS_STRATEGY_FIELD(m, field, otherwise)                                              \
+    ((m)->version >= OVS_SINCE_##field ? (m)->field : (otherwise))
+
+/* The registry. Built-ins are registered before the first call to any of these returns;
+ * others are registered at start-up, before any run begins (the registry takes no lock).
+ *
+ * Register m under m->name, as sqlite3_vfs_register does, with the table's shape checked
+ * once here so that nothing downstream has to: refused, with a reason in err, when its version is not 1..OVS_STRATEGY_VERSION, its
+ * size is below sizeof(ovs_strategy), its name is not a valid one or is taken, it lacks
+ * a summary, xOpen or xClose, it has not exactly one of xLock (with xUnlock) or xExecute,
+ * a version-2 field contradicts that choice (redis_stock without xExecute, unlock_commits
+ * or xFence without xLock), its parameter table is malformed (see ovs_params_check), or
+ * the registry is full. m must outlive every use of the registry. Returns 0 or -1. */
+int ovs_strategy_register(const ovs_strategy_methods *m, char *err, size_t errlen);
+/* The registered strategy called name, or NULL. */
 const ovs_strategy_methods *ovs_strategy_find(const char *name);
-/* NULL-terminated list. */
+/* Every registered strategy, NULL-terminated: the built-ins in builtin.def's order, then
+ * the others in the order they were registered. That is the order of matrix columns and
+ * of `oversell list`. */
 const ovs_strategy_methods *const *ovs_strategy_list(void);
 
 /* Run m->xPrepare with env on a fresh instance that is freed afterwards; OVS_OK when m
@@ -175,14 +209,9 @@ int ovs_strategy_prepare(const ovs_strategy_methods *m, const ovs_env *env, char
 int ovs_strategy_fail(ovs_strategy *s, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* The built-in strategies, one file each under locks/. */
-extern const ovs_strategy_methods ovs_strategy_none;
-extern const ovs_strategy_methods ovs_strategy_sql_pessimistic;
-extern const ovs_strategy_methods ovs_strategy_setnx;
-extern const ovs_strategy_methods ovs_strategy_redlock;
-extern const ovs_strategy_methods ovs_strategy_lua_decr;
-extern const ovs_strategy_methods ovs_strategy_check_then_decr;
-extern const ovs_strategy_methods ovs_strategy_fencing;
-extern const ovs_strategy_methods ovs_strategy_watchdog;
+/* The built-in strategies, one file each under locks/, listed once in builtin.def. */
+#define OVS_BUILTIN(table) extern const ovs_strategy_methods table;
+#include "locks/builtin.def"
+#undef OVS_BUILTIN
 
 #endif

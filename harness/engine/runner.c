@@ -150,11 +150,13 @@ static void strategy_event(void *ctx, const char *key, int64_t start_ns, int64_t
  * 0 for a strategy that does not fence), or OVS_ERR when a held key has no token. */
 static int fence_of(ovs_strategy *s, char (*keys)[46], int nkeys, ovs_fence *fence)
 {
+    int64_t (*xfence)(ovs_strategy *, const char *) = OVS_STRATEGY_FIELD(s->m, xFence, NULL);
+
     fence->n = 0;
-    if (s->m->xFence == NULL)
+    if (xfence == NULL)
         return OVS_OK;
     for (int k = 0; k < nkeys; k++) {
-        int64_t t = s->m->xFence(s, keys[k]);
+        int64_t t = xfence(s, keys[k]);
         if (t < 0)
             return ovs_strategy_fail(s, OVS_ERR, "%s: no fencing token for %s", s->m->name,
                                      keys[k]);
@@ -242,7 +244,7 @@ static int locked_request(client *c, const ovs_request *r, int buyer, int64_t th
         if (acted && u == OVS_UNDONE) {
             snprintf(err, sizeof(err), "%s", s->errstr);
             rc = ovs_strategy_fail(s, OVS_ERR, "rolled back after the act: %.100s", err);
-        } else if (acted && u == OVS_ERR_IO && s->m->unlock_commits) {
+        } else if (acted && u == OVS_ERR_IO && OVS_STRATEGY_FIELD(s->m, unlock_commits, 0)) {
             snprintf(err, sizeof(err), "%s", s->errstr);
             rc = ovs_strategy_fail(s, OVS_ERR_IO, "commit unknown after the act: %.100s", err);
         }
