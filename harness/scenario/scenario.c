@@ -146,47 +146,6 @@ static void join_strategies(char *buf, size_t len)
         used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? ", " : "", all[i]->name);
 }
 
-/* Edit distance, for "did you mean" on a mistyped key or strategy name. Bounded so a
- * fuzzer's 200-character key costs nothing. */
-static int distance(const char *a, const char *b)
-{
-    int row[64], prev[64];
-    size_t la = strlen(a), lb = strlen(b);
-
-    if (la >= 63 || lb >= 63)
-        return INT_MAX;
-    for (size_t j = 0; j <= lb; j++)
-        prev[j] = (int)j;
-    for (size_t i = 1; i <= la; i++) {
-        row[0] = (int)i;
-        for (size_t j = 1; j <= lb; j++) {
-            int del = prev[j] + 1, ins = row[j - 1] + 1;
-            int sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
-            row[j] = del < ins ? del : ins;
-            if (sub < row[j])
-                row[j] = sub;
-        }
-        memcpy(prev, row, sizeof(row[0]) * (lb + 1));
-    }
-    return prev[lb];
-}
-
-/* The closest name within two edits, or NULL. */
-static const char *closest(const char *word, const char *const *names)
-{
-    const char *best = NULL;
-    int bestd = 3;
-
-    for (int i = 0; names[i]; i++) {
-        int d = distance(word, names[i]);
-        if (d < bestd) {
-            bestd = d;
-            best = names[i];
-        }
-    }
-    return best;
-}
-
 static int fail_unknown_strategy(parser *p, int line, const char *name, const char *where)
 {
     const ovs_strategy_methods *const *all = ovs_strategy_list();
@@ -199,7 +158,7 @@ static int fail_unknown_strategy(parser *p, int line, const char *name, const ch
         names[n] = all[n]->name;
     names[n] = NULL;
     join_strategies(known, sizeof(known));
-    hint = closest(name, names);
+    hint = ovs_closest(name, names);
     if (hint)
         return fail(p, line, "unknown strategy '%.64s' in %s: did you mean '%s'? (known: %s)",
                     name, where, hint, known);
@@ -464,7 +423,7 @@ static int check_key(parser *p, section *s, const char *key, const char *value)
             return fail_unknown_strategy(p, p->line, key, "[expect]");
     } else if (known && !in_list(key, known)) {
         char names[256];
-        const char *hint = closest(key, known);
+        const char *hint = ovs_closest(key, known);
         join(known, names, sizeof(names));
         if (hint)
             return fail(p, p->line, "unknown key '%.64s' in [%s]: did you mean '%s'? (known: %s)",
