@@ -42,6 +42,7 @@
 
 #include "engine/cell.h"
 #include "engine/checker.h"
+#include "engine/plan.h"
 #include "infra/fleet.h"
 #include "engine/recorder.h"
 #include "locks/redis_stock.h"
@@ -399,7 +400,8 @@ static void run_pieces(contract_case *k)
     int64_t t_begin = ovs_now_ns();
 
     k->scn->text(text, sizeof(text), contract_seed);
-    if (ovs_scenario_parse("contract.ini", text, &k->sc, err, sizeof(err)) != 0)
+    if (ovs_scenario_parse("contract.ini", text, &k->sc, err, sizeof(err)) != 0 ||
+        ovs_scenario_resolve(&k->sc, err, sizeof(err)) != 0)
         contract_fail(k, __FILE__, __LINE__, "contract scenario: %s", err);
     ovs_scenario_params_for(&k->sc, k->m, &k->params);
     fast_retries(k->m, &k->params);
@@ -1072,6 +1074,7 @@ static void contract_close_after_failure(void **state)
 
     inventory_text(text, sizeof(text), 1);
     assert_int_equal(ovs_scenario_parse("contract.ini", text, &sc, err, sizeof(err)), 0);
+    assert_int_equal(ovs_scenario_resolve(&sc, err, sizeof(err)), 0);
     ovs_scenario_params_for(&sc, m, &p);
     for (int i = 0; i < m->n_params; i++)
         if (strcmp(m->params[i].name, "retry_count") == 0)

@@ -43,6 +43,7 @@
 
 #include "engine/cell.h"
 #include "engine/checker.h"
+#include "engine/plan.h"
 #include "cli/cli.h"
 #include "infra/fleet.h"
 #include "ovs_config.h"
@@ -377,6 +378,10 @@ static int crowd_scenario(const bench *b, const char *name, int skus, ovs_scenar
              b->o.buyers, b->o.buyers, b->o.connections);
     if (ovs_scenario_parse("<bench>", text, sc, err, errlen) != 0)
         return -1;
+    if (ovs_scenario_resolve(sc, err, errlen) != 0) {
+        ovs_scenario_free(sc);
+        return -1;
+    }
     sc->crowd.spread_skus = skus > 1;
     return 0;
 }
@@ -403,7 +408,7 @@ static void bench_flash(bench *b)
 
     if (sc->n_expect > 0) {
         for (int i = 0; i < sc->n_expect && n < CLI_MAX_STRATEGIES; i++)
-            ms[n++] = sc->expect[i].m;
+            ms[n++] = ovs_strategy_find(sc->expect[i].name); /* resolved: registered */
     } else {
         for (const ovs_strategy_methods *const *m = ovs_strategy_list();
              *m && n < CLI_MAX_STRATEGIES; m++)
@@ -1161,8 +1166,10 @@ int cli_bench(int argc, char **argv)
 
     /* Input first: nothing is started or written before it is all good. */
     snprintf(path, sizeof(path), "%s/flash-sale.ini", b->o.scenarios_dir);
-    if (ovs_scenario_load(path, &b->flash, err, sizeof(err)) != 0) {
+    if (ovs_scenario_load(path, &b->flash, err, sizeof(err)) != 0 ||
+        ovs_scenario_resolve(&b->flash, err, sizeof(err)) != 0) {
         fprintf(stderr, "oversell bench: %s\n", err);
+        ovs_scenario_free(&b->flash);
         free(b);
         return EXIT_USAGE;
     }

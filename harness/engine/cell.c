@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "engine/checker.h"
+#include "engine/plan.h"
 #include "infra/fleet.h"
 #include "infra/topology.h"
 #include "engine/runner.h"
