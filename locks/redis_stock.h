@@ -15,10 +15,10 @@
  * that `oversell bench` measures its ceiling with the very script the strategy runs. */
 extern const char ovs_redis_stock_decr_src[];
 
-/* Once per run on env->redis[0]: SET stock:<sku> to the scenario's stock for every SKU, or
- * remove every taken night an earlier run left. who names the strategy in messages.
- * Returns OVS_OK or OVS_ERR with err. */
-int ovs_redis_stock_prepare(const ovs_env *env, const char *who, char *err, size_t errlen);
+/* xPrepare for them, once per run on env->redis[0]: SET stock:<sku> to env->stock for
+ * every one of env->skus, or remove every taken night an earlier run left. Returns OVS_OK
+ * or OVS_ERR with s->errstr. */
+int ovs_redis_stock_prepare(ovs_strategy *s, const ovs_env *env);
 /* The key of night i (0-based) of the stay. */
 void ovs_night_key(const ovs_request *req, int i, char *buf, size_t len);
 

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "engine/plan.h"
 #include "cli/cli_bench.h"
 #include "infra/fleet.h"
 #include "core/util.h"
@@ -156,8 +157,10 @@ int cli_bench(int argc, char **argv)
 
     /* Input first: nothing is started or written before it is all good. */
     snprintf(path, sizeof(path), "%s/flash-sale.ini", b->o.scenarios_dir);
-    if (ovs_scenario_load(path, &b->flash, err, sizeof(err)) != 0) {
+    if (ovs_scenario_load(path, &b->flash, err, sizeof(err)) != 0 ||
+        ovs_scenario_resolve(&b->flash, err, sizeof(err)) != 0) {
         fprintf(stderr, "oversell bench: %s\n", err);
+        ovs_scenario_free(&b->flash);
         free(b);
         return EXIT_USAGE;
     }

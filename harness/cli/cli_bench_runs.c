@@ -10,6 +10,7 @@
 
 #include "cli/cli_bench.h"
 #include "engine/cell.h"
+#include "engine/plan.h"
 #include "engine/runner.h"
 #include "infra/fleet.h"
 #include "core/util.h"
@@ -132,6 +133,10 @@ static int crowd_scenario(const bench *b, const char *name, int skus, ovs_scenar
              b->o.buyers, b->o.buyers, b->o.connections);
     if (ovs_scenario_parse("<bench>", text, sc, err, errlen) != 0)
         return -1;
+    if (ovs_scenario_resolve(sc, err, errlen) != 0) {
+        ovs_scenario_free(sc);
+        return -1;
+    }
     sc->crowd.spread_skus = skus > 1;
     return 0;
 }
@@ -158,7 +163,7 @@ void bench_flash(bench *b)
 
     if (sc->n_expect > 0) {
         for (int i = 0; i < sc->n_expect && n < CLI_MAX_STRATEGIES; i++)
-            ms[n++] = sc->expect[i].m;
+            ms[n++] = ovs_strategy_find(sc->expect[i].name); /* resolved: registered */
     } else {
         for (const ovs_strategy_methods *const *m = ovs_strategy_list();
              *m && n < CLI_MAX_STRATEGIES; m++)

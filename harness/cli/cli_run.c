@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "engine/cell.h"
+#include "engine/plan.h"
 #include "cli/cli.h"
 #include "infra/fleet.h"
 #include "reports/junit.h"
@@ -41,7 +42,7 @@ static int cells_for(const ovs_scenario *sc, const cli_options *o,
         }
     } else if (sc->n_expect > 0) {
         for (int i = 0; i < sc->n_expect && n < CLI_MAX_STRATEGIES; i++) {
-            ms[n] = sc->expect[i].m;
+            ms[n] = ovs_strategy_find(sc->expect[i].name); /* resolved: registered */
             ovs_scenario_params_for(sc, ms[n], &ps[n]);
             n++;
         }
@@ -314,7 +315,8 @@ int cli_run(int argc, char **argv, enum cli_mode mode)
     scs = calloc((size_t)n, sizeof(*scs));
     rc = scs ? 0 : EXIT_ENV;
     for (int i = 0; i < n && rc == 0; i++) {
-        if (ovs_scenario_load(paths[i], &scs[i], err, sizeof(err)) != 0) {
+        if (ovs_scenario_load(paths[i], &scs[i], err, sizeof(err)) != 0 ||
+            ovs_scenario_resolve(&scs[i], err, sizeof(err)) != 0) {
             fprintf(stderr, "%s\n", err);
             rc = EXIT_USAGE;
         }
