@@ -135,7 +135,7 @@ const char *ovs_topology_version(const ovs_topology *t)
     return ovs_fleet_version(t->fleet);
 }
 
-static redisContext *connect_node(const ovs_endpoint *ep, char *err, size_t errlen)
+redisContext *ovs_topology_connect(const ovs_endpoint *ep, char *err, size_t errlen)
 {
     struct timeval tv = { 1, 0 };
     redisContext *c = redisConnectWithTimeout(ep->host, ep->port, tv);
@@ -160,7 +160,7 @@ int ovs_topology_settle(void *ctx, char *err, size_t errlen)
     if (t->nreplicas == 0)
         return 0;
     ep = ovs_fleet_node(t->fleet, t->master0);
-    if ((c = connect_node(ep, err, errlen)) == NULL)
+    if ((c = ovs_topology_connect(ep, err, errlen)) == NULL)
         return -1;
     /* The stream arrives lag (+ jitter) late; a second beyond that is plenty on loopback. */
     timeout_ms = (t->sc->redis.lag_ns + t->sc->redis.jitter_ns) / OVS_NS_PER_MS + 1000;
@@ -275,7 +275,7 @@ int ovs_topology_redis_stocks(ovs_topology *t, int skus, int64_t *stock, int *mi
                               char *err, size_t errlen)
 {
     const ovs_endpoint *ep = ovs_fleet_node(t->fleet, t->master0);
-    redisContext *c = connect_node(ep, err, errlen);
+    redisContext *c = ovs_topology_connect(ep, err, errlen);
     int rc = 0;
 
     *missing = 0;
