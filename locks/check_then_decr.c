@@ -23,7 +23,6 @@
 #include "locks/redis_conn.h"
 #include "locks/redis_stock.h"
 #include "locks/strategy.h"
-#include "engine/writeback.h"
 
 enum { P_WAIT_REPLICAS, P_WAIT_TIMEOUT };
 
@@ -53,13 +52,6 @@ static int ctd_nodes(const ovs_params *p)
     return 1;
 }
 
-/* Seed stock:<sku> or clear the taken nights, exactly as lua-decr does: the two sell from
- * the same Redis state, and a scenario compares them on it. */
-static int ctd_prepare(const ovs_env *env, char *err, size_t errlen)
-{
-    return ovs_redis_stock_prepare(env, "redis-check-then-decr", err, errlen);
-}
-
 static int ctd_open(ovs_strategy *s, const ovs_env *env)
 {
     ctd *x = (ctd *)s;
@@ -68,7 +60,7 @@ static int ctd_open(ovs_strategy *s, const ovs_env *env)
     if (env->n_redis < 1)
         return ovs_strategy_fail(s, OVS_ERR,
                                  "redis-check-then-decr needs a Redis server; the run has none");
-    if (env->wb == NULL)
+    if (env->sold == NULL)
         return ovs_strategy_fail(s, OVS_ERR, "redis-check-then-decr needs the write-back queue");
     if (env->param->v[P_WAIT_REPLICAS] > 0)
         command_ms += env->param->v[P_WAIT_TIMEOUT];
@@ -202,14 +194,14 @@ static int ctd_execute(ovs_strategy *s, const ovs_request *req, int64_t buyer,
     int rc;
 
     s->attempts = 1;
-    if (s->env->sc->workload == OVS_INVENTORY)
+    if (s->env->workload == OVS_INVENTORY)
         rc = sell_unit(x, req, think_ns);
     else
         rc = claim_nights(x, req, buyer, think_ns);
     if (rc != OVS_OK)
         return rc;
     wait_replicas(x);
-    if (ovs_writeback_push(s->env->wb, req, buyer) != 0)
+    if (s->env->sold(s->env->sold_ctx, req, buyer) != 0)
         return ovs_strategy_fail(s, OVS_ERR, "sold in Redis but the write-back queue is "
                                  "closed; the order will not reach SQL");
     return OVS_OK;
@@ -224,7 +216,7 @@ static void ctd_close(ovs_strategy *s)
 }
 
 const ovs_strategy_methods ovs_strategy_check_then_decr = {
-    .version = 1,
+    .version = 2,
     .name = "redis-check-then-decr",
     .summary = "GET stock (from the read endpoint), think, DECR on the master: two commands",
     .redis_stock = 1,
@@ -233,7 +225,9 @@ const ovs_strategy_methods ovs_strategy_check_then_decr = {
     .params = ctd_params,
     .n_params = sizeof(ctd_params) / sizeof(ctd_params[0]),
     .xNodes = ctd_nodes,
-    .xPrepare = ctd_prepare,
+    /* Seed stock:<sku> or clear the taken nights, exactly as lua-decr does: the two sell
+     * from the same Redis state, and a scenario compares them on it. */
+    .xPrepare = ovs_redis_stock_prepare,
     .xOpen = ctd_open,
     .xExecute = ctd_execute,
     .xClose = ctd_close,

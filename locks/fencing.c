@@ -57,7 +57,7 @@ static void fencing_close(ovs_strategy *s)
 }
 
 const ovs_strategy_methods ovs_strategy_fencing = {
-    .version = 1,
+    .version = 2,
     .name = "fencing",
     .summary = "setnx whose script also INCRs a fencing token; SQL applies only a higher token",
     .claims_safe = 1,

@@ -18,7 +18,6 @@
 #include "locks/redis_conn.h"
 #include "locks/redis_stock.h"
 #include "locks/strategy.h"
-#include "engine/writeback.h"
 
 /* Check every night first, then write: a script is not rolled back on error, so it must
  * not write anything before it knows it will write everything. */
@@ -46,18 +45,13 @@ static int luad_nodes(const ovs_params *p)
     return 1;
 }
 
-static int luad_prepare(const ovs_env *env, char *err, size_t errlen)
-{
-    return ovs_redis_stock_prepare(env, "lua-decr", err, errlen);
-}
-
 static int luad_open(ovs_strategy *s, const ovs_env *env)
 {
     luad *x = (luad *)s;
 
     if (env->n_redis < 1)
         return ovs_strategy_fail(s, OVS_ERR, "lua-decr needs a Redis server; the run has none");
-    if (env->wb == NULL)
+    if (env->sold == NULL)
         return ovs_strategy_fail(s, OVS_ERR, "lua-decr needs the write-back queue");
     ovs_redis_init(&x->redis, &env->redis[0], LUAD_CONNECT_MS, LUAD_COMMAND_MS);
     x->decr.src = ovs_redis_stock_decr_src;
@@ -133,7 +127,7 @@ static int luad_execute(ovs_strategy *s, const ovs_request *req, int64_t buyer,
 
     (void)think_ns; /* the script has no window between check and act to think in */
     s->attempts = 1;
-    if (s->env->sc->workload == OVS_INVENTORY)
+    if (s->env->workload == OVS_INVENTORY)
         rc = sell_unit(x, req);
     else
         rc = claim_nights(x, req, buyer);
@@ -141,7 +135,7 @@ static int luad_execute(ovs_strategy *s, const ovs_request *req, int64_t buyer,
         return rc;
     /* Only once stopped does the queue refuse. Redis has sold the unit and SQL will never
      * hear of it: the buyer is told no, and the divergence check will see the unit. */
-    if (ovs_writeback_push(s->env->wb, req, buyer) != 0)
+    if (s->env->sold(s->env->sold_ctx, req, buyer) != 0)
         return ovs_strategy_fail(s, OVS_ERR, "sold in Redis but the write-back queue is "
                                  "closed; the order will not reach SQL");
     return OVS_OK;
@@ -153,14 +147,14 @@ static void luad_close(ovs_strategy *s)
 }
 
 const ovs_strategy_methods ovs_strategy_lua_decr = {
-    .version = 1,
+    .version = 2,
     .name = "lua-decr",
     .summary = "one Lua script checks stock > 0 and decrements; orders reach SQL by write-back",
     .redis_stock = 1,
     .claims_safe = 1,
     .size = sizeof(luad),
     .xNodes = luad_nodes,
-    .xPrepare = luad_prepare,
+    .xPrepare = ovs_redis_stock_prepare,
     .xOpen = luad_open,
     .xExecute = luad_execute,
     .xClose = luad_close,

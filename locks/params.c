@@ -31,6 +31,97 @@ static int choice_index(const char *choices, const char *value)
     return -1;
 }
 
+/* The number of choices in "a|b|c", or -1 when one of them is empty. */
+static int count_choices(const char *choices)
+{
+    int n = 0;
+
+    for (const char *c = choices;; n++) {
+        const char *bar = strchr(c, '|');
+        size_t len = bar ? (size_t)(bar - c) : strlen(c);
+        if (len == 0)
+            return -1;
+        if (bar == NULL)
+            return n + 1;
+        c = bar + 1;
+    }
+}
+
+static int param_name_ok(const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+
+    if (n == 0 || n > 31)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
+              name[i] == '_'))
+            return 0;
+    return 1;
+}
+
+int ovs_params_check(const ovs_strategy_methods *m, char *err, size_t errlen)
+{
+    if (m->n_params < 0 || m->n_params > OVS_MAX_PARAMS) {
+        ovs_seterr(err, errlen, "%s: %d parameters (0 to %d may be declared)", m->name,
+                   m->n_params, OVS_MAX_PARAMS);
+        return -1;
+    }
+    if (m->n_params > 0 && m->params == NULL) {
+        ovs_seterr(err, errlen, "%s: %d parameters but no table of them", m->name,
+                   m->n_params);
+        return -1;
+    }
+    for (int i = 0; i < m->n_params; i++) {
+        const ovs_param_spec *s = &m->params[i];
+        if (!param_name_ok(s->name)) {
+            ovs_seterr(err, errlen, "%s: parameter %d: '%.40s' is not a parameter name (1 to "
+                       "31 lowercase letters, digits or '_')", m->name, i,
+                       s->name ? s->name : "(null)");
+            return -1;
+        }
+        for (int k = 0; k < i; k++) {
+            if (strcmp(m->params[k].name, s->name) == 0) {
+                ovs_seterr(err, errlen, "%s: parameter '%s' is declared twice", m->name,
+                           s->name);
+                return -1;
+            }
+        }
+        if (s->help == NULL) {
+            ovs_seterr(err, errlen, "%s: parameter '%s' has no help line", m->name, s->name);
+            return -1;
+        }
+        if (s->choices != NULL) {
+            int n = count_choices(s->choices);
+            if (s->unit != NULL || n < 1) {
+                ovs_seterr(err, errlen, "%s: parameter '%s': choices '%.60s' %s", m->name,
+                           s->name, s->choices,
+                           s->unit ? "with a unit" : "include an empty one");
+                return -1;
+            }
+            if (!(s->def >= 0 && s->def < n) || s->def != (double)(int)s->def) {
+                ovs_seterr(err, errlen, "%s: parameter '%s': default %g is not the index of "
+                           "one of its %d choices", m->name, s->name, s->def, n);
+                return -1;
+            }
+            continue;
+        }
+        if (s->unit == NULL || (strcmp(s->unit, "ms") != 0 && strcmp(s->unit, "count") != 0 &&
+                                strcmp(s->unit, "ratio") != 0)) {
+            ovs_seterr(err, errlen, "%s: parameter '%s': unit '%.20s' is not ms, count or "
+                       "ratio (or give choices)", m->name, s->name,
+                       s->unit ? s->unit : "(none)");
+            return -1;
+        }
+        if (!(s->min <= s->def && s->def <= s->max)) {
+            ovs_seterr(err, errlen, "%s: parameter '%s': default %g is outside [%g, %g]",
+                       m->name, s->name, s->def, s->min, s->max);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static void list_names(const ovs_strategy_methods *m, char *buf, size_t len)
 {
     size_t used = 0;

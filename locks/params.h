@@ -28,6 +28,12 @@ typedef struct ovs_params {
     double v[OVS_MAX_PARAMS];
 } ovs_params;
 
+/* Whether m's parameter table is well formed: 0..OVS_MAX_PARAMS entries, each with a
+ * unique name of lowercase letters, digits and '_', a help line, and either a unit ("ms",
+ * "count", "ratio") with min <= def <= max, or choices ("a|b", no empty one) with def the
+ * index of one of them. Returns 0, or -1 with a reason naming the strategy in err.
+ * ovs_strategy_register calls it; everything after may rely on it. */
+int ovs_params_check(const ovs_strategy_methods *m, char *err, size_t errlen);
 /* Fill p with m's defaults. */
 void ovs_params_defaults(const ovs_strategy_methods *m, ovs_params *p);
 /* Set one key. Returns 0, or -1 with a reason in err such as

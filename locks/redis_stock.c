@@ -49,33 +49,29 @@ static int clear_nights(ovs_redis *r)
     return OVS_OK;
 }
 
-int ovs_redis_stock_prepare(const ovs_env *env, const char *who, char *err, size_t errlen)
+int ovs_redis_stock_prepare(ovs_strategy *s, const ovs_env *env)
 {
-    const ovs_scenario *sc = env->sc;
     ovs_redis r;
     redisReply *reply;
     int rc = OVS_OK;
 
-    if (env->n_redis < 1) {
-        ovs_seterr(err, errlen, "%s needs a Redis server; the run has none", who);
-        return OVS_ERR;
-    }
+    if (env->n_redis < 1)
+        return ovs_strategy_fail(s, OVS_ERR, "%s needs a Redis server; the run has none",
+                                 s->m->name);
     ovs_redis_init(&r, &env->redis[0], STOCK_CONNECT_MS, STOCK_PREPARE_MS);
-    if (sc->workload == OVS_INVENTORY) {
-        for (int sku = 1; sku <= sc->skus && rc == OVS_OK; sku++) {
+    if (env->workload == OVS_INVENTORY) {
+        for (int sku = 1; sku <= env->skus && rc == OVS_OK; sku++) {
             char key[OVS_REDIS_STOCK_KEY_MAX];
             ovs_stock_key(sku, key, sizeof(key));
-            rc = ovs_redis_cmd(&r, &reply, "SET %s %d", key, sc->stock);
+            rc = ovs_redis_cmd(&r, &reply, "SET %s %d", key, env->stock);
             if (rc == OVS_OK)
                 freeReplyObject(reply);
         }
     } else {
         rc = clear_nights(&r);
     }
-    if (rc != OVS_OK) {
-        ovs_seterr(err, errlen, "%s", r.errstr);
-        rc = OVS_ERR;
-    }
+    if (rc != OVS_OK)
+        rc = ovs_strategy_fail(s, OVS_ERR, "%s", r.errstr);
     ovs_redis_close(&r);
     return rc;
 }

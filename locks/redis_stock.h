@@ -16,10 +16,10 @@
  * that `oversell bench` measures its ceiling with the very script the strategy runs. */
 extern const char ovs_redis_stock_decr_src[];
 
-/* Once per run on env->redis[0]: SET stock:<sku> to the scenario's stock for every SKU, or
- * remove every taken night an earlier run left. who names the strategy in messages.
- * Returns OVS_OK or OVS_ERR with err. */
-int ovs_redis_stock_prepare(const ovs_env *env, const char *who, char *err, size_t errlen);
+/* xPrepare for them, once per run on env->redis[0]: SET stock:<sku> to env->stock for
+ * every one of env->skus, or remove every taken night an earlier run left. Returns OVS_OK
+ * or OVS_ERR with s->errstr. */
+int ovs_redis_stock_prepare(ovs_strategy *s, const ovs_env *env);
 /* Room for either key below, NUL included, with every number at its widest (41 bytes for
  * "night:<hotel>:<room>:YYYY-MM-DD"; snprintf cuts rather than overruns beyond). */
 #define OVS_REDIS_STOCK_KEY_MAX 48

@@ -136,7 +136,7 @@ typedef struct round_op {
     const char *ok, *busy, *unknown, *error; /* trace words per outcome */
 } round_op;
 
-/* Record one node's answer on the client's trace, for the teaching timeline: from the
+/* Record one node's answer through env->event, for the teaching timeline: from the
  * moment its command was sent to the moment its reply was read, so the nodes of one
  * attempt show as overlapping bars. The event carries the harness's key ("sku:1"), so it
  * lines up with the acquire and release the runner records for that key. */
@@ -146,14 +146,14 @@ static void node_event(redlock *x, const round_op *op, const char *key, int i, i
     const ovs_env *env = x->base.env;
     char detail[64];
 
-    if (env->trace == NULL || !env->trace_steps)
+    if (env->event == NULL)
         return;
     snprintf(detail, sizeof(detail), "node %d %s", i,
              rc == OVS_OK ? op->ok : rc == OVS_BUSY ? op->busy
              : rc == OVS_ERR_IO ? op->unknown : op->error);
-    ovs_trace_add(env->trace, env->buyer, OVS_OP_NODE, key, t0, ovs_now_ns(),
-                  rc == OVS_OK ? OVS_OUT_OK : rc == OVS_ERR_IO ? OVS_OUT_UNKNOWN : OVS_OUT_FAIL,
-                  detail);
+    env->event(env->event_ctx, key, t0, ovs_now_ns(),
+               rc == OVS_OK ? OVS_OUT_OK : rc == OVS_ERR_IO ? OVS_OUT_UNKNOWN : OVS_OUT_FAIL,
+               detail);
 }
 
 static int lock_send(redlock *x, int i, const char *lk, const char *token, const char *ttl)
@@ -366,7 +366,7 @@ static void redlock_close(ovs_strategy *s)
 }
 
 const ovs_strategy_methods ovs_strategy_redlock = {
-    .version = 1,
+    .version = 2,
     .name = "redlock",
     .summary = "Redlock: SET NX PX on a majority of N masters within the validity time",
     .claims_safe = 1,

@@ -1,26 +1,144 @@
-/* strategy.c - the registry of built-in strategies, found by name. */
+/* strategy.c - the registry of strategies, found by name, and what every strategy shares.
+ *
+ * Registration is sqlite3_vfs_register's idea with the checks it leaves to the caller:
+ * a table is validated once, when it is registered, so that everything downstream - the
+ * runner calling its slots, the scenario resolver reading its parameter table, `oversell
+ * list` printing it - may rely on its shape. The built-ins (builtin.def) go through the
+ * same door, registered once, on the first use of the registry. */
 #include "locks/strategy.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-/* The order here is the order of matrix columns and of `oversell list`. */
-static const ovs_strategy_methods *const registry[] = {
-    &ovs_strategy_none,
-    &ovs_strategy_sql_pessimistic,
-    &ovs_strategy_setnx,
-    &ovs_strategy_redlock,
-    &ovs_strategy_lua_decr,
-    &ovs_strategy_check_then_decr,
-    &ovs_strategy_fencing,
-    &ovs_strategy_watchdog,
-    NULL,
-};
+/* Registered tables in registration order, NULL-terminated; n of them. */
+static const ovs_strategy_methods *registry[OVS_MAX_STRATEGIES + 1];
+static int n_registered;
+static pthread_once_t builtins_once = PTHREAD_ONCE_INIT;
+
+static int name_ok(const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+
+    if (n == 0 || n > OVS_STRATEGY_NAME_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
+              name[i] == '-'))
+            return 0;
+    return 1;
+}
+
+/* The checks behind ovs_strategy_register, without the registry's own (name taken,
+ * registry full). */
+static int check_table(const ovs_strategy_methods *m, char *err, size_t errlen)
+{
+    const char *who;
+    int lock, execute;
+
+    if (m == NULL) {
+        ovs_seterr(err, errlen, "no methods table");
+        return -1;
+    }
+    who = m->name ? m->name : "(no name)";
+    if (m->version < 1 || m->version > OVS_STRATEGY_VERSION) {
+        ovs_seterr(err, errlen, "%.64s: version %d is not one this harness knows (1 to %d)",
+                   who, m->version, OVS_STRATEGY_VERSION);
+        return -1;
+    }
+    if (!name_ok(m->name)) {
+        ovs_seterr(err, errlen, "'%.64s' is not a strategy name (1 to %d lowercase letters, "
+                   "digits or '-')", who, OVS_STRATEGY_NAME_MAX);
+        return -1;
+    }
+    if (m->summary == NULL || m->summary[0] == '\0') {
+        ovs_seterr(err, errlen, "%s: no summary (the line `oversell list` prints)", who);
+        return -1;
+    }
+    if (m->size < sizeof(ovs_strategy)) {
+        ovs_seterr(err, errlen, "%s: instance size %zu is below sizeof(ovs_strategy), %zu",
+                   who, m->size, sizeof(ovs_strategy));
+        return -1;
+    }
+    if (m->xOpen == NULL || m->xClose == NULL) {
+        ovs_seterr(err, errlen, "%s: no %s (every strategy opens and closes)", who,
+                   m->xOpen == NULL ? "xOpen" : "xClose");
+        return -1;
+    }
+    lock = m->xLock != NULL || m->xUnlock != NULL;
+    execute = m->xExecute != NULL;
+    if (lock && (m->xLock == NULL || m->xUnlock == NULL)) {
+        ovs_seterr(err, errlen, "%s: %s without %s", who, m->xLock ? "xLock" : "xUnlock",
+                   m->xLock ? "xUnlock" : "xLock");
+        return -1;
+    }
+    if (lock == execute) {
+        ovs_seterr(err, errlen, "%s: %s (a strategy is a lock, xLock with xUnlock, or a "
+                   "whole operation, xExecute)", who,
+                   lock ? "both xLock and xExecute" : "neither xLock nor xExecute");
+        return -1;
+    }
+    if (OVS_STRATEGY_FIELD(m, redis_stock, 0) && !execute) {
+        ovs_seterr(err, errlen, "%s: redis_stock without xExecute (stock kept in Redis is "
+                   "sold by the strategy itself)", who);
+        return -1;
+    }
+    if (OVS_STRATEGY_FIELD(m, unlock_commits, 0) && !lock) {
+        ovs_seterr(err, errlen, "%s: unlock_commits without xLock", who);
+        return -1;
+    }
+    if (OVS_STRATEGY_FIELD(m, xFence, NULL) != NULL && !lock) {
+        ovs_seterr(err, errlen, "%s: xFence without xLock (a fence orders the writes made "
+                   "under a lock)", who);
+        return -1;
+    }
+    return ovs_params_check(m, err, errlen);
+}
+
+static int add(const ovs_strategy_methods *m, char *err, size_t errlen)
+{
+    if (check_table(m, err, errlen) != 0)
+        return -1;
+    for (int i = 0; i < n_registered; i++) {
+        if (strcmp(registry[i]->name, m->name) == 0) {
+            ovs_seterr(err, errlen, "%s: a strategy of that name is already registered",
+                       m->name);
+            return -1;
+        }
+    }
+    if (n_registered == OVS_MAX_STRATEGIES) {
+        ovs_seterr(err, errlen, "%s: the registry is full (%d strategies)", m->name,
+                   OVS_MAX_STRATEGIES);
+        return -1;
+    }
+    registry[n_registered++] = m;
+    registry[n_registered] = NULL;
+    return 0;
+}
+
+/* A built-in that fails its own checks is left out rather than printed about or aborted
+ * on: test_params checks that every line of builtin.def is found, so it cannot ship. */
+static void register_builtins(void)
+{
+    char err[256];
+
+#define OVS_BUILTIN(table) (void)add(&table, err, sizeof(err));
+#include "locks/builtin.def"
+#undef OVS_BUILTIN
+}
+
+int ovs_strategy_register(const ovs_strategy_methods *m, char *err, size_t errlen)
+{
+    pthread_once(&builtins_once, register_builtins);
+    return add(m, err, errlen);
+}
 
 const ovs_strategy_methods *ovs_strategy_find(const char *name)
 {
-    for (int i = 0; registry[i]; i++)
+    pthread_once(&builtins_once, register_builtins);
+    for (int i = 0; name && i < n_registered; i++)
         if (strcmp(registry[i]->name, name) == 0)
             return registry[i];
     return NULL;
@@ -28,7 +146,30 @@ const ovs_strategy_methods *ovs_strategy_find(const char *name)
 
 const ovs_strategy_methods *const *ovs_strategy_list(void)
 {
+    pthread_once(&builtins_once, register_builtins);
     return registry;
+}
+
+int ovs_strategy_prepare(const ovs_strategy_methods *m, const ovs_env *env, char *err,
+                         size_t errlen)
+{
+    ovs_strategy *s;
+    int rc;
+
+    if (m->xPrepare == NULL)
+        return OVS_OK;
+    s = calloc(1, m->size);
+    if (s == NULL) {
+        ovs_seterr(err, errlen, "out of memory");
+        return OVS_ERR;
+    }
+    s->m = m;
+    s->env = env;
+    rc = m->xPrepare(s, env);
+    if (rc != OVS_OK)
+        ovs_seterr(err, errlen, "%s", s->errstr[0] ? s->errstr : "failed");
+    free(s);
+    return rc;
 }
 
 int ovs_strategy_fail(ovs_strategy *s, int code, const char *fmt, ...)

@@ -1,9 +1,9 @@
-/* strategy.h - the interface every protection strategy implements.
+/* strategy.h - the interface every protection strategy implements, version 2.
  *
  * Modelled on SQLite's VFS: a base struct whose first member points at a methods table,
  * each implementation extends the base with its own state and declares its size, and
  * implementations are registered and found by a unique name. The table carries a version
- * and only grows.
+ * and only grows, at its end: a field is read only from tables whose version has it.
  *
  * A strategy protects one request of the shop (buy a unit, book a stay) in one of two ways:
  *
@@ -16,13 +16,32 @@
  *
  * A strategy sets exactly one of xLock (with xUnlock) or xExecute.
  *
+ * What a strategy sees is ovs_env below and nothing else: the shop's shape (workload,
+ * SKUs, initial stock), its servers, its parameters, the request, and two callbacks into
+ * the harness. It never sees the scenario, the runner, the trace or the write-back queue,
+ * so a strategy compiles against core/ and locks/ headers only.
+ *
  * Life of an instance, one per client thread:
- *   xPrepare(env)            once per run, before any client opens (optional)
+ *   xPrepare(s, env)         once per run, before any client opens (optional), on an
+ *                            instance that is never opened: s carries its error only
  *   xOpen(s, env)            in the client's thread, before the start barrier
  *   xLock/xUnlock/xExecute   any number of times, from that thread only
  *   xClose(s)                always, even when xOpen failed; must accept a partly
  *                            opened instance
- * The harness allocates m->size zeroed bytes for the instance and sets s->m. */
+ * The harness allocates m->size zeroed bytes for every instance and sets s->m and s->env.
+ *
+ * Errors, in every slot alike: a slot that fails returns its code and says why with
+ * ovs_strategy_fail(s, code, ...), which sets s->err and s->errstr. Contention (OVS_BUSY)
+ * and a clean no (OVS_REFUSED) are results, and may say why the same way.
+ *
+ * Who owns what the runner and a strategy share:
+ *   buyer     the runner's. It numbers the requests; a strategy learns the buyer of the
+ *             request in progress only as xExecute's argument (for the order it hands to
+ *             env->sold), and the events it records through env->event are filed under
+ *             that request by the runner.
+ *   attempts  the strategy's. Every xLock and xExecute sets s->attempts to the attempts
+ *             that call made (1 when it did not retry); the harness only reads it, after
+ *             the call. */
 #ifndef OVS_STRATEGY_H
 #define OVS_STRATEGY_H
 
@@ -34,36 +53,49 @@
 
 #include "core/endpoint.h"
 #include "core/request.h"
-#include "locks/params.h"
-#include "scenario/scenario.h"
+#include "core/trace.h"
 #include "core/util.h"
+#include "locks/params.h"
 
-typedef struct ovs_writeback ovs_writeback;
-typedef struct ovs_trace ovs_trace;
+/* The newest version of the methods table this header describes. */
+#define OVS_STRATEGY_VERSION 2
+/* Strategies registered at once, built-ins included. */
+#define OVS_MAX_STRATEGIES 32
+/* Longest name a strategy may register under. */
+#define OVS_STRATEGY_NAME_MAX 63
 
-
-/* What a strategy instance may use. Owned by the harness; valid until xClose. */
+/* What a strategy instance may use. Owned by the harness; valid until xClose (for
+ * xPrepare, until it returns). */
 typedef struct ovs_env {
-    const ovs_scenario *sc;     /* the scenario being run (stock, workload, seed) */
+    enum ovs_workload workload; /* what the shop sells: units of SKUs, or room-nights */
+    int skus;                   /* inventory: SKUs 1..skus */
+    int stock;                  /* inventory: the initial stock of each SKU */
     const ovs_params *param;    /* this strategy's resolved parameters */
     const ovs_endpoint *redis;  /* the run's Redis masters, n_redis of them */
     int n_redis;
-    sqlite3 *shop;              /* this client's own shop connection; NULL in xPrepare */
-    ovs_writeback *wb;          /* the write-back queue to SQL; for strategies that sell
-                                   in Redis */
-    ovs_trace *trace;           /* this thread's event buffer, for optional extra events */
-    int trace_steps;            /* 1 when the run is small enough (a teaching timeline) for
-                                   strategies to record their own steps, such as Redlock's
-                                   per-node answers; 0 for crowds, where they would cost
-                                   more memory than the run itself */
-    int client;                 /* client thread index: 0..threads-1, -1 in xPrepare */
-    int buyer;                  /* the request in progress: its client or buyer index, the
-                                   id the runner records events under; set by the runner */
-    uint64_t seed;              /* per-client seed for retry jitter; lock tokens take
-                                   their random part from the OS, not from it */
     const ovs_endpoint *read_from; /* where the strategy reads stock when the scenario reads
                                    from a replica (`[redis] read_from = replica`); NULL
                                    means read from redis[0] */
+    sqlite3 *shop;              /* this client's own shop connection; NULL in xPrepare */
+    /* A sale made outside SQL (in Redis) for buyer: hand its order over to reach SQL, as
+     * production systems push it through a job queue (the runner's write-back queue).
+     * Thread-safe. Returns 0, or -1 when orders are no longer taken: the sale will then
+     * never reach SQL. NULL in xPrepare; a strategy that sells outside SQL fails xOpen
+     * without it. */
+    int (*sold)(void *ctx, const ovs_request *r, int64_t buyer);
+    void *sold_ctx;             /* sold's first argument */
+    /* Record one step of the strategy's own, such as one Redlock node's answer, for the
+     * teaching timeline: from start_ns to end_ns (CLOCK_MONOTONIC, ovs_now_ns) on key,
+     * with its outcome and a short detail (truncated to fit). The runner files it under
+     * the request in progress as a "node" event; it cannot make a lock, check or act
+     * event. From the client's own thread only. NULL when the run records no such steps
+     * (a crowd, where they would cost more memory than the run itself). */
+    void (*event)(void *ctx, const char *key, int64_t start_ns, int64_t end_ns,
+                  enum ovs_outcome outcome, const char *detail);
+    void *event_ctx;            /* event's first argument */
+    int client;                 /* client thread index: 0..threads-1, -1 in xPrepare */
+    uint64_t seed;              /* per-client seed for retry jitter; lock tokens take
+                                   their random part from the OS, not from it */
     atomic_int *frozen;         /* non-zero while this client's whole runtime is stopped
                                    (`pause = process`, like a GC pause): a strategy's own
                                    background threads (a watchdog) must not act while it is
@@ -72,27 +104,21 @@ typedef struct ovs_env {
 
 typedef struct ovs_strategy {
     const ovs_strategy_methods *m; /* always first: the methods table */
-    const ovs_env *env;            /* set by the harness before xOpen */
+    const ovs_env *env;            /* set by the harness before xPrepare or xOpen */
     int err;                       /* last error code, 0 if none */
     char errstr[128];              /* human-readable reason for err */
-    unsigned attempts;             /* attempts the last xLock/xExecute made (1 = no retry) */
+    unsigned attempts;             /* attempts the last xLock/xExecute made (1 = no retry);
+                                      set by the strategy in every such call */
 } ovs_strategy;
 
 struct ovs_strategy_methods {
-    int version;           /* 1 */
-    const char *name;      /* unique, as typed on the command line: "setnx" */
+    /* ---- version 1: the base ---------------------------------------------------------- */
+    int version;           /* 1 or 2 (OVS_STRATEGY_VERSION): which fields below it has */
+    const char *name;      /* unique, as typed on the command line: "setnx"; lowercase
+                              letters, digits and '-', at most OVS_STRATEGY_NAME_MAX */
     const char *summary;   /* one line for `oversell list` */
     int claims_safe;       /* 1 when it claims no oversell on healthy servers; the contract
                               suite holds it to that from the shop's SQL state */
-    int redis_stock;       /* 1 when it keeps the stock in Redis (stock:<sku>) and sells
-                              through the write-back queue: after the run Redis stock must
-                              equal SQL stock, and the divergence check must run on every
-                              SKU (a missing key or an unreachable node is said, never
-                              skipped silently) */
-    int unlock_commits;    /* 1 when the lock is a transaction and xUnlock commits the
-                              writes made under it (sql-pessimistic): OVS_UNDONE from it
-                              then means they were rolled back, OVS_ERR_IO that their fate
-                              is unknown, and the request's outcome follows */
     size_t size;           /* bytes of the instance, >= sizeof(ovs_strategy) */
     const ovs_param_spec *params; /* parameter table, n_params entries */
     int n_params;
@@ -100,10 +126,12 @@ struct ovs_strategy_methods {
     /* Redis masters the strategy needs with these parameters (0 for SQL-only ones).
      * NULL means 0. */
     int (*xNodes)(const ovs_params *p);
-    /* Once per run before any client: seed Redis state from the scenario (stock keys),
-     * load scripts. NULL when not needed. Returns 0 or OVS_ERR with a reason in err. */
-    int (*xPrepare)(const ovs_env *env, char *err, size_t errlen);
-    /* Connect. Returns 0 or OVS_ERR with s->errstr set. */
+    /* Once per run before any client: seed Redis state from env (stock keys), load
+     * scripts. s is a zeroed instance of m->size bytes that is never opened or closed:
+     * only its base is for use, to fail with. NULL when not needed. Returns OVS_OK or
+     * OVS_ERR (s->errstr). */
+    int (*xPrepare)(ovs_strategy *s, const ovs_env *env);
+    /* Connect. Returns OVS_OK or OVS_ERR (s->errstr). */
     int (*xOpen)(ovs_strategy *s, const ovs_env *env);
     /* Take the lock on key (already namespaced by the harness, like "sku:1"), retrying as
      * the parameters say. OVS_OK: held. OVS_BUSY: not acquired after all retries.
@@ -112,13 +140,27 @@ struct ovs_strategy_methods {
     /* Release key. OVS_OK: released. OVS_BUSY: it was no longer ours (expired, or taken
      * by someone else) - a safety signal worth recording, not an error. */
     int (*xUnlock)(ovs_strategy *s, const char *key);
-    /* The whole request, for strategies that are not locks. think_ns is the scenario's
-     * think time, for strategies that have a window where it applies. OVS_OK sold/booked,
-     * OVS_REFUSED sold out/taken, OVS_BUSY gave up on contention, OVS_ERR/OVS_ERR_IO. */
+    /* The whole request for buyer, for strategies that are not locks. think_ns is the
+     * scenario's think time, for strategies that have a window where it applies. OVS_OK
+     * sold/booked, OVS_REFUSED sold out/taken, OVS_BUSY gave up on contention,
+     * OVS_ERR/OVS_ERR_IO (s->errstr). A sale made outside SQL goes to env->sold before
+     * OVS_OK is returned. */
     int (*xExecute)(ovs_strategy *s, const ovs_request *req, int64_t buyer, int64_t think_ns);
     /* Free connections. Called even when xOpen failed. */
     void (*xClose)(ovs_strategy *s);
 
+    /* ---- version 2 ---------------------------------------------------------------------
+     * Read these only through OVS_STRATEGY_FIELD: a version-1 table has none of them,
+     * and reads as 0 / NULL. */
+    int redis_stock;       /* 1 when it keeps the stock in Redis (stock:<sku>) and sells
+                              through env->sold: after the run Redis stock must equal SQL
+                              stock, and the divergence check must run on every SKU (a
+                              missing key or an unreachable node is said, never skipped
+                              silently). Needs xExecute */
+    int unlock_commits;    /* 1 when the lock is a transaction and xUnlock commits the
+                              writes made under it (sql-pessimistic): OVS_UNDONE from it
+                              then means they were rolled back, OVS_ERR_IO that their fate
+                              is unknown, and the request's outcome follows. Needs xLock */
     /* Optional: the fencing token of the lock this instance holds on key, or -1. When set,
      * the harness fences every key the request holds: the shop registers their tokens
      * before the check (a token lower than one already registered for that key is
@@ -126,28 +168,50 @@ struct ovs_strategy_methods {
      * holder whose lease moved on loses whichever order it and its successor wake in. An
      * overlap of holds is then tolerated by the checker only where the shop's rows show at
      * most one write among the overlapping holders. Tokens must grow with each holder of a
-     * key, issued atomically with the lease. */
+     * key, issued atomically with the lease. Needs xLock. */
     int64_t (*xFence)(ovs_strategy *s, const char *key);
 };
 
-/* The registry: every built-in strategy, in a fixed order. */
+/* The version each field after the base first appeared in, next to the one reader the
+ * harness uses for them: OVS_STRATEGY_FIELD(m, xFence, NULL) is m->xFence for a table of
+ * version 2 or later and NULL for an older one. */
+#define OVS_SINCE_redis_stock 2
+#define OVS_SINCE_unlock_commits 2
+#define OVS_SINCE_xFence 2
+#define OVS_STRATEGY_FIELD(m, field, otherwise)                                              \
+    ((m)->version >= OVS_SINCE_##field ? (m)->field : (otherwise))
+
+/* The registry. Built-ins are registered before the first call to any of these returns;
+ * others are registered at start-up, before any run begins (the registry takes no lock).
+ *
+ * Register m under m->name, as sqlite3_vfs_register does, with the table's shape checked
+ * once here so that nothing downstream has to: refused, with a reason in err, when its version is not 1..OVS_STRATEGY_VERSION, its
+ * size is below sizeof(ovs_strategy), its name is not a valid one or is taken, it lacks
+ * a summary, xOpen or xClose, it has not exactly one of xLock (with xUnlock) or xExecute,
+ * a version-2 field contradicts that choice (redis_stock without xExecute, unlock_commits
+ * or xFence without xLock), its parameter table is malformed (see ovs_params_check), or
+ * the registry is full. m must outlive every use of the registry. Returns 0 or -1. */
+int ovs_strategy_register(const ovs_strategy_methods *m, char *err, size_t errlen);
+/* The registered strategy called name, or NULL. */
 const ovs_strategy_methods *ovs_strategy_find(const char *name);
-/* NULL-terminated list. */
+/* Every registered strategy, NULL-terminated: the built-ins in builtin.def's order, then
+ * the others in the order they were registered. That is the order of matrix columns and
+ * of `oversell list`. */
 const ovs_strategy_methods *const *ovs_strategy_list(void);
+
+/* Run m->xPrepare with env on a fresh instance that is freed afterwards; OVS_OK when m
+ * has no xPrepare. On failure returns its code with its reason in err. */
+int ovs_strategy_prepare(const ovs_strategy_methods *m, const ovs_env *env, char *err,
+                         size_t errlen);
 
 /* Set s->err and s->errstr (printf-style), returning code: `return ovs_strategy_fail(s,
  * OVS_ERR, "redis %s:%d: %s", ...)`. */
 int ovs_strategy_fail(ovs_strategy *s, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* The built-in strategies, one file each under locks/. */
-extern const ovs_strategy_methods ovs_strategy_none;
-extern const ovs_strategy_methods ovs_strategy_sql_pessimistic;
-extern const ovs_strategy_methods ovs_strategy_setnx;
-extern const ovs_strategy_methods ovs_strategy_redlock;
-extern const ovs_strategy_methods ovs_strategy_lua_decr;
-extern const ovs_strategy_methods ovs_strategy_check_then_decr;
-extern const ovs_strategy_methods ovs_strategy_fencing;
-extern const ovs_strategy_methods ovs_strategy_watchdog;
+/* The built-in strategies, one file each under locks/, listed once in builtin.def. */
+#define OVS_BUILTIN(table) extern const ovs_strategy_methods table;
+#include "locks/builtin.def"
+#undef OVS_BUILTIN
 
 #endif

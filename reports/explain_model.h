@@ -1,9 +1,11 @@
 /* explain_model.h - one recorded run as explain_table.c and explain_mermaid.c tell it.
  * Private to reports/explain_*.c; the public API is explain.h.
  *
- * explain_model.c loads a run's events and checks, folds Redlock's node steps into the
- * acquire or release they belong to, finds where each broken invariant broke, and says a
- * step in words. The two renderers lay that out: a time table and a Mermaid diagram. The
+ * explain_model.c loads a run's events and checks and folds Redlock's node steps into the
+ * acquire or release they belong to, explain_breaks.c finds where each broken invariant
+ * broke, and explain_words.c says a step in words (and holds the text helpers); each calls
+ * only the ones after it. The two renderers lay that out: a time table and a Mermaid
+ * diagram. The
  * model is read-only once ovs_ex_open returns, and every text helper here truncates
  * instead of failing, so the renderers fail only on memory and on output. */
 #ifndef OVS_EXPLAIN_MODEL_H
@@ -93,7 +95,11 @@ int ovs_ex_open(sqlite3 *db, int64_t run_id, const char *const *names, int n_nam
 /* Free what ovs_ex_open loaded; r is zeroed. */
 void ovs_ex_run_free(ovs_ex_run *r);
 
-/* ---- text -------------------------------------------------------------------------- */
+/* explain_breaks.c, for ovs_ex_open: place every failed check of r the events can place
+ * in r->brk. 0, or -1 when out of memory. */
+int ovs_ex_find_breaks(ovs_ex_run *r);
+
+/* ---- text (explain_words.c) ------------------------------------------------------- */
 
 /* snprintf that says so: truncation is expected and fine everywhere here. */
 void ovs_ex_fmt(char *buf, size_t len, const char *fmt, ...)
@@ -112,7 +118,11 @@ void ovs_ex_dur(int64_t ns, char *buf, size_t len);
 /* The name of client id: the caller's, else "client N"; "harness" for id < 0. */
 void ovs_ex_name(const ovs_ex_run *r, int id, char *buf, size_t len);
 
-/* ---- steps ------------------------------------------------------------------------- */
+/* The integer right after tag in s ("attempts=2" with tag "attempts="): 1 with *v, or 0
+ * when s holds no such number. */
+int ovs_ex_num_after(const char *s, const char *tag, long long *v);
+
+/* ---- steps (explain_words.c, explain_model.c, explain_breaks.c) -------------------- */
 
 /* Attempts an acquire made, 0 when not known. */
 long long ovs_ex_attempts(const ovs_ex_event *e);
@@ -143,7 +153,7 @@ int ovs_ex_cmp_write(const void *a, const void *b);
 /* The break placed on event ev, or NULL. */
 const ovs_ex_break *ovs_ex_break_at(const ovs_ex_run *r, size_t ev);
 
-/* ---- steps in words ---------------------------------------------------------------- */
+/* ---- steps in words (explain_words.c) --------------------------------------------- */
 
 enum ovs_ex_part {
     EX_ONE,    /* the whole step at its start */

@@ -6,7 +6,8 @@
  * the results database with the queries summary.md uses (results_db.c: row and column
  * order of first appearance, the latest run speaks for a cell) so the two reports never
  * disagree; this file writes the page and its tables, html_svg.c the latency and
- * throughput charts and html_timeline.c the swim-lane timelines.
+ * throughput charts and html_timeline.c the swim-lane timelines, which call nothing here:
+ * the writers all three use are html_util.c's.
  *
  * Every string from the database goes through ovs_html_esc: descriptions, figures and
  * error messages are free text, and a scenario file is input a user may not have written. */
@@ -16,6 +17,7 @@
 #include <string.h>
 
 #include "reports/html.h"
+#include "reports/html_util.h"
 #include "reports/results_db.h"
 #include "core/util.h"
 
@@ -55,28 +57,6 @@ static const char html_css[] =
     "svg .strong{font-weight:700}svg .vtext{font-size:12px;font-weight:700;fill:#c00000}"
     ".violations{color:#c00000;font-weight:600;margin:4px 0 0;padding-left:20px}"
     ".note{color:#666;font-style:italic}";
-
-void ovs_html_esc(FILE *out, const char *s)
-{
-    for (; s != NULL && *s != '\0'; s++) {
-        switch (*s) {
-        case '&': fputs("&amp;", out); break;
-        case '<': fputs("&lt;", out); break;
-        case '>': fputs("&gt;", out); break;
-        case '"': fputs("&quot;", out); break;
-        case '\'': fputs("&#39;", out); break;
-        default: fputc(*s, out);
-        }
-    }
-}
-
-void ovs_html_ms(FILE *out, int64_t ns, int decimals)
-{
-    char buf[48];
-
-    ovs_report_fixed(ns, OVS_NS_PER_MS, decimals, buf, sizeof buf);
-    fputs(buf, out);
-}
 
 static const char *html_name(const char *s)
 {

@@ -1,5 +1,6 @@
-/* html.h - what html.c (the page), html_svg.c (its charts) and html_timeline.c share.
- * Private to reports/.
+/* html.h - what html.c (the page) calls in html_svg.c (its charts) and html_timeline.c
+ * (its timelines). Private to reports/. Those two never call back into html.c: what all
+ * three use is in html_util.h.
  *
  * Same contract as report.h: everything comes from the results database, nothing from the
  * clock or the host, so one database always gives the same bytes. Functions that read the
@@ -16,23 +17,6 @@
 /* Timelines are drawn for runs with at most this many clients: one lane each, and more
  * lanes than this are no longer something a reader follows by eye. */
 #define OVS_HTML_TIMELINE_CLIENTS 20
-
-/* Write s with &, <, >, " and ' escaped, so it is safe as element text and inside a
- * quoted attribute. NULL writes nothing. */
-void ovs_html_esc(FILE *out, const char *s);
-
-/* Nanoseconds as milliseconds with `decimals` places (0..6), integer arithmetic only. */
-void ovs_html_ms(FILE *out, int64_t ns, int decimals);
-
-/* The start tag of an SVG of w x h px (viewBox the same, so it scales down with the page). */
-void ovs_html_svg_open(FILE *out, const char *cls, double w, double h);
-
-/* A round axis step (1, 2 or 5 times a power of ten) cutting range into about target
- * parts; 1 when range is not positive. */
-double ovs_html_nice_step(double range, int target);
-
-/* An axis tick value with as many places as its step needs. */
-void ovs_html_tick(FILE *out, double v, double step);
 
 /* One strategy of a scenario in its charts: the latest run of that cell. */
 typedef struct ovs_html_series {

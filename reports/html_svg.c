@@ -3,12 +3,13 @@
  * Hand-written SVG, no library and no script: a chart is a few rectangles, lines and
  * labels, and writing them directly keeps the page self-contained and the output byte for
  * byte the same for the same database (coordinates are printed with one decimal). The
- * small helpers here are shared with html_timeline.c. */
+ * axis helpers it shares with html_timeline.c are in html_util.c. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "reports/html.h"
+#include "reports/html_util.h"
 #include "reports/report.h"
 #include "reports/results_db.h"
 #include "core/util.h"
@@ -34,31 +35,6 @@ static void svg_ms_trim(FILE *out, int64_t ns)
     if (n > 0 && buf[n - 1] == '.')
         buf[--n] = '\0';
     fputs(buf, out);
-}
-
-/* A round step (1, 2 or 5 times a power of ten) cutting range into about `target` parts. */
-double ovs_html_nice_step(double range, int target)
-{
-    double raw = range / target, mag, f;
-
-    if (!(raw > 0))
-        return 1;
-    mag = pow(10, floor(log10(raw)));
-    f = raw / mag;
-    return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * mag;
-}
-
-/* A tick value with the places its step needs. */
-void ovs_html_tick(FILE *out, double v, double step)
-{
-    int d = step >= 1 ? 0 : (int)ceil(-log10(step) - 1e-9);
-    fprintf(out, "%.*f", d, v);
-}
-
-void ovs_html_svg_open(FILE *out, const char *cls, double w, double h)
-{
-    fprintf(out, "<svg class=\"%s\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\""
-                 " role=\"img\">\n", cls, w, h, w, h);
 }
 
 /* ---- latency --------------------------------------------------------------------- */

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "reports/html.h"
+#include "reports/html_util.h"
 #include "reports/report.h"
 #include "reports/results_db.h"
 #include "core/trace.h"

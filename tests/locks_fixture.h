@@ -146,6 +146,24 @@ static inline const ovs_endpoint *endpoints(const fixture *f)
     return ovs_fleet_endpoints(f->g->fleet);
 }
 
+/* env.event of every instance: a strategy's own steps go to the fixture's one trace. */
+static inline void fixture_event(void *ctx, const char *key, int64_t start_ns, int64_t end_ns,
+                                 enum ovs_outcome outcome, const char *detail)
+{
+    ovs_trace_add(ctx, 0, OVS_OP_NODE, key, start_ns, end_ns, outcome, detail);
+}
+
+/* xPrepare of m for f->sc on the fleet, as a run does it before any client opens. */
+static inline void prepare(fixture *f, const ovs_strategy_methods *m)
+{
+    ovs_env prep = { .workload = f->sc.workload, .skus = f->sc.skus, .stock = f->sc.stock,
+                     .redis = endpoints(f), .n_redis = NODES, .client = -1, .seed = 7 };
+    char err[256];
+
+    if (ovs_strategy_prepare(m, &prep, err, sizeof(err)) != OVS_OK)
+        fail_msg("%s: xPrepare: %s", m->name, err);
+}
+
 /* Open an instance of m as client `client` with "k=v,..." over its defaults. */
 static inline ovs_strategy *open_inst(fixture *f, const ovs_strategy_methods *m,
                                       const char *params, int client)
@@ -159,14 +177,17 @@ static inline ovs_strategy *open_inst(fixture *f, const ovs_strategy_methods *m,
     if (ovs_params_set_list(m, &f->param[i], params, err, sizeof(err)) != 0)
         fail_msg("%s: %s", m->name, err);
     f->env[i] = (ovs_env){
-        .sc = &f->sc,
+        .workload = f->sc.workload,
+        .skus = f->sc.skus,
+        .stock = f->sc.stock,
         .param = &f->param[i],
         .redis = f->use_via ? f->via : endpoints(f),
         .n_redis = NODES,
         .shop = f->shop_db ? ovs_shop_db(f->shop_db) : NULL,
-        .wb = f->wb,
-        .trace = &f->trace,
-        .trace_steps = 1,
+        .sold = f->wb ? ovs_writeback_sold : NULL,
+        .sold_ctx = f->wb,
+        .event = fixture_event,
+        .event_ctx = &f->trace,
         .client = client,
         .seed = 1000 + (uint64_t)client,
         .read_from = f->read_from,

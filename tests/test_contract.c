@@ -42,6 +42,7 @@
 
 #include "engine/cell.h"
 #include "engine/checker.h"
+#include "engine/plan.h"
 #include "infra/fleet.h"
 #include "engine/recorder.h"
 #include "locks/redis_stock.h"
@@ -405,7 +406,8 @@ static void run_pieces(contract_case *k)
     int64_t t_begin = ovs_now_ns();
 
     k->scn->text(text, sizeof(text), contract_seed);
-    if (ovs_scenario_parse("contract.ini", text, &k->sc, err, sizeof(err)) != 0)
+    if (ovs_scenario_parse("contract.ini", text, &k->sc, err, sizeof(err)) != 0 ||
+        ovs_scenario_resolve(&k->sc, err, sizeof(err)) != 0)
         contract_fail(k, __FILE__, __LINE__, "contract scenario: %s", err);
     ovs_scenario_params_for(&k->sc, k->m, &k->params);
     fast_retries(k->m, &k->params);
@@ -447,13 +449,14 @@ static void run_pieces(contract_case *k)
     /* ovs_run has drained the write-back queue: Redis and SQL can be compared now. */
     memset(&in, 0, sizeof(in));
     in.unknown = k->res.unknown;
-    in.fenced = k->m->xFence != NULL;
-    if (k->topo && k->m->redis_stock)
+    in.fenced = OVS_STRATEGY_FIELD(k->m, xFence, NULL) != NULL;
+    if (k->topo && OVS_STRATEGY_FIELD(k->m, redis_stock, 0))
         read_redis(k, ovs_topology_masters(k->topo));
     /* The contract's inventory has one SKU; a missing key reads as 0, as the scripts read
      * it. Unread, the checker must report divergence skipped rather than pass it. */
     int64_t redis_stock = k->redis.stock_found ? k->redis.stock : 0;
-    in.redis_stock = k->m->redis_stock && k->sc.workload == OVS_INVENTORY;
+    in.redis_stock =
+        OVS_STRATEGY_FIELD(k->m, redis_stock, 0) && k->sc.workload == OVS_INVENTORY;
     if (in.redis_stock && k->redis.read) {
         in.stock = &redis_stock;
         in.missing = !k->redis.stock_found;
@@ -810,7 +813,7 @@ static void count_all(const contract_case *k, tally *t)
     assert_non_null(answer);
 
     count_shop(k, t, rows);
-    if (k->m->xFence != NULL && k->sc.workload == OVS_INVENTORY)
+    if (OVS_STRATEGY_FIELD(k->m, xFence, NULL) != NULL && k->sc.workload == OVS_INVENTORY)
         count_fences(k, t);
     count_requests(k, t, answer);
     for (int64_t b = 0; b < t->buyers; b++) {
@@ -908,7 +911,7 @@ static void contract_workload(void **state)
 {
     contract_case *k = *state;
     const ovs_strategy_methods *m = k->m;
-    int inventory;
+    int inventory, redis_stock = OVS_STRATEGY_FIELD(m, redis_stock, 0);
     tally *tp = &k->t;
 
     run_pieces(k);
@@ -925,9 +928,9 @@ static void contract_workload(void **state)
                       (long long)t.oversold);
     else
         print_message(", double-booked pairs %lld", (long long)t.double_booked);
-    if (m->redis_stock && inventory && k->redis.read && k->redis.stock_found)
+    if (redis_stock && inventory && k->redis.read && k->redis.stock_found)
         print_message(", Redis stock %lld", (long long)k->redis.stock);
-    else if (m->redis_stock && !inventory && k->redis.read)
+    else if (redis_stock && !inventory && k->redis.read)
         print_message(", %zu nights taken in Redis", k->redis.n_nights);
     print_message("; %lld overlapping holds; %lld lost sales; checker: %s; %.2f s\n",
                   (long long)t.overlaps, (long long)t.lost_sales, k->figure, k->seconds);
@@ -964,7 +967,7 @@ static void contract_workload(void **state)
                     "the checker counts %lld overlapping holds, the events %lld",
                     (long long)mutex->observed, (long long)t.overlaps);
 
-    if (m->redis_stock) {
+    if (redis_stock) {
         CONTRACT_ASSERT(k, k->redis.read, "could not read Redis before the fleet stopped: %s",
                         k->redis.error);
         if (inventory)
@@ -1040,26 +1043,27 @@ static void contract_shape(void **state)
     const ovs_strategy_methods *m = k->m;
     ovs_params p;
 
-    assert_int_equal(m->version, 1);
+    assert_true(m->version >= 1 && m->version <= OVS_STRATEGY_VERSION);
     assert_non_null(m->name);
     assert_non_null(m->summary);
     assert_true(m->size >= sizeof(ovs_strategy));
     assert_non_null(m->xOpen);
     assert_non_null(m->xClose);
     assert_true(m->claims_safe == 0 || m->claims_safe == 1);
-    assert_true(m->redis_stock == 0 || m->redis_stock == 1);
+    assert_true(OVS_STRATEGY_FIELD(m, redis_stock, 0) == 0 ||
+                OVS_STRATEGY_FIELD(m, redis_stock, 0) == 1);
     /* Exactly one way of protecting a request. */
     assert_true((m->xLock != NULL) != (m->xExecute != NULL));
     assert_true((m->xLock != NULL) == (m->xUnlock != NULL));
     /* Stock in Redis means selling in Redis (xExecute) from a node it asks for. */
     ovs_params_defaults(m, &p);
-    if (m->redis_stock) {
+    if (OVS_STRATEGY_FIELD(m, redis_stock, 0)) {
         assert_non_null(m->xExecute);
         assert_non_null(m->xNodes);
         assert_true(m->xNodes(&p) >= 1);
     }
     /* A fence orders the writes made under a lock. */
-    if (m->xFence)
+    if (OVS_STRATEGY_FIELD(m, xFence, NULL))
         assert_non_null(m->xLock);
     assert_ptr_equal(ovs_strategy_find(m->name), m);
 }
@@ -1076,6 +1080,7 @@ static void contract_close_after_failure(void **state)
 
     inventory_text(text, sizeof(text), 1);
     assert_int_equal(ovs_scenario_parse("contract.ini", text, &sc, err, sizeof(err)), 0);
+    assert_int_equal(ovs_scenario_resolve(&sc, err, sizeof(err)), 0);
     ovs_scenario_params_for(&sc, m, &p);
     for (int i = 0; i < m->n_params; i++)
         if (strcmp(m->params[i].name, "retry_count") == 0)
@@ -1084,8 +1089,8 @@ static void contract_close_after_failure(void **state)
         snprintf(dead[i].host, sizeof(dead[i].host), "127.0.0.1");
         dead[i].port = 1; /* nothing listens on port 1 */
     }
-    ovs_env env = { .sc = &sc, .param = &p, .redis = dead, .n_redis = OVS_FLEET_MAX,
-                    .client = 0, .seed = 1 };
+    ovs_env env = { .workload = sc.workload, .skus = sc.skus, .stock = sc.stock, .param = &p,
+                    .redis = dead, .n_redis = OVS_FLEET_MAX, .client = 0, .seed = 1 };
     ovs_strategy *s = calloc(1, m->size);
     assert_non_null(s);
     s->m = m;

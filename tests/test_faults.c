@@ -1,5 +1,6 @@
-/* test_faults.c - live tests of the fleet's faults and topology (harness/infra/fleet.c): kill and
- * restart under each persistence, SIGSTOP/SIGCONT, replicas and promotion.
+/* test_faults.c - live tests of the fleet's faults and topology
+ * (harness/infra/fleet_faults.c): kill and restart under each persistence, SIGSTOP/SIGCONT,
+ * replicas and promotion.
  *
  * These run real redis-server processes; without one they skip, except under CI=true where
  * they fail (OVS_REQUIRE_REDIS). Every wait is a bounded loop. Every pid a test sees is
@@ -29,6 +30,7 @@
 #include <hiredis/hiredis.h>
 
 #include "infra/fleet.h"
+#include "infra/fleet_faults.h"
 #include "live.h"
 #include "core/util.h"
 

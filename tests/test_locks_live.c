@@ -522,18 +522,13 @@ static void test_lua_decr_inventory(void **state)
     const ovs_strategy_methods *m = &ovs_strategy_lua_decr;
     ovs_request req = { .sku = 1 };
     ovs_strategy *s;
-    ovs_env prep;
-    char err[256];
     int sold = 0, refused = 0;
     redisReply *r;
 
     OVS_REQUIRE_REDIS();
     f->sc.stock = 3;
     start_shop(f);
-    prep = (ovs_env){ .sc = &f->sc, .redis = endpoints(f), .n_redis = NODES, .wb = f->wb,
-                      .client = -1, .seed = 7 };
-    if (m->xPrepare(&prep, err, sizeof(err)) != 0)
-        fail_msg("xPrepare: %s", err);
+    prepare(f, m);
     s = open_inst(f, m, "", 0);
     assert_int_equal(m->xNodes(&f->param[0]), 1);
 
@@ -559,9 +554,7 @@ static void test_lua_decr_booking(void **state)
     fixture *f = *state;
     const ovs_strategy_methods *m = &ovs_strategy_lua_decr;
     ovs_strategy *s;
-    ovs_env prep;
     ovs_request stay = { .hotel = 1, .room = 101 };
-    char err[256];
     redisReply *r;
 
     OVS_REQUIRE_REDIS();
@@ -569,10 +562,7 @@ static void test_lua_decr_booking(void **state)
     start_shop(f);
     r = node_cmd(f, 0, "SET night:1:101:2026-02-01 stale");
     freeReplyObject(r);
-    prep = (ovs_env){ .sc = &f->sc, .redis = endpoints(f), .n_redis = NODES, .wb = f->wb,
-                      .client = -1, .seed = 7 };
-    if (m->xPrepare(&prep, err, sizeof(err)) != 0)
-        fail_msg("xPrepare: %s", err);
+    prepare(f, m);
     assert_int_equal(node_exists(f, 0, "night:1:101:2026-02-01"), 0); /* a fresh hotel */
     s = open_inst(f, m, "", 0);
 
@@ -621,17 +611,12 @@ static void test_lua_decr_threads(void **state)
     const ovs_strategy_methods *m = &ovs_strategy_lua_decr;
     pthread_t th[THREADS];
     buyer_thread b[THREADS];
-    ovs_env prep;
-    char err[256];
     int sold = 0;
 
     OVS_REQUIRE_REDIS();
     f->sc.stock = 10;
     start_shop(f);
-    prep = (ovs_env){ .sc = &f->sc, .redis = endpoints(f), .n_redis = NODES, .wb = f->wb,
-                      .client = -1, .seed = 7 };
-    if (m->xPrepare(&prep, err, sizeof(err)) != 0)
-        fail_msg("xPrepare: %s", err);
+    prepare(f, m);
     for (int i = 0; i < THREADS; i++)
         b[i] = (buyer_thread){ .s = open_inst(f, m, "", i), .base = 100 * i };
     for (int i = 0; i < THREADS; i++)
@@ -658,13 +643,7 @@ static void node_set(const fixture *f, int i, const char *key, const char *value
 /* Seed stock:1 on node 0 from f->sc.stock, as a run would. */
 static void ctd_prepare(fixture *f)
 {
-    const ovs_strategy_methods *m = &ovs_strategy_check_then_decr;
-    ovs_env prep = { .sc = &f->sc, .redis = endpoints(f), .n_redis = NODES, .wb = f->wb,
-                     .client = -1, .seed = 7 };
-    char err[256];
-
-    if (m->xPrepare(&prep, err, sizeof(err)) != 0)
-        fail_msg("xPrepare: %s", err);
+    prepare(f, &ovs_strategy_check_then_decr);
 }
 
 /* The read endpoint decides: node 1 stands for a replica that disagrees with the master. */

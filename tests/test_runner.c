@@ -72,7 +72,7 @@ static void txn_close(ovs_strategy *s)
 }
 
 static ovs_strategy_methods txn = {
-    .version = 1,
+    .version = 2,
     .name = "txn-commit-fails",
     .summary = "a writer lock whose COMMIT always fails",
     .unlock_commits = 1,

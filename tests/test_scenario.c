@@ -3,7 +3,9 @@
  *
  * Pure logic, no servers. Every refusal is checked for its exact "path:line: " prefix as
  * well as a fragment of the reason, because the line is the part users rely on and the
- * part a reader that loses count gets wrong silently.
+ * part a reader that loses count gets wrong silently. Files go through the parser and
+ * then ovs_scenario_resolve, as the command line takes them: strategy names and
+ * parameters are refused by the second, with the same messages.
  *
  * Usage: test_scenario [name-filter] */
 #include <setjmp.h> /* cmocka.h needs these four first */
@@ -22,6 +24,7 @@
 #include "ovs_config.h"
 #endif
 
+#include "engine/plan.h"
 #include "scenario/scenario.h"
 #include "locks/strategy.h"
 #include "core/trace.h"
@@ -117,10 +120,17 @@ static const char good_faults[] =
     "target = node:0\n"                               /* 38 */
     "recovery = reconcile\n";                         /* 39 */
 
+/* Parse and resolve, as the command line does; refused means empty. */
 static int parse(const char *text, ovs_scenario *sc, char *err, size_t errlen)
 {
     err[0] = '\0';
-    return ovs_scenario_parse("t.ini", text, sc, err, errlen);
+    if (ovs_scenario_parse("t.ini", text, sc, err, errlen) != 0)
+        return -1;
+    if (ovs_scenario_resolve(sc, err, errlen) != 0) {
+        ovs_scenario_free(sc);
+        return -1;
+    }
+    return 0;
 }
 
 static void parse_ok(const char *text, ovs_scenario *sc)
@@ -151,7 +161,7 @@ static void test_good_inventory(void **state)
 {
     ovs_scenario sc;
     const ovs_strategy_methods *setnx = ovs_strategy_find("setnx");
-    ovs_params p;
+    ovs_params p, q;
 
     (void)state;
     parse_ok(good_inventory, &sc);
@@ -177,18 +187,29 @@ static void test_good_inventory(void **state)
     assert_int_equal(sc.redis.nodes, 5);
     assert_int_equal(sc.n_faults, 0);
     assert_null(sc.faults);
+    /* The section as written, with its lines... */
     assert_int_equal(sc.n_params, 1);
-    assert_ptr_equal(sc.params[0].m, setnx);
-    assert_true(param(setnx, &sc.params[0].p, "retry_count") == 50);
-    assert_true(param(setnx, &sc.params[0].p, "retry_delay") == 5);
+    assert_string_equal(sc.params[0].name, "setnx");
+    assert_int_equal(sc.params[0].line, 20);
+    assert_int_equal(sc.params[0].n, 2);
+    assert_string_equal(sc.params[0].kv[0].key, "retry_count");
+    assert_string_equal(sc.params[0].kv[0].value, "50");
+    assert_int_equal(sc.params[0].kv[0].line, 21);
+    assert_string_equal(sc.params[0].kv[1].key, "retry_delay");
+    assert_string_equal(sc.params[0].kv[1].value, "5ms");
+    assert_int_equal(sc.params[0].kv[1].line, 22);
+    /* ...and resolved against the strategy's table. */
+    ovs_scenario_params_for(&sc, setnx, &q);
+    assert_true(param(setnx, &q, "retry_count") == 50);
+    assert_true(param(setnx, &q, "retry_delay") == 5);
     /* A key the section does not set keeps the strategy's default. */
     ovs_params_defaults(setnx, &p);
-    assert_true(param(setnx, &sc.params[0].p, "ttl") == param(setnx, &p, "ttl"));
+    assert_true(param(setnx, &q, "ttl") == param(setnx, &p, "ttl"));
     assert_int_equal(sc.n_expect, 2);
-    assert_ptr_equal(sc.expect[0].m, ovs_strategy_find("none"));
+    assert_string_equal(sc.expect[0].name, "none");
     assert_int_equal(sc.expect[0].safe, 0);
     assert_int_equal(sc.expect[0].line, 24);
-    assert_ptr_equal(sc.expect[1].m, setnx);
+    assert_string_equal(sc.expect[1].name, "setnx");
     assert_int_equal(sc.expect[1].safe, 1);
     assert_int_equal(sc.expect[1].line, 25);
     assert_int_equal(ovs_scenario_requests(&sc), 10000);
@@ -546,7 +567,9 @@ static const bad_case bad_cases[] = {
     { INV CROWD "[strategy setnx]\nttl = 1s\n[strategy setnx]\n", 10,
       "duplicate section [strategy setnx] (first at line 8)" },
     { INV CROWD "[scenario]\n", 8, "duplicate section [scenario] (first at line 1)" },
-    { INV "[strategy redlok]\n", 5, "unknown strategy 'redlok' in [strategy redlok]" },
+    { INV "[strategy redlok]\n" CROWD, 5, "unknown strategy 'redlok' in [strategy redlok]" },
+    /* Names are resolved once the file has parsed: the file's other mistake comes first. */
+    { INV "[strategy redlok]\n", 1, "no [crowd] or [client NAME] section" },
     { BOOK "[client]\n", 4, "[client] needs a name, like [client alice]" },
     { BOOK "[client a.b]\n", 4, "client name 'a.b' must be letters, digits, '-' or '_'" },
     { INV "[crowd big]\n", 5, "[crowd] takes no name" },
@@ -624,6 +647,13 @@ static const bad_case bad_cases[] = {
     { INV CROWD "[strategy setnx]\nretry_delay = 5ms\nttl = soon\n", 10, "ttl: 'soon' is not a duration" },
     { INV CROWD "[strategy setnx]\ntll = 5s\n", 9, "setnx has no parameter 'tll' (it has: " },
     { INV CROWD "[strategy none]\nttl = 5s\n", 9, "none takes no parameters" },
+    /* Several: the first in the file, whichever section it is in. */
+    { INV CROWD "[expect]\nredlok = safe\n[strategy setnx]\nttl = soon\n", 9,
+      "unknown strategy 'redlok' in [expect]" },
+    { INV CROWD "[strategy setnx]\nttl = soon\n[expect]\nredlok = safe\n", 9,
+      "ttl: 'soon' is not a duration" },
+    { INV CROWD "[strategy setnx]\nttl = 1s\n[strategy redlok]\nttl = soon\n", 10,
+      "unknown strategy 'redlok' in [strategy redlok]: did you mean 'redlock'?" },
     /* [client] pause */
     { TL "pause = gc\n", 7, "pause: 'gc' is not thread or process" },
     /* [redis] topology */
@@ -868,7 +898,8 @@ static void load_shipped(const char *name, ovs_scenario *sc)
 {
     char path[1024], err[1024];
     snprintf(path, sizeof(path), "%s/scenarios/%s", OVS_SOURCE_DIR, name);
-    if (ovs_scenario_load(path, sc, err, sizeof(err)) != 0)
+    if (ovs_scenario_load(path, sc, err, sizeof(err)) != 0 ||
+        ovs_scenario_resolve(sc, err, sizeof(err)) != 0)
         fail_msg("%s", err);
 }
 
@@ -968,6 +999,87 @@ static void test_params_and_expect(void **state)
     ovs_scenario_free(&sc);
 }
 
+/* A strategy registered at run time, after its scenario was parsed. */
+static int late_open(ovs_strategy *s, const ovs_env *env)
+{
+    (void)s;
+    (void)env;
+    return OVS_OK;
+}
+
+static int late_lock(ovs_strategy *s, const char *key)
+{
+    (void)key;
+    s->attempts = 1;
+    return OVS_OK;
+}
+
+static int late_unlock(ovs_strategy *s, const char *key)
+{
+    (void)s;
+    (void)key;
+    return OVS_OK;
+}
+
+static void late_close(ovs_strategy *s)
+{
+    (void)s;
+}
+
+static const ovs_param_spec late_params[] = {
+    { "ttl", 100, "ms", NULL, 1, 10000, "a lease" },
+};
+
+static const ovs_strategy_methods late_lock_table = {
+    .version = OVS_STRATEGY_VERSION,
+    .name = "late-lock",
+    .summary = "registered after the scenario naming it was parsed",
+    .size = sizeof(ovs_strategy),
+    .params = late_params,
+    .n_params = 1,
+    .xOpen = late_open,
+    .xLock = late_lock,
+    .xUnlock = late_unlock,
+    .xClose = late_close,
+};
+
+/* The parser takes any name as written; only resolving asks the registry, so a strategy
+ * registered after the file was read is found, parameters and verdict included. */
+static void test_resolve_after_registration(void **state)
+{
+    static const char text[] = INV CROWD
+        "[strategy late-lock]\n"  /* 8 */
+        "ttl = 2s\n"              /* 9 */
+        "[expect]\n"              /* 10 */
+        "late-lock = safe\n";     /* 11 */
+    ovs_scenario sc;
+    ovs_params p;
+    char err[512];
+
+    (void)state;
+    assert_null(ovs_strategy_find("late-lock"));
+    if (ovs_scenario_parse("t.ini", text, &sc, err, sizeof(err)) != 0)
+        fail_msg("the parser refused a name it should not judge: %s", err);
+    assert_string_equal(sc.params[0].name, "late-lock");
+    assert_string_equal(sc.expect[0].name, "late-lock");
+    assert_int_equal(ovs_scenario_resolve(&sc, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "t.ini:8: unknown strategy 'late-lock' in [strategy late-lock]"));
+
+    assert_int_equal(ovs_strategy_register(&late_lock_table, err, sizeof(err)), 0);
+    if (ovs_scenario_resolve(&sc, err, sizeof(err)) != 0)
+        fail_msg("registered, still refused: %s", err);
+    ovs_scenario_params_for(&sc, &late_lock_table, &p);
+    assert_true(p.v[0] == 2000);
+    assert_int_equal(ovs_scenario_expect(&sc, &late_lock_table), 1);
+    assert_int_equal(ovs_scenario_expect(&sc, &ovs_strategy_setnx), -1);
+    ovs_scenario_free(&sc);
+
+    /* Its parameter table is what the values are held to. */
+    assert_int_equal(parse(INV CROWD "[strategy late-lock]\nttl = 20s\n", &sc, err,
+                           sizeof(err)), -1);
+    assert_non_null(strstr(err, "t.ini:9: ttl: 20s is out of range [1, 10000]"));
+}
+
 static void test_request_parse(void **state)
 {
     static const struct {
@@ -1060,6 +1172,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_files),
         cmocka_unit_test(test_shipped),
         cmocka_unit_test(test_params_and_expect),
+        cmocka_unit_test(test_resolve_after_registration),
         cmocka_unit_test(test_request_parse),
         cmocka_unit_test(test_scenario_free),
     };

@@ -2,10 +2,11 @@
  *
  * A deterministic fuzzer that runs in every build of the suite (and so under ASan, UBSan
  * and TSan in CI): byte flips, insertions, deletions, duplicated and dropped lines, and
- * spliced lines from another file. Each mutant must either parse or be refused with a
- * message that starts with its path and, when it names a line, a line that exists. A crash,
- * a leak or a message without a location fails. OVS_FUZZ_ITERATIONS and OVS_FUZZ_SEED vary
- * the run; the seed is printed on failure. */
+ * spliced lines from another file. Each mutant must either parse and resolve (as the
+ * command line takes a file) or be refused with a message that starts with its path and,
+ * when it names a line, a line that exists. A crash, a leak or a message without a
+ * location fails. OVS_FUZZ_ITERATIONS and OVS_FUZZ_SEED vary the run; the seed is printed
+ * on failure. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +18,7 @@
 #include <cmocka.h>
 #include <dirent.h>
 
+#include "engine/plan.h"
 #include "scenario/scenario.h"
 #include "core/util.h"
 
@@ -174,7 +176,9 @@ static void mutants_parse_or_refuse_cleanly(void **state)
 
         ovs_scenario sc;
         memset(&sc, 0, sizeof(sc));
-        if (ovs_scenario_parse("fuzz.ini", text, &sc, err, sizeof(err)) == 0) {
+        /* Parsed, then resolved, as the command line takes a file. */
+        if (ovs_scenario_parse("fuzz.ini", text, &sc, err, sizeof(err)) == 0 &&
+            ovs_scenario_resolve(&sc, err, sizeof(err)) == 0) {
             accepted++;
             assert_true(sc.name[0] != '\0');
         } else {

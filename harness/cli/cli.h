@@ -1,9 +1,15 @@
-/* cli.h - what the command-line files share: options, exit codes, loading input. */
+/* cli.h - what the command-line files share: options, exit codes, loading input.
+ *
+ * One file per command (cli_run.c: run, matrix, gate and explain; cli_explain.c: printing
+ * a run; cli_bench.c: bench; main.c: report and list) over the helpers of cli_options.c.
+ * A command calls helpers and, for explain, cli_run.c calls cli_explain.c; never the other
+ * way round. */
 #ifndef OVS_CLI_H
 #define OVS_CLI_H
 
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "scenario/scenario.h"
 #include "locks/strategy.h"
@@ -38,11 +44,13 @@ typedef struct cli_options {
     long long max_oversold[CLI_MAX_STRATEGIES];
 } cli_options;
 
+/* ---- cli_options.c ---- */
+
 /* Parse options for cmd; on return optind indexes the first operand. Returns 0, -1 after
  * printing help (exit 0), or EXIT_USAGE. */
 int cli_parse(int argc, char **argv, cli_options *o);
-/* run / matrix / gate / explain: load, validate, run, report. Returns the exit status. */
-int cli_run(int argc, char **argv, enum cli_mode mode);
+/* The help of run, matrix, gate or explain. */
+void cli_usage(FILE *f, enum cli_mode mode);
 /* Colour on stderr: a terminal, and NO_COLOR unset (no-color.org). */
 int cli_color(int fd);
 /* The default scenario directory: ./scenarios when it exists, else the source tree's. */
@@ -56,6 +64,11 @@ void cli_remove_db(const char *path);
  * clients take no new requests and the run in progress is recorded as aborted. The second
  * kills every managed redis-server and exits 130 at once. */
 atomic_int *cli_catch_stop(void);
+
+/* ---- the commands ---- */
+
+/* run / matrix / gate / explain: load, validate, run, report. Returns the exit status. */
+int cli_run(int argc, char **argv, enum cli_mode mode);
 /* bench: ceiling, redis-benchmark, every strategy's throughput and latency (cli_bench.c).
  * Returns the exit status. */
 int cli_bench(int argc, char **argv);

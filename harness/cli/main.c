@@ -14,6 +14,7 @@
 #include <sqlite3.h>
 
 #include "cli/cli.h"
+#include "engine/plan.h"
 #include "ovs_config.h"
 #include "reports/report.h"
 #include "scenario/scenario.h"
@@ -81,13 +82,14 @@ static int cmd_list(int argc, char **argv)
     printf("\nscenarios (%s):\n", o.scenarios_dir);
     for (int i = 0; i < n; i++) {
         ovs_scenario sc;
-        if (ovs_scenario_load(paths[i], &sc, err, sizeof(err)) == 0) {
+        if (ovs_scenario_load(paths[i], &sc, err, sizeof(err)) == 0 &&
+            ovs_scenario_resolve(&sc, err, sizeof(err)) == 0) {
             printf("  %-32s %s\n", sc.name, sc.description);
-            ovs_scenario_free(&sc);
         } else {
             printf("  %s\n", err);
             rc = EXIT_USAGE;
         }
+        ovs_scenario_free(&sc);
         free(paths[i]);
     }
     return rc;

@@ -282,3 +282,42 @@ char *ovs_trim(char *s)
         *--e = '\0';
     return s;
 }
+
+/* Edit distance, bounded so a fuzzer's 200-character key costs nothing. */
+static int distance(const char *a, const char *b)
+{
+    int row[64], prev[64];
+    size_t la = strlen(a), lb = strlen(b);
+
+    if (la >= 63 || lb >= 63)
+        return INT_MAX;
+    for (size_t j = 0; j <= lb; j++)
+        prev[j] = (int)j;
+    for (size_t i = 1; i <= la; i++) {
+        row[0] = (int)i;
+        for (size_t j = 1; j <= lb; j++) {
+            int del = prev[j] + 1, ins = row[j - 1] + 1;
+            int sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+            row[j] = del < ins ? del : ins;
+            if (sub < row[j])
+                row[j] = sub;
+        }
+        memcpy(prev, row, sizeof(row[0]) * (lb + 1));
+    }
+    return prev[lb];
+}
+
+const char *ovs_closest(const char *word, const char *const *names)
+{
+    const char *best = NULL;
+    int bestd = 3;
+
+    for (int i = 0; names[i]; i++) {
+        int d = distance(word, names[i]);
+        if (d < bestd) {
+            bestd = d;
+            best = names[i];
+        }
+    }
+    return best;
+}

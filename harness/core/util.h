@@ -79,4 +79,8 @@ int ovs_find_executable(const char *name, char *buf, size_t len);
 /* Trim leading and trailing white space in place; returns s. */
 char *ovs_trim(char *s);
 
+/* For "did you mean": the name in the NULL-terminated list closest to word, within two
+ * edits, or NULL. A word or name of 63 characters or more matches nothing. */
+const char *ovs_closest(const char *word, const char *const *names);
+
 #endif

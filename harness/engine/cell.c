@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "engine/checker.h"
+#include "engine/plan.h"
 #include "infra/fleet.h"
 #include "infra/topology.h"
 #include "engine/runner.h"
@@ -104,8 +105,10 @@ int ovs_cell_run(const ovs_cell *cell, ovs_results *db, ovs_cell_result *out)
 
     /* Redis's own view of stock, for strategies that keep it there: the divergence check
      * compares every SKU with SQL once the write-back queue has drained. */
-    ovs_check_input in = { .unknown = res.unknown, .fenced = m->xFence != NULL,
-                           .redis_stock = m->redis_stock && sc->workload == OVS_INVENTORY };
+    ovs_check_input in = { .unknown = res.unknown,
+                           .fenced = OVS_STRATEGY_FIELD(m, xFence, NULL) != NULL,
+                           .redis_stock = OVS_STRATEGY_FIELD(m, redis_stock, 0) &&
+                                          sc->workload == OVS_INVENTORY };
     char unread[200] = "";
     if (in.redis_stock) {
         redis_stock = calloc((size_t)sc->skus, sizeof(*redis_stock));

@@ -9,27 +9,14 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <sys/time.h>
 
 #include <hiredis/hiredis.h>
 
 #include "core/util.h"
 #include "engine/shop.h"
 #include "engine/writeback.h"
+#include "infra/topology.h"
 #include "locks/redis_stock.h"
-
-static redisContext *connect_node(const ovs_endpoint *ep, char *err, size_t errlen)
-{
-    struct timeval tv = { 1, 0 };
-    redisContext *c = redisConnectWithTimeout(ep->host, ep->port, tv);
-    if (c == NULL || c->err) {
-        ovs_seterr(err, errlen, "%s:%d: %s", ep->host, ep->port, c ? c->errstr : "no memory");
-        redisFree(c);
-        return NULL;
-    }
-    redisSetTimeout(c, tv);
-    return c;
-}
 
 /* The write-back queue is held while SQL and the queue are read, so the pair is one
  * consistent state. */
@@ -46,7 +33,7 @@ int ovs_recover(const ovs_scenario *sc, const char *shop_path, const ovs_endpoin
         return 0;
     if (ovs_shop_open(shop_path, &shop, err, errlen) != 0)
         return -1;
-    c = connect_node(node, err, errlen);
+    c = ovs_topology_connect(node, err, errlen);
     if (c == NULL)
         goto out;
     if (wb)

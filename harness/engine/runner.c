@@ -46,6 +46,7 @@ typedef struct client {
     ovs_strategy *s;
     ovs_shop *shop;            /* this client's own connection; env.shop is its db */
     ovs_env env;
+    int buyer;                 /* the request in progress: what env.event files steps under */
     ovs_trace trace;
     int64_t requests, succeeded, refused, stale, busy, unknown, errors, acquire_fail, retries;
     int64_t *latency;          /* without events only: one per request served, for the
@@ -145,16 +146,27 @@ static void record(client *c, int buyer, enum ovs_op op, const char *key, int64_
         ovs_trace_add(&c->trace, buyer, op, key, start_ns, end_ns, outcome, detail);
 }
 
+/* env.event: a strategy's own step, filed under the request in progress. Its op is fixed
+ * here, so a strategy cannot record a lock, a check or a critical section of its own. */
+static void strategy_event(void *ctx, const char *key, int64_t start_ns, int64_t end_ns,
+                           enum ovs_outcome outcome, const char *detail)
+{
+    client *c = ctx;
+    record(c, c->buyer, OVS_OP_NODE, key, start_ns, end_ns, outcome, detail);
+}
+
 /* The fencing tokens of every key held, for a strategy that fences (xFence): the shop
  * then registers them before the check and verifies them in the act. OVS_OK (fence->n is
  * 0 for a strategy that does not fence), or OVS_ERR when a held key has no token. */
 static int fence_of(ovs_strategy *s, char (*keys)[OVS_KEY_MAX], int nkeys, ovs_fence *fence)
 {
+    int64_t (*xfence)(ovs_strategy *, const char *) = OVS_STRATEGY_FIELD(s->m, xFence, NULL);
+
     fence->n = 0;
-    if (s->m->xFence == NULL)
+    if (xfence == NULL)
         return OVS_OK;
     for (int k = 0; k < nkeys; k++) {
-        int64_t t = s->m->xFence(s, keys[k]);
+        int64_t t = xfence(s, keys[k]);
         if (t < 0)
             return ovs_strategy_fail(s, OVS_ERR, "%s: no fencing token for %s", s->m->name,
                                      keys[k]);
@@ -179,7 +191,6 @@ static int locked_request(client *c, const ovs_request *r, int buyer, int64_t th
 
     for (held = 0; held < nkeys; held++) {
         int64_t a0 = ovs_now_ns();
-        s->attempts = 0;
         rc = s->m->xLock(s, keys[held]);
         int64_t a1 = ovs_now_ns();
         if (s->attempts > 1)
@@ -249,7 +260,7 @@ static int locked_request(client *c, const ovs_request *r, int buyer, int64_t th
         if (acted && u == OVS_UNDONE) {
             snprintf(err, sizeof(err), "%s", s->errstr);
             rc = ovs_strategy_fail(s, OVS_ERR, "rolled back after the act: %.100s", err);
-        } else if (acted && u == OVS_ERR_IO && s->m->unlock_commits) {
+        } else if (acted && u == OVS_ERR_IO && OVS_STRATEGY_FIELD(s->m, unlock_commits, 0)) {
             snprintf(err, sizeof(err), "%s", s->errstr);
             rc = ovs_strategy_fail(s, OVS_ERR_IO, "commit unknown after the act: %.100s", err);
         }
@@ -269,14 +280,13 @@ static void serve(client *c, const ovs_request *r, int buyer, int64_t think)
     int nkeys = ovs_request_keys(sc, r, keys, c->s->m->xExecute ? 1 : MAX_KEYS);
     int64_t t = ovs_now_ns();
 
-    c->env.buyer = buyer;
+    c->buyer = buyer;
     if (c->s->m->xExecute != NULL) {
         /* A whole operation has the lock path's named points too, so a scenario's faults
          * fire whatever the strategy: `acquire` is the instant the request goes out (the
          * fault lands first), and `check`, `act` and `release` the instant its answer came
          * back - a script that checks and acts at once has no instant between them. */
         ovs_faults_point(c->sh->faults, c->index, OVS_OP_ACQUIRE);
-        c->s->attempts = 0;
         rc = c->s->m->xExecute(c->s, r, buyer, think);
         if (c->s->attempts > 1)
             c->retries += c->s->attempts - 1;
@@ -490,14 +500,15 @@ int ovs_run(const ovs_run_spec *spec, ovs_run_result *res)
     }
 
     memset(&prep, 0, sizeof(prep));
-    prep.sc = sc;
+    prep.workload = sc->workload;
+    prep.skus = sc->skus;
+    prep.stock = sc->stock;
     prep.param = spec->params;
     prep.redis = spec->redis;
     prep.n_redis = spec->n_redis;
-    prep.wb = sh.wb;
     prep.client = -1;
     prep.seed = sc->seed;
-    if (m->xPrepare && m->xPrepare(&prep, err, sizeof(err)) != 0) {
+    if (ovs_strategy_prepare(m, &prep, err, sizeof(err)) != OVS_OK) {
         snprintf(res->error, sizeof(res->error), "%s: prepare: %s", m->name, err);
         goto out;
     }
@@ -518,8 +529,12 @@ int ovs_run(const ovs_run_spec *spec, ovs_run_result *res)
         c->index = i;
         c->env = prep;
         c->env.client = i;
-        c->env.trace = &c->trace;
-        c->env.trace_steps = !sc->has_crowd && !spec->no_events;
+        c->env.sold = ovs_writeback_sold;
+        c->env.sold_ctx = sh.wb;
+        if (!sc->has_crowd && !spec->no_events) {
+            c->env.event = strategy_event;
+            c->env.event_ctx = c;
+        }
         c->recording = !spec->no_events;
         if (spec->client_redis)
             c->env.redis = spec->client_redis[sc->has_crowd ? 0 : i];

@@ -181,6 +181,11 @@ int ovs_writeback_push(ovs_writeback *wb, const ovs_request *r, int64_t buyer)
     return rc;
 }
 
+int ovs_writeback_sold(void *wb, const ovs_request *r, int64_t buyer)
+{
+    return ovs_writeback_push(wb, r, buyer);
+}
+
 int ovs_writeback_pending_sku(ovs_writeback *wb, int sku)
 {
     int n = 0;

@@ -20,6 +20,9 @@ int ovs_writeback_start(ovs_writeback **out, const char *shop_path, enum ovs_wor
                         int64_t delay_ns, char *err, size_t errlen);
 /* Queue one sold request for buyer. Thread-safe. Returns 0, or -1 once stopped. */
 int ovs_writeback_push(ovs_writeback *wb, const ovs_request *r, int64_t buyer);
+/* ovs_writeback_push with wb as a void *: what the runner points a strategy's env.sold at
+ * (sold_ctx = wb). */
+int ovs_writeback_sold(void *wb, const ovs_request *r, int64_t buyer);
 /* Items for sku pushed but not yet applied. Exact only while held (below). */
 int ovs_writeback_pending_sku(ovs_writeback *wb, int sku);
 /* hold = 1: wait until no item is being applied and keep the worker from taking another,

@@ -10,9 +10,9 @@
 #include <hiredis/hiredis.h>
 
 #include "infra/fleet.h"
+#include "infra/fleet_faults.h"
 #include "infra/proxy.h"
 #include "core/util.h"
-#include "locks/redis_stock.h"
 
 #define MAX_REPLICAS 4
 
@@ -135,7 +135,7 @@ const char *ovs_topology_version(const ovs_topology *t)
     return ovs_fleet_version(t->fleet);
 }
 
-static redisContext *connect_node(const ovs_endpoint *ep, char *err, size_t errlen)
+redisContext *ovs_topology_connect(const ovs_endpoint *ep, char *err, size_t errlen)
 {
     struct timeval tv = { 1, 0 };
     redisContext *c = redisConnectWithTimeout(ep->host, ep->port, tv);
@@ -160,7 +160,7 @@ int ovs_topology_settle(void *ctx, char *err, size_t errlen)
     if (t->nreplicas == 0)
         return 0;
     ep = ovs_fleet_node(t->fleet, t->master0);
-    if ((c = connect_node(ep, err, errlen)) == NULL)
+    if ((c = ovs_topology_connect(ep, err, errlen)) == NULL)
         return -1;
     /* The stream arrives lag (+ jitter) late; a second beyond that is plenty on loopback. */
     timeout_ms = (t->sc->redis.lag_ns + t->sc->redis.jitter_ns) / OVS_NS_PER_MS + 1000;
@@ -275,28 +275,23 @@ int ovs_topology_redis_stocks(ovs_topology *t, int skus, int64_t *stock, int *mi
                               char *err, size_t errlen)
 {
     const ovs_endpoint *ep = ovs_fleet_node(t->fleet, t->master0);
-    redisContext *c = connect_node(ep, err, errlen);
+    redisContext *c = ovs_topology_connect(ep, err, errlen);
     int rc = 0;
 
     *missing = 0;
     if (c == NULL)
         return -1;
     /* Pipelined: one round trip's worth of waiting for a thousand SKUs, not a thousand. */
-    for (int sku = 1; sku <= skus; sku++) {
-        char key[OVS_REDIS_STOCK_KEY_MAX];
-        ovs_stock_key(sku, key, sizeof(key));
-        if (redisAppendCommand(c, "GET %s", key) != REDIS_OK) {
+    for (int sku = 1; sku <= skus; sku++)
+        if (redisAppendCommand(c, "GET stock:%d", sku) != REDIS_OK) {
             ovs_seterr(err, errlen, "%s:%d: %s", ep->host, ep->port, c->errstr);
             redisFree(c);
             return -1;
         }
-    }
     for (int sku = 1; sku <= skus; sku++) {
         redisReply *r = NULL;
-        char key[OVS_REDIS_STOCK_KEY_MAX];
-        ovs_stock_key(sku, key, sizeof(key));
         if (redisGetReply(c, (void **)&r) != REDIS_OK || r == NULL) {
-            ovs_seterr(err, errlen, "%s:%d: GET %s: %s", ep->host, ep->port, key,
+            ovs_seterr(err, errlen, "%s:%d: GET stock:%d: %s", ep->host, ep->port, sku,
                        c->errstr[0] ? c->errstr : "no reply");
             rc = -1;
             break;
@@ -307,7 +302,7 @@ int ovs_topology_redis_stocks(ovs_topology *t, int skus, int64_t *stock, int *mi
         } else if (r->type == REDIS_REPLY_STRING) {
             stock[sku - 1] = strtoll(r->str, NULL, 10);
         } else {
-            ovs_seterr(err, errlen, "%s:%d: GET %s: %s", ep->host, ep->port, key,
+            ovs_seterr(err, errlen, "%s:%d: GET stock:%d: %s", ep->host, ep->port, sku,
                        r->type == REDIS_REPLY_ERROR ? r->str : "not a string");
             rc = -1;
         }

@@ -13,6 +13,8 @@
 
 #include <stdint.h>
 
+#include <hiredis/hiredis.h>
+
 #include "core/endpoint.h"
 #include "scenario/scenario.h"
 
@@ -53,6 +55,10 @@ const ovs_endpoint *ovs_topology_node(void *ctx, const ovs_fault *f);
  * could not be read (then stock is incomplete). */
 int ovs_topology_redis_stocks(ovs_topology *t, int skus, int64_t *stock, int *missing,
                               char *err, size_t errlen);
+/* A connection for the harness's own commands to a server (not a client's: no proxy, no
+ * strategy), connect and every command bounded at a second. NULL with err on failure;
+ * free with redisFree. */
+redisContext *ovs_topology_connect(const ovs_endpoint *ep, char *err, size_t errlen);
 /* Stop every proxy and server. Accepts NULL. */
 void ovs_topology_stop(ovs_topology *t);
 

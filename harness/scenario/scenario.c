@@ -18,11 +18,16 @@
  *    two "lines" and so make every later line number wrong.
  *
  * Two passes. While inih reads, we check what needs no context: known sections, known
- * keys, duplicates, and strategy parameters. Afterwards we interpret the values, [scenario]
- * first: its workload decides which keys exist and how requests read, and a file may put
- * [scenario] anywhere. [redis] and the [fault NAME] sections come last, because faults name
- * clients and nodes; scenario_fault.c gives each fault its meaning. The first problem found
- * is the one reported. */
+ * keys, duplicates. Afterwards we interpret the values, [scenario] first: its workload
+ * decides which keys exist and how requests read, and a file may put [scenario] anywhere.
+ * [redis] and the [fault NAME] sections come last, because faults name clients and nodes;
+ * scenario_fault.c gives each fault its meaning. The first problem found is the one
+ * reported.
+ *
+ * Strategy names and parameters are not ours to check: strategies are registered at run
+ * time, so [strategy NAME] sections and [expect] entries are kept as written, and
+ * ovs_scenario_resolve (engine/plan.c) checks them once the file has parsed. A file with
+ * a misspelt strategy and another mistake is therefore told of the other one first. */
 #include "scenario/scenario.h"
 
 #include <ctype.h>
@@ -36,7 +41,6 @@
 #include <ini.h>
 
 #include "core/endpoint.h"
-#include "locks/strategy.h"
 #include "core/util.h"
 
 #define MAX_BUYERS 1000000
@@ -83,10 +87,9 @@ typedef struct entry {
 typedef struct section {
     enum sec_kind kind;
     char label[80];                /* "client alice", for messages */
-    char arg[64];                  /* the NAME of [client NAME], [fault NAME], [strategy NAME] */
+    char arg[256];                 /* the NAME of [client NAME], [fault NAME], [strategy NAME],
+                                      whole: a strategy's is checked only once resolved */
     int line;                      /* line of the header */
-    const ovs_strategy_methods *m; /* [strategy NAME] only */
-    ovs_params p;                  /* [strategy NAME] only: defaults plus the keys */
     entry *e;
     int n, cap;
 } section;
@@ -135,76 +138,6 @@ static void join(const char *const *names, char *buf, size_t len)
     buf[0] = '\0';
     for (int i = 0; names[i] && used < len; i++)
         used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? ", " : "", names[i]);
-}
-
-static void join_strategies(char *buf, size_t len)
-{
-    const ovs_strategy_methods *const *all = ovs_strategy_list();
-    size_t used = 0;
-
-    buf[0] = '\0';
-    for (int i = 0; all[i] && used < len; i++)
-        used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? ", " : "", all[i]->name);
-}
-
-/* Edit distance, for "did you mean" on a mistyped key or strategy name. Bounded so a
- * fuzzer's 200-character key costs nothing. */
-static int distance(const char *a, const char *b)
-{
-    int row[64], prev[64];
-    size_t la = strlen(a), lb = strlen(b);
-
-    if (la >= 63 || lb >= 63)
-        return INT_MAX;
-    for (size_t j = 0; j <= lb; j++)
-        prev[j] = (int)j;
-    for (size_t i = 1; i <= la; i++) {
-        row[0] = (int)i;
-        for (size_t j = 1; j <= lb; j++) {
-            int del = prev[j] + 1, ins = row[j - 1] + 1;
-            int sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
-            row[j] = del < ins ? del : ins;
-            if (sub < row[j])
-                row[j] = sub;
-        }
-        memcpy(prev, row, sizeof(row[0]) * (lb + 1));
-    }
-    return prev[lb];
-}
-
-/* The closest name within two edits, or NULL. */
-static const char *closest(const char *word, const char *const *names)
-{
-    const char *best = NULL;
-    int bestd = 3;
-
-    for (int i = 0; names[i]; i++) {
-        int d = distance(word, names[i]);
-        if (d < bestd) {
-            bestd = d;
-            best = names[i];
-        }
-    }
-    return best;
-}
-
-static int fail_unknown_strategy(parser *p, int line, const char *name, const char *where)
-{
-    const ovs_strategy_methods *const *all = ovs_strategy_list();
-    const char *names[32];
-    char known[512];
-    int n = 0;
-    const char *hint;
-
-    for (; all[n] && n < 31; n++)
-        names[n] = all[n]->name;
-    names[n] = NULL;
-    join_strategies(known, sizeof(known));
-    hint = closest(name, names);
-    if (hint)
-        return fail(p, line, "unknown strategy '%.64s' in %s: did you mean '%s'? (known: %s)",
-                    name, where, hint, known);
-    return fail(p, line, "unknown strategy '%.64s' in %s (known: %s)", name, where, known);
 }
 
 static int in_list(const char *word, const char *const *names)
@@ -343,18 +276,8 @@ static int begin_section(parser *p, const char *text, size_t len)
     memset(s, 0, sizeof(*s));
     s->kind = kind;
     s->line = p->line;
-    snprintf(s->arg, sizeof(s->arg), "%s", arg); /* fits: client names are checked, and a
-                                                    longer strategy name fails below */
+    snprintf(s->arg, sizeof(s->arg), "%s", arg); /* fits: buf is no longer */
     snprintf(s->label, sizeof(s->label), "%s%s%.63s", kind_name, *arg ? " " : "", arg);
-    if (kind == SEC_STRATEGY) {
-        s->m = ovs_strategy_find(arg);
-        if (s->m == NULL) {
-            char where[96];
-            snprintf(where, sizeof(where), "[strategy %.63s]", arg);
-            return fail_unknown_strategy(p, p->line, arg, where);
-        }
-        ovs_params_defaults(s->m, &s->p);
-    }
     if (kind == SEC_CLIENT)
         p->nclients++;
     if (kind == SEC_FAULT)
@@ -450,7 +373,7 @@ static const char *const *keys_of(enum sec_kind kind)
     case SEC_CROWD: return crowd_keys;
     case SEC_REDIS: return redis_keys;
     case SEC_FAULT: return fault_keys;
-    case SEC_STRATEGY:
+    case SEC_STRATEGY: /* a strategy's parameters and [expect]'s names: resolved later */
     case SEC_EXPECT: break;
     }
     return NULL;
@@ -460,12 +383,9 @@ static int check_key(parser *p, section *s, const char *key, const char *value)
 {
     const char *const *known = keys_of(s->kind);
 
-    if (s->kind == SEC_EXPECT) {
-        if (ovs_strategy_find(key) == NULL)
-            return fail_unknown_strategy(p, p->line, key, "[expect]");
-    } else if (known && !in_list(key, known)) {
+    if (known && !in_list(key, known)) {
         char names[256];
-        const char *hint = closest(key, known);
+        const char *hint = ovs_closest(key, known);
         join(known, names, sizeof(names));
         if (hint)
             return fail(p, p->line, "unknown key '%.64s' in [%s]: did you mean '%s'? (known: %s)",
@@ -478,11 +398,6 @@ static int check_key(parser *p, section *s, const char *key, const char *value)
                         s->label, s->e[i].line);
     if (*value == '\0' && strcmp(key, "description") != 0)
         return fail(p, p->line, "'%s' has no value", key);
-    if (s->kind == SEC_STRATEGY) {
-        char why[400];
-        if (ovs_params_set(s->m, &s->p, key, value, why, sizeof(why)) != 0)
-            return fail(p, p->line, "%s", why);
-    }
     return 0;
 }
 
@@ -924,6 +839,35 @@ static int do_fault(parser *p, const section *s, ovs_scenario *sc, const entry *
     return 0;
 }
 
+/* A [strategy NAME] section, kept as written for ovs_scenario_resolve. */
+static int do_strategy(parser *p, const section *s, ovs_scenario *sc)
+{
+    ovs_scenario_params *x = &sc->params[sc->n_params];
+
+    x->line = s->line;
+    if ((x->name = strdup(s->arg)) == NULL ||
+        (s->n > 0 && (x->kv = calloc((size_t)s->n, sizeof(*x->kv))) == NULL)) {
+        free(x->name);
+        x->name = NULL;
+        return fail(p, s->line, "out of memory");
+    }
+    sc->n_params++; /* from here ovs_scenario_free frees what x holds */
+    for (int i = 0; i < s->n; i++) {
+        ovs_scenario_kv *kv = &x->kv[x->n];
+        kv->line = s->e[i].line;
+        kv->key = strdup(s->e[i].key);
+        kv->value = strdup(s->e[i].value);
+        if (kv->key == NULL || kv->value == NULL) {
+            free(kv->key);
+            free(kv->value);
+            kv->key = kv->value = NULL;
+            return fail(p, kv->line, "out of memory");
+        }
+        x->n++;
+    }
+    return 0;
+}
+
 static int do_expect(parser *p, const section *s, ovs_scenario *sc)
 {
     for (int i = 0; i < s->n; i++) {
@@ -935,7 +879,8 @@ static int do_expect(parser *p, const section *s, ovs_scenario *sc)
             x->safe = 0;
         else
             return fail(p, e->line, "%s: '%.80s' is not safe or unsafe", e->key, e->value);
-        x->m = ovs_strategy_find(e->key); /* known: checked while reading */
+        if ((x->name = strdup(e->key)) == NULL)
+            return fail(p, e->line, "out of memory");
         x->line = e->line;
         sc->n_expect++;
     }
@@ -996,9 +941,7 @@ static int interpret(parser *p, ovs_scenario *sc)
             rc = do_crowd(p, s, sc);
             break;
         case SEC_STRATEGY:
-            sc->params[sc->n_params].m = s->m;
-            sc->params[sc->n_params].p = s->p;
-            sc->n_params++;
+            rc = do_strategy(p, s, sc);
             break;
         case SEC_EXPECT:
             rc = do_expect(p, s, sc);
@@ -1080,7 +1023,17 @@ void ovs_scenario_free(ovs_scenario *sc)
     if (sc == NULL)
         return;
     free(sc->clients);
+    for (int i = 0; i < sc->n_params; i++) {
+        for (int k = 0; k < sc->params[i].n; k++) {
+            free(sc->params[i].kv[k].key);
+            free(sc->params[i].kv[k].value);
+        }
+        free(sc->params[i].kv);
+        free(sc->params[i].name);
+    }
     free(sc->params);
+    for (int i = 0; i < sc->n_expect; i++)
+        free(sc->expect[i].name);
     free(sc->expect);
     free(sc->faults);
     memset(sc, 0, sizeof(*sc));
@@ -1215,26 +1168,6 @@ int ovs_request_parse(enum ovs_workload w, const char *text, ovs_request *r, cha
 }
 
 /* ---- queries ------------------------------------------------------------------------ */
-
-void ovs_scenario_params_for(const ovs_scenario *sc, const ovs_strategy_methods *m,
-                             ovs_params *out)
-{
-    for (int i = 0; i < sc->n_params; i++) {
-        if (sc->params[i].m == m) {
-            *out = sc->params[i].p;
-            return;
-        }
-    }
-    ovs_params_defaults(m, out);
-}
-
-int ovs_scenario_expect(const ovs_scenario *sc, const ovs_strategy_methods *m)
-{
-    for (int i = 0; i < sc->n_expect; i++)
-        if (sc->expect[i].m == m)
-            return sc->expect[i].safe;
-    return -1;
-}
 
 int ovs_scenario_requests(const ovs_scenario *sc)
 {

@@ -2,14 +2,19 @@
  *
  * Scenarios are INI files (read with libinih) in scenarios/. A file is validated whole
  * before anything starts: the first problem is reported as "file:line: what is wrong" and
- * the caller exits with status 2. See scenarios/README.md for the format. */
+ * the caller exits with status 2. See scenarios/README.md for the format.
+ *
+ * The parser knows no strategies: strategies are registered at run time, after it is
+ * built and possibly after a file is read. It keeps the [strategy NAME] sections and the
+ * [expect] entries as written, with their lines, and ovs_scenario_resolve (engine/plan.h)
+ * holds them against the registry before anything runs. */
 #ifndef OVS_SCENARIO_H
 #define OVS_SCENARIO_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/request.h"
-#include "locks/params.h"
 
 /* Limits the parser enforces, so that nothing downstream sizes an array from a user's file
  * unchecked. A booking of more nights than OVS_MAX_NIGHTS is refused: under `lock = night`
@@ -115,16 +120,26 @@ typedef struct ovs_crowd {
                                  sku = 1 + i % skus instead of req.sku */
 } ovs_crowd;
 
-/* A [strategy NAME] section: parameters for one strategy in this scenario. */
+/* One `key = value` line, as written. */
+typedef struct ovs_scenario_kv {
+    char *key;
+    char *value;
+    int line;
+} ovs_scenario_kv;
+
+/* A [strategy NAME] section as written: parameters for one strategy in this scenario.
+ * Neither the name nor the keys are checked here (ovs_scenario_resolve does). */
 typedef struct ovs_scenario_params {
-    const ovs_strategy_methods *m; /* the strategy named in the section header */
-    ovs_params p;                  /* defaults overlaid with the section's keys */
+    char *name;          /* NAME of the section header */
+    int line;            /* the header's line */
+    int n;               /* key lines, in file order */
+    ovs_scenario_kv *kv;
 } ovs_scenario_params;
 
-/* One [expect] entry: strategy = safe | unsafe. */
+/* One [expect] entry: NAME = safe | unsafe. The name is checked by ovs_scenario_resolve. */
 typedef struct ovs_expect {
-    const ovs_strategy_methods *m;
-    int safe; /* 1 safe, 0 unsafe */
+    char *name; /* the strategy, as written */
+    int safe;   /* 1 safe, 0 unsafe */
     int line;
 } ovs_expect;
 
@@ -150,7 +165,7 @@ typedef struct ovs_scenario {
     int n_faults;                  /* [fault NAME] sections, in file order */
     ovs_fault *faults;
 
-    int n_params;                  /* [strategy NAME] sections */
+    int n_params;                  /* [strategy NAME] sections, in file order */
     ovs_scenario_params *params;
     int n_expect;                  /* [expect] entries, in file order */
     ovs_expect *expect;
@@ -184,12 +199,6 @@ int ovs_fault_parse(const ovs_scenario *sc, const char *name, const ovs_fault_te
 int ovs_request_parse(enum ovs_workload w, const char *text, ovs_request *r, char *err,
                       size_t errlen);
 
-/* Parameters for strategy m in this scenario: the [strategy] section's values, or m's
- * defaults. */
-void ovs_scenario_params_for(const ovs_scenario *sc, const ovs_strategy_methods *m,
-                             ovs_params *out);
-/* The [expect] entry for m: 1 safe, 0 unsafe, -1 none. */
-int ovs_scenario_expect(const ovs_scenario *sc, const ovs_strategy_methods *m);
 /* Number of requests a run makes: clients or crowd buyers. */
 int ovs_scenario_requests(const ovs_scenario *sc);
 

@@ -4,7 +4,8 @@
  * leak, no read out of bounds under a coverage-guided fuzzer. Every input is parsed twice,
  * through both entry points users reach: ovs_scenario_parse() from memory and
  * ovs_scenario_load() from a file, so the reader's two sources (a buffer and getc on a
- * FILE) are both covered. The file is a memfd reached as /proc/self/fd/N: no directory
+ * FILE) are both covered. What parses is then resolved against the registry
+ * (ovs_scenario_resolve), as the command line does before anything runs. The file is a memfd reached as /proc/self/fd/N: no directory
  * to make or clean up and no disk write per input. Beyond "no crash, no leak, no read out
  * of bounds", which the sanitizers check, a result that breaks the parser's contract
  * aborts, so libFuzzer keeps the input:
@@ -12,8 +13,8 @@
  *  - the two entry points agree, result and message, on every input without a NUL byte;
  *  - an input with a NUL byte is refused by load (the reader refuses NUL, and from memory
  *    the text simply ends there);
- *  - a refusal starts with the path, and leaves the scenario empty (the header says it is
- *    then safe to free, and callers print err);
+ *  - a refusal, the parser's or the resolver's, starts with the path, and leaves the
+ *    scenario empty (the header says it is then safe to free, and callers print err);
  *  - an accepted scenario has a name and someone who makes a request, and stays inside the
  *    limits that downstream arrays are sized by.
  *
@@ -26,6 +27,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "engine/plan.h"
 #include "scenario/scenario.h"
 
 /* Longer inputs only slow the fuzzer down: a file of OVS_MAX_CLIENTS clients fits well
@@ -55,6 +57,16 @@ static int write_file(const uint8_t *data, size_t size)
     if (ftruncate(memfd, 0) != 0 || pwrite(memfd, data, size, 0) != (ssize_t)size)
         return -1;
     return 0;
+}
+
+/* Resolve what parsed, as the command line does; a refusal is freed, so that it leaves the
+ * scenario empty like the parser's. */
+static int resolve(int rc, ovs_scenario *sc, char *err, size_t errlen)
+{
+    if (rc != 0 || ovs_scenario_resolve(sc, err, errlen) == 0)
+        return rc;
+    ovs_scenario_free(sc);
+    return -1;
 }
 
 static int is_empty(const ovs_scenario *sc)
@@ -128,7 +140,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     err_mem[0] = err_file[0] = '\0';
     rc_mem = ovs_scenario_parse(path, text, &mem, err_mem, sizeof(err_mem));
+    rc_mem = resolve(rc_mem, &mem, err_mem, sizeof(err_mem));
     rc_file = ovs_scenario_load(path, &file, err_file, sizeof(err_file));
+    rc_file = resolve(rc_file, &file, err_file, sizeof(err_file));
 
     if (rc_mem != 0 && rc_mem != -1)
         broken("ovs_scenario_parse returned neither 0 nor -1", err_mem);

@@ -1,0 +1,158 @@
+/* cli_bench.h - what the files of `oversell bench` share: its options, what each phase
+ * measured, and the phases. Private to harness/cli/cli_bench*.c.
+ *
+ * cli_bench.c parses the command line and runs the phases in order; cli_bench_runs.c runs
+ * the flash sale, every strategy and recording's cost through the runner;
+ * cli_bench_ceiling.c measures the ceiling and redis-benchmark; cli_bench_report.c judges
+ * the figures against the targets and writes the report. Each phase fills its part of
+ * struct bench; a phase the machine could not run sets env_fail, one that broke counts a
+ * failure. */
+#ifndef OVS_CLI_BENCH_H
+#define OVS_CLI_BENCH_H
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/resource.h>
+
+#include "cli/cli.h"
+#include "engine/checker.h"
+#include "engine/recorder.h"
+
+#define BENCH_KEY "stock:1"
+#define BENCH_MANY_SKUS 1000
+/* Recording cost: this many runs with events and as many without, alternated. */
+#define BENCH_REC_PAIRS 7
+/* What the targets of SPEC §11 are stated for. */
+#define BENCH_TARGET_BUYERS 10000
+#define BENCH_TARGET_RSS_KIB (64L * 1024)
+/* Recording events may cost lua-decr at most this share of its throughput (per cent). */
+#define BENCH_RECORDING_MAX_PCT 5.0
+
+typedef struct bench_opts {
+    int connections;           /* C: ceiling threads, redis-benchmark -c, runner workers */
+    long long ops;             /* ceiling and redis-benchmark operations, in all */
+    int buyers;                /* buyers of every strategy run (and of the flash sale when
+                                  given on the command line) */
+    int buyers_given;          /* --buyers was given */
+    const char *out_dir;
+    const char *scenarios_dir;
+    const char *redis_server;  /* NULL: found on PATH */
+    int check;                 /* exit 1 when a target is missed */
+    int quiet;                 /* do not print the report */
+} bench_opts;
+
+/* One strategy run as the results database recorded it. */
+typedef struct bench_run {
+    const ovs_strategy_methods *m;
+    int done;                  /* ovs_cell_run recorded it */
+    char status[16];           /* "ok" | "aborted" | "error" */
+    char verdict[16];          /* "safe" | "unsafe" | "" */
+    char error[256];
+    int64_t requests, succeeded, refused, busy, unknown, errors, retries;
+    double throughput;         /* requests per second */
+    double seconds;            /* t0 to the last client's finish */
+    int64_t p50, p99, max;     /* request latency, ns */
+    char failure[128];         /* the most frequent failure among its events, if any */
+} bench_run;
+
+typedef struct bench_ceiling {
+    int ok;
+    char error[320];
+    long long done;            /* operations answered 1 */
+    double seconds, rate;
+    ovs_latency lat;
+} bench_ceiling;
+
+typedef struct bench_rb {
+    int found;                 /* redis-benchmark is on PATH */
+    int ok;                    /* it ran and its rate was read */
+    char path[512];
+    double rate;
+    char error[256];
+} bench_rb;
+
+typedef struct bench {
+    bench_opts o;
+    atomic_int *stop;
+    int tty;
+    ovs_results *db;
+    char shops[600];
+    char redis_version[64];
+    ovs_scenario flash;        /* flash-sale.ini, loaded before anything starts */
+    int n_flash;
+    bench_run flash_runs[CLI_MAX_STRATEGIES];
+    long flash_rss_kib;        /* ru_maxrss right after the flash sale */
+    long end_rss_kib;          /* ru_maxrss at the end */
+    bench_ceiling ceil;
+    bench_rb rb;
+    int skus_many;
+    int n_strategies;
+    bench_run hot[CLI_MAX_STRATEGIES], many[CLI_MAX_STRATEGIES];
+    bench_run rec_on[BENCH_REC_PAIRS], rec_off[BENCH_REC_PAIRS];
+    int n_rec;
+    int failures;              /* runs or measurements that broke */
+    int env_fail;              /* the machine could not run something: exit 3 */
+    char env_error[640];
+} bench;
+
+typedef struct bench_verdicts {
+    int lua_pass, lua_known;   /* lua-decr vs redis-benchmark */
+    double lua_rate, lua_pct;
+    int rec_pass, rec_known;
+    double rec_on, rec_off, rec_cost;
+    double rec_spread;         /* largest (max - min) / median of either side, in % */
+    int flash_pass, flash_finished;
+    int mem_pass;
+    double flash_mib, end_mib;
+    int misses;
+} bench_verdicts;
+
+static inline int stopping(const bench *b)
+{
+    return atomic_load(b->stop) != 0;
+}
+
+static inline void progress(const bench *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Progress only for a person watching: a terminal, not a pipe or a CI log. */
+static inline void progress(const bench *b, const char *fmt, ...)
+{
+    va_list ap;
+    if (!b->tty)
+        return;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+}
+
+static inline long peak_rss_kib(void)
+{
+    struct rusage ru;
+    return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : -1; /* KiB on Linux */
+}
+
+/* ---- cli_bench_runs.c: phases 1, 4 and 5 ---- */
+
+/* The flash sale with each of its strategies; then the peak resident set. */
+void bench_flash(bench *b);
+/* Every registered strategy on the hot SKU and on many SKUs. */
+void bench_strategies(bench *b);
+/* lua-decr with events recorded and without, BENCH_REC_PAIRS of each, alternated. */
+void bench_recording(bench *b);
+
+/* ---- cli_bench_ceiling.c: phases 2 and 3 ---- */
+
+/* The ceiling and redis-benchmark, on one server of their own; also b->redis_version. */
+void bench_ceiling_phase(bench *b);
+
+/* ---- cli_bench_report.c ---- */
+
+/* The figures against the targets. */
+void bench_judge(const bench *b, bench_verdicts *v);
+/* OUT/bench.md, and the same on stdout unless quiet. 0, or EXIT_ENV after printing why. */
+int bench_write_outputs(const bench *b, const bench_verdicts *v);
+
+#endif

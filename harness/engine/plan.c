@@ -1,0 +1,116 @@
+/* plan.c - resolving a scenario's strategy names and parameters against the registry.
+ *
+ * The messages are the ones the parser gave when it checked these itself, at the same
+ * lines: the user sees no difference between a key the parser refuses and a parameter the
+ * strategy refuses. Among several problems the first in the file is reported, as the
+ * parser does; the parser's own problems come first of all, since resolving only starts on
+ * a file that parsed. */
+#include "engine/plan.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/util.h"
+
+/* "unknown strategy 'NAME' in WHERE", with a hint when a registered name is close. */
+static void unknown_strategy(const char *name, const char *where, char *msg, size_t len)
+{
+    const ovs_strategy_methods *const *all = ovs_strategy_list();
+    const char *names[OVS_MAX_STRATEGIES + 1];
+    char known[512];
+    size_t used = 0;
+    const char *hint;
+    int n = 0;
+
+    known[0] = '\0';
+    for (; all[n] && n < OVS_MAX_STRATEGIES; n++) {
+        names[n] = all[n]->name;
+        if (used < sizeof(known))
+            used += (size_t)snprintf(known + used, sizeof(known) - used, "%s%s",
+                                     n ? ", " : "", all[n]->name);
+    }
+    names[n] = NULL;
+    hint = ovs_closest(name, names);
+    if (hint)
+        snprintf(msg, len, "unknown strategy '%.64s' in %s: did you mean '%s'? (known: %s)",
+                 name, where, hint, known);
+    else
+        snprintf(msg, len, "unknown strategy '%.64s' in %s (known: %s)", name, where, known);
+}
+
+/* The line of the section's first problem, described in msg, or 0 when it has none. */
+static int check_section(const ovs_scenario_params *x, char *msg, size_t len)
+{
+    const ovs_strategy_methods *m = ovs_strategy_find(x->name);
+    ovs_params p;
+    char why[400];
+
+    if (m == NULL) {
+        char where[96];
+        snprintf(where, sizeof(where), "[strategy %.63s]", x->name);
+        unknown_strategy(x->name, where, msg, len);
+        return x->line;
+    }
+    ovs_params_defaults(m, &p);
+    for (int i = 0; i < x->n; i++) {
+        if (ovs_params_set(m, &p, x->kv[i].key, x->kv[i].value, why, sizeof(why)) != 0) {
+            snprintf(msg, len, "%s", why);
+            return x->kv[i].line;
+        }
+    }
+    return 0;
+}
+
+int ovs_scenario_resolve(const ovs_scenario *sc, char *err, size_t errlen)
+{
+    char msg[512], first[512];
+    int first_line = 0;
+
+    for (int i = 0; i < sc->n_params; i++) {
+        int line = check_section(&sc->params[i], msg, sizeof(msg));
+        if (line > 0 && (first_line == 0 || line < first_line)) {
+            first_line = line;
+            memcpy(first, msg, sizeof(first));
+        }
+    }
+    /* Entries are in file order: only the first unknown one can come first. */
+    for (int i = 0; i < sc->n_expect; i++) {
+        const ovs_expect *x = &sc->expect[i];
+        if (ovs_strategy_find(x->name) != NULL)
+            continue;
+        if (first_line == 0 || x->line < first_line) {
+            unknown_strategy(x->name, "[expect]", first, sizeof(first));
+            first_line = x->line;
+        }
+        break;
+    }
+    if (first_line == 0)
+        return 0;
+    ovs_seterr(err, errlen, "%s:%d: %s", sc->path, first_line, first);
+    return -1;
+}
+
+void ovs_scenario_params_for(const ovs_scenario *sc, const ovs_strategy_methods *m,
+                             ovs_params *out)
+{
+    char err[256];
+
+    ovs_params_defaults(m, out);
+    for (int i = 0; i < sc->n_params; i++) {
+        const ovs_scenario_params *x = &sc->params[i];
+        if (strcmp(x->name, m->name) != 0)
+            continue;
+        /* Resolved: every key is one m takes, with a value it accepts. */
+        for (int k = 0; k < x->n; k++)
+            (void)ovs_params_set(m, out, x->kv[k].key, x->kv[k].value, err, sizeof(err));
+        return;
+    }
+}
+
+int ovs_scenario_expect(const ovs_scenario *sc, const ovs_strategy_methods *m)
+{
+    for (int i = 0; i < sc->n_expect; i++)
+        if (strcmp(sc->expect[i].name, m->name) == 0)
+            return sc->expect[i].safe;
+    return -1;
+}

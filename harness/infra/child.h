@@ -1,0 +1,53 @@
+/* child.h - child processes that die with the harness, and the registry of their pids.
+ *
+ * The fleet's servers are started here (fleet.c says what to run, this file how): each
+ * child asks the kernel for SIGKILL when the thread that forked it dies
+ * (PR_SET_PDEATHSIG), and while it runs its pid sits in a process-wide registry that a
+ * signal handler can empty with kill(2) alone (ovs_child_kill_all).
+ *
+ * A pid is only ever signalled while it is our unreaped child: ovs_child_exited looks
+ * without reaping (the pid stays ours, a zombie), and ovs_child_reap takes the pid out of
+ * the registry before it reaps. This relies on nobody else reaping our children: a program
+ * using these must not set SIGCHLD to SIG_IGN nor call waitpid(-1, ...). */
+#ifndef OVS_CHILD_H
+#define OVS_CHILD_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "core/util.h" /* OVS_ERR_ENV, OVS_ERR */
+
+/* Children alive at once in this process, every fleet together: eight fleets of
+ * OVS_FLEET_MAX (fleet.h) masters. */
+#define OVS_CHILD_MAX 128
+
+/* Exit statuses of a child that never reached the program's main(). */
+#define OVS_CHILD_SETUP_FAILED 126
+#define OVS_CHILD_EXEC_FAILED 127
+
+/* Fork and exec exe with argv (NULL-terminated; argv[0] included), stdin from /dev/null,
+ * stdout and stderr appended to the file out (created 0600), in a process group of its
+ * own, with default signal dispositions, an empty signal mask and no descriptor but 0, 1
+ * and 2. The child dies with the calling thread, so call it from a thread that lives as
+ * long as the child. Returns 0 with *pid and *slot (its registry slot) set, or OVS_ERR_ENV
+ * (cannot open a file, cannot fork) or OVS_ERR (the registry is full) with a reason in err;
+ * *pid and *slot are left alone on failure. */
+int ovs_child_spawn(const char *exe, char *const *argv, const char *out, pid_t *pid,
+                    int *slot, char *err, size_t errlen);
+
+/* Whether child pid has exited, without reaping it; si gets how. A child someone else
+ * reaped counts as exited. */
+int ovs_child_exited(pid_t pid, siginfo_t *si);
+
+/* Forget child *pid: out of the registry (slot *slot) first, then reaped, so that no
+ * handler can signal a pid after the kernel is free to reuse it. The caller knows the
+ * process has exited or has sent it SIGKILL. Sets *pid and *slot to -1; a *pid <= 0 does
+ * nothing. */
+void ovs_child_reap(pid_t *pid, int *slot);
+
+/* Async-signal-safe: SIGKILL every child in the registry, that is every child started by
+ * ovs_child_spawn and not reaped. */
+void ovs_child_kill_all(void);
+
+#endif
