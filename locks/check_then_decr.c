@@ -125,7 +125,7 @@ static void wait_replicas(ctd *x)
 
 static int sell_unit(ctd *x, const ovs_request *req, int64_t think_ns)
 {
-    char key[OVS_REDIS_STOCK_KEY_MAX];
+    char key[OVS_STOCK_KEY_MAX];
     long long stock;
     redisReply *reply;
     int rc;
@@ -146,7 +146,7 @@ static int sell_unit(ctd *x, const ovs_request *req, int64_t think_ns)
 static int claim_nights(ctd *x, const ovs_request *req, int64_t buyer, int64_t think_ns)
 {
     int nights = req->check_out - req->check_in;
-    char (*keys)[OVS_REDIS_STOCK_KEY_MAX];
+    char (*keys)[OVS_NIGHT_KEY_MAX];
     char guest[24];
     int taken = 0;
     int rc = OVS_OK;

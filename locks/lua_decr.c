@@ -82,7 +82,7 @@ static int run_claim(luad *x, ovs_script *sc, int nkeys, int nargs, const char *
 
 static int sell_unit(luad *x, const ovs_request *req)
 {
-    char key[OVS_REDIS_STOCK_KEY_MAX];
+    char key[OVS_STOCK_KEY_MAX];
     const char *kv[1] = { key };
 
     ovs_stock_key(req->sku, key, sizeof(key));
@@ -92,7 +92,7 @@ static int sell_unit(luad *x, const ovs_request *req)
 static int claim_nights(luad *x, const ovs_request *req, int64_t buyer)
 {
     int nights = req->check_out - req->check_in;
-    char (*keys)[OVS_REDIS_STOCK_KEY_MAX];
+    char (*keys)[OVS_NIGHT_KEY_MAX];
     const char **kv;
     char guest[24];
     int rc;

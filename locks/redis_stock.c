@@ -61,7 +61,7 @@ int ovs_redis_stock_prepare(ovs_strategy *s, const ovs_env *env)
     ovs_redis_init(&r, &env->redis[0], STOCK_CONNECT_MS, STOCK_PREPARE_MS);
     if (env->workload == OVS_INVENTORY) {
         for (int sku = 1; sku <= env->skus && rc == OVS_OK; sku++) {
-            char key[OVS_REDIS_STOCK_KEY_MAX];
+            char key[OVS_STOCK_KEY_MAX];
             ovs_stock_key(sku, key, sizeof(key));
             rc = ovs_redis_cmd(&r, &reply, "SET %s %d", key, env->stock);
             if (rc == OVS_OK)
@@ -74,11 +74,6 @@ int ovs_redis_stock_prepare(ovs_strategy *s, const ovs_env *env)
         rc = ovs_strategy_fail(s, OVS_ERR, "%s", r.errstr);
     ovs_redis_close(&r);
     return rc;
-}
-
-void ovs_stock_key(int sku, char *buf, size_t len)
-{
-    snprintf(buf, len, "stock:%d", sku);
 }
 
 void ovs_night_key(const ovs_request *req, int i, char *buf, size_t len)

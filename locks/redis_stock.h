@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 
+#include "core/keys.h"
 #include "locks/strategy.h"
 
 /* The script lua-decr sells one unit with: KEYS[1] is stock:<sku>; when the stock is above
@@ -20,12 +21,10 @@ extern const char ovs_redis_stock_decr_src[];
  * every one of env->skus, or remove every taken night an earlier run left. Returns OVS_OK
  * or OVS_ERR with s->errstr. */
 int ovs_redis_stock_prepare(ovs_strategy *s, const ovs_env *env);
-/* Room for either key below, NUL included, with every number at its widest (41 bytes for
- * "night:<hotel>:<room>:YYYY-MM-DD"; snprintf cuts rather than overruns beyond). */
-#define OVS_REDIS_STOCK_KEY_MAX 48
-/* The key of one SKU's stock: "stock:<sku>". The one place it is spelled: the strategies,
- * the shop's recovery and the divergence check's read of Redis all name it through here. */
-void ovs_stock_key(int sku, char *buf, size_t len);
+/* Room for a night key, NUL included, with every number at its widest (41 bytes for
+ * "night:<hotel>:<room>:YYYY-MM-DD"; snprintf cuts rather than overruns beyond). The
+ * stock key is core's (core/keys.h): more layers than this one name it. */
+#define OVS_NIGHT_KEY_MAX 48
 /* The key of night i (0-based) of the stay. */
 void ovs_night_key(const ovs_request *req, int i, char *buf, size_t len);
 

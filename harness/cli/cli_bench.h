@@ -17,10 +17,12 @@
 #include <sys/resource.h>
 
 #include "cli/cli.h"
+#include "core/keys.h"
 #include "engine/checker.h"
 #include "engine/recorder.h"
 
-#define BENCH_KEY "stock:1"
+/* The SKU whose stock key (ovs_stock_key) the ceiling sells from. */
+#define BENCH_SKU 1
 #define BENCH_MANY_SKUS 1000
 /* Recording cost: this many runs with events and as many without, alternated. */
 #define BENCH_REC_PAIRS 7

@@ -59,8 +59,11 @@ static void *ceil_main(void *arg)
     ceil_worker *w = arg;
     ovs_redis r;
     ovs_script s = { .src = ovs_redis_stock_decr_src, .sha = "" };
-    const char *const key[1] = { BENCH_KEY };
+    char stock[OVS_STOCK_KEY_MAX];
+    const char *const key[1] = { stock };
     int ready;
+
+    ovs_stock_key(BENCH_SKU, stock, sizeof(stock));
 
     /* Connected and the script loaded before the gate: set-up is no part of the loop. */
     ovs_redis_init(&r, w->ep, BENCH_CONNECT_MS, BENCH_COMMAND_MS);
@@ -218,7 +221,7 @@ static int run_redis_benchmark(bench *b, const ovs_endpoint *ep, const char *sha
                                char *err, size_t errlen)
 {
     extern char **environ;
-    char host[64], port[16], clients[16], n[24], shabuf[41], key[] = BENCH_KEY;
+    char host[64], port[16], clients[16], n[24], shabuf[41], key[OVS_STOCK_KEY_MAX];
     char a_h[] = "-h", a_p[] = "-p", a_c[] = "-c", a_n[] = "-n", a_q[] = "-q",
          a_csv[] = "--csv", a_cmd[] = "EVALSHA", a_one[] = "1", a_name[] = "redis-benchmark";
     char *argv[] = { a_name, a_h, host, a_p, port, a_c, clients, a_n, n, a_q, a_csv,
@@ -231,6 +234,7 @@ static int run_redis_benchmark(bench *b, const ovs_endpoint *ep, const char *sha
     /* Generous: redis-benchmark on a slow machine still does 1,000 EVALSHA a second. */
     int64_t deadline = ovs_now_ns() + (30 + b->o.ops / 1000) * OVS_NS_PER_S;
 
+    ovs_stock_key(BENCH_SKU, key, sizeof(key));
     snprintf(host, sizeof(host), "%s", ep->host);
     snprintf(port, sizeof(port), "%d", ep->port);
     snprintf(clients, sizeof(clients), "%d", b->o.connections);
@@ -322,8 +326,10 @@ void bench_ceiling_phase(bench *b)
     const ovs_endpoint *ep = &ovs_fleet_endpoints(fleet)[0];
     snprintf(b->redis_version, sizeof(b->redis_version), "%s", ovs_fleet_version(fleet));
 
+    char key[OVS_STOCK_KEY_MAX];
+    ovs_stock_key(BENCH_SKU, key, sizeof(key));
     ovs_redis_init(&r, ep, BENCH_CONNECT_MS, BENCH_COMMAND_MS);
-    int prc = ovs_redis_cmd(&r, &reply, "SET %s %s", BENCH_KEY, BENCH_STOCK);
+    int prc = ovs_redis_cmd(&r, &reply, "SET %s %s", key, BENCH_STOCK);
     if (prc == OVS_OK) {
         freeReplyObject(reply);
         prc = ovs_redis_script_load(&r, &s);

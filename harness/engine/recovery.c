@@ -12,11 +12,11 @@
 
 #include <hiredis/hiredis.h>
 
+#include "core/keys.h"
 #include "core/util.h"
 #include "engine/shop.h"
 #include "engine/writeback.h"
 #include "infra/topology.h"
-#include "locks/redis_stock.h"
 
 /* The write-back queue is held while SQL and the queue are read, so the pair is one
  * consistent state. */
@@ -49,7 +49,7 @@ int ovs_recover(const ovs_scenario *sc, const char *shop_path, const ovs_endpoin
          * reconcile takes it off. */
         int pending = wb ? ovs_writeback_pending_sku(wb, sku) : 0;
         int64_t v = how == OVS_RECOVER_RECONCILE ? stock - pending : stock;
-        char key[OVS_REDIS_STOCK_KEY_MAX];
+        char key[OVS_STOCK_KEY_MAX];
         ovs_stock_key(sku, key, sizeof(key));
         redisReply *r = redisCommand(c, "SET %s %lld", key, (long long)v);
         if (r == NULL || r->type == REDIS_REPLY_ERROR) {

@@ -12,6 +12,7 @@
 #include "infra/fleet.h"
 #include "infra/fleet_faults.h"
 #include "infra/proxy.h"
+#include "core/keys.h"
 #include "core/util.h"
 
 #define MAX_REPLICAS 4
@@ -282,16 +283,21 @@ int ovs_topology_redis_stocks(ovs_topology *t, int skus, int64_t *stock, int *mi
     if (c == NULL)
         return -1;
     /* Pipelined: one round trip's worth of waiting for a thousand SKUs, not a thousand. */
-    for (int sku = 1; sku <= skus; sku++)
-        if (redisAppendCommand(c, "GET stock:%d", sku) != REDIS_OK) {
+    for (int sku = 1; sku <= skus; sku++) {
+        char key[OVS_STOCK_KEY_MAX];
+        ovs_stock_key(sku, key, sizeof(key));
+        if (redisAppendCommand(c, "GET %s", key) != REDIS_OK) {
             ovs_seterr(err, errlen, "%s:%d: %s", ep->host, ep->port, c->errstr);
             redisFree(c);
             return -1;
         }
+    }
     for (int sku = 1; sku <= skus; sku++) {
         redisReply *r = NULL;
+        char key[OVS_STOCK_KEY_MAX];
+        ovs_stock_key(sku, key, sizeof(key));
         if (redisGetReply(c, (void **)&r) != REDIS_OK || r == NULL) {
-            ovs_seterr(err, errlen, "%s:%d: GET stock:%d: %s", ep->host, ep->port, sku,
+            ovs_seterr(err, errlen, "%s:%d: GET %s: %s", ep->host, ep->port, key,
                        c->errstr[0] ? c->errstr : "no reply");
             rc = -1;
             break;
@@ -302,7 +308,7 @@ int ovs_topology_redis_stocks(ovs_topology *t, int skus, int64_t *stock, int *mi
         } else if (r->type == REDIS_REPLY_STRING) {
             stock[sku - 1] = strtoll(r->str, NULL, 10);
         } else {
-            ovs_seterr(err, errlen, "%s:%d: GET stock:%d: %s", ep->host, ep->port, sku,
+            ovs_seterr(err, errlen, "%s:%d: GET %s: %s", ep->host, ep->port, key,
                        r->type == REDIS_REPLY_ERROR ? r->str : "not a string");
             rc = -1;
         }
