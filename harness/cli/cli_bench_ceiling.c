@@ -171,26 +171,6 @@ static void run_ceiling(bench *b, const ovs_endpoint *ep)
 
 /* ---- redis-benchmark ---------------------------------------------------------------- */
 
-/* The first executable name on $PATH, into buf. 0, or -1 when there is none. */
-static int find_on_path(const char *name, char *buf, size_t len)
-{
-    const char *path = getenv("PATH");
-
-    if (path == NULL || path[0] == '\0')
-        path = "/usr/local/bin:/usr/bin:/bin";
-    for (;;) {
-        const char *colon = strchr(path, ':');
-        size_t n = colon ? (size_t)(colon - path) : strlen(path);
-        /* An empty element is the current directory, as for execvp. */
-        snprintf(buf, len, "%.*s/%s", n ? (int)n : 1, n ? path : ".", name);
-        if (access(buf, X_OK) == 0)
-            return 0;
-        if (colon == NULL)
-            return -1;
-        path = colon + 1;
-    }
-}
-
 /* The requests per second on redis-benchmark's CSV line for the command:
  *   "EVALSHA <sha> 1 stock:1","60204.70","0.141",...
  * 0, or -1 when there is no such line. */
@@ -310,7 +290,7 @@ void bench_ceiling_phase(bench *b)
     redisReply *reply;
     char err[300];
 
-    b->rb.found = find_on_path("redis-benchmark", b->rb.path, sizeof(b->rb.path)) == 0;
+    b->rb.found = ovs_find_executable("redis-benchmark", b->rb.path, sizeof(b->rb.path)) == 0;
     int frc = ovs_fleet_start(&fo, &fleet, err, sizeof(err));
     if (frc != 0) {
         if (frc == OVS_ERR_ENV) {
