@@ -1,4 +1,4 @@
-/* cli_bench.c - `oversell bench`: how fast the harness and each strategy go (SPEC §11).
+/* cli_bench.c - `oversell bench`: how fast the harness and each strategy go, against targets.
  *
  * Everything is measured in one run, against servers the harness starts on loopback, so
  * the figures compare on one machine at one moment. In the order it is done:

@@ -26,7 +26,7 @@
 #define BENCH_MANY_SKUS 1000
 /* Recording cost: this many runs with events and as many without, alternated. */
 #define BENCH_REC_PAIRS 7
-/* What the targets of SPEC §11 are stated for. */
+/* What the targets are stated for: 10,000 buyers within 64 MiB. */
 #define BENCH_TARGET_BUYERS 10000
 #define BENCH_TARGET_RSS_KIB (64L * 1024)
 /* Recording events may cost lua-decr at most this share of its throughput (per cent). */

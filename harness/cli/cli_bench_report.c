@@ -1,5 +1,5 @@
 /* cli_bench_report.c - the report of `oversell bench` (stdout and OUT/bench.md): every
- * figure the phases measured, set against the targets of SPEC §11.
+ * figure the phases measured, set against the targets it judges (the Targets table).
  *
  * The figures are timings of a shared machine: the test suite checks that the command
  * works and what the report contains, never a number in it. */

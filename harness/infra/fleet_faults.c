@@ -1,4 +1,4 @@
-/* fleet_faults.c - the faults of SPEC §4 on a running fleet: kill, restart, pause and
+/* fleet_faults.c - a scenario's node faults on a running fleet: kill, restart, pause and
  * resume a node, add a replica, promote it, take a snapshot.
  *
  * Split from fleet.c, which starts and stops the fleet; the node operations both use are

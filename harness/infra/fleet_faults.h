@@ -1,5 +1,5 @@
 /* fleet_faults.h - faults and topology on a running fleet (fleet.h): kill, restart, pause
- * and resume a node, add a replica, promote it, take a snapshot (SPEC §4).
+ * and resume a node, add a replica, promote it, take a snapshot (a scenario's node faults).
  *
  * Nodes are numbered globally: masters 0..size-1, then replicas size..total-1 in the order
  * they were added. Functions that fork (add_replica, restart) must be called from the
