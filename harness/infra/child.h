@@ -16,11 +16,12 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "core/util.h" /* OVS_ERR_ENV, OVS_ERR */
+#include "core/endpoint.h" /* OVS_MAX_NODES */
+#include "core/util.h"     /* OVS_ERR_ENV, OVS_ERR */
 
-/* Children alive at once in this process, every fleet together: eight fleets of
- * OVS_FLEET_MAX (fleet.h) masters. */
-#define OVS_CHILD_MAX 128
+/* Children alive at once in this process, every fleet together: eight fleets of the
+ * most masters a run can have. */
+#define OVS_CHILD_MAX (8 * OVS_MAX_NODES)
 
 /* Exit statuses of a child that never reached the program's main(). */
 #define OVS_CHILD_SETUP_FAILED 126
