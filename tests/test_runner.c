@@ -88,9 +88,29 @@ typedef struct outcome {
     ovs_check lost;
 } outcome;
 
+/* The run's private directory, removed by the teardown whether the test passed or not. */
+static char dir[64];
+
+static int remove_dir(void **state)
+{
+    static const char *const names[] = { "shop.db", "shop.db-wal", "shop.db-shm" };
+    char path[96];
+
+    (void)state;
+    if (dir[0] == '\0')
+        return 0;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+        unlink(path);
+    }
+    int rc = rmdir(dir);
+    dir[0] = '\0';
+    return rc;
+}
+
 static void run(int code, int commits, outcome *o)
 {
-    char dir[] = "/tmp/oversell-runner.XXXXXX", path[64], err[256], fig[256];
+    char path[96], err[256], fig[256];
     ovs_scenario sc;
     ovs_params params = { 0 };
     ovs_run_result res;
@@ -99,6 +119,7 @@ static void run(int code, int commits, outcome *o)
 
     release_code = code;
     txn.unlock_commits = commits;
+    snprintf(dir, sizeof(dir), "/tmp/oversell-runner.XXXXXX");
     assert_non_null(mkdtemp(dir));
     snprintf(path, sizeof(path), "%s/shop.db", dir);
     if (ovs_scenario_parse("undone.ini", scenario_text, &sc, err, sizeof(err)) != 0)
@@ -121,13 +142,6 @@ static void run(int code, int commits, outcome *o)
     ovs_shop_close(db);
     ovs_run_result_free(&res);
     ovs_scenario_free(&sc);
-    snprintf(path, sizeof(path), "%s/shop.db", dir);
-    unlink(path);
-    snprintf(path, sizeof(path), "%s/shop.db-wal", dir);
-    unlink(path);
-    snprintf(path, sizeof(path), "%s/shop.db-shm", dir);
-    unlink(path);
-    rmdir(dir);
 }
 
 /* Rolled back: both buyers' sales failed, nothing reached SQL, and nobody was told
@@ -172,9 +186,9 @@ static void release_of_a_plain_lock_does_not_decide(void **state)
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(undone_commit_fails_the_request),
-        cmocka_unit_test(unknown_commit_is_unknown),
-        cmocka_unit_test(release_of_a_plain_lock_does_not_decide),
+        cmocka_unit_test_teardown(undone_commit_fails_the_request, remove_dir),
+        cmocka_unit_test_teardown(unknown_commit_is_unknown, remove_dir),
+        cmocka_unit_test_teardown(release_of_a_plain_lock_does_not_decide, remove_dir),
     };
     if (argc > 1)
         cmocka_set_test_filter(argv[1]);
