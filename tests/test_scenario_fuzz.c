@@ -16,7 +16,6 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <dirent.h>
 
 #include "engine/plan.h"
 #include "scenario/scenario.h"
@@ -30,34 +29,6 @@
 #define MAX_FILES 64
 
 /* The shipped scenario files, in a stable order. */
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int scenario_files(const char *dir, char **paths, int max)
-{
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    int n = 0;
-
-    if (d == NULL)
-        return -1;
-    while ((e = readdir(d)) != NULL && n < max) {
-        size_t l = strlen(e->d_name);
-        if (l > 4 && strcmp(e->d_name + l - 4, ".ini") == 0) {
-            paths[n] = malloc(strlen(dir) + l + 2);
-            if (paths[n] == NULL)
-                break;
-            sprintf(paths[n], "%s/%s", dir, e->d_name);
-            n++;
-        }
-    }
-    closedir(d);
-    qsort(paths, (size_t)n, sizeof(*paths), cmp_str);
-    return n;
-}
-
 static char *slurp(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
@@ -159,7 +130,7 @@ static void mutants_parse_or_refuse_cleanly(void **state)
 
     (void)state;
     snprintf(dir, sizeof(dir), "%s/scenarios", OVS_SOURCE_DIR);
-    int n = scenario_files(dir, paths, MAX_FILES);
+    int n = ovs_scenario_files(dir, paths, MAX_FILES);
     assert_true(n > 0);
     ovs_rng_seed(&rng, seed);
     for (long i = 0; i < iterations; i++) {

@@ -55,8 +55,6 @@ void cli_usage(FILE *f, enum cli_mode mode);
 int cli_color(int fd);
 /* The default scenario directory: ./scenarios when it exists, else the source tree's. */
 const char *cli_default_scenarios(void);
-/* Every *.ini in dir, sorted. Returns the count or -1. Free each path. */
-int cli_scenario_files(const char *dir, char **paths, int max);
 int cli_mkdir_p(const char *path);
 /* Remove a SQLite database file with its -wal and -shm files, so a run starts afresh. */
 void cli_remove_db(const char *path);

@@ -5,7 +5,6 @@
  * Split from cli_run.c so that the commands depend on these helpers and not on each
  * other: cli_run.c, cli_explain.c, cli_bench.c and main.c all call here, and nothing here
  * calls a command. */
-#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -209,34 +208,6 @@ int cli_parse(int argc, char **argv, cli_options *o)
     return 0;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-int cli_scenario_files(const char *dir, char **paths, int max)
-{
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    int n = 0;
-
-    if (d == NULL)
-        return -1;
-    while ((e = readdir(d)) != NULL && n < max) {
-        size_t len = strlen(e->d_name);
-        if (len > 4 && strcmp(e->d_name + len - 4, ".ini") == 0) {
-            size_t need = strlen(dir) + len + 2;
-            paths[n] = malloc(need);
-            if (paths[n] == NULL)
-                break;
-            snprintf(paths[n], need, "%s/%s", dir, e->d_name);
-            n++;
-        }
-    }
-    closedir(d);
-    qsort(paths, (size_t)n, sizeof(*paths), cmp_str);
-    return n;
-}
 
 int cli_mkdir_p(const char *path)
 {

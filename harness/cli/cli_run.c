@@ -307,7 +307,7 @@ int cli_run(int argc, char **argv, enum cli_mode mode)
             fprintf(stderr, "oversell %s: unexpected argument '%s'\n", o.cmd, argv[optind]);
             return EXIT_USAGE;
         }
-        n = cli_scenario_files(o.scenarios_dir, paths, CLI_MAX_SCENARIOS);
+        n = ovs_scenario_files(o.scenarios_dir, paths, CLI_MAX_SCENARIOS);
         if (n <= 0) {
             fprintf(stderr, "oversell %s: %s: %s\n", o.cmd, o.scenarios_dir,
                     n < 0 ? strerror(errno) : "no .ini scenario files");

@@ -78,7 +78,7 @@ static int cmd_list(int argc, char **argv)
             printf("      %-16s %-12s %s\n", p->name, def, p->help);
         }
     }
-    int n = cli_scenario_files(o.scenarios_dir, paths, CLI_MAX_SCENARIOS);
+    int n = ovs_scenario_files(o.scenarios_dir, paths, CLI_MAX_SCENARIOS);
     printf("\nscenarios (%s):\n", o.scenarios_dir);
     for (int i = 0; i < n; i++) {
         ovs_scenario sc;

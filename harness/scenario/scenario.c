@@ -15,6 +15,7 @@
 #include "scenario/scenario.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -612,4 +613,33 @@ void ovs_scenario_free(ovs_scenario *sc)
 int ovs_scenario_requests(const ovs_scenario *sc)
 {
     return sc->has_crowd ? sc->crowd.buyers : sc->n_clients;
+}
+
+static int cmp_path(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int ovs_scenario_files(const char *dir, char **paths, int max)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int n = 0;
+
+    if (d == NULL)
+        return -1;
+    while ((e = readdir(d)) != NULL && n < max) {
+        size_t len = strlen(e->d_name);
+        if (len > 4 && strcmp(e->d_name + len - 4, ".ini") == 0) {
+            size_t need = strlen(dir) + len + 2;
+            paths[n] = malloc(need);
+            if (paths[n] == NULL)
+                break;
+            snprintf(paths[n], need, "%s/%s", dir, e->d_name);
+            n++;
+        }
+    }
+    closedir(d);
+    qsort(paths, (size_t)n, sizeof(*paths), cmp_path);
+    return n;
 }

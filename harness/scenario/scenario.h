@@ -178,6 +178,9 @@ int ovs_scenario_load(const char *path, ovs_scenario *sc, char *err, size_t errl
 int ovs_scenario_parse(const char *path, const char *text, ovs_scenario *sc, char *err,
                        size_t errlen);
 void ovs_scenario_free(ovs_scenario *sc);
+/* Every *.ini in dir, sorted by name, as malloc'd "dir/name" paths (at most max). Returns
+ * the count, or -1 when dir cannot be read. Free each path. */
+int ovs_scenario_files(const char *dir, char **paths, int max);
 
 /* The values of one [fault NAME] section as written; NULL for a key not given. */
 typedef struct ovs_fault_text {
