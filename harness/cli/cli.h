@@ -20,7 +20,7 @@
 #define EXIT_INTERRUPTED 130
 
 #define CLI_MAX_SCENARIOS 64
-#define CLI_MAX_STRATEGIES 32
+#define CLI_MAX_STRATEGIES OVS_MAX_STRATEGIES /* every registered strategy can be named */
 
 enum cli_mode { CLI_RUN, CLI_MATRIX, CLI_GATE, CLI_EXPLAIN };
 
