@@ -82,8 +82,10 @@ case "${1:-}" in
     ./build/oversell gate --quiet --out build/gate --junit build/gate/junit.xml
     # One closing line over everything above: the four suites and the gate's cells.
     passed=0 failed=0
-    for log in build/meson-logs/testlog.json build-asan/meson-logs/testlog.json \
-               build-tsan/meson-logs/testlog.json build-fuzz/meson-logs/testlog.json; do
+    # meson names a test setup's log after it (testlog-asan.json).
+    for log in build/meson-logs/testlog.json build-asan/meson-logs/testlog-asan.json \
+               build-tsan/meson-logs/testlog-tsan.json build-fuzz/meson-logs/testlog.json; do
+      [ -f "$log" ] || { echo "setup.sh: no test log $log" >&2; exit 1; }
       ok=$(grep -o '"result": "[A-Z]*"' "$log" | grep -c '"OK"' || true)
       all=$(grep -o '"result": "[A-Z]*"' "$log" | wc -l)
       passed=$((passed + ok)) failed=$((failed + all - ok))
