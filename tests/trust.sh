@@ -2,7 +2,8 @@
 # trust.sh - verdicts that must not be earned by accident, end to end through the binary:
 # a fault that cannot fire makes the run an error that names it (never "safe"); after a
 # promotion every strategy's requests reach the promoted node, crowds included; a write
-# refused for a stale fencing token is said to be so, not "sold out".
+# refused for a stale fencing token is said to be so, not "sold out"; a restart's figure
+# counts the orders still queued.
 set -u
 bin=${1:?usage: trust.sh path/to/oversell}
 src=${OVS_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -98,6 +99,13 @@ check "failover-mid-sale: lua-decr sold units the promoted replica never heard o
 check "fencing: the stale write is refused as a stale token, not as sold out" \
   [ "$(q "$tmp/stale" "SELECT count(*) FROM events WHERE op = 'request' AND client = 0
         AND detail = 'refused: stale token'")" = 1 ]
+
+# 4. The restart figure says what was queued whatever the recovery rule (it said "queued 0"
+# under rewarm-from-sql while 50 orders waited for SQL).
+"$bin" run crash-before-writeback --strategy lua-decr --out "$tmp/crash" --quiet
+check "crash-before-writeback: the restart names the 50 orders still queued" \
+  [ "$(q "$tmp/crash" "SELECT count(*) FROM events WHERE op = 'fault'
+        AND detail LIKE 'restarted (no persistence); stock:1 = 50 = sql 50 (50 queued)'")" = 1 ]
 
 echo "$passed passed, $failed failed"
 [ $failed = 0 ]
