@@ -58,7 +58,7 @@
 #include "locks/params.h"
 
 /* The newest version of the methods table this header describes. */
-#define OVS_STRATEGY_VERSION 2
+#define OVS_STRATEGY_VERSION 3
 /* Strategies registered at once, built-ins included. */
 #define OVS_MAX_STRATEGIES 32
 /* Longest name a strategy may register under. */
@@ -100,6 +100,9 @@ typedef struct ovs_env {
                                    (`pause = process`, like a GC pause): a strategy's own
                                    background threads (a watchdog) must not act while it is
                                    set. NULL when the scenario never freezes clients */
+    const char *shop_path;      /* where the shop lives (the SQLite file), for a strategy
+                                   that writes the shop from outside this process (an
+                                   adapter declaring its own writes); NULL in xPrepare */
 } ovs_env;
 
 typedef struct ovs_strategy {
@@ -113,7 +116,7 @@ typedef struct ovs_strategy {
 
 struct ovs_strategy_methods {
     /* ---- version 1: the base ---------------------------------------------------------- */
-    int version;           /* 1 or 2 (OVS_STRATEGY_VERSION): which fields below it has */
+    int version;           /* 1..OVS_STRATEGY_VERSION: which fields below it has */
     const char *name;      /* unique, as typed on the command line: "setnx"; lowercase
                               letters, digits and '-', at most OVS_STRATEGY_NAME_MAX */
     const char *summary;   /* one line for `oversell list` */
@@ -170,6 +173,16 @@ struct ovs_strategy_methods {
      * most one write among the overlapping holders. Tokens must grow with each holder of a
      * key, issued atomically with the lease. Needs xLock. */
     int64_t (*xFence)(ovs_strategy *s, const char *key);
+
+    /* ---- version 3 ---------------------------------------------------------------------
+     * Optional: stop (frozen = 1) or resume (frozen = 0) everything this instance runs on,
+     * for `pause = process`: an adapter stops its process with SIGSTOP and resumes it with
+     * SIGCONT, timers and lease-renewal threads included. The runner calls it from the
+     * client's thread, after setting *env->frozen and before sleeping out the pause, then
+     * again to resume before clearing it; a strategy without it is frozen by the flag alone
+     * (its own threads must read env->frozen). Returns OVS_OK, or OVS_ERR (s->errstr): a
+     * pause that could not be made real is a run error, never a verdict. */
+    int (*xFreeze)(ovs_strategy *s, int frozen);
 };
 
 /* The version each field after the base first appeared in, next to the one reader the
@@ -178,6 +191,7 @@ struct ovs_strategy_methods {
 #define OVS_SINCE_redis_stock 2
 #define OVS_SINCE_unlock_commits 2
 #define OVS_SINCE_xFence 2
+#define OVS_SINCE_xFreeze 3
 #define OVS_STRATEGY_FIELD(m, field, otherwise)                                              \
     ((m)->version >= OVS_SINCE_##field ? (m)->field : (otherwise))
 

@@ -114,16 +114,29 @@ static void note_latency(client *c, int64_t ns)
 
 /* Spend the think time. Under `pause = process` the client's whole runtime is stopped for
  * it, so the strategy's own threads (a watchdog renewing the lease) stop too: they read
- * the frozen flag, set (sequentially consistent) before the sleep and cleared after it. */
-static void think_for(client *c, int64_t ns)
+ * the frozen flag, set (sequentially consistent) before the sleep and cleared after it.
+ * A strategy that runs elsewhere (an adapter's process) is stopped for real by its
+ * xFreeze. Returns OVS_OK, or the code of a freeze that failed (s->errstr says why): a
+ * pause that did not happen must not pass for one. */
+static int think_for(client *c, int64_t ns)
 {
+    int (*freeze)(ovs_strategy *, int) = OVS_STRATEGY_FIELD(c->s->m, xFreeze, NULL);
+    int rc = OVS_OK;
+
     if (!c->pause_process) {
         ovs_sleep_ns(ns);
-        return;
+        return OVS_OK;
     }
     atomic_store(&c->frozen, 1);
+    if (freeze != NULL && (rc = freeze(c->s, 1)) != OVS_OK) {
+        atomic_store(&c->frozen, 0);
+        return rc;
+    }
     ovs_sleep_ns(ns);
+    if (freeze != NULL)
+        rc = freeze(c->s, 0);
     atomic_store(&c->frozen, 0);
+    return rc;
 }
 
 static enum ovs_outcome outcome_of(int rc)
@@ -226,8 +239,10 @@ static int locked_request(client *c, const ovs_request *r, int buyer, int64_t th
                    rc == OVS_ERR || rc == OVS_STALE ? err : detail);
         }
         ovs_faults_point(c->sh->faults, c->index, OVS_OP_CHECK);
-        if (rc == OVS_OK) {
-            think_for(c, think);
+        if (rc == OVS_OK && (rc = think_for(c, think)) != OVS_OK) {
+            record(c, buyer, OVS_OP_ACT, keys[0], ovs_now_ns(), ovs_now_ns(), OVS_OUT_FAIL,
+                   s->errstr);
+        } else if (rc == OVS_OK) {
             t = ovs_now_ns();
             rc = ovs_shop_act(c->shop, sc->workload, r, buyer, &fence, err, sizeof(err));
             if (c->recording) {
@@ -370,6 +385,7 @@ static void *client_main(void *arg)
         ok = 0;
     } else {
         c->env.shop = ovs_shop_db(c->shop);
+        c->env.shop_path = spec->shop_path;
         c->s->env = &c->env;
         if (c->s->m->xOpen(c->s, &c->env) != OVS_OK) {
             ok = 0;
