@@ -36,7 +36,7 @@
 #include <arpa/inet.h>
 #include <hiredis/hiredis.h>
 
-#include "infra/child.h"
+#include "core/child.h"
 #include "infra/fleet_node.h"
 #include "infra/tmpdir.h"
 #include "core/util.h"

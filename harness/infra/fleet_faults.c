@@ -28,7 +28,7 @@
 
 #include <hiredis/hiredis.h>
 
-#include "infra/child.h"
+#include "core/child.h"
 #include "infra/fleet_node.h"
 #include "infra/tmpdir.h"
 #include "core/util.h"

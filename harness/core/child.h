@@ -1,7 +1,8 @@
 /* child.h - child processes that die with the harness, and the registry of their pids.
  *
- * The fleet's servers are started here (fleet.c says what to run, this file how): each
- * child asks the kernel for SIGKILL when the thread that forked it dies
+ * Every process the harness starts is started here: the fleet's servers (fleet.c says
+ * what to run, this file how), and the adapters that run users' strategies (locks/), which
+ * is why this lives in core, below both. Each child asks the kernel for SIGKILL when the thread that forked it dies
  * (PR_SET_PDEATHSIG), and while it runs its pid sits in a process-wide registry that a
  * signal handler can empty with kill(2) alone (ovs_child_kill_all).
  *

@@ -13,7 +13,7 @@
  *    kernel may already have given to another process is never signalled. This relies on
  *    nobody else reaping our children: a program using fleets must not set SIGCHLD to
  *    SIG_IGN nor call waitpid(-1, ...). */
-#include "infra/child.h"
+#include "core/child.h"
 
 #include <errno.h>
 #include <fcntl.h>
