@@ -17,6 +17,12 @@ cd "$(dirname "$0")"
 # clang, which --no-install-recommends skips.
 packages=(meson ninja-build gcc pkg-config libhiredis-dev libsqlite3-dev libcmocka-dev
           libinih-dev redis-server sqlite3 libxml2-utils clang libclang-rt-14-dev)
+# Node runs the node-redlock adapter (locks/adapters/node-redlock/): Debian 12's nodejs 18
+# and npm are enough. Asked for by command, not by package name: a Node installed some
+# other way (its own nodejs package, with npm inside) must not be replaced, and Debian's
+# npm package cannot sit beside it.
+command -v node >/dev/null || packages+=(nodejs)
+command -v npm >/dev/null || packages+=(npm)
 
 install_missing() {
   local missing=() p
@@ -45,6 +51,20 @@ install_missing() {
   return 0
 }
 
+# The adapter's npm packages, exactly as package-lock.json pins them: installed again only
+# when node_modules is missing or older than the lock file, so a second run costs a stat.
+node_adapter=locks/adapters/node-redlock
+install_node_modules() {
+  if [ -d "$node_adapter/node_modules" ] &&
+     [ ! "$node_adapter/package-lock.json" -nt "$node_adapter/node_modules" ]; then
+    return 0
+  fi
+  echo "setup.sh: npm ci in $node_adapter" >&2
+  (cd "$node_adapter" && npm ci --no-audit --no-fund --loglevel=error) >&2
+  # npm ci recreates the directory, but say so explicitly: this mtime is the check above.
+  touch "$node_adapter/node_modules"
+}
+
 build() { # build DIR [meson options...]
   local dir=$1; shift
   if [ ! -f "$dir/build.ninja" ]; then
@@ -56,12 +76,14 @@ build() { # build DIR [meson options...]
 case "${1:-}" in
   matrix)
     install_missing
+    install_node_modules
     build build
     shift
     exec ./build/oversell matrix "$@"
     ;;
   test)
     install_missing
+    install_node_modules
     build build
     # The scenarios suite runs every scenario file with --check; on this build the gate
     # below runs the same cells, so it runs here only under the sanitizers.
