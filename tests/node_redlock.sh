@@ -131,6 +131,7 @@ close_stdin() {
   done
   exit_ms=$(( $(now_ms) - t0 ))
   [ "$exit_rc" = timeout ] || unset "apid[$name]"
+  unset "afd[$name]"
 }
 
 # ---- acquire mode ----------------------------------------------------------------------
