@@ -7,9 +7,9 @@
  *
  * Servers listen on 127.0.0.1 only, with protected mode, the persistence the fleet was
  * asked for (none by default), and keep their files in one private 0700 directory made by
- * mkdtemp. A port is found by binding port 0 and closing the socket, which leaves a window
- * in which someone else can take it; the server then fails to listen and exits, and that
- * node is started again on a fresh port. A server is only declared up when the process
+ * mkdtemp. A port is found by binding port 0 and closing the socket (port.c), which
+ * leaves a window in which someone else can take it; the server then fails to listen and
+ * exits, and that node is started again on a fresh port. A server is only declared up when the process
  * answering PING on its port reports our child's pid in INFO, so a stranger that took the
  * port is never mistaken for ours. A harness killed by SIGKILL cannot remove its
  * directory; the directory records its maker, and the next fleet started in the same
@@ -22,22 +22,20 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
-#include <arpa/inet.h>
 #include <hiredis/hiredis.h>
 
 #include "core/child.h"
 #include "infra/fleet_node.h"
+#include "infra/port.h"
 #include "infra/tmpdir.h"
 #include "core/util.h"
 
@@ -127,41 +125,12 @@ int ovs_fleet_node_make_dir(ovs_fleet *f, int i, char *err, size_t errlen)
 /* ---------------------------------------------------------------------------------------
  * Ports. */
 
-/* Ask the kernel for a free loopback port by binding port 0. The socket is closed before
- * redis-server binds the port, so this is a good guess, not a reservation; node_wait_ready
- * detects the loss. */
-static int free_port(int *port, char *err, size_t errlen)
-{
-    struct sockaddr_in sa;
-    socklen_t salen = sizeof(sa);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-    if (fd < 0) {
-        ovs_seterr(err, errlen, "cannot find a free port: socket: %s", strerror(errno));
-        return OVS_ERR_ENV;
-    }
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    sa.sin_port = 0;
-    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
-        getsockname(fd, (struct sockaddr *)&sa, &salen) != 0) {
-        ovs_seterr(err, errlen, "cannot find a free port on " FLEET_HOST ": %s",
-                   strerror(errno));
-        close(fd);
-        return OVS_ERR_ENV;
-    }
-    close(fd);
-    *port = ntohs(sa.sin_port);
-    return OVS_OK;
-}
-
 /* A fresh port for node i, different from every port of this fleet including the one the
  * node had (which just failed). */
 int ovs_fleet_node_pick_port(ovs_fleet *f, int i, char *err, size_t errlen)
 {
     for (int tries = 0; tries < 64; tries++) {
-        int port, clash = 0, rc = free_port(&port, err, errlen);
+        int port, clash = 0, rc = ovs_port_free(&port, err, errlen);
         if (rc != OVS_OK)
             return rc;
         for (int j = 0; j < f->total; j++) /* killed nodes too: they come back */

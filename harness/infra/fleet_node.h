@@ -18,8 +18,9 @@
 #include "core/endpoint.h"
 #include "core/util.h"
 #include "infra/fleet.h"
+#include "infra/port.h"
 
-#define FLEET_HOST "127.0.0.1"
+#define FLEET_HOST OVS_LOOPBACK_HOST
 #define FLEET_POLL_NS (10 * OVS_NS_PER_MS)   /* step of every bounded wait here */
 #define FLEET_ARGV_MAX 40
 #define FLEET_NODES (OVS_FLEET_MAX + OVS_FLEET_REPLICAS_MAX) /* masters and replicas */
