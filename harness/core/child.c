@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -86,7 +87,11 @@ void ovs_child_kill_all(void)
 typedef struct child_plan {
     const char *exe;
     char *const *argv;
-    int in, out;          /* /dev/null for stdin; redis.out for stdout and stderr */
+    char *const *envp;    /* environ unless the caller gave one */
+    int in, out;          /* stdin (/dev/null or the caller's); the log for stdout, stderr */
+    uid_t uid;            /* (uid_t)-1, or the user to become with gid as only group */
+    gid_t gid;
+    const char *cwd;      /* NULL, or the directory to enter as that user */
     int maxfd;            /* fallback bound for closing fds when close_range is missing */
     pid_t parent;         /* getpid() of the parent, to detect that it already died */
     sigset_t none;        /* empty mask for the server */
@@ -97,6 +102,13 @@ static _Noreturn void child_exec(const child_plan *p)
 {
     int in = p->in, out = p->out;
 
+    /* Credentials first: the kernel clears the parent-death signal whenever a process's
+     * user or group ids change (commit_creds), so a PDEATHSIG asked for before the setuid
+     * would be silently gone. For the same reason a server is never left to drop root on
+     * its own (mariadbd --user): it would lose the signal we asked for. */
+    if (p->uid != (uid_t)-1 &&
+        (setgroups(1, &p->gid) != 0 || setgid(p->gid) != 0 || setuid(p->uid) != 0))
+        _exit(OVS_CHILD_SETUP_FAILED);
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
         _exit(OVS_CHILD_SETUP_FAILED);
     /* The parent may have died before prctl took effect; then nobody would ever kill us. */
@@ -112,6 +124,8 @@ static _Noreturn void child_exec(const child_plan *p)
      * stops its servers in order; PDEATHSIG still covers the harness dying. */
     setpgid(0, 0);
     sigprocmask(SIG_SETMASK, &p->none, NULL);
+    if (p->cwd != NULL && chdir(p->cwd) != 0)
+        _exit(OVS_CHILD_SETUP_FAILED);
 
     /* dup2 onto itself would keep O_CLOEXEC, so first lift both above the stdio range. */
     if (in < 3 && (in = fcntl(in, F_DUPFD, 3)) < 0)
@@ -127,7 +141,7 @@ static _Noreturn void child_exec(const child_plan *p)
 #endif
         for (int fd = 3; fd < p->maxfd; fd++)
             close(fd);
-    execv(p->exe, p->argv);
+    execve(p->exe, p->argv, p->envp);
     _exit(OVS_CHILD_EXEC_FAILED);
 }
 
@@ -147,21 +161,35 @@ static int fd_limit(void)
 int ovs_child_spawn(const char *exe, char *const *argv, const char *out, pid_t *pidp,
                     int *slotp, char *err, size_t errlen)
 {
+    return ovs_child_spawn_opts(exe, argv, out, NULL, pidp, slotp, err, errlen);
+}
+
+int ovs_child_spawn_opts(const char *exe, char *const *argv, const char *out,
+                         const ovs_child_opts *opts, pid_t *pidp, int *slotp, char *err,
+                         size_t errlen)
+{
+    static const ovs_child_opts defaults = OVS_CHILD_OPTS_INIT;
     child_plan plan;
     sigset_t all, old;
     pid_t pid;
     int slot, fork_errno;
 
+    if (opts == NULL)
+        opts = &defaults;
     memset(&plan, 0, sizeof(plan));
     plan.exe = exe;
     plan.argv = argv;
+    plan.envp = opts->envp != NULL ? opts->envp : environ;
+    plan.uid = opts->uid;
+    plan.gid = opts->gid;
+    plan.cwd = opts->cwd;
     plan.maxfd = fd_limit();
     plan.parent = getpid();
     sigemptyset(&plan.none);
     plan.dfl.sa_handler = SIG_DFL;
     sigemptyset(&plan.dfl.sa_mask);
 
-    plan.in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    plan.in = opts->in >= 0 ? opts->in : open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (plan.in < 0) {
         ovs_seterr(err, errlen, "cannot open /dev/null: %s", strerror(errno));
         return OVS_ERR_ENV;
@@ -169,14 +197,16 @@ int ovs_child_spawn(const char *exe, char *const *argv, const char *out, pid_t *
     plan.out = open(out, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (plan.out < 0) {
         ovs_seterr(err, errlen, "cannot create %s: %s", out, strerror(errno));
-        close(plan.in);
+        if (plan.in != opts->in)
+            close(plan.in);
         return OVS_ERR_ENV;
     }
     slot = registry_reserve();
     if (slot < 0) {
-        ovs_seterr(err, errlen, "too many redis-servers in this process (at most %d)",
+        ovs_seterr(err, errlen, "too many servers in this process (at most %d)",
                    OVS_CHILD_MAX);
-        close(plan.in);
+        if (plan.in != opts->in)
+            close(plan.in);
         close(plan.out);
         return OVS_ERR;
     }
@@ -190,12 +220,13 @@ int ovs_child_spawn(const char *exe, char *const *argv, const char *out, pid_t *
     if (pid > 0)
         registry_set(slot, pid);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    close(plan.in);
+    if (plan.in != opts->in)
+        close(plan.in);
     close(plan.out);
 
     if (pid < 0) {
         registry_release(slot);
-        ovs_seterr(err, errlen, "cannot start redis-server: fork: %s", strerror(fork_errno));
+        ovs_seterr(err, errlen, "cannot start %s: fork: %s", exe, strerror(fork_errno));
         return OVS_ERR_ENV;
     }
     *pidp = pid;

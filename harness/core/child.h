@@ -1,8 +1,9 @@
 /* child.h - child processes that die with the harness, and the registry of their pids.
  *
- * Every process the harness starts is started here: the fleet's servers (fleet.c says
- * what to run, this file how), and the adapters that run users' strategies (locks/), which
- * is why this lives in core, below both. Each child asks the kernel for SIGKILL when the thread that forked it dies
+ * Every process the harness starts is started here: the fleet's servers and the managed
+ * database servers (fleet.c and dbserver.c say what to run, this file how), and the
+ * adapters that run users' strategies (locks/), which is why this lives in core, below
+ * them all. Each child asks the kernel for SIGKILL when the thread that forked it dies
  * (PR_SET_PDEATHSIG), and while it runs its pid sits in a process-wide registry that a
  * signal handler can empty with kill(2) alone (ovs_child_kill_all).
  *
@@ -20,9 +21,12 @@
 #include "core/endpoint.h" /* OVS_MAX_NODES */
 #include "core/util.h"     /* OVS_ERR_ENV, OVS_ERR */
 
-/* Children alive at once in this process, every fleet together: eight fleets of the
- * most masters a run can have. */
-#define OVS_CHILD_MAX (8 * OVS_MAX_NODES)
+/* Managed database servers alive at once in this process (dbserver.h), each with at most
+ * one of its set-up tools (initdb, a client) running beside it. */
+#define OVS_CHILD_DBSERVERS 2
+/* Children alive at once in this process: eight fleets of the most masters a run can
+ * have, and the database servers with their tools. */
+#define OVS_CHILD_MAX (8 * OVS_MAX_NODES + 2 * OVS_CHILD_DBSERVERS)
 
 /* Exit statuses of a child that never reached the program's main(). */
 #define OVS_CHILD_SETUP_FAILED 126
@@ -37,6 +41,28 @@
  * *pid and *slot are left alone on failure. */
 int ovs_child_spawn(const char *exe, char *const *argv, const char *out, pid_t *pid,
                     int *slot, char *err, size_t errlen);
+
+/* What ovs_child_spawn_opts may change; a zeroed struct is not the default (in 0 is a
+ * descriptor): start from OVS_CHILD_OPTS_INIT. */
+typedef struct ovs_child_opts {
+    int in;               /* descriptor to read as stdin, or -1 for /dev/null; the caller
+                             keeps it and closes it after the call */
+    uid_t uid;            /* run as this user, with gid as its only group: the child drops
+                             to them (setgroups, setgid, setuid) before it asks for
+                             PR_SET_PDEATHSIG, since a credential change clears that; needs
+                             root. (uid_t)-1 keeps ours */
+    gid_t gid;            /* with uid */
+    const char *cwd;      /* working directory, entered as the new user; NULL keeps ours */
+    char *const *envp;    /* the environment, NULL-terminated; NULL keeps ours */
+} ovs_child_opts;
+
+#define OVS_CHILD_OPTS_INIT { -1, (uid_t)-1, (gid_t)-1, NULL, NULL }
+
+/* ovs_child_spawn with options (NULL: those of OVS_CHILD_OPTS_INIT). A child whose set-up
+ * fails (setuid, chdir) exits with OVS_CHILD_SETUP_FAILED before exec. */
+int ovs_child_spawn_opts(const char *exe, char *const *argv, const char *out,
+                         const ovs_child_opts *opts, pid_t *pid, int *slot, char *err,
+                         size_t errlen);
 
 /* Whether child pid has exited, without reaping it; si gets how. A child someone else
  * reaped counts as exited. */
