@@ -473,6 +473,12 @@ static void test_stale_dirs_removed(void **state)
     make_leftover(fx, "oversell.reuse1", rec);
     record(rec, sizeof(rec), getpid(), start, "00000000-0000-0000-0000-000000000000", ns);
     make_leftover(fx, "oversell.boot01", rec);
+    /* And a dead maker's directory that a database server's group could search (0710,
+     * dbserver.c): still private, still ours. */
+    record(rec, sizeof(rec), dead, dead_start, boot, ns);
+    make_leftover(fx, "oversell.srch01", rec);
+    snprintf(path, sizeof(path), "%s/oversell.srch01", fx->tmpdir);
+    assert_int_equal(chmod(path, 0710), 0);
     /* In the dead one, links out of it: removed as links, their targets untouched. */
     snprintf(path, sizeof(path), "%s/outside", fx->tmpdir);
     assert_int_equal(mkdir(path, 0700), 0);
@@ -498,6 +504,9 @@ static void test_stale_dirs_removed(void **state)
     make_leftover(fx, "oversell.open01", rec);
     snprintf(path, sizeof(path), "%s/oversell.open01", fx->tmpdir);
     assert_int_equal(chmod(path, 0755), 0);
+    make_leftover(fx, "oversell.grpr01", rec); /* its group may list it: not private */
+    snprintf(path, sizeof(path), "%s/oversell.grpr01", fx->tmpdir);
+    assert_int_equal(chmod(path, 0750), 0);
     /* A link with our name to a stale directory elsewhere is not followed either. */
     make_leftover(fx, "elsewhere", rec);
     snprintf(path, sizeof(path), "%s/oversell.link01", fx->tmpdir);
@@ -508,6 +517,7 @@ static void test_stale_dirs_removed(void **state)
     assert_false(exists_in(fx, "oversell.dead01"));
     assert_false(exists_in(fx, "oversell.reuse1"));
     assert_false(exists_in(fx, "oversell.boot01"));
+    assert_false(exists_in(fx, "oversell.srch01"));
     assert_true(exists_in(fx, "outside/precious"));
     assert_true(exists_in(fx, "oversell.live01/" OVS_TMPDIR_OWNER));
     assert_true(exists_in(fx, "oversell.norec1/node0/redis.log"));
@@ -515,6 +525,7 @@ static void test_stale_dirs_removed(void **state)
     assert_true(exists_in(fx, "oversell.nsoth1/node0/redis.log"));
     assert_true(exists_in(fx, "oversell.dead0123/node0/redis.log"));
     assert_true(exists_in(fx, "oversell.open01/node0/redis.log"));
+    assert_true(exists_in(fx, "oversell.grpr01/node0/redis.log"));
     assert_true(exists_in(fx, "oversell.link01"));
     assert_true(exists_in(fx, "elsewhere/node0/redis.log"));
 

@@ -20,10 +20,11 @@
  *
  * A directory is removed only when all of this holds: its name is OVS_TMPDIR_PREFIX and six
  * letters or digits, as mkdtemp makes them; it is a directory (not a symbolic link) owned
- * by the current user with no group or other permissions; it holds a complete, valid
- * record, owned by the current user; and the record's boot is another boot, or its pid
- * namespace is ours and its process is gone, a zombie, or a process with another start
- * time. Anything else, a record from another pid namespace included, is left alone. */
+ * by the current user with no permission for others and none for its group but search
+ * (0700, or 0710 once a managed database server was given a way in: dbserver.h); it
+ * holds a complete, valid record, owned by the current user; and the record's boot is
+ * another boot, or its pid namespace is ours and its process is gone, a zombie, or a
+ * process with another start time. Anything else, a record from another pid namespace included, is left alone. */
 #ifndef OVS_TMPDIR_H
 #define OVS_TMPDIR_H
 
