@@ -1,7 +1,7 @@
-/* live.h - shared set-up for tests that need a real redis-server.
+/* live.h - shared set-up for tests that need a real redis-server, PostgreSQL or MariaDB.
  *
- * A live test never passes by skipping in CI: when CI=true and no redis-server can be
- * found, the requirement fails the test loudly. Elsewhere it skips with the reason. */
+ * A live test never passes by skipping in CI: when CI=true and no server can be found,
+ * the requirement fails the test loudly. Elsewhere it skips with the reason. */
 #ifndef OVS_TEST_LIVE_H
 #define OVS_TEST_LIVE_H
 
@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "infra/dbserver.h"
 #include "infra/fleet.h"
 
 static inline int ovs_test_in_ci(void)
@@ -26,6 +27,18 @@ static inline int ovs_test_in_ci(void)
             if (ovs_test_in_ci())                                                            \
                 fail_msg("redis-server not found, and CI=true: live tests may not be skipped"); \
             print_message("redis-server not found: skipping live test\n");                  \
+            skip();                                                                          \
+        }                                                                                    \
+    } while (0)
+
+/* The same for a managed database server of kind (infra/dbserver.h). */
+#define OVS_REQUIRE_DBSERVER(kind)                                                           \
+    do {                                                                                     \
+        char why_[512];                                                                      \
+        if (ovs_dbserver_available((kind), why_, sizeof(why_)) != OVS_OK) {                  \
+            if (ovs_test_in_ci())                                                            \
+                fail_msg("%s, and CI=true: live tests may not be skipped", why_);           \
+            print_message("%s: skipping live test\n", why_);                                \
             skip();                                                                          \
         }                                                                                    \
     } while (0)
