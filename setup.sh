@@ -15,8 +15,16 @@ cd "$(dirname "$0")"
 # clang and libclang-rt-14-dev are for the fuzz build: the latter holds libFuzzer's
 # runtime (libclang_rt.fuzzer) for Debian 12's clang 14, and is only a recommendation of
 # clang, which --no-install-recommends skips.
+#
+# postgresql (initdb, postgres, pgbench) and mariadb-server (mariadbd, mariadb-install-db)
+# are run by the harness itself as managed shop databases, each with a private data
+# directory (harness/infra/dbserver.c); their clients (psql, mariadb) create the role and
+# are what the live tests talk through; libpq-dev and libmariadb-dev are the shop's
+# client libraries. The packages also make a system-wide cluster in /var/lib, which
+# nothing here uses or starts.
 packages=(meson ninja-build gcc pkg-config libhiredis-dev libsqlite3-dev libcmocka-dev
-          libinih-dev redis-server sqlite3 libxml2-utils clang libclang-rt-14-dev)
+          libinih-dev redis-server sqlite3 libxml2-utils clang libclang-rt-14-dev
+          postgresql postgresql-client libpq-dev mariadb-server mariadb-client libmariadb-dev)
 # Node runs the node-redlock adapter (locks/adapters/node-redlock/): Debian 12's nodejs 18
 # and npm are enough. Asked for by command, not by package name: a Node installed some
 # other way (its own nodejs package, with npm inside) must not be replaced, and Debian's
@@ -36,8 +44,9 @@ install_missing() {
     sudo=(sudo)
   fi
   echo "setup.sh: installing ${missing[*]}" >&2
-  # The harness starts its own redis-server processes on free loopback ports; keep the
-  # package from starting a system-wide one on 6379 while it installs.
+  # The harness starts its own redis-server, PostgreSQL and MariaDB processes on free
+  # loopback ports; keep the packages from starting system-wide ones (6379, 5432, 3306)
+  # while they install.
   local policy=/usr/sbin/policy-rc.d made_policy=0
   if [ ! -e "$policy" ]; then
     printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee "$policy" >/dev/null
