@@ -566,22 +566,21 @@ static int make_dirs(ovs_dbserver *s, const char *parent, char *err, size_t errl
  * configuration everywhere. */
 static int make_env(ovs_dbserver *s, char *err, size_t errlen)
 {
-    char bindir[PATH_MAX];
+    char path[PATH_MAX + 64];
     char *p = s->envbuf, *end = s->envbuf + sizeof(s->envbuf);
     const char *slash = strrchr(s->server, '/');
     int n = 0;
 
-    snprintf(bindir, sizeof(bindir), "%.*s", slash != NULL ? (int)(slash - s->server) : 0,
-             s->server);
+    snprintf(path, sizeof(path), "%.*s:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:"
+             "/sbin:/bin", slash != NULL ? (int)(slash - s->server) : 0, s->server);
     const char *const vars[][2] = {
-        { "PATH=", bindir },  { "HOME=", s->dir }, { "TMPDIR=", s->dir },
-        { "LC_ALL=", "C" },   { "TZ=", "UTC" },
+        { "PATH", path }, { "HOME", s->dir }, { "TMPDIR", s->dir },
+        { "LC_ALL", "C" }, { "TZ", "UTC" },
     };
+    _Static_assert(sizeof(vars) / sizeof(vars[0]) <= DBS_ENV_MAX, "room in s->env");
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
-        const char *tail = i == 0 ? ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:"
-                                    "/sbin:/bin" : "";
-        int w = snprintf(p, (size_t)(end - p), "%s%s%s", vars[i][0], vars[i][1], tail);
-        if (w < 0 || w >= end - p || n >= DBS_ENV_MAX) {
+        int w = snprintf(p, (size_t)(end - p), "%s=%s", vars[i][0], vars[i][1]);
+        if (w < 0 || w >= end - p) {
             ovs_seterr(err, errlen, "%s: environment too long", s->kind->name);
             return OVS_ERR_ENV;
         }
