@@ -411,7 +411,7 @@ static int interpret(reader *r, ovs_strategy_def *def)
 
     if (r->seen_strategy == 0)
         return fail(r, 0, "no [strategy] section");
-    if (need(r, "kind") || need(r, "name") || need(r, "summary") || need(r, "claims_safe"))
+    if (need(r, "kind"))
         return -1;
     k = skey(r, "kind");
     if (strcmp(k->val, "adapter") == 0)
@@ -427,6 +427,8 @@ static int interpret(reader *r, ovs_strategy_def *def)
                         "kind = %s (its keys: %s)", strategy_keys[i].name,
                         lua ? "adapter" : "lua", lua ? "lua" : "adapter",
                         lua ? LUA_KEYS : ADAPTER_KEYS);
+    if (need(r, "name") || need(r, "summary") || need(r, "claims_safe"))
+        return -1;
 
     k = skey(r, "name");
     if (strlen(k->val) > OVS_STRATEGY_NAME_MAX || k->val[0] == '\0' ||
