@@ -435,7 +435,7 @@ static int interpret(reader *r, ovs_strategy_def *def)
         strspn(k->val, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(k->val))
         return fail(r, k->line, "name: '%.70s' is not a strategy name (1 to %d lowercase "
                     "letters, digits or '-')", k->val, OVS_STRATEGY_NAME_MAX);
-    snprintf(def->name, sizeof(def->name), "%s", k->val);
+    snprintf(def->name, sizeof(def->name), "%.63s", k->val); /* fits: checked above */
     k = skey(r, "summary");
     if (k->val[0] == '\0' || strlen(k->val) >= sizeof(def->summary))
         return fail(r, k->line, "summary: one line of 1 to %zu characters",
@@ -468,7 +468,8 @@ static int interpret(reader *r, ovs_strategy_def *def)
                 def->params[found].max > OVS_MAX_NODES)
                 return fail(r, k->line, "nodes: parameter '%s' must have unit = count and max "
                             "at most %d", k->val, OVS_MAX_NODES);
-            snprintf(def->nodes_param, sizeof(def->nodes_param), "%s", k->val);
+            /* fits: a parameter's name, which [param NAME] keeps under 32 */
+            snprintf(def->nodes_param, sizeof(def->nodes_param), "%.31s", k->val);
             def->nodes = 0;
         }
         if (lua && (def->nodes != 1 || def->nodes_param[0]))
@@ -582,11 +583,14 @@ static int load(const char *path, ovs_strategy_def *def, int *name_line, char *e
         fail(r, 0, "path longer than %zu characters", sizeof(def->path) - 1);
         goto out;
     }
-    snprintf(def->path, sizeof(def->path), "%s", path);
+    memcpy(def->path, path, strlen(path) + 1); /* fits: checked above */
     slash = strrchr(path, '/');
-    snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
-    if (slash == path)
+    if (slash == NULL)
+        snprintf(dir, sizeof(dir), ".");
+    else if (slash == path)
         snprintf(dir, sizeof(dir), "/");
+    else
+        snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
     if (realpath(dir, real) == NULL || strlen(real) >= sizeof(def->dir)) {
         fail(r, 0, "%s", errno ? strerror(errno) : "directory path too long");
         goto out;
