@@ -52,18 +52,22 @@ int ovs_lease_nodes(const ovs_params *p)
     return 1;
 }
 
-int ovs_lease_open(ovs_lease *l, ovs_strategy *s, const ovs_env *env, int fenced)
+/* Set l up with conf, fenced or not, and connect. */
+static int lease_open(ovs_lease *l, ovs_strategy *s, const ovs_env *env,
+                      const ovs_lease_conf *conf, int fenced)
 {
     char why[128];
 
     if (env->n_redis < 1)
         return ovs_strategy_fail(s, OVS_ERR, "%s needs a Redis server; the run has none",
                                  s->m->name);
-    ovs_redis_init(&l->redis, &env->redis[0], LEASE_CONNECT_MS,
-                   env->param->v[OVS_LEASE_COMMAND_TIMEOUT]);
-    l->acquire.src = fenced ? acquire_fenced_src : ovs_redis_acquire_src;
+    l->conf = *conf;
+    ovs_redis_init(&l->redis, &env->redis[0], LEASE_CONNECT_MS, conf->command_timeout_ms);
+    l->acquire.src = conf->acquire_src ? conf->acquire_src
+                     : fenced          ? acquire_fenced_src
+                                       : ovs_redis_acquire_src;
     l->fenced = fenced;
-    l->cad.src = ovs_redis_cad_src;
+    l->cad.src = conf->release_src ? conf->release_src : ovs_redis_cad_src;
     if (ovs_redis_locks_init(&l->locks, env->client, env->seed, why, sizeof(why)) != 0)
         return ovs_strategy_fail(s, OVS_ERR, "%s", why);
     /* Load both scripts now, so that an acquire is one round trip from the first, and a
@@ -73,6 +77,25 @@ int ovs_lease_open(ovs_lease *l, ovs_strategy *s, const ovs_env *env, int fenced
         ovs_redis_script_load(&l->redis, &l->cad) != OVS_OK)
         return ovs_strategy_fail(s, OVS_ERR, "%s", l->redis.errstr);
     return OVS_OK;
+}
+
+int ovs_lease_open(ovs_lease *l, ovs_strategy *s, const ovs_env *env, int fenced)
+{
+    const double *v = env->param->v;
+    ovs_lease_conf conf = {
+        .ttl_ms = v[OVS_LEASE_TTL],
+        .retry_count = v[OVS_LEASE_RETRY_COUNT],
+        .retry_delay_ms = v[OVS_LEASE_RETRY_DELAY],
+        .retry_jitter_ms = v[OVS_LEASE_RETRY_JITTER],
+        .command_timeout_ms = v[OVS_LEASE_COMMAND_TIMEOUT],
+    };
+    return lease_open(l, s, env, &conf, fenced);
+}
+
+int ovs_lease_open_conf(ovs_lease *l, ovs_strategy *s, const ovs_env *env,
+                        const ovs_lease_conf *conf)
+{
+    return lease_open(l, s, env, conf, 0);
 }
 
 /* Compare-and-delete lock_key if it still holds token. OVS_OK deleted, OVS_BUSY it was
@@ -94,8 +117,8 @@ static int release(ovs_lease *l, const char *lock_key, const char *token)
 
 int ovs_lease_lock(ovs_lease *l, ovs_strategy *s, const char *key)
 {
-    const ovs_params *p = s->env->param;
-    int retries = (int)p->v[OVS_LEASE_RETRY_COUNT];
+    const ovs_lease_conf *c = &l->conf;
+    int retries = (int)c->retry_count;
     char lk[OVS_REDIS_LOCK_KEY_MAX], fk[OVS_REDIS_LOCK_KEY_MAX];
     char token[OVS_REDIS_TOKEN_MAX], ttl[24];
     char lost[sizeof(s->errstr)] = ""; /* why the last attempt's outcome is unknown */
@@ -117,12 +140,11 @@ int ovs_lease_lock(ovs_lease *l, ovs_strategy *s, const char *key)
         nkeys = 2;
     }
     ovs_redis_locks_token(&l->locks, token, sizeof(token));
-    snprintf(ttl, sizeof(ttl), "%lld", (long long)(p->v[OVS_LEASE_TTL] + 0.5));
+    snprintf(ttl, sizeof(ttl), "%lld", (long long)(c->ttl_ms + 0.5));
 
     for (int i = 0; i <= retries; i++) {
         if (i > 0)
-            ovs_redis_backoff(&l->locks.rng, p->v[OVS_LEASE_RETRY_DELAY],
-                              p->v[OVS_LEASE_RETRY_JITTER]);
+            ovs_redis_backoff(&l->locks.rng, c->retry_delay_ms, c->retry_jitter_ms);
         s->attempts++;
         rc = ovs_redis_eval(&l->redis, &l->acquire, nkeys, 2, kv, &reply);
         if (rc == OVS_ERR_IO) {

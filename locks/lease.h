@@ -40,7 +40,23 @@ enum {
     [OVS_LEASE_COMMAND_TIMEOUT] = { "command_timeout", 1000, "ms", NULL, 1, 600000,         \
                                     "wait for each reply; a later one is an unknown outcome" }
 
+/* What one lease runs and how it retries. ovs_lease_open reads it from the OVS_LEASE_*
+ * parameters and runs the built-in scripts; a strategy whose parameters sit elsewhere, or
+ * whose scripts are its own (a Lua-script strategy from a file), fills one itself. */
+typedef struct ovs_lease_conf {
+    double ttl_ms;             /* ARGV[2] of the acquire script */
+    double retry_count;        /* retries after an attempt finds the lock taken */
+    double retry_delay_ms;     /* pause before each retry ... */
+    double retry_jitter_ms;    /* ... plus a uniform random extra in [0, this] */
+    double command_timeout_ms; /* wait for each reply */
+    const char *acquire_src;   /* KEYS[1] lock key, ARGV[1] token, ARGV[2] ttl ms: non-zero
+                                  when it holds the lock for that token; NULL: the built-in */
+    const char *release_src;   /* KEYS[1], ARGV[1] token: 1 released, 0 not ours; NULL: the
+                                  built-in compare-and-delete */
+} ovs_lease_conf;
+
 typedef struct ovs_lease {
+    ovs_lease_conf conf;   /* as opened */
     ovs_redis redis;       /* env->redis[0], the one node */
     ovs_script acquire;    /* SET NX PX, or renew when the key holds our token already;
                               fenced, it issues the fencing token in the same step */
@@ -57,8 +73,13 @@ int ovs_lease_nodes(const ovs_params *p);
  * a fencing token (ovs_lease_fence). OVS_OK, or OVS_ERR with s->errstr set. ovs_lease_close
  * must follow either way. */
 int ovs_lease_open(ovs_lease *l, ovs_strategy *s, const ovs_env *env, int fenced);
+/* ovs_lease_open with conf in place of the OVS_LEASE_* parameters: unfenced, conf's
+ * scripts (both loaded now), conf's retries. Same contract; conf is copied, its scripts
+ * must outlive l. */
+int ovs_lease_open_conf(ovs_lease *l, ovs_strategy *s, const ovs_env *env,
+                        const ovs_lease_conf *conf);
 
-/* xLock: take key (the harness's name, "sku:1") with the parameters in s->env->param.
+/* xLock: take key (the harness's name, "sku:1") with the settings l was opened with.
  * One token for all the attempts of the call, so that a retry recognises a lock an earlier
  * attempt took without hearing so. OVS_OK held, OVS_BUSY taken by others after every
  * retry, OVS_ERR not taken (refused, or never sent), OVS_ERR_IO when an attempt's outcome

@@ -12,21 +12,9 @@
  * It claims safety on a healthy server. The crash-before-write-back scenario shows the
  * price: while an order waits in the queue only Redis knows of the sale, so a Redis that
  * loses its memory and is re-warmed from SQL sells that unit again. */
-#include <stdio.h>
-#include <stdlib.h>
-
 #include "locks/redis_conn.h"
 #include "locks/redis_stock.h"
 #include "locks/strategy.h"
-
-/* Check every night first, then write: a script is not rolled back on error, so it must
- * not write anything before it knows it will write everything. */
-static const char claim_src[] =
-    "for i = 1, #KEYS do "
-    "if redis.call('exists', KEYS[i]) == 1 then return 0 end "
-    "end "
-    "for i = 1, #KEYS do redis.call('set', KEYS[i], ARGV[1]) end "
-    "return 1";
 
 /* Bounds on talking to the server; not parameters, for the reasons given in setnx.c. */
 #define LUAD_CONNECT_MS 1000
@@ -36,7 +24,7 @@ typedef struct luad {
     ovs_strategy base;
     ovs_redis redis;   /* env->redis[0] */
     ovs_script decr;   /* inventory: ovs_redis_stock_decr_src */
-    ovs_script claim;  /* booking */
+    ovs_script claim;  /* booking: ovs_redis_stock_claim_src */
 } luad;
 
 static int luad_nodes(const ovs_params *p)
@@ -55,68 +43,10 @@ static int luad_open(ovs_strategy *s, const ovs_env *env)
         return ovs_strategy_fail(s, OVS_ERR, "lua-decr needs the write-back queue");
     ovs_redis_init(&x->redis, &env->redis[0], LUAD_CONNECT_MS, LUAD_COMMAND_MS);
     x->decr.src = ovs_redis_stock_decr_src;
-    x->claim.src = claim_src;
+    x->claim.src = ovs_redis_stock_claim_src;
     if (ovs_redis_connect(&x->redis) != OVS_OK)
         return ovs_strategy_fail(s, OVS_ERR, "%s", x->redis.errstr);
     return OVS_OK;
-}
-
-/* Run a script whose answer is 1 (taken) or 0 (none left): OVS_OK, OVS_REFUSED, or the
- * error code with s->errstr set. */
-static int run_claim(luad *x, ovs_script *sc, int nkeys, int nargs, const char *const *kv)
-{
-    ovs_strategy *s = &x->base;
-    redisReply *reply;
-    int rc = ovs_redis_eval(&x->redis, sc, nkeys, nargs, kv, &reply);
-
-    if (rc != OVS_OK)
-        return ovs_strategy_fail(s, rc, "%s", x->redis.errstr);
-    rc = ovs_redis_expect(&x->redis, reply, REDIS_REPLY_INTEGER, "script");
-    if (rc == OVS_OK)
-        rc = reply->integer == 1 ? OVS_OK : OVS_REFUSED;
-    freeReplyObject(reply);
-    if (rc == OVS_ERR)
-        return ovs_strategy_fail(s, rc, "%s", x->redis.errstr);
-    return rc;
-}
-
-static int sell_unit(luad *x, const ovs_request *req)
-{
-    char key[OVS_STOCK_KEY_MAX];
-    const char *kv[1] = { key };
-
-    ovs_stock_key(req->sku, key, sizeof(key));
-    return run_claim(x, &x->decr, 1, 0, kv);
-}
-
-static int claim_nights(luad *x, const ovs_request *req, int64_t buyer)
-{
-    int nights = req->check_out - req->check_in;
-    char (*keys)[OVS_NIGHT_KEY_MAX];
-    const char **kv;
-    char guest[24];
-    int rc;
-
-    if (nights < 1 || nights > OVS_MAX_NIGHTS)
-        return ovs_strategy_fail(&x->base, OVS_ERR, "a stay of %d nights is outside 1..%d",
-                                 nights, OVS_MAX_NIGHTS);
-    keys = malloc((size_t)nights * sizeof(*keys));
-    kv = malloc(((size_t)nights + 1) * sizeof(*kv));
-    if (keys == NULL || kv == NULL) {
-        free(keys);
-        free(kv);
-        return ovs_strategy_fail(&x->base, OVS_ERR, "out of memory");
-    }
-    for (int i = 0; i < nights; i++) {
-        ovs_night_key(req, i, keys[i], sizeof(keys[i]));
-        kv[i] = keys[i];
-    }
-    snprintf(guest, sizeof(guest), "%lld", (long long)buyer);
-    kv[nights] = guest;
-    rc = run_claim(x, &x->claim, nights, 1, kv);
-    free(keys);
-    free(kv);
-    return rc;
 }
 
 static int luad_execute(ovs_strategy *s, const ovs_request *req, int64_t buyer,
@@ -127,10 +57,9 @@ static int luad_execute(ovs_strategy *s, const ovs_request *req, int64_t buyer,
 
     (void)think_ns; /* the script has no window between check and act to think in */
     s->attempts = 1;
-    if (s->env->workload == OVS_INVENTORY)
-        rc = sell_unit(x, req);
-    else
-        rc = claim_nights(x, req, buyer);
+    rc = ovs_redis_stock_sell(&x->redis, &x->decr, &x->claim, s->env->workload, req, buyer);
+    if (rc == OVS_ERR || rc == OVS_ERR_IO)
+        return ovs_strategy_fail(s, rc, "%s", x->redis.errstr);
     if (rc != OVS_OK)
         return rc;
     /* Only once stopped does the queue refuse. Redis has sold the unit and SQL will never

@@ -2,6 +2,8 @@
 #include "locks/redis_stock.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <hiredis/hiredis.h>
 
@@ -12,6 +14,15 @@ const char ovs_redis_stock_decr_src[] =
     "local s = tonumber(redis.call('get', KEYS[1]) or '0') "
     "if s > 0 then redis.call('decr', KEYS[1]) return 1 end "
     "return 0";
+
+/* Check every night first, then write: a script is not rolled back on error, so it must
+ * not write anything before it knows it will write everything. */
+const char ovs_redis_stock_claim_src[] =
+    "for i = 1, #KEYS do "
+    "if redis.call('exists', KEYS[i]) == 1 then return 0 end "
+    "end "
+    "for i = 1, #KEYS do redis.call('set', KEYS[i], ARGV[1]) end "
+    "return 1";
 
 #define STOCK_CONNECT_MS 1000
 #define STOCK_PREPARE_MS 5000 /* a SCAN over an earlier run's nights may take a while */
@@ -81,4 +92,64 @@ void ovs_night_key(const ovs_request *req, int i, char *buf, size_t len)
     char date[16];
     ovs_format_date(req->check_in + i, date, sizeof(date));
     snprintf(buf, len, "night:%d:%d:%s", req->hotel, req->room, date);
+}
+
+/* Run sc and read its 1 or 0. */
+static int run_sale(ovs_redis *r, ovs_script *sc, int nkeys, const char *const *kv)
+{
+    redisReply *reply;
+    int rc = ovs_redis_eval(r, sc, nkeys, 1, kv, &reply);
+
+    if (rc != OVS_OK)
+        return rc;
+    rc = ovs_redis_expect(r, reply, REDIS_REPLY_INTEGER, "script");
+    if (rc == OVS_OK && reply->integer != 0 && reply->integer != 1) {
+        snprintf(r->errstr, sizeof(r->errstr), "script: answered %lld, not 1 or 0",
+                 reply->integer);
+        r->err = rc = OVS_ERR;
+    }
+    if (rc == OVS_OK)
+        rc = reply->integer == 1 ? OVS_OK : OVS_REFUSED;
+    freeReplyObject(reply);
+    return rc;
+}
+
+int ovs_redis_stock_sell(ovs_redis *r, ovs_script *unit, ovs_script *nights,
+                         enum ovs_workload workload, const ovs_request *req, int64_t buyer)
+{
+    int n = req->check_out - req->check_in;
+    char (*keys)[OVS_NIGHT_KEY_MAX];
+    const char **kv;
+    char arg[24];
+    int rc;
+
+    if (workload == OVS_INVENTORY) {
+        char key[OVS_STOCK_KEY_MAX];
+        const char *one[2] = { key, "1" };
+        ovs_stock_key(req->sku, key, sizeof(key));
+        return run_sale(r, unit, 1, one);
+    }
+    if (n < 1 || n > OVS_MAX_NIGHTS) {
+        snprintf(r->errstr, sizeof(r->errstr), "a stay of %d nights is outside 1..%d", n,
+                 OVS_MAX_NIGHTS);
+        return r->err = OVS_ERR;
+    }
+    keys = malloc((size_t)n * sizeof(*keys));
+    kv = malloc(((size_t)n + 1) * sizeof(*kv));
+    if (keys == NULL || kv == NULL) {
+        free(keys);
+        free(kv);
+        snprintf(r->errstr, sizeof(r->errstr), "out of memory");
+        return r->err = OVS_ERR;
+    }
+    for (int i = 0; i < n; i++) {
+        ovs_night_key(req, i, keys[i], sizeof(keys[i]));
+        kv[i] = keys[i];
+    }
+    snprintf(arg, sizeof(arg), "%lld", (long long)buyer);
+    kv[n] = arg;
+    rc = run_sale(r, nights, n, kv);
+    free(keys);
+    free(kv);
+    return rc;
 }

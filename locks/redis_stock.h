@@ -10,12 +10,27 @@
 #include <stddef.h>
 
 #include "core/keys.h"
+#include "locks/redis_conn.h"
 #include "locks/strategy.h"
 
 /* The script lua-decr sells one unit with: KEYS[1] is stock:<sku>; when the stock is above
  * zero it decrements it and returns 1, else returns 0. Here rather than in lua_decr.c so
  * that `oversell bench` measures its ceiling with the very script the strategy runs. */
 extern const char ovs_redis_stock_decr_src[];
+/* The script lua-decr books a stay with: KEYS are the nights of the stay, ARGV[1] the
+ * guest; when none of them is taken it sets them all to the guest and returns 1, else
+ * returns 0. Here beside the other for the same reason, and because strategies/lua/
+ * carries a user's copy of both that a test holds to these texts. */
+extern const char ovs_redis_stock_claim_src[];
+
+/* Run the sale script for req of workload on r, the one mapping of a request onto stock kept in
+ * Redis: inventory runs unit with KEYS[1] = stock:<sku>, ARGV[1] = "1" (the quantity);
+ * booking runs nights with KEYS = the keys of every night of the stay (ovs_night_key),
+ * ARGV[1] = buyer, the guest. The script answers 1 (sold, booked) or 0 (sold out, taken).
+ * OVS_OK, OVS_REFUSED, or the error code of ovs_redis_eval (with r->errstr), OVS_ERR for
+ * an answer of another shape or a stay outside 1..OVS_MAX_NIGHTS nights. */
+int ovs_redis_stock_sell(ovs_redis *r, ovs_script *unit, ovs_script *nights,
+                         enum ovs_workload workload, const ovs_request *req, int64_t buyer);
 
 /* xPrepare for them, once per run on env->redis[0]: SET stock:<sku> to env->stock for
  * every one of env->skus, or remove every taken night an earlier run left. Returns OVS_OK

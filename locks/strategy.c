@@ -4,7 +4,12 @@
  * a table is validated once, when it is registered, so that everything downstream - the
  * runner calling its slots, the scenario resolver reading its parameter table, `oversell
  * list` printing it - may rely on its shape. The built-ins (builtin.def) go through the
- * same door, registered once, on the first use of the registry. */
+ * same door, registered once, on the first use of the registry.
+ *
+ * Every table also records where it came from (built in, a definition file, a plugin), for
+ * `oversell list` and for the message that refuses a second table of one name, and, for a
+ * definition whose program this machine lacks, why it cannot run: it is still listed, and
+ * a run that selects it is refused before anything starts. */
 #include "locks/strategy.h"
 
 #include <pthread.h>
@@ -13,8 +18,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Registered tables in registration order, NULL-terminated; n of them. */
+/* Registered tables in registration order, NULL-terminated; n of them. origin[i] and
+ * unavailable[i] belong to registry[i]: where it came from, and why it cannot run here
+ * ("" when it can). */
 static const ovs_strategy_methods *registry[OVS_MAX_STRATEGIES + 1];
+static char origin[OVS_MAX_STRATEGIES][OVS_STRATEGY_ORIGIN_MAX];
+static char unavailable[OVS_MAX_STRATEGIES][OVS_STRATEGY_ORIGIN_MAX];
 static int n_registered;
 static pthread_once_t builtins_once = PTHREAD_ONCE_INIT;
 
@@ -97,14 +106,15 @@ static int check_table(const ovs_strategy_methods *m, char *err, size_t errlen)
     return ovs_params_check(m, err, errlen);
 }
 
-static int add(const ovs_strategy_methods *m, char *err, size_t errlen)
+static int add(const ovs_strategy_methods *m, const char *from, const char *why, char *err,
+               size_t errlen)
 {
     if (check_table(m, err, errlen) != 0)
         return -1;
     for (int i = 0; i < n_registered; i++) {
         if (strcmp(registry[i]->name, m->name) == 0) {
-            ovs_seterr(err, errlen, "%s: a strategy of that name is already registered",
-                       m->name);
+            ovs_seterr(err, errlen, "%s: a strategy of that name is already registered (%s)",
+                       m->name, origin[i]);
             return -1;
         }
     }
@@ -113,9 +123,19 @@ static int add(const ovs_strategy_methods *m, char *err, size_t errlen)
                    OVS_MAX_STRATEGIES);
         return -1;
     }
+    snprintf(origin[n_registered], sizeof(origin[0]), "%s", from);
+    snprintf(unavailable[n_registered], sizeof(unavailable[0]), "%s", why ? why : "");
     registry[n_registered++] = m;
     registry[n_registered] = NULL;
     return 0;
+}
+
+static int index_of(const ovs_strategy_methods *m)
+{
+    for (int i = 0; i < n_registered; i++)
+        if (registry[i] == m)
+            return i;
+    return -1;
 }
 
 /* A built-in that fails its own checks is left out rather than printed about or aborted
@@ -124,15 +144,43 @@ static void register_builtins(void)
 {
     char err[256];
 
-#define OVS_BUILTIN(table) (void)add(&table, err, sizeof(err));
+#define OVS_BUILTIN(table) (void)add(&table, OVS_ORIGIN_BUILTIN, NULL, err, sizeof(err));
 #include "locks/builtin.def"
 #undef OVS_BUILTIN
 }
 
 int ovs_strategy_register(const ovs_strategy_methods *m, char *err, size_t errlen)
 {
+    return ovs_strategy_register_from(m, "registered by the program", NULL, err, errlen);
+}
+
+int ovs_strategy_register_from(const ovs_strategy_methods *m, const char *from,
+                               const char *why, char *err, size_t errlen)
+{
     pthread_once(&builtins_once, register_builtins);
-    return add(m, err, errlen);
+    if (from == NULL || from[0] == '\0') {
+        ovs_seterr(err, errlen, "%s: no origin given", m && m->name ? m->name : "(no name)");
+        return -1;
+    }
+    return add(m, from, why && why[0] ? why : NULL, err, errlen);
+}
+
+const char *ovs_strategy_origin(const ovs_strategy_methods *m)
+{
+    int i;
+
+    pthread_once(&builtins_once, register_builtins);
+    i = index_of(m);
+    return i < 0 ? NULL : origin[i];
+}
+
+const char *ovs_strategy_unavailable(const ovs_strategy_methods *m)
+{
+    int i;
+
+    pthread_once(&builtins_once, register_builtins);
+    i = index_of(m);
+    return i < 0 || unavailable[i][0] == '\0' ? NULL : unavailable[i];
 }
 
 const ovs_strategy_methods *ovs_strategy_find(const char *name)

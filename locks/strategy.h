@@ -206,6 +206,24 @@ struct ovs_strategy_methods {
  * or xFence without xLock), its parameter table is malformed (see ovs_params_check), or
  * the registry is full. m must outlive every use of the registry. Returns 0 or -1. */
 int ovs_strategy_register(const ovs_strategy_methods *m, char *err, size_t errlen);
+/* Room for an origin or an unavailability text, NUL included; longer ones are cut. */
+#define OVS_STRATEGY_ORIGIN_MAX 320
+/* The origin of every built-in. */
+#define OVS_ORIGIN_BUILTIN "built-in"
+/* ovs_strategy_register, saying where m came from: origin is what `oversell list` prints,
+ * like "file strategies/lua-setnx.ini" or "plugin /path/libexample.so" (ovs_strategy_register
+ * itself says "registered by the program"). unavailable, when not NULL or empty, is why m
+ * cannot run on this machine ("strategies/x.ini:6: 'node' not found on PATH"): it is
+ * registered and listed all the same, and the command line refuses a run that selects
+ * it. Both are copied. A name already taken is refused with the taker's origin. */
+int ovs_strategy_register_from(const ovs_strategy_methods *m, const char *origin,
+                               const char *unavailable, char *err, size_t errlen);
+/* Where a registered m came from (OVS_ORIGIN_BUILTIN for the built-ins), or NULL when m
+ * is not registered. */
+const char *ovs_strategy_origin(const ovs_strategy_methods *m);
+/* Why a registered m cannot run on this machine, or NULL when it can (or is not
+ * registered). */
+const char *ovs_strategy_unavailable(const ovs_strategy_methods *m);
 /* The registered strategy called name, or NULL. */
 const ovs_strategy_methods *ovs_strategy_find(const char *name);
 /* Every registered strategy, NULL-terminated: the built-ins in builtin.def's order, then

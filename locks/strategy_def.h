@@ -29,6 +29,7 @@
  *   acquire = setnx-acquire.lua   ; with release: a lock
  *   release = setnx-release.lua
  *   execute = decr.lua            ; alone: a whole operation on stock kept in Redis
+ *   execute_booking = claim.lua   ; with execute: bookings run this one instead
  *
  *   [param ttl]                   ; one section per parameter, in the order given
  *   default = 5000
@@ -89,6 +90,10 @@ typedef struct ovs_strategy_def {
      * strategy is still registered and listed; a run that selects it is refused before
      * anything starts (exit 2) with this text. Empty when it can run. */
     char unavailable[256];
+
+    /* lua, whole operation: the script bookings run instead of execute's, absolute; empty
+     * when execute serves both workloads. Added after the rest so as not to move them. */
+    char execute_booking[OVS_DEF_PATH_MAX];
 } ovs_strategy_def;
 
 /* Build the methods table of an adapter definition (locks/adapter.c). *out and everything
@@ -99,5 +104,28 @@ int ovs_adapter_define(const ovs_strategy_def *def, const ovs_strategy_methods *
  * are read here, so a missing or unreadable file is refused now. Same contract. */
 int ovs_lua_define(const ovs_strategy_def *def, const ovs_strategy_methods **out, char *err,
                    size_t errlen);
+
+/* ---- the loader (locks/strategy_def.c) ----------------------------------------------
+ * Every error reads "path:line: what is wrong" (or "path: ..." when no line is at fault).
+ *
+ * Read the definition at path into def: unknown sections and keys (for its kind: an
+ * adapter key in a Lua definition is refused too), bad values, missing required keys
+ * (name, kind, summary, claims_safe; an adapter's operation and command; a Lua lock's
+ * acquire, release and [param ttl], a Lua whole operation's execute), a [param] that
+ * ovs_params_check would refuse, a script that cannot be read, nodes naming no count
+ * parameter. A program that is not there is not an error: def->unavailable says so.
+ * Parameters: min defaults to 0, max to 1e9 (1 for ratio); an ms value takes a bare
+ * number of ms or a duration. Returns 0, or -1 with err set and def holding nothing to
+ * free. After 0 the strings behind def->params are def's: ovs_strategy_def_free. */
+int ovs_strategy_def_load(const char *path, ovs_strategy_def *def, char *err, size_t errlen);
+/* Free what ovs_strategy_def_load allocated for a def that was not registered. */
+void ovs_strategy_def_free(ovs_strategy_def *def);
+/* Load path, build its table (ovs_adapter_define or ovs_lua_define) and register it with
+ * the origin "file <path>" and its unavailability; a name already taken is refused at the
+ * line of its name key. Returns 0 or -1 (err). */
+int ovs_strategy_def_register(const char *path, char *err, size_t errlen);
+/* ovs_strategy_def_register for every *.ini of dir, in sorted order, stopping at the
+ * first that fails. Returns how many were registered, or -1 (err). */
+int ovs_strategy_defs_register_dir(const char *dir, char *err, size_t errlen);
 
 #endif

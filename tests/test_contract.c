@@ -23,8 +23,14 @@
  *
  * and in every case the checker's figures agree with the ones counted here.
  *
+ * Strategies registered the way the command line registers them are covered too: the
+ * definition files of the source tree's strategies/ and the plugins named in
+ * OVS_CONTRACT_PLUGINS (colon-separated paths; tests/meson.build names the example plugin).
+ *
  * A strategy whose needs the machine cannot meet (no redis-server) fails: a contract run
- * never skips. The seed is fixed (CONTRACT_DEFAULT_SEED) and printed with every failure;
+ * never skips - with one exception, a definition whose program is not installed (an
+ * adapter run by node on a machine without node), which is skipped with the reason, unless
+ * CI=true, where nothing may be skipped and it fails. The seed is fixed (CONTRACT_DEFAULT_SEED) and printed with every failure;
  * OVS_CONTRACT_SEED=N runs another. A first argument filters by name: 'contract/setnx*'. */
 #include <ftw.h>
 #include <setjmp.h>
@@ -49,10 +55,14 @@
 #include "engine/runner.h"
 #include "scenario/scenario.h"
 #include "engine/shop.h"
+#include "locks/plugin.h"
 #include "locks/strategy.h"
+#include "locks/strategy_def.h"
 #include "infra/topology.h"
 #include "core/trace.h"
 #include "core/util.h"
+
+#include "ovs_config.h"
 
 #define CONTRACT_DEFAULT_SEED 7ULL
 
@@ -1107,13 +1117,65 @@ static void contract_close_after_failure(void **state)
     ovs_scenario_free(&sc);
 }
 
+/* A strategy whose program this machine lacks: skipped with why, or failed under CI. Runs
+ * before a test that would start it. */
+static void skip_unavailable(const ovs_strategy_methods *m)
+{
+    const char *why = ovs_strategy_unavailable(m);
+    const char *ci = getenv("CI");
+
+    if (why == NULL)
+        return;
+    if (ci != NULL && strcmp(ci, "true") == 0)
+        fail_msg("%s cannot run here and CI=true allows no skip: %s", m->name, why);
+    print_message("skipped: %s\n", why);
+    skip();
+}
+
+static void contract_close_after_failure_or_skip(void **state)
+{
+    skip_unavailable(((contract_case *)*state)->m);
+    contract_close_after_failure(state);
+}
+
+static void contract_workload_or_skip(void **state)
+{
+    skip_unavailable(((contract_case *)*state)->m);
+    contract_workload(state);
+}
+
+/* Register what the command line would: the tree's definition files, then the plugins
+ * of OVS_CONTRACT_PLUGINS. 0, or -1 after saying why. */
+static int register_others(void)
+{
+    char dir[600], err[700], list[2048];
+    const char *plugins = getenv("OVS_CONTRACT_PLUGINS");
+
+    snprintf(dir, sizeof(dir), "%s/strategies", OVS_SOURCE_DIR);
+    if (ovs_strategy_defs_register_dir(dir, err, sizeof(err)) < 0) {
+        fprintf(stderr, "%s\n", err);
+        return -1;
+    }
+    snprintf(list, sizeof(list), "%s", plugins ? plugins : "");
+    for (char *save = NULL, *p = strtok_r(list, ":", &save); p; p = strtok_r(NULL, ":", &save)) {
+        if (ovs_plugin_load(p, err, sizeof(err)) != 0) {
+            fprintf(stderr, "%s\n", err);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    const ovs_strategy_methods *const *all = ovs_strategy_list();
+    const ovs_strategy_methods *const *all;
     const char *seed = getenv("OVS_CONTRACT_SEED");
     size_t n = 0, per = 2 + N_SCENARIOS, nt = 0;
     int unsafe = 0;
 
+    if (register_others() != 0)
+        return 1;
+    all = ovs_strategy_list();
     if (seed != NULL) {
         char *end;
         contract_seed = strtoull(seed, &end, 10);
@@ -1148,12 +1210,12 @@ int main(int argc, char **argv)
             } else if (j == 1) {
                 snprintf(k->name, sizeof(k->name), "contract/%s/close-after-failure",
                          all[i]->name);
-                t->test_func = contract_close_after_failure;
+                t->test_func = contract_close_after_failure_or_skip;
             } else {
                 k->scn = &scenarios[j - 2];
                 snprintf(k->name, sizeof(k->name), "contract/%s/%s", all[i]->name,
                          k->scn->name);
-                t->test_func = contract_workload;
+                t->test_func = contract_workload_or_skip;
                 t->setup_func = workload_setup;
                 t->teardown_func = workload_teardown;
             }

@@ -55,6 +55,19 @@ void cli_usage(FILE *f, enum cli_mode mode);
 int cli_color(int fd);
 /* The default scenario directory: ./scenarios when it exists, else the source tree's. */
 const char *cli_default_scenarios(void);
+/* The default strategy definition directory: ./strategies when it exists, else the
+ * source tree's when that exists, else NULL (no definitions). */
+const char *cli_default_strategies(void);
+/* The pre-pass every command that takes strategies makes before anything resolves a
+ * strategy name (--strategy, a scenario's [expect] and [strategy] sections): take
+ * --strategies DIR and every --plugin PATH out of argv (up to a "--"), shifting the rest
+ * down and updating *argc, then register the definitions of DIR (default
+ * cli_default_strategies()) and load each plugin in order. A bad definition or plugin is
+ * reported on stderr with its file:line or path: EXIT_USAGE, nothing started. Else 0. */
+int cli_register_strategies(const char *cmd, int *argc, char **argv);
+/* Refuse, on stderr, a selected strategy that cannot run on this machine (its program is
+ * missing): EXIT_USAGE, else 0. */
+int cli_check_available(const char *cmd, const ovs_strategy_methods *m);
 int cli_mkdir_p(const char *path);
 /* Remove a SQLite database file with its -wal and -shm files, so a run starts afresh. */
 void cli_remove_db(const char *path);

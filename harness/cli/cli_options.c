@@ -17,6 +17,8 @@
 
 #include "cli/cli.h"
 #include "infra/fleet.h"
+#include "locks/plugin.h"
+#include "locks/strategy_def.h"
 #include "ovs_config.h"
 #include "core/util.h"
 
@@ -70,6 +72,10 @@ void cli_usage(FILE *f, enum cli_mode mode)
             mode == CLI_EXPLAIN ? "" : " to run (repeatable)",
             mode == CLI_EXPLAIN ? "" : ";\n                                 default: those in each scenario's [expect]");
     fprintf(f, "  -d, --scenarios DIR            scenario directory (default: scenarios)\n"
+               "      --strategies DIR           strategy definition files (*.ini) to register\n"
+               "                                 (default: strategies)\n"
+               "      --plugin PATH              a C plugin (lib.so) registering strategies\n"
+               "                                 (repeatable)\n"
                "  -o, --out DIR                  output directory (default: reports/out%s); its\n"
                "                                 results.db and reports are replaced\n",
             mode == CLI_EXPLAIN ? "/explain" : "");
@@ -106,6 +112,90 @@ const char *cli_default_scenarios(void)
         return "scenarios";
     snprintf(buf, sizeof(buf), "%s/scenarios", OVS_SOURCE_DIR);
     return buf;
+}
+
+const char *cli_default_strategies(void)
+{
+    struct stat st;
+    static char buf[600];
+    if (stat("strategies", &st) == 0 && S_ISDIR(st.st_mode))
+        return "strategies";
+    snprintf(buf, sizeof(buf), "%s/strategies", OVS_SOURCE_DIR);
+    if (stat(buf, &st) == 0 && S_ISDIR(st.st_mode))
+        return buf;
+    return NULL;
+}
+
+/* The value of option opt at argv[*i] ("--opt VALUE" or "--opt=VALUE"), advancing *i past
+ * it; NULL when argv[*i] is not opt. *missing is set when opt has no value. */
+static const char *take(int argc, char **argv, int *i, const char *opt, int *missing)
+{
+    size_t n = strlen(opt);
+
+    if (strncmp(argv[*i], opt, n) != 0)
+        return NULL;
+    if (argv[*i][n] == '=')
+        return argv[*i] + n + 1;
+    if (argv[*i][n] != '\0')
+        return NULL;
+    if (*i + 1 >= argc) {
+        *missing = 1;
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+int cli_register_strategies(const char *cmd, int *argc, char **argv)
+{
+    const char *dir = NULL, *plugins[CLI_MAX_STRATEGIES];
+    int n_plugins = 0, out = 1, missing = 0, i;
+    char err[700];
+
+    for (i = 1; i < *argc && strcmp(argv[i], "--") != 0; i++) {
+        const char *v;
+        if ((v = take(*argc, argv, &i, "--strategies", &missing)) != NULL) {
+            dir = v;
+        } else if ((v = take(*argc, argv, &i, "--plugin", &missing)) != NULL) {
+            if (n_plugins == CLI_MAX_STRATEGIES) {
+                fprintf(stderr, "oversell %s: too many --plugin options\n", cmd);
+                return EXIT_USAGE;
+            }
+            plugins[n_plugins++] = v;
+        } else if (missing) {
+            fprintf(stderr, "oversell %s: option '%s' needs a value\n", cmd, argv[i]);
+            return EXIT_USAGE;
+        } else {
+            argv[out++] = argv[i];
+        }
+    }
+    for (; i < *argc; i++)
+        argv[out++] = argv[i];
+    *argc = out;
+    argv[out] = NULL;
+
+    if (dir == NULL)
+        dir = cli_default_strategies();
+    if (dir != NULL && ovs_strategy_defs_register_dir(dir, err, sizeof(err)) < 0) {
+        fprintf(stderr, "oversell %s: %s\n", cmd, err);
+        return EXIT_USAGE;
+    }
+    for (int k = 0; k < n_plugins; k++) {
+        if (ovs_plugin_load(plugins[k], err, sizeof(err)) != 0) {
+            fprintf(stderr, "oversell %s: %s\n", cmd, err);
+            return EXIT_USAGE;
+        }
+    }
+    return 0;
+}
+
+int cli_check_available(const char *cmd, const ovs_strategy_methods *m)
+{
+    const char *why = ovs_strategy_unavailable(m);
+    if (why == NULL)
+        return 0;
+    fprintf(stderr, "oversell %s: strategy %s cannot run on this machine: %s\n", cmd, m->name,
+            why);
+    return EXIT_USAGE;
 }
 
 int cli_parse(int argc, char **argv, cli_options *o)

@@ -117,6 +117,10 @@ static int run_cells(cli_options *o, ovs_scenario *scs, int nsc, int64_t *last_r
             return EXIT_USAGE;
         }
         for (int k = 0; k < n; k++) {
+            if (cli_check_available(o->cmd, ms[k]) != 0) {
+                free(plan);
+                return EXIT_USAGE;
+            }
             plan[total] = (cell_plan){ &scs[i], ms[k], ps[k] };
             need_redis |= ovs_cell_nodes(&scs[i], ms[k], &ps[k]) > 0;
             total++;

@@ -36,8 +36,10 @@ static void usage_main(FILE *f)
             "  report DB          write summary.md, results.csv and index.html from a results DB\n"
             "  bench              measure the ceiling and every strategy's throughput and latency\n"
             "                     against the performance targets\n"
-            "  list               list strategies (with parameters) and scenarios\n"
+            "  list               list strategies (origin, parameters) and scenarios\n"
             "\n"
+            "Every command that takes strategies also takes --strategies DIR (definition\n"
+            "files, default: strategies) and --plugin PATH (a C plugin, repeatable).\n"
             "'oversell <command> --help' for the command's options.\n");
 }
 
@@ -53,8 +55,9 @@ static int cmd_list(int argc, char **argv)
     o.mode = CLI_RUN;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            printf("usage: oversell list [--scenarios DIR]\n\n"
-                   "Lists the strategies with their parameters and defaults, and the scenarios\n"
+            printf("usage: oversell list [--scenarios DIR] [--strategies DIR] [--plugin PATH]\n\n"
+                   "Lists the strategies with their origin (built-in, file, plugin), their\n"
+                   "parameters and defaults, and why one cannot run here; then the scenarios\n"
                    "with their descriptions.\n");
             return 0;
         }
@@ -65,8 +68,12 @@ static int cmd_list(int argc, char **argv)
 
     printf("strategies:\n");
     for (const ovs_strategy_methods *const *m = ovs_strategy_list(); *m; m++) {
+        const char *why = ovs_strategy_unavailable(*m);
         printf("  %-22s %s%s\n", (*m)->name, (*m)->summary,
                (*m)->claims_safe ? "" : " [claims no safety]");
+        printf("      %-16s %s\n", "origin", ovs_strategy_origin(*m));
+        if (why)
+            printf("      %-16s %s\n", "unavailable", why);
         for (int i = 0; i < (*m)->n_params; i++) {
             const ovs_param_spec *p = &(*m)->params[i];
             char def[64];
@@ -170,6 +177,14 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "--version") == 0) {
         printf("oversell %s\n", OVS_VERSION);
         return 0;
+    }
+    /* Definition files and plugins first: the commands below resolve strategy names. */
+    if (strcmp(cmd, "run") == 0 || strcmp(cmd, "matrix") == 0 || strcmp(cmd, "gate") == 0 ||
+        strcmp(cmd, "explain") == 0 || strcmp(cmd, "list") == 0 || strcmp(cmd, "bench") == 0) {
+        int n = argc - 1, rc = cli_register_strategies(cmd, &n, argv + 1);
+        if (rc != 0)
+            return rc;
+        argc = n + 1;
     }
     if (strcmp(cmd, "run") == 0)
         return cli_run(argc - 1, argv + 1, CLI_RUN);
