@@ -216,7 +216,7 @@ static void ctd_close(ovs_strategy *s)
 }
 
 const ovs_strategy_methods ovs_strategy_check_then_decr = {
-    .version = 2,
+    .version = 3,
     .name = "redis-check-then-decr",
     .summary = "GET stock (from the read endpoint), think, DECR on the master: two commands",
     .redis_stock = 1,

@@ -57,7 +57,7 @@ static void fencing_close(ovs_strategy *s)
 }
 
 const ovs_strategy_methods ovs_strategy_fencing = {
-    .version = 2,
+    .version = 3,
     .name = "fencing",
     .summary = "setnx whose script also INCRs a fencing token; SQL applies only a higher token",
     .claims_safe = 1,

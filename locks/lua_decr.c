@@ -76,7 +76,7 @@ static void luad_close(ovs_strategy *s)
 }
 
 const ovs_strategy_methods ovs_strategy_lua_decr = {
-    .version = 2,
+    .version = 3,
     .name = "lua-decr",
     .summary = "one Lua script checks stock > 0 and decrements; orders reach SQL by write-back",
     .redis_stock = 1,

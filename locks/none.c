@@ -32,7 +32,7 @@ static void none_close(ovs_strategy *s)
 }
 
 const ovs_strategy_methods ovs_strategy_none = {
-    .version = 2,
+    .version = 3,
     .name = "none",
     .summary = "check, think, act with no protection: the baseline that must oversell",
     .claims_safe = 0,

@@ -366,7 +366,7 @@ static void redlock_close(ovs_strategy *s)
 }
 
 const ovs_strategy_methods ovs_strategy_redlock = {
-    .version = 2,
+    .version = 3,
     .name = "redlock",
     .summary = "Redlock: SET NX PX on a majority of N masters within the validity time",
     .claims_safe = 1,

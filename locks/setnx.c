@@ -40,7 +40,7 @@ static void setnx_close(ovs_strategy *s)
 }
 
 const ovs_strategy_methods ovs_strategy_setnx = {
-    .version = 2,
+    .version = 3,
     .name = "setnx",
     .summary = "SET lock:<key> <token> NX PX ttl on one Redis; Lua compare-and-delete release",
     .claims_safe = 1,

@@ -107,7 +107,7 @@ static void sqlp_close(ovs_strategy *s)
 }
 
 const ovs_strategy_methods ovs_strategy_sql_pessimistic = {
-    .version = 2,
+    .version = 3,
     .name = "sql-pessimistic",
     .summary = "BEGIN IMMEDIATE (the database's writer lock) around check and act",
     .claims_safe = 1,

@@ -273,7 +273,7 @@ static void watchdog_close(ovs_strategy *s)
 }
 
 const ovs_strategy_methods ovs_strategy_watchdog = {
-    .version = 2,
+    .version = 3,
     .name = "watchdog",
     .summary = "setnx whose holder renews the lease every ttl/3 while alive (Redisson)",
     .claims_safe = 1,

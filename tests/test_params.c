@@ -228,9 +228,9 @@ static void register_refuses_bad_tables(void **state)
     refused(NULL, "no methods table");
 
     m = valid_lock, m.version = 0;
-    refused(&m, "version 0 is not one this harness knows (1 to 2)");
+    refused(&m, "version 0 is not one this harness knows (1 to 3)");
     m = valid_lock, m.version = OVS_STRATEGY_VERSION + 1;
-    refused(&m, "version 3 is not one");
+    refused(&m, "version 4 is not one");
 
     m = valid_lock, m.size = sizeof(ovs_strategy) - 1;
     refused(&m, "instance size");

@@ -140,7 +140,7 @@ static void plain_close(ovs_strategy *s)
 }
 
 static const ovs_strategy_methods setnx_plain = {
-    .version = 2,
+    .version = 3,
     .name = "setnx-plain",
     .summary = "SET NX PX on one Redis, released by a plain DEL: no owner check (a plugin)",
     .claims_safe = 1,
