@@ -16,11 +16,14 @@
  *     within the timeout, and tells the run, through env.broken, the adapter, the client,
  *     the offending line and the tail of the adapter's stderr; an honest `unknown` does
  *     not;
+ *   - a whole operation hands each ok's order to the write-back queue, and a refused is
+ *     a clean no;
  *   - the adapter dies with the harness, even when the harness is killed with SIGKILL,
  *     and is ended within its grace period when it ignores the end of its input;
  *   - through the whole engine (ovs_cell_run): the python adapter gets setnx's verdict in
  *     ttl-expiry-process-pause, with the stop recorded, and a misbehaving adapter's run
- *     is an error with the message, its row and events in the results database.
+ *     is an error with the message, its row and events in the results database; a
+ *     whole-operation adapter that says ok to every buyer is found out by the shop's rows.
  *
  * Skips without python3 or redis-server, except under CI=true (tests/live.h). */
 #include <errno.h>
@@ -233,6 +236,49 @@ static const ovs_strategy_methods *misbehave(const char *mode, int fencing)
     return made[n++].m;
 }
 
+/* misbehave.py in mode as a whole operation whose orders go through the write-back queue:
+ * "whole-<mode>". */
+static const ovs_strategy_methods *whole(const char *mode)
+{
+    static struct {
+        char mode[32];
+        const ovs_strategy_methods *m;
+    } made[4];
+    static int n;
+    ovs_strategy_def def;
+    char name[48], err[256];
+
+    for (int i = 0; i < n; i++)
+        if (strcmp(made[i].mode, mode) == 0)
+            return made[i].m;
+    assert_true(n < (int)(sizeof(made) / sizeof(made[0])));
+    snprintf(name, sizeof(name), "whole-%s", mode);
+    base_def(&def, name, FIXTURE_TIMEOUT_MS);
+    def.claims_safe = 1;
+    def.operation = OVS_DEF_WHOLE;
+    def.shop = OVS_DEF_SHOP_WRITEBACK;
+    def.argc = 3;
+    snprintf(def.argv[0], sizeof(def.argv[0]), "%s", g.python);
+    snprintf(def.argv[1], sizeof(def.argv[1]), "%s/tests/adapters/misbehave.py", g.source);
+    snprintf(def.argv[2], sizeof(def.argv[2]), "%s", mode);
+    if (ovs_adapter_define(&def, &made[n].m, err, sizeof(err)) != 0)
+        fail_msg("define %s: %s", name, err);
+    snprintf(made[n].mode, sizeof(made[n].mode), "%s", mode);
+    return made[n++].m;
+}
+
+/* env.sold of the whole-operation tests: counts the orders handed over. */
+static int sold_count;
+
+static int count_sold(void *ctx, const ovs_request *r, int64_t buyer)
+{
+    (void)ctx;
+    (void)r;
+    (void)buyer;
+    sold_count++;
+    return 0;
+}
+
 /* An instance of m named client, with "k=v,..." over its defaults; its xOpen's code in
  * *rc when rc is given, else it must open. */
 static ovs_strategy *open_as(fixture *f, const ovs_strategy_methods *m, const char *client,
@@ -262,6 +308,7 @@ static ovs_strategy *open_as(fixture *f, const ovs_strategy_methods *m, const ch
         .files_dir = f->dir,
         .broken = on_broken,
         .broken_ctx = f,
+        .sold = count_sold,
     };
     s = calloc(1, m->size);
     assert_non_null(s);
@@ -613,6 +660,30 @@ static void honest_unknown_is_a_result(void **state)
     assert_int_equal(f->broken, 0);
 }
 
+/* A whole operation: the table keeps its stock in Redis (seeded by xPrepare) and sells
+ * through the write-back queue; an ok hands the order over, a refused (sold out) is a
+ * clean no and no protocol error, and neither is taken on trust (see the cell test). */
+static void whole_operation_replies(void **state)
+{
+    fixture *f = *state;
+    REQUIRE_ADAPTERS();
+    const ovs_strategy_methods *ok = whole("ok"), *no = whole("refused-lock");
+    ovs_request r = { .sku = 1 };
+
+    assert_null(ok->xLock);
+    assert_int_equal(OVS_STRATEGY_FIELD(ok, redis_stock, 0), 1);
+    assert_true(ok->xPrepare != NULL);
+    sold_count = 0;
+    ovs_strategy *a = open_as(f, ok, "alice", NULL, NULL);
+    assert_int_equal(a->m->xExecute(a, &r, 17, 0), OVS_OK);
+    assert_int_equal(sold_count, 1);
+    ovs_strategy *b = open_as(f, no, "bob", NULL, NULL);
+    assert_int_equal(b->m->xExecute(b, &r, 18, 0), OVS_REFUSED);
+    assert_string_equal(b->errstr, "no");
+    assert_int_equal(sold_count, 1);
+    assert_int_equal(f->broken, 0);
+}
+
 /* An adapter that ignores the end of its input is killed after its grace period, and
  * reaped: xClose returns within it. */
 static void close_kills_a_lingering_adapter(void **state)
@@ -836,6 +907,40 @@ static void broken_adapter_makes_the_run_an_error(void **state)
     ovs_scenario_free(&sc);
 }
 
+static const char three_buyers[] =
+    "[scenario]\n"
+    "name = adapter-sells-everything\n"
+    "description = Three buyers, one unit, an adapter that says ok to all of them.\n"
+    "workload = inventory\n"
+    "seed = 5\n"
+    "stock = 1\n"
+    "[crowd]\n"
+    "buyers = 3\n"
+    "arrival = burst\n"
+    "workers = 3\n"
+    "request = buy sku=1\n";
+
+/* A whole-operation adapter that claims safety and says ok to every buyer is judged by
+ * the shop's rows, not by its answers: three orders for one unit, unsafe. */
+static void whole_adapter_is_judged_by_the_shop(void **state)
+{
+    fixture *f = *state;
+    REQUIRE_ADAPTERS();
+    const ovs_strategy_methods *m = registered(whole("ok"));
+    char err[256];
+    ovs_scenario sc;
+    cell_run cr;
+
+    if (ovs_scenario_parse("adapter-sells.ini", three_buyers, &sc, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    run_cell(f, &sc, m, NULL, &cr);
+    print_message("status %s: %s %s\n", cr.status, cr.out.figure, cr.error);
+    assert_int_equal(cr.out.status, OVS_RUN_OK);
+    assert_int_equal(cr.out.safe, 0);
+    assert_int_equal(cr.out.oversold, 2);
+    ovs_scenario_free(&sc);
+}
+
 int main(int argc, char **argv)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -854,10 +959,12 @@ int main(int argc, char **argv)
         T(command_that_does_not_run),
         T(fencing_tokens),
         T(honest_unknown_is_a_result),
+        T(whole_operation_replies),
         T(close_kills_a_lingering_adapter),
         T(dies_with_the_harness),
         T(python_setnx_fails_the_process_pause_like_setnx),
         T(broken_adapter_makes_the_run_an_error),
+        T(whole_adapter_is_judged_by_the_shop),
     };
 #undef T
     if (argc > 1)
