@@ -22,8 +22,13 @@ cd "$(dirname "$0")"
 # are what the live tests talk through; libpq-dev and libmariadb-dev are the shop's
 # client libraries. The packages also make a system-wide cluster in /var/lib, which
 # nothing here uses or starts.
+#
+# libjansson-dev parses and prints the JSON lines adapters speak (locks/adapter.c);
+# python3 runs the python-setnx adapter and its test fixtures (and the build's layer
+# check).
 packages=(meson ninja-build gcc pkg-config libhiredis-dev libsqlite3-dev libcmocka-dev
-          libinih-dev redis-server sqlite3 libxml2-utils clang libclang-rt-14-dev
+          libinih-dev libjansson-dev redis-server sqlite3 python3 libxml2-utils clang
+          libclang-rt-14-dev
           postgresql postgresql-client libpq-dev mariadb-server mariadb-client libmariadb-dev)
 # Node runs the node-redlock adapter (locks/adapters/node-redlock/): Debian 12's nodejs 18
 # and npm are enough. Asked for by command, not by package name: a Node installed some

@@ -32,7 +32,12 @@
  *
  * Errors, in every slot alike: a slot that fails returns its code and says why with
  * ovs_strategy_fail(s, code, ...), which sets s->err and s->errstr. Contention (OVS_BUSY)
- * and a clean no (OVS_REFUSED) are results, and may say why the same way.
+ * and a clean no (OVS_REFUSED) are results, and may say why the same way. A failure that
+ * leaves the run's history untrustworthy - something the strategy runs broke its protocol,
+ * crashed or hung - is said once more through env->broken (from any thread; NULL when the
+ * caller does not listen), with as much text as it needs: the runner then keeps every
+ * event and ends the run as an error with the first such text, never with a verdict. An
+ * honest OVS_ERR_IO (a server's answer lost) is a result and is not said there.
  *
  * Who owns what the runner and a strategy share:
  *   buyer     the runner's. It numbers the requests; a strategy learns the buyer of the
@@ -103,6 +108,12 @@ typedef struct ovs_env {
     const char *shop_path;      /* where the shop lives (the SQLite file), for a strategy
                                    that writes the shop from outside this process (an
                                    adapter declaring its own writes); NULL in xPrepare */
+    const char *client_name;    /* the client's name for messages: a timeline client's NAME,
+                                   "worker-<i>" in a crowd; NULL in xPrepare */
+    const char *files_dir;      /* a private 0700 directory for the strategy's own files (an
+                                   adapter's stderr), removed after the run; NULL in xPrepare */
+    void (*broken)(void *ctx, const char *why); /* the run cannot be judged: see Errors */
+    void *broken_ctx;           /* broken's first argument */
 } ovs_env;
 
 typedef struct ovs_strategy {

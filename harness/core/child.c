@@ -89,6 +89,7 @@ typedef struct child_plan {
     char *const *argv;
     char *const *envp;    /* environ unless the caller gave one */
     int in, out;          /* stdin (/dev/null or the caller's); the log for stdout, stderr */
+    int out1;             /* stdout when the caller gave one, else out */
     uid_t uid;            /* (uid_t)-1, or the user to become with gid as only group */
     gid_t gid;
     const char *cwd;      /* NULL, or the directory to enter as that user */
@@ -100,7 +101,7 @@ typedef struct child_plan {
 
 static _Noreturn void child_exec(const child_plan *p)
 {
-    int in = p->in, out = p->out;
+    int in = p->in, out = p->out, out1 = p->out1;
 
     /* Credentials first: the kernel clears the parent-death signal whenever a process's
      * user or group ids change (commit_creds), so a PDEATHSIG asked for before the setuid
@@ -127,12 +128,14 @@ static _Noreturn void child_exec(const child_plan *p)
     if (p->cwd != NULL && chdir(p->cwd) != 0)
         _exit(OVS_CHILD_SETUP_FAILED);
 
-    /* dup2 onto itself would keep O_CLOEXEC, so first lift both above the stdio range. */
+    /* dup2 onto itself would keep O_CLOEXEC, so first lift all above the stdio range. */
     if (in < 3 && (in = fcntl(in, F_DUPFD, 3)) < 0)
         _exit(OVS_CHILD_SETUP_FAILED);
     if (out < 3 && (out = fcntl(out, F_DUPFD, 3)) < 0)
         _exit(OVS_CHILD_SETUP_FAILED);
-    if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
+    if (out1 < 3 && (out1 = fcntl(out1, F_DUPFD, 3)) < 0)
+        _exit(OVS_CHILD_SETUP_FAILED);
+    if (dup2(in, 0) < 0 || dup2(out1, 1) < 0 || dup2(out, 2) < 0)
         _exit(OVS_CHILD_SETUP_FAILED);
     /* hiredis and SQLite open descriptors without O_CLOEXEC; a server holding a harness
      * socket or pipe would keep it open after the harness closed it. */
@@ -201,6 +204,7 @@ int ovs_child_spawn_opts(const char *exe, char *const *argv, const char *out,
             close(plan.in);
         return OVS_ERR_ENV;
     }
+    plan.out1 = opts->out >= 0 ? opts->out : plan.out;
     slot = registry_reserve();
     if (slot < 0) {
         ovs_seterr(err, errlen, "too many servers in this process (at most %d)",

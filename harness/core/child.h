@@ -54,9 +54,13 @@ typedef struct ovs_child_opts {
     gid_t gid;            /* with uid */
     const char *cwd;      /* working directory, entered as the new user; NULL keeps ours */
     char *const *envp;    /* the environment, NULL-terminated; NULL keeps ours */
+    int out;              /* descriptor to write as stdout, or -1: stdout goes to the file
+                             with stderr. The caller keeps it and closes it after the call.
+                             For a program the harness talks to (an adapter: a pipe), whose
+                             stderr stays in the file */
 } ovs_child_opts;
 
-#define OVS_CHILD_OPTS_INIT { -1, (uid_t)-1, (gid_t)-1, NULL, NULL }
+#define OVS_CHILD_OPTS_INIT { -1, (uid_t)-1, (gid_t)-1, NULL, NULL, -1 }
 
 /* ovs_child_spawn with options (NULL: those of OVS_CHILD_OPTS_INIT). A child whose set-up
  * fails (setuid, chdir) exits with OVS_CHILD_SETUP_FAILED before exec. */

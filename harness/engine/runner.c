@@ -19,6 +19,7 @@
 #include "engine/shop.h"
 #include "core/util.h"
 #include "engine/writeback.h"
+#include "infra/tmpdir.h"
 
 #define MAX_KEYS OVS_MAX_NIGHTS /* a stay's nights under night granularity */
 
@@ -37,6 +38,10 @@ typedef struct run_shared {
     char open_error[256];      /* first connection failure; guarded by open_failed */
     pthread_mutex_t error_mu;
     ovs_faults *faults;        /* the fault scheduler, or NULL when the scenario has none */
+    atomic_int broken;         /* a strategy said the run cannot be judged (env.broken) */
+    char broken_error[sizeof(((ovs_run_result *)0)->error)]; /* the first one's text;
+                                                                guarded by error_mu */
+    char files_dir[512];       /* env.files_dir: made for the run, removed after it */
 } run_shared;
 
 typedef struct client {
@@ -56,6 +61,8 @@ typedef struct client {
     int pause_process;         /* think stops the whole client, watchdog included */
     int recording;             /* !spec->no_events, kept here next to the trace it gates */
     atomic_int frozen;         /* env.frozen points here: set while paused as a process */
+    char name[40];             /* env.client_name */
+    int closed;                /* xClose done, by the client's own thread */
 } client;
 
 int ovs_request_keys(const ovs_scenario *sc, const ovs_request *r, char (*keys)[OVS_KEY_MAX],
@@ -371,6 +378,18 @@ static const char *hand_over(ovs_run_result *res, ovs_trace *t)
     return kept->oom ? "out of memory recording events" : NULL;
 }
 
+/* env.broken: the first strategy to say the run cannot be judged names the error; the
+ * run goes on to its end, so that every event up to and after it is kept. */
+static void run_broken(void *ctx, const char *why)
+{
+    run_shared *sh = ctx;
+
+    pthread_mutex_lock(&sh->error_mu);
+    if (atomic_fetch_add(&sh->broken, 1) == 0)
+        snprintf(sh->broken_error, sizeof(sh->broken_error), "%s", why);
+    pthread_mutex_unlock(&sh->error_mu);
+}
+
 static void client_work(client *c);
 
 static void *client_main(void *arg)
@@ -407,6 +426,11 @@ static void *client_main(void *arg)
     if (atomic_load(&sh->open_failed) == 0)
         client_work(c);
     ovs_faults_client_done(sh->faults);
+    /* Closed here, not after the join: a process the strategy started in xOpen dies with
+     * the thread that forked it (PR_SET_PDEATHSIG, core/child.h), so this thread must
+     * outlive its orderly end - an adapter told to release what it holds and exit. */
+    c->s->m->xClose(c->s);
+    c->closed = 1;
     return NULL;
 }
 
@@ -484,6 +508,7 @@ int ovs_run(const ovs_run_spec *spec, ovs_run_result *res)
     sh.spec = spec;
     atomic_init(&sh.next, 0);
     atomic_init(&sh.open_failed, 0);
+    atomic_init(&sh.broken, 0);
     pthread_mutex_init(&sh.error_mu, NULL);
     pthread_mutex_init(&sh.gate_mu, NULL);
     pthread_cond_init(&sh.gate_cv, NULL);
@@ -497,6 +522,13 @@ int ovs_run(const ovs_run_spec *spec, ovs_run_result *res)
     }
     if (sc->has_crowd && make_schedule(&sh, sc) != 0) {
         snprintf(res->error, sizeof(res->error), "out of memory for the schedule");
+        goto out;
+    }
+
+    if (ovs_tmpdir_make(sh.files_dir, sizeof(sh.files_dir), err, sizeof(err)) != 0) {
+        sh.files_dir[0] = '\0';
+        snprintf(res->error, sizeof(res->error), "a directory for the strategy's files: %s",
+                 err);
         goto out;
     }
 
@@ -545,6 +577,14 @@ int ovs_run(const ovs_run_spec *spec, ovs_run_result *res)
         c->index = i;
         c->env = prep;
         c->env.client = i;
+        if (sc->has_crowd)
+            snprintf(c->name, sizeof(c->name), "worker-%d", i);
+        else
+            snprintf(c->name, sizeof(c->name), "%s", sc->clients[i].name);
+        c->env.client_name = c->name;
+        c->env.files_dir = sh.files_dir;
+        c->env.broken = run_broken;
+        c->env.broken_ctx = &sh;
         c->env.sold = ovs_writeback_sold;
         c->env.sold_ctx = sh.wb;
         if (!sc->has_crowd && !spec->no_events) {
@@ -599,6 +639,11 @@ int ovs_run(const ovs_run_spec *spec, ovs_run_result *res)
 
     if (started < nthreads)
         goto collect;
+    /* Before open_failed: an adapter that could not start says why here at more length. */
+    if (atomic_load(&sh.broken) != 0) {
+        snprintf(res->error, sizeof(res->error), "%s", sh.broken_error);
+        goto collect;
+    }
     if (atomic_load(&sh.open_failed) != 0) {
         snprintf(res->error, sizeof(res->error), "%s", sh.open_error);
         goto collect;
@@ -663,7 +708,8 @@ collect:;
 out:
     for (int i = 0; cl && i < nthreads; i++) {
         if (cl[i].s) {
-            m->xClose(cl[i].s);
+            if (!cl[i].closed)
+                m->xClose(cl[i].s);
             free(cl[i].s);
         }
         ovs_shop_close(cl[i].shop);
@@ -673,6 +719,8 @@ out:
     free(cl);
     ovs_faults_free(sh.faults);
     ovs_writeback_free(sh.wb);
+    if (sh.files_dir[0] != '\0')
+        ovs_tmpdir_remove(sh.files_dir);
     free(sh.arrival);
     free(sh.think);
     pthread_mutex_destroy(&sh.error_mu);
