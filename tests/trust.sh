@@ -3,7 +3,7 @@
 # a fault that cannot fire makes the run an error that names it (never "safe"); after a
 # promotion every strategy's requests reach the promoted node, crowds included; a write
 # refused for a stale fencing token is said to be so, not "sold out"; a restart's figure
-# counts the orders still queued.
+# counts the orders still queued; faults at 0 ms are done before any client moves.
 set -u
 bin=${1:?usage: trust.sh path/to/oversell}
 src=${OVS_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -106,6 +106,16 @@ check "fencing: the stale write is refused as a stale token, not as sold out" \
 check "crash-before-writeback: the restart names the 50 orders still queued" \
   [ "$(q "$tmp/crash" "SELECT count(*) FROM events WHERE op = 'fault'
         AND detail LIKE 'restarted (no persistence); stock:1 = 50 = sql 50 (50 queued)'")" = 1 ]
+
+# 5. Faults at 0 ms are the state the run starts in. Killing three nodes one after the
+# other took 15 ms while clients already ran, and a fast Redlock client took a majority
+# between the first kill and the third.
+"$bin" run redlock-majority-down --strategy redlock --out "$tmp/majority" --quiet
+check "redlock-majority-down: every fault at 0 ms is done before the first client step" \
+  [ "$(q "$tmp/majority" "SELECT (SELECT max(end_ns) FROM events WHERE op = 'fault')
+        <= (SELECT min(start_ns) FROM events WHERE client >= 0)")" = 1 ]
+check "redlock-majority-down: three nodes down from the start, nothing sold" \
+  [ "$(q "$tmp/majority" "SELECT succeeded FROM runs")" = 0 ]
 
 echo "$passed passed, $failed failed"
 [ $failed = 0 ]

@@ -215,6 +215,22 @@ static void not_fired(ovs_faults *fs, const ovs_fault *f, int64_t now)
              used ? passed : "the request never started");
 }
 
+void ovs_faults_at_start(ovs_faults *fs, int64_t t0)
+{
+    const ovs_scenario *sc = fs->sc;
+
+    fs->t0 = t0;
+    ovs_sleep_until(t0);
+    pthread_mutex_lock(&fs->mu);
+    for (int i = 0; i < sc->n_faults; i++) {
+        if (!fs->fired[i] && sc->faults[i].at_ns == 0) {
+            fs->fired[i] = 1;
+            fire(fs, &sc->faults[i], 0);
+        }
+    }
+    pthread_mutex_unlock(&fs->mu);
+}
+
 void ovs_faults_run(ovs_faults *fs, int64_t t0)
 {
     const ovs_scenario *sc = fs->sc;

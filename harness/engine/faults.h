@@ -41,6 +41,11 @@ ovs_faults *ovs_faults_new(const ovs_scenario *sc, ovs_fault_fn fn, ovs_fault_no
 void ovs_faults_point(ovs_faults *fs, int client, enum ovs_op step);
 /* From a client thread when it has nothing more to do. Accepts NULL. */
 void ovs_faults_client_done(ovs_faults *fs);
+/* On the main thread, after t0 is fixed and before any client is released: wait for t0,
+ * then fire every fault due at 0 ms, in file order. `at = 0ms` is the state the run starts
+ * in ("three of five nodes killed"): were these fired while clients already ran, a fast
+ * client would slip in between the first kill and the third. */
+void ovs_faults_at_start(ovs_faults *fs, int64_t t0);
 /* On the main thread, after t0 is fixed: fire timed and point faults until every client is
  * done, then carry out the second halves still due (resumes, heals, restarts) at once so
  * the servers are whole again for the checks. A fault that never fired (its time came

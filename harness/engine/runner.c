@@ -623,6 +623,9 @@ int ovs_run(const ovs_run_spec *spec, ovs_run_result *res)
         pthread_cond_wait(&sh.gate_cv, &sh.gate_mu);
     sh.t0 = ovs_now_ns() + 5 * OVS_NS_PER_MS;
     res->t0 = sh.t0;
+    /* The faults due at 0 ms are the state the clients start in: done before they go. */
+    if (sh.faults)
+        ovs_faults_at_start(sh.faults, sh.t0);
     sh.go = 1;
     pthread_cond_broadcast(&sh.gate_cv);
     pthread_mutex_unlock(&sh.gate_mu);
