@@ -60,9 +60,9 @@ const char *cli_default_scenarios(void);
 const char *cli_default_strategies(void);
 /* The pre-pass every command that takes strategies makes before anything resolves a
  * strategy name (--strategy, a scenario's [expect] and [strategy] sections): take
- * --strategies DIR and every --plugin PATH out of argv (up to a "--"), shifting the rest
- * down and updating *argc, then register the definitions of DIR (default
- * cli_default_strategies()) and load each plugin in order. A bad definition or plugin is
+ * every --strategies DIR and --plugin PATH out of argv (up to a "--"), shifting the rest
+ * down and updating *argc, then register the shipped definitions
+ * (cli_default_strategies()), those of each DIR in order, and load each plugin in order. A bad definition or plugin is
  * reported on stderr with its file:line or path: EXIT_USAGE, nothing started. Else 0. */
 int cli_register_strategies(const char *cmd, int *argc, char **argv);
 /* Refuse, on stderr, a selected strategy that cannot run on this machine (its program is

@@ -72,8 +72,9 @@ void cli_usage(FILE *f, enum cli_mode mode)
             mode == CLI_EXPLAIN ? "" : " to run (repeatable)",
             mode == CLI_EXPLAIN ? "" : ";\n                                 default: those in each scenario's [expect]");
     fprintf(f, "  -d, --scenarios DIR            scenario directory (default: scenarios)\n"
-               "      --strategies DIR           strategy definition files (*.ini) to register\n"
-               "                                 (default: strategies)\n"
+               "      --strategies DIR           more strategy definition files (*.ini) to\n"
+               "                                 register, after the shipped ones in\n"
+               "                                 strategies/ (repeatable)\n"
                "      --plugin PATH              a C plugin (lib.so) registering strategies\n"
                "                                 (repeatable)\n"
                "  -o, --out DIR                  output directory (default: reports/out%s); its\n"
@@ -145,16 +146,33 @@ static const char *take(int argc, char **argv, int *i, const char *opt, int *mis
     return argv[++*i];
 }
 
+/* Whether dirs[k] names the same directory as one of dirs[0..k-1]. */
+static int already_read(const char *const *dirs, int k)
+{
+    struct stat a, b;
+
+    if (stat(dirs[k], &a) != 0)
+        return 0; /* the loader says why it cannot be read */
+    for (int j = 0; j < k; j++)
+        if (stat(dirs[j], &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+            return 1;
+    return 0;
+}
+
 int cli_register_strategies(const char *cmd, int *argc, char **argv)
 {
-    const char *dir = NULL, *plugins[CLI_MAX_STRATEGIES];
-    int n_plugins = 0, out = 1, missing = 0, i;
+    const char *dirs[CLI_MAX_STRATEGIES + 1], *plugins[CLI_MAX_STRATEGIES];
+    int n_dirs = 0, n_plugins = 0, out = 1, missing = 0, i;
     char err[700];
 
     for (i = 1; i < *argc && strcmp(argv[i], "--") != 0; i++) {
         const char *v;
         if ((v = take(*argc, argv, &i, "--strategies", &missing)) != NULL) {
-            dir = v;
+            if (n_dirs == CLI_MAX_STRATEGIES) {
+                fprintf(stderr, "oversell %s: too many --strategies options\n", cmd);
+                return EXIT_USAGE;
+            }
+            dirs[n_dirs++] = v;
         } else if ((v = take(*argc, argv, &i, "--plugin", &missing)) != NULL) {
             if (n_plugins == CLI_MAX_STRATEGIES) {
                 fprintf(stderr, "oversell %s: too many --plugin options\n", cmd);
@@ -173,11 +191,22 @@ int cli_register_strategies(const char *cmd, int *argc, char **argv)
     *argc = out;
     argv[out] = NULL;
 
-    if (dir == NULL)
-        dir = cli_default_strategies();
-    if (dir != NULL && ovs_strategy_defs_register_dir(dir, err, sizeof(err)) < 0) {
-        fprintf(stderr, "oversell %s: %s\n", cmd, err);
-        return EXIT_USAGE;
+    /* The shipped definitions first, always: the shipped scenarios name them in their
+     * [expect] and [strategy] sections, so a user's own directory adds to them rather than
+     * replacing them. A directory given twice (the default named again) is read once. */
+    const char *shipped = cli_default_strategies();
+    if (shipped != NULL) {
+        memmove(dirs + 1, dirs, (size_t)n_dirs * sizeof(dirs[0]));
+        dirs[0] = shipped;
+        n_dirs++;
+    }
+    for (int k = 0; k < n_dirs; k++) {
+        if (already_read(dirs, k))
+            continue;
+        if (ovs_strategy_defs_register_dir(dirs[k], err, sizeof(err)) < 0) {
+            fprintf(stderr, "oversell %s: %s\n", cmd, err);
+            return EXIT_USAGE;
+        }
     }
     for (int k = 0; k < n_plugins; k++) {
         if (ovs_plugin_load(plugins[k], err, sizeof(err)) != 0) {

@@ -38,8 +38,9 @@ static void usage_main(FILE *f)
             "                     against the performance targets\n"
             "  list               list strategies (origin, parameters) and scenarios\n"
             "\n"
-            "Every command that takes strategies also takes --strategies DIR (definition\n"
-            "files, default: strategies) and --plugin PATH (a C plugin, repeatable).\n"
+            "Every command that takes strategies also takes --strategies DIR (more\n"
+            "definition files, after the shipped ones in strategies/) and --plugin PATH\n"
+            "(a C plugin); both repeatable.\n"
             "'oversell <command> --help' for the command's options.\n");
 }
 
