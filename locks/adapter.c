@@ -632,6 +632,7 @@ int ovs_adapter_define(const ovs_strategy_def *def, const ovs_strategy_methods *
     m->name = d->def.name;
     m->summary = d->def.summary;
     m->claims_safe = d->def.claims_safe;
+    m->no_liveness_claim = !d->def.claims_live;
     m->size = sizeof(adapter);
     m->params = d->def.params;
     m->n_params = d->def.n_params;

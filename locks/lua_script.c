@@ -295,6 +295,7 @@ int ovs_lua_define(const ovs_strategy_def *def, const ovs_strategy_methods **out
         .name = d->def.name,
         .summary = d->def.summary,
         .claims_safe = def->claims_safe,
+        .no_liveness_claim = !def->claims_live,
         .size = sizeof(luas),
         .params = d->def.params,
         .n_params = d->def.n_params,

@@ -194,6 +194,11 @@ struct ovs_strategy_methods {
      * (its own threads must read env->frozen). Returns OVS_OK, or OVS_ERR (s->errstr): a
      * pause that could not be made real is a run error, never a verdict. */
     int (*xFreeze)(ovs_strategy *s, int frozen);
+    /* 1 when it does not claim liveness under contention: a buyer may give up on a lock
+     * that nobody holds (a library that keeps the partial locks of a failed attempt until
+     * their lease ends). The contract suite then reports such give-ups instead of failing
+     * on them; safety is held to claims_safe as ever. 0 for every built-in. */
+    int no_liveness_claim;
 };
 
 /* The version each field after the base first appeared in, next to the one reader the
@@ -203,6 +208,7 @@ struct ovs_strategy_methods {
 #define OVS_SINCE_unlock_commits 2
 #define OVS_SINCE_xFence 2
 #define OVS_SINCE_xFreeze 3
+#define OVS_SINCE_no_liveness_claim 3
 #define OVS_STRATEGY_FIELD(m, field, otherwise)                                              \
     ((m)->version >= OVS_SINCE_##field ? (m)->field : (otherwise))
 

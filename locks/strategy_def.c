@@ -41,13 +41,13 @@ static const struct {
     { "claims_safe", K_ALL }, { "nodes", K_ALL },        { "operation", K_ALL },
     { "command", K_ADAPTER }, { "shop", K_ADAPTER },     { "fencing", K_ADAPTER },
     { "timeout", K_ADAPTER }, { "acquire", K_LUA },      { "release", K_LUA },
-    { "execute", K_LUA },     { "execute_booking", K_LUA },
+    { "execute", K_LUA },     { "execute_booking", K_LUA }, { "claims_live", K_ALL },
 };
 #define N_SKEYS (sizeof(strategy_keys) / sizeof(strategy_keys[0]))
-#define ADAPTER_KEYS "name, kind, summary, claims_safe, nodes, operation, command, shop, " \
-                     "fencing, timeout"
-#define LUA_KEYS "name, kind, summary, claims_safe, nodes, operation, acquire, release, " \
-                 "execute, execute_booking"
+#define ADAPTER_KEYS "name, kind, summary, claims_safe, claims_live, nodes, operation, " \
+                     "command, shop, fencing, timeout"
+#define LUA_KEYS "name, kind, summary, claims_safe, claims_live, nodes, operation, " \
+                 "acquire, release, execute, execute_booking"
 
 static const char *const param_keys[] = { "default", "unit", "choices", "min", "max", "help",
                                           NULL };
@@ -195,7 +195,7 @@ static int on_key(void *user, const char *section, const char *name, const char 
                 slot = &r->skey[i];
         if (slot == NULL)
             return fail(r, r->line, "unknown key '%.40s' in [strategy] (known: %s, %s)", name,
-                        "name, kind, summary, claims_safe, nodes, operation",
+                        "name, kind, summary, claims_safe, claims_live, nodes, operation",
                         "command, shop, fencing, timeout (adapter); acquire, release, "
                         "execute, execute_booking (lua)"), 0;
     } else if (r->cur_param >= 0) {
@@ -442,6 +442,9 @@ static int interpret(reader *r, ovs_strategy_def *def)
                     sizeof(def->summary) - 1);
     snprintf(def->summary, sizeof(def->summary), "%s", k->val);
     if (yes_no(r, "claims_safe", &def->claims_safe) != 0)
+        return -1;
+    def->claims_live = 1;
+    if (skey(r, "claims_live")->line && yes_no(r, "claims_live", &def->claims_live) != 0)
         return -1;
 
     /* Parameters before nodes, which may name one. */

@@ -16,6 +16,8 @@
  *   kind = adapter                ; adapter | lua
  *   summary = ...                 ; one line for `oversell list`
  *   claims_safe = yes             ; yes | no: the contract suite holds a yes to it
+ *   claims_live = yes             ; no: buyers may give up on a lock nobody holds (say
+ *                                 ; why in a comment); the contract reports, not fails
  *   nodes = 5                     ; Redis masters it needs: a number, or a parameter's name
  *   operation = lock              ; lock (lock/unlock around the harness's check-think-act)
  *                                 ; or whole (buy/book: the strategy does the request)
@@ -94,6 +96,7 @@ typedef struct ovs_strategy_def {
     /* lua, whole operation: the script bookings run instead of execute's, absolute; empty
      * when execute serves both workloads. Added after the rest so as not to move them. */
     char execute_booking[OVS_DEF_PATH_MAX];
+    int claims_live;               /* claims_live: 1 (the default) or 0 */
 } ovs_strategy_def;
 
 /* Build the methods table of an adapter definition (locks/adapter.c). *out and everything

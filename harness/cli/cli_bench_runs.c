@@ -151,8 +151,10 @@ static void fast_retries(const ovs_strategy_methods *m, ovs_params *p)
     char err[160];
     for (int i = 0; i < m->n_params; i++)
         for (size_t k = 0; k < sizeof(set) / sizeof(set[0]); k++)
-            if (strcmp(m->params[i].name, set[k][0]) == 0)
-                ovs_params_set(m, p, set[k][0], set[k][1], err, sizeof(err));
+            if (strcmp(m->params[i].name, set[k][0]) == 0 &&
+                ovs_params_set(m, p, set[k][0], set[k][1], err, sizeof(err)) != 0)
+                fprintf(stderr, "oversell bench: %s keeps its own %s: %s\n", m->name,
+                        set[k][0], err);
 }
 
 void bench_flash(bench *b)
