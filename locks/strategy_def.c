@@ -345,6 +345,38 @@ static int read_param(reader *r, const psec *ps, ovs_param_spec *spec,
     return 0;
 }
 
+/* A script run through its "#!" line needs its interpreter too: `#!/usr/bin/env node`
+ * on a machine without node would start, then exit 127 at every client's init. Say so
+ * now, as for a missing program: unavailable, not wrong. */
+static void check_interpreter(ovs_strategy_def *def, int line)
+{
+    char head[256], found[OVS_DEF_PATH_MAX], *save = NULL;
+    FILE *f = fopen(def->argv[0], "r");
+    const char *interp, *arg;
+
+    if (f == NULL)
+        return;
+    if (fgets(head, sizeof(head), f) == NULL || strncmp(head, "#!", 2) != 0) {
+        fclose(f);
+        return;
+    }
+    fclose(f);
+    interp = strtok_r(head + 2, " \t\r\n", &save);
+    arg = strtok_r(NULL, " \t\r\n", &save);
+    if (interp == NULL)
+        return;
+    if (access(interp, X_OK) != 0) {
+        ovs_seterr(def->unavailable, sizeof(def->unavailable), "%s:%d: %s runs under %s: %s",
+                   def->path, line, def->argv[0], interp, strerror(errno));
+    } else if (strcmp(strrchr(interp, '/') ? strrchr(interp, '/') + 1 : interp, "env") == 0 &&
+               arg != NULL && arg[0] != '-' &&
+               ovs_find_executable(arg, found, sizeof(found)) != 0) {
+        ovs_seterr(def->unavailable, sizeof(def->unavailable),
+                   "%s:%d: %s runs under '%s', not found on PATH", def->path, line,
+                   def->argv[0], arg);
+    }
+}
+
 /* Split an adapter's command on blanks, resolve its paths, and see whether its program
  * is there. A missing program makes the definition unavailable, not wrong. */
 static int read_command(reader *r, ovs_strategy_def *def)
@@ -377,6 +409,8 @@ static int read_command(reader *r, ovs_strategy_def *def)
         if (access(def->argv[0], X_OK) != 0)
             ovs_seterr(def->unavailable, sizeof(def->unavailable), "%s:%d: %s: %s", def->path,
                      k->line, def->argv[0], strerror(errno));
+        else
+            check_interpreter(def, k->line);
     } else {
         char found[OVS_DEF_PATH_MAX];
         if (ovs_find_executable(def->argv[0], found, sizeof(found)) == 0)

@@ -60,6 +60,8 @@ static void usage(FILE *f)
             "                           (default 200000)\n"
             "  -b, --buyers N           buyers per strategy run, and in the flash sale\n"
             "                           (default 10000; the flash sale's file says 10000)\n"
+            "  -s, --strategy NAME      measure only these strategies on the hot and many\n"
+            "                           loads (repeatable; default: every registered one)\n"
             "  -d, --scenarios DIR      where flash-sale.ini is (default: scenarios)\n"
             "      --strategies DIR     more strategy definition files, after the shipped\n"
             "                           ones in strategies/ (repeatable)\n"
@@ -82,6 +84,7 @@ static int parse_opts(int argc, char **argv, bench_opts *o)
         { "connections", required_argument, NULL, 'c' },
         { "ops", required_argument, NULL, 'n' },
         { "buyers", required_argument, NULL, 'b' },
+        { "strategy", required_argument, NULL, 's' },
         { "scenarios", required_argument, NULL, 'd' },
         { "out", required_argument, NULL, 'o' },
         { "check", no_argument, NULL, 'C' },
@@ -94,7 +97,7 @@ static int parse_opts(int argc, char **argv, bench_opts *o)
     long long v;
 
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "c:n:b:d:o:qh", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "c:n:b:s:d:o:qh", longopts, NULL)) != -1) {
         switch (ch) {
         case 'c':
             if (ovs_parse_int(optarg, 1, BENCH_MAX_CONNECTIONS, &v) != 0) {
@@ -121,6 +124,22 @@ static int parse_opts(int argc, char **argv, bench_opts *o)
             o->buyers = (int)v;
             o->buyers_given = 1;
             break;
+        case 's': {
+            const ovs_strategy_methods *m = ovs_strategy_find(optarg);
+            if (m == NULL) {
+                fprintf(stderr, "oversell bench: --strategy: no strategy '%s' (oversell list"
+                                " shows them)\n", optarg);
+                return EXIT_USAGE;
+            }
+            if (cli_check_available("bench", m) != 0)
+                return EXIT_USAGE;
+            if (o->n_only == OVS_MAX_STRATEGIES) {
+                fprintf(stderr, "oversell bench: too many --strategy options\n");
+                return EXIT_USAGE;
+            }
+            o->only[o->n_only++] = m;
+            break;
+        }
         case 'd': o->scenarios_dir = optarg; break;
         case 'o': o->out_dir = optarg; break;
         case 'C': o->check = 1; break;

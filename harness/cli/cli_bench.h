@@ -31,6 +31,9 @@
 #define BENCH_TARGET_RSS_KIB (64L * 1024)
 /* Recording events may cost lua-decr at most this share of its throughput (per cent). */
 #define BENCH_RECORDING_MAX_PCT 5.0
+/* The lock library the design notes use, which the built-in locks must keep up with: the
+ * shipped adapter of that name (strategies/node-redlock.ini). */
+#define BENCH_LIBRARY "node-redlock"
 
 typedef struct bench_opts {
     int connections;           /* C: ceiling threads, redis-benchmark -c, runner workers */
@@ -43,6 +46,8 @@ typedef struct bench_opts {
     const char *redis_server;  /* NULL: found on PATH */
     int check;                 /* exit 1 when a target is missed */
     int quiet;                 /* do not print the report */
+    int n_only;                /* --strategy: measure only these on the hot and many loads */
+    const ovs_strategy_methods *only[OVS_MAX_STRATEGIES];
 } bench_opts;
 
 /* One strategy run as the results database recorded it. */
@@ -108,6 +113,11 @@ typedef struct bench_verdicts {
     int flash_pass, flash_finished;
     int mem_pass;
     double flash_mib, end_mib;
+    /* Built-in lock strategies that claim safety against the node-redlock adapter, the
+     * library the design notes use, on each load (0: hot SKU, 1: many SKUs). */
+    int nr_known[2], nr_pass[2];
+    double nr_rate[2];
+    char nr_slower[2][160];    /* the built-ins slower than node-redlock there */
     int misses;
 } bench_verdicts;
 

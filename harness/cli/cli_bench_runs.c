@@ -184,7 +184,13 @@ void bench_strategies(bench *b)
 {
     ovs_scenario hot, many;
     char err[300];
-    const ovs_strategy_methods *const *all = ovs_strategy_list();
+    const ovs_strategy_methods *const *all = ovs_strategy_list(), *only[OVS_MAX_STRATEGIES + 1];
+
+    if (b->o.n_only > 0) {
+        memcpy(only, b->o.only, (size_t)b->o.n_only * sizeof(only[0]));
+        only[b->o.n_only] = NULL;
+        all = only;
+    }
 
     b->skus_many = b->o.buyers < BENCH_MANY_SKUS ? b->o.buyers : BENCH_MANY_SKUS;
     if (crowd_scenario(b, "bench-hot", 1, &hot, err, sizeof(err)) != 0)
@@ -195,6 +201,18 @@ void bench_strategies(bench *b)
     }
     for (int i = 0; all[i] && i < CLI_MAX_STRATEGIES && !stopping(b) && !b->env_fail; i++) {
         ovs_params p;
+        const char *why = ovs_strategy_unavailable(all[i]);
+        if (why != NULL) {
+            /* Its program is not on this machine: said in its row, not a failure. */
+            for (bench_run *r = &b->hot[i]; r; r = r == &b->hot[i] ? &b->many[i] : NULL) {
+                memset(r, 0, sizeof(*r));
+                r->m = all[i];
+                snprintf(r->status, sizeof(r->status), "skipped");
+                snprintf(r->error, sizeof(r->error), "%s", why);
+            }
+            b->n_strategies = i + 1;
+            continue;
+        }
         ovs_params_defaults(all[i], &p);
         fast_retries(all[i], &p);
         run_one(b, &hot, all[i], &p, 0, &b->hot[i]);

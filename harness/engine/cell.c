@@ -94,6 +94,7 @@ int ovs_cell_run(const ovs_cell *cell, ovs_results *db, ovs_cell_result *out)
         .settle = topo ? ovs_topology_settle : NULL,
         .fault_ctx = topo,
         .shop_path = shop_path,
+        .work_dir = topo ? ovs_topology_dir(topo) : NULL,
         .stop = cell->stop,
         .no_events = cell->no_events,
     };

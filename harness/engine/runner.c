@@ -9,6 +9,7 @@
 #include "engine/runner.h"
 
 #include <math.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -525,7 +526,21 @@ int ovs_run(const ovs_run_spec *spec, ovs_run_result *res)
         goto out;
     }
 
-    if (ovs_tmpdir_make(sh.files_dir, sizeof(sh.files_dir), err, sizeof(err)) != 0) {
+    /* Inside the run's private directory when there is one, so that a harness killed
+     * with SIGKILL leaves one directory for the next start to sweep, not two. */
+    if (spec->work_dir != NULL) {
+        int n = snprintf(sh.files_dir, sizeof(sh.files_dir), "%s/strategy.XXXXXX",
+                         spec->work_dir);
+        if (n < 0 || (size_t)n >= sizeof(sh.files_dir) || mkdtemp(sh.files_dir) == NULL) {
+            ovs_seterr(err, sizeof(err), "%s: %s", spec->work_dir,
+                       n < 0 || (size_t)n >= sizeof(sh.files_dir) ? "path too long"
+                                                                   : strerror(errno));
+            sh.files_dir[0] = '\0';
+            snprintf(res->error, sizeof(res->error),
+                     "a directory for the strategy's files: %s", err);
+            goto out;
+        }
+    } else if (ovs_tmpdir_make(sh.files_dir, sizeof(sh.files_dir), err, sizeof(err)) != 0) {
         sh.files_dir[0] = '\0';
         snprintf(res->error, sizeof(res->error), "a directory for the strategy's files: %s",
                  err);

@@ -41,6 +41,9 @@ typedef struct ovs_run_spec {
                                             ctx is fault_ctx */
     void *fault_ctx;
     const char *shop_path;               /* created by the caller (ovs_shop_create) */
+    const char *work_dir;                /* the run's private directory (the fleet's), in
+                                            which the strategy's files get a directory of
+                                            their own; NULL: one is made for the run */
     atomic_int *stop;                    /* may be NULL; when set, clients take no new
                                             requests and the run ends aborted */
     int no_events;                       /* 1: clients record no events (requests, acquire,

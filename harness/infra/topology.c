@@ -136,6 +136,11 @@ const char *ovs_topology_version(const ovs_topology *t)
     return ovs_fleet_version(t->fleet);
 }
 
+const char *ovs_topology_dir(const ovs_topology *t)
+{
+    return ovs_fleet_dir(t->fleet);
+}
+
 redisContext *ovs_topology_connect(const ovs_endpoint *ep, char *err, size_t errlen)
 {
     struct timeval tv = { 1, 0 };

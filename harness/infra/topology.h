@@ -33,6 +33,8 @@ const ovs_endpoint *const *ovs_topology_client_links(const ovs_topology *t);
 /* Where strategies read when the scenario reads from a replica, else NULL. */
 const ovs_endpoint *ovs_topology_read_from(const ovs_topology *t);
 const char *ovs_topology_version(const ovs_topology *t);
+/* The run's private directory (the fleet's, 0700): where the run keeps its own files. */
+const char *ovs_topology_dir(const ovs_topology *t);
 /* The runner's settle callback; ctx is the topology. WAIT on master 0 until every replica
  * has acknowledged everything written so far (the strategy's prepared stock), bounded by
  * the replication lag plus a margin. 0, or -1 with err when a replica did not catch up. */
