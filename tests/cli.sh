@@ -158,6 +158,10 @@ fi
 nstrategies=$(echo "$names" | wc -w)
 nruns=$(sqlite3 "$out/results.db" "SELECT count(*) FROM runs WHERE scenario IN ('bench-hot', 'bench-many') AND status = 'ok' AND requests = 500")
 check "bench ran the $nstrategies strategies asked for on a hot SKU and on many ($nruns runs)" [ "$nruns" = $((2 * nstrategies)) ]
+many=$(sqlite3 "$out/shops/bench-many.lua-decr.db" "SELECT count(DISTINCT sku) || ' ' || max(n) FROM (SELECT sku, count(*) AS n FROM orders GROUP BY sku)")
+check "many SKUs: 500 buyers over 500 SKUs, one order each ($many)" [ "$many" = "500 1" ]
+unrecorded=$(sqlite3 "$out/results.db" "SELECT count(*) FROM runs JOIN events ON events.run = runs.id AND events.op = 'request' WHERE scenario = 'bench-recording-off'")
+check "runs without recording recorded no request events" [ "$unrecorded" = 0 ]
 out=$tmp/out-bench-adapters
 "$bin" bench --ops 200 --buyers 20 --connections 2 --strategy redlock --strategy setnx \
   --strategy node-redlock --strategy python-setnx --out "$out" >/dev/null 2>"$tmp/err"; rc=$?
@@ -167,10 +171,6 @@ nruns=$(sqlite3 "$out/results.db" "SELECT count(*) FROM runs WHERE scenario IN (
 check "bench ran the adapters beside the built-ins on both loads ($nruns runs)" [ "$nruns" = 8 ]
 check "bench sets the built-in locks against node-redlock on both loads" \
   [ "$(grep -cE '^\| built-in lock strategies at least as fast as node-redlock on .* \| (PASS|MISS) \|$' "$out/bench.md")" = 2 ]
-many=$(sqlite3 "$out/shops/bench-many.lua-decr.db" "SELECT count(DISTINCT sku) || ' ' || max(n) FROM (SELECT sku, count(*) AS n FROM orders GROUP BY sku)")
-check "many SKUs: 500 buyers over 500 SKUs, one order each ($many)" [ "$many" = "500 1" ]
-unrecorded=$(sqlite3 "$out/results.db" "SELECT count(*) FROM runs JOIN events ON events.run = runs.id AND events.op = 'request' WHERE scenario = 'bench-recording-off'")
-check "runs without recording recorded no request events" [ "$unrecorded" = 0 ]
 PATH=/nonexistent "$bin" bench --ops 200 --buyers 50 --connections 2 --out "$tmp/out-bench-nrb" \
   --redis-server "$(command -v redis-server)" >/dev/null 2>"$tmp/err"; rc=$?
 check "bench without redis-benchmark exits 0" [ $rc = 0 ]
