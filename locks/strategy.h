@@ -49,10 +49,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <sqlite3.h>
-
 #include "core/endpoint.h"
 #include "core/request.h"
+#include "core/shopdb.h"
 #include "core/trace.h"
 #include "core/util.h"
 #include "locks/params.h"
@@ -76,7 +75,11 @@ typedef struct ovs_env {
     const ovs_endpoint *read_from; /* where the strategy reads stock when the scenario reads
                                    from a replica (`[redis] read_from = replica`); NULL
                                    means read from redis[0] */
-    sqlite3 *shop;              /* this client's own shop connection; NULL in xPrepare */
+    ovs_shopdb *shop;           /* this client's own shop connection (core/shopdb.h), on
+                                   whichever back end the run uses (shop->m->name:
+                                   "sqlite", "postgresql", "mysql"); the harness's check
+                                   and act run on it too, so a transaction a strategy
+                                   opens there holds them. NULL in xPrepare */
     /* A sale made outside SQL (in Redis) for buyer: hand its order over to reach SQL, as
      * production systems push it through a job queue (the runner's write-back queue).
      * Thread-safe. Returns 0, or -1 when orders are no longer taken: the sale will then

@@ -219,7 +219,7 @@ typedef struct contract_case {
     ovs_results *db;
     ovs_scenario sc;
     ovs_params params;
-    char shop_path[600];
+    ovs_shop_loc shop;             /* where the run's shop is */
     ovs_topology *topo;            /* up only while the run is */
     ovs_run_result res;
     redis_view redis;
@@ -411,8 +411,9 @@ static void run_pieces(contract_case *k)
         contract_fail(k, __FILE__, __LINE__, "contract scenario: %s", err);
     ovs_scenario_params_for(&k->sc, k->m, &k->params);
     fast_retries(k->m, &k->params);
-    snprintf(k->shop_path, sizeof(k->shop_path), "%s/%s.%s.db", k->dir, k->sc.name,
-             k->m->name);
+    char path[600];
+    snprintf(path, sizeof(path), "%s/%s.%s.db", k->dir, k->sc.name, k->m->name);
+    ovs_shop_loc_file(&k->shop, path);
 
     int nodes = ovs_cell_nodes(&k->sc, k->m, &k->params);
     if (nodes > 0) {
@@ -425,7 +426,7 @@ static void run_pieces(contract_case *k)
                                                " contract run fails rather than skips"
                                              : "");
     }
-    if (ovs_shop_create(k->shop_path, &k->sc, err, sizeof(err)) != 0)
+    if (ovs_shop_create(&k->shop, &k->sc, err, sizeof(err)) != 0)
         contract_fail(k, __FILE__, __LINE__, "shop: %s", err);
 
     ovs_run_spec spec = {
@@ -440,7 +441,7 @@ static void run_pieces(contract_case *k)
         .fault_node = k->topo ? ovs_topology_node : NULL,
         .settle = k->topo ? ovs_topology_settle : NULL,
         .fault_ctx = k->topo,
-        .shop_path = k->shop_path,
+        .shop = &k->shop,
     };
     if (ovs_run(&spec, &k->res) != 0 || k->res.status != OVS_RUN_OK)
         contract_fail(k, __FILE__, __LINE__, "run %s: %s", ovs_run_status_name(k->res.status),
@@ -469,7 +470,7 @@ static void run_pieces(contract_case *k)
     ovs_topology_stop(k->topo);
     k->topo = NULL;
 
-    if (ovs_shop_open(k->shop_path, &shop, err, sizeof(err)) != 0)
+    if (ovs_shop_open(&k->shop, &shop, err, sizeof(err)) != 0)
         contract_fail(k, __FILE__, __LINE__, "shop: %s", err);
     k->nchecks = ovs_check_run(shop, &k->sc, k->res.traces, k->res.ntraces, k->res.t0, &in,
                                k->checks, k->figure, sizeof(k->figure), err, sizeof(err));
@@ -501,7 +502,7 @@ static void run_pieces(contract_case *k)
         .status = "ok",
         .verdict = safe ? "safe" : "unsafe",
         .figure = k->figure,
-        .shop_db = k->shop_path,
+        .shop_db = k->shop.target,
         .requests = res->requests,
         .succeeded = res->succeeded,
         .refused = res->refused,
@@ -538,53 +539,69 @@ static int64_t scalar(const contract_case *k, ovs_shop *shop, const char *sql)
 {
     int64_t v = 0;
     if (ovs_shop_scalar(shop, sql, &v) != 0)
-        contract_fail(k, __FILE__, __LINE__, "%s: %s", sql, sqlite3_errmsg(ovs_shop_db(shop)));
+        contract_fail(k, __FILE__, __LINE__, "%s: %s", sql, ovs_shop_errmsg(shop));
     return v;
 }
 
-static int parse_day(const unsigned char *text)
+static int parse_day(const ovs_sqlval *v)
 {
     int day = -1;
-    if (text == NULL || ovs_parse_date((const char *)text, &day) != 0)
+    if (v->type != OVS_SQL_TEXT || ovs_parse_date(v->s, &day) != 0)
         return -1;
     return day;
+}
+
+/* What the row callbacks below count into. */
+typedef struct shop_rows {
+    const contract_case *k;
+    tally *t;
+    int *rows;
+    int booking;
+    int64_t last;        /* count_fences: the highest token so far */
+} shop_rows;
+
+/* One order (buyer) or confirmed stay (guest, check_in, check_out). */
+static int count_row(void *ctx, const ovs_sqlval *col, int ncol)
+{
+    shop_rows *r = ctx;
+    tally *t = r->t;
+    int64_t buyer = ncol > 0 && col[0].type == OVS_SQL_INT ? col[0].i : -1;
+
+    t->sold++;
+    if (buyer < 0 || buyer >= t->buyers)
+        t->phantom++;
+    else
+        r->rows[buyer]++;
+    if (r->booking) {
+        stay *y = &t->stays[t->n_stays++];
+        *y = (stay){ buyer, ncol > 2 ? parse_day(&col[1]) : -1,
+                     ncol > 2 ? parse_day(&col[2]) : -1 };
+        CONTRACT_ASSERT(r->k, y->in >= 0 && y->out > y->in,
+                        "a booking of guest %lld has no valid dates", (long long)buyer);
+    }
+    return 0;
 }
 
 /* Rows per buyer from the shop; the confirmed stays for bookings. */
 static void count_shop(const contract_case *k, tally *t, int *rows)
 {
     ovs_shop *shop = NULL;
-    sqlite3_stmt *st;
     char err[200];
     int booking = k->sc.workload == OVS_BOOKING;
+    shop_rows r = { k, t, rows, booking, -1 };
+    const char *sql = booking ? "SELECT guest, check_in, check_out FROM bookings"
+                                " WHERE status = 'confirmed'"
+                              : "SELECT buyer FROM orders";
 
-    if (ovs_shop_open(k->shop_path, &shop, err, sizeof(err)) != 0)
+    if (ovs_shop_open(&k->shop, &shop, err, sizeof(err)) != 0)
         contract_fail(k, __FILE__, __LINE__, "shop: %s", err);
-    st = prepare(k, ovs_shop_db(shop),
-                 booking ? "SELECT guest, check_in, check_out FROM bookings"
-                           " WHERE status = 'confirmed'"
-                         : "SELECT buyer FROM orders");
     if (booking) {
         t->stays = calloc((size_t)scalar(k, shop, "SELECT count(*) FROM bookings") + 1,
                           sizeof(*t->stays));
         assert_non_null(t->stays);
     }
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        int64_t buyer = sqlite3_column_int64(st, 0);
-        t->sold++;
-        if (buyer < 0 || buyer >= t->buyers)
-            t->phantom++;
-        else
-            rows[buyer]++;
-        if (booking) {
-            stay *y = &t->stays[t->n_stays++];
-            *y = (stay){ buyer, parse_day(sqlite3_column_text(st, 1)),
-                         parse_day(sqlite3_column_text(st, 2)) };
-            CONTRACT_ASSERT(k, y->in >= 0 && y->out > y->in,
-                            "a booking of guest %lld has no valid dates", (long long)buyer);
-        }
-    }
-    sqlite3_finalize(st);
+    if (ovs_shop_rows(shop, sql, count_row, &r) != 0)
+        contract_fail(k, __FILE__, __LINE__, "%s: %s", sql, ovs_shop_errmsg(shop));
     if (booking) {
         t->double_booked = scalar(k, shop,
                                   "SELECT count(*) FROM bookings a JOIN bookings b"
@@ -602,6 +619,31 @@ static void count_shop(const contract_case *k, tally *t, int *rows)
     ovs_shop_close(shop);
 }
 
+/* One order (id, buyer, fence) in the order the rows were written. */
+static int fence_row(void *ctx, const ovs_sqlval *col, int ncol)
+{
+    shop_rows *r = ctx;
+    tally *t = r->t;
+    int null = ncol < 3 || col[2].type != OVS_SQL_INT;
+    int64_t fence = null ? 0 : col[2].i;
+
+    if (!null && fence > r->last) {
+        r->last = fence;
+        return 0;
+    }
+    if (t->unfenced++ > 0)
+        return 0;
+    char written[40];
+    if (null)
+        snprintf(written, sizeof(written), "no token");
+    else
+        snprintf(written, sizeof(written), "token %lld", (long long)fence);
+    snprintf(t->first_unfenced, sizeof(t->first_unfenced),
+             "order %lld of buyer %lld was written with %s (highest before it: %lld)",
+             (long long)col[0].i, (long long)col[1].i, written, (long long)r->last);
+    return 0;
+}
+
 /* For a fenced strategy, the token every order was written with (orders.fence): each
  * holder takes a token above every earlier holder's, and holders of the one SKU follow one
  * another, so in the order the rows were written each carries one, higher than the one
@@ -609,33 +651,14 @@ static void count_shop(const contract_case *k, tally *t, int *rows)
 static void count_fences(const contract_case *k, tally *t)
 {
     ovs_shop *shop = NULL;
-    sqlite3_stmt *st;
     char err[200];
-    int64_t last = -1;
+    shop_rows r = { k, t, NULL, 0, -1 };
+    const char *sql = "SELECT id, buyer, fence FROM orders ORDER BY id";
 
-    if (ovs_shop_open(k->shop_path, &shop, err, sizeof(err)) != 0)
+    if (ovs_shop_open(&k->shop, &shop, err, sizeof(err)) != 0)
         contract_fail(k, __FILE__, __LINE__, "shop: %s", err);
-    st = prepare(k, ovs_shop_db(shop), "SELECT id, buyer, fence FROM orders ORDER BY id");
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        int null = sqlite3_column_type(st, 2) == SQLITE_NULL;
-        int64_t fence = sqlite3_column_int64(st, 2);
-        if (!null && fence > last) {
-            last = fence;
-            continue;
-        }
-        if (t->unfenced++ > 0)
-            continue;
-        char written[40];
-        if (null)
-            snprintf(written, sizeof(written), "no token");
-        else
-            snprintf(written, sizeof(written), "token %lld", (long long)fence);
-        snprintf(t->first_unfenced, sizeof(t->first_unfenced),
-                 "order %lld of buyer %lld was written with %s (highest before it: %lld)",
-                 (long long)sqlite3_column_int64(st, 0), (long long)sqlite3_column_int64(st, 1),
-                 written, (long long)last);
-    }
-    sqlite3_finalize(st);
+    if (ovs_shop_rows(shop, sql, fence_row, &r) != 0)
+        contract_fail(k, __FILE__, __LINE__, "%s: %s", sql, ovs_shop_errmsg(shop));
     ovs_shop_close(shop);
 }
 
