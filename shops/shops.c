@@ -12,6 +12,8 @@ static const struct {
     const ovs_shopdb_methods *m;
 } names[] = {
     { "sqlite", &ovs_shopdb_sqlite },
+    { "postgresql", &ovs_shopdb_postgresql },
+    { "postgres", &ovs_shopdb_postgresql },
 };
 #define N_NAMES (sizeof(names) / sizeof(names[0]))
 
