@@ -14,6 +14,8 @@ static const struct {
     { "sqlite", &ovs_shopdb_sqlite },
     { "postgresql", &ovs_shopdb_postgresql },
     { "postgres", &ovs_shopdb_postgresql },
+    { "mysql", &ovs_shopdb_mysql },
+    { "mariadb", &ovs_shopdb_mysql },
 };
 #define N_NAMES (sizeof(names) / sizeof(names[0]))
 
