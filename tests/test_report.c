@@ -192,15 +192,16 @@ static void test_csv(void **state)
     assert_prefix(s, "run_id,scenario,strategy,params,seed,status,verdict,expect,figure,"
                      "requests,succeeded,refused,busy,unknown,errors,throughput_rps,p50_ms,"
                      "p99_ms,max_ms,acquire_fail,retries,duration_s,redis_version,"
-                     "sqlite_version,started_at,scenario_file,shop_db\n");
+                     "sqlite_version,started_at,scenario_file,shop_db,backend,"
+                     "backend_version\n");
     assert_contains(s, "\n1,flash-sale,naive,buyers=50,42,ok,unsafe,unsafe,oversold 37,200,"
                        "137,63,0,0,,1234.6,1.235,9876.543,12345.679,5,12,2.500,7.2.4,3.45.1,"
-                       "2026-01-20T10:00:00Z,scenarios/flash-sale.ini,/tmp/shop-1.db\n");
+                       "2026-01-20T10:00:00Z,scenarios/flash-sale.ini,/tmp/shop-1.db,sqlite,\n");
     /* Comma-bearing figure quoted; NULLs empty. */
     assert_contains(s, "\n2,flash-sale,redlock,buyers=50,42,ok,safe,safe,"
                        "\"0 oversold, 100 sold\",");
     assert_contains(s, "\n3,hotel,naive,,7,aborted,,unsafe,,,,,,,,,,,,,,,7.2.4,3.45.1,"
-                       "2026-01-20T10:00:06Z,scenarios/hotel.ini,\n");
+                       "2026-01-20T10:00:06Z,scenarios/hotel.ini,,sqlite,\n");
     /* Quotes doubled; the seed printed unsigned; a line break kept inside quotes. */
     assert_contains(s, "\n7,pipes,naive,\"a=1,b=\"\"x\"\"\",18446744073709551615,ok,unsafe,,"
                        "\"lost 2 | \"\"late\"\", retry\",4,");

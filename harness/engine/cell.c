@@ -56,6 +56,7 @@ int ovs_cell_run(const ovs_cell *cell, ovs_results *db, ovs_cell_result *out)
     char params[256], started[32], err[200];
     ovs_shop_loc loc;
     int created = 0;
+    char shop_version[64] = "";
     ovs_shop *shop = NULL;
     int64_t *redis_stock = NULL;
     int nodes = ovs_cell_nodes(sc, m, &cell->params);
@@ -79,6 +80,10 @@ int ovs_cell_run(const ovs_cell *cell, ovs_results *db, ovs_cell_result *out)
         ovs_shop_ns_new(loc.ns, sizeof(loc.ns));
     }
     ovs_shop_loc_describe(&loc, out->shop, sizeof(out->shop));
+    /* What the record says of a server shop: where it was, and that it is gone. */
+    char shop_db[sizeof(out->shop) + 32];
+    snprintf(shop_db, sizeof(shop_db), "%s%s", out->shop,
+             loc.ns[0] == '\0' ? "" : cell->keep_shop ? " (kept)" : " (dropped after the run)");
 
     if (nodes > 0) {
         int trc = ovs_topology_start(sc, nodes, cell->redis_server, &topo, err,
@@ -149,6 +154,8 @@ int ovs_cell_run(const ovs_cell *cell, ovs_results *db, ovs_cell_result *out)
         snprintf(out->error, sizeof(out->error), "check: %s", err);
         goto record;
     }
+    snprintf(shop_version, sizeof(shop_version), "%s",
+             ovs_shop_db(shop)->m->xVersion(ovs_shop_db(shop)));
     /* A strategy that refused everyone sold nothing twice: a loss of availability, not of
      * safety, and the headline says so rather than letting "0 sold" pass unremarked. */
     if (res.succeeded == 0 && res.busy > 0) {
@@ -194,7 +201,7 @@ record:;
         .error = out->status == OVS_RUN_ERROR ? out->error : NULL,
         .verdict = out->status == OVS_RUN_OK ? (out->safe ? "safe" : "unsafe") : NULL,
         .figure = out->status == OVS_RUN_OK ? out->figure : NULL,
-        .shop_db = out->shop,
+        .shop_db = shop_db,
         .requests = res.requests,
         .succeeded = res.succeeded,
         .refused = res.refused + res.stale, /* both refusals by the shop; events say which */
@@ -208,6 +215,8 @@ record:;
         .acquire_fail = res.acquire_fail,
         .retries = res.retries,
         .t0 = res.t0,
+        .backend = loc.m->name,
+        .backend_version = shop_version[0] ? shop_version : NULL,
     };
     out->run_id = ovs_results_write(db, &row, res.traces, res.ntraces, checks, nchecks);
     if (out->run_id < 0)
