@@ -5,8 +5,8 @@
  * knot-resolver runs one test body over every back end behind a table: a newly
  * registered strategy is covered without editing this file.
  *
- * Each run goes through the real pieces (managed redis-server processes, a real SQLite
- * shop, the runner, the checker, the recorder), assembled here rather than through
+ * Each run goes through the real pieces (managed redis-server processes, a real shop, the
+ * runner, the checker, the recorder), assembled here rather than through
  * ovs_cell_run because the cell stops the fleet before it returns, and the contract reads
  * Redis's own stock before the fleet stops. What a strategy claims is then checked from
  * the shop's SQL file and the recorded events, counted here independently of the checker:
@@ -23,8 +23,15 @@
  *
  * and in every case the checker's figures agree with the ones counted here.
  *
+ * Every workload case runs on every shop back end (shop_backends.h): SQLite under the
+ * names above, PostgreSQL and MariaDB as "contract/<strategy>/<scenario>@postgresql" on
+ * the servers OVS_TEST_POSTGRESQL_URL and OVS_TEST_MYSQL_URL name, each run in a schema or
+ * database of its own, dropped in the teardown. The ground truth is read through the back
+ * end with the same SQL on each.
+ *
  * A strategy whose needs the machine cannot meet (no redis-server) fails: a contract run
- * never skips. The seed is fixed (CONTRACT_DEFAULT_SEED) and printed with every failure;
+ * never skips, but for a server back end the environment names no server for (and under
+ * CI=true that fails too). The seed is fixed (CONTRACT_DEFAULT_SEED) and printed with every failure;
  * OVS_CONTRACT_SEED=N runs another. A first argument filters by name: 'contract/setnx*'. */
 #include <ftw.h>
 #include <setjmp.h>
@@ -53,6 +60,7 @@
 #include "infra/topology.h"
 #include "core/trace.h"
 #include "core/util.h"
+#include "shop_backends.h"
 
 #define CONTRACT_DEFAULT_SEED 7ULL
 
@@ -215,6 +223,8 @@ typedef struct contract_case {
     char name[96];                 /* "contract/setnx/inventory"; the CMUnitTest's name */
     const ovs_strategy_methods *m;
     const contract_scenario *scn;  /* NULL for the shape and close tests */
+    const shop_backend *backend;   /* the shop's back end (shop_backends.h) */
+    int shop_created;              /* a server shop exists and the teardown drops it */
     char dir[256];                 /* private directory: shop and results databases */
     ovs_results *db;
     ovs_scenario sc;
@@ -299,6 +309,12 @@ static int workload_teardown(void **state)
     free(k->t.answer);
     memset(&k->t, 0, sizeof(k->t));
     ovs_scenario_free(&k->sc);
+    if (k->shop_created) {
+        char err[300];
+        if (ovs_shop_drop(&k->shop, err, sizeof(err)) != 0)
+            print_error("%s: drop %s: %s\n", k->name, k->shop.ns, err);
+        k->shop_created = 0;
+    }
     ovs_results_close(k->db);
     k->db = NULL;
     /* Depth first, so each directory is empty by the time it is removed. */
@@ -411,9 +427,11 @@ static void run_pieces(contract_case *k)
         contract_fail(k, __FILE__, __LINE__, "contract scenario: %s", err);
     ovs_scenario_params_for(&k->sc, k->m, &k->params);
     fast_retries(k->m, &k->params);
-    char path[600];
-    snprintf(path, sizeof(path), "%s/%s.%s.db", k->dir, k->sc.name, k->m->name);
-    ovs_shop_loc_file(&k->shop, path);
+    char file[300];
+    const char *url;
+    SHOP_BACKEND_URL(k->backend, url);
+    snprintf(file, sizeof(file), "%s.%s.db", k->sc.name, k->m->name);
+    shop_backend_loc(k->backend, url, k->dir, file, &k->shop);
 
     int nodes = ovs_cell_nodes(&k->sc, k->m, &k->params);
     if (nodes > 0) {
@@ -428,6 +446,7 @@ static void run_pieces(contract_case *k)
     }
     if (ovs_shop_create(&k->shop, &k->sc, err, sizeof(err)) != 0)
         contract_fail(k, __FILE__, __LINE__, "shop: %s", err);
+    k->shop_created = 1;
 
     ovs_run_spec spec = {
         .sc = &k->sc,
@@ -486,6 +505,8 @@ static void run_pieces(contract_case *k)
     char params[256];
     ovs_params_format(k->m, &k->params, params, sizeof(params));
     const ovs_run_result *res = &k->res;
+    char shop_db[700];
+    ovs_shop_loc_describe(&k->shop, shop_db, sizeof(shop_db));
     ovs_run_row row = {
         .scenario = k->sc.name,
         .scenario_file = k->sc.path,
@@ -502,7 +523,8 @@ static void run_pieces(contract_case *k)
         .status = "ok",
         .verdict = safe ? "safe" : "unsafe",
         .figure = k->figure,
-        .shop_db = k->shop.target,
+        .shop_db = shop_db,
+        .backend = k->shop.m->name,
         .requests = res->requests,
         .succeeded = res->succeeded,
         .refused = res->refused,
@@ -1134,7 +1156,7 @@ int main(int argc, char **argv)
 {
     const ovs_strategy_methods *const *all = ovs_strategy_list();
     const char *seed = getenv("OVS_CONTRACT_SEED");
-    size_t n = 0, per = 2 + N_SCENARIOS, nt = 0;
+    size_t n = 0, per = 2 + N_SCENARIOS * N_SHOP_BACKENDS, nt = 0;
     int unsafe = 0;
 
     if (seed != NULL) {
@@ -1173,9 +1195,12 @@ int main(int argc, char **argv)
                          all[i]->name);
                 t->test_func = contract_close_after_failure;
             } else {
-                k->scn = &scenarios[j - 2];
-                snprintf(k->name, sizeof(k->name), "contract/%s/%s", all[i]->name,
-                         k->scn->name);
+                /* SQLite keeps the names it always had; a server back end is named. */
+                size_t b = (j - 2) / N_SCENARIOS;
+                k->scn = &scenarios[(j - 2) % N_SCENARIOS];
+                k->backend = &shop_backends[b];
+                snprintf(k->name, sizeof(k->name), "contract/%s/%s%s%s", all[i]->name,
+                         k->scn->name, b == 0 ? "" : "@", b == 0 ? "" : shop_backends[b].name);
                 t->test_func = contract_workload;
                 t->setup_func = workload_setup;
                 t->teardown_func = workload_teardown;
