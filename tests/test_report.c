@@ -136,6 +136,38 @@ static void test_summary_matrix(void **state)
     free(s);
 }
 
+/* Runs on two shop back ends: the column names the back end with the strategy, each
+ * (strategy, back end) its own cell with its own run count; the numbers say it too. */
+static void test_summary_backends(void **state)
+{
+    static const char *const sql[] = {
+        "INSERT INTO runs(id, scenario, scenario_file, description, workload, strategy,"
+        " strategy_rank, params, seed, sqlite_version, started_at, duration_ns, status,"
+        " verdict, figure, backend) VALUES"
+        " (1, 'flash-sale', 'f.ini', 'd', 'inventory', 'sql-pessimistic', 1, '', 1, '3',"
+        "  't', 1, 'ok', 'safe', 'safe on sqlite', 'sqlite'),"
+        " (2, 'flash-sale', 'f.ini', 'd', 'inventory', 'sql-pessimistic', 1, '', 1, '3',"
+        "  't', 1, 'ok', 'unsafe', 'lost on postgresql', 'postgresql'),"
+        " (3, 'flash-sale', 'f.ini', 'd', 'inventory', 'sql-pessimistic', 1, '', 1, '3',"
+        "  't', 1, 'ok', 'safe', 'held on postgresql', 'postgresql'),"
+        " (4, 'flash-sale', 'f.ini', 'd', 'inventory', 'none', 0, '', 1, '3',"
+        "  't', 1, 'ok', 'unsafe', 'old run', NULL);",
+    };
+    sqlite3 *db = fixture_open(FIXTURE_LOOSE, sql, 1);
+    char *s;
+
+    (void)state;
+    assert_non_null(db);
+    s = fixture_capture(ovs_report_summary, db);
+    assert_contains(s, "| scenario | none × sqlite | sql-pessimistic × sqlite |"
+                       " sql-pessimistic × postgresql |\n");
+    assert_contains(s, "| flash-sale | **UNSAFE** old run | safe: safe on sqlite |"
+                       " safe: held on postgresql ×2 |\n");
+    assert_contains(s, "| 3 | flash-sale | sql-pessimistic × postgresql |");
+    free(s);
+    sqlite3_close(db);
+}
+
 static void test_summary_scenarios(void **state)
 {
     char *s = fixture_capture(ovs_report_summary, *state);
@@ -355,6 +387,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_summary_header),
         cmocka_unit_test(test_summary_matrix),
+        cmocka_unit_test(test_summary_backends),
         cmocka_unit_test(test_summary_scenarios),
         cmocka_unit_test(test_summary_numbers),
         cmocka_unit_test(test_summary_deterministic),
