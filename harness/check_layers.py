@@ -3,8 +3,8 @@
 
 Usage: check_layers.py STAMP RULE... -- ROOT
   RULE   LAYER=LOWER,LOWER...  (the layers LAYER may include besides its own)
-  ROOT   the source tree: every .c and .h under harness/<layer>/, locks/ and reports/
-         is checked; its layer is its folder
+  ROOT   the source tree: every .c and .h under harness/<layer>/, locks/, shops/ and
+         reports/ is checked; its layer is its folder
 
 The rule is written once, at the top of meson.build, which passes it here.
 
@@ -24,7 +24,7 @@ def layer_of(path):
     if 'harness' in parts:
         i = parts.index('harness')
         return parts[i + 1] if i + 2 < len(parts) else None
-    for top in ('locks', 'reports'):
+    for top in ('locks', 'shops', 'reports'):
         if top in parts:
             return top
     return None
@@ -39,7 +39,7 @@ def main(argv):
         rules[name] = set(x for x in lower.split(',') if x)
     root = argv[sep + 1]
     files = []
-    for top in ('harness', 'locks', 'reports'):
+    for top in ('harness', 'locks', 'shops', 'reports'):
         for d, _, names in os.walk(os.path.join(root, top)):
             files += [os.path.join(d, n) for n in sorted(names) if n.endswith(('.c', '.h'))]
     bad = []
@@ -61,7 +61,7 @@ def main(argv):
                 head = inc.split('/')[0]
                 if '/' not in inc or head not in rules:
                     bad.append('%s:%d: "%s": include headers by their layer\'s folder'
-                               ' (core/, scenario/, locks/, infra/, engine/, cli/, reports/)'
+                               ' (core/, scenario/, locks/, shops/, infra/, engine/, cli/, reports/)'
                                % (f, n, inc))
                 elif head != me and head not in rules[me]:
                     allowed = ', '.join(sorted(rules[me])) or 'nothing below it'

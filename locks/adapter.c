@@ -360,7 +360,7 @@ static json_t *init_message(const adapter *x, const ovs_env *env, int nodes)
                             param_json(&d->m.params[i], env->param->v[i]));
     snprintf(fallback, sizeof(fallback), "client-%d", env->client);
     /* A seed every JSON reader takes exactly: JavaScript's numbers hold 53 bits. */
-    return json_pack("{s:s, s:i, s:s, s:s, s:i, s:I, s:o, s:o, s:s, s:{s:s, s:s?}}",
+    return json_pack("{s:s, s:i, s:s, s:s, s:i, s:I, s:o, s:o, s:s, s:{s:s?, s:s?, s:s?}}",
                      "type", "init", "protocol", 1,
                      "strategy", d->m.name,
                      "client", env->client_name ? env->client_name : fallback,
@@ -368,7 +368,8 @@ static json_t *init_message(const adapter *x, const ovs_env *env, int nodes)
                      "seed", (json_int_t)(env->seed & ((UINT64_C(1) << 53) - 1)),
                      "redis", redis, "params", params,
                      "workload", env->workload == OVS_INVENTORY ? "inventory" : "booking",
-                     "shop", "backend", "sqlite", "path", env->shop_path);
+                     "shop", "backend", env->shop_backend, "path", env->shop_path,
+                     "ns", env->shop_ns && env->shop_ns[0] ? env->shop_ns : NULL);
 }
 
 static int adapter_open(ovs_strategy *s, const ovs_env *env)

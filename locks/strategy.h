@@ -54,10 +54,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <sqlite3.h>
-
 #include "core/endpoint.h"
 #include "core/request.h"
+#include "core/shopdb.h"
 #include "core/trace.h"
 #include "core/util.h"
 #include "locks/params.h"
@@ -81,7 +80,11 @@ typedef struct ovs_env {
     const ovs_endpoint *read_from; /* where the strategy reads stock when the scenario reads
                                    from a replica (`[redis] read_from = replica`); NULL
                                    means read from redis[0] */
-    sqlite3 *shop;              /* this client's own shop connection; NULL in xPrepare */
+    ovs_shopdb *shop;           /* this client's own shop connection (core/shopdb.h), on
+                                   whichever back end the run uses (shop->m->name:
+                                   "sqlite", "postgresql", "mysql"); the harness's check
+                                   and act run on it too, so a transaction a strategy
+                                   opens there holds them. NULL in xPrepare */
     /* A sale made outside SQL (in Redis) for buyer: hand its order over to reach SQL, as
      * production systems push it through a job queue (the runner's write-back queue).
      * Thread-safe. Returns 0, or -1 when orders are no longer taken: the sale will then
@@ -105,15 +108,20 @@ typedef struct ovs_env {
                                    (`pause = process`, like a GC pause): a strategy's own
                                    background threads (a watchdog) must not act while it is
                                    set. NULL when the scenario never freezes clients */
-    const char *shop_path;      /* where the shop lives (the SQLite file), for a strategy
-                                   that writes the shop from outside this process (an
-                                   adapter declaring its own writes); NULL in xPrepare */
+    const char *shop_path;      /* where the shop lives, for a strategy that writes it from
+                                   outside this process (an adapter declaring its own
+                                   writes): the SQLite file, or the server's URL (password
+                                   included: never print it); NULL in xPrepare */
     const char *client_name;    /* the client's name for messages: a timeline client's NAME,
                                    "worker-<i>" in a crowd; NULL in xPrepare */
     const char *files_dir;      /* a private 0700 directory for the strategy's own files (an
                                    adapter's stderr), removed after the run; NULL in xPrepare */
     void (*broken)(void *ctx, const char *why); /* the run cannot be judged: see Errors */
     void *broken_ctx;           /* broken's first argument */
+    const char *shop_backend;   /* the shop's back end: "sqlite", "postgresql" or "mysql";
+                                   NULL in xPrepare */
+    const char *shop_ns;        /* a server shop's schema (PostgreSQL) or database (MariaDB)
+                                   of this run, "" for SQLite; NULL in xPrepare */
 } ovs_env;
 
 typedef struct ovs_strategy {

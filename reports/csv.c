@@ -62,6 +62,8 @@ static const struct csv_column {
     { "started_at", "started_at", CSV_TEXT },
     { "scenario_file", "scenario_file", CSV_TEXT },
     { "shop_db", "shop_db", CSV_TEXT },
+    { "backend", "COALESCE(backend, 'sqlite')", CSV_TEXT },
+    { "backend_version", "backend_version", CSV_TEXT },
 };
 
 #define CSV_NCOLUMNS (int)(sizeof csv_columns / sizeof csv_columns[0])

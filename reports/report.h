@@ -34,7 +34,8 @@
 #define OVS_REPORT_CSV_HEADER                                                              \
     "run_id,scenario,strategy,params,seed,status,verdict,expect,figure,requests,succeeded,"  \
     "refused,busy,unknown,errors,throughput_rps,p50_ms,p99_ms,max_ms,acquire_fail,retries,"        \
-    "duration_s,redis_version,sqlite_version,started_at,scenario_file,shop_db"
+    "duration_s,redis_version,sqlite_version,started_at,scenario_file,shop_db,backend,"     \
+    "backend_version"
 
 /* Write the Markdown summary of every run in results to out. */
 int ovs_report_summary(sqlite3 *results, FILE *out, char *err, size_t errlen);

@@ -43,9 +43,17 @@ typedef struct ovs_rdb_names {
 
 /* The queries a report's rows and columns come from. */
 #define OVS_RDB_SCENARIOS_SQL "SELECT scenario FROM runs GROUP BY scenario ORDER BY MIN(id)"
-/* Strategies in registry order (strategy_rank), then by first run for any without one. */
+/* A run's column of the matrix: its strategy, and the shop's back end with it as soon as
+ * any run of the database was not on SQLite ("sql-pessimistic × postgresql"), so a matrix
+ * over several back ends compares them side by side, and one over SQLite alone reads as
+ * it always has. A run recorded before runs had a backend was on SQLite. */
+#define OVS_RDB_COLUMN_EXPR                                                                \
+    "(CASE WHEN EXISTS (SELECT 1 FROM runs WHERE COALESCE(backend, 'sqlite') <> 'sqlite')" \
+    " THEN strategy || ' × ' || COALESCE(backend, 'sqlite') ELSE strategy END)"
+/* Columns: strategies in registry order (strategy_rank), then by first run for any
+ * without one; one strategy's back ends by first run. */
 #define OVS_RDB_STRATEGIES_SQL                                                             \
-    "SELECT strategy FROM runs GROUP BY strategy"                                        \
+    "SELECT " OVS_RDB_COLUMN_EXPR " AS col FROM runs GROUP BY col"                         \
     " ORDER BY MIN(COALESCE(strategy_rank, 2147483647)), MIN(id)"
 
 /* Load the values of the single column of sql into ns. On -1 ns is empty. */
@@ -65,13 +73,16 @@ typedef struct ovs_rdb_version_query {
 #define OVS_RDB_NVERSIONS 2
 extern const ovs_rdb_version_query ovs_rdb_versions[OVS_RDB_NVERSIONS];
 
-/* A (scenario, strategy) cell: its latest run, how many runs the cell has, and the
- * throughput the charts draw. ?1 scenario, ?2 strategy: see ovs_rdb_cell_step. */
+/* A (scenario, column) cell: its latest run, how many runs the cell has, and the
+ * throughput the charts draw. ?1 scenario, ?2 column (OVS_RDB_COLUMN_EXPR): see
+ * ovs_rdb_cell_step. */
 #define OVS_RDB_CELL_SQL                                                                   \
     "SELECT id, status, error, verdict, figure, expect,"                                   \
     " (SELECT COUNT(*) FROM runs r2 WHERE r2.scenario IS r.scenario"                       \
-    "  AND r2.strategy IS r.strategy), throughput"                                         \
-    " FROM runs r WHERE scenario IS ?1 AND strategy IS ?2 ORDER BY id DESC LIMIT 1"
+    "  AND r2.strategy IS r.strategy"                                                      \
+    "  AND COALESCE(r2.backend, 'sqlite') IS COALESCE(r.backend, 'sqlite')), throughput"  \
+    " FROM runs r WHERE scenario IS ?1 AND " OVS_RDB_COLUMN_EXPR " IS ?2"                  \
+    " ORDER BY id DESC LIMIT 1"
 enum {
     OVS_RDB_CELL_ID,       /* runs.id */
     OVS_RDB_CELL_STATUS,   /* 'ok' | 'aborted' | 'error' */

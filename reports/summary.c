@@ -245,7 +245,8 @@ static int sum_numbers(sqlite3 *db, FILE *out, char *err, size_t errlen)
     int rc;
 
     if (ovs_rdb_prepare(db,
-                        "SELECT id, scenario, strategy, params, requests, succeeded, refused,"
+                        "SELECT id, scenario, " OVS_RDB_COLUMN_EXPR ", params, requests,"
+                        " succeeded, refused,"
                         " busy, unknown, errors, throughput, p50_ns, p99_ns, max_ns, acquire_fail,"
                         " retries, duration_ns FROM runs ORDER BY id", &st, err, errlen) < 0)
         return -1;

@@ -50,7 +50,7 @@ typedef struct fixture {
     ovs_trace trace;
     ovs_writeback *wb;
     char dir[128];       /* temporary directory for a shop, "" when none */
-    char shop[192];
+    ovs_shop_loc shop;   /* the shop, when the test made one */
     ovs_shop *shop_db;   /* its db is env.shop of the next instances opened; closed in teardown,
                             after the instances */
     const ovs_endpoint *read_from; /* env.read_from of the next instances opened */
@@ -299,8 +299,10 @@ static inline void create_shop(fixture *f)
 
     snprintf(f->dir, sizeof(f->dir), "/tmp/ovs-locks-live.XXXXXX");
     assert_non_null(mkdtemp(f->dir));
-    snprintf(f->shop, sizeof(f->shop), "%s/shop.db", f->dir);
-    if (ovs_shop_create(f->shop, &f->sc, err, sizeof(err)) != 0)
+    char path[200];
+    snprintf(path, sizeof(path), "%s/shop.db", f->dir);
+    ovs_shop_loc_file(&f->shop, path);
+    if (ovs_shop_create(&f->shop, &f->sc, err, sizeof(err)) != 0)
         fail_msg("shop: %s", err);
 }
 
@@ -310,7 +312,7 @@ static inline void start_shop(fixture *f)
     char err[256];
 
     create_shop(f);
-    if (ovs_writeback_start(&f->wb, f->shop, f->sc.workload, 0, err, sizeof(err)) != 0)
+    if (ovs_writeback_start(&f->wb, &f->shop, f->sc.workload, 0, err, sizeof(err)) != 0)
         fail_msg("write-back: %s", err);
 }
 
@@ -320,7 +322,7 @@ static inline int64_t shop_scalar(const fixture *f, const char *sql)
     ovs_shop *db;
     int64_t v = -1;
 
-    if (ovs_shop_open(f->shop, &db, err, sizeof(err)) != 0)
+    if (ovs_shop_open(&f->shop, &db, err, sizeof(err)) != 0)
         fail_msg("shop: %s", err);
     assert_int_equal(ovs_shop_scalar(db, sql, &v), 0);
     ovs_shop_close(db);

@@ -36,7 +36,7 @@ static const char fixture_loose_schema[] =
     " duration_ns INTEGER, status TEXT NOT NULL, error TEXT, verdict TEXT, figure TEXT,"
     " shop_db TEXT, requests INTEGER, succeeded INTEGER, refused INTEGER, busy INTEGER,"
     " unknown INTEGER, errors INTEGER, throughput REAL, p50_ns INTEGER, p99_ns INTEGER, max_ns INTEGER,"
-    " acquire_fail INTEGER, retries INTEGER);"
+    " acquire_fail INTEGER, retries INTEGER, backend TEXT, backend_version TEXT);"
     "CREATE TABLE events(run INTEGER, client INTEGER, op TEXT, key TEXT, start_ns INTEGER,"
     " end_ns INTEGER, outcome TEXT, detail TEXT);"
     "CREATE TABLE checks(run INTEGER, invariant TEXT, observed INTEGER, expected INTEGER,"

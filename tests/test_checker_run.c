@@ -20,7 +20,7 @@
 
 #include <cmocka.h>
 
-#include <sqlite3.h>
+#include "core/util.h"
 
 #include "engine/checker.h"
 #include "engine/shop.h"
@@ -81,17 +81,19 @@ static void shop(fx *f, enum ovs_workload w, int skus, int stock)
     f->sc.stock = stock;
     ovs_shop_close(f->db);
     f->db = NULL;
-    if (ovs_shop_create(f->path, &f->sc, err, sizeof(err)) != 0 ||
-        ovs_shop_open(f->path, &f->db, err, sizeof(err)) != 0)
+    ovs_shop_loc loc;
+    ovs_shop_loc_file(&loc, f->path);
+    if (ovs_shop_create(&loc, &f->sc, err, sizeof(err)) != 0 ||
+        ovs_shop_open(&loc, &f->db, err, sizeof(err)) != 0)
         fail_msg("shop: %s", err);
 }
 
 static void sql(fx *f, const char *text)
 {
-    char *msg = NULL;
+    ovs_shopdb *db = ovs_shop_db(f->db);
 
-    if (sqlite3_exec(ovs_shop_db(f->db), text, NULL, NULL, &msg) != SQLITE_OK)
-        fail_msg("%s: %s", text, msg ? msg : sqlite3_errmsg(ovs_shop_db(f->db)));
+    if (db->m->xExec(db, text) != OVS_OK)
+        fail_msg("%s: %s", text, db->errstr);
 }
 
 /* n orders of sku by buyers first.. first+n-1, and the stock the shop then shows. */

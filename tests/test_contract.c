@@ -5,8 +5,8 @@
  * knot-resolver runs one test body over every back end behind a table: a newly
  * registered strategy is covered without editing this file.
  *
- * Each run goes through the real pieces (managed redis-server processes, a real SQLite
- * shop, the runner, the checker, the recorder), assembled here rather than through
+ * Each run goes through the real pieces (managed redis-server processes, a real shop, the
+ * runner, the checker, the recorder), assembled here rather than through
  * ovs_cell_run because the cell stops the fleet before it returns, and the contract reads
  * Redis's own stock before the fleet stops. What a strategy claims is then checked from
  * the shop's SQL file and the recorded events, counted here independently of the checker:
@@ -28,10 +28,17 @@
  * definition files of the source tree's strategies/ and the plugins named in
  * OVS_CONTRACT_PLUGINS (colon-separated paths; tests/meson.build names the example plugin).
  *
+ * Every workload case runs on every shop back end (shop_backends.h): SQLite under the
+ * names above, PostgreSQL and MariaDB as "contract/<strategy>/<scenario>@postgresql" on
+ * the servers OVS_TEST_POSTGRESQL_URL and OVS_TEST_MYSQL_URL name, each run in a schema or
+ * database of its own, dropped in the teardown. The ground truth is read through the back
+ * end with the same SQL on each.
+ *
  * A strategy whose needs the machine cannot meet (no redis-server) fails: a contract run
- * never skips - with one exception, a definition whose program is not installed (an
- * adapter run by node on a machine without node), which is skipped with the reason, unless
- * CI=true, where nothing may be skipped and it fails. The seed is fixed (CONTRACT_DEFAULT_SEED) and printed with every failure;
+ * never skips - with two exceptions, a definition whose program is not installed (an
+ * adapter run by node on a machine without node), skipped with the reason, and a server
+ * back end the environment names no server for; under CI=true, where nothing may be
+ * skipped, both fail. The seed is fixed (CONTRACT_DEFAULT_SEED) and printed with every failure;
  * OVS_CONTRACT_SEED=N runs another. A first argument filters by name: 'contract/setnx*'. */
 #include <ftw.h>
 #include <setjmp.h>
@@ -62,6 +69,7 @@
 #include "infra/topology.h"
 #include "core/trace.h"
 #include "core/util.h"
+#include "shop_backends.h"
 
 #include "ovs_config.h"
 
@@ -226,11 +234,13 @@ typedef struct contract_case {
     char name[96];                 /* "contract/setnx/inventory"; the CMUnitTest's name */
     const ovs_strategy_methods *m;
     const contract_scenario *scn;  /* NULL for the shape and close tests */
+    const shop_backend *backend;   /* the shop's back end (shop_backends.h) */
+    int shop_created;              /* a server shop exists and the teardown drops it */
     char dir[256];                 /* private directory: shop and results databases */
     ovs_results *db;
     ovs_scenario sc;
     ovs_params params;
-    char shop_path[600];
+    ovs_shop_loc shop;             /* where the run's shop is */
     ovs_topology *topo;            /* up only while the run is */
     ovs_run_result res;
     redis_view redis;
@@ -310,6 +320,12 @@ static int workload_teardown(void **state)
     free(k->t.answer);
     memset(&k->t, 0, sizeof(k->t));
     ovs_scenario_free(&k->sc);
+    if (k->shop_created) {
+        char err[300];
+        if (ovs_shop_drop(&k->shop, err, sizeof(err)) != 0)
+            print_error("%s: drop %s: %s\n", k->name, k->shop.ns, err);
+        k->shop_created = 0;
+    }
     ovs_results_close(k->db);
     k->db = NULL;
     /* Depth first, so each directory is empty by the time it is removed. */
@@ -423,8 +439,11 @@ static void run_pieces(contract_case *k)
         contract_fail(k, __FILE__, __LINE__, "contract scenario: %s", err);
     ovs_scenario_params_for(&k->sc, k->m, &k->params);
     fast_retries(k->m, &k->params);
-    snprintf(k->shop_path, sizeof(k->shop_path), "%s/%s.%s.db", k->dir, k->sc.name,
-             k->m->name);
+    char file[300];
+    const char *url;
+    SHOP_BACKEND_URL(k->backend, url);
+    snprintf(file, sizeof(file), "%s.%s.db", k->sc.name, k->m->name);
+    shop_backend_loc(k->backend, url, k->dir, file, &k->shop);
 
     int nodes = ovs_cell_nodes(&k->sc, k->m, &k->params);
     if (nodes > 0) {
@@ -437,8 +456,9 @@ static void run_pieces(contract_case *k)
                                                " contract run fails rather than skips"
                                              : "");
     }
-    if (ovs_shop_create(k->shop_path, &k->sc, err, sizeof(err)) != 0)
+    if (ovs_shop_create(&k->shop, &k->sc, err, sizeof(err)) != 0)
         contract_fail(k, __FILE__, __LINE__, "shop: %s", err);
+    k->shop_created = 1;
 
     ovs_run_spec spec = {
         .sc = &k->sc,
@@ -452,7 +472,7 @@ static void run_pieces(contract_case *k)
         .fault_node = k->topo ? ovs_topology_node : NULL,
         .settle = k->topo ? ovs_topology_settle : NULL,
         .fault_ctx = k->topo,
-        .shop_path = k->shop_path,
+        .shop = &k->shop,
     };
     if (ovs_run(&spec, &k->res) != 0 || k->res.status != OVS_RUN_OK)
         contract_fail(k, __FILE__, __LINE__, "run %s: %s", ovs_run_status_name(k->res.status),
@@ -481,7 +501,7 @@ static void run_pieces(contract_case *k)
     ovs_topology_stop(k->topo);
     k->topo = NULL;
 
-    if (ovs_shop_open(k->shop_path, &shop, err, sizeof(err)) != 0)
+    if (ovs_shop_open(&k->shop, &shop, err, sizeof(err)) != 0)
         contract_fail(k, __FILE__, __LINE__, "shop: %s", err);
     k->nchecks = ovs_check_run(shop, &k->sc, k->res.traces, k->res.ntraces, k->res.t0, &in,
                                k->checks, k->figure, sizeof(k->figure), err, sizeof(err));
@@ -497,6 +517,8 @@ static void run_pieces(contract_case *k)
     char params[256];
     ovs_params_format(k->m, &k->params, params, sizeof(params));
     const ovs_run_result *res = &k->res;
+    char shop_db[700];
+    ovs_shop_loc_describe(&k->shop, shop_db, sizeof(shop_db));
     ovs_run_row row = {
         .scenario = k->sc.name,
         .scenario_file = k->sc.path,
@@ -513,7 +535,8 @@ static void run_pieces(contract_case *k)
         .status = "ok",
         .verdict = safe ? "safe" : "unsafe",
         .figure = k->figure,
-        .shop_db = k->shop_path,
+        .shop_db = shop_db,
+        .backend = k->shop.m->name,
         .requests = res->requests,
         .succeeded = res->succeeded,
         .refused = res->refused,
@@ -550,53 +573,69 @@ static int64_t scalar(const contract_case *k, ovs_shop *shop, const char *sql)
 {
     int64_t v = 0;
     if (ovs_shop_scalar(shop, sql, &v) != 0)
-        contract_fail(k, __FILE__, __LINE__, "%s: %s", sql, sqlite3_errmsg(ovs_shop_db(shop)));
+        contract_fail(k, __FILE__, __LINE__, "%s: %s", sql, ovs_shop_errmsg(shop));
     return v;
 }
 
-static int parse_day(const unsigned char *text)
+static int parse_day(const ovs_sqlval *v)
 {
     int day = -1;
-    if (text == NULL || ovs_parse_date((const char *)text, &day) != 0)
+    if (v->type != OVS_SQL_TEXT || ovs_parse_date(v->s, &day) != 0)
         return -1;
     return day;
+}
+
+/* What the row callbacks below count into. */
+typedef struct shop_rows {
+    const contract_case *k;
+    tally *t;
+    int *rows;
+    int booking;
+    int64_t last;        /* count_fences: the highest token so far */
+} shop_rows;
+
+/* One order (buyer) or confirmed stay (guest, check_in, check_out). */
+static int count_row(void *ctx, const ovs_sqlval *col, int ncol)
+{
+    shop_rows *r = ctx;
+    tally *t = r->t;
+    int64_t buyer = ncol > 0 && col[0].type == OVS_SQL_INT ? col[0].i : -1;
+
+    t->sold++;
+    if (buyer < 0 || buyer >= t->buyers)
+        t->phantom++;
+    else
+        r->rows[buyer]++;
+    if (r->booking) {
+        stay *y = &t->stays[t->n_stays++];
+        *y = (stay){ buyer, ncol > 2 ? parse_day(&col[1]) : -1,
+                     ncol > 2 ? parse_day(&col[2]) : -1 };
+        CONTRACT_ASSERT(r->k, y->in >= 0 && y->out > y->in,
+                        "a booking of guest %lld has no valid dates", (long long)buyer);
+    }
+    return 0;
 }
 
 /* Rows per buyer from the shop; the confirmed stays for bookings. */
 static void count_shop(const contract_case *k, tally *t, int *rows)
 {
     ovs_shop *shop = NULL;
-    sqlite3_stmt *st;
     char err[200];
     int booking = k->sc.workload == OVS_BOOKING;
+    shop_rows r = { k, t, rows, booking, -1 };
+    const char *sql = booking ? "SELECT guest, check_in, check_out FROM bookings"
+                                " WHERE status = 'confirmed'"
+                              : "SELECT buyer FROM orders";
 
-    if (ovs_shop_open(k->shop_path, &shop, err, sizeof(err)) != 0)
+    if (ovs_shop_open(&k->shop, &shop, err, sizeof(err)) != 0)
         contract_fail(k, __FILE__, __LINE__, "shop: %s", err);
-    st = prepare(k, ovs_shop_db(shop),
-                 booking ? "SELECT guest, check_in, check_out FROM bookings"
-                           " WHERE status = 'confirmed'"
-                         : "SELECT buyer FROM orders");
     if (booking) {
         t->stays = calloc((size_t)scalar(k, shop, "SELECT count(*) FROM bookings") + 1,
                           sizeof(*t->stays));
         assert_non_null(t->stays);
     }
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        int64_t buyer = sqlite3_column_int64(st, 0);
-        t->sold++;
-        if (buyer < 0 || buyer >= t->buyers)
-            t->phantom++;
-        else
-            rows[buyer]++;
-        if (booking) {
-            stay *y = &t->stays[t->n_stays++];
-            *y = (stay){ buyer, parse_day(sqlite3_column_text(st, 1)),
-                         parse_day(sqlite3_column_text(st, 2)) };
-            CONTRACT_ASSERT(k, y->in >= 0 && y->out > y->in,
-                            "a booking of guest %lld has no valid dates", (long long)buyer);
-        }
-    }
-    sqlite3_finalize(st);
+    if (ovs_shop_rows(shop, sql, count_row, &r) != 0)
+        contract_fail(k, __FILE__, __LINE__, "%s: %s", sql, ovs_shop_errmsg(shop));
     if (booking) {
         t->double_booked = scalar(k, shop,
                                   "SELECT count(*) FROM bookings a JOIN bookings b"
@@ -614,6 +653,31 @@ static void count_shop(const contract_case *k, tally *t, int *rows)
     ovs_shop_close(shop);
 }
 
+/* One order (id, buyer, fence) in the order the rows were written. */
+static int fence_row(void *ctx, const ovs_sqlval *col, int ncol)
+{
+    shop_rows *r = ctx;
+    tally *t = r->t;
+    int null = ncol < 3 || col[2].type != OVS_SQL_INT;
+    int64_t fence = null ? 0 : col[2].i;
+
+    if (!null && fence > r->last) {
+        r->last = fence;
+        return 0;
+    }
+    if (t->unfenced++ > 0)
+        return 0;
+    char written[40];
+    if (null)
+        snprintf(written, sizeof(written), "no token");
+    else
+        snprintf(written, sizeof(written), "token %lld", (long long)fence);
+    snprintf(t->first_unfenced, sizeof(t->first_unfenced),
+             "order %lld of buyer %lld was written with %s (highest before it: %lld)",
+             (long long)col[0].i, (long long)col[1].i, written, (long long)r->last);
+    return 0;
+}
+
 /* For a fenced strategy, the token every order was written with (orders.fence): each
  * holder takes a token above every earlier holder's, and holders of the one SKU follow one
  * another, so in the order the rows were written each carries one, higher than the one
@@ -621,33 +685,14 @@ static void count_shop(const contract_case *k, tally *t, int *rows)
 static void count_fences(const contract_case *k, tally *t)
 {
     ovs_shop *shop = NULL;
-    sqlite3_stmt *st;
     char err[200];
-    int64_t last = -1;
+    shop_rows r = { k, t, NULL, 0, -1 };
+    const char *sql = "SELECT id, buyer, fence FROM orders ORDER BY id";
 
-    if (ovs_shop_open(k->shop_path, &shop, err, sizeof(err)) != 0)
+    if (ovs_shop_open(&k->shop, &shop, err, sizeof(err)) != 0)
         contract_fail(k, __FILE__, __LINE__, "shop: %s", err);
-    st = prepare(k, ovs_shop_db(shop), "SELECT id, buyer, fence FROM orders ORDER BY id");
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        int null = sqlite3_column_type(st, 2) == SQLITE_NULL;
-        int64_t fence = sqlite3_column_int64(st, 2);
-        if (!null && fence > last) {
-            last = fence;
-            continue;
-        }
-        if (t->unfenced++ > 0)
-            continue;
-        char written[40];
-        if (null)
-            snprintf(written, sizeof(written), "no token");
-        else
-            snprintf(written, sizeof(written), "token %lld", (long long)fence);
-        snprintf(t->first_unfenced, sizeof(t->first_unfenced),
-                 "order %lld of buyer %lld was written with %s (highest before it: %lld)",
-                 (long long)sqlite3_column_int64(st, 0), (long long)sqlite3_column_int64(st, 1),
-                 written, (long long)last);
-    }
-    sqlite3_finalize(st);
+    if (ovs_shop_rows(shop, sql, fence_row, &r) != 0)
+        contract_fail(k, __FILE__, __LINE__, "%s: %s", sql, ovs_shop_errmsg(shop));
     ovs_shop_close(shop);
 }
 
@@ -1178,7 +1223,7 @@ int main(int argc, char **argv)
 {
     const ovs_strategy_methods *const *all;
     const char *seed = getenv("OVS_CONTRACT_SEED");
-    size_t n = 0, per = 2 + N_SCENARIOS, nt = 0;
+    size_t n = 0, per = 2 + N_SCENARIOS * N_SHOP_BACKENDS, nt = 0;
     int unsafe = 0;
 
     if (register_others() != 0)
@@ -1220,9 +1265,12 @@ int main(int argc, char **argv)
                          all[i]->name);
                 t->test_func = contract_close_after_failure_or_skip;
             } else {
-                k->scn = &scenarios[j - 2];
-                snprintf(k->name, sizeof(k->name), "contract/%s/%s", all[i]->name,
-                         k->scn->name);
+                /* SQLite keeps the names it always had; a server back end is named. */
+                size_t b = (j - 2) / N_SCENARIOS;
+                k->scn = &scenarios[(j - 2) % N_SCENARIOS];
+                k->backend = &shop_backends[b];
+                snprintf(k->name, sizeof(k->name), "contract/%s/%s%s%s", all[i]->name,
+                         k->scn->name, b == 0 ? "" : "@", b == 0 ? "" : shop_backends[b].name);
                 t->test_func = contract_workload_or_skip;
                 t->setup_func = workload_setup;
                 t->teardown_func = workload_teardown;

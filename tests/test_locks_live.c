@@ -84,16 +84,10 @@ static void check_many_keys(fixture *f, const ovs_strategy_methods *m)
 
 /* --- sql-pessimistic -------------------------------------------------------------------- */
 
-static void sql_exec(sqlite3 *db, const char *sql)
+static void sql_exec(ovs_shopdb *db, const char *sql)
 {
-    char *msg = NULL;
-
-    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        char why[256];
-        snprintf(why, sizeof(why), "%s", msg ? msg : sqlite3_errmsg(db));
-        sqlite3_free(msg);
-        fail_msg("%s: %s", sql, why);
-    }
+    if (db->m->xExec(db, sql) != OVS_OK)
+        fail_msg("%s: %s", sql, db->errstr);
 }
 
 /* The lock is the transaction: when its COMMIT fails, nothing written under it happened,
@@ -110,7 +104,7 @@ static void test_sqlp_failed_commit_is_undone(void **state)
 
     f->sc.stock = 3;
     create_shop(f);
-    if (ovs_shop_open(f->shop, &f->shop_db, err, sizeof(err)) != 0)
+    if (ovs_shop_open(&f->shop, &f->shop_db, err, sizeof(err)) != 0)
         fail_msg("shop: %s", err);
     sql_exec(ovs_shop_db(f->shop_db), "PRAGMA foreign_keys = ON");
     sql_exec(ovs_shop_db(f->shop_db), "CREATE TABLE parents (id INTEGER PRIMARY KEY);"
@@ -129,7 +123,7 @@ static void test_sqlp_failed_commit_is_undone(void **state)
     print_message("xUnlock: %s\n", s->errstr);
     assert_non_null(strstr(s->errstr, "COMMIT"));
     assert_non_null(strstr(s->errstr, "FOREIGN KEY"));
-    assert_int_equal(sqlite3_get_autocommit(ovs_shop_db(f->shop_db)), 1); /* no transaction left open */
+    assert_int_equal(ovs_shop_db(f->shop_db)->m->xInTransaction(ovs_shop_db(f->shop_db)), 0); /* no transaction left open */
     /* Seen from another connection and from this one: the sale never happened. */
     assert_int_equal(shop_scalar(f, "SELECT count(*) FROM orders"), 0);
     assert_int_equal(shop_scalar(f, "SELECT stock FROM skus WHERE id = 1"), 3);
@@ -879,7 +873,7 @@ static void test_fencing_stale_holder(void **state)
     start_shop(f);
     a = open_inst(f, m, "ttl=100ms,retry_count=0", 0);
     b = open_inst(f, m, "ttl=100ms,retry_count=0", 1);
-    if (ovs_shop_open(f->shop, &db, err, sizeof(err)) != 0)
+    if (ovs_shop_open(&f->shop, &db, err, sizeof(err)) != 0)
         fail_msg("shop: %s", err);
     assert_int_equal(m->xLock(a, "fencing:stale"), OVS_OK);
     fa.token[0] = m->xFence(a, "fencing:stale");

@@ -136,6 +136,38 @@ static void test_summary_matrix(void **state)
     free(s);
 }
 
+/* Runs on two shop back ends: the column names the back end with the strategy, each
+ * (strategy, back end) its own cell with its own run count; the numbers say it too. */
+static void test_summary_backends(void **state)
+{
+    static const char *const sql[] = {
+        "INSERT INTO runs(id, scenario, scenario_file, description, workload, strategy,"
+        " strategy_rank, params, seed, sqlite_version, started_at, duration_ns, status,"
+        " verdict, figure, backend) VALUES"
+        " (1, 'flash-sale', 'f.ini', 'd', 'inventory', 'sql-pessimistic', 1, '', 1, '3',"
+        "  't', 1, 'ok', 'safe', 'safe on sqlite', 'sqlite'),"
+        " (2, 'flash-sale', 'f.ini', 'd', 'inventory', 'sql-pessimistic', 1, '', 1, '3',"
+        "  't', 1, 'ok', 'unsafe', 'lost on postgresql', 'postgresql'),"
+        " (3, 'flash-sale', 'f.ini', 'd', 'inventory', 'sql-pessimistic', 1, '', 1, '3',"
+        "  't', 1, 'ok', 'safe', 'held on postgresql', 'postgresql'),"
+        " (4, 'flash-sale', 'f.ini', 'd', 'inventory', 'none', 0, '', 1, '3',"
+        "  't', 1, 'ok', 'unsafe', 'old run', NULL);",
+    };
+    sqlite3 *db = fixture_open(FIXTURE_LOOSE, sql, 1);
+    char *s;
+
+    (void)state;
+    assert_non_null(db);
+    s = fixture_capture(ovs_report_summary, db);
+    assert_contains(s, "| scenario | none × sqlite | sql-pessimistic × sqlite |"
+                       " sql-pessimistic × postgresql |\n");
+    assert_contains(s, "| flash-sale | **UNSAFE** old run | safe: safe on sqlite |"
+                       " safe: held on postgresql ×2 |\n");
+    assert_contains(s, "| 3 | flash-sale | sql-pessimistic × postgresql |");
+    free(s);
+    sqlite3_close(db);
+}
+
 static void test_summary_scenarios(void **state)
 {
     char *s = fixture_capture(ovs_report_summary, *state);
@@ -192,15 +224,16 @@ static void test_csv(void **state)
     assert_prefix(s, "run_id,scenario,strategy,params,seed,status,verdict,expect,figure,"
                      "requests,succeeded,refused,busy,unknown,errors,throughput_rps,p50_ms,"
                      "p99_ms,max_ms,acquire_fail,retries,duration_s,redis_version,"
-                     "sqlite_version,started_at,scenario_file,shop_db\n");
+                     "sqlite_version,started_at,scenario_file,shop_db,backend,"
+                     "backend_version\n");
     assert_contains(s, "\n1,flash-sale,naive,buyers=50,42,ok,unsafe,unsafe,oversold 37,200,"
                        "137,63,0,0,,1234.6,1.235,9876.543,12345.679,5,12,2.500,7.2.4,3.45.1,"
-                       "2026-01-20T10:00:00Z,scenarios/flash-sale.ini,/tmp/shop-1.db\n");
+                       "2026-01-20T10:00:00Z,scenarios/flash-sale.ini,/tmp/shop-1.db,sqlite,\n");
     /* Comma-bearing figure quoted; NULLs empty. */
     assert_contains(s, "\n2,flash-sale,redlock,buyers=50,42,ok,safe,safe,"
                        "\"0 oversold, 100 sold\",");
     assert_contains(s, "\n3,hotel,naive,,7,aborted,,unsafe,,,,,,,,,,,,,,,7.2.4,3.45.1,"
-                       "2026-01-20T10:00:06Z,scenarios/hotel.ini,\n");
+                       "2026-01-20T10:00:06Z,scenarios/hotel.ini,,sqlite,\n");
     /* Quotes doubled; the seed printed unsigned; a line break kept inside quotes. */
     assert_contains(s, "\n7,pipes,naive,\"a=1,b=\"\"x\"\"\",18446744073709551615,ok,unsafe,,"
                        "\"lost 2 | \"\"late\"\", retry\",4,");
@@ -354,6 +387,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_summary_header),
         cmocka_unit_test(test_summary_matrix),
+        cmocka_unit_test(test_summary_backends),
         cmocka_unit_test(test_summary_scenarios),
         cmocka_unit_test(test_summary_numbers),
         cmocka_unit_test(test_summary_deterministic),

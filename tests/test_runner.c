@@ -52,7 +52,7 @@ static int txn_lock(ovs_strategy *s, const char *key)
 {
     (void)key;
     s->attempts = 1;
-    if (sqlite3_exec(s->env->shop, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+    if (s->env->shop->m->xBegin(s->env->shop, OVS_ISO_DEFAULT) != OVS_OK)
         return ovs_strategy_fail(s, OVS_BUSY, "busy");
     return OVS_OK;
 }
@@ -62,7 +62,7 @@ static int txn_lock(ovs_strategy *s, const char *key)
 static int txn_unlock(ovs_strategy *s, const char *key)
 {
     (void)key;
-    sqlite3_exec(s->env->shop, "ROLLBACK", NULL, NULL, NULL);
+    s->env->shop->m->xRollback(s->env->shop);
     return ovs_strategy_fail(s, release_code, "COMMIT failed (test)");
 }
 
@@ -124,14 +124,16 @@ static void run(int code, int commits, outcome *o)
     snprintf(path, sizeof(path), "%s/shop.db", dir);
     if (ovs_scenario_parse("undone.ini", scenario_text, &sc, err, sizeof(err)) != 0)
         fail_msg("scenario: %s", err);
-    if (ovs_shop_create(path, &sc, err, sizeof(err)) != 0)
+    ovs_shop_loc loc;
+    ovs_shop_loc_file(&loc, path);
+    if (ovs_shop_create(&loc, &sc, err, sizeof(err)) != 0)
         fail_msg("shop: %s", err);
-    ovs_run_spec spec = { .sc = &sc, .m = &txn, .params = &params, .shop_path = path };
+    ovs_run_spec spec = { .sc = &sc, .m = &txn, .params = &params, .shop = &loc };
     assert_int_equal(ovs_run(&spec, &res), 0);
     o->succeeded = res.succeeded;
     o->unknown = res.unknown;
     o->errors = res.errors;
-    assert_int_equal(ovs_shop_open(path, &db, err, sizeof(err)), 0);
+    assert_int_equal(ovs_shop_open(&loc, &db, err, sizeof(err)), 0);
     assert_int_equal(ovs_shop_scalar(db, "SELECT count(*) FROM orders", &o->orders), 0);
     int n = ovs_check_run(db, &sc, res.traces, res.ntraces, res.t0, NULL, checks, fig,
                           sizeof(fig), err, sizeof(err));

@@ -13,6 +13,7 @@
 
 #include "scenario/scenario.h"
 #include "locks/strategy.h"
+#include "core/shopdb.h"
 
 #define EXIT_VERDICT 1  /* a verdict differs from expectation, or a run failed */
 #define EXIT_USAGE 2    /* bad usage or bad input: nothing started or written */
@@ -21,6 +22,7 @@
 
 #define CLI_MAX_SCENARIOS 64
 #define CLI_MAX_STRATEGIES OVS_MAX_STRATEGIES /* every registered strategy can be named */
+#define CLI_MAX_SQL 4   /* shop back ends one invocation compares side by side */
 
 enum cli_mode { CLI_RUN, CLI_MATRIX, CLI_GATE, CLI_EXPLAIN };
 
@@ -42,6 +44,11 @@ typedef struct cli_options {
     int n_max;                  /* gate --max-oversold NAME=N */
     const ovs_strategy_methods *max_m[CLI_MAX_STRATEGIES];
     long long max_oversold[CLI_MAX_STRATEGIES];
+    int n_sql;                  /* --sql: shop back ends to run every cell on; 0: SQLite */
+    const ovs_shopdb_methods *sql[CLI_MAX_SQL];
+    char sql_url[CLI_MAX_SQL][600]; /* its server's URL; "" for SQLite, and for a server
+                                   the harness starts (--sql postgresql) */
+    int keep_shop;              /* --keep-shop: leave each run's schema or database */
 } cli_options;
 
 /* ---- cli_options.c ---- */
@@ -53,6 +60,9 @@ int cli_parse(int argc, char **argv, cli_options *o);
 void cli_usage(FILE *f, enum cli_mode mode);
 /* Colour on stderr: a terminal, and NO_COLOR unset (no-color.org). */
 int cli_color(int fd);
+/* Parse --sql's list (sqlite, postgresql, mysql, or URLs, comma-separated) into o. 0, or
+ * EXIT_USAGE after saying what is wrong. */
+int cli_parse_sql(const char *arg, cli_options *o);
 /* The default scenario directory: ./scenarios when it exists, else the source tree's. */
 const char *cli_default_scenarios(void);
 /* The default strategy definition directory: ./strategies when it exists, else the

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "shops/shops.h"
 #include "infra/fleet.h"
 #include "locks/plugin.h"
 #include "locks/strategy_def.h"
@@ -90,6 +91,15 @@ void cli_usage(FILE *f, enum cli_mode mode)
     if (mode == CLI_EXPLAIN)
         fprintf(f, "      --from DB                  read the latest recorded run from results DB\n"
                    "      --mermaid FILE             also write the run as a Mermaid sequence diagram\n");
+    fprintf(f, "      --sql LIST                 the shop's database, one or more (comma-separated,\n"
+               "                                 compared side by side): sqlite (the default),\n"
+               "                                 postgresql or mysql (a server the harness\n"
+               "                                 starts), or a URL of your own server,\n"
+               "                                 postgresql://USER@HOST:PORT/DB or mysql://...\n"
+               "                                 (password from OVERSELL_SQL_PASSWORD); each run\n"
+               "                                 gets a schema or database of its own there\n"
+               "      --keep-shop                leave each run's schema or database on the\n"
+               "                                 server, and say how to connect to it\n");
     fprintf(f, "  -q, --quiet                    do not print the summary\n"
                "      --redis-server PATH        redis-server to start (default: found on PATH)\n"
                "  -h, --help                     this help\n\n"
@@ -97,6 +107,53 @@ void cli_usage(FILE *f, enum cli_mode mode)
                "(no redis-server, no disk), 130 interrupted (the run in progress is aborted).\n",
             mode == CLI_GATE ? "a cell did not match its expectation or a run failed"
                              : "a verdict differed from [expect] (with --check) or a run failed");
+}
+
+int cli_parse_sql(const char *arg, cli_options *o)
+{
+    char item[600];
+    const char *p = arg;
+
+    o->n_sql = 0;
+    for (;;) {
+        size_t n = strcspn(p, ",");
+        const ovs_shopdb_methods *m;
+        if (n == 0 || n >= sizeof(item)) {
+            fprintf(stderr, "oversell %s: --sql: empty or overlong entry in '%s'\n", o->cmd,
+                    arg);
+            return EXIT_USAGE;
+        }
+        memcpy(item, p, n);
+        item[n] = '\0';
+        if (o->n_sql == CLI_MAX_SQL) {
+            fprintf(stderr, "oversell %s: --sql: at most %d back ends\n", o->cmd, CLI_MAX_SQL);
+            return EXIT_USAGE;
+        }
+        if (strstr(item, "://") != NULL) {
+            ovs_sqlurl u;
+            char why[200];
+            m = ovs_shops_for_url(item);
+            if (m == NULL || ovs_sqlurl_parse(item, &u, why, sizeof(why)) != 0) {
+                char shown[600];
+                ovs_sqlurl_redact(item, shown, sizeof(shown));
+                fprintf(stderr, "oversell %s: --sql %s: %s\n", o->cmd, shown,
+                        m == NULL ? "not a postgresql:// or mysql:// URL" : why);
+                return EXIT_USAGE;
+            }
+            snprintf(o->sql_url[o->n_sql], sizeof(o->sql_url[0]), "%s", item);
+        } else if ((m = ovs_shops_find(item)) != NULL) {
+            o->sql_url[o->n_sql][0] = '\0';
+        } else {
+            fprintf(stderr, "oversell %s: --sql: unknown back end '%s' (sqlite, postgresql,"
+                    " mysql, or a URL)\n", o->cmd, item);
+            return EXIT_USAGE;
+        }
+        o->sql[o->n_sql++] = m;
+        if (p[n] == '\0')
+            break;
+        p += n + 1;
+    }
+    return 0;
 }
 
 int cli_color(int fd)
@@ -240,6 +297,8 @@ int cli_parse(int argc, char **argv, cli_options *o)
         { "max-oversold", required_argument, NULL, 'm' },
         { "from", required_argument, NULL, 'f' },
         { "mermaid", required_argument, NULL, 'M' },
+        { "sql", required_argument, NULL, 'S' },
+        { "keep-shop", no_argument, NULL, 'K' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -313,6 +372,11 @@ int cli_parse(int argc, char **argv, cli_options *o)
                 o->max_oversold[o->n_max++] = n;
             break;
         }
+        case 'S':
+            if (cli_parse_sql(optarg, o) != 0)
+                return EXIT_USAGE;
+            break;
+        case 'K': o->keep_shop = 1; break;
         case 'h': cli_usage(stdout, o->mode); return -1;
         default: cli_usage(stderr, o->mode); return EXIT_USAGE;
         }

@@ -22,6 +22,7 @@
 #include "engine/recorder.h"
 #include "reports/report.h"
 #include "core/util.h"
+#include "shops/shops.h"
 
 
 /* The strategies a scenario runs with: the command line's, else its [expect] entries,
@@ -92,7 +93,55 @@ typedef struct cell_plan {
     ovs_scenario *sc;
     const ovs_strategy_methods *m;
     ovs_params p;
+    int sql;          /* index into o->sql, or -1 for the default (SQLite) */
+    char label[96];   /* the strategy as messages and JUnit name the cell:
+                         "sql-pessimistic x postgresql" off SQLite or with several */
 } cell_plan;
+
+/* A server the harness starts for `--sql postgresql` or `--sql mysql`: one per
+ * invocation, every cell of the matrix on it, each with a schema or database of its own.
+ * Fills url and returns 0, or OVS_ERR_ENV with what failed (and where its log is) in err.
+ *
+ * The managed servers are infra/dbserver.h's (ovs_dbserver_start with the harness's
+ * private directory as parent, ovs_dbserver_url, ovs_dbserver_stop at the end of the
+ * invocation); until that is part of the build, a server of one's own is given by URL. */
+static int sql_server_start(const ovs_shopdb_methods *m, char *url, size_t len, char *err,
+                            size_t errlen)
+{
+    (void)url;
+    (void)len;
+    ovs_seterr(err, errlen,
+               "--sql %s: this build cannot start a %s server of its own; give one by URL,"
+               " --sql %s://USER@HOST:PORT/DB (password from OVERSELL_SQL_PASSWORD)",
+               m->name, m->name, m->name);
+    return OVS_ERR_ENV;
+}
+
+/* How a person reaches a kept shop with the server's own client. */
+static void say_kept(const ovs_cell_result *r, const ovs_shopdb_methods *m, const char *url)
+{
+    ovs_sqlurl u;
+    const char *ns = strrchr(r->shop, ' ');
+    char name[80];
+
+    if (ovs_sqlurl_parse(url, &u, NULL, 0) != 0 || ns == NULL)
+        return;
+    /* The namespace is the word before " (kept)". */
+    const char *end = strstr(r->shop, " (kept)");
+    const char *start = end;
+    while (start > r->shop && start[-1] != ' ')
+        start--;
+    if (end == NULL || (size_t)(end - start) >= sizeof(name))
+        return;
+    memcpy(name, start, (size_t)(end - start));
+    name[end - start] = '\0';
+    if (strcmp(m->name, "postgresql") == 0)
+        fprintf(stderr, "  shop kept: PGOPTIONS=-csearch_path=%s psql -h %s -p %d -U %s %s\n",
+                name, u.host, u.port ? u.port : 5432, u.user, u.db);
+    else
+        fprintf(stderr, "  shop kept: mariadb -h %s -P %d -u %s -p %s\n", u.host,
+                u.port ? u.port : 3306, u.user, name);
+}
 
 static int run_cells(cli_options *o, ovs_scenario *scs, int nsc, int64_t *last_run)
 {
@@ -100,13 +149,15 @@ static int run_cells(cli_options *o, ovs_scenario *scs, int nsc, int64_t *last_r
     ovs_junit_case *jc = NULL;
     char (*why)[400] = NULL;
     char err[600], path[600], shops[600], server[512];
+    char url[CLI_MAX_SQL][600];
+    int nb = o->n_sql > 0 ? o->n_sql : 1;
     int total = 0, need_redis = 0, mismatches = 0, failures = 0, env_fail = 0, rc = 0;
     int tty = isatty(STDERR_FILENO), color = cli_color(STDERR_FILENO);
     ovs_results *db = NULL;
     const ovs_strategy_methods *ms[CLI_MAX_STRATEGIES];
     ovs_params ps[CLI_MAX_STRATEGIES];
 
-    plan = calloc((size_t)nsc * CLI_MAX_STRATEGIES, sizeof(*plan));
+    plan = calloc((size_t)nsc * CLI_MAX_STRATEGIES * (size_t)nb, sizeof(*plan));
     if (plan == NULL)
         return EXIT_ENV;
     for (int i = 0; i < nsc; i++) {
@@ -116,14 +167,22 @@ static int run_cells(cli_options *o, ovs_scenario *scs, int nsc, int64_t *last_r
             free(plan);
             return EXIT_USAGE;
         }
+        /* Back ends innermost: a strategy's runs on each sit side by side. */
         for (int k = 0; k < n; k++) {
             if (cli_check_available(o->cmd, ms[k]) != 0) {
                 free(plan);
                 return EXIT_USAGE;
             }
-            plan[total] = (cell_plan){ &scs[i], ms[k], ps[k] };
-            need_redis |= ovs_cell_nodes(&scs[i], ms[k], &ps[k]) > 0;
-            total++;
+            for (int b = 0; b < nb; b++) {
+                cell_plan *c = &plan[total++];
+                *c = (cell_plan){ &scs[i], ms[k], ps[k], o->n_sql > 0 ? b : -1, "" };
+                if (o->n_sql > 1 || (o->n_sql == 1 && strcmp(o->sql[0]->name, "sqlite") != 0))
+                    snprintf(c->label, sizeof(c->label), "%s x %s", ms[k]->name,
+                             o->sql[b]->name);
+                else
+                    snprintf(c->label, sizeof(c->label), "%s", ms[k]->name);
+                need_redis |= ovs_cell_nodes(&scs[i], ms[k], &ps[k]) > 0;
+            }
         }
     }
     if (need_redis) {
@@ -165,6 +224,17 @@ static int run_cells(cli_options *o, ovs_scenario *scs, int nsc, int64_t *last_r
         goto out;
     }
 
+    /* The servers the harness starts for the shop, once for every cell. */
+    for (int b = 0; b < o->n_sql; b++) {
+        snprintf(url[b], sizeof(url[b]), "%s", o->sql_url[b]);
+        if (url[b][0] == '\0' && strcmp(o->sql[b]->name, "sqlite") != 0 &&
+            sql_server_start(o->sql[b], url[b], sizeof(url[b]), err, sizeof(err)) != 0) {
+            fprintf(stderr, "oversell %s: %s\n", o->cmd, err);
+            rc = EXIT_ENV;
+            goto out;
+        }
+    }
+
     atomic_int *stop = cli_catch_stop();
 
     int done = 0;
@@ -176,9 +246,12 @@ static int run_cells(cli_options *o, ovs_scenario *scs, int nsc, int64_t *last_r
             .shop_dir = shops,
             .redis_server = o->redis_server,
             .stop = stop,
+            .sql = plan[c].sql >= 0 ? o->sql[plan[c].sql] : NULL,
+            .sql_url = plan[c].sql >= 0 ? url[plan[c].sql] : NULL,
+            .keep_shop = o->keep_shop,
         };
         ovs_cell_result r;
-        const char *scn = plan[c].sc->name, *stn = plan[c].m->name;
+        const char *scn = plan[c].sc->name, *stn = plan[c].label;
 
         /* Progress only for a person watching: a terminal, not a pipe or a CI log. */
         if (tty)
@@ -194,6 +267,8 @@ static int run_cells(cli_options *o, ovs_scenario *scs, int nsc, int64_t *last_r
                              : r.safe ? "\033[32m" : "\033[31m";
             fprintf(stderr, " %s%s%s (%.1f s)\n", on, v, color ? "\033[0m" : "", r.seconds);
         }
+        if (o->keep_shop && cell.sql_url && cell.sql_url[0] && strstr(r.shop, " (kept)"))
+            say_kept(&r, cell.sql, cell.sql_url);
         if (crc == OVS_ERR_ENV) {
             fprintf(stderr, "oversell %s: %s x %s: %s\n", o->cmd, scn, stn, r.error);
             env_fail = 1;

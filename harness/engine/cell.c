@@ -14,6 +14,7 @@
 #include "engine/runner.h"
 #include "engine/shop.h"
 #include "core/util.h"
+#include "shops/shops.h"
 
 int ovs_cell_nodes(const ovs_scenario *sc, const ovs_strategy_methods *m, const ovs_params *p)
 {
@@ -52,7 +53,10 @@ int ovs_cell_run(const ovs_cell *cell, ovs_results *db, ovs_cell_result *out)
     ovs_run_result res;
     ovs_check checks[OVS_MAX_CHECKS];
     int nchecks = 0;
-    char shop_path[600], params[256], started[32], err[200];
+    char params[256], started[32], err[200];
+    ovs_shop_loc loc;
+    int created = 0;
+    char shop_version[64] = "";
     ovs_shop *shop = NULL;
     int64_t *redis_stock = NULL;
     int nodes = ovs_cell_nodes(sc, m, &cell->params);
@@ -66,7 +70,20 @@ int ovs_cell_run(const ovs_cell *cell, ovs_results *db, ovs_cell_result *out)
     out->expect = ovs_scenario_expect(sc, m);
     ovs_params_format(m, &cell->params, params, sizeof(params));
     utc_now(started, sizeof(started));
-    snprintf(shop_path, sizeof(shop_path), "%s/%s.%s.db", cell->shop_dir, sc->name, m->name);
+    memset(&loc, 0, sizeof(loc));
+    loc.m = cell->sql ? cell->sql : &ovs_shopdb_sqlite;
+    if (cell->sql == NULL || cell->sql == &ovs_shopdb_sqlite) {
+        snprintf(loc.target, sizeof(loc.target), "%s/%s.%s.db", cell->shop_dir, sc->name,
+                 m->name);
+    } else {
+        snprintf(loc.target, sizeof(loc.target), "%s", cell->sql_url);
+        ovs_shop_ns_new(loc.ns, sizeof(loc.ns));
+    }
+    ovs_shop_loc_describe(&loc, out->shop, sizeof(out->shop));
+    /* What the record says of a server shop: where it was, and that it is gone. */
+    char shop_db[sizeof(out->shop) + 32];
+    snprintf(shop_db, sizeof(shop_db), "%s%s", out->shop,
+             loc.ns[0] == '\0' ? "" : cell->keep_shop ? " (kept)" : " (dropped after the run)");
 
     if (nodes > 0) {
         int trc = ovs_topology_start(sc, nodes, cell->redis_server, &topo, err,
@@ -76,10 +93,16 @@ int ovs_cell_run(const ovs_cell *cell, ovs_results *db, ovs_cell_result *out)
             return trc == OVS_ERR_ENV ? OVS_ERR_ENV : OVS_ERR;
         }
     }
-    if (ovs_shop_create(shop_path, sc, err, sizeof(err)) != 0) {
-        snprintf(out->error, sizeof(out->error), "shop: %s", err);
+    int src = ovs_shop_create(&loc, sc, err, sizeof(err));
+    if (src != 0) {
+        snprintf(out->error, sizeof(out->error), "shop %s: %s", loc.m->name, err);
+        if (src == OVS_ERR_ENV) {
+            ovs_topology_stop(topo);
+            return OVS_ERR_ENV;
+        }
         goto record;
     }
+    created = 1;
 
     ovs_run_spec spec = {
         .sc = sc,
@@ -93,7 +116,7 @@ int ovs_cell_run(const ovs_cell *cell, ovs_results *db, ovs_cell_result *out)
         .fault_node = topo ? ovs_topology_node : NULL,
         .settle = topo ? ovs_topology_settle : NULL,
         .fault_ctx = topo,
-        .shop_path = shop_path,
+        .shop = &loc,
         .work_dir = topo ? ovs_topology_dir(topo) : NULL,
         .stop = cell->stop,
         .no_events = cell->no_events,
@@ -124,7 +147,7 @@ int ovs_cell_run(const ovs_cell *cell, ovs_results *db, ovs_cell_result *out)
     }
 
     /* Ground truth: the shop as SQL sees it after the write-back queue drained. */
-    if (ovs_shop_open(shop_path, &shop, err, sizeof(err)) != 0 ||
+    if (ovs_shop_open(&loc, &shop, err, sizeof(err)) != 0 ||
         (nchecks = ovs_check_run(shop, sc, res.traces, res.ntraces, res.t0, &in, checks,
                                  out->figure, sizeof(out->figure), err, sizeof(err))) < 0) {
         nchecks = 0;
@@ -132,6 +155,8 @@ int ovs_cell_run(const ovs_cell *cell, ovs_results *db, ovs_cell_result *out)
         snprintf(out->error, sizeof(out->error), "check: %s", err);
         goto record;
     }
+    snprintf(shop_version, sizeof(shop_version), "%s",
+             ovs_shop_db(shop)->m->xVersion(ovs_shop_db(shop)));
     /* A strategy that refused everyone sold nothing twice: a loss of availability, not of
      * safety, and the headline says so rather than letting "0 sold" pass unremarked. */
     if (res.succeeded == 0 && res.busy > 0) {
@@ -177,7 +202,7 @@ record:;
         .error = out->status == OVS_RUN_ERROR ? out->error : NULL,
         .verdict = out->status == OVS_RUN_OK ? (out->safe ? "safe" : "unsafe") : NULL,
         .figure = out->status == OVS_RUN_OK ? out->figure : NULL,
-        .shop_db = shop_path,
+        .shop_db = shop_db,
         .requests = res.requests,
         .succeeded = res.succeeded,
         .refused = res.refused + res.stale, /* both refusals by the shop; events say which */
@@ -191,6 +216,8 @@ record:;
         .acquire_fail = res.acquire_fail,
         .retries = res.retries,
         .t0 = res.t0,
+        .backend = loc.m->name,
+        .backend_version = shop_version[0] ? shop_version : NULL,
     };
     out->run_id = ovs_results_write(db, &row, res.traces, res.ntraces, checks, nchecks);
     if (out->run_id < 0)
@@ -198,6 +225,16 @@ record:;
     else
         rc = 0;
     ovs_shop_close(shop);
+    /* A server shop goes once its run is checked and recorded, unless asked to stay. */
+    if (created && loc.ns[0] != '\0') {
+        size_t used = strlen(out->shop);
+        if (cell->keep_shop)
+            snprintf(out->shop + used, sizeof(out->shop) - used, " (kept)");
+        else if (ovs_shop_drop(&loc, err, sizeof(err)) != 0)
+            snprintf(out->shop + used, sizeof(out->shop) - used, " (not dropped: %.200s)", err);
+        else
+            snprintf(out->shop + used, sizeof(out->shop) - used, " (dropped)");
+    }
     free(redis_stock);
     ovs_run_result_free(&res);
     ovs_topology_stop(topo);

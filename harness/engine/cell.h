@@ -13,12 +13,19 @@
 #include "engine/runner.h"
 #include "scenario/scenario.h"
 #include "locks/strategy.h"
+#include "core/shopdb.h"
 
 typedef struct ovs_cell {
     const ovs_scenario *sc;
     const ovs_strategy_methods *m;
     ovs_params params;           /* resolved: scenario section, then command-line values */
-    const char *shop_dir;        /* the shop database goes here as <scenario>.<strategy>.db */
+    const char *shop_dir;        /* SQLite: the shop file goes here as
+                                    <scenario>.<strategy>.db */
+    const ovs_shopdb_methods *sql; /* the shop's back end; NULL: SQLite */
+    const char *sql_url;         /* a server back end: its URL; the run gets a namespace of
+                                    its own there (engine/shop.h), dropped after the run
+                                    has been checked and recorded unless keep_shop */
+    int keep_shop;               /* 1: leave a server shop's namespace in place */
     const char *redis_server;    /* NULL: find one */
     atomic_int *stop;            /* SIGINT flag; may be NULL */
     int no_events;               /* ovs_run_spec.no_events: 1 only for `oversell bench`'s
@@ -34,6 +41,8 @@ typedef struct ovs_cell_result {
     char figure[256];      /* headline behind the verdict */
     int64_t oversold;      /* the shop-level figure: units oversold, or double-booked pairs */
     char error[256];       /* why, for ERROR */
+    char shop[700];        /* where the shop was (ovs_shop_loc_describe), and whether it
+                              is still there */
     double seconds;        /* wall time of the whole cell */
 } ovs_cell_result;
 

@@ -216,7 +216,7 @@ static int check_oversold(ovs_shop *shop, const ovs_scenario *sc, ovs_check *c, 
                  (long long)orders, (long long)sc->stock * sc->skus, (long long)min_stock);
     return 0;
 sqlfail:
-    ovs_seterr(err, errlen, "oversold: %s", sqlite3_errmsg(ovs_shop_db(shop)));
+    ovs_seterr(err, errlen, "oversold: %s", ovs_shop_errmsg(shop));
     return -1;
 }
 
@@ -232,7 +232,7 @@ static int check_double_booked(ovs_shop *shop, ovs_check *c, char *err, size_t e
                         &pairs) != 0 ||
         ovs_shop_scalar(shop, "SELECT count(*) FROM bookings WHERE status = 'confirmed'",
                         &confirmed) != 0) {
-        ovs_seterr(err, errlen, "double_booked: %s", sqlite3_errmsg(ovs_shop_db(shop)));
+        ovs_seterr(err, errlen, "double_booked: %s", ovs_shop_errmsg(shop));
         return -1;
     }
     snprintf(c->invariant, sizeof(c->invariant), "double_booked");
@@ -249,51 +249,54 @@ static int check_double_booked(ovs_shop *shop, ovs_check *c, char *err, size_t e
  * confirmed booking. What lost orders and fenced tolerance are judged from. */
 typedef struct writers {
     int64_t *v;
-    size_t n;
+    size_t n, cap;
+    int oom;       /* a row could not be kept */
 } writers;
+
+/* One row of the writers' query into the list; stops the rows (with w->oom set) when out
+ * of memory. */
+static int writers_add(void *ctx, const ovs_sqlval *col, int ncol)
+{
+    writers *w = ctx;
+
+    if (w->n == w->cap) {
+        int64_t *n = realloc(w->v, 2 * w->cap * sizeof(*w->v));
+        if (n == NULL) {
+            w->oom = 1;
+            return 1;
+        }
+        w->v = n;
+        w->cap *= 2;
+    }
+    w->v[w->n++] = ncol > 0 && col[0].type == OVS_SQL_INT ? col[0].i : -1;
+    return 0;
+}
 
 static int writers_load(ovs_shop *shop, const ovs_scenario *sc, writers *w, char *err,
                         size_t errlen)
 {
-    sqlite3_stmt *st = NULL;
-    size_t cap = 64;
-
     w->n = 0;
-    w->v = malloc(cap * sizeof(*w->v));
+    w->cap = 64;
+    w->oom = 0;
+    w->v = malloc(w->cap * sizeof(*w->v));
     if (w->v == NULL) {
         ovs_seterr(err, errlen, "out of memory");
         return -1;
     }
-    if (sqlite3_prepare_v2(ovs_shop_db(shop),
-                           sc->workload == OVS_INVENTORY
-                               ? "SELECT buyer FROM orders"
-                               : "SELECT guest FROM bookings WHERE status = 'confirmed'",
-                           -1, &st, NULL) != SQLITE_OK) {
-        ovs_seterr(err, errlen, "rows: %s", sqlite3_errmsg(ovs_shop_db(shop)));
-        return -1;
-    }
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (w->n == cap) {
-            int64_t *n = realloc(w->v, 2 * cap * sizeof(*w->v));
-            if (n == NULL) {
-                sqlite3_finalize(st);
-                ovs_seterr(err, errlen, "out of memory");
-                return -1;
-            }
-            w->v = n;
-            cap *= 2;
-        }
-        w->v[w->n++] = sqlite3_column_int64(st, 0);
-    }
     /* A read that stopped early would hide writers: lost orders and fenced tolerance
      * would be judged from part of the rows. */
-    if (rc != SQLITE_DONE) {
-        ovs_seterr(err, errlen, "rows: %s", sqlite3_errmsg(ovs_shop_db(shop)));
-        sqlite3_finalize(st);
+    if (ovs_shop_rows(shop,
+                      sc->workload == OVS_INVENTORY
+                          ? "SELECT buyer FROM orders"
+                          : "SELECT guest FROM bookings WHERE status = 'confirmed'",
+                      writers_add, w) != 0) {
+        ovs_seterr(err, errlen, "rows: %s", ovs_shop_errmsg(shop));
         return -1;
     }
-    sqlite3_finalize(st);
+    if (w->oom) {
+        ovs_seterr(err, errlen, "out of memory");
+        return -1;
+    }
     qsort(w->v, w->n, sizeof(*w->v), cmp_i64);
     return 0;
 }
@@ -480,7 +483,7 @@ static int check_divergence(ovs_shop *shop, const ovs_scenario *sc, const ovs_ch
     for (int sku = 1; sku <= sc->skus; sku++) {
         int64_t stock;
         if (ovs_shop_stock(shop, sku, &stock) != 0) {
-            ovs_seterr(err, errlen, "divergence: %s", sqlite3_errmsg(ovs_shop_db(shop)));
+            ovs_seterr(err, errlen, "divergence: %s", ovs_shop_errmsg(shop));
             return -1;
         }
         int64_t d = in->stock[sku - 1] - stock;
@@ -521,7 +524,7 @@ int ovs_check_run(ovs_shop *shop, const ovs_scenario *sc, ovs_trace *const *trac
     int n = 0, rc = -1;
     int64_t sold = 0;
     const ovs_check *primary;
-    writers w = { NULL, 0 };
+    writers w = { NULL, 0, 0, 0 };
 
     memset(checks, 0, OVS_MAX_CHECKS * sizeof(*checks));
     if (in == NULL)
@@ -530,7 +533,7 @@ int ovs_check_run(ovs_shop *shop, const ovs_scenario *sc, ovs_trace *const *trac
         if (check_oversold(shop, sc, &checks[n++], err, errlen) != 0)
             goto out;
         if (ovs_shop_scalar(shop, "SELECT count(*) FROM orders", &sold) != 0) {
-            ovs_seterr(err, errlen, "orders: %s", sqlite3_errmsg(ovs_shop_db(shop)));
+            ovs_seterr(err, errlen, "orders: %s", ovs_shop_errmsg(shop));
             goto out;
         }
     } else {
@@ -538,7 +541,7 @@ int ovs_check_run(ovs_shop *shop, const ovs_scenario *sc, ovs_trace *const *trac
             goto out;
         if (ovs_shop_scalar(shop, "SELECT count(*) FROM bookings WHERE status='confirmed'",
                             &sold) != 0) {
-            ovs_seterr(err, errlen, "bookings: %s", sqlite3_errmsg(ovs_shop_db(shop)));
+            ovs_seterr(err, errlen, "bookings: %s", ovs_shop_errmsg(shop));
             goto out;
         }
     }

@@ -28,7 +28,7 @@ struct ovs_faults {
     const ovs_scenario *sc;
     ovs_fault_fn fn;
     ovs_fault_node_fn node_fn;
-    const char *shop_path;
+    const ovs_shop_loc *shop;
     void *ctx;
     ovs_writeback *wb;
     int nclients;
@@ -49,7 +49,7 @@ struct ovs_faults {
 };
 
 ovs_faults *ovs_faults_new(const ovs_scenario *sc, ovs_fault_fn fn, ovs_fault_node_fn node_fn,
-                           void *ctx, ovs_writeback *wb, const char *shop_path, int nclients)
+                           void *ctx, ovs_writeback *wb, const ovs_shop_loc *shop, int nclients)
 {
     ovs_faults *fs = calloc(1, sizeof(*fs));
     pthread_condattr_t ca;
@@ -59,7 +59,7 @@ ovs_faults *ovs_faults_new(const ovs_scenario *sc, ovs_fault_fn fn, ovs_fault_no
     fs->sc = sc;
     fs->fn = fn;
     fs->node_fn = node_fn;
-    fs->shop_path = shop_path;
+    fs->shop = shop;
     fs->ctx = ctx;
     fs->wb = wb;
     fs->nclients = nclients;
@@ -149,7 +149,7 @@ static void fire(ovs_faults *fs, const ovs_fault *f, int second)
             ovs_seterr(err, sizeof(err), "recovery: no server for the fault's target");
             rc = -1;
         } else {
-            rc = ovs_recover(fs->sc, fs->shop_path, node, f->recovery, fs->wb, what,
+            rc = ovs_recover(fs->sc, fs->shop, node, f->recovery, fs->wb, what,
                              sizeof(what), err, sizeof(err));
         }
     }

@@ -17,6 +17,7 @@
 
 typedef struct ovs_faults ovs_faults;
 typedef struct ovs_writeback ovs_writeback;
+typedef struct ovs_shop_loc ovs_shop_loc;
 
 /* Carries out one fault ([fault] section) on the run's servers and links. followup is 0
  * for the fault itself, 1 for its scheduled second half (the resume after a timed pause,
@@ -31,10 +32,10 @@ typedef const ovs_endpoint *(*ovs_fault_node_fn)(void *ctx, const ovs_fault *f);
 
 /* NULL when out of memory. */
 /* fn carries the faults out; after a restart with a `recovery` rule the scheduler rebuilds
- * the node's stock from the shop at shop_path and the queue wb (engine/recovery.h), on
+ * the node's stock from the shop at shop and the queue wb (engine/recovery.h), on
  * the server node_fn names. NULL when out of memory. */
 ovs_faults *ovs_faults_new(const ovs_scenario *sc, ovs_fault_fn fn, ovs_fault_node_fn node_fn,
-                           void *ctx, ovs_writeback *wb, const char *shop_path, int nclients);
+                           void *ctx, ovs_writeback *wb, const ovs_shop_loc *shop, int nclients);
 /* From client `client`'s thread after it finished `step`: fire the faults registered for
  * that point and wait for them. Cheap when none are. Accepts NULL. Every step a client
  * passes is reported, so that a fault whose point was never reached can say why. */

@@ -26,7 +26,7 @@ static const char *const results_schema =
     "  requests INTEGER, succeeded INTEGER, refused INTEGER, busy INTEGER, unknown INTEGER,"
     "  errors INTEGER,"
     "  throughput REAL, p50_ns INTEGER, p99_ns INTEGER, max_ns INTEGER,"
-    "  acquire_fail INTEGER, retries INTEGER);"
+    "  acquire_fail INTEGER, retries INTEGER, backend TEXT, backend_version TEXT);"
     "CREATE TABLE IF NOT EXISTS events("
     "  run INTEGER NOT NULL REFERENCES runs(id), client INTEGER NOT NULL,"
     "  op TEXT NOT NULL, key TEXT, start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL,"
@@ -90,8 +90,9 @@ int64_t ovs_results_write(ovs_results *r, const ovs_run_row *row, ovs_trace *con
             "INSERT INTO runs(scenario, scenario_file, description, workload, strategy,"
             " strategy_rank, params, seed, expect, redis_version, sqlite_version, started_at, duration_ns,"
             " status, error, verdict, figure, shop_db, requests, succeeded, refused, busy,"
-            " unknown, errors, throughput, p50_ns, p99_ns, max_ns, acquire_fail, retries)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " unknown, errors, throughput, p50_ns, p99_ns, max_ns, acquire_fail, retries,"
+            " backend, backend_version)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             -1, &st, NULL) != SQLITE_OK) {
         fail(r, "insert run");
         goto rollback;
@@ -126,6 +127,8 @@ int64_t ovs_results_write(ovs_results *r, const ovs_run_row *row, ovs_trace *con
     sqlite3_bind_int64(st, i++, row->max_ns);
     sqlite3_bind_int64(st, i++, row->acquire_fail);
     sqlite3_bind_int64(st, i++, row->retries);
+    bind_text(st, i++, row->backend ? row->backend : "sqlite");
+    bind_text(st, i++, row->backend_version);
     if (sqlite3_step(st) != SQLITE_DONE) {
         fail(r, "insert run");
         goto rollback;

@@ -10,7 +10,9 @@
  *        expect 'safe'|'unsafe'|NULL, redis_version, sqlite_version, started_at (UTC ISO),
  *        duration_ns, status 'ok'|'aborted'|'error', error, verdict 'safe'|'unsafe'|NULL,
  *        figure, shop_db, requests, succeeded, refused, busy, unknown, errors, throughput
- *        (requests/s), p50_ns, p99_ns, max_ns, acquire_fail, retries)
+ *        (requests/s), p50_ns, p99_ns, max_ns, acquire_fail, retries, backend (the
+ *        shop's: 'sqlite', 'postgresql', 'mysql'; part of the run's identity with scenario
+ *        and strategy), backend_version (its server's))
  *   events(run, client, op, key, start_ns, end_ns, outcome 'ok'|'fail'|'unknown', detail)
  *        times relative to the run's t0
  *   checks(run, invariant, observed, expected, verdict 'pass'|'fail', detail) */
@@ -43,6 +45,8 @@ typedef struct ovs_run_row {
     double throughput;
     int64_t p50_ns, p99_ns, max_ns;
     int64_t acquire_fail, retries;
+    const char *backend;      /* the shop's back end (its m->name); NULL reads "sqlite" */
+    const char *backend_version; /* its server's version, or NULL */
     int64_t t0;               /* monotonic t0: event times are stored relative to it */
 } ovs_run_row;
 

@@ -20,7 +20,7 @@
 
 /* The write-back queue is held while SQL and the queue are read, so the pair is one
  * consistent state. */
-int ovs_recover(const ovs_scenario *sc, const char *shop_path, const ovs_endpoint *node,
+int ovs_recover(const ovs_scenario *sc, const ovs_shop_loc *shop_loc, const ovs_endpoint *node,
                 enum ovs_recovery how, ovs_writeback *wb, char *what, size_t whatlen,
                 char *err, size_t errlen)
 {
@@ -31,7 +31,7 @@ int ovs_recover(const ovs_scenario *sc, const char *shop_path, const ovs_endpoin
 
     if (how == OVS_RECOVER_NONE || sc->workload != OVS_INVENTORY)
         return 0;
-    if (ovs_shop_open(shop_path, &shop, err, errlen) != 0)
+    if (ovs_shop_open(shop_loc, &shop, err, errlen) != 0)
         return -1;
     c = ovs_topology_connect(node, err, errlen);
     if (c == NULL)
@@ -42,7 +42,7 @@ int ovs_recover(const ovs_scenario *sc, const char *shop_path, const ovs_endpoin
     for (int sku = 1; sku <= sc->skus; sku++) {
         int64_t stock;
         if (ovs_shop_stock(shop, sku, &stock) != 0) {
-            ovs_seterr(err, errlen, "recovery: %s", sqlite3_errmsg(ovs_shop_db(shop)));
+            ovs_seterr(err, errlen, "recovery: %s", ovs_shop_errmsg(shop));
             goto release;
         }
         /* Counted whatever the rule, so the figure says what was queued; only

@@ -13,11 +13,12 @@
 #include "scenario/scenario.h"
 
 typedef struct ovs_writeback ovs_writeback;
+typedef struct ovs_shop_loc ovs_shop_loc;
 
 /* Rebuild stock on node by the rule how (OVS_RECOVER_NONE, or a booking: nothing to do),
- * reading the shop at shop_path and the queue wb (may be NULL). Appends what it set to
+ * reading the shop at shop_loc and the queue wb (may be NULL). Appends what it set to
  * what ("; stock:1 = 50 (sql 50, ignoring 50 queued)"). 0, or -1 with err. */
-int ovs_recover(const ovs_scenario *sc, const char *shop_path, const ovs_endpoint *node,
+int ovs_recover(const ovs_scenario *sc, const ovs_shop_loc *shop_loc, const ovs_endpoint *node,
                 enum ovs_recovery how, ovs_writeback *wb, char *what, size_t whatlen,
                 char *err, size_t errlen);
 

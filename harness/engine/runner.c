@@ -401,11 +401,13 @@ static void *client_main(void *arg)
     char err[200];
     int ok = 1;
 
-    if (ovs_shop_open(spec->shop_path, &c->shop, err, sizeof(err)) != 0) {
+    if (ovs_shop_open(spec->shop, &c->shop, err, sizeof(err)) != 0) {
         ok = 0;
     } else {
         c->env.shop = ovs_shop_db(c->shop);
-        c->env.shop_path = spec->shop_path;
+        c->env.shop_path = spec->shop->target;
+        c->env.shop_backend = spec->shop->m->name;
+        c->env.shop_ns = spec->shop->ns;
         c->s->env = &c->env;
         if (c->s->m->xOpen(c->s, &c->env) != OVS_OK) {
             ok = 0;
@@ -547,7 +549,7 @@ int ovs_run(const ovs_run_spec *spec, ovs_run_result *res)
         goto out;
     }
 
-    if (ovs_writeback_start(&sh.wb, spec->shop_path, sc->workload, sc->writeback_delay_ns,
+    if (ovs_writeback_start(&sh.wb, spec->shop, sc->workload, sc->writeback_delay_ns,
                             err, sizeof(err)) != 0) {
         snprintf(res->error, sizeof(res->error), "write-back: %s", err);
         goto out;
@@ -555,7 +557,7 @@ int ovs_run(const ovs_run_spec *spec, ovs_run_result *res)
 
     if (sc->n_faults > 0 && spec->fault != NULL) {
         sh.faults = ovs_faults_new(sc, spec->fault, spec->fault_node, spec->fault_ctx, sh.wb,
-                                   spec->shop_path, nthreads);
+                                   spec->shop, nthreads);
         if (sh.faults == NULL) {
             snprintf(res->error, sizeof(res->error), "out of memory for the faults");
             goto out;

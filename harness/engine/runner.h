@@ -17,6 +17,7 @@
 #include "core/trace.h"
 
 typedef struct ovs_writeback ovs_writeback;
+typedef struct ovs_shop_loc ovs_shop_loc;
 
 typedef struct ovs_run_spec {
     const ovs_scenario *sc;
@@ -40,7 +41,7 @@ typedef struct ovs_run_spec {
                                             0 or -1 with err; NULL when nothing to wait for.
                                             ctx is fault_ctx */
     void *fault_ctx;
-    const char *shop_path;               /* created by the caller (ovs_shop_create) */
+    const ovs_shop_loc *shop;            /* created by the caller (ovs_shop_create) */
     const char *work_dir;                /* the run's private directory (the fleet's), in
                                             which the strategy's files get a directory of
                                             their own; NULL: one is made for the run */

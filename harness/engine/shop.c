@@ -1,89 +1,23 @@
-/* shop.c - the shop's SQLite database: schema, per-client connections, check and act.
+/* shop.c - the shop's database: schema, per-client connections, check and act, in each
+ * dialect (SQLite, PostgreSQL, MariaDB) over the back ends of shops/.
  *
- * Every statement the hot path runs is compiled once per connection, at open, into a
- * table indexed by enum shop_stmt; each use binds, steps and resets it. A statement is
- * reset before the function that used it returns, whatever happened: one left on a row
- * would keep a read transaction open on the connection. */
+ * Every statement the hot path runs is prepared once per connection, at open, into a
+ * table indexed by enum shop_stmt; each use binds and runs it (the back end resets it).
+ * The statements differ by dialect only where the dialects do: placeholders, the fence
+ * upsert, and how a savepoint nests. Their meaning is the same everywhere, and so are
+ * the fence rules of shop.h, which the contract and shop tests hold every back end to. */
 #include "engine/shop.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "core/util.h"
+#include "shops/shops.h"
 
-static const char *const schema =
-    "PRAGMA journal_mode=WAL;"
-    "CREATE TABLE skus(id INTEGER PRIMARY KEY, stock INTEGER NOT NULL);"
-    "CREATE TABLE orders(id INTEGER PRIMARY KEY, sku INTEGER NOT NULL, buyer INTEGER NOT NULL,"
-    "  fence INTEGER, created_ns INTEGER NOT NULL);"
-    "CREATE TABLE bookings(id INTEGER PRIMARY KEY, hotel INTEGER NOT NULL,"
-    "  room INTEGER NOT NULL, check_in TEXT NOT NULL, check_out TEXT NOT NULL,"
-    "  guest INTEGER NOT NULL, status TEXT NOT NULL DEFAULT 'confirmed');"
-    /* For strategies that fence: the highest token registered per resource (lock key). */
-    "CREATE TABLE fences(key TEXT PRIMARY KEY, token INTEGER NOT NULL);"
-    "CREATE INDEX bookings_room ON bookings(hotel, room, status);";
-
-static int exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
-{
-    char *msg = NULL;
-    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        ovs_seterr(err, errlen, "%s", msg ? msg : sqlite3_errmsg(db));
-        sqlite3_free(msg);
-        return -1;
-    }
-    return 0;
-}
-
-int ovs_shop_create(const char *path, const ovs_scenario *sc, char *err, size_t errlen)
-{
-    sqlite3 *db = NULL;
-    sqlite3_stmt *st = NULL;
-    char side[600];
-    int rc = -1;
-
-    /* A fresh shop per run: old rows would be counted as this run's sales. */
-    unlink(path);
-    snprintf(side, sizeof(side), "%s-wal", path);
-    unlink(side);
-    snprintf(side, sizeof(side), "%s-shm", path);
-    unlink(side);
-
-    if (sqlite3_open(path, &db) != SQLITE_OK) {
-        ovs_seterr(err, errlen, "%s: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
-        goto out;
-    }
-    if (exec(db, schema, err, errlen) != 0)
-        goto out;
-    if (sc->workload == OVS_INVENTORY) {
-        if (exec(db, "BEGIN", err, errlen) != 0)
-            goto out;
-        if (sqlite3_prepare_v2(db, "INSERT INTO skus(id, stock) VALUES (?, ?)", -1, &st,
-                               NULL) != SQLITE_OK) {
-            ovs_seterr(err, errlen, "%s", sqlite3_errmsg(db));
-            goto out;
-        }
-        for (int i = 1; i <= sc->skus; i++) {
-            sqlite3_bind_int(st, 1, i);
-            sqlite3_bind_int(st, 2, sc->stock);
-            if (sqlite3_step(st) != SQLITE_DONE) {
-                ovs_seterr(err, errlen, "%s", sqlite3_errmsg(db));
-                goto out;
-            }
-            sqlite3_reset(st);
-        }
-        if (exec(db, "COMMIT", err, errlen) != 0)
-            goto out;
-    }
-    rc = 0;
-out:
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return rc;
-}
-
-/* The shop's own statements, compiled once per connection. */
+/* The shop's own statements, prepared once per connection. */
 enum shop_stmt {
     ST_CHECK_BEGIN,    /* a fenced check's registration and read are one transaction */
     ST_CHECK_RELEASE,
@@ -103,38 +37,380 @@ enum shop_stmt {
     ST__COUNT
 };
 
-static const char *const shop_sql[ST__COUNT] = {
-    /* A savepoint opens a transaction when there is none and nests inside one when the
-     * caller holds it (the pessimistic strategy's BEGIN IMMEDIATE). */
-    [ST_CHECK_BEGIN] = "SAVEPOINT fenced_check",
-    [ST_CHECK_RELEASE] = "RELEASE fenced_check",
-    [ST_CHECK_ROLLBACK] = "ROLLBACK TO fenced_check",
-    [ST_ACT_BEGIN] = "SAVEPOINT act",
-    [ST_ACT_RELEASE] = "RELEASE act",
-    [ST_ACT_ROLLBACK] = "ROLLBACK TO act",
-    /* Registration: the token becomes the key's, unless a higher one is there already.
-     * The holder's own token again is no change of owner, so it counts as registered. */
-    [ST_FENCE_REGISTER] = "INSERT INTO fences(key, token) VALUES (?1, ?2)"
-                          " ON CONFLICT(key) DO UPDATE SET token = excluded.token"
-                          " WHERE excluded.token >= fences.token",
-    /* Verification inside a write: the token is still the key's. A no-op write on purpose
-     * (see fence_each). */
-    [ST_FENCE_VERIFY] = "UPDATE fences SET token = token WHERE key = ?1 AND token = ?2",
-    [ST_FENCE_TOKEN] = "SELECT token FROM fences WHERE key = ?",
-    [ST_STOCK] = "SELECT stock FROM skus WHERE id = ?",
-    [ST_ORDERS] = "SELECT count(*) FROM orders WHERE sku = ?",
-    /* Half-open ranges overlap when each starts before the other ends. */
-    [ST_OVERLAPPING] = "SELECT count(*) FROM bookings WHERE hotel = ? AND room = ?"
-                       " AND status = 'confirmed' AND check_in < ? AND check_out > ?",
-    [ST_DECREMENT] = "UPDATE skus SET stock = stock - 1 WHERE id = ?",
-    [ST_ORDER] = "INSERT INTO orders(sku, buyer, fence, created_ns) VALUES (?, ?, ?, ?)",
-    [ST_BOOK] = "INSERT INTO bookings(hotel, room, check_in, check_out, guest, status)"
-                " VALUES (?, ?, ?, ?, ?, 'confirmed')",
+typedef struct dialect {
+    const char *name;               /* the back end's m->name */
+    const char *const *schema;      /* the tables, one statement each, NULL-terminated */
+    const char *create_ns;          /* a run's namespace: its name follows; NULL for SQLite */
+    const char *drop_ns;            /* its removal: the name follows, then drop_tail */
+    const char *drop_tail;
+    const char *insert_sku;         /* (id, stock) */
+    const char *insert_hotel;       /* (id) */
+    const char *sql[ST__COUNT];
+    /* 1: SAVEPOINT opens a transaction when none is open (SQLite); 0: a savepoint needs
+     * one, so the check and the act BEGIN their own when the caller holds none. */
+    int savepoint_opens;
+    /* 1: the register statement's row count does not say whether the token is the key's
+     * now (MariaDB's upsert counts a row set to its own value as found, whichever token
+     * won), so registration verifies afterwards, with ST_FENCE_VERIFY. */
+    int register_verifies;
+} dialect;
+
+static const char *const sqlite_schema[] = {
+    "PRAGMA journal_mode=WAL",
+    "CREATE TABLE skus(id INTEGER PRIMARY KEY, stock INTEGER NOT NULL)",
+    "CREATE TABLE orders(id INTEGER PRIMARY KEY, sku INTEGER NOT NULL, buyer INTEGER NOT NULL,"
+    "  fence INTEGER, created_ns INTEGER NOT NULL)",
+    "CREATE TABLE bookings(id INTEGER PRIMARY KEY, hotel INTEGER NOT NULL,"
+    "  room INTEGER NOT NULL, check_in TEXT NOT NULL, check_out TEXT NOT NULL,"
+    "  guest INTEGER NOT NULL, status TEXT NOT NULL DEFAULT 'confirmed')",
+    "CREATE TABLE hotels(id INTEGER PRIMARY KEY)",
+    /* For strategies that fence: the highest token registered per resource (lock key). */
+    "CREATE TABLE fences(key TEXT PRIMARY KEY, token INTEGER NOT NULL)",
+    "CREATE INDEX bookings_room ON bookings(hotel, room, status)",
+    NULL,
 };
 
+/* Dates and keys compare byte by byte (COLLATE "C"), as SQLite compares them. */
+static const char *const pg_schema[] = {
+    "CREATE TABLE skus(id INTEGER PRIMARY KEY, stock INTEGER NOT NULL)",
+    "CREATE TABLE orders(id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,"
+    "  sku INTEGER NOT NULL, buyer BIGINT NOT NULL, fence BIGINT, created_ns BIGINT NOT NULL)",
+    "CREATE TABLE bookings(id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,"
+    "  hotel INTEGER NOT NULL, room INTEGER NOT NULL, check_in TEXT COLLATE \"C\" NOT NULL,"
+    "  check_out TEXT COLLATE \"C\" NOT NULL, guest BIGINT NOT NULL,"
+    "  status TEXT NOT NULL DEFAULT 'confirmed')",
+    "CREATE TABLE hotels(id INTEGER PRIMARY KEY)",
+    "CREATE TABLE fences(key TEXT COLLATE \"C\" PRIMARY KEY, token BIGINT NOT NULL)",
+    "CREATE INDEX bookings_room ON bookings(hotel, room, status)",
+    NULL,
+};
+
+/* InnoDB for row locks and transactions; `key` is a reserved word there. */
+static const char *const my_schema[] = {
+    "CREATE TABLE skus(id INT PRIMARY KEY, stock INT NOT NULL) ENGINE=InnoDB",
+    "CREATE TABLE orders(id BIGINT AUTO_INCREMENT PRIMARY KEY, sku INT NOT NULL,"
+    "  buyer BIGINT NOT NULL, fence BIGINT, created_ns BIGINT NOT NULL) ENGINE=InnoDB",
+    "CREATE TABLE bookings(id BIGINT AUTO_INCREMENT PRIMARY KEY, hotel INT NOT NULL,"
+    "  room INT NOT NULL, check_in CHAR(10) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,"
+    "  check_out CHAR(10) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,"
+    "  guest BIGINT NOT NULL, status VARCHAR(16) NOT NULL DEFAULT 'confirmed',"
+    "  KEY bookings_room(hotel, room, status)) ENGINE=InnoDB",
+    "CREATE TABLE hotels(id INT PRIMARY KEY) ENGINE=InnoDB",
+    "CREATE TABLE fences(`key` VARCHAR(191) CHARACTER SET ascii COLLATE ascii_bin PRIMARY KEY,"
+    "  token BIGINT NOT NULL) ENGINE=InnoDB",
+    NULL,
+};
+
+static const dialect dialects[] = {
+    {
+        .name = "sqlite",
+        .schema = sqlite_schema,
+        .insert_sku = "INSERT INTO skus(id, stock) VALUES (?, ?)",
+        .insert_hotel = "INSERT INTO hotels(id) VALUES (?)",
+        .savepoint_opens = 1,
+        .sql = {
+            /* A savepoint opens a transaction when there is none and nests inside one
+             * when the caller holds it (the pessimistic strategy's BEGIN IMMEDIATE). */
+            [ST_CHECK_BEGIN] = "SAVEPOINT fenced_check",
+            [ST_CHECK_RELEASE] = "RELEASE fenced_check",
+            [ST_CHECK_ROLLBACK] = "ROLLBACK TO fenced_check",
+            [ST_ACT_BEGIN] = "SAVEPOINT act",
+            [ST_ACT_RELEASE] = "RELEASE act",
+            [ST_ACT_ROLLBACK] = "ROLLBACK TO act",
+            /* Registration: the token becomes the key's, unless a higher one is there
+             * already. The holder's own token again is no change of owner, so it
+             * counts as registered. */
+            [ST_FENCE_REGISTER] = "INSERT INTO fences(key, token) VALUES (?1, ?2)"
+                                  " ON CONFLICT(key) DO UPDATE SET token = excluded.token"
+                                  " WHERE excluded.token >= fences.token",
+            /* Verification inside a write: the token is still the key's. A no-op write on
+             * purpose (see fence_each). */
+            [ST_FENCE_VERIFY] = "UPDATE fences SET token = token WHERE key = ?1 AND token = ?2",
+            [ST_FENCE_TOKEN] = "SELECT token FROM fences WHERE key = ?",
+            [ST_STOCK] = "SELECT stock FROM skus WHERE id = ?",
+            [ST_ORDERS] = "SELECT count(*) FROM orders WHERE sku = ?",
+            /* Half-open ranges overlap when each starts before the other ends. */
+            [ST_OVERLAPPING] = "SELECT count(*) FROM bookings WHERE hotel = ? AND room = ?"
+                               " AND status = 'confirmed' AND check_in < ? AND check_out > ?",
+            [ST_DECREMENT] = "UPDATE skus SET stock = stock - 1 WHERE id = ?",
+            [ST_ORDER] = "INSERT INTO orders(sku, buyer, fence, created_ns) VALUES (?, ?, ?, ?)",
+            [ST_BOOK] = "INSERT INTO bookings(hotel, room, check_in, check_out, guest, status)"
+                        " VALUES (?, ?, ?, ?, ?, 'confirmed')",
+        },
+    },
+    {
+        .name = "postgresql",
+        .schema = pg_schema,
+        .create_ns = "CREATE SCHEMA ",
+        .drop_ns = "DROP SCHEMA ",
+        .drop_tail = " CASCADE",
+        .insert_sku = "INSERT INTO skus(id, stock) VALUES ($1, $2)",
+        .insert_hotel = "INSERT INTO hotels(id) VALUES ($1)",
+        .sql = {
+            [ST_CHECK_BEGIN] = "SAVEPOINT fenced_check",
+            [ST_CHECK_RELEASE] = "RELEASE SAVEPOINT fenced_check",
+            [ST_CHECK_ROLLBACK] = "ROLLBACK TO SAVEPOINT fenced_check",
+            [ST_ACT_BEGIN] = "SAVEPOINT act",
+            [ST_ACT_RELEASE] = "RELEASE SAVEPOINT act",
+            [ST_ACT_ROLLBACK] = "ROLLBACK TO SAVEPOINT act",
+            /* As SQLite's: PostgreSQL's upsert counts the row only when the WHERE let the
+             * update through. */
+            [ST_FENCE_REGISTER] = "INSERT INTO fences(key, token) VALUES ($1, $2)"
+                                  " ON CONFLICT(key) DO UPDATE SET token = excluded.token"
+                                  " WHERE excluded.token >= fences.token",
+            [ST_FENCE_VERIFY] = "UPDATE fences SET token = token WHERE key = $1 AND token = $2",
+            [ST_FENCE_TOKEN] = "SELECT token FROM fences WHERE key = $1",
+            [ST_STOCK] = "SELECT stock FROM skus WHERE id = $1",
+            [ST_ORDERS] = "SELECT count(*) FROM orders WHERE sku = $1",
+            [ST_OVERLAPPING] = "SELECT count(*) FROM bookings WHERE hotel = $1 AND room = $2"
+                               " AND status = 'confirmed' AND check_in < $3 AND check_out > $4",
+            [ST_DECREMENT] = "UPDATE skus SET stock = stock - 1 WHERE id = $1",
+            [ST_ORDER] = "INSERT INTO orders(sku, buyer, fence, created_ns)"
+                         " VALUES ($1, $2, $3, $4)",
+            [ST_BOOK] = "INSERT INTO bookings(hotel, room, check_in, check_out, guest, status)"
+                        " VALUES ($1, $2, $3, $4, $5, 'confirmed')",
+        },
+    },
+    {
+        .name = "mysql",
+        .schema = my_schema,
+        .create_ns = "CREATE DATABASE ",
+        .drop_ns = "DROP DATABASE ",
+        .drop_tail = "",
+        .insert_sku = "INSERT INTO skus(id, stock) VALUES (?, ?)",
+        .insert_hotel = "INSERT INTO hotels(id) VALUES (?)",
+        .register_verifies = 1,
+        .sql = {
+            [ST_CHECK_BEGIN] = "SAVEPOINT fenced_check",
+            [ST_CHECK_RELEASE] = "RELEASE SAVEPOINT fenced_check",
+            [ST_CHECK_ROLLBACK] = "ROLLBACK TO SAVEPOINT fenced_check",
+            [ST_ACT_BEGIN] = "SAVEPOINT act",
+            [ST_ACT_RELEASE] = "RELEASE SAVEPOINT act",
+            [ST_ACT_ROLLBACK] = "ROLLBACK TO SAVEPOINT act",
+            /* The key keeps the higher token; whether that is this one, ST_FENCE_VERIFY
+             * says next (register_verifies). The upsert takes the row's lock, so nobody
+             * moves the key between the two. */
+            [ST_FENCE_REGISTER] = "INSERT INTO fences(`key`, token) VALUES (?, ?)"
+                                  " ON DUPLICATE KEY UPDATE token = GREATEST(token, VALUES(token))",
+            /* The back end counts matched rows (CLIENT_FOUND_ROWS), so this no-op write
+             * counts 1 while the token is the key's. */
+            [ST_FENCE_VERIFY] = "UPDATE fences SET token = token WHERE `key` = ? AND token = ?",
+            [ST_FENCE_TOKEN] = "SELECT token FROM fences WHERE `key` = ?",
+            [ST_STOCK] = "SELECT stock FROM skus WHERE id = ?",
+            [ST_ORDERS] = "SELECT count(*) FROM orders WHERE sku = ?",
+            [ST_OVERLAPPING] = "SELECT count(*) FROM bookings WHERE hotel = ? AND room = ?"
+                               " AND status = 'confirmed' AND check_in < ? AND check_out > ?",
+            [ST_DECREMENT] = "UPDATE skus SET stock = stock - 1 WHERE id = ?",
+            [ST_ORDER] = "INSERT INTO orders(sku, buyer, fence, created_ns) VALUES (?, ?, ?, ?)",
+            [ST_BOOK] = "INSERT INTO bookings(hotel, room, check_in, check_out, guest, status)"
+                        " VALUES (?, ?, ?, ?, ?, 'confirmed')",
+        },
+    },
+};
+
+static const dialect *dialect_of(const ovs_shopdb_methods *m)
+{
+    for (size_t i = 0; i < sizeof(dialects) / sizeof(dialects[0]); i++)
+        if (strcmp(dialects[i].name, m->name) == 0)
+            return &dialects[i];
+    return NULL;
+}
+
+/* A namespace is spliced into SQL (CREATE SCHEMA cannot take a parameter): only names the
+ * harness made may be, and this says so before any is. */
+static int ns_ok(const char *ns)
+{
+    size_t n = strlen(ns);
+
+    if (n == 0 || n >= OVS_SHOP_NS_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((ns[i] >= 'a' && ns[i] <= 'z') || (ns[i] >= '0' && ns[i] <= '9') || ns[i] == '_'))
+            return 0;
+    return 1;
+}
+
+void ovs_shop_loc_file(ovs_shop_loc *loc, const char *path)
+{
+    memset(loc, 0, sizeof(*loc));
+    loc->m = &ovs_shopdb_sqlite;
+    snprintf(loc->target, sizeof(loc->target), "%s", path);
+}
+
+void ovs_shop_ns_new(char *ns, size_t len)
+{
+    unsigned char r[6] = { 0 };
+    size_t got = 0;
+
+    while (got < sizeof(r)) {
+        ssize_t n = getrandom(r + got, sizeof(r) - got, 0);
+        if (n <= 0) {
+            /* No randomness from the kernel: the clock and the pid still differ between
+             * two invocations; CREATE refuses a name in use whatever happens. */
+            uint64_t t = (uint64_t)ovs_now_ns() ^ ((uint64_t)getpid() << 32);
+            memcpy(r, &t, sizeof(r));
+            break;
+        }
+        got += (size_t)n;
+    }
+    snprintf(ns, len, "oversell_%02x%02x%02x%02x%02x%02x", r[0], r[1], r[2], r[3], r[4], r[5]);
+}
+
+void ovs_shop_loc_describe(const ovs_shop_loc *loc, char *buf, size_t len)
+{
+    char url[600];
+
+    if (loc->ns[0] == '\0') {
+        snprintf(buf, len, "%s", loc->target);
+        return;
+    }
+    ovs_sqlurl_redact(loc->target, url, sizeof(url));
+    snprintf(buf, len, "%s %s %s", url,
+             strcmp(loc->m->name, "postgresql") == 0 ? "schema" : "database", loc->ns);
+}
+
+/* Run one statement of the harness's own (no parameters) on db, with what failed in err. */
+static int exec_sql(ovs_shopdb *db, const char *sql, char *err, size_t errlen)
+{
+    int rc = db->m->xExec(db, sql);
+
+    if (rc != OVS_OK)
+        ovs_seterr(err, errlen, "%s", db->errstr);
+    return rc;
+}
+
+/* The hotels a scenario books: each gets its row in hotels. */
+static int insert_hotels(ovs_shopdb *db, const dialect *d, const ovs_scenario *sc, char *err,
+                         size_t errlen)
+{
+    ovs_sqlstmt *st = NULL;
+    int seen[64], n = 0, rc;
+
+    if (db->m->xPrepare(db, d->insert_hotel, &st) != OVS_OK) {
+        ovs_seterr(err, errlen, "%s", db->errstr);
+        return OVS_ERR;
+    }
+    rc = OVS_OK;
+    for (int i = -1; i < sc->n_clients && rc == OVS_OK; i++) {
+        int h;
+        if (i < 0 && !sc->has_crowd)
+            continue;
+        h = i < 0 ? sc->crowd.req.hotel : sc->clients[i].req.hotel;
+        int dup = 0;
+        for (int k = 0; k < n; k++)
+            dup |= seen[k] == h;
+        if (dup || n == (int)(sizeof(seen) / sizeof(seen[0])))
+            continue;
+        seen[n++] = h;
+        ovs_sqlval p = OVS_SQLV_INT(h);
+        rc = ovs_sql_exec(db, st, &p, 1, NULL);
+        if (rc != OVS_OK)
+            ovs_seterr(err, errlen, "hotels: %s", db->errstr);
+    }
+    db->m->xFinalize(st);
+    return rc;
+}
+
+static int fill(ovs_shopdb *db, const dialect *d, const ovs_scenario *sc, char *err,
+                size_t errlen)
+{
+    ovs_sqlstmt *st = NULL;
+    int rc;
+
+    for (int i = 0; d->schema[i]; i++)
+        if ((rc = exec_sql(db, d->schema[i], err, errlen)) != OVS_OK)
+            return rc;
+    if ((rc = db->m->xBegin(db, OVS_ISO_DEFAULT)) != OVS_OK) {
+        ovs_seterr(err, errlen, "%s", db->errstr);
+        return rc;
+    }
+    if (sc->workload == OVS_INVENTORY) {
+        if ((rc = db->m->xPrepare(db, d->insert_sku, &st)) != OVS_OK) {
+            ovs_seterr(err, errlen, "%s", db->errstr);
+            return rc;
+        }
+        for (int i = 1; i <= sc->skus && rc == OVS_OK; i++) {
+            ovs_sqlval p[2] = { OVS_SQLV_INT(i), OVS_SQLV_INT(sc->stock) };
+            rc = ovs_sql_exec(db, st, p, 2, NULL);
+            if (rc != OVS_OK)
+                ovs_seterr(err, errlen, "skus: %s", db->errstr);
+        }
+        db->m->xFinalize(st);
+    } else {
+        rc = insert_hotels(db, d, sc, err, errlen);
+    }
+    if (rc == OVS_OK && (rc = db->m->xCommit(db)) != OVS_OK)
+        ovs_seterr(err, errlen, "%s", db->errstr);
+    return rc;
+}
+
+int ovs_shop_create(const ovs_shop_loc *loc, const ovs_scenario *sc, char *err, size_t errlen)
+{
+    const dialect *d = dialect_of(loc->m);
+    ovs_shopdb *db = NULL;
+    char sql[160];
+    int rc;
+
+    if (d == NULL) {
+        ovs_seterr(err, errlen, "no shop dialect for back end %s", loc->m->name);
+        return OVS_ERR;
+    }
+    if (d->create_ns == NULL) {
+        /* A fresh file per run: old rows would be counted as this run's sales. */
+        char side[700];
+        unlink(loc->target);
+        snprintf(side, sizeof(side), "%s-wal", loc->target);
+        unlink(side);
+        snprintf(side, sizeof(side), "%s-shm", loc->target);
+        unlink(side);
+    } else {
+        /* The run's own namespace, made on a connection to the URL's database. CREATE
+         * without IF NOT EXISTS: a name in use is refused, never reused. */
+        if (!ns_ok(loc->ns)) {
+            ovs_seterr(err, errlen, "bad shop namespace '%s'", loc->ns);
+            return OVS_ERR;
+        }
+        if ((rc = ovs_shops_open(loc->m, loc->target, NULL, &db, err, errlen)) != OVS_OK)
+            return rc;
+        snprintf(sql, sizeof(sql), "%s%s", d->create_ns, loc->ns);
+        rc = exec_sql(db, sql, err, errlen);
+        ovs_shops_close(db);
+        db = NULL;
+        if (rc != OVS_OK)
+            return rc;
+    }
+    if ((rc = ovs_shops_open(loc->m, loc->target, loc->ns, &db, err, errlen)) != OVS_OK)
+        return rc;
+    rc = fill(db, d, sc, err, errlen);
+    ovs_shops_close(db);
+    return rc;
+}
+
+int ovs_shop_drop(const ovs_shop_loc *loc, char *err, size_t errlen)
+{
+    const dialect *d = dialect_of(loc->m);
+    ovs_shopdb *db = NULL;
+    char sql[160];
+    int rc;
+
+    if (d == NULL || d->drop_ns == NULL || loc->ns[0] == '\0')
+        return 0;
+    if (!ns_ok(loc->ns)) {
+        ovs_seterr(err, errlen, "bad shop namespace '%s'", loc->ns);
+        return -1;
+    }
+    if (ovs_shops_open(loc->m, loc->target, NULL, &db, err, errlen) != OVS_OK)
+        return -1;
+    snprintf(sql, sizeof(sql), "%s%s%s", d->drop_ns, loc->ns, d->drop_tail);
+    rc = exec_sql(db, sql, err, errlen);
+    ovs_shops_close(db);
+    return rc == OVS_OK ? 0 : -1;
+}
+
 struct ovs_shop {
-    sqlite3 *db;                  /* the connection; one thread's */
-    sqlite3_stmt *st[ST__COUNT];  /* shop_sql, compiled at open; never NULL once open */
+    ovs_shopdb *db;               /* the connection; one thread's */
+    const dialect *d;
+    ovs_sqlstmt *st[ST__COUNT];   /* d->sql, prepared at open; never NULL once open */
 };
 
 void ovs_shop_close(ovs_shop *shop)
@@ -142,110 +418,147 @@ void ovs_shop_close(ovs_shop *shop)
     if (shop == NULL)
         return;
     for (int i = 0; i < ST__COUNT; i++)
-        sqlite3_finalize(shop->st[i]);
-    sqlite3_close(shop->db);
+        if (shop->db)
+            shop->db->m->xFinalize(shop->st[i]);
+    ovs_shops_close(shop->db);
     free(shop);
 }
 
-int ovs_shop_open(const char *path, ovs_shop **out, char *err, size_t errlen)
+int ovs_shop_open(const ovs_shop_loc *loc, ovs_shop **out, char *err, size_t errlen)
 {
     ovs_shop *shop = calloc(1, sizeof(*shop));
+    int rc;
 
     *out = NULL;
     if (shop == NULL) {
-        ovs_seterr(err, errlen, "%s: out of memory", path);
-        return -1;
+        ovs_seterr(err, errlen, "shop: out of memory");
+        return OVS_ERR;
     }
-    if (sqlite3_open_v2(path, &shop->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
-        SQLITE_OK) {
-        ovs_seterr(err, errlen, "%s: %s", path,
-                   shop->db ? sqlite3_errmsg(shop->db) : "out of memory");
+    shop->d = dialect_of(loc->m);
+    if (shop->d == NULL) {
+        ovs_seterr(err, errlen, "no shop dialect for back end %s", loc->m->name);
         ovs_shop_close(shop);
-        return -1;
+        return OVS_ERR;
     }
-    sqlite3_busy_timeout(shop->db, OVS_SHOP_BUSY_TIMEOUT_MS);
-    /* NORMAL is durable across a process crash in WAL mode, which is the failure the
-     * harness makes; FULL would only add fsyncs to every sale. */
-    if (exec(shop->db, "PRAGMA synchronous=NORMAL", err, errlen) != 0) {
+    if ((rc = ovs_shops_open(loc->m, loc->target, loc->ns, &shop->db, err, errlen)) != OVS_OK) {
         ovs_shop_close(shop);
-        return -1;
+        return rc;
     }
     for (int i = 0; i < ST__COUNT; i++)
-        if (sqlite3_prepare_v3(shop->db, shop_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
-                               &shop->st[i], NULL) != SQLITE_OK) {
-            ovs_seterr(err, errlen, "%s: %s", path, sqlite3_errmsg(shop->db));
+        if (shop->db->m->xPrepare(shop->db, shop->d->sql[i], &shop->st[i]) != OVS_OK) {
+            ovs_seterr(err, errlen, "%s", shop->db->errstr);
             ovs_shop_close(shop);
-            return -1;
+            return OVS_ERR;
         }
     *out = shop;
-    return 0;
+    return OVS_OK;
 }
 
-sqlite3 *ovs_shop_db(ovs_shop *shop)
+ovs_shopdb *ovs_shop_db(ovs_shop *shop)
 {
     return shop->db;
 }
 
-/* Step a statement that returns no row and reset it: 0, or -1 with what and SQLite's
- * reason in err. */
-static int step_done(ovs_shop *shop, enum shop_stmt id, const char *what, char *err,
-                     size_t errlen)
+const char *ovs_shop_errmsg(ovs_shop *shop)
 {
-    sqlite3_stmt *st = shop->st[id];
-    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+    return shop->db->errstr;
+}
 
-    if (rc != 0)
-        ovs_seterr(err, errlen, "%s%s%s", what, *what ? ": " : "", sqlite3_errmsg(shop->db));
-    sqlite3_reset(st);
+/* Run a statement of the table for its effect: its code, with what and the server's
+ * reason in err when it failed. */
+static int run(ovs_shop *shop, enum shop_stmt id, const ovs_sqlval *p, int np,
+               int64_t *changes, const char *what, char *err, size_t errlen)
+{
+    int rc = ovs_sql_exec(shop->db, shop->st[id], p, np, changes);
+
+    if (rc != OVS_OK)
+        ovs_seterr(err, errlen, "%s%s%s", what, *what ? ": " : "", shop->db->errstr);
     return rc;
 }
 
-/* Undo a savepoint's work and end it, after a failure: ROLLBACK TO then RELEASE. */
-static void roll_back(ovs_shop *shop, enum shop_stmt rollback, enum shop_stmt release)
+/* A unit of work that is atomic whatever the caller holds: a savepoint inside the
+ * caller's transaction, or a transaction of its own (see dialect.savepoint_opens). */
+typedef struct unit {
+    enum shop_stmt begin, release, rollback;
+    int own;                      /* 1: opened as a transaction of its own */
+} unit;
+
+static int unit_begin(ovs_shop *shop, unit *u, char *err, size_t errlen)
 {
-    sqlite3_step(shop->st[rollback]);
-    sqlite3_reset(shop->st[rollback]);
-    sqlite3_step(shop->st[release]);
-    sqlite3_reset(shop->st[release]);
+    u->own = !shop->d->savepoint_opens && !shop->db->m->xInTransaction(shop->db);
+    if (!u->own)
+        return run(shop, u->begin, NULL, 0, NULL, "", err, errlen);
+    int rc = shop->db->m->xBegin(shop->db, OVS_ISO_DEFAULT);
+    if (rc != OVS_OK)
+        ovs_seterr(err, errlen, "%s", shop->db->errstr);
+    return rc;
+}
+
+/* End the unit keeping its work: OVS_OK, or the code of the failed RELEASE or COMMIT
+ * (the unit is then undone: the caller rolls it back). */
+static int unit_release(ovs_shop *shop, const unit *u, char *err, size_t errlen)
+{
+    if (!u->own)
+        return run(shop, u->release, NULL, 0, NULL, "", err, errlen);
+    int rc = shop->db->m->xCommit(shop->db);
+    if (rc != OVS_OK)
+        ovs_seterr(err, errlen, "commit: %s", shop->db->errstr);
+    return rc;
+}
+
+/* Undo the unit's work and end it, after a failure: ROLLBACK TO then RELEASE, or
+ * ROLLBACK. */
+static void unit_undo(ovs_shop *shop, const unit *u)
+{
+    if (u->own) {
+        shop->db->m->xRollback(shop->db);
+        return;
+    }
+    ovs_sql_exec(shop->db, shop->st[u->rollback], NULL, 0, NULL);
+    ovs_sql_exec(shop->db, shop->st[u->release], NULL, 0, NULL);
 }
 
 /* Named for error messages: the key and the token that is registered for it now. */
 static void stale(ovs_shop *shop, const char *key, int64_t mine, char *err, size_t errlen)
 {
-    sqlite3_stmt *st = shop->st[ST_FENCE_TOKEN];
-    long long last = -1;
+    ovs_sqlval p = OVS_SQLV_TEXT(key);
+    int64_t last = -1;
+    int found = 0;
 
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        last = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-    ovs_seterr(err, errlen, "stale token %lld < %lld on %s", (long long)mine, last, key);
+    if (ovs_sql_int(shop->db, shop->st[ST_FENCE_TOKEN], &p, 1, &last, &found) != OVS_OK ||
+        !found)
+        last = -1;
+    ovs_seterr(err, errlen, "stale token %lld < %lld on %s", (long long)mine, (long long)last,
+               key);
 }
 
-/* Run statement id (a write to fences binding ?1 = key, ?2 = token) for every token of
- * fence: OVS_OK when it changed one row each time, OVS_STALE at the first that changed
- * none, OVS_ERR on SQL failure. Writes, so that a transaction opened just before takes the
- * write lock at its first statement: a deferred transaction that read first and wrote
- * second could not take the lock once another writer had committed (SQLITE_BUSY without
- * the busy handler), which failed fenced writes on other keys under load. */
+/* Run statement id (a write to fences binding key, token) for every token of fence:
+ * OVS_OK when it changed one row each time, OVS_STALE at the first that changed none,
+ * OVS_ERR on SQL failure. Writes, so that a transaction opened just before takes the
+ * write lock at its first statement: a deferred SQLite transaction that read first and
+ * wrote second could not take the lock once another writer had committed (SQLITE_BUSY
+ * without the busy handler), which failed fenced writes on other keys under load. */
 static int fence_each(ovs_shop *shop, enum shop_stmt id, const ovs_fence *fence, char *err,
                       size_t errlen)
 {
-    sqlite3_stmt *st = shop->st[id];
     int rc = OVS_OK;
 
     for (int i = 0; i < fence->n && rc == OVS_OK; i++) {
-        sqlite3_bind_text(st, 1, fence->key[i], -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 2, fence->token[i]);
-        if (sqlite3_step(st) != SQLITE_DONE) {
-            ovs_seterr(err, errlen, "fence: %s", sqlite3_errmsg(shop->db));
+        ovs_sqlval p[2] = { OVS_SQLV_TEXT(fence->key[i]), OVS_SQLV_INT(fence->token[i]) };
+        int64_t changed = 0;
+        if (run(shop, id, p, 2, &changed, "fence", err, errlen) != OVS_OK) {
             rc = OVS_ERR;
-        } else if (sqlite3_changes(shop->db) != 1) {
-            sqlite3_reset(st);
+            break;
+        }
+        if (id == ST_FENCE_REGISTER && shop->d->register_verifies &&
+            run(shop, ST_FENCE_VERIFY, p, 2, &changed, "fence", err, errlen) != OVS_OK) {
+            rc = OVS_ERR;
+            break;
+        }
+        if (changed != 1) {
             stale(shop, fence->key[i], fence->token[i], err, errlen);
             rc = OVS_STALE;
         }
-        sqlite3_reset(st);
     }
     return rc;
 }
@@ -258,31 +571,30 @@ static int fenced(const ovs_fence *fence)
 static int check_read(ovs_shop *shop, enum ovs_workload w, const ovs_request *r,
                       int64_t *seen, char *err, size_t errlen)
 {
-    sqlite3_stmt *st;
-    int rc;
+    ovs_sqlval p[4];
+    int np, found = 0, rc;
     char in[16], out[16];
+    enum shop_stmt id;
 
     if (w == OVS_INVENTORY) {
-        st = shop->st[ST_STOCK];
-        sqlite3_bind_int(st, 1, r->sku);
+        id = ST_STOCK;
+        p[0] = OVS_SQLV_INT(r->sku);
+        np = 1;
     } else {
-        st = shop->st[ST_OVERLAPPING];
+        id = ST_OVERLAPPING;
         ovs_format_date(r->check_in, in, sizeof(in));
         ovs_format_date(r->check_out, out, sizeof(out));
-        sqlite3_bind_int(st, 1, r->hotel);
-        sqlite3_bind_int(st, 2, r->room);
-        sqlite3_bind_text(st, 3, out, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 4, in, -1, SQLITE_TRANSIENT);
+        p[0] = OVS_SQLV_INT(r->hotel);
+        p[1] = OVS_SQLV_INT(r->room);
+        p[2] = OVS_SQLV_TEXT(out);
+        p[3] = OVS_SQLV_TEXT(in);
+        np = 4;
     }
-    rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW) {
-        ovs_seterr(err, errlen, "check: %s",
-                   rc == SQLITE_DONE ? "no such sku" : sqlite3_errmsg(shop->db));
-        sqlite3_reset(st);
+    rc = ovs_sql_int(shop->db, shop->st[id], p, np, seen, &found);
+    if (rc != OVS_OK || !found) {
+        ovs_seterr(err, errlen, "check: %s", rc == OVS_OK ? "no such sku" : shop->db->errstr);
         return OVS_ERR;
     }
-    *seen = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
     if (w == OVS_INVENTORY)
         return *seen > 0 ? OVS_OK : OVS_REFUSED;
     return *seen == 0 ? OVS_OK : OVS_REFUSED;
@@ -291,37 +603,39 @@ static int check_read(ovs_shop *shop, enum ovs_workload w, const ovs_request *r,
 int ovs_shop_check(ovs_shop *shop, enum ovs_workload w, const ovs_request *r,
                    const ovs_fence *fence, int64_t *seen, char *err, size_t errlen)
 {
+    unit u = { ST_CHECK_BEGIN, ST_CHECK_RELEASE, ST_CHECK_ROLLBACK, 0 };
     int rc;
 
     if (!fenced(fence))
         return check_read(shop, w, r, seen, err, errlen);
     /* Registration and read in one transaction: the read is of a state in which these
      * tokens were the newest, so no stale holder can write into what it shows. */
-    if (step_done(shop, ST_CHECK_BEGIN, "", err, errlen) != 0)
+    if (unit_begin(shop, &u, err, errlen) != OVS_OK)
         return OVS_ERR;
     rc = fence_each(shop, ST_FENCE_REGISTER, fence, err, errlen);
     if (rc == OVS_OK)
         rc = check_read(shop, w, r, seen, err, errlen);
     if (rc == OVS_OK || rc == OVS_REFUSED) {
         char why[160];
-        if (step_done(shop, ST_CHECK_RELEASE, "", why, sizeof(why)) == 0)
+        if (unit_release(shop, &u, why, sizeof(why)) == OVS_OK)
             return rc;
         ovs_seterr(err, errlen, "%s", why);
         rc = OVS_ERR;
     }
-    roll_back(shop, ST_CHECK_ROLLBACK, ST_CHECK_RELEASE);
+    unit_undo(shop, &u);
     return rc;
 }
 
 int ovs_shop_act(ovs_shop *shop, enum ovs_workload w, const ovs_request *r, int64_t buyer,
                  const ovs_fence *fence, char *err, size_t errlen)
 {
+    unit u = { ST_ACT_BEGIN, ST_ACT_RELEASE, ST_ACT_ROLLBACK, 0 };
     int rc = OVS_ERR;
     char in[16], out[16];
 
     /* The fence, the decrement and the order are one atomic write, in the caller's
-     * transaction or in one of their own (see ST_ACT_BEGIN). */
-    if (step_done(shop, ST_ACT_BEGIN, "", err, errlen) != 0)
+     * transaction or in one of their own. */
+    if (unit_begin(shop, &u, err, errlen) != OVS_OK)
         return OVS_ERR;
     if (fenced(fence)) {
         rc = fence_each(shop, ST_FENCE_VERIFY, fence, err, errlen);
@@ -330,52 +644,47 @@ int ovs_shop_act(ovs_shop *shop, enum ovs_workload w, const ovs_request *r, int6
         rc = OVS_ERR;
     }
     if (w == OVS_INVENTORY) {
-        sqlite3_stmt *a = shop->st[ST_DECREMENT], *b = shop->st[ST_ORDER];
-        sqlite3_bind_int(a, 1, r->sku);
-        sqlite3_bind_int(b, 1, r->sku);
-        sqlite3_bind_int64(b, 2, buyer);
-        if (fenced(fence))
-            sqlite3_bind_int64(b, 3, fence->token[0]);
-        else
-            sqlite3_bind_null(b, 3);
-        sqlite3_bind_int64(b, 4, ovs_now_ns());
-        if (step_done(shop, ST_DECREMENT, "act", err, errlen) != 0 ||
-            step_done(shop, ST_ORDER, "act", err, errlen) != 0)
+        ovs_sqlval a = OVS_SQLV_INT(r->sku);
+        ovs_sqlval b[4] = { OVS_SQLV_INT(r->sku), OVS_SQLV_INT(buyer),
+                            fenced(fence) ? OVS_SQLV_INT(fence->token[0]) : OVS_SQLV_NULL,
+                            OVS_SQLV_INT(ovs_now_ns()) };
+        if (run(shop, ST_DECREMENT, &a, 1, NULL, "act", err, errlen) != OVS_OK ||
+            run(shop, ST_ORDER, b, 4, NULL, "act", err, errlen) != OVS_OK)
             goto fail;
     } else {
-        sqlite3_stmt *a = shop->st[ST_BOOK];
         ovs_format_date(r->check_in, in, sizeof(in));
         ovs_format_date(r->check_out, out, sizeof(out));
-        sqlite3_bind_int(a, 1, r->hotel);
-        sqlite3_bind_int(a, 2, r->room);
-        sqlite3_bind_text(a, 3, in, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(a, 4, out, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(a, 5, buyer);
-        if (step_done(shop, ST_BOOK, "act", err, errlen) != 0)
+        ovs_sqlval b[5] = { OVS_SQLV_INT(r->hotel), OVS_SQLV_INT(r->room), OVS_SQLV_TEXT(in),
+                            OVS_SQLV_TEXT(out), OVS_SQLV_INT(buyer) };
+        if (run(shop, ST_BOOK, b, 5, NULL, "act", err, errlen) != OVS_OK)
             goto fail;
     }
-    if (step_done(shop, ST_ACT_RELEASE, "", err, errlen) == 0)
+    rc = unit_release(shop, &u, err, errlen);
+    if (rc == OVS_OK)
         return OVS_OK;
+    /* A COMMIT of our own whose answer never came may have happened. */
+    if (u.own && rc == OVS_ERR_IO)
+        return OVS_ERR_IO;
     rc = OVS_ERR;
 fail:
-    roll_back(shop, ST_ACT_ROLLBACK, ST_ACT_RELEASE);
+    unit_undo(shop, &u);
     return rc == OVS_STALE ? OVS_STALE : OVS_ERR;
 }
 
 /* One integer from a statement of the table that takes one integer parameter: 0, or -1
- * when it returned no row or failed (sqlite3_errmsg says why). */
+ * when it returned no row or failed (ovs_shop_errmsg says why). */
 static int int_of(ovs_shop *shop, enum shop_stmt id, int arg, int64_t *out)
 {
-    sqlite3_stmt *st = shop->st[id];
-    int rc = -1;
+    ovs_sqlval p = OVS_SQLV_INT(arg);
+    int found = 0;
 
-    sqlite3_bind_int(st, 1, arg);
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        *out = sqlite3_column_int64(st, 0);
-        rc = 0;
+    if (ovs_sql_int(shop->db, shop->st[id], &p, 1, out, &found) != OVS_OK)
+        return -1;
+    if (!found) {
+        ovs_shopdb_fail(shop->db, OVS_ERR, OVS_SQLE_OTHER, "no row");
+        return -1;
     }
-    sqlite3_reset(st);
-    return rc;
+    return 0;
 }
 
 int ovs_shop_stock(ovs_shop *shop, int sku, int64_t *stock)
@@ -390,15 +699,18 @@ int ovs_shop_orders(ovs_shop *shop, int sku, int64_t *orders)
 
 int ovs_shop_scalar(ovs_shop *shop, const char *sql, int64_t *out)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = -1;
+    int found = 0;
 
-    if (sqlite3_prepare_v2(shop->db, sql, -1, &st, NULL) != SQLITE_OK)
+    if (ovs_sql_scalar(shop->db, sql, out, &found) != OVS_OK)
         return -1;
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        *out = sqlite3_column_int64(st, 0);
-        rc = 0;
+    if (!found) {
+        ovs_shopdb_fail(shop->db, OVS_ERR, OVS_SQLE_OTHER, "no row");
+        return -1;
     }
-    sqlite3_finalize(st);
-    return rc;
+    return 0;
+}
+
+int ovs_shop_rows(ovs_shop *shop, const char *sql, ovs_sqlrow_fn fn, void *ctx)
+{
+    return ovs_sql_rows(shop->db, sql, fn, ctx) == OVS_OK ? 0 : -1;
 }

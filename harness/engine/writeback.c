@@ -77,7 +77,8 @@ static void *wb_main(void *arg)
 
         int failed = 0;
         int64_t t = ovs_now_ns();
-        int in_tx = sqlite3_exec(ovs_shop_db(wb->shop), "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
+        ovs_shopdb *db = ovs_shop_db(wb->shop);
+        int in_tx = db->m->xBegin(db, OVS_ISO_DEFAULT) == OVS_OK;
         for (int k = 0; k < n; k++) {
             const wb_item *it = &batch[k];
             int rc = ovs_shop_act(wb->shop, wb->workload, &it->req, it->buyer, NULL, err,
@@ -93,9 +94,9 @@ static void *wb_main(void *arg)
             t = end;
             failed += rc != OVS_OK;
         }
-        if (in_tx && sqlite3_exec(ovs_shop_db(wb->shop), "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        if (in_tx && db->m->xCommit(db) != OVS_OK) {
             /* Nothing of the batch reached SQL. */
-            sqlite3_exec(ovs_shop_db(wb->shop), "ROLLBACK", NULL, NULL, NULL);
+            db->m->xRollback(db);
             failed = n;
         }
 
@@ -108,7 +109,7 @@ static void *wb_main(void *arg)
     return NULL;
 }
 
-int ovs_writeback_start(ovs_writeback **out, const char *shop_path, enum ovs_workload w,
+int ovs_writeback_start(ovs_writeback **out, const ovs_shop_loc *shop, enum ovs_workload w,
                         int64_t delay_ns, char *err, size_t errlen)
 {
     ovs_writeback *wb = calloc(1, sizeof(*wb));
@@ -128,7 +129,7 @@ int ovs_writeback_start(ovs_writeback **out, const char *shop_path, enum ovs_wor
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* due times are monotonic */
     pthread_cond_init(&wb->cv, &ca);
     pthread_condattr_destroy(&ca);
-    if (wb->items == NULL || ovs_shop_open(shop_path, &wb->shop, err, errlen) != 0) {
+    if (wb->items == NULL || ovs_shop_open(shop, &wb->shop, err, errlen) != 0) {
         if (wb->items == NULL)
             ovs_seterr(err, errlen, "out of memory");
         ovs_writeback_free(wb);

@@ -13,10 +13,11 @@
 #include "core/trace.h"
 
 typedef struct ovs_writeback ovs_writeback;
+typedef struct ovs_shop_loc ovs_shop_loc;
 
-/* Start the worker on the shop database at shop_path. Each pushed item is applied no
+/* Start the worker on the shop at shop (its own connection). Each pushed item is applied no
  * earlier than delay_ns after it was pushed. Returns 0 or -1 with a reason in err. */
-int ovs_writeback_start(ovs_writeback **out, const char *shop_path, enum ovs_workload w,
+int ovs_writeback_start(ovs_writeback **out, const ovs_shop_loc *shop, enum ovs_workload w,
                         int64_t delay_ns, char *err, size_t errlen);
 /* Queue one sold request for buyer. Thread-safe. Returns 0, or -1 once stopped. */
 int ovs_writeback_push(ovs_writeback *wb, const ovs_request *r, int64_t buyer);
