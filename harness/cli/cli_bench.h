@@ -88,7 +88,7 @@ typedef struct bench_sqltool {
     int found;                 /* the tool is installed */
     char name[32];             /* "pgbench", "mariadb-slap" */
     char path[512];
-    char shown[2][400];        /* its command line as run, without the password */
+    char shown[2][640];        /* its command line as run, without the password */
     int ok[2];                 /* it ran, and its figures were read */
     double rate[2];            /* committed transactions per second */
     double lat_ms[2];          /* average transaction latency, ms */
