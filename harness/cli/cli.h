@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "scenario/scenario.h"
 #include "locks/strategy.h"
@@ -85,6 +86,29 @@ void cli_remove_db(const char *path);
  * clients take no new requests and the run in progress is recorded as aborted. The second
  * kills every managed redis-server and exits 130 at once. */
 atomic_int *cli_catch_stop(void);
+
+/* ---- cli_sql.c ---- */
+
+typedef struct ovs_dbserver ovs_dbserver;
+
+/* A database server the harness started for a back end (--sql postgresql | mysql). */
+typedef struct cli_sql_server {
+    ovs_dbserver *server;       /* NULL: none running */
+    char dir[512];              /* its private parent directory (tmpdir.h) */
+} cli_sql_server;
+
+/* Start a server of m's kind in a private directory of its own and write its URL (which
+ * holds its password: never print it) into url. OVS_OK; OVS_ERR_ENV when this machine
+ * cannot run it, or OVS_ERR for a back end the harness starts no server for, with err.
+ * Call from the main thread (dbserver.h), and cli_sql_server_stop before exiting. */
+int cli_sql_server_start(const ovs_shopdb_methods *m, cli_sql_server *srv, char *url,
+                         size_t len, char *err, size_t errlen);
+/* The server's pid, its own directory and its port on 127.0.0.1 (-1, "", 0: none). */
+pid_t cli_sql_server_pid(const cli_sql_server *srv);
+const char *cli_sql_server_dir(const cli_sql_server *srv);
+int cli_sql_server_port(const cli_sql_server *srv);
+/* Stop it and remove its directory. Accepts NULL and one never started. */
+void cli_sql_server_stop(cli_sql_server *srv);
 
 /* ---- the commands ---- */
 

@@ -15,7 +15,13 @@
  *     burst crowd with stock for every buyer and no think time, recorded in the output
  *     directory's results.db like any other run;
  *  5. what recording costs: lua-decr on the hot SKU with and without request-path events,
- *     alternated, medians compared.
+ *     alternated, medians compared;
+ *  6. with --sql postgresql or mysql, after the ceiling: the database's own benchmark tool
+ *     (pgbench, mariadb-slap) on the statements the shop sells with, at the same
+ *     connection count, on a hot row and on many rows, as the ceiling of the SQL
+ *     strategies. The shop of every run (phases 1, 4, 5) is then on that server: one the
+ *     harness starts in a private directory before phase 1 and stops at the end, or the
+ *     user's, given by URL.
  *
  * This file reads the options and runs the phases in that order: cli_bench_runs.c does 1,
  * 4 and 5, cli_bench_ceiling.c 2 and 3. The report (stdout and OUT/bench.md), which sets
@@ -62,6 +68,12 @@ static void usage(FILE *f)
             "                           (default 10000; the flash sale's file says 10000)\n"
             "  -s, --strategy NAME      measure only these strategies on the hot and many\n"
             "                           loads (repeatable; default: every registered one)\n"
+            "      --sql BACKEND        the shop's database: sqlite (the default), postgresql\n"
+            "                           or mysql (a server the harness starts), or a URL\n"
+            "                           postgresql://USER@HOST:PORT/DB or mysql://... (password\n"
+            "                           from OVERSELL_SQL_PASSWORD); off SQLite, also the\n"
+            "                           database's own benchmark tool (pgbench, mariadb-slap)\n"
+            "                           on the shop's sale, on the hot row and on many rows\n"
             "  -d, --scenarios DIR      where flash-sale.ini is (default: scenarios)\n"
             "      --strategies DIR     more strategy definition files, after the shipped\n"
             "                           ones in strategies/ (repeatable)\n"
@@ -90,6 +102,7 @@ static int parse_opts(int argc, char **argv, bench_opts *o)
         { "check", no_argument, NULL, 'C' },
         { "quiet", no_argument, NULL, 'q' },
         { "redis-server", required_argument, NULL, 'r' },
+        { "sql", required_argument, NULL, 'S' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -145,6 +158,19 @@ static int parse_opts(int argc, char **argv, bench_opts *o)
         case 'C': o->check = 1; break;
         case 'q': o->quiet = 1; break;
         case 'r': o->redis_server = optarg; break;
+        case 'S': {
+            /* cli_parse_sql's rules, for one back end. */
+            cli_options so = { .cmd = "bench" };
+            if (cli_parse_sql(optarg, &so) != 0)
+                return EXIT_USAGE;
+            if (so.n_sql != 1) {
+                fprintf(stderr, "oversell bench: --sql takes one back end\n");
+                return EXIT_USAGE;
+            }
+            o->sql = strcmp(so.sql[0]->name, "sqlite") == 0 ? NULL : so.sql[0];
+            snprintf(o->sql_url, sizeof(o->sql_url), "%s", so.sql_url[0]);
+            break;
+        }
         case 'h': usage(stdout); return -1;
         default: usage(stderr); return EXIT_USAGE;
         }
@@ -217,10 +243,31 @@ int cli_bench(int argc, char **argv)
     }
     b->stop = cli_catch_stop();
     b->tty = isatty(STDERR_FILENO);
+    b->skus_many = b->o.buyers < BENCH_MANY_SKUS ? b->o.buyers : BENCH_MANY_SKUS;
+
+    if (b->o.sql != NULL && b->o.sql_url[0] != '\0') {
+        snprintf(b->sql_url, sizeof(b->sql_url), "%s", b->o.sql_url);
+    } else if (b->o.sql != NULL) {
+        progress(b, "[bench] starting a %s server ...", b->o.sql->name);
+        int src = cli_sql_server_start(b->o.sql, &b->server, b->sql_url, sizeof(b->sql_url),
+                                       err, sizeof(err));
+        if (src != 0) {
+            fprintf(stderr, "%soversell bench: %s\n", b->tty ? "\n" : "", err);
+            rc = EXIT_ENV;
+            goto out;
+        }
+        progress(b, " ok\n");
+        /* For whoever checks that nothing outlives the bench. */
+        fprintf(stderr, "oversell bench: %s server pid %ld in %s, port %d\n", b->o.sql->name,
+                (long)cli_sql_server_pid(&b->server), cli_sql_server_dir(&b->server),
+                cli_sql_server_port(&b->server));
+    }
 
     bench_flash(b);
     if (!stopping(b) && !b->env_fail)
         bench_ceiling_phase(b);
+    if (!stopping(b) && !b->env_fail && b->o.sql != NULL)
+        bench_sqltool_phase(b);
     if (!stopping(b) && !b->env_fail)
         bench_strategies(b);
     if (!stopping(b) && !b->env_fail)
@@ -247,6 +294,7 @@ int cli_bench(int argc, char **argv)
         }
     }
 out:
+    cli_sql_server_stop(&b->server);
     ovs_results_close(b->db);
     ovs_scenario_free(&b->flash);
     free(b);

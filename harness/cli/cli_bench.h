@@ -46,6 +46,8 @@ typedef struct bench_opts {
     const char *redis_server;  /* NULL: found on PATH */
     int check;                 /* exit 1 when a target is missed */
     int quiet;                 /* do not print the report */
+    const ovs_shopdb_methods *sql; /* --sql: the shop's back end; NULL: SQLite */
+    char sql_url[600];         /* --sql URL: the user's server; "": one the harness starts */
     int n_only;                /* --strategy: measure only these on the hot and many loads */
     const ovs_strategy_methods *only[OVS_MAX_STRATEGIES];
 } bench_opts;
@@ -80,6 +82,21 @@ typedef struct bench_rb {
     char error[256];
 } bench_rb;
 
+/* The database's own benchmark tool (pgbench, mariadb-slap) on the statement the shop
+ * sells with, at the same connection count, on each load (0: hot row, 1: many rows). */
+typedef struct bench_sqltool {
+    int found;                 /* the tool is installed */
+    char name[32];             /* "pgbench", "mariadb-slap" */
+    char path[512];
+    char shown[2][640];        /* its command line as run, without the password */
+    int ok[2];                 /* it ran, and its figures were read */
+    double rate[2];            /* committed transactions per second */
+    double lat_ms[2];          /* average transaction latency, ms */
+    long long tx[2];           /* transactions asked for */
+    long long committed[2];    /* orders in the shop afterwards: transactions committed */
+    char error[2][400];
+} bench_sqltool;
+
 typedef struct bench {
     bench_opts o;
     atomic_int *stop;
@@ -94,6 +111,9 @@ typedef struct bench {
     long end_rss_kib;          /* ru_maxrss at the end */
     bench_ceiling ceil;
     bench_rb rb;
+    cli_sql_server server;     /* the SQL server the harness started, if any */
+    char sql_url[600];         /* the shop's server (its password inside: never printed) */
+    bench_sqltool tool;
     int skus_many;
     int n_strategies;
     bench_run hot[CLI_MAX_STRATEGIES], many[CLI_MAX_STRATEGIES];
@@ -146,7 +166,18 @@ static inline long peak_rss_kib(void)
     return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : -1; /* KiB on Linux */
 }
 
+/* The SQL back end's name, "sqlite" when the shop is SQLite's. */
+static inline const char *bench_backend(const bench *b)
+{
+    return b->o.sql ? b->o.sql->name : "sqlite";
+}
+
 /* ---- cli_bench_runs.c: phases 1, 4 and 5 ---- */
+
+/* The bench's crowd in memory: buyers at once on skus SKUs, stock for every one of them
+ * on each SKU, no think time. 0, or -1 with err. */
+int bench_crowd_scenario(const bench *b, const char *name, int skus, ovs_scenario *sc,
+                         char *err, size_t errlen);
 
 /* The flash sale with each of its strategies; then the peak resident set. */
 void bench_flash(bench *b);
@@ -159,6 +190,18 @@ void bench_recording(bench *b);
 
 /* The ceiling and redis-benchmark, on one server of their own; also b->redis_version. */
 void bench_ceiling_phase(bench *b);
+
+/* Run path (no shell; see cli_bench_ceiling.c): what it printed in out, waitpid's status.
+ * 0, or -1 with err when it could not be run or was ended at the deadline or a SIGINT. */
+int bench_spawn(const bench *b, const char *path, char *const argv[], char *const envp[],
+                int64_t deadline, char *out, size_t outlen, int *status, char *err,
+                size_t errlen);
+
+/* ---- cli_bench_sql.c ---- */
+
+/* The database's own benchmark tool on the hot row and on many rows, on the bench's SQL
+ * server (b->sql_url): a phase only when the shop is not SQLite. */
+void bench_sqltool_phase(bench *b);
 
 /* ---- cli_bench_report.c ---- */
 

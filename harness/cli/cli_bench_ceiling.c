@@ -194,32 +194,22 @@ static int parse_rps(const char *out, double *rps)
     return -1;
 }
 
-/* Spawn redis-benchmark (no shell) with its stdout and stderr on a pipe, read everything
- * it prints, and wait for it. Bounded: a benchmark that outlives its deadline, or a
- * SIGINT, ends it with SIGTERM. 0 with *rps, or -1 with err. */
-static int run_redis_benchmark(bench *b, const ovs_endpoint *ep, const char *sha, double *rps,
-                               char *err, size_t errlen)
+/* Spawn path with argv and envp (no shell), stdin /dev/null, its stdout and stderr on a
+ * pipe; keep the first outlen - 1 bytes it prints in out, drain the rest, and wait for it.
+ * Bounded: a program that outlives its deadline, or a SIGINT, is ended with SIGTERM. 0
+ * with *status (waitpid's), or -1 with err (out then holds what it printed). */
+int bench_spawn(const bench *b, const char *path, char *const argv[], char *const envp[],
+                int64_t deadline, char *out, size_t outlen, int *status, char *err,
+                size_t errlen)
 {
-    extern char **environ;
-    char host[64], port[16], clients[16], n[24], shabuf[41], key[OVS_STOCK_KEY_MAX];
-    char a_h[] = "-h", a_p[] = "-p", a_c[] = "-c", a_n[] = "-n", a_q[] = "-q",
-         a_csv[] = "--csv", a_cmd[] = "EVALSHA", a_one[] = "1", a_name[] = "redis-benchmark";
-    char *argv[] = { a_name, a_h, host, a_p, port, a_c, clients, a_n, n, a_q, a_csv,
-                     a_cmd, shabuf, a_one, key, NULL };
-    char out[8192], sink[4096];
+    char sink[4096];
     size_t used = 0;
-    int fds[2], status = 0, killed = 0;
+    int fds[2], killed = 0;
     pid_t pid;
     posix_spawn_file_actions_t fa;
-    /* Generous: redis-benchmark on a slow machine still does 1,000 EVALSHA a second. */
-    int64_t deadline = ovs_now_ns() + (30 + b->o.ops / 1000) * OVS_NS_PER_S;
 
-    ovs_stock_key(BENCH_SKU, key, sizeof(key));
-    snprintf(host, sizeof(host), "%s", ep->host);
-    snprintf(port, sizeof(port), "%d", ep->port);
-    snprintf(clients, sizeof(clients), "%d", b->o.connections);
-    snprintf(n, sizeof(n), "%lld", b->o.ops);
-    snprintf(shabuf, sizeof(shabuf), "%s", sha);
+    *status = 0;
+    out[0] = '\0';
     if (pipe2(fds, O_CLOEXEC) != 0) {
         ovs_seterr(err, errlen, "pipe: %s", strerror(errno));
         return -1;
@@ -228,12 +218,12 @@ static int run_redis_benchmark(bench *b, const ovs_endpoint *ep, const char *sha
     posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
     posix_spawn_file_actions_adddup2(&fa, fds[1], STDERR_FILENO);
-    int src = posix_spawn(&pid, b->rb.path, &fa, NULL, argv, environ);
+    int src = posix_spawn(&pid, path, &fa, NULL, argv, envp);
     posix_spawn_file_actions_destroy(&fa);
     close(fds[1]);
     if (src != 0) {
         close(fds[0]);
-        ovs_seterr(err, errlen, "%s: %s", b->rb.path, strerror(src));
+        ovs_seterr(err, errlen, "%s: %s", path, strerror(src));
         return -1;
     }
     for (;;) {
@@ -246,10 +236,10 @@ static int run_redis_benchmark(bench *b, const ovs_endpoint *ep, const char *sha
         }
         if (pr <= 0)
             continue;
-        /* Keep the first 8 KiB; drain the rest so the child never blocks on the pipe. */
-        int full = used == sizeof(out) - 1;
+        /* Keep the first outlen - 1 bytes; drain the rest so the child never blocks. */
+        int full = used == outlen - 1;
         ssize_t k = read(fds[0], full ? sink : out + used,
-                         full ? sizeof(sink) : sizeof(out) - 1 - used);
+                         full ? sizeof(sink) : outlen - 1 - used);
         if (k < 0 && errno == EINTR)
             continue;
         if (k <= 0)
@@ -259,7 +249,7 @@ static int run_redis_benchmark(bench *b, const ovs_endpoint *ep, const char *sha
     }
     out[used] = '\0';
     close(fds[0]);
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+    while (waitpid(pid, status, 0) < 0 && errno == EINTR)
         ;
     if (killed) {
         ovs_seterr(err, errlen, "%s", stopping(b)                ? "interrupted"
@@ -267,6 +257,34 @@ static int run_redis_benchmark(bench *b, const ovs_endpoint *ep, const char *sha
                                                                 : "cannot read its output");
         return -1;
     }
+    return 0;
+}
+
+/* redis-benchmark's EVALSHA rate with the script, key and connections of the ceiling.
+ * 0 with *rps, or -1 with err. */
+static int run_redis_benchmark(bench *b, const ovs_endpoint *ep, const char *sha, double *rps,
+                               char *err, size_t errlen)
+{
+    extern char **environ;
+    char host[64], port[16], clients[16], n[24], shabuf[41], key[OVS_STOCK_KEY_MAX];
+    char a_h[] = "-h", a_p[] = "-p", a_c[] = "-c", a_n[] = "-n", a_q[] = "-q",
+         a_csv[] = "--csv", a_cmd[] = "EVALSHA", a_one[] = "1", a_name[] = "redis-benchmark";
+    char *argv[] = { a_name, a_h, host, a_p, port, a_c, clients, a_n, n, a_q, a_csv,
+                     a_cmd, shabuf, a_one, key, NULL };
+    char out[8192];
+    int status = 0;
+    /* Generous: redis-benchmark on a slow machine still does 1,000 EVALSHA a second. */
+    int64_t deadline = ovs_now_ns() + (30 + b->o.ops / 1000) * OVS_NS_PER_S;
+
+    ovs_stock_key(BENCH_SKU, key, sizeof(key));
+    snprintf(host, sizeof(host), "%s", ep->host);
+    snprintf(port, sizeof(port), "%d", ep->port);
+    snprintf(clients, sizeof(clients), "%d", b->o.connections);
+    snprintf(n, sizeof(n), "%lld", b->o.ops);
+    snprintf(shabuf, sizeof(shabuf), "%s", sha);
+    if (bench_spawn(b, b->rb.path, argv, environ, deadline, out, sizeof(out), &status, err,
+                    errlen) != 0)
+        return -1;
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || parse_rps(out, rps) != 0) {
         /* Its first line says why ("Could not connect ..."). */
         char *nl = strpbrk(out, "\r\n");

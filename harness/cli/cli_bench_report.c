@@ -157,6 +157,85 @@ static const char *pass(int ok)
     return ok ? "PASS" : "MISS";
 }
 
+/* One load of a strategy in the SQL section: req/s, p50, p99 and its share of the tool's
+ * rate on the same load. */
+static void sql_cells(FILE *f, const bench *b, const bench_run *r, int load)
+{
+    char a[32];
+    if (!run_ok(r)) {
+        fprintf(f, " %s | | | |", r->status);
+        return;
+    }
+    fprintf(f, " %s | %.2f | %.2f |", count(r->throughput, a, sizeof(a)), ms(r->p50),
+            ms(r->p99));
+    if (b->tool.ok[load] && b->tool.rate[load] > 0)
+        fprintf(f, " %.2f |", r->throughput / b->tool.rate[load]);
+    else
+        fprintf(f, " n/a |");
+}
+
+/* The SQL back end's section: the database's own tool on the shop's sale, and every
+ * strategy as a ratio to it, on the hot row and on many rows. */
+static void sql_section(FILE *f, const bench *b)
+{
+    const bench_sqltool *t = &b->tool;
+    char a[32], c[32];
+
+    fprintf(f, "## %s: against %s\n\n", bench_backend(b), t->name[0] ? t->name : "its tool");
+    fprintf(f,
+            "The shop is on %s (%s). Its own benchmark tool ran the shop's sale, the"
+            " decrement of the SKU's row and the order's INSERT in one transaction (the"
+            " UPDATE guarded by `stock > 0`, since the tool has no check step), %d"
+            " connections, as many transactions as a strategy run has buyers (rounded down"
+            " to a multiple of the connections), on a schema the shop made with the strategy"
+            " runs' stock: **hot** on SKU 1, **many** on a random one of %d. Its rate is"
+            " the orders in the shop afterwards over the time it reports.%s\n\n",
+            bench_backend(b),
+            b->server.server ? "a server the harness started on 127.0.0.1"
+                             : "the server given by URL",
+            b->o.connections, b->skus_many,
+            strcmp(bench_backend(b), "mysql") == 0
+                ? " mariadb-slap has no random variable: the SKU is a user variable set by"
+                  " a first statement (`SET @sku = ...`), one statement more than the shop's;"
+                  " it reports seconds only, so its latency is the average the rate implies"
+                  " (connections / rate)."
+                : "");
+    fprintf(f, "| load | tool tx/s | avg latency ms | committed | command |\n"
+               "|---|---:|---:|---:|---|\n");
+    for (int load = 0; load < 2; load++) {
+        char where[24];
+        snprintf(where, sizeof(where), load ? "many (%d)" : "hot (1)", b->skus_many);
+        if (t->ok[load])
+            fprintf(f, "| %s | %s | %.2f | %lld of %lld | `%s` |\n", where,
+                    count(t->rate[load], a, sizeof(a)), t->lat_ms[load], t->committed[load],
+                    t->tx[load], t->shown[load]);
+        else
+            fprintf(f, "| %s | error: %s | | | %s%s%s |\n", where,
+                    t->error[load][0] ? t->error[load] : "did not run",
+                    t->shown[load][0] ? "`" : "", t->shown[load], t->shown[load][0] ? "`" : "");
+    }
+    fprintf(f, "\n| strategy | hot req/s | hot p50 ms | hot p99 ms | hot ÷ %s |"
+               " many req/s | many p50 ms | many p99 ms | many ÷ %s | hot ÷ many |\n"
+               "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+            t->name, t->name);
+    if (t->ok[0] && t->ok[1])
+        fprintf(f, "| `%s` itself | %s | | | 1.00 | %s | | | 1.00 | %.2f |\n", t->name,
+                count(t->rate[0], a, sizeof(a)), count(t->rate[1], c, sizeof(c)),
+                t->rate[0] / t->rate[1]);
+    for (int i = 0; i < b->n_strategies; i++) {
+        const bench_run *h = &b->hot[i], *m = &b->many[i];
+        fprintf(f, "| `%s` |", h->m->name);
+        sql_cells(f, b, h, 0);
+        sql_cells(f, b, m, 1);
+        if (run_ok(h) && run_ok(m) && m->throughput > 0)
+            fprintf(f, " %.2f |\n", h->throughput / m->throughput);
+        else
+            fprintf(f, " n/a |\n");
+    }
+    fprintf(f, "\nhot ÷ many below 1 is the row lock's queue: every buyer of the hot SKU waits"
+               " for the one before to commit, buyers of many SKUs mostly do not.\n\n");
+}
+
 static void write_report(const bench *b, const bench_verdicts *v, FILE *f)
 {
     const bench_opts *o = &b->o;
@@ -174,6 +253,11 @@ static void write_report(const bench *b, const bench_verdicts *v, FILE *f)
             cpus, cpus == 1 ? "" : "s", b->redis_version[0] ? b->redis_version : "?",
             sqlite3_libversion(), OVS_VERSION, o->connections, ops, buyers, o->out_dir,
             o->out_dir);
+    if (o->sql != NULL)
+        fprintf(f, "The shop of every run (strategies, flash sale, recording cost) is on %s:"
+                   " %s.\n\n", bench_backend(b),
+                b->server.server ? "a server the harness started for this bench"
+                                 : "the server given by URL");
 
     char key[OVS_STOCK_KEY_MAX];
     ovs_stock_key(BENCH_SKU, key, sizeof(key));
@@ -246,6 +330,9 @@ static void write_report(const bench *b, const bench_verdicts *v, FILE *f)
     }
     fprintf(f, "\n\n");
 
+    if (b->o.sql != NULL)
+        sql_section(f, b);
+
     fprintf(f, "## What recording costs\n\n");
     fprintf(f,
             "lua-decr on the hot SKU, %d runs with every request-path event recorded and %d"
@@ -272,8 +359,8 @@ static void write_report(const bench *b, const bench_verdicts *v, FILE *f)
 
     fprintf(f, "## Flash sale\n\n");
     fprintf(f,
-            "`%s` with its strategies and parameters, as the matrix runs it%s.\n\n",
-            b->flash.path,
+            "`%s` with its strategies and parameters, as the matrix runs it%s%s%s.\n\n",
+            b->flash.path, o->sql ? ", on " : "", o->sql ? bench_backend(b) : "",
             o->buyers_given ? ", with --buyers for its buyer count" : "");
     fprintf(f, "| strategy | finished | answered | sold | gave up | req/s | p99 ms | seconds |"
                " verdict |\n|---|---|---:|---:|---:|---:|---:|---:|---|\n");
@@ -321,8 +408,9 @@ static void write_report(const bench *b, const bench_verdicts *v, FILE *f)
     else
         fprintf(f, "| recording costs under %.0f %% of throughput | not measured: a run failed |"
                    " MISS |\n", BENCH_RECORDING_MAX_PCT);
-    fprintf(f, "| the %s-buyer flash sale finishes for every strategy | %d of %d%s | %s |\n",
-            count(BENCH_TARGET_BUYERS, a, sizeof(a)), v->flash_finished, b->n_flash, at,
+    fprintf(f, "| the %s-buyer flash sale finishes for every strategy%s%s | %d of %d%s | %s |\n",
+            count(BENCH_TARGET_BUYERS, a, sizeof(a)), b->o.sql ? " on " : "",
+            b->o.sql ? bench_backend(b) : "", v->flash_finished, b->n_flash, at,
             pass(v->flash_pass));
     fprintf(f, "| peak memory under 64 MiB for %s buyers | %.1f MiB%s | %s |\n",
             count(BENCH_TARGET_BUYERS, a, sizeof(a)), v->flash_mib, at, pass(v->mem_pass));

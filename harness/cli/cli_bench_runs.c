@@ -76,6 +76,8 @@ static void run_one(bench *b, const ovs_scenario *sc, const ovs_strategy_methods
         .m = m,
         .params = *p,
         .shop_dir = b->shops,
+        .sql = b->o.sql,
+        .sql_url = b->o.sql ? b->sql_url : NULL,
         .redis_server = b->o.redis_server,
         .stop = b->stop,
         .no_events = no_events,
@@ -107,8 +109,8 @@ static void run_one(bench *b, const ovs_scenario *sc, const ovs_strategy_methods
 /* An inventory crowd in memory: buyers at once, stock for every one of them, no think
  * time, so a run measures the strategy and not the sale running out. With skus > 1 the
  * buyers are spread over the SKUs (buyer i buys 1 + i % skus). */
-static int crowd_scenario(const bench *b, const char *name, int skus, ovs_scenario *sc,
-                          char *err, size_t errlen)
+int bench_crowd_scenario(const bench *b, const char *name, int skus, ovs_scenario *sc,
+                         char *err, size_t errlen)
 {
     char text[1024], spread[96] = "";
 
@@ -192,10 +194,9 @@ void bench_strategies(bench *b)
         all = only;
     }
 
-    b->skus_many = b->o.buyers < BENCH_MANY_SKUS ? b->o.buyers : BENCH_MANY_SKUS;
-    if (crowd_scenario(b, "bench-hot", 1, &hot, err, sizeof(err)) != 0)
+    if (bench_crowd_scenario(b, "bench-hot", 1, &hot, err, sizeof(err)) != 0)
         goto bad;
-    if (crowd_scenario(b, "bench-many", b->skus_many, &many, err, sizeof(err)) != 0) {
+    if (bench_crowd_scenario(b, "bench-many", b->skus_many, &many, err, sizeof(err)) != 0) {
         ovs_scenario_free(&hot);
         goto bad;
     }
@@ -241,9 +242,9 @@ void bench_recording(bench *b)
     ovs_params p;
     const ovs_strategy_methods *m = &ovs_strategy_lua_decr;
 
-    if (crowd_scenario(b, "bench-recording-on", 1, &on, err, sizeof(err)) != 0)
+    if (bench_crowd_scenario(b, "bench-recording-on", 1, &on, err, sizeof(err)) != 0)
         goto bad;
-    if (crowd_scenario(b, "bench-recording-off", 1, &off, err, sizeof(err)) != 0) {
+    if (bench_crowd_scenario(b, "bench-recording-off", 1, &off, err, sizeof(err)) != 0) {
         ovs_scenario_free(&on);
         goto bad;
     }

@@ -98,25 +98,6 @@ typedef struct cell_plan {
                          "sql-pessimistic x postgresql" off SQLite or with several */
 } cell_plan;
 
-/* A server the harness starts for `--sql postgresql` or `--sql mysql`: one per
- * invocation, every cell of the matrix on it, each with a schema or database of its own.
- * Fills url and returns 0, or OVS_ERR_ENV with what failed (and where its log is) in err.
- *
- * The managed servers are infra/dbserver.h's (ovs_dbserver_start with the harness's
- * private directory as parent, ovs_dbserver_url, ovs_dbserver_stop at the end of the
- * invocation); until that is part of the build, a server of one's own is given by URL. */
-static int sql_server_start(const ovs_shopdb_methods *m, char *url, size_t len, char *err,
-                            size_t errlen)
-{
-    (void)url;
-    (void)len;
-    ovs_seterr(err, errlen,
-               "--sql %s: this build cannot start a %s server of its own; give one by URL,"
-               " --sql %s://USER@HOST:PORT/DB (password from OVERSELL_SQL_PASSWORD)",
-               m->name, m->name, m->name);
-    return OVS_ERR_ENV;
-}
-
 /* How a person reaches a kept shop with the server's own client. */
 static void say_kept(const ovs_cell_result *r, const ovs_shopdb_methods *m, const char *url)
 {
@@ -150,6 +131,8 @@ static int run_cells(cli_options *o, ovs_scenario *scs, int nsc, int64_t *last_r
     char (*why)[400] = NULL;
     char err[600], path[600], shops[600], server[512];
     char url[CLI_MAX_SQL][600];
+    /* The servers the harness starts for the shop (cli_sql.c), once for every cell. */
+    cli_sql_server servers[CLI_MAX_SQL];
     int nb = o->n_sql > 0 ? o->n_sql : 1;
     int total = 0, need_redis = 0, mismatches = 0, failures = 0, env_fail = 0, rc = 0;
     int tty = isatty(STDERR_FILENO), color = cli_color(STDERR_FILENO);
@@ -157,6 +140,7 @@ static int run_cells(cli_options *o, ovs_scenario *scs, int nsc, int64_t *last_r
     const ovs_strategy_methods *ms[CLI_MAX_STRATEGIES];
     ovs_params ps[CLI_MAX_STRATEGIES];
 
+    memset(servers, 0, sizeof(servers));
     plan = calloc((size_t)nsc * CLI_MAX_STRATEGIES * (size_t)nb, sizeof(*plan));
     if (plan == NULL)
         return EXIT_ENV;
@@ -224,11 +208,11 @@ static int run_cells(cli_options *o, ovs_scenario *scs, int nsc, int64_t *last_r
         goto out;
     }
 
-    /* The servers the harness starts for the shop, once for every cell. */
     for (int b = 0; b < o->n_sql; b++) {
         snprintf(url[b], sizeof(url[b]), "%s", o->sql_url[b]);
         if (url[b][0] == '\0' && strcmp(o->sql[b]->name, "sqlite") != 0 &&
-            sql_server_start(o->sql[b], url[b], sizeof(url[b]), err, sizeof(err)) != 0) {
+            cli_sql_server_start(o->sql[b], &servers[b], url[b], sizeof(url[b]), err,
+                                 sizeof(err)) != 0) {
             fprintf(stderr, "oversell %s: %s\n", o->cmd, err);
             rc = EXIT_ENV;
             goto out;
@@ -328,6 +312,8 @@ static int run_cells(cli_options *o, ovs_scenario *scs, int nsc, int64_t *last_r
         rc = EXIT_VERDICT;
     }
 out:
+    for (int b = 0; b < o->n_sql; b++)
+        cli_sql_server_stop(&servers[b]);
     ovs_results_close(db);
     free(plan);
     free(jc);
