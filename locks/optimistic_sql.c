@@ -73,7 +73,7 @@ static int osql_attempt(osql *o, const ovs_request *r, int64_t buyer)
     if (rc == OVS_OK && inventory)
         rc = ovs_sqlreq_run(&o->q, OVS_SQLREQ_ORDER, r, buyer, NULL, NULL);
     if (rc == OVS_OK)
-        rc = ovs_sqlreq_commit(&o->q);
+        rc = ovs_sqlreq_commit(db);
     if (rc == OVS_OK)
         return OVS_OK;
     /* The failure's class and words, before a ROLLBACK's success overwrites them. */

@@ -137,9 +137,8 @@ int ovs_sqlreq_retryable(enum ovs_sqlerr cls)
     return cls == OVS_SQLE_SERIALIZATION || cls == OVS_SQLE_DEADLOCK;
 }
 
-int ovs_sqlreq_commit(ovs_sqlreq *q)
+int ovs_sqlreq_commit(ovs_shopdb *db)
 {
-    ovs_shopdb *db = q->db;
     int rc = db->m->xCommit(db);
 
     if (rc == OVS_OK || rc == OVS_ERR_IO)

@@ -45,6 +45,6 @@ int ovs_sqlreq_run(ovs_sqlreq *q, enum ovs_sqlreq_stmt id, const ovs_request *r,
 int ovs_sqlreq_retryable(enum ovs_sqlerr cls);
 /* COMMIT, after a failure of which the transaction is not left open: OVS_OK; OVS_ERR_IO
  * when the outcome is unknown; otherwise OVS_ERR (rolled back, nothing written). */
-int ovs_sqlreq_commit(ovs_sqlreq *q);
+int ovs_sqlreq_commit(ovs_shopdb *db);
 
 #endif
