@@ -40,6 +40,68 @@ static int name_ok(const char *name)
     return 1;
 }
 
+/* The shop back ends a backends list may name: core/shopdb.h's m->name values. */
+static const char *const known_backends[] = { "sqlite", "postgresql", "mysql" };
+#define N_KNOWN_BACKENDS (sizeof(known_backends) / sizeof(known_backends[0]))
+
+/* The index of the back end named by [s, s+n), or -1. */
+static int backend_index(const char *s, size_t n)
+{
+    for (size_t i = 0; i < N_KNOWN_BACKENDS; i++)
+        if (strlen(known_backends[i]) == n && strncmp(known_backends[i], s, n) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* A backends list: known names, comma-separated, none twice, at least one. */
+static int backends_check(const ovs_strategy_methods *m, char *err, size_t errlen)
+{
+    const char *list = OVS_STRATEGY_FIELD(m, backends, NULL), *c;
+    int seen[N_KNOWN_BACKENDS] = { 0 };
+
+    if (list == NULL)
+        return 0;
+    for (c = list;; c++) {
+        size_t n = strcspn(c, ",");
+        int i = backend_index(c, n);
+        if (i < 0 || seen[i]++) {
+            ovs_seterr(err, errlen, "%s: backends '%.80s': '%.*s' is %s (sqlite, postgresql, "
+                       "mysql, comma-separated, each once)", m->name, list, (int)(n > 40 ? 40 : n),
+                       c, i < 0 ? "not a shop back end" : "named twice");
+            return -1;
+        }
+        c += n;
+        if (*c == '\0')
+            return 0;
+    }
+}
+
+int ovs_strategy_runs_on(const ovs_strategy_methods *m, const char *backend)
+{
+    const char *list = OVS_STRATEGY_FIELD(m, backends, NULL);
+    size_t want = strlen(backend);
+
+    if (list == NULL)
+        return 1;
+    for (const char *c = list;; c++) {
+        size_t n = strcspn(c, ",");
+        if (n == want && strncmp(c, backend, n) == 0)
+            return 1;
+        c += n;
+        if (*c == '\0')
+            return 0;
+    }
+}
+
+int ovs_strategy_claims(const ovs_strategy_methods *m, const ovs_params *p, const char *backend,
+                        enum ovs_workload w)
+{
+    int (*claims)(const ovs_params *, const char *, enum ovs_workload) =
+        OVS_STRATEGY_FIELD(m, xClaims, NULL);
+
+    return claims ? claims(p, backend, w) != 0 : m->claims_safe;
+}
+
 /* The checks behind ovs_strategy_register, without the registry's own (name taken,
  * registry full). */
 static int check_table(const ovs_strategy_methods *m, char *err, size_t errlen)
@@ -103,6 +165,8 @@ static int check_table(const ovs_strategy_methods *m, char *err, size_t errlen)
                    "under a lock)", who);
         return -1;
     }
+    if (backends_check(m, err, errlen) != 0)
+        return -1;
     return ovs_params_check(m, err, errlen);
 }
 

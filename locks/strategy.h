@@ -1,4 +1,4 @@
-/* strategy.h - the interface every protection strategy implements, version 2.
+/* strategy.h - the interface every protection strategy implements, version 3.
  *
  * Modelled on SQLite's VFS: a base struct whose first member points at a methods table,
  * each implementation extends the base with its own state and declares its size, and
@@ -207,6 +207,19 @@ struct ovs_strategy_methods {
      * their lease ends). The contract suite then reports such give-ups instead of failing
      * on them; safety is held to claims_safe as ever. 0 for every built-in. */
     int no_liveness_claim;
+    /* The shop back ends it exists on, comma-separated m->name values of core/shopdb.h
+     * ("postgresql,mysql" for one built on server features: advisory locks, SERIALIZABLE
+     * as distinct from SQLite's one level); NULL: every back end. A cell of a back end not
+     * named is never run and never judged: the plan shows it as "n/a on <backend>", and
+     * the contract suite skips it saying why. Checked by ovs_strategy_register: known
+     * names only, none twice, at least one. Read it through ovs_strategy_runs_on. */
+    const char *backends;
+    /* Optional: whether, with parameters p on back end backend (a name from backends) and
+     * workload w, it claims no oversell and no double booking; the contract suite holds
+     * it to that answer (1) from the shop's rows, or to showing the race (0). For a
+     * strategy whose safety is the database's and differs between databases and
+     * isolation levels. NULL: claims_safe, everywhere it runs. */
+    int (*xClaims)(const ovs_params *p, const char *backend, enum ovs_workload w);
 };
 
 /* The version each field after the base first appeared in, next to the one reader the
@@ -217,6 +230,8 @@ struct ovs_strategy_methods {
 #define OVS_SINCE_xFence 2
 #define OVS_SINCE_xFreeze 3
 #define OVS_SINCE_no_liveness_claim 3
+#define OVS_SINCE_backends 3
+#define OVS_SINCE_xClaims 3
 #define OVS_STRATEGY_FIELD(m, field, otherwise)                                              \
     ((m)->version >= OVS_SINCE_##field ? (m)->field : (otherwise))
 
@@ -228,7 +243,7 @@ struct ovs_strategy_methods {
  * size is below sizeof(ovs_strategy), its name is not a valid one or is taken, it lacks
  * a summary, xOpen or xClose, it has not exactly one of xLock (with xUnlock) or xExecute,
  * a version-2 field contradicts that choice (redis_stock without xExecute, unlock_commits
- * or xFence without xLock), its parameter table is malformed (see ovs_params_check), or
+ * or xFence without xLock), its backends list is malformed (see the field), its parameter table is malformed (see ovs_params_check), or
  * the registry is full. m must outlive every use of the registry. Returns 0 or -1. */
 int ovs_strategy_register(const ovs_strategy_methods *m, char *err, size_t errlen);
 /* Room for an origin or an unavailability text, NUL included; longer ones are cut. */
@@ -255,6 +270,14 @@ const ovs_strategy_methods *ovs_strategy_find(const char *name);
  * the others in the order they were registered. That is the order of matrix columns and
  * of `oversell list`. */
 const ovs_strategy_methods *const *ovs_strategy_list(void);
+
+/* Whether m exists on the shop back end named backend ("sqlite", "postgresql", "mysql"):
+ * 1 when its backends field is NULL or names it, else 0. */
+int ovs_strategy_runs_on(const ovs_strategy_methods *m, const char *backend);
+/* What m claims with parameters p on backend for workload w: xClaims's answer when it has
+ * one, else claims_safe. */
+int ovs_strategy_claims(const ovs_strategy_methods *m, const ovs_params *p, const char *backend,
+                        enum ovs_workload w);
 
 /* Run m->xPrepare with env on a fresh instance that is freed afterwards; OVS_OK when m
  * has no xPrepare. On failure returns its code with its reason in err. */

@@ -647,7 +647,10 @@ static const bad_case bad_cases[] = {
       "duplicate key 'none' in [expect] (first at line 9)" },
     { INV CROWD "[strategy setnx]\nretry_delay = 5ms\nttl = soon\n", 10, "ttl: 'soon' is not a duration" },
     { INV CROWD "[strategy setnx]\ntll = 5s\n", 9, "setnx has no parameter 'tll' (it has: " },
-    { INV CROWD "[strategy none]\nttl = 5s\n", 9, "none takes no parameters" },
+    { INV CROWD "[strategy none]\nttl = 5s\n", 9, "none has no parameter 'ttl'" },
+    { INV CROWD "[expect]\nnone@oracle = safe\n", 9, "'oracle' is not a shop back end" },
+    { INV CROWD "[expect]\nnone = safe\nnone@postgres = safe\n", 10,
+      "'postgres' is not a shop back end" },
     /* Several: the first in the file, whichever section it is in. */
     { INV CROWD "[expect]\nredlok = safe\n[strategy setnx]\nttl = soon\n", 9,
       "unknown strategy 'redlok' in [expect]" },

@@ -167,7 +167,8 @@ void bench_flash(bench *b)
 
     if (sc->n_expect > 0) {
         for (int i = 0; i < sc->n_expect && n < CLI_MAX_STRATEGIES; i++)
-            ms[n++] = ovs_strategy_find(sc->expect[i].name); /* resolved: registered */
+            if (ovs_scenario_expect_first(sc, sc->expect[i].name, i))
+                ms[n++] = ovs_strategy_find(sc->expect[i].name); /* resolved: registered */
     } else {
         for (const ovs_strategy_methods *const *m = ovs_strategy_list();
              *m && n < CLI_MAX_STRATEGIES; m++)

@@ -43,6 +43,8 @@ static int cells_for(const ovs_scenario *sc, const cli_options *o,
         }
     } else if (sc->n_expect > 0) {
         for (int i = 0; i < sc->n_expect && n < CLI_MAX_STRATEGIES; i++) {
+            if (!ovs_scenario_expect_first(sc, sc->expect[i].name, i))
+                continue; /* one cell per strategy, whatever its entries per back end */
             ms[n] = ovs_strategy_find(sc->expect[i].name); /* resolved: registered */
             ovs_scenario_params_for(sc, ms[n], &ps[n]);
             n++;

@@ -67,7 +67,7 @@ int ovs_cell_run(const ovs_cell *cell, ovs_results *db, ovs_cell_result *out)
     memset(&res, 0, sizeof(res));
     out->run_id = -1;
     out->status = OVS_RUN_ERROR;
-    out->expect = ovs_scenario_expect(sc, m);
+    out->expect = ovs_scenario_expect_on(sc, m, cell->sql ? cell->sql->name : "sqlite");
     ovs_params_format(m, &cell->params, params, sizeof(params));
     utc_now(started, sizeof(started));
     memset(&loc, 0, sizeof(loc));
@@ -130,7 +130,8 @@ int ovs_cell_run(const ovs_cell *cell, ovs_results *db, ovs_cell_result *out)
     /* Redis's own view of stock, for strategies that keep it there: the divergence check
      * compares every SKU with SQL once the write-back queue has drained. */
     ovs_check_input in = { .unknown = res.unknown,
-                           .fenced = OVS_STRATEGY_FIELD(m, xFence, NULL) != NULL,
+                           .fenced = OVS_STRATEGY_FIELD(m, xFence, NULL) != NULL ||
+                                     OVS_STRATEGY_FIELD(m, unlock_commits, 0),
                            .redis_stock = OVS_STRATEGY_FIELD(m, redis_stock, 0) &&
                                           sc->workload == OVS_INVENTORY };
     char unread[200] = "";

@@ -60,10 +60,12 @@ void ovs_latency_of(int64_t *v, size_t n, ovs_latency *out);
 typedef struct ovs_check_input {
     int64_t unknown;  /* requests whose outcome is unknown: checks that depend on outcomes
                          accept a result within that bound instead of guessing */
-    int fenced;       /* the strategy fences its writes: an overlap of holds is tolerated
-                         where the shop's rows show at most one applied write among the
-                         overlapping holders (the storage refused the stale one); the
-                         strategy's own word is never enough */
+    int fenced;       /* the storage judges the strategy's writes - it fences them
+                         (xFence), or its lock is a transaction the database may refuse
+                         to let write (unlock_commits: a serialization failure): an
+                         overlap of holds is tolerated where the shop's rows show at most
+                         one applied write among the overlapping holders (the storage
+                         refused the other); the strategy's own word is never enough */
     int redis_stock;  /* the strategy keeps stock in Redis: the divergence check is owed */
     const int64_t *stock; /* with redis_stock: stock:<sku> after the run for sku 1..skus,
                              a missing key counted as 0 (as the scripts read it); NULL

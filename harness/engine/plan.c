@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/util.h"
+#include "shops/shops.h"
 
 /* "unknown strategy 'NAME' in WHERE", with a hint when a registered name is close. */
 static void unknown_strategy(const char *name, const char *where, char *msg, size_t len)
@@ -73,13 +74,26 @@ int ovs_scenario_resolve(const ovs_scenario *sc, char *err, size_t errlen)
             memcpy(first, msg, sizeof(first));
         }
     }
-    /* Entries are in file order: only the first unknown one can come first. */
+    /* Entries are in file order: only the first bad one can come first. */
     for (int i = 0; i < sc->n_expect; i++) {
         const ovs_expect *x = &sc->expect[i];
-        if (ovs_strategy_find(x->name) != NULL)
+        const ovs_strategy_methods *m = ovs_strategy_find(x->name);
+        if (m != NULL && (x->backend == NULL || (ovs_shops_find(x->backend) != NULL &&
+                                                 strcmp(ovs_shops_find(x->backend)->name,
+                                                        x->backend) == 0 &&
+                                                 ovs_strategy_runs_on(m, x->backend))))
             continue;
         if (first_line == 0 || x->line < first_line) {
-            unknown_strategy(x->name, "[expect]", first, sizeof(first));
+            if (m == NULL)
+                unknown_strategy(x->name, "[expect]", first, sizeof(first));
+            else if (ovs_shops_find(x->backend) == NULL ||
+                     strcmp(ovs_shops_find(x->backend)->name, x->backend) != 0)
+                snprintf(first, sizeof(first), "%s@%.40s: '%.40s' is not a shop back end"
+                         " (sqlite, postgresql, mysql)", x->name, x->backend, x->backend);
+            else
+                snprintf(first, sizeof(first), "%s@%s: %s is n/a on %s (it runs on %s):"
+                         " there is no verdict to expect", x->name, x->backend, x->name,
+                         x->backend, OVS_STRATEGY_FIELD(m, backends, NULL));
             first_line = x->line;
         }
         break;
@@ -110,7 +124,25 @@ void ovs_scenario_params_for(const ovs_scenario *sc, const ovs_strategy_methods 
 int ovs_scenario_expect(const ovs_scenario *sc, const ovs_strategy_methods *m)
 {
     for (int i = 0; i < sc->n_expect; i++)
-        if (strcmp(sc->expect[i].name, m->name) == 0)
+        if (sc->expect[i].backend == NULL && strcmp(sc->expect[i].name, m->name) == 0)
             return sc->expect[i].safe;
     return -1;
+}
+
+int ovs_scenario_expect_on(const ovs_scenario *sc, const ovs_strategy_methods *m,
+                           const char *backend)
+{
+    for (int i = 0; i < sc->n_expect; i++)
+        if (sc->expect[i].backend != NULL && strcmp(sc->expect[i].name, m->name) == 0 &&
+            strcmp(sc->expect[i].backend, backend) == 0)
+            return sc->expect[i].safe;
+    return ovs_scenario_expect(sc, m);
+}
+
+int ovs_scenario_expect_first(const ovs_scenario *sc, const char *name, int i)
+{
+    for (int k = 0; k < i; k++)
+        if (strcmp(sc->expect[k].name, name) == 0)
+            return 0;
+    return 1;
 }

@@ -25,7 +25,14 @@ int ovs_scenario_resolve(const ovs_scenario *sc, char *err, size_t errlen);
  * section's keys, when it has one. */
 void ovs_scenario_params_for(const ovs_scenario *sc, const ovs_strategy_methods *m,
                              ovs_params *out);
-/* The [expect] entry for m in sc: 1 safe, 0 unsafe, -1 none. */
+/* The [expect] entry for m in sc that names no back end: 1 safe, 0 unsafe, -1 none. */
 int ovs_scenario_expect(const ovs_scenario *sc, const ovs_strategy_methods *m);
+/* What sc expects of m on the shop back end named backend: its NAME@BACKEND entry, else
+ * its NAME entry; 1 safe, 0 unsafe, -1 none. */
+int ovs_scenario_expect_on(const ovs_scenario *sc, const ovs_strategy_methods *m,
+                           const char *backend);
+/* 1 when [expect] entry i is the first naming strategy name (with or without a back end):
+ * for walking the entries once per strategy. */
+int ovs_scenario_expect_first(const ovs_scenario *sc, const char *name, int i);
 
 #endif

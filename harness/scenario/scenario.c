@@ -451,6 +451,15 @@ static int do_expect(parser *p, const section *s, ovs_scenario *sc)
         if ((x->name = strdup(e->key)) == NULL)
             return ovs_scn_fail(p, e->line, "out of memory");
         x->line = e->line;
+        char *at = strchr(x->name, '@');
+        if (at != NULL) {
+            *at = '\0';
+            if ((x->backend = strdup(at + 1)) == NULL) {
+                free(x->name);
+                x->name = NULL;
+                return ovs_scn_fail(p, e->line, "out of memory");
+            }
+        }
         sc->n_expect++;
     }
     return 0;
@@ -601,8 +610,10 @@ void ovs_scenario_free(ovs_scenario *sc)
         free(sc->params[i].name);
     }
     free(sc->params);
-    for (int i = 0; i < sc->n_expect; i++)
+    for (int i = 0; i < sc->n_expect; i++) {
         free(sc->expect[i].name);
+        free(sc->expect[i].backend);
+    }
     free(sc->expect);
     free(sc->faults);
     memset(sc, 0, sizeof(*sc));

@@ -136,9 +136,11 @@ typedef struct ovs_scenario_params {
     ovs_scenario_kv *kv;
 } ovs_scenario_params;
 
-/* One [expect] entry: NAME = safe | unsafe. The name is checked by ovs_scenario_resolve. */
+/* One [expect] entry: NAME = safe | unsafe, or NAME@BACKEND = ... for one shop back end
+ * only, which overrides NAME's there. Both names are checked by ovs_scenario_resolve. */
 typedef struct ovs_expect {
     char *name; /* the strategy, as written */
+    char *backend; /* the back end after '@' ("postgresql"), or NULL: every back end */
     int safe;   /* 1 safe, 0 unsafe */
     int line;
 } ovs_expect;

@@ -1,0 +1,160 @@
+/* sql_request.c - the shop's request in each dialect, for strategies that do it in SQL
+ * themselves (sql_request.h). */
+#include "locks/sql_request.h"
+
+#include <string.h>
+
+#include "core/util.h"
+
+/* The guarded insert reads its parameters once, from a derived table, so each dialect
+ * binds five of them (MariaDB's '?' cannot be named twice). */
+static const struct {
+    const char *dialect;
+    const char *sql[OVS_SQLREQ__COUNT];
+} dialects[] = {
+    { "sqlite", {
+        [OVS_SQLREQ_GUARDED_DECREMENT] = "UPDATE skus SET stock = stock - 1 WHERE id = ? AND stock > 0",
+        [OVS_SQLREQ_DECREMENT] = "UPDATE skus SET stock = stock - 1 WHERE id = ?",
+        [OVS_SQLREQ_ORDER] = "INSERT INTO orders(sku, buyer, fence, created_ns) VALUES (?, ?, NULL, ?)",
+        [OVS_SQLREQ_STOCK] = "SELECT stock FROM skus WHERE id = ?",
+        [OVS_SQLREQ_OVERLAPPING] = "SELECT count(*) FROM bookings WHERE hotel = ? AND room = ?"
+                                   " AND status = 'confirmed' AND check_in < ? AND check_out > ?",
+        [OVS_SQLREQ_BOOK] = "INSERT INTO bookings(hotel, room, check_in, check_out, guest, status)"
+                            " VALUES (?, ?, ?, ?, ?, 'confirmed')",
+        [OVS_SQLREQ_GUARDED_BOOK] =
+            "INSERT INTO bookings(hotel, room, check_in, check_out, guest, status)"
+            " SELECT x.h, x.r, x.i, x.o, x.g, 'confirmed'"
+            " FROM (SELECT ? AS h, ? AS r, ? AS i, ? AS o, ? AS g) AS x"
+            " WHERE NOT EXISTS (SELECT 1 FROM bookings b WHERE b.hotel = x.h AND b.room = x.r"
+            " AND b.status = 'confirmed' AND b.check_in < x.o AND b.check_out > x.i)",
+    } },
+    { "postgresql", {
+        [OVS_SQLREQ_GUARDED_DECREMENT] = "UPDATE skus SET stock = stock - 1 WHERE id = $1 AND stock > 0",
+        [OVS_SQLREQ_DECREMENT] = "UPDATE skus SET stock = stock - 1 WHERE id = $1",
+        [OVS_SQLREQ_ORDER] = "INSERT INTO orders(sku, buyer, fence, created_ns) VALUES ($1, $2, NULL, $3)",
+        [OVS_SQLREQ_STOCK] = "SELECT stock FROM skus WHERE id = $1",
+        [OVS_SQLREQ_OVERLAPPING] = "SELECT count(*) FROM bookings WHERE hotel = $1 AND room = $2"
+                                   " AND status = 'confirmed' AND check_in < $3 AND check_out > $4",
+        [OVS_SQLREQ_BOOK] = "INSERT INTO bookings(hotel, room, check_in, check_out, guest, status)"
+                            " VALUES ($1, $2, $3, $4, $5, 'confirmed')",
+        /* Typed: a parameter in a select list has no type the server could infer. */
+        [OVS_SQLREQ_GUARDED_BOOK] =
+            "INSERT INTO bookings(hotel, room, check_in, check_out, guest, status)"
+            " SELECT x.h, x.r, x.i, x.o, x.g, 'confirmed'"
+            " FROM (SELECT $1::integer AS h, $2::integer AS r, $3::text AS i, $4::text AS o,"
+            " $5::bigint AS g) AS x"
+            " WHERE NOT EXISTS (SELECT 1 FROM bookings b WHERE b.hotel = x.h AND b.room = x.r"
+            " AND b.status = 'confirmed' AND b.check_in < x.o AND b.check_out > x.i)",
+    } },
+    { "mysql", {
+        [OVS_SQLREQ_GUARDED_DECREMENT] = "UPDATE skus SET stock = stock - 1 WHERE id = ? AND stock > 0",
+        [OVS_SQLREQ_DECREMENT] = "UPDATE skus SET stock = stock - 1 WHERE id = ?",
+        [OVS_SQLREQ_ORDER] = "INSERT INTO orders(sku, buyer, fence, created_ns) VALUES (?, ?, NULL, ?)",
+        [OVS_SQLREQ_STOCK] = "SELECT stock FROM skus WHERE id = ?",
+        [OVS_SQLREQ_OVERLAPPING] = "SELECT count(*) FROM bookings WHERE hotel = ? AND room = ?"
+                                   " AND status = 'confirmed' AND check_in < ? AND check_out > ?",
+        [OVS_SQLREQ_BOOK] = "INSERT INTO bookings(hotel, room, check_in, check_out, guest, status)"
+                            " VALUES (?, ?, ?, ?, ?, 'confirmed')",
+        [OVS_SQLREQ_GUARDED_BOOK] =
+            "INSERT INTO bookings(hotel, room, check_in, check_out, guest, status)"
+            " SELECT x.h, x.r, x.i, x.o, x.g, 'confirmed'"
+            " FROM (SELECT ? AS h, ? AS r, ? AS i, ? AS o, ? AS g) AS x"
+            " WHERE NOT EXISTS (SELECT 1 FROM bookings b WHERE b.hotel = x.h AND b.room = x.r"
+            " AND b.status = 'confirmed' AND b.check_in < x.o AND b.check_out > x.i)",
+    } },
+};
+
+int ovs_sqlreq_open(ovs_sqlreq *q, ovs_shopdb *db)
+{
+    q->db = db;
+    for (size_t i = 0; i < sizeof(dialects) / sizeof(dialects[0]); i++) {
+        if (strcmp(dialects[i].dialect, db->m->name) != 0)
+            continue;
+        for (int k = 0; k < OVS_SQLREQ__COUNT; k++)
+            if (db->m->xPrepare(db, dialects[i].sql[k], &q->st[k]) != OVS_OK)
+                return OVS_ERR;
+        return OVS_OK;
+    }
+    return ovs_shopdb_fail(db, OVS_ERR, OVS_SQLE_OTHER, "no SQL for back end %s", db->m->name);
+}
+
+void ovs_sqlreq_close(ovs_sqlreq *q)
+{
+    for (int k = 0; k < OVS_SQLREQ__COUNT; k++) {
+        if (q->db != NULL)
+            q->db->m->xFinalize(q->st[k]);
+        q->st[k] = NULL;
+    }
+}
+
+int ovs_sqlreq_run(ovs_sqlreq *q, enum ovs_sqlreq_stmt id, const ovs_request *r, int64_t buyer,
+                   int64_t *changes, int64_t *value)
+{
+    char in[16], out[16];
+    ovs_sqlval p[5];
+    int np = 0, found = 0;
+
+    ovs_format_date(r->check_in, in, sizeof(in));
+    ovs_format_date(r->check_out, out, sizeof(out));
+    switch (id) {
+    case OVS_SQLREQ_GUARDED_DECREMENT:
+    case OVS_SQLREQ_DECREMENT:
+    case OVS_SQLREQ_STOCK:
+        p[np++] = OVS_SQLV_INT(r->sku);
+        break;
+    case OVS_SQLREQ_ORDER:
+        p[np++] = OVS_SQLV_INT(r->sku);
+        p[np++] = OVS_SQLV_INT(buyer);
+        p[np++] = OVS_SQLV_INT(ovs_now_ns());
+        break;
+    case OVS_SQLREQ_OVERLAPPING:
+        p[np++] = OVS_SQLV_INT(r->hotel);
+        p[np++] = OVS_SQLV_INT(r->room);
+        p[np++] = OVS_SQLV_TEXT(out);
+        p[np++] = OVS_SQLV_TEXT(in);
+        break;
+    case OVS_SQLREQ_BOOK:
+    case OVS_SQLREQ_GUARDED_BOOK:
+        p[np++] = OVS_SQLV_INT(r->hotel);
+        p[np++] = OVS_SQLV_INT(r->room);
+        p[np++] = OVS_SQLV_TEXT(in);
+        p[np++] = OVS_SQLV_TEXT(out);
+        p[np++] = OVS_SQLV_INT(buyer);
+        break;
+    default:
+        return ovs_shopdb_fail(q->db, OVS_ERR, OVS_SQLE_OTHER, "no such statement");
+    }
+    if (value == NULL)
+        return ovs_sql_exec(q->db, q->st[id], p, np, changes);
+    int rc = ovs_sql_int(q->db, q->st[id], p, np, value, &found);
+    if (rc == OVS_OK && !found)
+        return ovs_shopdb_fail(q->db, OVS_ERR, OVS_SQLE_OTHER, "no row (no such sku?)");
+    return rc;
+}
+
+int ovs_sqlreq_retryable(enum ovs_sqlerr cls)
+{
+    return cls == OVS_SQLE_SERIALIZATION || cls == OVS_SQLE_DEADLOCK;
+}
+
+int ovs_sqlreq_commit(ovs_shopdb *db)
+{
+    int rc = db->m->xCommit(db);
+
+    if (rc == OVS_OK || rc == OVS_ERR_IO)
+        return rc;
+    /* A COMMIT refused with the transaction still open (SQLite busy) wrote nothing once
+     * rolled back; one the server ended itself was rolled back by it. SQLite ending a
+     * transaction itself on a failed COMMIT (I/O error, full disk) may have left it in
+     * part: unknown. */
+    if (db->m->xInTransaction(db)) {
+        int cls = db->cls;
+        char why[sizeof(db->errstr)];
+        memcpy(why, db->errstr, sizeof(why));
+        if (db->m->xRollback(db) != OVS_OK)
+            return OVS_ERR_IO;
+        ovs_shopdb_fail(db, OVS_ERR, (enum ovs_sqlerr)cls, "%s", why);
+        return OVS_ERR;
+    }
+    return strcmp(db->m->name, "sqlite") == 0 ? OVS_ERR_IO : OVS_ERR;
+}
