@@ -53,21 +53,9 @@ static int luad_execute(ovs_strategy *s, const ovs_request *req, int64_t buyer,
                         int64_t think_ns)
 {
     luad *x = (luad *)s;
-    int rc;
 
     (void)think_ns; /* the script has no window between check and act to think in */
-    s->attempts = 1;
-    rc = ovs_redis_stock_sell(&x->redis, &x->decr, &x->claim, s->env->workload, req, buyer);
-    if (rc == OVS_ERR || rc == OVS_ERR_IO)
-        return ovs_strategy_fail(s, rc, "%s", x->redis.errstr);
-    if (rc != OVS_OK)
-        return rc;
-    /* Only once stopped does the queue refuse. Redis has sold the unit and SQL will never
-     * hear of it: the buyer is told no, and the divergence check will see the unit. */
-    if (s->env->sold(s->env->sold_ctx, req, buyer) != 0)
-        return ovs_strategy_fail(s, OVS_ERR, "sold in Redis but the write-back queue is "
-                                 "closed; the order will not reach SQL");
-    return OVS_OK;
+    return ovs_redis_stock_execute(s, &x->redis, &x->decr, &x->claim, req, buyer);
 }
 
 static void luad_close(ovs_strategy *s)

@@ -167,20 +167,9 @@ static int luas_execute(ovs_strategy *s, const ovs_request *req, int64_t buyer,
                         int64_t think_ns)
 {
     luas *x = (luas *)s;
-    int rc;
 
     (void)think_ns; /* a script has no window between check and act to think in */
-    s->attempts = 1;
-    rc = ovs_redis_stock_sell(&x->redis, &x->unit, &x->nights, s->env->workload, req, buyer);
-    if (rc == OVS_ERR || rc == OVS_ERR_IO)
-        return ovs_strategy_fail(s, rc, "%s", x->redis.errstr);
-    if (rc != OVS_OK)
-        return rc;
-    /* As in lua-decr: sold in Redis, but SQL will never hear of it. */
-    if (s->env->sold(s->env->sold_ctx, req, buyer) != 0)
-        return ovs_strategy_fail(s, OVS_ERR, "sold in Redis but the write-back queue is "
-                                 "closed; the order will not reach SQL");
-    return OVS_OK;
+    return ovs_redis_stock_execute(s, &x->redis, &x->unit, &x->nights, req, buyer);
 }
 
 static void luas_close(ovs_strategy *s)

@@ -153,3 +153,22 @@ int ovs_redis_stock_sell(ovs_redis *r, ovs_script *unit, ovs_script *nights,
     free(kv);
     return rc;
 }
+
+int ovs_redis_stock_execute(ovs_strategy *s, ovs_redis *r, ovs_script *unit,
+                            ovs_script *nights, const ovs_request *req, int64_t buyer)
+{
+    int rc;
+
+    s->attempts = 1;
+    rc = ovs_redis_stock_sell(r, unit, nights, s->env->workload, req, buyer);
+    if (rc == OVS_ERR || rc == OVS_ERR_IO)
+        return ovs_strategy_fail(s, rc, "%s", r->errstr);
+    if (rc != OVS_OK)
+        return rc;
+    /* Only once stopped does the queue refuse. Redis has sold the unit and SQL will never
+     * hear of it: the buyer is told no, and the divergence check will see the unit. */
+    if (s->env->sold(s->env->sold_ctx, req, buyer) != 0)
+        return ovs_strategy_fail(s, OVS_ERR, "sold in Redis but the write-back queue is "
+                                 "closed; the order will not reach SQL");
+    return OVS_OK;
+}

@@ -31,6 +31,11 @@ extern const char ovs_redis_stock_claim_src[];
  * an answer of another shape or a stay outside 1..OVS_MAX_NIGHTS nights. */
 int ovs_redis_stock_sell(ovs_redis *r, ovs_script *unit, ovs_script *nights,
                          enum ovs_workload workload, const ovs_request *req, int64_t buyer);
+/* The whole of xExecute for a strategy that sells with such scripts (lua-decr, and a Lua
+ * definition's execute script): ovs_redis_stock_sell, then the order handed to env->sold.
+ * Sets s->attempts; a failure says why through ovs_strategy_fail. */
+int ovs_redis_stock_execute(ovs_strategy *s, ovs_redis *r, ovs_script *unit,
+                            ovs_script *nights, const ovs_request *req, int64_t buyer);
 
 /* xPrepare for them, once per run on env->redis[0]: SET stock:<sku> to env->stock for
  * every one of env->skus, or remove every taken night an earlier run left. Returns OVS_OK

@@ -15,8 +15,9 @@ static const struct {
     { "sqlite", {
         [OVS_SQLREQ_GUARDED_DECREMENT] = "UPDATE skus SET stock = stock - 1 WHERE id = ? AND stock > 0",
         [OVS_SQLREQ_DECREMENT] = "UPDATE skus SET stock = stock - 1 WHERE id = ?",
-        [OVS_SQLREQ_ORDER] = "INSERT INTO orders(sku, buyer, fence, created_ns) VALUES (?, ?, NULL, ?)",
+        [OVS_SQLREQ_ORDER] = "INSERT INTO orders(sku, buyer, fence, created_ns) VALUES (?, ?, ?, ?)",
         [OVS_SQLREQ_STOCK] = "SELECT stock FROM skus WHERE id = ?",
+        /* Half-open ranges overlap when each starts before the other ends. */
         [OVS_SQLREQ_OVERLAPPING] = "SELECT count(*) FROM bookings WHERE hotel = ? AND room = ?"
                                    " AND status = 'confirmed' AND check_in < ? AND check_out > ?",
         [OVS_SQLREQ_BOOK] = "INSERT INTO bookings(hotel, room, check_in, check_out, guest, status)"
@@ -31,7 +32,7 @@ static const struct {
     { "postgresql", {
         [OVS_SQLREQ_GUARDED_DECREMENT] = "UPDATE skus SET stock = stock - 1 WHERE id = $1 AND stock > 0",
         [OVS_SQLREQ_DECREMENT] = "UPDATE skus SET stock = stock - 1 WHERE id = $1",
-        [OVS_SQLREQ_ORDER] = "INSERT INTO orders(sku, buyer, fence, created_ns) VALUES ($1, $2, NULL, $3)",
+        [OVS_SQLREQ_ORDER] = "INSERT INTO orders(sku, buyer, fence, created_ns) VALUES ($1, $2, $3, $4)",
         [OVS_SQLREQ_STOCK] = "SELECT stock FROM skus WHERE id = $1",
         [OVS_SQLREQ_OVERLAPPING] = "SELECT count(*) FROM bookings WHERE hotel = $1 AND room = $2"
                                    " AND status = 'confirmed' AND check_in < $3 AND check_out > $4",
@@ -49,7 +50,7 @@ static const struct {
     { "mysql", {
         [OVS_SQLREQ_GUARDED_DECREMENT] = "UPDATE skus SET stock = stock - 1 WHERE id = ? AND stock > 0",
         [OVS_SQLREQ_DECREMENT] = "UPDATE skus SET stock = stock - 1 WHERE id = ?",
-        [OVS_SQLREQ_ORDER] = "INSERT INTO orders(sku, buyer, fence, created_ns) VALUES (?, ?, NULL, ?)",
+        [OVS_SQLREQ_ORDER] = "INSERT INTO orders(sku, buyer, fence, created_ns) VALUES (?, ?, ?, ?)",
         [OVS_SQLREQ_STOCK] = "SELECT stock FROM skus WHERE id = ?",
         [OVS_SQLREQ_OVERLAPPING] = "SELECT count(*) FROM bookings WHERE hotel = ? AND room = ?"
                                    " AND status = 'confirmed' AND check_in < ? AND check_out > ?",
@@ -64,18 +65,26 @@ static const struct {
     } },
 };
 
+const char *ovs_sqlreq_text(const char *dialect, enum ovs_sqlreq_stmt id)
+{
+    if ((int)id < 0 || (int)id >= OVS_SQLREQ__COUNT)
+        return NULL;
+    for (size_t i = 0; i < sizeof(dialects) / sizeof(dialects[0]); i++)
+        if (strcmp(dialects[i].dialect, dialect) == 0)
+            return dialects[i].sql[id];
+    return NULL;
+}
+
 int ovs_sqlreq_open(ovs_sqlreq *q, ovs_shopdb *db)
 {
     q->db = db;
-    for (size_t i = 0; i < sizeof(dialects) / sizeof(dialects[0]); i++) {
-        if (strcmp(dialects[i].dialect, db->m->name) != 0)
-            continue;
-        for (int k = 0; k < OVS_SQLREQ__COUNT; k++)
-            if (db->m->xPrepare(db, dialects[i].sql[k], &q->st[k]) != OVS_OK)
-                return OVS_ERR;
-        return OVS_OK;
-    }
-    return ovs_shopdb_fail(db, OVS_ERR, OVS_SQLE_OTHER, "no SQL for back end %s", db->m->name);
+    if (ovs_sqlreq_text(db->m->name, OVS_SQLREQ_STOCK) == NULL)
+        return ovs_shopdb_fail(db, OVS_ERR, OVS_SQLE_OTHER, "no SQL for back end %s",
+                               db->m->name);
+    for (int k = 0; k < OVS_SQLREQ__COUNT; k++)
+        if (db->m->xPrepare(db, ovs_sqlreq_text(db->m->name, (enum ovs_sqlreq_stmt)k), &q->st[k]) != OVS_OK)
+            return OVS_ERR;
+    return OVS_OK;
 }
 
 void ovs_sqlreq_close(ovs_sqlreq *q)
@@ -105,6 +114,7 @@ int ovs_sqlreq_run(ovs_sqlreq *q, enum ovs_sqlreq_stmt id, const ovs_request *r,
     case OVS_SQLREQ_ORDER:
         p[np++] = OVS_SQLV_INT(r->sku);
         p[np++] = OVS_SQLV_INT(buyer);
+        p[np++] = OVS_SQLV_NULL; /* unfenced: no lock token guards this write */
         p[np++] = OVS_SQLV_INT(ovs_now_ns());
         break;
     case OVS_SQLREQ_OVERLAPPING:

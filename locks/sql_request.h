@@ -2,9 +2,11 @@
  * that are whole operations on the shop's database (optimistic-sql, sql-serializable).
  *
  * Those strategies see the shop only as env->shop (core/shopdb.h), never the engine's
- * shop.c, so the statements they run are written here, once per dialect, against the
- * tables engine/shop.h describes: the same rows the checker judges. Each statement is
- * prepared once per connection, at open.
+ * shop.c, so the statements of a request are written here, once per dialect, against the
+ * tables engine/shop.h describes: the same rows the checker judges. They are the one text
+ * of each: the harness's own check and act (engine/shop.c) prepare the same ones
+ * (ovs_sqlreq_text), so a strategy's sale and the harness's cannot drift apart. Each
+ * statement is prepared once per connection, at open.
  *
  * Outcome rule, as everywhere: a statement that failed before COMMIT certainly did not
  * happen (its transaction is rolled back here); a COMMIT whose answer was lost may have
@@ -18,7 +20,8 @@
 enum ovs_sqlreq_stmt {
     OVS_SQLREQ_GUARDED_DECREMENT, /* (sku): stock - 1 only where stock > 0 */
     OVS_SQLREQ_DECREMENT,         /* (sku): stock - 1, unguarded (after a check) */
-    OVS_SQLREQ_ORDER,             /* (sku, buyer, created_ns) */
+    OVS_SQLREQ_ORDER,             /* (sku, buyer, fence, created_ns); ovs_sqlreq_run binds
+                                     fence NULL */
     OVS_SQLREQ_STOCK,             /* (sku) -> stock */
     OVS_SQLREQ_OVERLAPPING,       /* (hotel, room, check_out, check_in) -> count */
     OVS_SQLREQ_BOOK,              /* (hotel, room, check_in, check_out, guest) */
@@ -32,6 +35,9 @@ typedef struct ovs_sqlreq {
     ovs_sqlstmt *st[OVS_SQLREQ__COUNT];      /* prepared at open; NULL after close */
 } ovs_sqlreq;
 
+/* The text of statement id in dialect (a back end's m->name), or NULL when there is no
+ * such dialect or statement. */
+const char *ovs_sqlreq_text(const char *dialect, enum ovs_sqlreq_stmt id);
 /* Prepare every statement on db in its dialect. OVS_OK, or OVS_ERR with db->errstr. */
 int ovs_sqlreq_open(ovs_sqlreq *q, ovs_shopdb *db);
 /* Finalize; accepts a zeroed or partly opened q. */

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "core/util.h"
+#include "locks/sql_request.h"
 #include "shops/shops.h"
 
 /* The shop's own statements, prepared once per connection. */
@@ -127,15 +128,7 @@ static const dialect dialects[] = {
              * purpose (see fence_each). */
             [ST_FENCE_VERIFY] = "UPDATE fences SET token = token WHERE key = ?1 AND token = ?2",
             [ST_FENCE_TOKEN] = "SELECT token FROM fences WHERE key = ?",
-            [ST_STOCK] = "SELECT stock FROM skus WHERE id = ?",
             [ST_ORDERS] = "SELECT count(*) FROM orders WHERE sku = ?",
-            /* Half-open ranges overlap when each starts before the other ends. */
-            [ST_OVERLAPPING] = "SELECT count(*) FROM bookings WHERE hotel = ? AND room = ?"
-                               " AND status = 'confirmed' AND check_in < ? AND check_out > ?",
-            [ST_DECREMENT] = "UPDATE skus SET stock = stock - 1 WHERE id = ?",
-            [ST_ORDER] = "INSERT INTO orders(sku, buyer, fence, created_ns) VALUES (?, ?, ?, ?)",
-            [ST_BOOK] = "INSERT INTO bookings(hotel, room, check_in, check_out, guest, status)"
-                        " VALUES (?, ?, ?, ?, ?, 'confirmed')",
         },
     },
     {
@@ -160,15 +153,7 @@ static const dialect dialects[] = {
                                   " WHERE excluded.token >= fences.token",
             [ST_FENCE_VERIFY] = "UPDATE fences SET token = token WHERE key = $1 AND token = $2",
             [ST_FENCE_TOKEN] = "SELECT token FROM fences WHERE key = $1",
-            [ST_STOCK] = "SELECT stock FROM skus WHERE id = $1",
             [ST_ORDERS] = "SELECT count(*) FROM orders WHERE sku = $1",
-            [ST_OVERLAPPING] = "SELECT count(*) FROM bookings WHERE hotel = $1 AND room = $2"
-                               " AND status = 'confirmed' AND check_in < $3 AND check_out > $4",
-            [ST_DECREMENT] = "UPDATE skus SET stock = stock - 1 WHERE id = $1",
-            [ST_ORDER] = "INSERT INTO orders(sku, buyer, fence, created_ns)"
-                         " VALUES ($1, $2, $3, $4)",
-            [ST_BOOK] = "INSERT INTO bookings(hotel, room, check_in, check_out, guest, status)"
-                        " VALUES ($1, $2, $3, $4, $5, 'confirmed')",
         },
     },
     {
@@ -196,14 +181,7 @@ static const dialect dialects[] = {
              * counts 1 while the token is the key's. */
             [ST_FENCE_VERIFY] = "UPDATE fences SET token = token WHERE `key` = ? AND token = ?",
             [ST_FENCE_TOKEN] = "SELECT token FROM fences WHERE `key` = ?",
-            [ST_STOCK] = "SELECT stock FROM skus WHERE id = ?",
             [ST_ORDERS] = "SELECT count(*) FROM orders WHERE sku = ?",
-            [ST_OVERLAPPING] = "SELECT count(*) FROM bookings WHERE hotel = ? AND room = ?"
-                               " AND status = 'confirmed' AND check_in < ? AND check_out > ?",
-            [ST_DECREMENT] = "UPDATE skus SET stock = stock - 1 WHERE id = ?",
-            [ST_ORDER] = "INSERT INTO orders(sku, buyer, fence, created_ns) VALUES (?, ?, ?, ?)",
-            [ST_BOOK] = "INSERT INTO bookings(hotel, room, check_in, check_out, guest, status)"
-                        " VALUES (?, ?, ?, ?, ?, 'confirmed')",
         },
     },
 };
@@ -424,6 +402,21 @@ void ovs_shop_close(ovs_shop *shop)
     free(shop);
 }
 
+/* The text of statement i in d's dialect. A request's own statements - read the stock or
+ * the overlapping stays, decrement, insert the order or the booking - are the ones the
+ * SQL strategies run (locks/sql_request.c), written once; the rest are the shop's. */
+static const char *stmt_text(const dialect *d, enum shop_stmt i)
+{
+    switch (i) {
+    case ST_STOCK: return ovs_sqlreq_text(d->name, OVS_SQLREQ_STOCK);
+    case ST_OVERLAPPING: return ovs_sqlreq_text(d->name, OVS_SQLREQ_OVERLAPPING);
+    case ST_DECREMENT: return ovs_sqlreq_text(d->name, OVS_SQLREQ_DECREMENT);
+    case ST_ORDER: return ovs_sqlreq_text(d->name, OVS_SQLREQ_ORDER);
+    case ST_BOOK: return ovs_sqlreq_text(d->name, OVS_SQLREQ_BOOK);
+    default: return d->sql[i];
+    }
+}
+
 int ovs_shop_open(const ovs_shop_loc *loc, ovs_shop **out, char *err, size_t errlen)
 {
     ovs_shop *shop = calloc(1, sizeof(*shop));
@@ -445,7 +438,8 @@ int ovs_shop_open(const ovs_shop_loc *loc, ovs_shop **out, char *err, size_t err
         return rc;
     }
     for (int i = 0; i < ST__COUNT; i++)
-        if (shop->db->m->xPrepare(shop->db, shop->d->sql[i], &shop->st[i]) != OVS_OK) {
+        if (shop->db->m->xPrepare(shop->db, stmt_text(shop->d, (enum shop_stmt)i),
+                                  &shop->st[i]) != OVS_OK) {
             ovs_seterr(err, errlen, "%s", shop->db->errstr);
             ovs_shop_close(shop);
             return OVS_ERR;
