@@ -480,7 +480,7 @@ static void test_kill_restart_aof(void **state)
     start_fleet(fx, 1, OVS_PERSIST_AOF);
     port = port_of(fx, 0);
     config_is(port, "appendonly", "yes");
-    config_is(port, "appendfsync", "everysec");
+    config_is(port, "appendfsync", "always");
     config_is(port, "save", "");
 
     set_ok(port, "k", "v");

@@ -30,7 +30,7 @@ typedef struct ovs_fleet_opts {
     const char *redis_server; /* executable; NULL finds one (see ovs_redis_server_path) */
     int persistence;          /* enum ovs_persistence (scenario.h): NONE (0, default), RDB
                                  (dump.rdb written only by ovs_fleet_snapshot), AOF
-                                 (appendonly yes, appendfsync everysec) */
+                                 (appendonly yes, appendfsync always) */
 } ovs_fleet_opts;
 
 /* Start opts->nodes servers and wait (bounded) until each answers PING. The private

@@ -47,8 +47,8 @@ typedef struct ovs_client_spec {
 enum ovs_persistence {
     OVS_PERSIST_NONE, /* nothing on disk: a restart comes back empty */
     OVS_PERSIST_RDB,  /* snapshots only, taken by `action = snapshot` faults */
-    OVS_PERSIST_AOF,  /* appendonly yes, appendfsync everysec: a SIGKILL loses nothing
-                         Redis already wrote to the AOF */
+    OVS_PERSIST_AOF,  /* appendonly yes, appendfsync always: a SIGKILL loses no write
+                         Redis acknowledged */
 };
 
 /* What a [fault NAME] section does. */
