@@ -17,76 +17,51 @@
  *    range waits or deadlocks (the server rolls one back: retried here);
  *  - on PostgreSQL the NOT EXISTS reads a snapshot and locks nothing that does not exist:
  *    two guarded inserts that run at once both see a free room and both insert. That is
- *    what optimistic-sql-exclusion's constraint is for; here it is claimed nowhere.
+ *    what optimistic-sql-exclusion's constraint is for (optimistic_sql_exclusion.c,
+ *    which shares this body); here it is claimed nowhere.
  *
  * Think time has no place here: there is no window between a check and an act. */
-#include <string.h>
+#include "locks/optimistic_sql.h"
 
-#include "core/util.h"
-#include "locks/sql_request.h"
-#include "locks/strategy.h"
+#include <string.h>
 
 enum { P_RETRY_COUNT, P_RETRY_DELAY, P_RETRY_JITTER };
 
-static const ovs_param_spec osql_params[] = {
-    [P_RETRY_COUNT] = { "retry_count", 3, "count", NULL, 0, 100000,
-                        "retries of a transaction the server rolled back (deadlock,"
-                        " serialization failure)" },
-    [P_RETRY_DELAY] = { "retry_delay", 0, "ms", NULL, 0, 60000,
-                        "wait before each retry" },
-    [P_RETRY_JITTER] = { "retry_jitter", 2, "ms", NULL, 0, 60000,
-                         "random extra wait before a retry, up to this much on the first"
-                         " and doubling with each further one, to 64 times" },
+const ovs_param_spec ovs_osql_params[OVS_OSQL_NPARAMS] = {
+    OVS_SQLREQ_RETRY_PARAMS(P_RETRY_COUNT),
 };
 
-typedef struct osql {
-    ovs_strategy base;
-    ovs_sqlreq q;
-    enum ovs_sqlerr cls;   /* the class of the last attempt's failure */
-    ovs_rng rng;           /* the retry jitter's */
-} osql;
-
-static int osql_open(ovs_strategy *s, const ovs_env *env)
+int ovs_osql_open(ovs_strategy *s, const ovs_env *env)
 {
-    osql *o = (osql *)s;
+    ovs_osql *o = (ovs_osql *)s;
 
     if (env->shop == NULL)
         return ovs_strategy_fail(s, OVS_ERR, "%s needs a shop connection", s->m->name);
     if (ovs_sqlreq_open(&o->q, env->shop) != OVS_OK)
         return ovs_strategy_fail(s, OVS_ERR, "prepare: %.100s", env->shop->errstr);
+    if (o->book == 0)
+        o->book = OVS_SQLREQ_GUARDED_BOOK;
     ovs_rng_seed(&o->rng, env->seed);
     return OVS_OK;
 }
 
-/* Waits before retry number n (1 for the first). Transactions that deadlocked on the same
- * rows and retry at once meet again: on MariaDB twelve guarded inserts into one room's
- * bookings, retried without a pause, kept rolling each other back (error 1467 on the
- * AUTO-INC lock) for two thousand attempts each. A random wait that widens with each
- * failure breaks the tie, as any client that retries deadlocks has to. */
-static void osql_backoff(osql *o, unsigned n)
+/* One attempt (ovs_sqlreq_attempt_fn). */
+static int osql_attempt(ovs_strategy *s, const ovs_request *r, int64_t buyer, int64_t think_ns,
+                        enum ovs_sqlerr *cls)
 {
-    const double *v = o->base.env->param->v;
-    double jitter_ms = v[P_RETRY_JITTER] * (double)(1u << (n - 1 < 6 ? n - 1 : 6));
-    int64_t ns = (int64_t)(v[P_RETRY_DELAY] * (double)OVS_NS_PER_MS);
-
-    if (jitter_ms > 0)
-        ns += (int64_t)ovs_rng_below(&o->rng, (uint64_t)(jitter_ms * (double)OVS_NS_PER_MS) + 1);
-    ovs_sleep_ns(ns);
-}
-
-/* One attempt: OVS_OK sold, OVS_REFUSED, or a failure code with db->cls set. */
-static int osql_attempt(osql *o, const ovs_request *r, int64_t buyer)
-{
+    ovs_osql *o = (ovs_osql *)s;
     ovs_shopdb *db = o->q.db;
-    int inventory = o->base.env->workload == OVS_INVENTORY;
+    int inventory = s->env->workload == OVS_INVENTORY;
     int64_t changed = 0;
     int rc;
 
+    (void)think_ns;
     if ((rc = db->m->xBegin(db, OVS_ISO_DEFAULT)) != OVS_OK) {
-        o->cls = db->cls;
-        return ovs_strategy_fail(&o->base, rc, "BEGIN: %.100s", db->errstr);
+        *cls = db->cls;
+        return ovs_strategy_fail(s, rc, "BEGIN: %.100s", db->errstr);
     }
-    rc = ovs_sqlreq_run(&o->q, inventory ? OVS_SQLREQ_GUARDED_DECREMENT : OVS_SQLREQ_GUARDED_BOOK,
+    rc = ovs_sqlreq_run(&o->q, inventory ? OVS_SQLREQ_GUARDED_DECREMENT
+                                         : (enum ovs_sqlreq_stmt)o->book,
                         r, buyer, &changed, NULL);
     if (rc == OVS_OK && changed == 0) {
         db->m->xRollback(db);
@@ -101,40 +76,25 @@ static int osql_attempt(osql *o, const ovs_request *r, int64_t buyer)
     if (rc == OVS_OK)
         return OVS_OK;
     /* The failure's class and words, before a ROLLBACK's success overwrites them. */
-    o->cls = db->cls;
-    ovs_strategy_fail(&o->base, rc, "%.110s", db->errstr);
+    *cls = db->cls;
+    ovs_strategy_fail(s, rc, "%.110s", db->errstr);
     if (rc != OVS_ERR_IO && db->m->xInTransaction(db))
         db->m->xRollback(db);
+    /* The schema's constraint refused the row: the room is taken, a clean no. */
+    if (o->conflict_refuses && *cls == OVS_SQLE_CONFLICT && rc != OVS_ERR_IO)
+        return OVS_REFUSED;
     return rc;
 }
 
-static int osql_execute(ovs_strategy *s, const ovs_request *r, int64_t buyer, int64_t think_ns)
+int ovs_osql_execute(ovs_strategy *s, const ovs_request *r, int64_t buyer, int64_t think_ns)
 {
-    osql *o = (osql *)s;
-    unsigned retries = (unsigned)s->env->param->v[P_RETRY_COUNT];
-    char why[sizeof(s->errstr)];
-    int rc;
-
-    (void)think_ns;
-    for (s->attempts = 1;; s->attempts++) {
-        rc = osql_attempt(o, r, buyer);
-        if (rc == OVS_OK || rc == OVS_REFUSED || rc == OVS_BUSY)
-            return rc;
-        memcpy(why, s->errstr, sizeof(why));
-        if (rc == OVS_ERR_IO)
-            return ovs_strategy_fail(s, OVS_ERR_IO, "%.100s: outcome unknown", why);
-        if (!ovs_sqlreq_retryable(o->cls))
-            return OVS_ERR;
-        if (s->attempts > retries)
-            return ovs_strategy_fail(s, OVS_BUSY, "rolled back by the server %u times: %.80s",
-                                     s->attempts, why);
-        osql_backoff(o, s->attempts);
-    }
+    return ovs_sqlreq_retrying(s, &((ovs_osql *)s)->rng, P_RETRY_COUNT, osql_attempt, r, buyer,
+                               think_ns);
 }
 
-static void osql_close(ovs_strategy *s)
+void ovs_osql_close(ovs_strategy *s)
 {
-    osql *o = (osql *)s;
+    ovs_osql *o = (ovs_osql *)s;
 
     if (o->q.db != NULL)
         o->q.db->m->xRollback(o->q.db);
@@ -154,11 +114,11 @@ const ovs_strategy_methods ovs_strategy_optimistic_sql = {
     .summary = "no lock: UPDATE ... WHERE stock > 0 with the order in one transaction;"
                " bookings one INSERT ... WHERE NOT EXISTS (no guard on PostgreSQL)",
     .claims_safe = 1,
-    .size = sizeof(osql),
-    .params = osql_params,
-    .n_params = sizeof(osql_params) / sizeof(osql_params[0]),
-    .xOpen = osql_open,
-    .xExecute = osql_execute,
-    .xClose = osql_close,
+    .size = sizeof(ovs_osql),
+    .params = ovs_osql_params,
+    .n_params = OVS_OSQL_NPARAMS,
+    .xOpen = ovs_osql_open,
+    .xExecute = ovs_osql_execute,
+    .xClose = ovs_osql_close,
     .xClaims = osql_claims,
 };

@@ -16,6 +16,8 @@
 
 #include "core/request.h"
 #include "core/shopdb.h"
+#include "core/util.h"
+#include "locks/strategy.h"
 
 enum ovs_sqlreq_stmt {
     OVS_SQLREQ_GUARDED_DECREMENT, /* (sku): stock - 1 only where stock > 0 */
@@ -27,6 +29,9 @@ enum ovs_sqlreq_stmt {
     OVS_SQLREQ_BOOK,              /* (hotel, room, check_in, check_out, guest) */
     OVS_SQLREQ_GUARDED_BOOK,      /* the same, inserted only where no confirmed booking of
                                      the room overlaps: one statement */
+    OVS_SQLREQ_BOOK_OR_NOTHING,   /* the same as BOOK, inserting nothing where a constraint
+                                     of the schema refuses the row (PostgreSQL: ON
+                                     CONFLICT DO NOTHING); NULL in the other dialects */
     OVS_SQLREQ__COUNT
 };
 
@@ -38,7 +43,7 @@ typedef struct ovs_sqlreq {
 /* The text of statement id in dialect (a back end's m->name), or NULL when there is no
  * such dialect or statement. */
 const char *ovs_sqlreq_text(const char *dialect, enum ovs_sqlreq_stmt id);
-/* Prepare every statement on db in its dialect. OVS_OK, or OVS_ERR with db->errstr. */
+/* Prepare every statement db's dialect has. OVS_OK, or OVS_ERR with db->errstr. */
 int ovs_sqlreq_open(ovs_sqlreq *q, ovs_shopdb *db);
 /* Finalize; accepts a zeroed or partly opened q. */
 void ovs_sqlreq_close(ovs_sqlreq *q);
@@ -49,6 +54,31 @@ int ovs_sqlreq_run(ovs_sqlreq *q, enum ovs_sqlreq_stmt id, const ovs_request *r,
 /* Whether a failure of class cls is one the server asks the client to retry the whole
  * transaction after (a serialization failure, a deadlock it broke). */
 int ovs_sqlreq_retryable(enum ovs_sqlerr cls);
+
+/* Retrying a whole transaction the server rolled back, for the strategies that run one
+ * (optimistic-sql, sql-serializable). Their parameter tables take these three entries at
+ * indices c, c + 1 and c + 2, which ovs_sqlreq_retrying reads. */
+#define OVS_SQLREQ_RETRY_PARAMS(c)                                                           \
+    [(c)] = { "retry_count", 3, "count", NULL, 0, 100000,                                     \
+              "retries of a transaction the server rolled back (deadlock, serialization"      \
+              " failure)" },                                                                 \
+    [(c) + 1] = { "retry_delay", 0, "ms", NULL, 0, 60000, "wait before each retry" },         \
+    [(c) + 2] = { "retry_jitter", 2, "ms", NULL, 0, 60000,                                    \
+                  "random extra wait before a retry, up to this much before the first and"    \
+                  " doubling with each further one, to 64 times" }
+
+/* One attempt at the whole request in one transaction, leaving none open: OVS_OK,
+ * OVS_REFUSED, OVS_BUSY, or a failure code with s->errstr and *cls its class. */
+typedef int (*ovs_sqlreq_attempt_fn)(ovs_strategy *s, const ovs_request *r, int64_t buyer,
+                                     int64_t think_ns, enum ovs_sqlerr *cls);
+
+/* Attempt until it answers, the failure is not one to retry (OVS_ERR; OVS_ERR_IO, the
+ * outcome unknown, is never retried), or retry_count retries were rolled back too
+ * (OVS_BUSY), waiting between attempts as the parameters at p_retry say; s->attempts
+ * counts. */
+int ovs_sqlreq_retrying(ovs_strategy *s, ovs_rng *rng, int p_retry, ovs_sqlreq_attempt_fn fn,
+                        const ovs_request *r, int64_t buyer, int64_t think_ns);
+
 /* COMMIT, after a failure of which the transaction is not left open: OVS_OK; OVS_ERR_IO
  * when the outcome is unknown; otherwise OVS_ERR (rolled back, nothing written). */
 int ovs_sqlreq_commit(ovs_shopdb *db);

@@ -84,7 +84,9 @@ typedef struct ovs_env {
                                    whichever back end the run uses (shop->m->name:
                                    "sqlite", "postgresql", "mysql"); the harness's check
                                    and act run on it too, so a transaction a strategy
-                                   opens there holds them. NULL in xPrepare */
+                                   opens there holds them. In xPrepare, a connection
+                                   of its own, closed after: for a strategy whose
+                                   protection is in the schema (a constraint) */
     /* A sale made outside SQL (in Redis) for buyer: hand its order over to reach SQL, as
      * production systems push it through a job queue (the runner's write-back queue).
      * Thread-safe. Returns 0, or -1 when orders are no longer taken: the sale will then
@@ -149,7 +151,7 @@ struct ovs_strategy_methods {
      * NULL means 0. */
     int (*xNodes)(const ovs_params *p);
     /* Once per run before any client: seed Redis state from env (stock keys), load
-     * scripts. s is a zeroed instance of m->size bytes that is never opened or closed:
+     * scripts, add to the shop's schema through env->shop. s is a zeroed instance of m->size bytes that is never opened or closed:
      * only its base is for use, to fail with. NULL when not needed. Returns OVS_OK or
      * OVS_ERR (s->errstr). */
     int (*xPrepare)(ovs_strategy *s, const ovs_env *env);

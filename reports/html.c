@@ -127,6 +127,8 @@ static const char *html_class(sqlite3_stmt *st)
 
     if (html_is(status, "error"))
         return "v-error";
+    if (html_is(status, "n/a"))
+        return "v-none";
     if (!html_is(status, "ok"))
         return "v-aborted";
     if (html_is(verdict, "unsafe"))
@@ -154,6 +156,11 @@ static void html_verdict(FILE *out, sqlite3_stmt *st)
             ovs_html_esc(out, head);
             fputs("</span>", out);
         }
+        return;
+    }
+    if (html_is(status, "n/a") && ovs_rdb_text(st, OVS_RDB_CELL_ERROR) != NULL) {
+        ovs_html_esc(out, ovs_rdb_text(st, OVS_RDB_CELL_ERROR));
+        fputs("</span>", out);
         return;
     }
     if (!html_is(status, "ok")) {

@@ -23,19 +23,20 @@ void ovs_xml_escape(FILE *out, const char *s)
 
 int ovs_junit_write(FILE *out, const char *suite_name, const ovs_junit_case *cases, int n)
 {
-    int failures = 0;
+    int failures = 0, skipped = 0;
     double total = 0;
 
     for (int i = 0; i < n; i++) {
         failures += cases[i].failed;
+        skipped += cases[i].skipped != NULL;
         total += cases[i].seconds;
     }
     fprintf(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     fprintf(out, "<testsuites tests=\"%d\" failures=\"%d\" time=\"%.3f\">\n", n, failures, total);
     fprintf(out, "  <testsuite name=\"");
     ovs_xml_escape(out, suite_name);
-    fprintf(out, "\" tests=\"%d\" failures=\"%d\" errors=\"0\" skipped=\"0\" time=\"%.3f\">\n",
-            n, failures, total);
+    fprintf(out, "\" tests=\"%d\" failures=\"%d\" errors=\"0\" skipped=\"%d\" time=\"%.3f\">\n",
+            n, failures, skipped, total);
     for (int i = 0; i < n; i++) {
         const ovs_junit_case *c = &cases[i];
         fprintf(out, "    <testcase classname=\"");
@@ -43,6 +44,12 @@ int ovs_junit_write(FILE *out, const char *suite_name, const ovs_junit_case *cas
         fprintf(out, "\" name=\"");
         ovs_xml_escape(out, c->name);
         fprintf(out, "\" time=\"%.3f\"", c->seconds);
+        if (c->skipped != NULL) {
+            fprintf(out, ">\n      <skipped message=\"");
+            ovs_xml_escape(out, c->skipped);
+            fprintf(out, "\"/>\n    </testcase>\n");
+            continue;
+        }
         if (!c->failed) {
             fprintf(out, "/>\n");
             continue;

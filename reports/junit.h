@@ -15,6 +15,7 @@ typedef struct ovs_junit_case {
     int failed;          /* 1 when the cell did not match its expectation */
     const char *message; /* one line: why it failed (NULL when it passed) */
     const char *detail;  /* longer text: the figure and the scenario file (may be NULL) */
+    const char *skipped; /* why the cell was not run (n/a on its back end), or NULL */
 } ovs_junit_case;
 
 /* Write the XML to out. Returns 0 or -1 on a write error. */

@@ -76,7 +76,10 @@ static void sum_verdict(FILE *out, sqlite3_stmt *st)
     if (status == NULL || strcmp(status, "ok") != 0) {
         /* An aborted or failed run proves nothing either way, so it is not compared with
          * its expectation: the cell says why there is no verdict instead. */
-        if (status != NULL && strcmp(status, "error") == 0) {
+        if (status != NULL && strcmp(status, "n/a") == 0 &&
+            ovs_rdb_text(st, OVS_RDB_CELL_ERROR) != NULL) {
+            sum_cell(out, ovs_rdb_text(st, OVS_RDB_CELL_ERROR));
+        } else if (status != NULL && strcmp(status, "error") == 0) {
             fputs("error", out);
             if (ovs_rdb_text(st, OVS_RDB_CELL_ERROR) != NULL) {
                 char head[OVS_RDB_ERROR_HEAD];

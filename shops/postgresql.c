@@ -63,6 +63,8 @@ static int pg_fail(pg_db *d, PGresult *res, const char *what)
         cls = OVS_SQLE_CONNECTION;
     } else if (state && strcmp(state, "40001") == 0) {
         cls = OVS_SQLE_SERIALIZATION;
+    } else if (state && (strcmp(state, "23505") == 0 || strcmp(state, "23P01") == 0)) {
+        cls = OVS_SQLE_CONFLICT;
     } else if (state && strcmp(state, "40P01") == 0) {
         cls = OVS_SQLE_DEADLOCK;
     } else if (state && (strcmp(state, "55P03") == 0 || strcmp(state, "57014") == 0)) {

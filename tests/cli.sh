@@ -142,7 +142,12 @@ check "index.html loads nothing from the network" bash -c "! grep -qiE '(src|hre
 # at 500 buyers.
 out=$tmp/out-bench
 adapters='^(node-redlock|node-redlock-using|python-setnx)$'
-names=$("$bin" list | sed -n '/^strategies:/,/^$/p' | grep -E '^  [a-z]' | awk '{print $1}' | grep -vE "$adapters")
+# The strategies that run on SQLite, bench's shop here: those that run only on a server
+# say so in a "runs on" line.
+servers_only=$("$bin" list | sed -n '/^strategies:/,/^$/p' |
+  awk '/^  [a-z]/ {name = $1} /^      runs on / && $3 !~ /sqlite/ {print name}' | paste -sd'|')
+names=$("$bin" list | sed -n '/^strategies:/,/^$/p' | grep -E '^  [a-z]' | awk '{print $1}' |
+  grep -vE "$adapters" | grep -vxE "${servers_only:-^$}")
 only=$(for n in $names; do printf -- '--strategy %s ' "$n"; done)
 # shellcheck disable=SC2086 # one word per option
 "$bin" bench --ops 2000 --buyers 500 --connections 4 $only --out "$out" >"$tmp/bench" 2>"$tmp/err"; rc=$?

@@ -64,6 +64,8 @@ static int cells_for(const ovs_scenario *sc, const cli_options *o,
 static int judge(const cli_options *o, const ovs_strategy_methods *m, const ovs_cell_result *r,
                  int rc, char *why, size_t len)
 {
+    if (rc == 0 && r->status == OVS_RUN_NA)
+        return 0; /* no verdict to judge: the strategy does not exist on that back end */
     if (rc != 0 || r->status != OVS_RUN_OK) {
         snprintf(why, len, "the run %s: %s",
                  r->status == OVS_RUN_ABORTED ? "was aborted" : "failed", r->error);
@@ -96,6 +98,7 @@ typedef struct cell_plan {
     const ovs_strategy_methods *m;
     ovs_params p;
     int sql;          /* index into o->sql, or -1 for the default (SQLite) */
+    int na;           /* 1: the strategy does not run on that back end; recorded n/a */
     char label[96];   /* the strategy as messages and JUnit name the cell:
                          "sql-pessimistic x postgresql" off SQLite or with several */
 } cell_plan;
@@ -136,7 +139,7 @@ static int run_cells(cli_options *o, ovs_scenario *scs, int nsc, int64_t *last_r
     /* The servers the harness starts for the shop (cli_sql.c), once for every cell. */
     cli_sql_server servers[CLI_MAX_SQL];
     int nb = o->n_sql > 0 ? o->n_sql : 1;
-    int total = 0, need_redis = 0, mismatches = 0, failures = 0, env_fail = 0, rc = 0;
+    int total = 0, n_na = 0, need_redis = 0, mismatches = 0, failures = 0, env_fail = 0, rc = 0;
     int tty = isatty(STDERR_FILENO), color = cli_color(STDERR_FILENO);
     ovs_results *db = NULL;
     const ovs_strategy_methods *ms[CLI_MAX_STRATEGIES];
@@ -161,15 +164,27 @@ static int run_cells(cli_options *o, ovs_scenario *scs, int nsc, int64_t *last_r
             }
             for (int b = 0; b < nb; b++) {
                 cell_plan *c = &plan[total++];
-                *c = (cell_plan){ &scs[i], ms[k], ps[k], o->n_sql > 0 ? b : -1, "" };
+                const char *backend = o->n_sql > 0 ? o->sql[b]->name : "sqlite";
+                *c = (cell_plan){ &scs[i], ms[k], ps[k], o->n_sql > 0 ? b : -1,
+                                  !ovs_strategy_runs_on(ms[k], backend), "" };
+                n_na += c->na;
                 if (o->n_sql > 1 || (o->n_sql == 1 && strcmp(o->sql[0]->name, "sqlite") != 0))
                     snprintf(c->label, sizeof(c->label), "%s x %s", ms[k]->name,
                              o->sql[b]->name);
                 else
                     snprintf(c->label, sizeof(c->label), "%s", ms[k]->name);
-                need_redis |= ovs_cell_nodes(&scs[i], ms[k], &ps[k]) > 0;
+                need_redis |= !c->na && ovs_cell_nodes(&scs[i], ms[k], &ps[k]) > 0;
             }
         }
+    }
+    /* Asked for nothing that exists where it was asked: a usage error, before anything
+     * starts. Some n/a cells among others are recorded as such and say so. */
+    if (total > 0 && n_na == total) {
+        fprintf(stderr, "oversell %s: %s is n/a on %s: it runs on %s (choose one with --sql)\n",
+                o->cmd, plan[0].m->name, o->n_sql > 0 ? o->sql[0]->name : "sqlite",
+                OVS_STRATEGY_FIELD(plan[0].m, backends, NULL));
+        free(plan);
+        return EXIT_USAGE;
     }
     if (need_redis) {
         if (o->redis_server == NULL && ovs_redis_server_path(server, sizeof(server)) != 0) {
@@ -272,7 +287,8 @@ static int run_cells(cli_options *o, ovs_scenario *scs, int nsc, int64_t *last_r
                     plan[c].sc->path);
         mismatches += bad && r.status == OVS_RUN_OK;
         jc[c] = (ovs_junit_case){ scn, stn, r.seconds, bad, bad ? why[c] : NULL,
-                                  plan[c].sc->path };
+                                  plan[c].sc->path,
+                                  r.status == OVS_RUN_NA ? r.error : NULL };
     }
 
     if (ovs_report_write_all(db->db, o->out_dir, err, sizeof(err)) != 0) {
@@ -295,11 +311,16 @@ static int run_cells(cli_options *o, ovs_scenario *scs, int nsc, int64_t *last_r
         ovs_report_summary(db->db, stdout, err, sizeof(err)) != 0)
         fprintf(stderr, "oversell %s: summary: %s\n", o->cmd, err);
     if (o->mode == CLI_GATE) {
-        int bad = 0;
-        for (int c = 0; c < done; c++)
+        int bad = 0, na = 0;
+        for (int c = 0; c < done; c++) {
             bad += jc[c].failed;
-        fprintf(stderr, "gate: %d cell%s, %d failed%s\n", done, done == 1 ? "" : "s", bad,
-                atomic_load(stop) ? " (interrupted)" : "");
+            na += jc[c].skipped != NULL;
+        }
+        char nas[48] = "";
+        if (na > 0)
+            snprintf(nas, sizeof(nas), " (%d n/a on their back end)", na);
+        fprintf(stderr, "gate: %d cell%s%s, %d failed%s\n", done, done == 1 ? "" : "s", nas,
+                bad, atomic_load(stop) ? " (interrupted)" : "");
     }
 
     if (atomic_load(stop) && !env_fail) {

@@ -73,6 +73,9 @@ static int cmd_list(int argc, char **argv)
         printf("  %-22s %s%s\n", (*m)->name, (*m)->summary,
                (*m)->claims_safe ? "" : " [claims no safety]");
         printf("      %-16s %s\n", "origin", ovs_strategy_origin(*m));
+        if (OVS_STRATEGY_FIELD(*m, backends, NULL) != NULL)
+            printf("      %-16s %s (n/a on the others)\n", "runs on",
+                   OVS_STRATEGY_FIELD(*m, backends, NULL));
         if (why)
             printf("      %-16s %s\n", "unavailable", why);
         for (int i = 0; i < (*m)->n_params; i++) {

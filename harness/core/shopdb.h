@@ -47,6 +47,8 @@ enum ovs_sqlerr {
     OVS_SQLE_DEADLOCK,      /* SQLSTATE 40P01, MariaDB 1213: retry the transaction */
     OVS_SQLE_CONNECTION,    /* OVS_ERR_IO: lost, or (xConnect) never made */
     OVS_SQLE_AUTH,          /* xConnect: login refused (OVS_ERR_ENV) */
+    OVS_SQLE_CONFLICT,      /* a constraint refused the row: SQLSTATE 23505 unique,
+                               23P01 exclusion (OVS_ERR) */
 };
 
 /* A transaction's isolation level. SQLite has one (SERIALIZABLE): every level asks for

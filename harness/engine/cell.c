@@ -85,6 +85,15 @@ int ovs_cell_run(const ovs_cell *cell, ovs_results *db, ovs_cell_result *out)
     snprintf(shop_db, sizeof(shop_db), "%s%s", out->shop,
              loc.ns[0] == '\0' ? "" : cell->keep_shop ? " (kept)" : " (dropped after the run)");
 
+    /* Nothing to run on this back end: recorded as such, with where it does run. */
+    if (!ovs_strategy_runs_on(m, loc.m->name)) {
+        out->status = OVS_RUN_NA;
+        out->expect = -1;
+        snprintf(out->error, sizeof(out->error), "n/a on %s (%s runs on %s)", loc.m->name,
+                 m->name, OVS_STRATEGY_FIELD(m, backends, NULL));
+        snprintf(shop_db, sizeof(shop_db), "none: not run");
+        goto record;
+    }
     if (nodes > 0) {
         int trc = ovs_topology_start(sc, nodes, cell->redis_server, &topo, err,
                                      sizeof(err));
@@ -200,7 +209,7 @@ record:;
         .started_at = started,
         .duration_ns = res.duration_ns,
         .status = ovs_run_status_name(out->status),
-        .error = out->status == OVS_RUN_ERROR ? out->error : NULL,
+        .error = out->status == OVS_RUN_ERROR || out->status == OVS_RUN_NA ? out->error : NULL,
         .verdict = out->status == OVS_RUN_OK ? (out->safe ? "safe" : "unsafe") : NULL,
         .figure = out->status == OVS_RUN_OK ? out->figure : NULL,
         .shop_db = shop_db,

@@ -35,7 +35,7 @@ typedef struct ovs_cell {
 
 typedef struct ovs_cell_result {
     int64_t run_id;        /* row in runs, or -1 when nothing was written */
-    enum ovs_run_status status; /* OK, ABORTED or ERROR */
+    enum ovs_run_status status; /* OK, ABORTED, ERROR, or NA (error says where it runs) */
     int safe;              /* 1 every invariant held, 0 not (valid when status is OK) */
     int expect;            /* the scenario's [expect] for this strategy: 1, 0, -1 none */
     char figure[256];      /* headline behind the verdict */

@@ -21,7 +21,7 @@ static const char *const results_schema =
     "  seed INTEGER NOT NULL, expect TEXT CHECK (expect IN ('safe', 'unsafe')),"
     "  redis_version TEXT, sqlite_version TEXT NOT NULL, started_at TEXT NOT NULL,"
     "  duration_ns INTEGER NOT NULL,"
-    "  status TEXT NOT NULL CHECK (status IN ('ok', 'aborted', 'error')), error TEXT,"
+    "  status TEXT NOT NULL CHECK (status IN ('ok', 'aborted', 'error', 'n/a')), error TEXT,"
     "  verdict TEXT CHECK (verdict IN ('safe', 'unsafe')), figure TEXT, shop_db TEXT,"
     "  requests INTEGER, succeeded INTEGER, refused INTEGER, busy INTEGER, unknown INTEGER,"
     "  errors INTEGER,"

@@ -35,8 +35,8 @@ typedef struct ovs_run_row {
     const char *redis_version, *sqlite_version;
     const char *started_at;   /* UTC ISO 8601 */
     int64_t duration_ns;
-    const char *status;       /* "ok" | "aborted" | "error" */
-    const char *error;        /* NULL unless status is error */
+    const char *status;       /* "ok" | "aborted" | "error" | "n/a" */
+    const char *error;        /* NULL unless status is error, or n/a (then: where it runs) */
     const char *verdict;      /* "safe" | "unsafe" | NULL */
     const char *figure;       /* the headline behind the verdict */
     const char *shop_db;

@@ -573,7 +573,20 @@ int ovs_run(const ovs_run_spec *spec, ovs_run_result *res)
     prep.n_redis = spec->n_redis;
     prep.client = -1;
     prep.seed = sc->seed;
-    if (ovs_strategy_prepare(m, &prep, err, sizeof(err)) != OVS_OK) {
+    prep.shop_backend = spec->shop->m->name;
+    prep.shop_path = spec->shop->target;
+    prep.shop_ns = spec->shop->ns;
+    ovs_shop *prep_shop = NULL;
+    if (m->xPrepare != NULL) {
+        if (ovs_shop_open(spec->shop, &prep_shop, err, sizeof(err)) != 0) {
+            snprintf(res->error, sizeof(res->error), "%s: prepare: shop: %s", m->name, err);
+            goto out;
+        }
+        prep.shop = ovs_shop_db(prep_shop);
+    }
+    int prc = ovs_strategy_prepare(m, &prep, err, sizeof(err));
+    ovs_shop_close(prep_shop);
+    if (prc != OVS_OK) {
         snprintf(res->error, sizeof(res->error), "%s: prepare: %s", m->name, err);
         goto out;
     }
@@ -753,8 +766,9 @@ const char *ovs_run_status_name(enum ovs_run_status s)
 {
     static const char *const names[] = {
         [OVS_RUN_OK] = "ok", [OVS_RUN_ABORTED] = "aborted", [OVS_RUN_ERROR] = "error",
+        [OVS_RUN_NA] = "n/a",
     };
-    return (unsigned)s <= OVS_RUN_ERROR ? names[s] : "error";
+    return (unsigned)s <= OVS_RUN_NA ? names[s] : "error";
 }
 
 void ovs_run_result_free(ovs_run_result *res)

@@ -55,8 +55,10 @@ typedef struct ovs_run_spec {
                                             none. 0 for every real run */
 } ovs_run_spec;
 
-enum ovs_run_status { OVS_RUN_OK, OVS_RUN_ABORTED, OVS_RUN_ERROR };
-/* "ok", "aborted", "error": as the results database stores a run's status. */
+/* OVS_RUN_NA: not run, because the strategy does not exist on the cell's shop back end
+ * (its backends field); recorded so that the matrix says so instead of leaving a hole. */
+enum ovs_run_status { OVS_RUN_OK, OVS_RUN_ABORTED, OVS_RUN_ERROR, OVS_RUN_NA };
+/* "ok", "aborted", "error", "n/a": as the results database stores a run's status. */
 const char *ovs_run_status_name(enum ovs_run_status s);
 
 typedef struct ovs_run_result {

@@ -1,0 +1,27 @@
+/* optimistic_sql.h - the body optimistic-sql and optimistic-sql-exclusion share: one
+ * conditional write per request, in one transaction, retried when the server rolls it
+ * back (optimistic_sql.c). */
+#ifndef OVS_OPTIMISTIC_SQL_H
+#define OVS_OPTIMISTIC_SQL_H
+
+#include "locks/sql_request.h"
+#include "locks/strategy.h"
+
+typedef struct ovs_osql {
+    ovs_strategy base;
+    ovs_sqlreq q;
+    ovs_rng rng;           /* the retries' waits */
+    int book;              /* the booking statement (enum ovs_sqlreq_stmt) xOpen chose;
+                              0 (never a booking statement) for the guarded insert */
+    int conflict_refuses;  /* 1: a constraint's refusal of the row (OVS_SQLE_CONFLICT) is
+                              the answer "taken", not an error; set in xOpen */
+} ovs_osql;
+
+#define OVS_OSQL_NPARAMS 3
+extern const ovs_param_spec ovs_osql_params[OVS_OSQL_NPARAMS];
+
+int ovs_osql_open(ovs_strategy *s, const ovs_env *env);
+int ovs_osql_execute(ovs_strategy *s, const ovs_request *r, int64_t buyer, int64_t think_ns);
+void ovs_osql_close(ovs_strategy *s);
+
+#endif
