@@ -251,7 +251,8 @@ static int sum_numbers(sqlite3 *db, FILE *out, char *err, size_t errlen)
                         "SELECT id, scenario, " OVS_RDB_COLUMN_EXPR ", params, requests,"
                         " succeeded, refused,"
                         " busy, unknown, errors, throughput, p50_ns, p99_ns, max_ns, acquire_fail,"
-                        " retries, duration_ns FROM runs ORDER BY id", &st, err, errlen) < 0)
+                        " retries, duration_ns FROM runs WHERE status != 'n/a' ORDER BY id", &st,
+                        err, errlen) < 0)
         return -1;
     fputs("\n## Numbers\n\n"
           "| run | scenario | strategy | params | requests | succeeded | refused | busy"
