@@ -286,9 +286,12 @@ static int run_cells(cli_options *o, ovs_scenario *scs, int nsc, int64_t *last_r
             fprintf(stderr, "oversell %s: %s x %s: %s (%s)\n", o->cmd, scn, stn, why[c],
                     plan[c].sc->path);
         mismatches += bad && r.status == OVS_RUN_OK;
+        /* r is this iteration's: what JUnit keeps of it goes into the cell's own buffer. */
+        if (r.status == OVS_RUN_NA)
+            snprintf(why[c], sizeof(why[c]), "%s", r.error);
         jc[c] = (ovs_junit_case){ scn, stn, r.seconds, bad, bad ? why[c] : NULL,
                                   plan[c].sc->path,
-                                  r.status == OVS_RUN_NA ? r.error : NULL };
+                                  r.status == OVS_RUN_NA ? why[c] : NULL };
     }
 
     if (ovs_report_write_all(db->db, o->out_dir, err, sizeof(err)) != 0) {
