@@ -179,10 +179,11 @@ int ovs_sqlreq_retrying(ovs_strategy *s, ovs_rng *rng, int p_retry, ovs_sqlreq_a
     const double *v = s->env->param->v;
     unsigned retries = (unsigned)v[p_retry];
     char why[sizeof(s->errstr)];
-    enum ovs_sqlerr cls = OVS_SQLE_OTHER;
+    enum ovs_sqlerr cls;
     int rc;
 
     for (s->attempts = 1;; s->attempts++) {
+        cls = OVS_SQLE_OTHER; /* an attempt that fails without saying why is not retried */
         rc = fn(s, r, buyer, think_ns, &cls);
         if (rc == OVS_OK || rc == OVS_REFUSED || rc == OVS_BUSY)
             return rc;
