@@ -11,9 +11,9 @@
  *
  * Bookings map as in lua-decr (redis_stock.h): WATCH every night key of the stay, MGET
  * them, and when all are free set each to the guest with one MSET inside MULTI/EXEC - all
- * nights or none, and none once another guest claimed any of them meanwhile. Stock and nights are seeded
- * and cleared as lua-decr does, sales reach SQL through the write-back queue, and the
- * harness compares Redis with SQL after the run.
+ * nights or none, and none once another guest claimed any of them meanwhile. Stock and
+ * nights are seeded and cleared as lua-decr does, sales reach SQL through the write-back
+ * queue, and the harness compares Redis with SQL after the run.
  *
  * The WATCH belongs to one connection: if the transaction went out on another one, EXEC
  * would commit unwatched and sell a unit somebody else had already taken. ovs_redis_cmd
@@ -72,9 +72,9 @@ enum attempt {
 
 /* The keys of a request and the guest's value, once per xExecute. */
 typedef struct wm_keys {
-    int n;                                    /* 1 for a unit, the nights of a stay */
-    char (*key)[OVS_NIGHT_KEY_MAX];           /* stock:<sku>, or night:... of each night */
-    char guest[24];                           /* the buyer, written into each night */
+    int n;                          /* 1 for a unit, the nights of a stay */
+    char (*key)[OVS_NIGHT_KEY_MAX]; /* stock:<sku>, or night:... of each night */
+    char guest[24];                 /* the buyer, written into each night */
 } wm_keys;
 
 static int wm_nodes(const ovs_params *p)
