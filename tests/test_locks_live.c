@@ -1,7 +1,8 @@
 /* test_locks_live.c - the Redis strategies against real redis-server processes: setnx,
- * redlock, lua-decr, redis-check-then-decr, fencing and watchdog; sql-pessimistic on a real
- * SQLite file; the lock tokens. What the strategies do under network faults made with the
- * proxy is test_locks_faults.c; the fixture both share is locks_fixture.h.
+ * redlock, lua-decr, watch-multi, redis-check-then-decr, fencing and watchdog;
+ * sql-pessimistic on a real SQLite file; the lock tokens. What the strategies do under
+ * network faults made with the proxy is test_locks_faults.c; the fixture both share is
+ * locks_fixture.h. The reentrant lock has its own file, test_reentrant_live.c.
  *
  * Without redis-server the tests skip, except under CI=true, where they fail (live.h).
  * Waits are bounded; timing assertions leave room for sanitizer builds on two cores. */
@@ -625,6 +626,222 @@ static void test_lua_decr_threads(void **state)
     assert_int_equal(shop_scalar(f, "SELECT count(*) FROM orders"), 10);
 }
 
+/* --- watch-multi ------------------------------------------------------------------------ */
+
+/* A write behind a strategy's back, made by the test's second thread after a delay: the
+ * concurrent buyer that commits inside another's think window. */
+typedef struct late_write {
+    const fixture *f;
+    int64_t after_ns;
+    const char *cmd; /* a whole command without arguments to format: "DECR stock:1" */
+    int done;        /* 1 when it was made */
+} late_write;
+
+static void *late_write_main(void *arg)
+{
+    late_write *w = arg;
+    redisReply *r;
+
+    ovs_sleep_ns(w->after_ns);
+    r = node_query(w->f, 0, w->cmd);
+    w->done = r != NULL && r->type != REDIS_REPLY_ERROR;
+    freeReplyObject(r);
+    return NULL;
+}
+
+/* Start w on the fixture's helper thread, joined by the test (or by the teardown). */
+static void start_late_write(fixture *f, late_write *w)
+{
+    assert_int_equal(pthread_create(&f->helper, NULL, late_write_main, w), 0);
+    f->helper_started = 1;
+}
+
+static void join_late_write(fixture *f, const late_write *w)
+{
+    pthread_join(f->helper, NULL);
+    f->helper_started = 0;
+    assert_int_equal(w->done, 1);
+}
+
+static void test_watch_multi_inventory(void **state)
+{
+    fixture *f = *state;
+    const ovs_strategy_methods *m = &ovs_strategy_watch_multi;
+    ovs_request req = { .sku = 1 };
+    ovs_strategy *s;
+    int sold = 0, refused = 0;
+
+    OVS_REQUIRE_REDIS();
+    f->sc.stock = 3;
+    start_shop(f);
+    prepare(f, m);
+    s = open_inst(f, m, "", 0);
+    assert_int_equal(m->xNodes(&f->param[0]), 1);
+
+    for (int i = 0; i < 5; i++) {
+        int rc = m->xExecute(s, &req, i, 0);
+        sold += rc == OVS_OK;
+        refused += rc == OVS_REFUSED;
+        assert_int_equal(s->attempts, 1); /* nobody else wrote: no abort */
+    }
+    assert_int_equal(sold, 3);
+    assert_int_equal(refused, 2);
+    assert_int_equal(node_int(f, 0, "stock:1"), 0);
+    assert_int_equal(ovs_writeback_drain(f->wb), 0);
+    assert_int_equal(shop_scalar(f, "SELECT count(*) FROM orders"), 3);
+    assert_int_equal(shop_scalar(f, "SELECT stock FROM skus WHERE id = 1"), 0);
+}
+
+/* Another buyer's DECR inside the think window aborts the EXEC: retried, the sale is made
+ * from the stock as it is now; with no retries left, the buyer is busy and Redis keeps
+ * only the other write. Broken: a MULTI/EXEC without the WATCH (or a WATCH on another
+ * connection than the EXEC) commits over the concurrent write - one attempt, and with
+ * retry_count=0 a sale instead of busy. */
+static void test_watch_multi_abort_retried(void **state)
+{
+    fixture *f = *state;
+    const ovs_strategy_methods *m = &ovs_strategy_watch_multi;
+    ovs_request req = { .sku = 1 };
+    late_write w = { .f = f, .after_ns = 50 * OVS_NS_PER_MS, .cmd = "DECR stock:1" };
+    ovs_strategy *retry, *once;
+
+    OVS_REQUIRE_REDIS();
+    f->sc.stock = 3;
+    start_shop(f);
+    prepare(f, m);
+    retry = open_inst(f, m, "retry_count=1,retry_delay=0,retry_jitter=0", 0);
+    once = open_inst(f, m, "retry_count=0", 1);
+
+    start_late_write(f, &w);
+    assert_int_equal(m->xExecute(retry, &req, 1, 200 * OVS_NS_PER_MS), OVS_OK);
+    join_late_write(f, &w);
+    assert_int_equal(retry->attempts, 2); /* the aborted EXEC, then the sale */
+    assert_int_equal(node_int(f, 0, "stock:1"), 1); /* 3, the other buyer's, ours */
+
+    start_late_write(f, &w);
+    assert_int_equal(m->xExecute(once, &req, 2, 200 * OVS_NS_PER_MS), OVS_BUSY);
+    join_late_write(f, &w);
+    assert_int_equal(once->attempts, 1);
+    assert_non_null(strstr(once->errstr, "aborted"));
+    assert_int_equal(node_int(f, 0, "stock:1"), 0); /* the other buyer's write only */
+
+    assert_int_equal(ovs_writeback_drain(f->wb), 0);
+    assert_int_equal(shop_scalar(f, "SELECT count(*) FROM orders"), 1); /* ours */
+}
+
+/* A connection closed during the think takes the WATCH with it: nothing may go out on a
+ * fresh one. Broken: MULTI/DECR/EXEC sent through a connection that reconnects by itself
+ * (ovs_redis_cmd) commits unwatched - here a sale, stock 2, where another buyer's write
+ * in the window would have gone unnoticed. */
+static void test_watch_multi_connection_lost_in_think(void **state)
+{
+    fixture *f = *state;
+    const ovs_strategy_methods *m = &ovs_strategy_watch_multi;
+    ovs_request req = { .sku = 1 };
+    late_write kill = { .f = f, .after_ns = 30 * OVS_NS_PER_MS,
+                        .cmd = "CLIENT KILL TYPE normal SKIPME yes" };
+    ovs_strategy *s;
+    redisReply *r;
+
+    OVS_REQUIRE_REDIS();
+    f->sc.stock = 3;
+    start_shop(f);
+    prepare(f, m);
+    s = open_inst(f, m, "retry_count=0", 0);
+
+    start_late_write(f, &kill);
+    assert_int_equal(m->xExecute(s, &req, 1, 200 * OVS_NS_PER_MS), OVS_ERR);
+    join_late_write(f, &kill);
+    print_message("xExecute: %s\n", s->errstr);
+    assert_int_equal(node_int(f, 0, "stock:1"), 3); /* nothing sent */
+    /* The next request connects afresh and sells. */
+    r = node_cmd(f, 0, "DECR stock:1");
+    freeReplyObject(r);
+    assert_int_equal(m->xExecute(s, &req, 2, 0), OVS_OK);
+    assert_int_equal(node_int(f, 0, "stock:1"), 1);
+}
+
+static void test_watch_multi_booking(void **state)
+{
+    fixture *f = *state;
+    const ovs_strategy_methods *m = &ovs_strategy_watch_multi;
+    ovs_strategy *s, *t;
+    ovs_request stay = { .hotel = 1, .room = 101 };
+    late_write w = { .f = f, .after_ns = 50 * OVS_NS_PER_MS,
+                     .cmd = "SET night:1:101:2026-01-25 other" };
+    redisReply *r;
+
+    OVS_REQUIRE_REDIS();
+    f->sc.workload = OVS_BOOKING;
+    start_shop(f);
+    r = node_cmd(f, 0, "SET night:1:101:2026-02-01 stale");
+    freeReplyObject(r);
+    prepare(f, m);
+    assert_int_equal(node_exists(f, 0, "night:1:101:2026-02-01"), 0); /* a fresh hotel */
+    s = open_inst(f, m, "", 0);
+    t = open_inst(f, m, "retry_count=1,retry_delay=0,retry_jitter=0", 1);
+
+    assert_int_equal(ovs_parse_date("2026-01-20", &stay.check_in), 0);
+    stay.check_out = stay.check_in + 2;                               /* 20th, 21st */
+    assert_int_equal(m->xExecute(s, &stay, 1, 0), OVS_OK);
+    stay.check_in += 1;
+    stay.check_out += 1;                                              /* 21st, 22nd */
+    assert_int_equal(m->xExecute(s, &stay, 2, 0), OVS_REFUSED);
+    /* All or none: the refused stay must not have kept the 22nd. */
+    assert_int_equal(node_exists(f, 0, "night:1:101:2026-01-22"), 0);
+    stay.check_in += 1;
+    stay.check_out += 1;                                              /* 22nd, 23rd */
+    assert_int_equal(m->xExecute(s, &stay, 3, 0), OVS_OK);
+    r = node_cmd(f, 0, "GET night:1:101:2026-01-23");
+    assert_string_equal(r->str, "3");
+    freeReplyObject(r);
+
+    /* 24th..26th while another guest takes the 25th in the think window: the EXEC aborts,
+     * the retry finds the 25th taken, and neither the 24th nor the 26th is kept. */
+    stay.check_in += 2;
+    stay.check_out = stay.check_in + 3;
+    start_late_write(f, &w);
+    assert_int_equal(m->xExecute(t, &stay, 4, 200 * OVS_NS_PER_MS), OVS_REFUSED);
+    join_late_write(f, &w);
+    assert_int_equal(t->attempts, 2);
+    assert_int_equal(node_exists(f, 0, "night:1:101:2026-01-24"), 0);
+    assert_int_equal(node_exists(f, 0, "night:1:101:2026-01-26"), 0);
+
+    assert_int_equal(ovs_writeback_drain(f->wb), 0);
+    assert_int_equal(shop_scalar(f, "SELECT count(*) FROM bookings"), 2);
+}
+
+/* Buyers on several threads at once, one instance each, aborting one another: every unit
+ * sold exactly once. */
+static void test_watch_multi_threads(void **state)
+{
+    fixture *f = *state;
+    const ovs_strategy_methods *m = &ovs_strategy_watch_multi;
+    pthread_t th[THREADS];
+    buyer_thread b[THREADS];
+    int sold = 0;
+
+    OVS_REQUIRE_REDIS();
+    f->sc.stock = 10;
+    start_shop(f);
+    prepare(f, m);
+    for (int i = 0; i < THREADS; i++)
+        b[i] = (buyer_thread){
+            .s = open_inst(f, m, "retry_count=10000,retry_delay=0,retry_jitter=1ms", i),
+            .base = 100 * i };
+    for (int i = 0; i < THREADS; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, buy_worker, &b[i]), 0);
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join(th[i], NULL);
+        sold += b[i].sold;
+        assert_int_equal(b[i].other, 0);
+    }
+    assert_int_equal(sold, 10);
+    assert_int_equal(node_int(f, 0, "stock:1"), 0);
+    assert_int_equal(ovs_writeback_drain(f->wb), 0);
+    assert_int_equal(shop_scalar(f, "SELECT count(*) FROM orders"), 10);
+}
+
 /* --- redis-check-then-decr -------------------------------------------------------------- */
 
 /* Set key to value on node i, behind the strategy's back. */
@@ -1042,6 +1259,11 @@ int main(int argc, char **argv)
         T(test_lua_decr_inventory),
         T(test_lua_decr_booking),
         T(test_lua_decr_threads),
+        T(test_watch_multi_inventory),
+        T(test_watch_multi_abort_retried),
+        T(test_watch_multi_connection_lost_in_think),
+        T(test_watch_multi_booking),
+        T(test_watch_multi_threads),
         T(test_ctd_read_from),
         T(test_ctd_think_and_wait),
         T(test_ctd_booking),
