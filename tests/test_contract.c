@@ -339,14 +339,16 @@ static int workload_teardown(void **state)
 
 /* Short, frequent retries with a budget of seconds: on healthy servers every holder is
  * done in milliseconds, so a sound lock never makes a buyer give up, even under a
- * sanitizer. A lease of a second is still fifty times the longest section here; a
- * library that leaves a failed attempt's locks to expire (node-redlock) costs a lease
- * per collision, and five-second leases made its four cases take over a minute. */
+ * sanitizer. Leases of three seconds, a hundred and fifty times the longest section
+ * here: a library that leaves a failed attempt's locks to expire (node-redlock) costs a
+ * lease per collision, and five-second leases made its four cases take over a minute;
+ * one-second leases ran out under ThreadSanitizer on a loaded machine, and a second
+ * holder double-booked. */
 static void fast_retries(const ovs_strategy_methods *m, ovs_params *p)
 {
     static const char *const set[][2] = {
         { "retry_count", "2000" }, { "retry_delay", "1ms" }, { "retry_jitter", "2ms" },
-        { "ttl", "1s" },
+        { "ttl", "3s" },
     };
     char err[128];
     for (int i = 0; i < m->n_params; i++)

@@ -923,6 +923,15 @@ static void expect_usual_table(const ovs_scenario *sc, int n)
     assert_true(strlen(sc->description) > 20);
 }
 
+/* The SQL strategies that exist on the servers only, safe wherever they run (n/a on
+ * SQLite): 3 more entries. */
+static void expect_server_sql(const ovs_scenario *sc)
+{
+    assert_int_equal(ovs_scenario_expect(sc, &ovs_strategy_optimistic_sql_exclusion), 1);
+    assert_int_equal(ovs_scenario_expect(sc, &ovs_strategy_sql_serializable), 1);
+    assert_int_equal(ovs_scenario_expect(sc, &ovs_strategy_sql_advisory), 1);
+}
+
 static void test_shipped(void **state)
 {
     ovs_scenario sc;
@@ -944,7 +953,8 @@ static void test_shipped(void **state)
     assert_int_equal(sc.clients[0].req.check_in, day("2026-01-20"));
     /* Two guests, two processes: cheap enough to put the shipped adapters on the same
      * timeline, and a real library's verdict beside the built-ins'. */
-    expect_usual_table(&sc, 2);
+    expect_usual_table(&sc, 2 + 3);
+    expect_server_sql(&sc);
     assert_int_equal(ovs_scenario_expect(&sc, ovs_strategy_find("python-setnx")), 1);
     assert_int_equal(ovs_scenario_expect(&sc, ovs_strategy_find("node-redlock")), 1);
     ovs_scenario_free(&sc);
@@ -959,7 +969,8 @@ static void test_shipped(void **state)
     assert_int_equal(sc.crowd.workers, 20);
     assert_int_equal(sc.crowd.think_ns, 50 * OVS_NS_PER_MS);
     assert_int_equal(sc.crowd.think_max_ns, 50 * OVS_NS_PER_MS); /* fixed, not a range */
-    expect_usual_table(&sc, 0);
+    expect_usual_table(&sc, 3);
+    expect_server_sql(&sc);
     ovs_scenario_free(&sc);
 
     load_shipped("flash-sale.ini", &sc);
@@ -973,7 +984,9 @@ static void test_shipped(void **state)
     assert_int_equal(sc.crowd.think_ns, 1 * OVS_NS_PER_MS);
     assert_int_equal(sc.crowd.think_max_ns, 1 * OVS_NS_PER_MS);
     assert_int_equal(sc.crowd.req.sku, 1);
-    expect_usual_table(&sc, 0);
+    expect_usual_table(&sc, 3 + 1);
+    expect_server_sql(&sc);
+    assert_int_equal(ovs_scenario_expect(&sc, &ovs_strategy_optimistic_sql), 1);
     for (int i = 0; i < 2; i++) {
         const ovs_strategy_methods *m = i ? &ovs_strategy_redlock : &ovs_strategy_setnx;
         ovs_scenario_params_for(&sc, m, &p);
