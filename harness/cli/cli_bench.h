@@ -131,6 +131,7 @@ typedef struct bench_verdicts {
     double rec_on, rec_off, rec_cost;
     double rec_spread;         /* largest (max - min) / median of either side, in % */
     int flash_pass, flash_finished;
+    int flash_ran;             /* flash sale runs, those skipped (n/a here) left out */
     int mem_pass;
     double flash_mib, end_mib;
     /* Built-in lock strategies that claim safety against the node-redlock adapter, the
