@@ -278,7 +278,7 @@ void bench_recording(bench *b)
         goto bad;
     }
     ovs_params_defaults(m, &p);
-    for (int i = 0; i < BENCH_REC_PAIRS && !stopping(b) && !b->env_fail; i++) {
+    for (int i = 0; i < b->o.rec_pairs && !stopping(b) && !b->env_fail; i++) {
         int off_first = i % 2 == 1;
         if (off_first)
             run_one(b, &off, m, &p, 1, &b->rec_off[i]);
