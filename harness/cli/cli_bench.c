@@ -68,6 +68,9 @@ static void usage(FILE *f)
             "                           (default 10000; the flash sale's file says 10000)\n"
             "  -s, --strategy NAME      measure only these strategies on the hot and many\n"
             "                           loads (repeatable; default: every registered one)\n"
+            "      --recording-pairs N  runs of lua-decr with events recorded, and as many\n"
+            "                           without, for what recording costs (1 to %d, default\n"
+            "                           %d; fewer make the median noisier)\n"
             "      --sql BACKEND        the shop's database: sqlite (the default), postgresql\n"
             "                           or mysql (a server the harness starts), or a URL\n"
             "                           postgresql://USER@HOST:PORT/DB or mysql://... (password\n"
@@ -87,7 +90,7 @@ static void usage(FILE *f)
             "\n"
             "Exit status: 0 ok, 1 a run failed (or, with --check, a target was missed), 2 bad\n"
             "usage, 3 environment failure (no redis-server, no disk), 130 interrupted.\n",
-            BENCH_MANY_SKUS);
+            BENCH_MANY_SKUS, BENCH_REC_PAIRS, BENCH_REC_PAIRS);
 }
 
 static int parse_opts(int argc, char **argv, bench_opts *o)
@@ -103,6 +106,7 @@ static int parse_opts(int argc, char **argv, bench_opts *o)
         { "quiet", no_argument, NULL, 'q' },
         { "redis-server", required_argument, NULL, 'r' },
         { "sql", required_argument, NULL, 'S' },
+        { "recording-pairs", required_argument, NULL, 'P' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -136,6 +140,14 @@ static int parse_opts(int argc, char **argv, bench_opts *o)
             }
             o->buyers = (int)v;
             o->buyers_given = 1;
+            break;
+        case 'P':
+            if (ovs_parse_int(optarg, 1, BENCH_REC_PAIRS, &v) != 0) {
+                fprintf(stderr, "oversell bench: --recording-pairs takes 1 to %d, got '%s'\n",
+                        BENCH_REC_PAIRS, optarg);
+                return EXIT_USAGE;
+            }
+            o->rec_pairs = (int)v;
             break;
         case 's': {
             const ovs_strategy_methods *m = ovs_strategy_find(optarg);
@@ -196,6 +208,7 @@ int cli_bench(int argc, char **argv)
     b->o.connections = 16;
     b->o.ops = 200000;
     b->o.buyers = BENCH_TARGET_BUYERS;
+    b->o.rec_pairs = BENCH_REC_PAIRS;
     b->o.out_dir = "reports/out/bench";
     rc = parse_opts(argc, argv, &b->o);
     if (rc != 0) {

@@ -24,7 +24,8 @@
 /* The SKU whose stock key (ovs_stock_key) the ceiling sells from. */
 #define BENCH_SKU 1
 #define BENCH_MANY_SKUS 1000
-/* Recording cost: this many runs with events and as many without, alternated. */
+/* Recording cost: this many runs with events and as many without, alternated (at most;
+ * --recording-pairs asks for fewer). */
 #define BENCH_REC_PAIRS 7
 /* What the targets are stated for: 10,000 buyers within 64 MiB. */
 #define BENCH_TARGET_BUYERS 10000
@@ -41,6 +42,7 @@ typedef struct bench_opts {
     int buyers;                /* buyers of every strategy run (and of the flash sale when
                                   given on the command line) */
     int buyers_given;          /* --buyers was given */
+    int rec_pairs;             /* recording-cost runs of each kind, 1..BENCH_REC_PAIRS */
     const char *out_dir;
     const char *scenarios_dir;
     const char *redis_server;  /* NULL: found on PATH */
@@ -131,6 +133,7 @@ typedef struct bench_verdicts {
     double rec_on, rec_off, rec_cost;
     double rec_spread;         /* largest (max - min) / median of either side, in % */
     int flash_pass, flash_finished;
+    int flash_ran;             /* flash sale runs, those skipped (n/a here) left out */
     int mem_pass;
     double flash_mib, end_mib;
     /* Built-in lock strategies that claim safety against the node-redlock adapter, the
@@ -183,7 +186,7 @@ int bench_crowd_scenario(const bench *b, const char *name, int skus, ovs_scenari
 void bench_flash(bench *b);
 /* Every registered strategy on the hot SKU and on many SKUs. */
 void bench_strategies(bench *b);
-/* lua-decr with events recorded and without, BENCH_REC_PAIRS of each, alternated. */
+/* lua-decr with events recorded and without, o.rec_pairs of each, alternated. */
 void bench_recording(bench *b);
 
 /* ---- cli_bench_ceiling.c: phases 2 and 3 ---- */

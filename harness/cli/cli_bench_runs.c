@@ -106,6 +106,32 @@ static void run_one(bench *b, const ovs_scenario *sc, const ovs_strategy_methods
     progress(b, " %.0f req/s (%.1f s)\n", out->throughput, r.seconds);
 }
 
+/* Why m is not measured here, or NULL when it runs: its program is not on this machine
+ * (ovs_strategy_unavailable), or it does not exist on the bench's shop back end (its
+ * backends field), where a run would have nothing to measure and no verdict to give. buf
+ * holds the second reason. */
+static const char *not_measured(const bench *b, const ovs_strategy_methods *m, char *buf,
+                                size_t len)
+{
+    const char *why = ovs_strategy_unavailable(m);
+    if (why != NULL)
+        return why;
+    if (ovs_strategy_runs_on(m, bench_backend(b)))
+        return NULL;
+    snprintf(buf, len, "n/a on %s (it runs on %s)", bench_backend(b),
+             OVS_STRATEGY_FIELD(m, backends, NULL));
+    return buf;
+}
+
+/* A run not made, said in its row; not a failure. */
+static void skipped(bench_run *r, const ovs_strategy_methods *m, const char *why)
+{
+    memset(r, 0, sizeof(*r));
+    r->m = m;
+    snprintf(r->status, sizeof(r->status), "skipped");
+    snprintf(r->error, sizeof(r->error), "%s", why);
+}
+
 /* An inventory crowd in memory: buyers at once, stock for every one of them, no think
  * time, so a run measures the strategy and not the sale running out. With skus > 1 the
  * buyers are spread over the SKUs (buyer i buys 1 + i % skus). */
@@ -176,8 +202,14 @@ void bench_flash(bench *b)
     }
     for (int i = 0; i < n && !stopping(b) && !b->env_fail; i++) {
         ovs_params p;
-        ovs_scenario_params_for(sc, ms[i], &p);
-        run_one(b, sc, ms[i], &p, 0, &b->flash_runs[i]);
+        char buf[200];
+        const char *why = not_measured(b, ms[i], buf, sizeof(buf));
+        if (why != NULL) {
+            skipped(&b->flash_runs[i], ms[i], why);
+        } else {
+            ovs_scenario_params_for(sc, ms[i], &p);
+            run_one(b, sc, ms[i], &p, 0, &b->flash_runs[i]);
+        }
         b->n_flash = i + 1;
     }
     b->flash_rss_kib = peak_rss_kib();
@@ -203,15 +235,11 @@ void bench_strategies(bench *b)
     }
     for (int i = 0; all[i] && i < CLI_MAX_STRATEGIES && !stopping(b) && !b->env_fail; i++) {
         ovs_params p;
-        const char *why = ovs_strategy_unavailable(all[i]);
+        char buf[200];
+        const char *why = not_measured(b, all[i], buf, sizeof(buf));
         if (why != NULL) {
-            /* Its program is not on this machine: said in its row, not a failure. */
-            for (bench_run *r = &b->hot[i]; r; r = r == &b->hot[i] ? &b->many[i] : NULL) {
-                memset(r, 0, sizeof(*r));
-                r->m = all[i];
-                snprintf(r->status, sizeof(r->status), "skipped");
-                snprintf(r->error, sizeof(r->error), "%s", why);
-            }
+            skipped(&b->hot[i], all[i], why);
+            skipped(&b->many[i], all[i], why);
             b->n_strategies = i + 1;
             continue;
         }
@@ -250,7 +278,7 @@ void bench_recording(bench *b)
         goto bad;
     }
     ovs_params_defaults(m, &p);
-    for (int i = 0; i < BENCH_REC_PAIRS && !stopping(b) && !b->env_fail; i++) {
+    for (int i = 0; i < b->o.rec_pairs && !stopping(b) && !b->env_fail; i++) {
         int off_first = i % 2 == 1;
         if (off_first)
             run_one(b, &off, m, &p, 1, &b->rec_off[i]);
