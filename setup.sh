@@ -111,37 +111,19 @@ case "${1:-}" in
     timed "packages checked" install_missing
     timed "npm packages checked" install_node_modules
     timed "plain build built" build build
-    # The other three builds compile while the plain suite runs, which leaves about half
-    # of two cores idle (its tests mostly wait: on servers starting, on faults timed in
-    # milliseconds, on each other's locks). They run as SCHED_IDLE processes, which get
-    # a CPU only when no test wants one and give it up as soon as one wakes: the tests
-    # keep the CPU time they would have alone. Nothing else overlaps a suite; the
-    # sanitizer suites, whose processes are CPU-heavy, run one after the other. A build
-    # that fails stops the run once the plain suite is over.
-    background_builds() {
-      chrt --idle -p 0 $BASHPID >/dev/null 2>&1 || renice -n 19 -p $BASHPID >/dev/null
-      # The sanitizers' options are the test setups of meson.build (add_test_setup).
-      timed "build-asan built" build build-asan -Db_sanitize=address,undefined -Db_lundef=false
-      timed "build-tsan built" build build-tsan -Db_sanitize=thread -Db_lundef=false
-      # The scenario parser under libFuzzer (tests/fuzz/meson.build). Without the unit
-      # and live tests, which the builds above run: this build only needs the library
-      # and the fuzz target.
-      CC=clang timed "build-fuzz built" build build-fuzz -Dfuzz=true -Dtests=false \
-        -Db_sanitize=address,undefined -Db_lundef=false
-    }
-    background_builds &
-    builds=$!
     # The scenarios suite runs every scenario file with --check; on this build the gate
     # below runs the same cells, so it runs here only under the sanitizers.
-    if ! timed "plain suite ran" meson test -C build --print-errorlogs --no-suite scenarios
-    then
-      wait $builds || true # nothing this script started outlives it
-      exit 1
-    fi
-    timed "waited for the other builds" wait $builds
+    timed "plain suite ran" meson test -C build --print-errorlogs --no-suite scenarios
+    # The sanitizers' options are the test setups of meson.build (add_test_setup).
+    timed "build-asan built" build build-asan -Db_sanitize=address,undefined -Db_lundef=false
     timed "asan suite ran" meson test -C build-asan --setup asan --print-errorlogs
+    timed "build-tsan built" build build-tsan -Db_sanitize=thread -Db_lundef=false
     timed "tsan suite ran" meson test -C build-tsan --setup tsan --print-errorlogs
-    # A bounded 20 s libFuzzer session.
+    # The scenario parser under libFuzzer, a bounded 20 s session (tests/fuzz/meson.build).
+    # Without the unit and live tests, which the builds above already ran: this build only
+    # needs the library and the fuzz target.
+    CC=clang timed "build-fuzz built" build build-fuzz -Dfuzz=true -Dtests=false \
+      -Db_sanitize=address,undefined -Db_lundef=false
     timed "fuzz suite ran" meson test -C build-fuzz --suite fuzz --print-errorlogs
     # The gate over the default scenarios: every safe strategy holds, every known-unsafe
     # one still shows its failure.
