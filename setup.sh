@@ -140,9 +140,11 @@ case "${1:-}" in
     done
     cells=$(grep -c '<testcase' build/gate/junit.xml || true)
     bad=$(grep -c '<failure' build/gate/junit.xml || true)
-    passed=$((passed + cells - bad)) failed=$((failed + bad))
+    # Cells of a strategy that does not exist on SQLite, the gate's back end: not run.
+    na=$(grep -c '<skipped' build/gate/junit.xml || true)
+    passed=$((passed + cells - bad - na)) failed=$((failed + bad))
     echo "setup.sh: everything in $((SECONDS - t_all)) s" >&2
-    echo "$passed passed, $failed failed"
+    echo "$passed passed, $failed failed, $na n/a"
     ;;
   *)
     echo "usage: ./setup.sh matrix | test" >&2

@@ -56,7 +56,43 @@ check "each back end is part of the run's identity" \
 check "the summary names strategy x back end" grep -q 'sql-pessimistic × postgresql' "$tmp/out/summary.md"
 check "no database server outlives the run" gone_under "$t"
 
-# 2. SIGINT mid-run: the run is marked aborted and the server stops with the harness.
+# 2. What each back end does with a race inside one transaction: the isolation scenarios,
+# judged against their per-back-end [expect] (--check), and the strategies that exist on
+# the servers only.
+t=$tmp/t1b; mkdir -m 0755 "$t"
+mkdir "$tmp/iso"
+cp scenarios/lost-update-*.ini scenarios/write-skew-repeatable-read.ini "$tmp/iso/"
+TMPDIR=$t "$bin" matrix -d "$tmp/iso" --sql postgresql,mysql --check --out "$tmp/out-iso" \
+  --quiet 2>"$tmp/err"; rc=$?
+check "the isolation scenarios on postgresql and mysql match their [expect] (exit $rc)" [ $rc = 0 ]
+[ $rc = 0 ] || cat "$tmp/err"
+check "write skew books a night twice at REPEATABLE READ on both servers" \
+  [ "$(q "$tmp/out-iso" "SELECT group_concat(backend || '=' || verdict, ' ') FROM (SELECT * FROM runs
+        WHERE scenario = 'write-skew-repeatable-read' AND strategy = 'none' ORDER BY id)")" = \
+    "postgresql=unsafe mysql=unsafe" ]
+check "sql-serializable holds where REPEATABLE READ did not" \
+  [ "$(q "$tmp/out-iso" "SELECT group_concat(backend || '=' || verdict, ' ') FROM (SELECT * FROM runs
+        WHERE scenario = 'write-skew-repeatable-read' AND strategy = 'sql-serializable' ORDER BY id)")" = \
+    "postgresql=safe mysql=safe" ]
+check "optimistic-sql-exclusion is n/a on mysql, and said so" \
+  [ "$(q "$tmp/out-iso" "SELECT status || ': ' || error FROM runs WHERE strategy = 'optimistic-sql-exclusion'
+        AND backend = 'mysql'")" = "n/a: n/a on mysql (optimistic-sql-exclusion runs on postgresql)" ]
+check "no database server outlives the matrix" gone_under "$t"
+
+# A strategy asked for only where it does not exist: refused before anything starts.
+"$bin" run write-skew-repeatable-read --strategy sql-advisory --out "$tmp/out-na" \
+  >/dev/null 2>"$tmp/err"; rc=$?
+check "sql-advisory on SQLite alone is refused (exit $rc)" [ $rc = 2 ]
+check "the refusal says where it runs" grep -q 'sql-advisory is n/a on sqlite: it runs on postgresql,mysql' "$tmp/err"
+check "and nothing was written" [ ! -e "$tmp/out-na" ]
+# Among others, its cells are n/a: in the gate's count and in JUnit, not judged.
+"$bin" gate -d "$tmp/iso" --quiet --out "$tmp/out-gate" --junit "$tmp/junit.xml" 2>"$tmp/err"; rc=$?
+check "the gate on SQLite passes with n/a cells (exit $rc)" [ $rc = 0 ]
+check "the gate counts them" grep -q '^gate: 8 cells (3 n/a on their back end), 0 failed$' "$tmp/err"
+check "JUnit has them as skipped, with why" \
+  [ "$(grep -c '<skipped message="n/a on sqlite (sql-[a-z]* runs on postgresql,mysql)"/>' "$tmp/junit.xml")" = 2 ]
+
+# 3. SIGINT mid-run: the run is marked aborted and the server stops with the harness.
 t=$tmp/t2; mkdir -m 0755 "$t"
 TMPDIR=$t "$bin" run flash-sale --sql postgresql --strategy sql-pessimistic \
   --out "$tmp/out-int" >/dev/null 2>&1 &
@@ -68,7 +104,7 @@ kill -INT $pid; wait $pid; rc=$?
 check "SIGINT exits 130" [ $rc = 130 ]
 check "no postgres outlives SIGINT" gone_under "$t"
 
-# 3. kill -9 of the harness: the kernel takes the server down with it.
+# 4. kill -9 of the harness: the kernel takes the server down with it.
 t=$tmp/t3; mkdir -m 0755 "$t"
 TMPDIR=$t "$bin" run flash-sale --sql mysql --strategy sql-pessimistic \
   --out "$tmp/out-kill" >/dev/null 2>&1 &

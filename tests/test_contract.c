@@ -353,6 +353,9 @@ static void fast_retries(const ovs_strategy_methods *m, ovs_params *p)
     static const char *const set[][2] = {
         { "retry_count", "2000" }, { "retry_delay", "1ms" }, { "retry_jitter", "2ms" },
         { "ttl", "3s" },
+        /* Healthy nodes answer in microseconds; on a loaded machine the default 50 ms
+         * per node ran out in node-redlock's init, which is the machine, not the lock. */
+        { "node_timeout", "500ms" },
     };
     char err[128];
     for (int i = 0; i < m->n_params; i++)
@@ -1329,6 +1332,14 @@ int main(int argc, char **argv)
     }
     for (n = 0; all[n]; n++)
         unsafe += !all[n]->claims_safe;
+    /* OVS_CONTRACT_PART=built-in or =others: the built-in strategies' cases, or those of
+     * the strategies from files and plugins (their adapters wait seconds on a library's
+     * retries, idle), so that the two halves can run side by side as two tests. */
+    const char *part = getenv("OVS_CONTRACT_PART");
+    if (part != NULL && strcmp(part, "built-in") != 0 && strcmp(part, "others") != 0) {
+        fprintf(stderr, "OVS_CONTRACT_PART=%s: built-in or others\n", part);
+        return 2;
+    }
     /* Without a strategy that must lose, nothing shows the scenarios are racy at all. */
     if (n == 0 || unsafe == 0) {
         fprintf(stderr, "the registry holds %zu strategies, %d claiming no safety: the"
@@ -1341,6 +1352,9 @@ int main(int argc, char **argv)
     if (cases == NULL || tests == NULL)
         return 1;
     for (size_t i = 0; i < n; i++) {
+        int builtin = strcmp(ovs_strategy_origin(all[i]), "built-in") == 0;
+        if (part != NULL && builtin != (strcmp(part, "built-in") == 0))
+            continue;
         for (size_t j = 0; j < per; j++) {
             contract_case *k = &cases[nt];
             struct CMUnitTest *t = &tests[nt++];
