@@ -165,6 +165,11 @@ int ovs_redis_stock_execute(ovs_strategy *s, ovs_redis *r, ovs_script *unit,
         return ovs_strategy_fail(s, rc, "%s", r->errstr);
     if (rc != OVS_OK)
         return rc;
+    return ovs_redis_stock_hand_over(s, req, buyer);
+}
+
+int ovs_redis_stock_hand_over(ovs_strategy *s, const ovs_request *req, int64_t buyer)
+{
     /* Only once stopped does the queue refuse. Redis has sold the unit and SQL will never
      * hear of it: the buyer is told no, and the divergence check will see the unit. */
     if (s->env->sold(s->env->sold_ctx, req, buyer) != 0)

@@ -37,6 +37,11 @@ int ovs_redis_stock_sell(ovs_redis *r, ovs_script *unit, ovs_script *nights,
 int ovs_redis_stock_execute(ovs_strategy *s, ovs_redis *r, ovs_script *unit,
                             ovs_script *nights, const ovs_request *req, int64_t buyer);
 
+/* Hand a sale Redis has made to env->sold, on its way to SQL: OVS_OK, or OVS_ERR when
+ * the write-back queue no longer takes orders (the run is stopping). For every strategy
+ * that sells in Redis. */
+int ovs_redis_stock_hand_over(ovs_strategy *s, const ovs_request *req, int64_t buyer);
+
 /* xPrepare for them, once per run on env->redis[0]: SET stock:<sku> to env->stock for
  * every one of env->skus, or remove every taken night an earlier run left. Returns OVS_OK
  * or OVS_ERR with s->errstr. */

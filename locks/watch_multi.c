@@ -353,10 +353,7 @@ static int wm_execute(ovs_strategy *s, const ovs_request *req, int64_t buyer, in
     free(k.key);
     if (rc != OVS_OK)
         return rc;
-    if (s->env->sold(s->env->sold_ctx, req, buyer) != 0)
-        return ovs_strategy_fail(s, OVS_ERR, "sold in Redis but the write-back queue is "
-                                 "closed; the order will not reach SQL");
-    return OVS_OK;
+    return ovs_redis_stock_hand_over(s, req, buyer);
 }
 
 static void wm_close(ovs_strategy *s)
