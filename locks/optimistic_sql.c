@@ -25,10 +25,8 @@
 
 #include <string.h>
 
-enum { P_RETRY_COUNT, P_RETRY_DELAY, P_RETRY_JITTER };
-
 const ovs_param_spec ovs_osql_params[OVS_OSQL_NPARAMS] = {
-    OVS_SQLREQ_RETRY_PARAMS(P_RETRY_COUNT),
+    OVS_SQLREQ_RETRY_PARAMS(OVS_OSQL_P_RETRY),
 };
 
 int ovs_osql_open(ovs_strategy *s, const ovs_env *env)
@@ -56,10 +54,8 @@ static int osql_attempt(ovs_strategy *s, const ovs_request *r, int64_t buyer, in
     int rc;
 
     (void)think_ns;
-    if ((rc = db->m->xBegin(db, OVS_ISO_DEFAULT)) != OVS_OK) {
-        *cls = db->cls;
-        return ovs_strategy_fail(s, rc, "BEGIN: %.100s", db->errstr);
-    }
+    if ((rc = ovs_sqlreq_begin(s, db, OVS_ISO_DEFAULT, cls)) != OVS_OK)
+        return rc;
     rc = ovs_sqlreq_run(&o->q, inventory ? OVS_SQLREQ_GUARDED_DECREMENT
                                          : (enum ovs_sqlreq_stmt)o->book,
                         r, buyer, &changed, NULL);
@@ -71,25 +67,17 @@ static int osql_attempt(ovs_strategy *s, const ovs_request *r, int64_t buyer, in
         rc = ovs_shopdb_fail(db, OVS_ERR, OVS_SQLE_OTHER, "%lld rows changed", (long long)changed);
     if (rc == OVS_OK && inventory)
         rc = ovs_sqlreq_run(&o->q, OVS_SQLREQ_ORDER, r, buyer, NULL, NULL);
-    if (rc == OVS_OK)
-        rc = ovs_sqlreq_commit(db);
-    if (rc == OVS_OK)
-        return OVS_OK;
-    /* The failure's class and words, before a ROLLBACK's success overwrites them. */
-    *cls = db->cls;
-    ovs_strategy_fail(s, rc, "%.110s", db->errstr);
-    if (rc != OVS_ERR_IO && db->m->xInTransaction(db))
-        db->m->xRollback(db);
+    rc = ovs_sqlreq_finish(s, db, rc, cls);
     /* The schema's constraint refused the row: the room is taken, a clean no. */
-    if (o->conflict_refuses && *cls == OVS_SQLE_CONFLICT && rc != OVS_ERR_IO)
+    if (o->conflict_refuses && rc != OVS_OK && rc != OVS_ERR_IO && *cls == OVS_SQLE_CONFLICT)
         return OVS_REFUSED;
     return rc;
 }
 
 int ovs_osql_execute(ovs_strategy *s, const ovs_request *r, int64_t buyer, int64_t think_ns)
 {
-    return ovs_sqlreq_retrying(s, &((ovs_osql *)s)->rng, P_RETRY_COUNT, osql_attempt, r, buyer,
-                               think_ns);
+    return ovs_sqlreq_retrying(s, &((ovs_osql *)s)->rng, OVS_OSQL_P_RETRY, osql_attempt, r,
+                               buyer, think_ns);
 }
 
 void ovs_osql_close(ovs_strategy *s)

@@ -1,6 +1,8 @@
-/* optimistic_sql.h - the body optimistic-sql and optimistic-sql-exclusion share: one
- * conditional write per request, in one transaction, retried when the server rolls it
- * back (optimistic_sql.c). */
+/* optimistic_sql.h - what the strategies that run each request as one SQL transaction of
+ * their own share (optimistic_sql.c): the instance (the prepared request, the retries'
+ * random waits), the retry parameters, open and close. optimistic-sql and
+ * optimistic-sql-exclusion also share its execute, one conditional write per request;
+ * sql-serializable has its own, check-think-act at SERIALIZABLE. */
 #ifndef OVS_OPTIMISTIC_SQL_H
 #define OVS_OPTIMISTIC_SQL_H
 
@@ -18,6 +20,7 @@ typedef struct ovs_osql {
 } ovs_osql;
 
 #define OVS_OSQL_NPARAMS 3
+#define OVS_OSQL_P_RETRY 0 /* ovs_sqlreq_retrying's p_retry: retry_count, then its waits */
 extern const ovs_param_spec ovs_osql_params[OVS_OSQL_NPARAMS];
 
 int ovs_osql_open(ovs_strategy *s, const ovs_env *env);

@@ -199,6 +199,30 @@ int ovs_sqlreq_retrying(ovs_strategy *s, ovs_rng *rng, int p_retry, ovs_sqlreq_a
     }
 }
 
+int ovs_sqlreq_begin(ovs_strategy *s, ovs_shopdb *db, enum ovs_isolation iso,
+                     enum ovs_sqlerr *cls)
+{
+    int rc = db->m->xBegin(db, iso);
+
+    if (rc == OVS_OK)
+        return OVS_OK;
+    *cls = db->cls;
+    return ovs_strategy_fail(s, rc, "BEGIN: %.100s", db->errstr);
+}
+
+int ovs_sqlreq_finish(ovs_strategy *s, ovs_shopdb *db, int rc, enum ovs_sqlerr *cls)
+{
+    if (rc == OVS_OK)
+        rc = ovs_sqlreq_commit(db);
+    if (rc == OVS_OK)
+        return OVS_OK;
+    *cls = db->cls;
+    ovs_strategy_fail(s, rc, "%.110s", db->errstr);
+    if (rc != OVS_ERR_IO && db->m->xInTransaction(db))
+        db->m->xRollback(db);
+    return rc;
+}
+
 int ovs_sqlreq_commit(ovs_shopdb *db)
 {
     int rc = db->m->xCommit(db);

@@ -79,6 +79,15 @@ typedef int (*ovs_sqlreq_attempt_fn)(ovs_strategy *s, const ovs_request *r, int6
 int ovs_sqlreq_retrying(ovs_strategy *s, ovs_rng *rng, int p_retry, ovs_sqlreq_attempt_fn fn,
                         const ovs_request *r, int64_t buyer, int64_t think_ns);
 
+/* BEGIN at iso for an attempt: OVS_OK, or the failure's code with s->errstr and *cls. */
+int ovs_sqlreq_begin(ovs_strategy *s, ovs_shopdb *db, enum ovs_isolation iso,
+                     enum ovs_sqlerr *cls);
+/* The end of an attempt whose statements so far answered rc: when rc is OVS_OK, COMMIT
+ * (ovs_sqlreq_commit) and OVS_OK if it held; otherwise the failure's words in s->errstr
+ * and its class in *cls (read before a ROLLBACK's success overwrites them), the
+ * transaction rolled back unless the outcome is unknown, and its code. */
+int ovs_sqlreq_finish(ovs_strategy *s, ovs_shopdb *db, int rc, enum ovs_sqlerr *cls);
+
 /* COMMIT, after a failure of which the transaction is not left open: OVS_OK; OVS_ERR_IO
  * when the outcome is unknown; otherwise OVS_ERR (rolled back, nothing written). */
 int ovs_sqlreq_commit(ovs_shopdb *db);

@@ -18,36 +18,11 @@
  *
  * SQLite has no concurrency for this to show: its one writer at a time is sql-pessimistic
  * already. It runs on the servers only, and a SQLite cell says n/a. */
-#include "locks/sql_request.h"
-#include "locks/strategy.h"
-
-enum { P_RETRY_COUNT, P_RETRY_DELAY, P_RETRY_JITTER };
-
-static const ovs_param_spec ssz_params[] = {
-    OVS_SQLREQ_RETRY_PARAMS(P_RETRY_COUNT),
-};
-
-typedef struct ssz {
-    ovs_strategy base;
-    ovs_sqlreq q;
-    ovs_rng rng; /* the retries' waits */
-} ssz;
-
-static int ssz_open(ovs_strategy *s, const ovs_env *env)
-{
-    ssz *z = (ssz *)s;
-
-    if (env->shop == NULL)
-        return ovs_strategy_fail(s, OVS_ERR, "%s needs a shop connection", s->m->name);
-    if (ovs_sqlreq_open(&z->q, env->shop) != OVS_OK)
-        return ovs_strategy_fail(s, OVS_ERR, "prepare: %.100s", env->shop->errstr);
-    ovs_rng_seed(&z->rng, env->seed);
-    return OVS_OK;
-}
+#include "locks/optimistic_sql.h"
 
 /* The check, inside the open transaction: xStep's code, and *can 1 when the request can
  * be met (stock left, the room free those nights). */
-static int ssz_check(ssz *z, const ovs_request *r, int64_t buyer, int *can)
+static int ssz_check(ovs_osql *z, const ovs_request *r, int64_t buyer, int *can)
 {
     int64_t v = 0;
     int inventory = z->base.env->workload == OVS_INVENTORY;
@@ -62,16 +37,14 @@ static int ssz_check(ssz *z, const ovs_request *r, int64_t buyer, int *can)
 static int ssz_attempt(ovs_strategy *s, const ovs_request *r, int64_t buyer, int64_t think_ns,
                        enum ovs_sqlerr *cls)
 {
-    ssz *z = (ssz *)s;
+    ovs_osql *z = (ovs_osql *)s;
     ovs_shopdb *db = z->q.db;
     int inventory = s->env->workload == OVS_INVENTORY;
     int64_t changed = 0;
     int rc, can = 0;
 
-    if ((rc = db->m->xBegin(db, OVS_ISO_SERIALIZABLE)) != OVS_OK) {
-        *cls = db->cls;
-        return ovs_strategy_fail(s, rc, "BEGIN: %.100s", db->errstr);
-    }
+    if ((rc = ovs_sqlreq_begin(s, db, OVS_ISO_SERIALIZABLE, cls)) != OVS_OK)
+        return rc;
     rc = ssz_check(z, r, buyer, &can);
     if (rc == OVS_OK && !can) {
         db->m->xRollback(db);
@@ -86,33 +59,16 @@ static int ssz_attempt(ovs_strategy *s, const ovs_request *r, int64_t buyer, int
         rc = ovs_shopdb_fail(db, OVS_ERR, OVS_SQLE_OTHER, "%lld rows changed", (long long)changed);
     if (rc == OVS_OK && inventory)
         rc = ovs_sqlreq_run(&z->q, OVS_SQLREQ_ORDER, r, buyer, NULL, NULL);
-    if (rc == OVS_OK)
-        rc = ovs_sqlreq_commit(db);
-    if (rc == OVS_OK)
-        return OVS_OK;
-    /* The failure's class and words, before a ROLLBACK's success overwrites them. */
-    *cls = db->cls;
-    ovs_strategy_fail(s, rc, "%.110s", db->errstr);
-    if (rc != OVS_ERR_IO && db->m->xInTransaction(db))
-        db->m->xRollback(db);
-    return rc;
+    return ovs_sqlreq_finish(s, db, rc, cls);
 }
 
 static int ssz_execute(ovs_strategy *s, const ovs_request *r, int64_t buyer, int64_t think_ns)
 {
-    return ovs_sqlreq_retrying(s, &((ssz *)s)->rng, P_RETRY_COUNT, ssz_attempt, r, buyer,
-                               think_ns);
+    return ovs_sqlreq_retrying(s, &((ovs_osql *)s)->rng, OVS_OSQL_P_RETRY, ssz_attempt, r,
+                               buyer, think_ns);
 }
 
-static void ssz_close(ovs_strategy *s)
-{
-    ssz *z = (ssz *)s;
-
-    if (z->q.db != NULL && z->q.db->m->xInTransaction(z->q.db))
-        z->q.db->m->xRollback(z->q.db);
-    ovs_sqlreq_close(&z->q);
-}
-
+/* Its instance, parameters, open and close are optimistic-sql's (optimistic_sql.h). */
 const ovs_strategy_methods ovs_strategy_sql_serializable = {
     .version = 3,
     .name = "sql-serializable",
@@ -120,10 +76,10 @@ const ovs_strategy_methods ovs_strategy_sql_serializable = {
                " server rolls it back (PostgreSQL, MariaDB)",
     .claims_safe = 1,
     .backends = "postgresql,mysql",
-    .size = sizeof(ssz),
-    .params = ssz_params,
-    .n_params = sizeof(ssz_params) / sizeof(ssz_params[0]),
-    .xOpen = ssz_open,
+    .size = sizeof(ovs_osql),
+    .params = ovs_osql_params,
+    .n_params = OVS_OSQL_NPARAMS,
+    .xOpen = ovs_osql_open,
     .xExecute = ssz_execute,
-    .xClose = ssz_close,
+    .xClose = ovs_osql_close,
 };
