@@ -544,37 +544,57 @@ static void test_lua_decr_inventory(void **state)
     assert_int_equal(shop_scalar(f, "SELECT stock FROM skus WHERE id = 1"), 0);
 }
 
+/* xPrepare of m gives a fresh hotel: a night an earlier run left is gone. */
+static void fresh_hotel(fixture *f, const ovs_strategy_methods *m)
+{
+    redisReply *r = node_cmd(f, 0, "SET night:1:101:2026-02-01 stale");
+
+    freeReplyObject(r);
+    prepare(f, m);
+    assert_int_equal(node_exists(f, 0, "night:1:101:2026-02-01"), 0);
+}
+
+/* Three stays of room 101 through s: the 20th-21st booked; the 21st-22nd refused whole,
+ * its free 22nd not kept (all or none); the 22nd-23rd booked by guest 3. *stay is left on
+ * the third. */
+static void book_three_stays(fixture *f, const ovs_strategy_methods *m, ovs_strategy *s,
+                             ovs_request *stay)
+{
+    redisReply *r;
+
+    assert_int_equal(ovs_parse_date("2026-01-20", &stay->check_in), 0);
+    stay->check_out = stay->check_in + 2;                               /* 20th, 21st */
+    assert_int_equal(m->xExecute(s, stay, 1, 0), OVS_OK);
+    stay->check_in += 1;
+    stay->check_out += 1;                                              /* 21st, 22nd */
+    assert_int_equal(m->xExecute(s, stay, 2, 0), OVS_REFUSED);
+    /* All or none: the refused stay must not have kept the 22nd. */
+    assert_int_equal(node_exists(f, 0, "night:1:101:2026-01-22"), 0);
+    stay->check_in += 1;
+    stay->check_out += 1;                                              /* 22nd, 23rd */
+    assert_int_equal(m->xExecute(s, stay, 3, 0), OVS_OK);
+    r = node_cmd(f, 0, "GET night:1:101:2026-01-22");
+    assert_string_equal(r->str, "3");
+    freeReplyObject(r);
+    r = node_cmd(f, 0, "GET night:1:101:2026-01-23");
+    assert_string_equal(r->str, "3");
+    freeReplyObject(r);
+}
+
 static void test_lua_decr_booking(void **state)
 {
     fixture *f = *state;
     const ovs_strategy_methods *m = &ovs_strategy_lua_decr;
     ovs_strategy *s;
     ovs_request stay = { .hotel = 1, .room = 101 };
-    redisReply *r;
 
     OVS_REQUIRE_REDIS();
     f->sc.workload = OVS_BOOKING;
     start_shop(f);
-    r = node_cmd(f, 0, "SET night:1:101:2026-02-01 stale");
-    freeReplyObject(r);
-    prepare(f, m);
-    assert_int_equal(node_exists(f, 0, "night:1:101:2026-02-01"), 0); /* a fresh hotel */
+    fresh_hotel(f, m);
     s = open_inst(f, m, "", 0);
 
-    assert_int_equal(ovs_parse_date("2026-01-20", &stay.check_in), 0);
-    stay.check_out = stay.check_in + 2;                               /* 20th, 21st */
-    assert_int_equal(m->xExecute(s, &stay, 1, 0), OVS_OK);
-    stay.check_in += 1;
-    stay.check_out += 1;                                              /* 21st, 22nd */
-    assert_int_equal(m->xExecute(s, &stay, 2, 0), OVS_REFUSED);
-    /* All or none: the refused stay must not have kept the 22nd. */
-    assert_int_equal(node_exists(f, 0, "night:1:101:2026-01-22"), 0);
-    stay.check_in += 1;
-    stay.check_out += 1;                                              /* 22nd, 23rd */
-    assert_int_equal(m->xExecute(s, &stay, 3, 0), OVS_OK);
-    r = node_cmd(f, 0, "GET night:1:101:2026-01-22");
-    assert_string_equal(r->str, "3");
-    freeReplyObject(r);
+    book_three_stays(f, m, s, &stay);
     stay.room = 102;                                                  /* another room */
     assert_int_equal(m->xExecute(s, &stay, 4, 0), OVS_OK);
 
@@ -769,32 +789,15 @@ static void test_watch_multi_booking(void **state)
     ovs_request stay = { .hotel = 1, .room = 101 };
     late_write w = { .f = f, .after_ns = 50 * OVS_NS_PER_MS,
                      .cmd = "SET night:1:101:2026-01-25 other" };
-    redisReply *r;
 
     OVS_REQUIRE_REDIS();
     f->sc.workload = OVS_BOOKING;
     start_shop(f);
-    r = node_cmd(f, 0, "SET night:1:101:2026-02-01 stale");
-    freeReplyObject(r);
-    prepare(f, m);
-    assert_int_equal(node_exists(f, 0, "night:1:101:2026-02-01"), 0); /* a fresh hotel */
+    fresh_hotel(f, m);
     s = open_inst(f, m, "", 0);
     t = open_inst(f, m, "retry_count=1,retry_delay=0,retry_jitter=0", 1);
 
-    assert_int_equal(ovs_parse_date("2026-01-20", &stay.check_in), 0);
-    stay.check_out = stay.check_in + 2;                               /* 20th, 21st */
-    assert_int_equal(m->xExecute(s, &stay, 1, 0), OVS_OK);
-    stay.check_in += 1;
-    stay.check_out += 1;                                              /* 21st, 22nd */
-    assert_int_equal(m->xExecute(s, &stay, 2, 0), OVS_REFUSED);
-    /* All or none: the refused stay must not have kept the 22nd. */
-    assert_int_equal(node_exists(f, 0, "night:1:101:2026-01-22"), 0);
-    stay.check_in += 1;
-    stay.check_out += 1;                                              /* 22nd, 23rd */
-    assert_int_equal(m->xExecute(s, &stay, 3, 0), OVS_OK);
-    r = node_cmd(f, 0, "GET night:1:101:2026-01-23");
-    assert_string_equal(r->str, "3");
-    freeReplyObject(r);
+    book_three_stays(f, m, s, &stay);
 
     /* 24th..26th while another guest takes the 25th in the think window: the EXEC aborts,
      * the retry finds the 25th taken, and neither the 24th nor the 26th is kept. */
