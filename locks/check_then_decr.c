@@ -46,12 +46,6 @@ typedef struct ctd {
     ovs_redis *read;  /* &replica when env->read_from is set, else &master */
 } ctd;
 
-static int ctd_nodes(const ovs_params *p)
-{
-    (void)p;
-    return 1;
-}
-
 static int ctd_open(ovs_strategy *s, const ovs_env *env)
 {
     ctd *x = (ctd *)s;
@@ -221,7 +215,7 @@ const ovs_strategy_methods ovs_strategy_check_then_decr = {
     .size = sizeof(ctd),
     .params = ctd_params,
     .n_params = sizeof(ctd_params) / sizeof(ctd_params[0]),
-    .xNodes = ctd_nodes,
+    .xNodes = ovs_redis_stock_nodes,
     /* Seed stock:<sku> or clear the taken nights, exactly as lua-decr does: the two sell
      * from the same Redis state, and a scenario compares them on it. */
     .xPrepare = ovs_redis_stock_prepare,

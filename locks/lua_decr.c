@@ -17,7 +17,6 @@
 #include "locks/strategy.h"
 
 /* Bounds on talking to the server; not parameters, for the reasons given in setnx.c. */
-#define LUAD_CONNECT_MS 1000
 #define LUAD_COMMAND_MS 1000
 
 typedef struct luad {
@@ -27,26 +26,13 @@ typedef struct luad {
     ovs_script claim;  /* booking: ovs_redis_stock_claim_src */
 } luad;
 
-static int luad_nodes(const ovs_params *p)
-{
-    (void)p;
-    return 1;
-}
-
 static int luad_open(ovs_strategy *s, const ovs_env *env)
 {
     luad *x = (luad *)s;
 
-    if (env->n_redis < 1)
-        return ovs_strategy_fail(s, OVS_ERR, "lua-decr needs a Redis server; the run has none");
-    if (env->sold == NULL)
-        return ovs_strategy_fail(s, OVS_ERR, "lua-decr needs the write-back queue");
-    ovs_redis_init(&x->redis, &env->redis[0], LUAD_CONNECT_MS, LUAD_COMMAND_MS);
     x->decr.src = ovs_redis_stock_decr_src;
     x->claim.src = ovs_redis_stock_claim_src;
-    if (ovs_redis_connect(&x->redis) != OVS_OK)
-        return ovs_strategy_fail(s, OVS_ERR, "%s", x->redis.errstr);
-    return OVS_OK;
+    return ovs_redis_stock_open(s, env, &x->redis, LUAD_COMMAND_MS);
 }
 
 static int luad_execute(ovs_strategy *s, const ovs_request *req, int64_t buyer,
@@ -70,7 +56,7 @@ const ovs_strategy_methods ovs_strategy_lua_decr = {
     .redis_stock = 1,
     .claims_safe = 1,
     .size = sizeof(luad),
-    .xNodes = luad_nodes,
+    .xNodes = ovs_redis_stock_nodes,
     .xPrepare = ovs_redis_stock_prepare,
     .xOpen = luad_open,
     .xExecute = luad_execute,

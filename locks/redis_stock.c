@@ -168,6 +168,26 @@ int ovs_redis_stock_execute(ovs_strategy *s, ovs_redis *r, ovs_script *unit,
     return ovs_redis_stock_hand_over(s, req, buyer);
 }
 
+int ovs_redis_stock_nodes(const ovs_params *p)
+{
+    (void)p;
+    return 1;
+}
+
+int ovs_redis_stock_open(ovs_strategy *s, const ovs_env *env, ovs_redis *r,
+                         double command_ms)
+{
+    if (env->n_redis < 1)
+        return ovs_strategy_fail(s, OVS_ERR, "%s needs a Redis server; the run has none",
+                                 s->m->name);
+    if (env->sold == NULL)
+        return ovs_strategy_fail(s, OVS_ERR, "%s needs the write-back queue", s->m->name);
+    ovs_redis_init(r, &env->redis[0], 1000, command_ms);
+    if (ovs_redis_connect(r) != OVS_OK)
+        return ovs_strategy_fail(s, OVS_ERR, "%s", r->errstr);
+    return OVS_OK;
+}
+
 int ovs_redis_stock_hand_over(ovs_strategy *s, const ovs_request *req, int64_t buyer)
 {
     /* Only once stopped does the queue refuse. Redis has sold the unit and SQL will never

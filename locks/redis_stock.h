@@ -37,6 +37,14 @@ int ovs_redis_stock_sell(ovs_redis *r, ovs_script *unit, ovs_script *nights,
 int ovs_redis_stock_execute(ovs_strategy *s, ovs_redis *r, ovs_script *unit,
                             ovs_script *nights, const ovs_request *req, int64_t buyer);
 
+/* xNodes for them: one Redis, the stock's. */
+int ovs_redis_stock_nodes(const ovs_params *p);
+/* Their xOpen's common part: the run must have a Redis and a write-back queue; then r is
+ * set up on env->redis[0] (1 s to connect, command_ms per reply) and connected. OVS_OK, or
+ * OVS_ERR with s->errstr. */
+int ovs_redis_stock_open(ovs_strategy *s, const ovs_env *env, ovs_redis *r,
+                         double command_ms);
+
 /* Hand a sale Redis has made to env->sold, on its way to SQL: OVS_OK, or OVS_ERR when
  * the write-back queue no longer takes orders (the run is stopping). For every strategy
  * that sells in Redis. */

@@ -52,9 +52,6 @@ static const ovs_param_spec wm_params[] = {
                             "wait for each reply; a later one is an unknown outcome" },
 };
 
-/* Bound on connecting, as lease.c's; the command timeout is a parameter. */
-#define WM_CONNECT_MS 1000
-
 typedef struct wm {
     ovs_strategy base;
     ovs_redis redis; /* env->redis[0]; its context carries the WATCH of an attempt */
@@ -77,26 +74,12 @@ typedef struct wm_keys {
     char guest[24];                 /* the buyer, written into each night */
 } wm_keys;
 
-static int wm_nodes(const ovs_params *p)
-{
-    (void)p;
-    return 1;
-}
-
 static int wm_open(ovs_strategy *s, const ovs_env *env)
 {
     wm *x = (wm *)s;
 
-    if (env->n_redis < 1)
-        return ovs_strategy_fail(s, OVS_ERR, "watch-multi needs a Redis server; the run has none");
-    if (env->sold == NULL)
-        return ovs_strategy_fail(s, OVS_ERR, "watch-multi needs the write-back queue");
-    ovs_redis_init(&x->redis, &env->redis[0], WM_CONNECT_MS,
-                   env->param->v[P_COMMAND_TIMEOUT]);
     ovs_rng_seed(&x->rng, env->seed);
-    if (ovs_redis_connect(&x->redis) != OVS_OK)
-        return ovs_strategy_fail(s, OVS_ERR, "%s", x->redis.errstr);
-    return OVS_OK;
+    return ovs_redis_stock_open(s, env, &x->redis, env->param->v[P_COMMAND_TIMEOUT]);
 }
 
 /* Whether the idle connection was closed by the server: readable with no reply due. The
@@ -370,7 +353,7 @@ const ovs_strategy_methods ovs_strategy_watch_multi = {
     .size = sizeof(wm),
     .params = wm_params,
     .n_params = sizeof(wm_params) / sizeof(wm_params[0]),
-    .xNodes = wm_nodes,
+    .xNodes = ovs_redis_stock_nodes,
     /* Seed stock:<sku> or clear the taken nights, as lua-decr does: a scenario compares
      * them on the same Redis state. */
     .xPrepare = ovs_redis_stock_prepare,
