@@ -170,6 +170,16 @@ static void test_good_definitions(void **state)
     assert_string_equal(def.unavailable, "");
     ovs_strategy_def_free(&def);
 
+    /* A word without a '/' is passed as it is (PROTOCOL.md says so): relative to where
+     * oversell runs, not to the file, so the docs tell users to write ./a.lua. */
+    write_def("ad.ini", ADAPTER_HEAD "operation = lock\ncommand = sh a.lua\n", path,
+              sizeof(path));
+    if (ovs_strategy_def_load(path, &def, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    assert_int_equal(def.argc, 2);
+    assert_string_equal(def.argv[1], "a.lua");
+    ovs_strategy_def_free(&def);
+
     write_def("ad.ini", ADAPTER_HEAD "operation = lock\n\ncommand = no-such-program-here x\n",
               path, sizeof(path));
     if (ovs_strategy_def_load(path, &def, err, sizeof(err)) != 0)

@@ -249,10 +249,10 @@ async function init(msg) {
       // a lock nobody is waiting for any more.
       maxRetriesPerRequest: 0,
       autoResendUnfulfilledCommands: false,
-      // Per-node command timeout, the built-in redlock's node_timeout: a node that keeps
-      // the connection but never answers (a paused server, a link that discards) counts
-      // as a vote against after this long, not never.
-      commandTimeout: params.node_timeout,
+      // No command timeout yet: the first connection's ready check (an INFO) waits for
+      // its answer. With a run's thirty-odd adapters starting at once, a busy machine
+      // answers it in more than 50 ms, and init would find no node reachable. The
+      // per-node timeout is set once every node has answered (below).
       connectTimeout: Math.max(params.node_timeout, 1000),
       // Keep reconnecting, quickly and for ever: a node killed and restarted in the
       // middle of a run is back within milliseconds, and the next acquire should see it.
@@ -278,6 +278,10 @@ async function init(msg) {
     return { type: 'fail', id: msg.id, error: `init: none of ${clients.length} Redis nodes reachable` };
   }
   if (up < clients.length) log(`init: ${up} of ${clients.length} nodes reachable`);
+  // Per-node command timeout, the built-in redlock's node_timeout: a node that keeps the
+  // connection but never answers (a paused server, a link that discards) counts as a
+  // vote against after this long, not never. ioredis reads it at every command.
+  for (const c of clients) c.options.commandTimeout = params.node_timeout;
   redlock = new Redlock(clients, {
     driftFactor: params.drift_factor,
     retryCount: Math.round(params.retry_count),
