@@ -23,13 +23,18 @@ cd "$(dirname "$0")"
 # client libraries. The packages also make a system-wide cluster in /var/lib, which
 # nothing here uses or starts.
 #
+# prometheus is for its promtool: tests/metrics.sh checks the --metrics file with
+# `promtool check metrics`. The package also installs a prometheus service, which the
+# policy below keeps from starting and nothing here uses.
+#
 # libjansson-dev parses and prints the JSON lines adapters speak (locks/adapter.c);
 # python3 runs the python-setnx adapter and its test fixtures (and the build's layer
 # check).
 packages=(meson ninja-build gcc pkg-config libhiredis-dev libsqlite3-dev libcmocka-dev
           libinih-dev libjansson-dev redis-server sqlite3 python3 libxml2-utils clang
           libclang-rt-14-dev
-          postgresql postgresql-client libpq-dev mariadb-server mariadb-client libmariadb-dev)
+          postgresql postgresql-client libpq-dev mariadb-server mariadb-client libmariadb-dev
+          prometheus)
 # Node runs the node-redlock adapter (locks/adapters/node-redlock/): Debian 12's nodejs 18
 # and npm are enough. Asked for by command, not by package name: a Node installed some
 # other way (its own nodejs package, with npm inside) must not be replaced, and Debian's

@@ -47,6 +47,11 @@
 
 /* How long an adapter has to exit once its stdin is closed (PROTOCOL.md). */
 #define ADAPTER_GRACE_MS 2000
+/* The least time init is given, whatever the definition's timeout: init includes starting
+ * the interpreter and loading the library, which on a machine busy with a crowd's worth
+ * of adapters starting at once took a Python adapter more than 5 s. A bound against an
+ * adapter that never answers, not a measure of it. */
+#define ADAPTER_INIT_MIN_MS 30000.0
 /* How long a process whose stdout ended may take to be seen exited, for the message. */
 #define ADAPTER_EXIT_WAIT_MS 200
 /* The offending line as quoted in s->errstr and in the run's error. */
@@ -213,7 +218,10 @@ static int exchange(adapter *x, json_t *req, const char *what, int allowed, json
 {
     const adapter_def *d = x->d;
     json_int_t id = x->next_id++;
-    int64_t deadline = ovs_now_ns() + (int64_t)(d->def.timeout_ms * (double)OVS_NS_PER_MS);
+    double timeout_ms = d->def.timeout_ms;
+    if (strcmp(what, "init") == 0 && timeout_ms < ADAPTER_INIT_MIN_MS)
+        timeout_ms = ADAPTER_INIT_MIN_MS;
+    int64_t deadline = ovs_now_ns() + (int64_t)(timeout_ms * (double)OVS_NS_PER_MS);
     const char *line, *tname;
     char err[160] = "", status[96];
     size_t len;
@@ -243,7 +251,7 @@ static int exchange(adapter *x, json_t *req, const char *what, int allowed, json
     }
     if (lr == OVS_LINE_TIMEOUT)
         return violation(x, OVS_ERR_IO, NULL, 0, "%s (id %" JSON_INTEGER_FORMAT ") not "
-                         "read within %.0f ms", what, id, d->def.timeout_ms);
+                         "read within %.0f ms", what, id, timeout_ms);
     if (lr != OVS_LINE_OK)
         return violation(x, OVS_ERR, NULL, 0, "%s: %s", what, err);
 
@@ -260,7 +268,7 @@ static int exchange(adapter *x, json_t *req, const char *what, int allowed, json
     case OVS_LINE_TIMEOUT:
         return violation(x, OVS_ERR_IO, len ? line : NULL, len, "no reply to %s (id %"
                          JSON_INTEGER_FORMAT ") within %.0f ms", what, id,
-                         d->def.timeout_ms);
+                         timeout_ms);
     case OVS_LINE_LONG:
         return violation(x, OVS_ERR_IO, line, len, "reply to %s (id %" JSON_INTEGER_FORMAT
                          ") longer than %d bytes", what, id, OVS_ADAPTER_LINE_MAX);

@@ -90,7 +90,7 @@ void ovs_osql_close(ovs_strategy *s)
 }
 
 /* The guarded insert is no guard on PostgreSQL (see the header). */
-static int osql_claims(const ovs_params *p, const char *backend, enum ovs_workload w)
+int ovs_osql_claims(const ovs_params *p, const char *backend, enum ovs_workload w)
 {
     (void)p;
     return !(w == OVS_BOOKING && strcmp(backend, "postgresql") == 0);
@@ -108,5 +108,5 @@ const ovs_strategy_methods ovs_strategy_optimistic_sql = {
     .xOpen = ovs_osql_open,
     .xExecute = ovs_osql_execute,
     .xClose = ovs_osql_close,
-    .xClaims = osql_claims,
+    .xClaims = ovs_osql_claims,
 };

@@ -26,5 +26,8 @@ extern const ovs_param_spec ovs_osql_params[OVS_OSQL_NPARAMS];
 int ovs_osql_open(ovs_strategy *s, const ovs_env *env);
 int ovs_osql_execute(ovs_strategy *s, const ovs_request *r, int64_t buyer, int64_t think_ns);
 void ovs_osql_close(ovs_strategy *s);
+/* xClaims of the strategies that sell with its execute: safe everywhere but bookings on
+ * PostgreSQL, where the guarded insert guards nothing (optimistic_sql.c). */
+int ovs_osql_claims(const ovs_params *p, const char *backend, enum ovs_workload w);
 
 #endif

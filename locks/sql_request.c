@@ -103,6 +103,18 @@ void ovs_sqlreq_close(ovs_sqlreq *q)
     }
 }
 
+int ovs_sqlreq_available(ovs_sqlreq *q, enum ovs_workload w, const ovs_request *r,
+                         int64_t *answer)
+{
+    int64_t v = 0;
+    int rc = ovs_sqlreq_run(q, w == OVS_INVENTORY ? OVS_SQLREQ_STOCK : OVS_SQLREQ_OVERLAPPING,
+                            r, 0, NULL, &v);
+
+    if (rc == OVS_OK)
+        *answer = w == OVS_INVENTORY ? v : v == 0;
+    return rc;
+}
+
 int ovs_sqlreq_run(ovs_sqlreq *q, enum ovs_sqlreq_stmt id, const ovs_request *r, int64_t buyer,
                    int64_t *changes, int64_t *value)
 {

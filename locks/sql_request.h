@@ -51,6 +51,12 @@ void ovs_sqlreq_close(ovs_sqlreq *q);
  * xStep's code, with *changes or *value (either may be NULL) set. */
 int ovs_sqlreq_run(ovs_sqlreq *q, enum ovs_sqlreq_stmt id, const ovs_request *r, int64_t buyer,
                    int64_t *changes, int64_t *value);
+/* What the shop's screen would show if it read SQL now, for the strategies that answer
+ * availability (xAvailable, locks/strategy.h): the stock of r's SKU (inventory), or 1 when
+ * no confirmed booking of the room overlaps r's stay and 0 when one does (booking). One
+ * statement outside any transaction. OVS_OK with *answer, or xStep's code with db->errstr. */
+int ovs_sqlreq_available(ovs_sqlreq *q, enum ovs_workload w, const ovs_request *r,
+                         int64_t *answer);
 /* Whether a failure of class cls is one the server asks the client to retry the whole
  * transaction after (a serialization failure, a deadlock it broke). */
 int ovs_sqlreq_retryable(enum ovs_sqlerr cls);

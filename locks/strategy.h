@@ -1,4 +1,4 @@
-/* strategy.h - the interface every protection strategy implements, version 3.
+/* strategy.h - the interface every protection strategy implements, version 4.
  *
  * Modelled on SQLite's VFS: a base struct whose first member points at a methods table,
  * each implementation extends the base with its own state and declares its size, and
@@ -62,7 +62,7 @@
 #include "locks/params.h"
 
 /* The newest version of the methods table this header describes. */
-#define OVS_STRATEGY_VERSION 3
+#define OVS_STRATEGY_VERSION 4
 /* Strategies registered at once, built-ins included. */
 #define OVS_MAX_STRATEGIES 32
 /* Longest name a strategy may register under. */
@@ -222,6 +222,21 @@ struct ovs_strategy_methods {
      * strategy whose safety is the database's and differs between databases and
      * isolation levels. NULL: claims_safe, everywhere it runs. */
     int (*xClaims)(const ovs_params *p, const char *backend, enum ovs_workload w);
+
+    /* ---- version 4 ---------------------------------------------------------------------
+     * Optional: the shop's screen before a request, the way the strategy answers it - "is
+     * it in stock?", "is the room free?" - from wherever it reads (a cache, the database
+     * under a soft lock). *answer gets the units of req's SKU it shows (inventory), or 1
+     * free and 0 taken for req's stay (booking). OVS_OK with *answer, or a failure code
+     * (s->errstr). The runner asks it before every request, from the client's thread, and
+     * reads the truth in SQL on env->shop just before and just after the call: during a
+     * run stock only goes down and a stay only goes from free to taken, so an answer
+     * outside [truth after, truth before] contradicted the database at every instant of
+     * the call, and is counted as a stale answer (core/answer.h) - a wrong screen, never
+     * an oversell. A buyer shown 0 leaves without trying; any other answer goes on to the
+     * request (xLock or xExecute) as ever. Must leave no transaction open on env->shop.
+     * NULL: the runner asks nothing and records no answers. */
+    int (*xAvailable)(ovs_strategy *s, const ovs_request *req, int64_t *answer);
 };
 
 /* The version each field after the base first appeared in, next to the one reader the
@@ -234,6 +249,7 @@ struct ovs_strategy_methods {
 #define OVS_SINCE_no_liveness_claim 3
 #define OVS_SINCE_backends 3
 #define OVS_SINCE_xClaims 3
+#define OVS_SINCE_xAvailable 4
 #define OVS_STRATEGY_FIELD(m, field, otherwise)                                              \
     ((m)->version >= OVS_SINCE_##field ? (m)->field : (otherwise))
 

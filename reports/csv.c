@@ -4,7 +4,8 @@
  * one table below, in the order of OVS_REPORT_CSV_HEADER, and only ever grow at the end.
  * Values are written as the database holds them except the units, which are converted to
  * what a person reads (ns -> ms or s) with integer arithmetic so the text is the same on
- * every machine.
+ * every machine. The same table gives results.json its fields (json.c, through
+ * reports/columns.h).
  *
  * ovs_report_write_all lives here too: it is the one place that touches the file system,
  * and it is what makes a crash during reporting harmless (temporary file, fsync, rename). */
@@ -18,55 +19,88 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "reports/columns.h"
 #include "reports/results_db.h"
+#include "core/answer.h"
 #include "core/util.h"
 
-/* How a column's value becomes text. */
-typedef enum csv_kind {
-    CSV_TEXT, /* as stored (integers in decimal) */
-    CSV_SEED, /* a uint64 seed stored in a signed INTEGER: print it unsigned again */
-    CSV_RPS,  /* requests per second, 1 place */
-    CSV_MS,   /* nanoseconds as milliseconds, 3 places */
-    CSV_S,    /* nanoseconds as seconds, 3 places */
-} csv_kind;
+/* The observed value of one invariant's check, empty when the run has no such check or
+ * when it was skipped (a check that could not run measured nothing, and 0 would read as
+ * "held"). */
+#define CSV_CHECK(inv)                                                                     \
+    "(SELECT observed FROM checks WHERE checks.run = runs.id AND checks.invariant = '" inv \
+    "' AND checks.verdict != 'skipped')"
 
 static const struct csv_column {
-    const char *name; /* header name: part of the contract */
-    const char *expr; /* the runs column it comes from */
-    csv_kind kind;
+    const char *name;  /* header name: part of the contract */
+    const char *expr;  /* the SQL over runs it comes from */
+    ovs_col_kind kind;
+    const char *added; /* a runs column added after the first schema that expr reads, or
+                          NULL: a database without it reads NULL here */
 } csv_columns[] = {
-    { "run_id", "id", CSV_TEXT },
-    { "scenario", "scenario", CSV_TEXT },
-    { "strategy", "strategy", CSV_TEXT },
-    { "params", "params", CSV_TEXT },
-    { "seed", "seed", CSV_SEED },
-    { "status", "status", CSV_TEXT },
-    { "verdict", "verdict", CSV_TEXT },
-    { "expect", "expect", CSV_TEXT },
-    { "figure", "figure", CSV_TEXT },
-    { "requests", "requests", CSV_TEXT },
-    { "succeeded", "succeeded", CSV_TEXT },
-    { "refused", "refused", CSV_TEXT },
-    { "busy", "busy", CSV_TEXT },
-    { "unknown", "unknown", CSV_TEXT },
-    { "errors", "errors", CSV_TEXT },
-    { "throughput_rps", "throughput", CSV_RPS },
-    { "p50_ms", "p50_ns", CSV_MS },
-    { "p99_ms", "p99_ns", CSV_MS },
-    { "max_ms", "max_ns", CSV_MS },
-    { "acquire_fail", "acquire_fail", CSV_TEXT },
-    { "retries", "retries", CSV_TEXT },
-    { "duration_s", "duration_ns", CSV_S },
-    { "redis_version", "redis_version", CSV_TEXT },
-    { "sqlite_version", "sqlite_version", CSV_TEXT },
-    { "started_at", "started_at", CSV_TEXT },
-    { "scenario_file", "scenario_file", CSV_TEXT },
-    { "shop_db", "shop_db", CSV_TEXT },
-    { "backend", "COALESCE(backend, 'sqlite')", CSV_TEXT },
-    { "backend_version", "backend_version", CSV_TEXT },
+    { "run_id", "id", OVS_COL_TEXT, NULL },
+    { "scenario", "scenario", OVS_COL_TEXT, NULL },
+    { "strategy", "strategy", OVS_COL_TEXT, NULL },
+    { "params", "params", OVS_COL_TEXT, NULL },
+    { "seed", "seed", OVS_COL_SEED, NULL },
+    { "status", "status", OVS_COL_TEXT, NULL },
+    { "verdict", "verdict", OVS_COL_TEXT, NULL },
+    { "expect", "expect", OVS_COL_TEXT, NULL },
+    { "figure", "figure", OVS_COL_TEXT, NULL },
+    { "requests", "requests", OVS_COL_TEXT, NULL },
+    { "succeeded", "succeeded", OVS_COL_TEXT, NULL },
+    { "refused", "refused", OVS_COL_TEXT, NULL },
+    { "busy", "busy", OVS_COL_TEXT, NULL },
+    { "unknown", "unknown", OVS_COL_TEXT, NULL },
+    { "errors", "errors", OVS_COL_TEXT, NULL },
+    { "throughput_rps", "throughput", OVS_COL_RPS, NULL },
+    { "p50_ms", "p50_ns", OVS_COL_MS, NULL },
+    { "p99_ms", "p99_ns", OVS_COL_MS, NULL },
+    { "max_ms", "max_ns", OVS_COL_MS, NULL },
+    { "acquire_fail", "acquire_fail", OVS_COL_TEXT, NULL },
+    { "retries", "retries", OVS_COL_TEXT, NULL },
+    { "duration_s", "duration_ns", OVS_COL_S, NULL },
+    { "redis_version", "redis_version", OVS_COL_TEXT, NULL },
+    { "sqlite_version", "sqlite_version", OVS_COL_TEXT, NULL },
+    { "started_at", "started_at", OVS_COL_TEXT, NULL },
+    { "scenario_file", "scenario_file", OVS_COL_TEXT, NULL },
+    { "shop_db", "shop_db", OVS_COL_TEXT, NULL },
+    { "backend", "COALESCE(backend, 'sqlite')", OVS_COL_TEXT, NULL },
+    { "backend_version", "backend_version", OVS_COL_TEXT, NULL },
+    /* A figure beside the verdict: empty for a strategy that answers no availability. */
+    { "stale_answers",
+      "(SELECT observed FROM checks WHERE checks.run = runs.id AND checks.invariant = '"
+      OVS_STALE_ANSWERS "')", OVS_COL_TEXT, NULL },
+    /* One column per invariant of engine/checker.h, named as its check. */
+    { "oversold", CSV_CHECK("oversold"), OVS_COL_TEXT, NULL },
+    { "double_booked", CSV_CHECK("double_booked"), OVS_COL_TEXT, NULL },
+    { "mutex_overlaps", CSV_CHECK("mutex_overlaps"), OVS_COL_TEXT, NULL },
+    { "lost_orders", CSV_CHECK("lost_orders"), OVS_COL_TEXT, NULL },
+    { "leaked_stock", CSV_CHECK("leaked_stock"), OVS_COL_TEXT, NULL },
+    { "divergence", CSV_CHECK("divergence"), OVS_COL_TEXT, NULL },
+    { "sold_after_expiry", CSV_CHECK("sold_after_expiry"), OVS_COL_TEXT, NULL },
+    /* The liveness figures (engine/liveness.h), as the run recorded them. */
+    { "lost_sales", "lost_sales", OVS_COL_TEXT, "lost_sales" },
+    { "unavailable", "unavailable", OVS_COL_TEXT, "unavailable" },
+    { "retries_per_success", "retries_per_success", OVS_COL_RATIO, "retries_per_success" },
 };
 
 #define CSV_NCOLUMNS (int)(sizeof csv_columns / sizeof csv_columns[0])
+
+int ovs_columns_count(void)
+{
+    return CSV_NCOLUMNS;
+}
+
+const char *ovs_columns_name(int i)
+{
+    return csv_columns[i].name;
+}
+
+ovs_col_kind ovs_columns_kind(int i)
+{
+    return csv_columns[i].kind;
+}
 
 /* Longest path write_all builds; longer directory names are refused, not truncated. */
 #define CSV_PATH_MAX 4096
@@ -112,55 +146,105 @@ static void csv_field(FILE *out, const char *s)
     fputc('"', out);
 }
 
-static void csv_value(FILE *out, sqlite3_stmt *st, int i, csv_kind kind)
+int ovs_columns_number(sqlite3_stmt *st, int i, char *buf, size_t len)
 {
-    char buf[48];
     int type = sqlite3_column_type(st, i);
+    ovs_col_kind kind = csv_columns[i].kind;
+    double d;
 
     if (type == SQLITE_NULL)
-        return;
+        return 0;
     switch (kind) {
-    case CSV_SEED:
-        if (type == SQLITE_INTEGER) {
-            fprintf(out, "%llu", (unsigned long long)(uint64_t)sqlite3_column_int64(st, i));
-            return;
-        }
-        break;
-    case CSV_RPS: {
-        double d = sqlite3_column_double(st, i);
+    case OVS_COL_SEED:
+        if (type != SQLITE_INTEGER)
+            break;
+        snprintf(buf, len, "%llu", (unsigned long long)(uint64_t)sqlite3_column_int64(st, i));
+        return 1;
+    case OVS_COL_RPS:
+    case OVS_COL_RATIO:
+        d = sqlite3_column_double(st, i);
         /* NaN or infinity (a run of zero length) has no honest figure: leave it empty. */
-        if (isfinite(d))
-            fprintf(out, "%.1f", d);
-        return;
-    }
-    case CSV_MS:
-    case CSV_S:
+        if (!isfinite(d))
+            return 0;
+        snprintf(buf, len, kind == OVS_COL_RPS ? "%.1f" : "%.3f", d);
+        return 1;
+    case OVS_COL_MS:
+    case OVS_COL_S:
         ovs_report_fixed(sqlite3_column_int64(st, i),
-                         kind == CSV_MS ? OVS_NS_PER_MS : OVS_NS_PER_S, 3, buf, sizeof buf);
-        fputs(buf, out);
-        return;
-    case CSV_TEXT:
+                         kind == OVS_COL_MS ? OVS_NS_PER_MS : OVS_NS_PER_S, 3, buf, len);
+        return 1;
+    case OVS_COL_TEXT:
         break;
     }
-    csv_field(out, ovs_rdb_text(st, i));
+    /* A seed that is not an integer: as stored, as any text. */
+    snprintf(buf, len, "%s", ovs_rdb_text(st, i) ? ovs_rdb_text(st, i) : "");
+    return 1;
+}
+
+static void csv_value(FILE *out, sqlite3_stmt *st, int i)
+{
+    ovs_col_kind kind = csv_columns[i].kind;
+    char buf[48];
+
+    /* Text, and a seed that is not an integer, as stored: quoted when it must be. */
+    if (kind == OVS_COL_TEXT ||
+        (kind == OVS_COL_SEED && sqlite3_column_type(st, i) != SQLITE_INTEGER)) {
+        csv_field(out, ovs_rdb_text(st, i));
+        return;
+    }
+    if (ovs_columns_number(st, i, buf, sizeof buf))
+        fputs(buf, out);
+}
+
+/* 1 when the runs table of db has the column name, 0 when not, -1 on failure. */
+static int csv_has_column(sqlite3 *db, const char *name)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM pragma_table_info('runs') WHERE name = ?",
+                           -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) > 0 : -1;
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int ovs_columns_prepare(sqlite3 *db, sqlite3_stmt **st, char *err, size_t errlen)
+{
+    char sql[4096] = "SELECT ";
+    size_t used = strlen(sql);
+
+    for (int i = 0; i < CSV_NCOLUMNS; i++) {
+        const char *expr = csv_columns[i].expr;
+        if (csv_columns[i].added != NULL) {
+            int has = csv_has_column(db, csv_columns[i].added);
+            if (has < 0)
+                return ovs_rdb_fail(db, NULL, "runs", err, errlen);
+            if (!has)
+                expr = "NULL";
+        }
+        int n = snprintf(sql + used, sizeof sql - used, "%s%s", i ? ", " : "", expr);
+        if (n < 0 || (size_t)n >= sizeof sql - used) {
+            ovs_seterr(err, errlen, "runs: the query of the report columns is too long");
+            return -1;
+        }
+        used += (size_t)n;
+    }
+    snprintf(sql + used, sizeof sql - used, " FROM runs ORDER BY id");
+    if (sqlite3_prepare_v2(db, sql, -1, st, NULL) != SQLITE_OK)
+        return ovs_rdb_fail(db, NULL, "runs", err, errlen);
+    return 0;
 }
 
 int ovs_report_csv(sqlite3 *results, FILE *out, char *err, size_t errlen)
 {
-    char sql[1024] = "SELECT ";
-    size_t used = strlen(sql);
     sqlite3_stmt *st;
     int rc;
 
-    for (int i = 0; i < CSV_NCOLUMNS; i++) {
-        int n = snprintf(sql + used, sizeof sql - used, "%s%s", i ? ", " : "",
-                         csv_columns[i].expr);
-        used += (size_t)n;
-    }
-    snprintf(sql + used, sizeof sql - used, " FROM runs ORDER BY id");
-    if (sqlite3_prepare_v2(results, sql, -1, &st, NULL) != SQLITE_OK)
-        return ovs_rdb_fail(results, NULL, "runs", err, errlen);
-
+    if (ovs_columns_prepare(results, &st, err, errlen) < 0)
+        return -1;
     for (int i = 0; i < CSV_NCOLUMNS; i++)
         fprintf(out, "%s%s", i ? "," : "", csv_columns[i].name);
     fputc('\n', out);
@@ -168,7 +252,7 @@ int ovs_report_csv(sqlite3 *results, FILE *out, char *err, size_t errlen)
         for (int i = 0; i < CSV_NCOLUMNS; i++) {
             if (i)
                 fputc(',', out);
-            csv_value(out, st, i, csv_columns[i].kind);
+            csv_value(out, st, i);
         }
         fputc('\n', out);
     }
@@ -238,6 +322,7 @@ int ovs_report_write_all(sqlite3 *results, const char *dir, char *err, size_t er
     } files[] = {
         { "summary.md", ovs_report_summary },
         { "results.csv", ovs_report_csv },
+        { "results.json", ovs_report_json },
         { "index.html", ovs_report_html },
     };
     enum { NFILES = sizeof files / sizeof files[0] };

@@ -246,6 +246,35 @@ static int ex_break_mutex(ovs_ex_run *r)
     return 0;
 }
 
+/* A confirm after its hold expired: the check names the buyer whose confirm came longest
+ * after the expiry ("worst: buyer N, M ms after its expiry"); shown at that buyer's last
+ * step on a hold key whose detail starts "confirm", as the reservation strategy records
+ * it. A strategy that records no such step leaves the break unplaced. */
+static int ex_break_late(ovs_ex_run *r, const ovs_ex_check *ck)
+{
+    long long buyer, late_ms = -1;
+    const char *p = strstr(ck->detail, "worst: buyer ");
+    size_t hit = r->n;
+    ovs_ex_break *b;
+    char name[64];
+
+    if (p == NULL || !ovs_ex_num_after(p, "buyer ", &buyer))
+        return 0;
+    if ((p = strstr(p, ", ")) != NULL)
+        ovs_ex_num_after(p, ", ", &late_ms);
+    for (size_t i = 0; i < r->n; i++)
+        if (r->ev[i].op == EX_NODE && r->ev[i].client == buyer &&
+            strncmp(r->ev[i].detail, "confirm", 7) == 0 && r->ev[i].outcome == EX_OK)
+            hit = i;
+    if (hit == r->n || (b = ex_add_break(r, "sold_after_expiry", hit, "sold after expiry!", 1)) == NULL)
+        return 0;
+    ovs_ex_name(r, r->ev[hit].client, name, sizeof(name));
+    ovs_ex_fmt(b->why, sizeof(b->why),
+               "%s's confirm sold %lld ms after the hold expired: its unit had gone back on"
+               " sale.", name, late_ms);
+    return 0;
+}
+
 /* Place every failed check the events can place, the shop-level ones first. */
 int ovs_ex_find_breaks(ovs_ex_run *r)
 {
@@ -261,6 +290,8 @@ int ovs_ex_find_breaks(ovs_ex_run *r)
                 rc = ex_break_oversold(r, c);
             else if (pass == 1 && strcmp(c->invariant, "mutex_overlaps") == 0)
                 rc = ex_break_mutex(r);
+            else if (pass == 1 && strcmp(c->invariant, "sold_after_expiry") == 0)
+                rc = ex_break_late(r, c);
             if (rc != 0)
                 return -1;
         }

@@ -86,7 +86,8 @@ static void ex_msgs_of(const ovs_ex_run *r, size_t i, ex_msg *m, size_t *n)
     switch (e->op) {
     case EX_ACQUIRE: {
         long long tries = ovs_ex_attempts(e);
-        ovs_ex_fmt(text, sizeof(text), "acquire %s", e->key);
+        ovs_ex_fmt(text, sizeof(text), "%s %s", ovs_ex_nested(e) ? "re-enter" : "acquire",
+                   e->key);
         ex_msg_add(m, n, e->start, i, EX_CALL, c, EX_LOCK, text);
         if (e->rounds > 1) {
             ovs_ex_fmt(text, sizeof(text), "busy (%d/%d nodes), retry later", e->first_locked,
@@ -107,6 +108,12 @@ static void ex_msgs_of(const ovs_ex_run *r, size_t i, ex_msg *m, size_t *n)
         else
             ovs_ex_fmt(text, sizeof(text), "%s", answer);
         ex_msg_add(m, n, e->end, i, EX_REPLY, EX_LOCK, c, text);
+        /* A nest's think is spent inside it (ovs_ex_think_after). */
+        if ((gap = ovs_ex_think_after(r, i)) > 0) {
+            ovs_ex_dur(gap, d, sizeof(d));
+            ovs_ex_fmt(text, sizeof(text), "thinks %s in the nest", d);
+            ex_msg_add(m, n, e->end, i, EX_NOTE, c, c, text);
+        }
         break;
     }
     case EX_CHECK:
@@ -132,7 +139,8 @@ static void ex_msgs_of(const ovs_ex_run *r, size_t i, ex_msg *m, size_t *n)
         ex_msg_add(m, n, e->end, i, EX_REPLY, EX_SHOP, c, e->outcome == EX_OK ? text : answer);
         break;
     case EX_RELEASE:
-        ovs_ex_fmt(text, sizeof(text), "release %s", e->key);
+        ovs_ex_fmt(text, sizeof(text), "release %s%s", e->key,
+                   ovs_ex_nested(e) ? " (inner)" : "");
         ex_msg_add(m, n, e->start, i, EX_CALL, c, EX_LOCK, text);
         if (e->outcome == EX_OK && e->nodes > 0)
             ovs_ex_fmt(text, sizeof(text), "ok (%d/%d nodes)", e->nodes_ok, e->nodes);
@@ -168,13 +176,30 @@ static void ex_msgs_of(const ovs_ex_run *r, size_t i, ex_msg *m, size_t *n)
                    e->outcome == EX_OK ? "ok" : answer);
         break;
     }
+    case EX_ANSWER:
+        /* The screen is the strategy's answer: asked of it, answered by it. */
+        ex_msg_add(m, n, e->start, i, EX_CALL, c, EX_LOCK,
+                   r->booking ? "screen: is the room free?" : "screen: in stock?");
+        ovs_ex_phrase(r, &one, 0, text, sizeof(text));
+        ex_msg_add(m, n, e->end, i, EX_REPLY, EX_LOCK, c,
+                   strncmp(text, "screen: ", 8) == 0 ? text + 8 : answer);
+        break;
     case EX_FAULT:
     case EX_OTHER:
         ovs_ex_phrase(r, &one, 1, text, sizeof(text));
         ex_msg_add(m, n, e->start, i, EX_NOTE, c >= 0 ? c : EX_LOCK, c >= 0 ? c : EX_SHOP,
                    text);
         break;
-    default: /* critical sections and node steps are drawn through their acquire */
+    case EX_NODE:
+        /* A strategy's own step that no acquire or release folded in (a checkout hold, a
+         * payment, an expiry): a note over its client, in its place on the timeline. */
+        if (e->folded)
+            break;
+        ovs_ex_phrase(r, &one, 1, text, sizeof(text));
+        ex_msg_add(m, n, e->start, i, EX_NOTE, c >= 0 ? c : EX_LOCK, c >= 0 ? c : EX_LOCK,
+                   text);
+        break;
+    default: /* critical sections are drawn through their acquire */
         break;
     }
 }

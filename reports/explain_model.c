@@ -277,19 +277,21 @@ int ovs_ex_column_of(const ovs_ex_run *r, int client)
 }
 
 /* The think time after check i: the gap to the same client's next step when that step is
- * its act, else 0. */
+ * its act, else 0. A nest's think is spent inside it: after the nested acquire, until the
+ * inner release, so a check followed by a nest shows none of its own. */
 int64_t ovs_ex_think_after(const ovs_ex_run *r, size_t i)
 {
     const ovs_ex_event *c = &r->ev[i];
+    int nest = c->op == EX_ACQUIRE && ovs_ex_nested(c);
 
-    if (c->op != EX_CHECK || c->outcome != EX_OK)
+    if ((c->op != EX_CHECK && !nest) || c->outcome != EX_OK)
         return 0;
     for (size_t j = i + 1; j < r->n; j++) {
         const ovs_ex_event *e = &r->ev[j];
         if (e->client != c->client || e->op == EX_NODE || e->op == EX_CRITICAL)
             continue;
-        if (e->op == EX_ACT && e->start - c->end >= EX_THINK_SHOWN)
-            return e->start - c->end;
+        if (nest ? e->op == EX_RELEASE && ovs_ex_nested(e) : e->op == EX_ACT)
+            return e->start - c->end >= EX_THINK_SHOWN ? e->start - c->end : 0;
         return 0;
     }
     return 0;

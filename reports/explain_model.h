@@ -26,7 +26,7 @@ enum ovs_ex_op {
     EX_REQUEST = OVS_OP_REQUEST, EX_ACQUIRE = OVS_OP_ACQUIRE, EX_CHECK = OVS_OP_CHECK,
     EX_ACT = OVS_OP_ACT, EX_CRITICAL = OVS_OP_CRITICAL, EX_RELEASE = OVS_OP_RELEASE,
     EX_EXECUTE = OVS_OP_EXECUTE, EX_WRITEBACK = OVS_OP_WRITEBACK, EX_NODE = OVS_OP_NODE,
-    EX_FAULT = OVS_OP_FAULT, EX_OTHER = OVS_OP__COUNT
+    EX_FAULT = OVS_OP_FAULT, EX_ANSWER = OVS_OP_ANSWER, EX_OTHER = OVS_OP__COUNT
 };
 
 /* The recorded outcomes (enum ovs_outcome). */
@@ -138,7 +138,8 @@ int64_t ovs_ex_done_time(const ovs_ex_event *e);
 int ovs_ex_column_of(const ovs_ex_run *r, int client);
 
 /* The think time after check i (the race window): the gap to the same client's next step
- * when that step is its act and the gap is long enough to show, else 0. */
+ * when that step is its act and the gap is long enough to show, else 0. After a nested
+ * acquire i that succeeded, the gap to the inner release: the think spent in the nest. */
 int64_t ovs_ex_think_after(const ovs_ex_run *r, size_t i);
 
 /* A step ordered by when it ended: writes in commit order, refusals in answer order. */
@@ -179,6 +180,10 @@ void ovs_ex_bad(const ovs_ex_event *e, char *buf, size_t len);
 
 /* A busy message from a lock, rather than an error. */
 int ovs_ex_busy(const ovs_ex_event *e);
+
+/* An acquire or release of a key its request already held: the inner one of a nest
+ * (a scenario's `reenter`, OVS_NESTED in core/trace.h). */
+int ovs_ex_nested(const ovs_ex_event *e);
 
 /* The row's text. with_key 0 leaves out the resource name, for narrow columns. */
 void ovs_ex_phrase(const ovs_ex_run *r, const ovs_ex_row *row, int with_key, char *buf,

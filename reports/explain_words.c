@@ -12,6 +12,7 @@
 
 #include "reports/explain_model.h"
 #include "reports/report.h"
+#include "core/answer.h"
 #include "core/util.h"
 
 /* A lock that answered within this long is one step; a longer wait gets a row when it
@@ -142,8 +143,26 @@ int ovs_ex_busy(const ovs_ex_event *e)
             strstr(e->detail, "held") || strstr(e->detail, "majority"));
 }
 
-static void ex_phrase_acquire(const ovs_ex_event *e, int part, const char *key, char *buf,
-                              size_t len)
+/* An acquire or a release of a key its request already held (core/trace.h, OVS_NESTED). */
+int ovs_ex_nested(const ovs_ex_event *e)
+{
+    return (e->op == EX_ACQUIRE || e->op == EX_RELEASE) &&
+           strncmp(e->detail, OVS_NESTED, strlen(OVS_NESTED)) == 0;
+}
+
+/* e with its detail's OVS_NESTED word taken off ("nested: not owner" is "not owner"), so
+ * that the phrases read the strategy's own words as they do for an outer step. */
+static void ex_unnest(const ovs_ex_event *e, ovs_ex_event *out)
+{
+    const char *d = e->detail + strlen(OVS_NESTED);
+
+    *out = *e;
+    d += strspn(d, ": ");
+    memmove(out->detail, d, strlen(d) + 1);
+}
+
+static void ex_phrase_acquire(const ovs_ex_event *e, int part, const char *verb, const char *key,
+                              char *buf, size_t len)
 {
     long long tries = ovs_ex_attempts(e);
     char waited[32], bad[160];
@@ -152,36 +171,36 @@ static void ex_phrase_acquire(const ovs_ex_event *e, int part, const char *key, 
     ovs_ex_bad(e, bad, sizeof(bad));
     if (part == EX_BEGIN) {
         if (e->rounds > 0 && e->first_locked < e->first_asked)
-            ovs_ex_fmt(buf, len, "acquire%s → busy (%d/%d nodes)", key, e->first_locked,
+            ovs_ex_fmt(buf, len, "%s%s → busy (%d/%d nodes)", verb, key, e->first_locked,
                        e->first_asked);
         else if (tries > 1)
-            ovs_ex_fmt(buf, len, "acquire%s → busy, retrying", key);
+            ovs_ex_fmt(buf, len, "%s%s → busy, retrying", verb, key);
         else
-            ovs_ex_fmt(buf, len, "acquire%s → waiting", key);
+            ovs_ex_fmt(buf, len, "%s%s → waiting", verb, key);
         return;
     }
     if (part == EX_END) {
         if (e->outcome == EX_OK)
-            ovs_ex_fmt(buf, len, "acquire → ok, waited %s (%lld attempt%s)", waited,
+            ovs_ex_fmt(buf, len, "%s → ok, waited %s (%lld attempt%s)", verb, waited,
                        tries > 0 ? tries : 1, tries > 1 ? "s" : "");
         else if (ovs_ex_busy(e) && tries > 0)
-            ovs_ex_fmt(buf, len, "acquire → busy (waited %s, %lld attempts)", waited, tries);
+            ovs_ex_fmt(buf, len, "%s → busy (waited %s, %lld attempts)", verb, waited, tries);
         else if (ovs_ex_busy(e))
-            ovs_ex_fmt(buf, len, "acquire → busy (waited %s)", waited);
+            ovs_ex_fmt(buf, len, "%s → busy (waited %s)", verb, waited);
         else
-            ovs_ex_fmt(buf, len, "acquire after %s %s", waited, bad);
+            ovs_ex_fmt(buf, len, "%s after %s %s", verb, waited, bad);
         return;
     }
     if (e->outcome == EX_OK && e->rounds > 0)
-        ovs_ex_fmt(buf, len, "acquire%s → ok (%d/%d nodes)", key, e->nodes_ok, e->nodes);
+        ovs_ex_fmt(buf, len, "%s%s → ok (%d/%d nodes)", verb, key, e->nodes_ok, e->nodes);
     else if (e->outcome == EX_OK)
-        ovs_ex_fmt(buf, len, "acquire%s → ok (%lld attempt%s)", key, tries > 0 ? tries : 1,
+        ovs_ex_fmt(buf, len, "%s%s → ok (%lld attempt%s)", verb, key, tries > 0 ? tries : 1,
                    tries > 1 ? "s" : "");
     else if (ovs_ex_busy(e) && tries > 0)
-        ovs_ex_fmt(buf, len, "acquire%s → busy (%lld attempt%s)", key, tries,
+        ovs_ex_fmt(buf, len, "%s%s → busy (%lld attempt%s)", verb, key, tries,
                    tries > 1 ? "s" : "");
     else
-        ovs_ex_fmt(buf, len, "acquire%s %s", key, bad);
+        ovs_ex_fmt(buf, len, "%s%s %s", verb, key, bad);
 }
 
 static void ex_phrase_check(const ovs_ex_run *r, const ovs_ex_event *e, char *buf, size_t len)
@@ -214,12 +233,49 @@ static void ex_phrase_check(const ovs_ex_run *r, const ovs_ex_event *e, char *bu
         ovs_ex_fmt(buf, len, "check %s", bad);
 }
 
+/* The shop's screen before a request, against SQL around it (core/answer.h): "screen: 3
+ * in stock (SQL 2) → stale". */
+static void ex_phrase_answer(const ovs_ex_run *r, const ovs_ex_event *e, char *buf, size_t len)
+{
+    ovs_answer a;
+    char sql[48], bad[160];
+
+    if (e->outcome != EX_OK || ovs_answer_parse(e->detail, &a) != 0) {
+        ovs_ex_bad(e, bad, sizeof(bad));
+        ovs_ex_fmt(buf, len, "screen %s", bad);
+        return;
+    }
+    if (r->booking)
+        ovs_ex_fmt(sql, sizeof(sql), "SQL: %s%s", a.before ? "free" : "taken",
+                   a.before != a.after ? " then taken" : "");
+    else if (a.before != a.after)
+        ovs_ex_fmt(sql, sizeof(sql), "SQL %lld..%lld", (long long)a.before, (long long)a.after);
+    else
+        ovs_ex_fmt(sql, sizeof(sql), "SQL %lld", (long long)a.before);
+    if (r->booking)
+        ovs_ex_fmt(buf, len, "screen: room %s (%s)%s", a.answer ? "free" : "taken", sql,
+                   ovs_answer_stale(&a) ? " → stale" : "");
+    else if (a.answer > 0)
+        ovs_ex_fmt(buf, len, "screen: %lld in stock (%s)%s", (long long)a.answer, sql,
+                   ovs_answer_stale(&a) ? " → stale" : "");
+    else
+        ovs_ex_fmt(buf, len, "screen: sold out (%s)%s", sql,
+                   ovs_answer_stale(&a) ? " → stale" : "");
+}
+
 /* The row's text. with_key 0 leaves out the resource name, for narrow columns. */
 void ovs_ex_phrase(const ovs_ex_run *r, const ovs_ex_row *row, int with_key, char *buf,
                    size_t len)
 {
     const ovs_ex_event *e = &r->ev[row->ev];
     char key[80] = "", bad[160], d[32];
+    ovs_ex_event inner;
+    int nested = ovs_ex_nested(e);
+
+    if (nested) {
+        ex_unnest(e, &inner);
+        e = &inner;
+    }
 
     if (with_key && e->key[0] != '\0')
         ovs_ex_fmt(key, sizeof(key), " %s", e->key);
@@ -232,7 +288,7 @@ void ovs_ex_phrase(const ovs_ex_run *r, const ovs_ex_row *row, int with_key, cha
     }
     switch (e->op) {
     case EX_ACQUIRE:
-        ex_phrase_acquire(e, row->part, key, buf, len);
+        ex_phrase_acquire(e, row->part, nested ? "re-enter" : "acquire", key, buf, len);
         break;
     case EX_CHECK:
         ex_phrase_check(r, e, buf, len);
@@ -246,7 +302,11 @@ void ovs_ex_phrase(const ovs_ex_run *r, const ovs_ex_row *row, int with_key, cha
             ovs_ex_fmt(buf, len, "act: %s %s", ovs_ex_write_what(r), bad);
         break;
     case EX_RELEASE:
-        if (e->outcome == EX_OK && e->nodes > 0)
+        if (nested && e->outcome == EX_OK)
+            ovs_ex_fmt(buf, len, "release inner → ok (the outer hold stays)");
+        else if (nested)
+            ovs_ex_fmt(buf, len, "release inner %s", bad);
+        else if (e->outcome == EX_OK && e->nodes > 0)
             ovs_ex_fmt(buf, len, "release → ok (%d/%d nodes)", e->nodes_ok, e->nodes);
         else if (e->outcome == EX_OK)
             ovs_ex_fmt(buf, len, "release → ok");
@@ -284,6 +344,9 @@ void ovs_ex_phrase(const ovs_ex_run *r, const ovs_ex_row *row, int with_key, cha
         break;
     case EX_NODE:
         ovs_ex_fmt(buf, len, "%s", e->detail[0] ? e->detail : "node step");
+        break;
+    case EX_ANSWER:
+        ex_phrase_answer(r, e, buf, len);
         break;
     default:
         if (e->outcome == EX_OK)

@@ -17,8 +17,11 @@
 #include <string.h>
 
 #include "reports/html.h"
+#include "reports/html_repeats.h"
 #include "reports/html_util.h"
+#include "core/answer.h"
 #include "reports/results_db.h"
+#include "reports/sweep.h"
 #include "core/util.h"
 
 static const char html_css[] =
@@ -41,7 +44,8 @@ static const char html_css[] =
     ".v-empty{color:#999;text-align:center}"
     ".mismatch{outline:3px dashed #c77700;outline-offset:-3px}"
     ".flag{display:block;font-size:12px;font-weight:700;color:#8a4b00}"
-    ".count{font-size:11px;color:#666}"
+    ".count{font-size:11px;color:#666;display:block}svg.rate{display:block;margin-top:2px}"
+    ".repeats td{font-size:12px}.repeats code{font-size:11px;overflow-wrap:anywhere}"
     "td a{color:inherit;text-decoration:none}td a:hover{text-decoration:underline}"
     ".runs td ul{margin:0;padding-left:18px}.runs .ok{color:#666}"
     ".runs td.name{white-space:nowrap}"
@@ -212,6 +216,7 @@ static void html_matrix_legend(FILE *out)
           "<span><i class=\"swatch v-unsafe\"></i>UNSAFE</span>"
           "<span><i class=\"swatch v-aborted\"></i>aborted or error</span>"
           "<span><i class=\"swatch mismatch\"></i>not the expected verdict</span>"
+          "<span>† no [expect] entry: a verdict the gate does not enforce</span>"
           "</p>\n", out);
 }
 
@@ -246,9 +251,17 @@ static int html_matrix(sqlite3 *db, FILE *out, const ovs_rdb_names *scen,
             fprintf(out, "><a href=\"#run-%lld\">",
                     (long long)sqlite3_column_int64(st, OVS_RDB_CELL_ID));
             html_verdict(out, st);
-            if (sqlite3_column_int64(st, OVS_RDB_CELL_COUNT) > 1)
-                fprintf(out, "<span class=\"count\">latest of %lld runs</span>",
-                        (long long)sqlite3_column_int64(st, OVS_RDB_CELL_COUNT));
+            if (ovs_rdb_text(st, OVS_RDB_CELL_VERDICT) != NULL &&
+                ovs_rdb_text(st, OVS_RDB_CELL_EXPECT) == NULL)
+                fputs("<span class=\"count\">† not gated</span>", out);
+            if (sqlite3_column_int64(st, OVS_RDB_CELL_COUNT) > 1) {
+                long long k = sqlite3_column_int64(st, OVS_RDB_CELL_UNSAFE);
+                long long n = sqlite3_column_int64(st, OVS_RDB_CELL_JUDGED);
+                fprintf(out, "<span class=\"count\">latest of %lld runs; unsafe in %lld of"
+                        " %lld</span>", (long long)sqlite3_column_int64(st, OVS_RDB_CELL_COUNT),
+                        k, n);
+                ovs_html_rate_bar(out, k, n);
+            }
             fputs("</a></td>", out);
         }
         fputs("</tr>\n", out);
@@ -268,12 +281,20 @@ static int html_checks(sqlite3 *db, sqlite3_stmt *st, int64_t run, FILE *out, ch
     sqlite3_reset(st);
     sqlite3_bind_int64(st, 1, run);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        fputs(n++ ? "<li><code>" : "<ul><li><code>", out);
+        /* A figure beside the verdict (stale answers) is listed, but failed nothing. */
+        int figure = ovs_check_is_figure(ovs_rdb_text(st, 0));
+        fputs(n++ ? "<li>" : "<ul><li>", out);
+        fputs(figure ? "figure <code>" : "<code>", out);
         ovs_html_esc(out, html_name(ovs_rdb_text(st, 0)));
-        fputs("</code>: observed ", out);
-        ovs_html_esc(out, ovs_rdb_text(st, 1) ? ovs_rdb_text(st, 1) : "—");
-        fputs(", expected ", out);
-        ovs_html_esc(out, ovs_rdb_text(st, 2) ? ovs_rdb_text(st, 2) : "—");
+        if (figure) {
+            fputs("</code>, beside the verdict: ", out);
+            ovs_html_esc(out, ovs_rdb_text(st, 1) ? ovs_rdb_text(st, 1) : "—");
+        } else {
+            fputs("</code>: observed ", out);
+            ovs_html_esc(out, ovs_rdb_text(st, 1) ? ovs_rdb_text(st, 1) : "—");
+            fputs(", expected ", out);
+            ovs_html_esc(out, ovs_rdb_text(st, 2) ? ovs_rdb_text(st, 2) : "—");
+        }
         if (ovs_rdb_text(st, 3) != NULL && *ovs_rdb_text(st, 3) != '\0') {
             fputs(". ", out);
             ovs_html_esc(out, ovs_rdb_text(st, 3));
@@ -411,6 +432,17 @@ out:
     return ret;
 }
 
+static int html_repeats_section(sqlite3 *db, FILE *out, char *err, size_t errlen)
+{
+    ovs_rep_cells cells;
+
+    if (ovs_repeats_load(db, &cells, err, errlen) < 0)
+        return -1;
+    ovs_html_repeats(out, &cells);
+    ovs_repeats_free(&cells);
+    return 0;
+}
+
 int ovs_report_html(sqlite3 *results, FILE *out, char *err, size_t errlen)
 {
     ovs_rdb_names scen = { 0 }, strat = { 0 };
@@ -424,6 +456,8 @@ int ovs_report_html(sqlite3 *results, FILE *out, char *err, size_t errlen)
     } else if (ovs_rdb_names_load(results, OVS_RDB_SCENARIOS_SQL, &scen, err, errlen) < 0 ||
                ovs_rdb_names_load(results, OVS_RDB_STRATEGIES_SQL, &strat, err, errlen) < 0 ||
                html_matrix(results, out, &scen, &strat, err, errlen) < 0 ||
+               html_repeats_section(results, out, err, errlen) < 0 ||
+               ovs_html_sweeps(results, out, err, errlen) < 0 ||
                html_scenarios(results, out, &scen, &strat, err, errlen) < 0) {
         goto done;
     }

@@ -18,6 +18,7 @@
 #include "reports/html_util.h"
 #include "reports/report.h"
 #include "reports/results_db.h"
+#include "core/answer.h"
 #include "core/trace.h"
 #include "core/util.h"
 
@@ -44,7 +45,8 @@ static const char *const tl_light[3] = { "#9ecae1", "#fdc086", "#d2b4e0" };
 enum tl_op { TL_REQUEST = OVS_OP_REQUEST, TL_ACQUIRE = OVS_OP_ACQUIRE, TL_CHECK = OVS_OP_CHECK,
              TL_ACT = OVS_OP_ACT, TL_CRITICAL = OVS_OP_CRITICAL, TL_RELEASE = OVS_OP_RELEASE,
              TL_EXECUTE = OVS_OP_EXECUTE, TL_WRITEBACK = OVS_OP_WRITEBACK,
-             TL_NODE = OVS_OP_NODE, TL_FAULT = OVS_OP_FAULT, TL_OTHER = OVS_OP__COUNT };
+             TL_NODE = OVS_OP_NODE, TL_FAULT = OVS_OP_FAULT, TL_ANSWER = OVS_OP_ANSWER,
+             TL_OTHER = OVS_OP__COUNT };
 
 typedef struct tl_ev {
     int client;         /* events.client; < 0 is the harness */
@@ -383,6 +385,15 @@ static void tl_mark(FILE *out, const tl_ev *e, double x0, double x1, double y)
         fprintf(out, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"3\" fill=\"%s\">",
                 x0, y + 33, w < 1 ? 1 : w, dark);
         break;
+    case TL_ANSWER: {
+        /* The screen before the request: red when it contradicted SQL (core/answer.h). */
+        ovs_answer a;
+        int stale = ovs_answer_parse(e->detail, &a) == 0 && ovs_answer_stale(&a);
+        fprintf(out, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"20\" fill=\"%s\""
+                     " stroke=\"%s\">", x0, y + 10, w < 4 ? 4 : w, stale ? TL_RED : light,
+                dark);
+        break;
+    }
     default: /* faults and anything newer than this file */
         fprintf(out, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"16\" fill=\"#555\">",
                 x0, y + 12, w < 3 ? 3 : w);
@@ -395,7 +406,7 @@ static void tl_mark(FILE *out, const tl_ev *e, double x0, double x1, double y)
 /* Draw order: lower layers first, so short marks stay visible over long bars. */
 static const int tl_layers[] = { TL_REQUEST, TL_CRITICAL, TL_EXECUTE, TL_NODE, TL_ACQUIRE,
                                  TL_RELEASE, TL_CHECK, TL_ACT, TL_WRITEBACK, TL_FAULT,
-                                 TL_OTHER };
+                                 TL_ANSWER, TL_OTHER };
 
 /* A red label above the lanes, pointing down at what it names. */
 typedef struct tl_label {

@@ -1,4 +1,5 @@
-/* report.h - the results database turned into summary.md, results.csv and index.html.
+/* report.h - the results database turned into summary.md, results.csv, results.json and
+ * index.html.
  *
  * The reports read only the results database (schema in harness/engine/recorder.h) and print
  * nothing of their own: no current time, no host name, so the same database always gives
@@ -14,7 +15,16 @@
  *   results.csv  one row per run ordered by id under a fixed header (OVS_REPORT_CSV_HEADER);
  *                RFC 4180 quoting, NULL as an empty field, lines ending in LF (quoted
  *                fields may hold CR or LF). Times: *_ms and duration_s with 3 decimals,
- *                throughput_rps with 1. Seeds are printed unsigned, as the runner chose them.
+ *                throughput_rps with 1, retries_per_success with 3. Seeds are printed
+ *                unsigned, as the runner chose them. One column per invariant (its
+ *                check's observed value; empty without the check, or when it was
+ *                skipped) and per liveness figure. Every column is documented in
+ *                README.md.
+ *   results.json the same rows as an array of objects in run order, keyed by the CSV's
+ *                column names, in its order: integers as JSON integers, the CSV's
+ *                decimals as JSON numbers of the same value, text as strings, NULL as
+ *                null; the seed is a string (64-bit identifiers do not survive readers
+ *                that hold numbers as doubles). Two-space indentation, LF.
  *   index.html   one self-contained page (inline CSS and SVG; no script, nothing fetched):
  *                the same header line and matrix as summary.md with coloured verdicts,
  *                per scenario its runs, failing checks, latency percentiles and
@@ -35,7 +45,8 @@
     "run_id,scenario,strategy,params,seed,status,verdict,expect,figure,requests,succeeded,"  \
     "refused,busy,unknown,errors,throughput_rps,p50_ms,p99_ms,max_ms,acquire_fail,retries,"        \
     "duration_s,redis_version,sqlite_version,started_at,scenario_file,shop_db,backend,"     \
-    "backend_version"
+    "backend_version,stale_answers,oversold,double_booked,mutex_overlaps,lost_orders,"      \
+    "leaked_stock,divergence,sold_after_expiry,lost_sales,unavailable,retries_per_success"
 
 /* Write the Markdown summary of every run in results to out. */
 int ovs_report_summary(sqlite3 *results, FILE *out, char *err, size_t errlen);
@@ -43,10 +54,14 @@ int ovs_report_summary(sqlite3 *results, FILE *out, char *err, size_t errlen);
 /* Write one CSV row per run (with the header line) to out. */
 int ovs_report_csv(sqlite3 *results, FILE *out, char *err, size_t errlen);
 
+/* Write results.json (an array of one object per run, the CSV's columns as its fields)
+ * to out. */
+int ovs_report_json(sqlite3 *results, FILE *out, char *err, size_t errlen);
+
 /* Write the HTML page of every run in results to out. */
 int ovs_report_html(sqlite3 *results, FILE *out, char *err, size_t errlen);
 
-/* Write dir/summary.md, dir/results.csv and dir/index.html. Each is written to a temporary
+/* Write dir/summary.md, dir/results.csv, dir/results.json and dir/index.html. Each is written to a temporary
  * file in dir, flushed to disk, then renamed over the old one, so a reader sees the old
  * report or the new one, never half of one. Every temporary is complete before the first
  * rename, so a failure while writing leaves all the old files in place. dir must exist. */

@@ -56,6 +56,10 @@ typedef struct ovs_rdb_names {
     "SELECT " OVS_RDB_COLUMN_EXPR " AS col FROM runs GROUP BY col"                         \
     " ORDER BY MIN(COALESCE(strategy_rank, 2147483647)), MIN(id)"
 
+/* A run's primary check, the figure its verdict is about: the checker's "oversold" for
+ * an inventory scenario, "double_booked" for a booking one. A condition on checks. */
+#define OVS_RDB_PRIMARY_CHECK "invariant IN ('oversold', 'double_booked')"
+
 /* Load the values of the single column of sql into ns. On -1 ns is empty. */
 int ovs_rdb_names_load(sqlite3 *db, const char *sql, ovs_rdb_names *ns, char *err,
                        size_t errlen);
@@ -73,16 +77,21 @@ typedef struct ovs_rdb_version_query {
 #define OVS_RDB_NVERSIONS 2
 extern const ovs_rdb_version_query ovs_rdb_versions[OVS_RDB_NVERSIONS];
 
-/* A (scenario, column) cell: its latest run, how many runs the cell has, and the
- * throughput the charts draw. ?1 scenario, ?2 column (OVS_RDB_COLUMN_EXPR): see
+/* A (scenario, column) cell: the run that speaks for it - its latest unsafe run when
+ * it has one, so that a cell run several times (--repeat) never reads safe while one of
+ * its runs was not, else its latest - how many runs the cell has, of them how many had a
+ * verdict and how many were unsafe, and the throughput the charts draw. ?1 scenario, ?2 column (OVS_RDB_COLUMN_EXPR): see
  * ovs_rdb_cell_step. */
+#define OVS_RDB_SAME_CELL                                                                  \
+    " r2.scenario IS r.scenario AND r2.strategy IS r.strategy"                             \
+    " AND COALESCE(r2.backend, 'sqlite') IS COALESCE(r.backend, 'sqlite')"
 #define OVS_RDB_CELL_SQL                                                                   \
     "SELECT id, status, error, verdict, figure, expect,"                                   \
-    " (SELECT COUNT(*) FROM runs r2 WHERE r2.scenario IS r.scenario"                       \
-    "  AND r2.strategy IS r.strategy"                                                      \
-    "  AND COALESCE(r2.backend, 'sqlite') IS COALESCE(r.backend, 'sqlite')), throughput"  \
+    " (SELECT COUNT(*) FROM runs r2 WHERE" OVS_RDB_SAME_CELL "), throughput,"              \
+    " (SELECT COUNT(*) FROM runs r2 WHERE" OVS_RDB_SAME_CELL " AND r2.verdict = 'unsafe'),"\
+    " (SELECT COUNT(*) FROM runs r2 WHERE" OVS_RDB_SAME_CELL " AND r2.status = 'ok')"      \
     " FROM runs r WHERE scenario IS ?1 AND " OVS_RDB_COLUMN_EXPR " IS ?2"                  \
-    " ORDER BY id DESC LIMIT 1"
+    " ORDER BY verdict IS 'unsafe' DESC, id DESC LIMIT 1"
 enum {
     OVS_RDB_CELL_ID,       /* runs.id */
     OVS_RDB_CELL_STATUS,   /* 'ok' | 'aborted' | 'error' */
@@ -92,6 +101,8 @@ enum {
     OVS_RDB_CELL_EXPECT,   /* the scenario's expectation, or NULL */
     OVS_RDB_CELL_COUNT,    /* runs of the cell */
     OVS_RDB_CELL_RPS,      /* requests per second, or NULL */
+    OVS_RDB_CELL_UNSAFE,   /* runs of the cell with the verdict unsafe */
+    OVS_RDB_CELL_JUDGED,   /* runs of the cell with a verdict (status ok) */
 };
 
 /* Step cell (prepared from OVS_RDB_CELL_SQL) for one scenario and strategy. Returns

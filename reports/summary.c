@@ -11,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "reports/repeats.h"
 #include "reports/results_db.h"
+#include "core/answer.h"
 #include "core/util.h"
 
 /* Write text as the inside of a Markdown table cell: '|' would end the cell and a line
@@ -114,10 +116,26 @@ static void sum_verdict(FILE *out, sqlite3_stmt *st)
     }
 }
 
+/* A cell run more than once: " · unsafe in k of N runs [lo–hi %]", the 95 % Wilson
+ * interval of the rate; runs without a verdict (errors) are counted apart. */
+static void sum_rate(FILE *out, sqlite3_stmt *st)
+{
+    long long count = sqlite3_column_int64(st, OVS_RDB_CELL_COUNT);
+    long long k = sqlite3_column_int64(st, OVS_RDB_CELL_UNSAFE);
+    long long n = sqlite3_column_int64(st, OVS_RDB_CELL_JUDGED);
+    double lo, hi;
+
+    ovs_wilson(k, n, &lo, &hi);
+    fprintf(out, " · unsafe in %lld of %lld runs [%.0f–%.0f %%]", k, n, lo * 100, hi * 100);
+    if (count > n)
+        fprintf(out, ", %lld without a verdict", count - n);
+}
+
 static int sum_matrix(sqlite3 *db, FILE *out, const ovs_rdb_names *scen,
                       const ovs_rdb_names *strat, char *err, size_t errlen)
 {
     sqlite3_stmt *st;
+    int ungated = 0;
 
     fputs("\n## Matrix\n\n| scenario |", out);
     for (size_t j = 0; j < strat->n; j++) {
@@ -144,8 +162,13 @@ static int sum_matrix(sqlite3 *db, FILE *out, const ovs_rdb_names *scen,
             } else if (rc == SQLITE_ROW) {
                 long long count = sqlite3_column_int64(st, OVS_RDB_CELL_COUNT);
                 sum_verdict(out, st);
+                if (ovs_rdb_text(st, OVS_RDB_CELL_VERDICT) != NULL &&
+                    ovs_rdb_text(st, OVS_RDB_CELL_EXPECT) == NULL) {
+                    fputs(" †", out);
+                    ungated = 1;
+                }
                 if (count > 1)
-                    fprintf(out, " ×%lld", count);
+                    sum_rate(out, st);
             } else {
                 return ovs_rdb_finish(db, st, rc, err, errlen);
             }
@@ -154,10 +177,13 @@ static int sum_matrix(sqlite3 *db, FILE *out, const ovs_rdb_names *scen,
         fputc('\n', out);
     }
     sqlite3_finalize(st);
+    if (ungated)
+        fputs("\n† no [expect] entry names it: a verdict the gate does not enforce.\n", out);
     return 0;
 }
 
-/* The failing checks of one run as a nested list. Returns how many, or -1. */
+/* The failing checks of one run as a nested list, with the figures beside its verdict
+ * that are not zero. Returns how many checks failed, or -1. */
 static int sum_failing_checks(sqlite3 *db, sqlite3_stmt *st, long long run, FILE *out,
                               char *err, size_t errlen)
 {
@@ -168,15 +194,20 @@ static int sum_failing_checks(sqlite3 *db, sqlite3_stmt *st, long long run, FILE
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *inv = ovs_rdb_text(st, 0), *obs = ovs_rdb_text(st, 1);
         const char *exp = ovs_rdb_text(st, 2), *detail = ovs_rdb_text(st, 3);
-        fprintf(out, "  - `%s`: observed %s, expected %s", inv ? inv : "?",
-                obs ? obs : "—", exp ? exp : "—");
+        /* A figure beside the verdict (stale answers) is shown, but it failed nothing. */
+        int figure = ovs_check_is_figure(inv);
+        if (figure)
+            fprintf(out, "  - figure `%s`, beside the verdict: %s", inv, obs ? obs : "—");
+        else
+            fprintf(out, "  - `%s`: observed %s, expected %s", inv ? inv : "?",
+                    obs ? obs : "—", exp ? exp : "—");
         if (detail != NULL && *detail != '\0') {
             /* One line per check: a line break in the detail would end the list item. */
             fputs(". ", out);
             sum_cell(out, detail);
         }
         fputc('\n', out);
-        n++;
+        n += !figure;
     }
     if (rc != SQLITE_DONE)
         return ovs_rdb_fail(db, NULL, "checks", err, errlen);
@@ -282,6 +313,17 @@ static int sum_numbers(sqlite3 *db, FILE *out, char *err, size_t errlen)
     return ovs_rdb_finish(db, st, rc, err, errlen);
 }
 
+static int sum_repeats(sqlite3 *db, FILE *out, char *err, size_t errlen)
+{
+    ovs_rep_cells cells;
+
+    if (ovs_repeats_load(db, &cells, err, errlen) < 0)
+        return -1;
+    ovs_repeats_md(out, &cells);
+    ovs_repeats_free(&cells);
+    return 0;
+}
+
 int ovs_report_summary(sqlite3 *results, FILE *out, char *err, size_t errlen)
 {
     ovs_rdb_names scen = { 0 }, strat = { 0 };
@@ -297,6 +339,7 @@ int ovs_report_summary(sqlite3 *results, FILE *out, char *err, size_t errlen)
     if (ovs_rdb_names_load(results, OVS_RDB_SCENARIOS_SQL, &scen, err, errlen) < 0 ||
         ovs_rdb_names_load(results, OVS_RDB_STRATEGIES_SQL, &strat, err, errlen) < 0 ||
         sum_matrix(results, out, &scen, &strat, err, errlen) < 0 ||
+        sum_repeats(results, out, err, errlen) < 0 ||
         sum_scenarios(results, out, &scen, &strat, err, errlen) < 0 ||
         sum_numbers(results, out, err, errlen) < 0)
         goto done;

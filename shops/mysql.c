@@ -92,7 +92,7 @@ static int my_connect(ovs_shopdb *db, const char *target, const char *ns)
 {
     my_db *d = (my_db *)db;
     char where[600], why[200];
-    unsigned timeout = 5;
+    unsigned timeout = OVS_SHOPDB_CONNECT_TIMEOUT_S;
     ovs_sqlurl u;
 
     ovs_sqlurl_redact(target, where, sizeof(where));

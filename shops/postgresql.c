@@ -109,8 +109,10 @@ static int pg_connect(ovs_shopdb *db, const char *target, const char *ns)
         keys[k] = "password";
         vals[k++] = u.pass;
     }
+    char timeout[16];
+    snprintf(timeout, sizeof(timeout), "%d", OVS_SHOPDB_CONNECT_TIMEOUT_S);
     keys[k] = "connect_timeout";
-    vals[k++] = "5";
+    vals[k++] = timeout;
     keys[k] = NULL;
     vals[k] = NULL;
     d->conn = PQconnectdbParams(keys, vals, 1);

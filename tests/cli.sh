@@ -135,6 +135,10 @@ check "a baseline gates on the number instead ($rc)" [ $rc = 0 ]
 check "report exits 0" [ $rc = 0 ]
 check "report rewrites summary.md identically" cmp -s "$tmp/out-two/summary.md" "$tmp/regen/summary.md"
 check "report writes index.html" [ -s "$tmp/regen/index.html" ]
+check "report writes results.json, one object per CSV row" \
+  [ "$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$tmp/regen/results.json")" = 2 ]
+lost=$(sqlite3 "$out/results.db" "SELECT group_concat(strategy || '=' || lost_sales, ' ') FROM runs")
+check "lost sales recorded: the room stayed taken for the refused guest ($lost)" [ "$lost" = "none=0 redlock=0" ]
 check "index.html loads nothing from the network" bash -c "! grep -qiE '(src|href)=\"https?:' '$tmp/regen/index.html'"
 
 # bench: a small run works, records its runs and writes its report with the targets
@@ -188,7 +192,7 @@ echo 'lua-decr = safe' >> "$tmp/flash-one/flash-sale.ini"
 out=$tmp/out-bench-adapters
 "$bin" bench --ops 200 --buyers 20 --connections 2 --strategy redlock --strategy setnx \
   --strategy node-redlock --strategy python-setnx --scenarios "$tmp/flash-one" \
-  --recording-pairs 1 --out "$out" >/dev/null 2>"$tmp/err"; rc=$?
+  --recording-pairs 1 --load-seconds 600 --out "$out" >/dev/null 2>"$tmp/err"; rc=$?
 check "bench of the adapters exits 0" [ $rc = 0 ]
 [ $rc = 0 ] || cat "$tmp/err"
 nruns=$(sqlite3 "$out/results.db" "SELECT count(*) FROM runs WHERE scenario IN ('bench-hot', 'bench-many') AND status = 'ok' AND requests = 20")
@@ -207,6 +211,8 @@ check "bench skips an adapter whose interpreter is missing, and says why" \
 check "bench --connections 0 exits 2" [ $? = 2 ]
 "$bin" bench --recording-pairs 8 --out "$tmp/out-bench-bad" 2>/dev/null
 check "bench --recording-pairs past its runs exits 2" [ $? = 2 ]
+"$bin" bench --load-seconds 0 --out "$tmp/out-bench-bad" 2>/dev/null
+check "bench --load-seconds 0 exits 2" [ $? = 2 ]
 "$bin" bench --frobnicate --out "$tmp/out-bench-bad" 2>/dev/null
 check "bench with an unknown option exits 2" [ $? = 2 ]
 "$bin" bench --redis-server /nonexistent/redis-server --out "$tmp/out-bench-bad" 2>/dev/null

@@ -329,4 +329,24 @@ static inline int64_t shop_scalar(const fixture *f, const char *sql)
     return v;
 }
 
+/* A thread of buyers base .. base + count - 1, each buying a unit of SKU 1 through s's
+ * xExecute: what sold, and what failed other than by a clean no. */
+typedef struct buyer_thread {
+    ovs_strategy *s;
+    int base, count, sold, other;
+} buyer_thread;
+
+static inline void *buy_worker(void *arg)
+{
+    buyer_thread *b = arg;
+    ovs_request req = { .sku = 1 };
+
+    for (int i = 0; i < b->count; i++) {
+        int rc = b->s->m->xExecute(b->s, &req, b->base + i, 0);
+        b->sold += rc == OVS_OK;
+        b->other += rc != OVS_OK && rc != OVS_REFUSED;
+    }
+    return NULL;
+}
+
 #endif

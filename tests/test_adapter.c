@@ -23,7 +23,8 @@
  *   - through the whole engine (ovs_cell_run): the python adapter gets setnx's verdict in
  *     ttl-expiry-process-pause, with the stop recorded, and a misbehaving adapter's run
  *     is an error with the message, its row and events in the results database; a
- *     whole-operation adapter that says ok to every buyer is found out by the shop's rows.
+ *     whole-operation adapter that says ok to every buyer is found out by the shop's rows,
+ *     through the write-back queue or written by the adapter itself (shop = own).
  *
  * Skips without python3 or redis-server, except under CI=true (tests/live.h). */
 #include <errno.h>
@@ -237,8 +238,8 @@ static const ovs_strategy_methods *misbehave(const char *mode, int fencing)
     return made[n++].m;
 }
 
-/* misbehave.py in mode as a whole operation whose orders go through the write-back queue:
- * "whole-<mode>". */
+/* misbehave.py in mode as a whole operation whose orders go through the write-back queue,
+ * or (mode own-shop) that writes the shop itself: "whole-<mode>". */
 static const ovs_strategy_methods *whole(const char *mode)
 {
     static struct {
@@ -257,7 +258,7 @@ static const ovs_strategy_methods *whole(const char *mode)
     base_def(&def, name, FIXTURE_TIMEOUT_MS);
     def.claims_safe = 1;
     def.operation = OVS_DEF_WHOLE;
-    def.shop = OVS_DEF_SHOP_WRITEBACK;
+    def.shop = strcmp(mode, "own-shop") == 0 ? OVS_DEF_SHOP_OWN : OVS_DEF_SHOP_WRITEBACK;
     def.argc = 3;
     snprintf(def.argv[0], sizeof(def.argv[0]), "%s", g.python);
     snprintf(def.argv[1], sizeof(def.argv[1]), "%s/tests/adapters/misbehave.py", g.source);
@@ -777,6 +778,7 @@ typedef struct cell_run {
     ovs_cell_result out;
     int64_t events, pauses, pause_ms, not_owner;
     char status[16], error[512];
+    char timeline[2048]; /* the run's events, one a line, for a failure to show */
 } cell_run;
 
 static void scalar(sqlite3 *db, const char *sql, int64_t run, int64_t *v)
@@ -824,6 +826,24 @@ static void run_cell(fixture *f, const ovs_scenario *sc, const ovs_strategy_meth
     snprintf(cr->status, sizeof(cr->status), "%s", sqlite3_column_text(st, 0));
     snprintf(cr->error, sizeof(cr->error), "%s", sqlite3_column_text(st, 1));
     sqlite3_finalize(st);
+    assert_int_equal(sqlite3_prepare_v2(db->db, "SELECT client, op, coalesce(key, ''), "
+                                        "(start_ns - (SELECT min(start_ns) FROM events WHERE "
+                                        "run = ?1)) / 1000, (end_ns - start_ns) / 1000, outcome, "
+                                        "coalesce(detail, '') FROM events WHERE run = ?1 ORDER "
+                                        "BY start_ns", -1, &st, NULL), SQLITE_OK);
+    sqlite3_bind_int64(st, 1, cr->out.run_id);
+    for (size_t used = 0; sqlite3_step(st) == SQLITE_ROW && used < sizeof(cr->timeline);) {
+        int n = snprintf(cr->timeline + used, sizeof(cr->timeline) - used,
+                         "  c%d %s %s +%lldus %lldus %s %s\n", sqlite3_column_int(st, 0),
+                         sqlite3_column_text(st, 1), sqlite3_column_text(st, 2),
+                         (long long)sqlite3_column_int64(st, 3),
+                         (long long)sqlite3_column_int64(st, 4), sqlite3_column_text(st, 5),
+                         sqlite3_column_text(st, 6));
+        if (n < 0)
+            break;
+        used += (size_t)n;
+    }
+    sqlite3_finalize(st);
     ovs_results_close(db);
 }
 
@@ -867,6 +887,8 @@ static void python_setnx_fails_the_process_pause_like_setnx(void **state)
     run_cell(f, &sc, py, "ttl=200", &adapter);
     print_message("setnx: %s, %s\npython-setnx: %s, %s %s\n", setnx.status,
                   setnx.out.figure, adapter.status, adapter.out.figure, adapter.error);
+    if (adapter.pauses != 1 || adapter.out.safe != setnx.out.safe)
+        print_message("python-setnx's timeline:\n%s", adapter.timeline);
     assert_int_equal(setnx.out.status, OVS_RUN_OK);
     assert_int_equal(adapter.out.status, OVS_RUN_OK);
     assert_string_equal(adapter.status, "ok");
@@ -933,13 +955,10 @@ static const char three_buyers[] =
     "workers = 3\n"
     "request = buy sku=1\n";
 
-/* A whole-operation adapter that claims safety and says ok to every buyer is judged by
- * the shop's rows, not by its answers: three orders for one unit, unsafe. */
-static void whole_adapter_is_judged_by_the_shop(void **state)
+/* The three buyers of one unit through whole-operation adapter m, judged by the shop's
+ * rows, not by its answers: three orders for one unit, unsafe. */
+static void three_orders_for_one_unit(fixture *f, const ovs_strategy_methods *m)
 {
-    fixture *f = *state;
-    REQUIRE_ADAPTERS();
-    const ovs_strategy_methods *m = registered(whole("ok"));
     char err[256];
     ovs_scenario sc;
     cell_run cr;
@@ -952,6 +971,25 @@ static void whole_adapter_is_judged_by_the_shop(void **state)
     assert_int_equal(cr.out.safe, 0);
     assert_int_equal(cr.out.oversold, 2);
     ovs_scenario_free(&sc);
+}
+
+/* An adapter that claims safety and says ok to every buyer, its sales queued by the
+ * harness's write-back. */
+static void whole_adapter_is_judged_by_the_shop(void **state)
+{
+    REQUIRE_ADAPTERS();
+    three_orders_for_one_unit(*state, registered(whole("ok")));
+}
+
+/* With shop = own the adapter writes the orders itself, to the shop init names; the
+ * harness queues nothing and still finds the three orders in the shop's rows. */
+static void own_shop_adapter_is_judged_by_the_shop(void **state)
+{
+    REQUIRE_ADAPTERS();
+    const ovs_strategy_methods *m = registered(whole("own-shop"));
+
+    assert_true(m->xPrepare == NULL); /* no stock in Redis: the adapter's shop is SQL */
+    three_orders_for_one_unit(*state, m);
 }
 
 int main(int argc, char **argv)
@@ -978,6 +1016,7 @@ int main(int argc, char **argv)
         T(python_setnx_fails_the_process_pause_like_setnx),
         T(broken_adapter_makes_the_run_an_error),
         T(whole_adapter_is_judged_by_the_shop),
+        T(own_shop_adapter_is_judged_by_the_shop),
     };
 #undef T
     if (argc > 1)

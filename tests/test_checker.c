@@ -1,4 +1,5 @@
-/* test_checker.c - the invariant maths: interval overlaps, date ranges, percentiles. */
+/* test_checker.c - the invariant maths: interval overlaps, date ranges, percentiles, and
+ * the stale answer rule. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -210,6 +211,129 @@ static void percentiles_nearest_rank(void **state)
     assert_int_equal(l.max, 0);
 }
 
+/* --- stale answers (core/answer.h) ------------------------------------------------------ */
+
+static int stale(int64_t answer, int64_t before, int64_t after)
+{
+    ovs_answer a = { answer, before, after };
+    return ovs_answer_stale(&a);
+}
+
+static void answer_inside_the_truth_is_not_stale(void **state)
+{
+    (void)state;
+    /* A count read from SQL at any instant of the call lies between the truth after and
+     * the truth before: a rule that flagged it would count an honest read as stale. */
+    assert_false(stale(3, 3, 3));
+    assert_false(stale(3, 4, 2));
+    assert_false(stale(4, 4, 2));
+    assert_false(stale(2, 4, 2));
+    assert_false(stale(0, 0, 0));
+    /* A stay: free when asked, taken by the end of the call; either answer was true at
+     * some instant. */
+    assert_false(stale(1, 1, 0));
+    assert_false(stale(0, 1, 0));
+}
+
+static void answer_outside_the_truth_is_stale(void **state)
+{
+    (void)state;
+    /* A cache still showing the stock before a sale: above the truth at every instant. */
+    assert_true(stale(3, 2, 2));
+    assert_true(stale(5, 4, 2));
+    /* Below the truth after: fewer shown than SQL had throughout. */
+    assert_true(stale(1, 4, 2));
+    /* A stay shown free though taken before the call began, or taken though free
+     * throughout. */
+    assert_true(stale(1, 0, 0));
+    assert_true(stale(0, 1, 1));
+}
+
+static void lost_sales_and_dead_ends(void **state)
+{
+    (void)state;
+    ovs_answer lost = { 0, 3, 3 }, dead = { 3, 0, 0 }, right = { 0, 0, 0 }, late = { 0, 1, 0 };
+    assert_true(ovs_answer_lost_sale(&lost));
+    assert_false(ovs_answer_dead_end(&lost));
+    assert_true(ovs_answer_dead_end(&dead));
+    assert_false(ovs_answer_lost_sale(&dead));
+    /* Sold out and right, or sold out while the last unit went during the call. */
+    assert_false(ovs_answer_lost_sale(&right));
+    assert_false(ovs_answer_lost_sale(&late));
+}
+
+static void answer_text_round_trips(void **state)
+{
+    (void)state;
+    ovs_answer a = { 3, 2, 1 }, b;
+    char buf[64];
+
+    ovs_answer_format(&a, buf, sizeof(buf));
+    assert_string_equal(buf, "answer=3 truth=2..1");
+    assert_int_equal(ovs_answer_parse(buf, &b), 0);
+    assert_int_equal(b.answer, 3);
+    assert_int_equal(b.before, 2);
+    assert_int_equal(b.after, 1);
+    assert_int_equal(ovs_answer_parse("answer=3", &b), -1);
+    assert_int_equal(ovs_answer_parse("stock=3", &b), -1);
+    assert_int_equal(ovs_answer_parse(NULL, &b), -1);
+    assert_true(ovs_check_is_figure(OVS_STALE_ANSWERS));
+    assert_false(ovs_check_is_figure("oversold"));
+    assert_false(ovs_check_is_figure(NULL));
+}
+
+static void add_answer(ovs_trace *t, int client, int64_t at, enum ovs_outcome out, int64_t answer,
+                       int64_t before, int64_t after)
+{
+    ovs_answer a = { answer, before, after };
+    char d[64];
+    ovs_answer_format(&a, d, sizeof(d));
+    ovs_trace_add(t, client, OVS_OP_ANSWER, "sku:1", at, at + 10, out, d);
+}
+
+static void stale_answers_counted_from_events(void **state)
+{
+    (void)state;
+    ovs_trace a = { 0 }, b = { 0 };
+    ovs_trace *traces[] = { &a, NULL, &b };
+    ovs_stale st;
+
+    add_answer(&a, 0, 100, OVS_OUT_OK, 3, 3, 3);   /* fresh */
+    add_answer(&a, 0, 500, OVS_OUT_OK, 3, 1, 1);   /* stale: 3 shown, 1 left */
+    add_answer(&b, 1, 300, OVS_OUT_OK, 3, 0, 0);   /* stale, the earliest; a dead end */
+    add_answer(&b, 1, 700, OVS_OUT_OK, 0, 2, 2);   /* stale: a lost sale */
+    add_answer(&b, 1, 50, OVS_OUT_FAIL, 9, 0, 0);  /* no answer given: not judged */
+    /* Right when given, then refused by the shop: out of date before the buyer acted. A
+     * give-up on a busy lock is no refusal, and a fresh answer followed by a sale is not
+     * out of date. */
+    add_answer(&b, 2, 800, OVS_OUT_OK, 1, 1, 1);
+    ovs_trace_add(&b, 2, OVS_OP_REQUEST, "sku:1", 800, 900, OVS_OUT_FAIL, OVS_SAID_SOLD_OUT);
+    add_answer(&b, 3, 810, OVS_OUT_OK, 1, 1, 1);
+    ovs_trace_add(&b, 3, OVS_OP_REQUEST, "sku:1", 810, 900, OVS_OUT_FAIL, "gave up: busy");
+    add_answer(&b, 4, 820, OVS_OUT_OK, 1, 1, 1);
+    ovs_trace_add(&b, 4, OVS_OP_REQUEST, "sku:1", 820, 900, OVS_OUT_OK, "sold");
+    /* Another op with an answer's text is not an answer. */
+    ovs_trace_add(&b, 1, OVS_OP_CHECK, "sku:1", 10, 20, OVS_OUT_OK, "answer=9 truth=0..0");
+    ovs_stale_answers(traces, 3, &st);
+    assert_int_equal(st.answers, 7);
+    assert_int_equal(st.stale, 3);
+    assert_int_equal(st.outdated, 1);
+    assert_int_equal(st.lost_sale, 1);
+    assert_int_equal(st.dead_end, 1);
+    assert_int_equal(st.first_at, 300);
+    assert_int_equal(st.first_client, 1);
+    assert_int_equal(st.first.before, 0);
+    assert_int_equal(st.unreadable, 0);
+
+    /* An answer event without its truth cannot be judged, and says so. */
+    ovs_trace_add(&a, 0, OVS_OP_ANSWER, "sku:1", 900, 910, OVS_OUT_OK, "answer=3");
+    ovs_stale_answers(traces, 3, &st);
+    assert_int_equal(st.unreadable, 1);
+    assert_int_equal(st.stale, 3);
+    ovs_trace_free(&a);
+    ovs_trace_free(&b);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -223,6 +347,11 @@ int main(int argc, char **argv)
         cmocka_unit_test(three_holders),
         cmocka_unit_test(matches_brute_force_on_a_grid),
         cmocka_unit_test(percentiles_nearest_rank),
+        cmocka_unit_test(answer_inside_the_truth_is_not_stale),
+        cmocka_unit_test(answer_outside_the_truth_is_stale),
+        cmocka_unit_test(lost_sales_and_dead_ends),
+        cmocka_unit_test(answer_text_round_trips),
+        cmocka_unit_test(stale_answers_counted_from_events),
     };
     if (argc > 1)
         cmocka_set_test_filter(argv[1]);

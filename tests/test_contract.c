@@ -504,11 +504,12 @@ static void run_pieces(contract_case *k)
     /* The contract's inventory has one SKU; a missing key reads as 0, as the scripts read
      * it. Unread, the checker must report divergence skipped rather than pass it. */
     int64_t redis_stock = k->redis.stock_found ? k->redis.stock : 0;
+    unsigned char absent = !k->redis.stock_found;
     in.redis_stock =
         OVS_STRATEGY_FIELD(k->m, redis_stock, 0) && k->sc.workload == OVS_INVENTORY;
     if (in.redis_stock && k->redis.read) {
         in.stock = &redis_stock;
-        in.missing = !k->redis.stock_found;
+        in.absent = &absent;
     } else if (in.redis_stock) {
         in.unread = "the contract could not read Redis";
     }
@@ -714,7 +715,7 @@ static void count_fences(const contract_case *k, tally *t)
 }
 
 /* Each buyer's answer from its request event. The runner words a refusal "sold out" or
- * "room taken" and a give-up "gave up: busy"; the counts are compared with the run's own
+ * "room taken" (or "left: the screen said ..." before trying) and a give-up "gave up: busy"; the counts are compared with the run's own
  * counters below, so a change of wording fails loudly rather than miscounting. */
 static void count_requests(const contract_case *k, tally *t, enum answer *answer)
 {
@@ -735,7 +736,11 @@ static void count_requests(const contract_case *k, tally *t, enum answer *answer
         } else if (strcmp(outcome, "unknown") == 0) {
             a = A_UNKNOWN;
             t->unknown++;
-        } else if (strcmp(detail, "sold out") == 0 || strcmp(detail, "room taken") == 0) {
+        } else if (strcmp(detail, "sold out") == 0 || strcmp(detail, "room taken") == 0 ||
+                   /* a buyer whose screen said none and who left without trying: a
+                    * refusal too, and a lost sale where the shop still had room */
+                   strcmp(detail, "left: the screen said sold out") == 0 ||
+                   strcmp(detail, "left: the screen said taken") == 0) {
             a = A_REFUSED;
             t->refused++;
         } else if (strcmp(detail, "gave up: busy") == 0) {
@@ -1009,9 +1014,10 @@ static void check_redis_booking(const contract_case *k, const tally *t)
  * that order a little harder before calling the scenario toothless. */
 #define TEETH_SEEDS 5
 
-/* Runs the case on k->seed and judges it. Returns 1 when the cell claims no safety and
- * its race did not show and another seed may still show it (last = 0); fails the test
- * for anything else that is wrong, and returns 0 when the case is done. */
+/* Runs the case on k->seed and judges it. Returns 1 when another seed may still show what
+ * this one did not (last = 0): the race of a cell that claims no safety, or one sale by a
+ * strategy that claims no liveness; fails the test for anything else that is wrong, and
+ * returns 0 when the case is done. */
 static int contract_judge(contract_case *k, int last)
 {
     const ovs_strategy_methods *m = k->m;
@@ -1086,8 +1092,10 @@ static int contract_judge(contract_case *k, int last)
          * pass it. A scenario whose windows stopped overlapping (think time gone, one
          * worker) makes this fail, whatever the strategy. */
         int shown = inventory ? t.oversold > 0 : t.double_booked > 0;
-        if (!shown && !last)
+        if (!shown && !last) {
+            print_message("%s: the race did not show on seed %llu\n", k->name, k->seed);
             return 1;
+        }
         if (inventory)
             CONTRACT_ASSERT(k, shown,
                             "%s claims no safety, yet sold %lld of %d units with no oversell"
@@ -1103,31 +1111,41 @@ static int contract_judge(contract_case *k, int last)
         return 0;
     }
 
-    /* Broken: no exclusion at all, or a lock that lets a second holder in. */
-    if (inventory)
-        CONTRACT_ASSERT(k, t.oversold == 0, "oversold %lld: %lld orders for %d units, SQL stock"
-                        " %lld", (long long)t.oversold, (long long)t.sold, k->sc.stock,
-                        (long long)t.stock);
-    else
-        CONTRACT_ASSERT(k, t.double_booked == 0, "%lld pairs of confirmed stays overlap",
-                        (long long)t.double_booked);
-    /* Broken: a lock that admits two holders, even when the shop's writes happen not to
-     * collide. No lease expires here (TTLs of seconds, sections of milliseconds), so a
-     * fenced strategy is held to this too: its fence is for the holder that outlives its
-     * lease, which a healthy run never has. */
     /* A strategy that claims no liveness may keep a buyer acquiring for longer than a
      * lease: a booking holding night 1 while it waits seconds for night 2 outlives night
      * 1's lease, and the next holder of night 1 overlaps it. That is a lease expiring, the
      * cost of the liveness it does not claim, and is reported; any other overlap - two
      * holders while both leases were live - is a broken lock and fails, for every
-     * strategy. */
+     * strategy. No lease expires otherwise here (TTLs of seconds, sections of
+     * milliseconds), so a fenced strategy is held to this too: its fence is for the holder
+     * that outlives its lease, which a healthy run never has. */
     int64_t broken = t.overlaps;
-    if (OVS_STRATEGY_FIELD(k->m, no_liveness_claim, 0) && t.expired > 0) {
+    int lapsed = OVS_STRATEGY_FIELD(k->m, no_liveness_claim, 0) && t.expired > 0;
+    if (lapsed) {
         print_message("%s: claims no liveness: %lld overlapping holds began after the"
                       " earlier holder's lease had run out (counted from its acquire's"
                       " start: it was still acquiring)\n", k->name, (long long)t.expired);
         broken -= t.expired;
     }
+    /* Broken: no exclusion at all, or a lock that lets a second holder in. The shop's
+     * damage is excused only where the lapsed leases above account for all of it: every
+     * overlap one of them, and no more oversold units or double-booked pairs than there
+     * were such overlaps (each needs one). Under AddressSanitizer on a loaded machine a
+     * three-night booking with node-redlock once took over three seconds to acquire and
+     * double-booked night 1 with the holder after its lease. */
+    int64_t damage = inventory ? t.oversold : t.double_booked;
+    if (lapsed && broken == 0 && damage > 0 && damage <= t.expired) {
+        print_message("%s: claims no liveness: %lld %s from those lapsed leases\n", k->name,
+                      (long long)damage, inventory ? "units oversold" : "pairs double-booked");
+        damage = 0;
+    }
+    if (inventory)
+        CONTRACT_ASSERT(k, damage == 0, "oversold %lld: %lld orders for %d units, SQL stock"
+                        " %lld", (long long)t.oversold, (long long)t.sold, k->sc.stock,
+                        (long long)t.stock);
+    else
+        CONTRACT_ASSERT(k, damage == 0, "%lld pairs of confirmed stays overlap",
+                        (long long)t.double_booked);
     CONTRACT_ASSERT(k, broken == 0, "%lld overlapping holds; first: %s", (long long)broken,
                     t.first_overlap);
     /* Broken: a fence that is not there (xFence gives no token, so SQL checks nothing) or
@@ -1160,7 +1178,15 @@ static int contract_judge(contract_case *k, int last)
     CONTRACT_ASSERT(k, t.lost_sales == 0, "%lld lost sales; first: %s",
                     (long long)t.lost_sales, t.first_lost);
     /* Broken: a lock nobody can take (always busy, always failing) is safe and useless;
-     * on healthy servers with seconds of retries, somebody must get through. */
+     * on healthy servers with seconds of retries, somebody must get through. A library
+     * that claims no liveness can collapse on a slow machine (every buyer's round outlives
+     * the lease's validity, and every attempt fails): it gets the teeth's seeds to sell
+     * one, and fails if it sells nothing on all of them, as a lock nobody can take does. */
+    if (t.sold == 0 && !last && OVS_STRATEGY_FIELD(k->m, no_liveness_claim, 0)) {
+        print_message("%s: nothing sold (%lld busy) on seed %llu; another seed\n", k->name,
+                      (long long)t.busy, k->seed);
+        return 1;
+    }
     CONTRACT_ASSERT(k, t.sold >= 1, "nothing sold: %lld busy, %lld errors, %lld unknown",
                     (long long)t.busy, (long long)t.errors, (long long)t.unknown);
     return 0;
@@ -1171,8 +1197,7 @@ static void contract_workload(void **state)
     contract_case *k = *state;
 
     for (int i = 1; contract_judge(k, i == TEETH_SEEDS); i++) {
-        print_message("%s: the race did not show on seed %llu; seed %llu next\n", k->name,
-                      k->seed, k->seed + 1);
+        print_message("%s: seed %llu next\n", k->name, k->seed + 1);
         /* A fresh directory, results and shop for the next seed, as cmocka gave the
          * first. */
         if (workload_teardown(state) != 0 || workload_setup(state) != 0)

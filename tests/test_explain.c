@@ -119,6 +119,68 @@ static const char *const fixture[] = {
     " (2, 1, 'node', " K ", 461724087, 462036181, 'ok', 'node 2 released'),"
     " (2, 1, 'node', " K ", 462036370, 462374273, 'ok', 'node 3 released'),"
     " (2, 1, 'node', " K ", 462374484, 462581799, 'ok', 'node 4 released');",
+    /* 5: a cached page, one unit: ann's screen is right and she buys; ben's still shows
+     * the unit (stale), and the shop refuses him. */
+    "INSERT INTO runs(id, scenario, scenario_file, description, workload, strategy, params,"
+    " seed, expect, sqlite_version, started_at, duration_ns, status, verdict, figure) VALUES"
+    " (5, 'cached', 'scenarios/cached.ini', 'One unit behind a cache.', 'inventory',"
+    "  'cache-aside', 'invalidate=0', 7, 'safe', '3.45.1', '2026-01-20T10:00:04Z', 60000000,"
+    "  'ok', 'safe', '0 oversold, 1 sold; 1 of 2 answers stale');"
+    "INSERT INTO checks VALUES"
+    " (5, 'oversold', 0, 0, 'pass', '1 orders for 1 units; lowest stock 0'),"
+    " (5, 'stale_answers', 1, 0, 'fail', '1 of 2 stock answers contradicted SQL when given');"
+    "INSERT INTO events VALUES"
+    " (5, 0, 'request', 'sku:1', 1000000, 3000000, 'ok', 'sold'),"
+    " (5, 0, 'answer', 'sku:1', 1100000, 1400000, 'ok', 'answer=1 truth=1..1'),"
+    " (5, 1, 'request', 'sku:1', 50000000, 52000000, 'fail', 'sold out'),"
+    " (5, 1, 'answer', 'sku:1', 50100000, 50400000, 'ok', 'answer=1 truth=0..0');",
+    /* 6: alice re-enters her 200 ms reentrant lock and stalls 700 ms in the nest; bob
+     * takes the expired lock at 300 ms and sells, then both of alice's releases find it
+     * gone and she sells too (reentrant-nest-ttl-expiry, as recorded). 7: alice's second
+     * setnx lease on her own key is refused (self-deadlock); she gives up and releases,
+     * and bob sells (reentrant-nest-contended, as recorded). */
+    "INSERT INTO runs(id, scenario, scenario_file, description, workload, strategy, params,"
+    " seed, expect, sqlite_version, started_at, duration_ns, status, verdict, figure) VALUES"
+    " (6, 'nest-ttl', 'scenarios/nest-ttl.ini', 'A lease lost inside the nest.', 'inventory',"
+    "  'reentrant', 'ttl=200', 29, 'unsafe', '3.45.1', '2026-01-20T10:00:05Z', 701922793,"
+    "  'ok', 'unsafe', 'oversold 1 (2 sold of 1); 1 overlapping hold'),"
+    " (7, 'nest', 'scenarios/nest.ini', 'A nest under a lock that is not reentrant.',"
+    "  'inventory', 'setnx', 'ttl=5000', 23, NULL, '3.45.1', '2026-01-20T10:00:06Z',"
+    "  281000000, 'ok', 'safe', '0 oversold, 1 sold');"
+    "INSERT INTO checks VALUES"
+    " (6, 'oversold', 1, 0, 'fail', 'oversold 1: 2 orders for 1 units; worst sku 1, lowest"
+    " stock -1'),"
+    " (6, 'mutex_overlaps', 1, 0, 'fail', '1 overlapping pairs on 1 key(s), up to 2 holders'),"
+    " (7, 'oversold', 0, 0, 'pass', '1 orders for 1 units; lowest stock 0'),"
+    " (7, 'mutex_overlaps', 0, 0, 'pass', '2 critical sections, none overlapping');"
+    "INSERT INTO events VALUES"
+    " (6, 0, 'request', 'sku:1', 166357, 701666122, 'ok', 'sold'),"
+    " (6, 0, 'acquire', 'sku:1', 167018, 692063, 'ok', 'attempts=1'),"
+    " (6, 0, 'critical', 'sku:1', 692063, 701663677, 'ok', NULL),"
+    " (6, 0, 'check', 'sku:1', 725556, 839550, 'ok', 'stock=1'),"
+    " (6, 0, 'acquire', 'sku:1', 840221, 1042500, 'ok', 'nested attempts=1'),"
+    " (6, 1, 'request', 'sku:1', 300103078, 302557601, 'ok', 'sold'),"
+    " (6, 1, 'acquire', 'sku:1', 300103599, 300458956, 'ok', 'attempts=1'),"
+    " (6, 1, 'critical', 'sku:1', 300458956, 302387341, 'ok', NULL),"
+    " (6, 1, 'check', 'sku:1', 300476518, 300559173, 'ok', 'stock=1'),"
+    " (6, 1, 'act', 'sku:1', 300559965, 302385819, 'ok', NULL),"
+    " (6, 1, 'release', 'sku:1', 302387562, 302556679, 'ok', NULL),"
+    " (6, 0, 'release', 'sku:1', 701116401, 701418468, 'fail', 'nested: not owner'),"
+    " (6, 0, 'act', 'sku:1', 701419640, 701662105, 'ok', NULL),"
+    " (6, 0, 'release', 'sku:1', 701663968, 701665841, 'fail', 'not owner'),"
+    " (7, 0, 'request', 'sku:1', 360171, 263548965, 'fail', 'gave up: busy'),"
+    " (7, 0, 'acquire', 'sku:1', 360382, 914972, 'ok', 'attempts=1'),"
+    " (7, 0, 'critical', 'sku:1', 914972, 263334193, 'ok', NULL),"
+    " (7, 0, 'check', 'sku:1', 930982, 1018536, 'ok', 'stock=1'),"
+    " (7, 0, 'acquire', 'sku:1', 1019107, 263331027, 'fail',"
+    "  'nested: lock:sku:1 held by another client after 21 attempts'),"
+    " (7, 1, 'request', 'sku:1', 150707513, 281082002, 'ok', 'sold'),"
+    " (7, 1, 'acquire', 'sku:1', 150707993, 276136939, 'ok', 'attempts=11'),"
+    " (7, 0, 'release', 'sku:1', 263334734, 263537664, 'ok', NULL),"
+    " (7, 1, 'critical', 'sku:1', 276136939, 280612962, 'ok', NULL),"
+    " (7, 1, 'check', 'sku:1', 276164772, 276275840, 'ok', 'stock=1'),"
+    " (7, 1, 'act', 'sku:1', 276276651, 280610277, 'ok', NULL),"
+    " (7, 1, 'release', 'sku:1', 280613463, 281080509, 'ok', NULL);",
 };
 
 static const char *const guests[] = { "alice", "bob" };
@@ -246,7 +308,7 @@ static void test_none_table(void **state)
      * acquire is marked as the step that broke mutual exclusion. */
     check_step(out, "┃", 0, "▶ 150.2 ms", COL_A);
     check_step(out, "┃", 1, "  150.2 ms", COL_A);
-    assert_contains(out, "  FAIL  double_booked   1 (expected 0)");
+    assert_contains(out, "  FAIL  double_booked     1 (expected 0)");
     flat = unfold(out);
     assert_contains(flat, "broke at t=450.6 ms: bob's act: INSERT booking → ok. A second booking"
                           " under hotel:1:2026-01-20 while alice's (t=300.4 ms) stands: double"
@@ -280,7 +342,7 @@ static void test_redlock_table(void **state)
     assert_lacks(out, "broke");
     assert_lacks(out, "▶");
     assert_contains(out, "  params    nodes=5,ttl=5000\n");
-    assert_contains(out, "  pass  double_booked   0 (expected 0)");
+    assert_contains(out, "  pass  double_booked     0 (expected 0)");
     assert_contains(flat, "held: no double booking. bob was refused at t=461.1 ms (check: 1"
                           " overlapping → refused) after waiting 311 ms for the lock.");
     check_width(out);
@@ -303,6 +365,22 @@ static void test_sale_table(void **state)
     check_step(out, "check → failed: disk #5; re…", 0, "    3.1 ms", 72);
     assert_contains(flat, "broke at t=6.0 ms: client 1's act: UPDATE stock, INSERT order → ok."
                           " Sale 2 of sku:1, which had 1 unit: oversold.");
+    check_width(out);
+    free(flat);
+    free(out);
+}
+
+/* The screens in words, the stale one said so; the figure as a note, never as a broken
+ * invariant. */
+static void test_screen_table(void **state)
+{
+    char *out = explain(*state, 5, guests, 2, 0, 0), *flat = unfold(out);
+
+    check_step(out, "screen: 1 in stock (SQL 1)", 0, "    1.1 ms", 12);
+    check_step(out, "screen: 1 in stock (SQL 0) → stale", 0, "   50.1 ms", 57);
+    assert_contains(flat, "note  stale_answers     1, beside the verdict: 1 of 2 stock answers");
+    assert_lacks(out, "FAIL");
+    assert_lacks(out, "broke");
     check_width(out);
     free(flat);
     free(out);
@@ -399,6 +477,60 @@ static void test_sale_mermaid(void **state)
     free(out);
 }
 
+static void test_screen_mermaid(void **state)
+{
+    char *out = explain(*state, 5, guests, 2, 0, 1);
+
+    check_mermaid(out);
+    assert_contains(out, "    C1->>Lock: screen: in stock?\n"
+                         "    Lock-->>C1: 1 in stock (SQL 0) → stale\n");
+    free(out);
+}
+
+/* A nest: the re-entry and its release said as such, the think shown inside the nest
+ * (after the re-entry, not after the check), the lost lease on both releases, and the
+ * second holder still the one that broke mutual exclusion. */
+static void test_nest_table(void **state)
+{
+    char *out = explain(*state, 6, guests, 2, 0, 0), *flat = unfold(out);
+
+    check_step(out, "acquire sku:1 → ok (1 attempt)", 0, "    0.2 ms", COL_A);
+    check_step(out, "check: 1 in stock", 0, "    0.7 ms", COL_A);
+    check_step(out, "re-enter sku:1 → ok (1 attempt)", 0, "    0.8 ms", COL_A);
+    check_step(out, "thinks 700 ms", 0, "    1.0 ms", COL_A);
+    check_step(out, "release inner → failed: not owner", 0, "  701.1 ms", COL_A);
+    check_step(out, "release → failed: not owner", 0, "  701.7 ms", COL_A);
+    check_step(out, "acquire sku:1 → ok (1 attempt)", 1, "▶ 300.1 ms", COL_B);
+    assert_lacks(out, "nested");
+    assert_contains(flat, "broke at t=300.1 ms: bob's acquire sku:1 → ok (1 attempt). alice had"
+                          " held sku:1 since t=0.7 ms");
+    check_width(out);
+    free(flat);
+    free(out);
+
+    /* Refused on its own key: the re-entry waits and gives up, the outer release follows. */
+    out = explain(*state, 7, guests, 2, 0, 0);
+    check_step(out, "re-enter sku:1 → busy, retrying", 0, "    1.0 ms", COL_A);
+    check_step(out, "re-enter → busy (waited 262 ms, 21 attempt", 0, "  263.3 ms", COL_A);
+    check_step(out, "release → ok", 0, "  263.3 ms", COL_A);
+    check_step(out, "answer: gave up: busy", 0, "  263.5 ms", COL_A);
+    assert_lacks(out, "thinks");
+    check_width(out);
+    free(out);
+}
+
+static void test_nest_mermaid(void **state)
+{
+    char *out = explain(*state, 6, guests, 2, 0, 1);
+
+    check_mermaid(out);
+    assert_contains(out, "    C0->>Lock: re-enter sku:1\n    Lock-->>C0: ok (1 attempt)\n"
+                         "    Note over C0: thinks 700 ms in the nest\n");
+    assert_contains(out, "    C0->>Lock: release sku:1 (inner)\n"
+                         "    Lock-->>C0: failed: nested: not owner\n");
+    free(out);
+}
+
 static size_t occurrences(const char *s, const char *needle)
 {
     size_t n = 0;
@@ -490,6 +622,10 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_none_mermaid),
         cmocka_unit_test(test_redlock_mermaid),
         cmocka_unit_test(test_sale_mermaid),
+        cmocka_unit_test(test_screen_table),
+        cmocka_unit_test(test_screen_mermaid),
+        cmocka_unit_test(test_nest_table),
+        cmocka_unit_test(test_nest_mermaid),
         cmocka_unit_test(test_find_run),
         cmocka_unit_test(test_overlap_cases),
     };

@@ -100,11 +100,20 @@ static const char fixture[] =
     " (5, 'oversold', 1, 0, 'fail', 'oversold 1: 3 orders for 2 units; worst sku 1,"
     "  lowest stock -1');";
 
+/* The screens of run 5: right for client 0, stale for client 2 (core/answer.h), and the
+ * figure they give. */
+static const char screens[] =
+    "INSERT INTO events VALUES"
+    " (5, 0, 'answer', 'sku:1', 100000, 400000, 'ok', 'answer=2 truth=2..2'),"
+    " (5, 2, 'answer', 'sku:1', 100000, 400000, 'ok', 'answer=2 truth=0..0');"
+    "INSERT INTO checks VALUES"
+    " (5, 'stale_answers', 1, 0, 'fail', '1 of 2 stock answers contradicted SQL');";
+
 static int setup(void **state)
 {
-    const char *const sql[] = { fixture };
+    const char *const sql[] = { fixture, screens };
 
-    return fixture_setup(state, FIXTURE_LOOSE, sql, 1);
+    return fixture_setup(state, FIXTURE_LOOSE, sql, 2);
 }
 
 /* The page written into memory; fails the test if the writer fails. Caller frees. */
@@ -300,7 +309,15 @@ static void test_timeline_oversale(void **state)
     assert_int_equal(count(t, ">sale "), 1);
     assert_contains(t, "<li>client 2 made sale 3 of <code>sku:1</code> at t=30.0 ms, beyond"
                        " the initial stock of 2</li>");
+    /* The screens: the stale one red, the right one not. */
+    assert_contains(t, "fill=\"#d00000\" stroke=\"#2166ac\"><title>client 2 answer sku:1"
+                       " t=0.1–0.4 ms ok: answer=2 truth=0..0</title>");
+    assert_lacks(t, "fill=\"#d00000\" stroke=\"#2166ac\"><title>client 0 answer");
+    assert_contains(t, "<title>client 0 answer sku:1 t=0.1–0.4 ms ok: answer=2 truth=2..2");
     free(t);
+    /* The figure is listed with the run's checks, as a figure, not a failing check. */
+    assert_contains(s, "<li>figure <code>stale_answers</code>, beside the verdict: 1. 1 of 2"
+                       " stock answers contradicted SQL</li>");
     free(s);
 }
 
@@ -418,6 +435,8 @@ static void test_write_all(void **state)
     snprintf(path, sizeof path, "%s/summary.md", dir);
     unlink(path);
     snprintf(path, sizeof path, "%s/results.csv", dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/results.json", dir);
     unlink(path);
     /* Nothing else left behind: no temporaries. */
     assert_int_equal(rmdir(dir), 0);

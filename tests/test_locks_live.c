@@ -1,5 +1,6 @@
 /* test_locks_live.c - the Redis strategies against real redis-server processes: setnx,
- * redlock, lua-decr, watch-multi, redis-check-then-decr, fencing and watchdog;
+ * redlock, lua-decr, watch-multi, redis-check-then-decr, fencing and watchdog (and the
+ * script reload of lua-setnx, a strategy from a definition file);
  * sql-pessimistic on a real SQLite file; the lock tokens. What the strategies do under
  * network faults made with the proxy is test_locks_faults.c; the fixture both share is
  * locks_fixture.h. The reentrant lock has its own file, test_reentrant_live.c.
@@ -24,6 +25,8 @@
 
 #include "locks_fixture.h"
 #include "locks/redis_conn.h"
+#include "locks/strategy_def.h"
+#include "ovs_config.h" /* OVS_SOURCE_DIR: the shipped definitions */
 
 #define THREADS 4
 
@@ -278,6 +281,39 @@ static void test_setnx_reconnect_and_noscript(void **state)
     freeReplyObject(r);
     assert_int_equal(a->m->xUnlock(a, "setnx:conn"), OVS_OK);
     assert_int_equal(node_exists(f, 0, "lock:setnx:conn"), 0);
+}
+
+/* A Lua strategy from a definition file gets the same reload: its scripts, read from
+ * strategies/lua/, are loaded again when a flushed server answers NOSCRIPT, for the
+ * release and for the next acquire. */
+static void test_lua_file_strategy_reloads_after_noscript(void **state)
+{
+    fixture *f = *state;
+    const ovs_strategy_methods *m;
+    ovs_strategy *a;
+    redisReply *r;
+    char dir[600], err[700];
+
+    OVS_REQUIRE_REDIS();
+    snprintf(dir, sizeof(dir), "%s/strategies", OVS_SOURCE_DIR);
+    if (ovs_strategy_find("lua-setnx") == NULL &&
+        ovs_strategy_defs_register_dir(dir, err, sizeof(err)) < 0)
+        fail_msg("%s", err);
+    m = ovs_strategy_find("lua-setnx");
+    assert_non_null(m);
+    a = open_inst(f, m, "retry_count=0", 0);
+    assert_int_equal(a->m->xLock(a, "luafile:ns"), OVS_OK);
+    assert_int_equal(node_exists(f, 0, "lock:luafile:ns"), 1);
+
+    r = node_cmd(f, 0, "SCRIPT FLUSH");
+    freeReplyObject(r);
+    assert_int_equal(a->m->xUnlock(a, "luafile:ns"), OVS_OK);
+    assert_int_equal(node_exists(f, 0, "lock:luafile:ns"), 0);
+    r = node_cmd(f, 0, "SCRIPT FLUSH");
+    freeReplyObject(r);
+    assert_int_equal(a->m->xLock(a, "luafile:ns"), OVS_OK);
+    assert_int_equal(node_exists(f, 0, "lock:luafile:ns"), 1);
+    assert_int_equal(a->m->xUnlock(a, "luafile:ns"), OVS_OK);
 }
 
 typedef struct worker {
@@ -602,24 +638,6 @@ static void test_lua_decr_booking(void **state)
     assert_int_equal(shop_scalar(f, "SELECT count(*) FROM bookings"), 3);
 }
 
-typedef struct buyer_thread {
-    ovs_strategy *s;
-    int base, sold, other;
-} buyer_thread;
-
-static void *buy_worker(void *arg)
-{
-    buyer_thread *b = arg;
-    ovs_request req = { .sku = 1 };
-
-    for (int i = 0; i < 10; i++) {
-        int rc = b->s->m->xExecute(b->s, &req, b->base + i, 0);
-        b->sold += rc == OVS_OK;
-        b->other += rc != OVS_OK && rc != OVS_REFUSED;
-    }
-    return NULL;
-}
-
 static void test_lua_decr_threads(void **state)
 {
     fixture *f = *state;
@@ -633,7 +651,7 @@ static void test_lua_decr_threads(void **state)
     start_shop(f);
     prepare(f, m);
     for (int i = 0; i < THREADS; i++)
-        b[i] = (buyer_thread){ .s = open_inst(f, m, "", i), .base = 100 * i };
+        b[i] = (buyer_thread){ .s = open_inst(f, m, "", i), .base = 100 * i, .count = 10 };
     for (int i = 0; i < THREADS; i++)
         assert_int_equal(pthread_create(&th[i], NULL, buy_worker, &b[i]), 0);
     for (int i = 0; i < THREADS; i++) {
@@ -831,7 +849,7 @@ static void test_watch_multi_threads(void **state)
     for (int i = 0; i < THREADS; i++)
         b[i] = (buyer_thread){
             .s = open_inst(f, m, "retry_count=10000,retry_delay=0,retry_jitter=1ms", i),
-            .base = 100 * i };
+            .base = 100 * i, .count = 10 };
     for (int i = 0; i < THREADS; i++)
         assert_int_equal(pthread_create(&th[i], NULL, buy_worker, &b[i]), 0);
     for (int i = 0; i < THREADS; i++) {
@@ -1249,6 +1267,7 @@ int main(int argc, char **argv)
         T(test_setnx_many_keys),
         T(test_setnx_token_and_ttl),
         T(test_setnx_reconnect_and_noscript),
+        T(test_lua_file_strategy_reloads_after_noscript),
         T(test_setnx_threads),
         T(test_redlock_exclusion),
         T(test_redlock_expiry),

@@ -19,6 +19,8 @@
 
 #include <cmocka.h>
 
+#include "runner_fixture.h"
+
 #include "engine/checker.h"
 #include "engine/runner.h"
 #include "engine/shop.h"
@@ -41,13 +43,6 @@ static const char scenario_text[] =
 /* What the fake's release does instead of COMMIT. */
 static int release_code;
 
-static int txn_open(ovs_strategy *s, const ovs_env *env)
-{
-    (void)s;
-    (void)env;
-    return OVS_OK;
-}
-
 static int txn_lock(ovs_strategy *s, const char *key)
 {
     (void)key;
@@ -66,47 +61,22 @@ static int txn_unlock(ovs_strategy *s, const char *key)
     return ovs_strategy_fail(s, release_code, "COMMIT failed (test)");
 }
 
-static void txn_close(ovs_strategy *s)
-{
-    (void)s;
-}
-
 static ovs_strategy_methods txn = {
     .version = 2,
     .name = "txn-commit-fails",
     .summary = "a writer lock whose COMMIT always fails",
     .unlock_commits = 1,
     .size = sizeof(ovs_strategy),
-    .xOpen = txn_open,
+    .xOpen = rf_nothing_open,
     .xLock = txn_lock,
     .xUnlock = txn_unlock,
-    .xClose = txn_close,
+    .xClose = rf_nothing_close,
 };
 
 typedef struct outcome {
     int64_t succeeded, unknown, errors, orders;
     ovs_check lost;
 } outcome;
-
-/* The run's private directory, removed by the teardown whether the test passed or not. */
-static char dir[64];
-
-static int remove_dir(void **state)
-{
-    static const char *const names[] = { "shop.db", "shop.db-wal", "shop.db-shm" };
-    char path[96];
-
-    (void)state;
-    if (dir[0] == '\0')
-        return 0;
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-        unlink(path);
-    }
-    int rc = rmdir(dir);
-    dir[0] = '\0';
-    return rc;
-}
 
 static void run(int code, int commits, outcome *o)
 {
@@ -119,15 +89,8 @@ static void run(int code, int commits, outcome *o)
 
     release_code = code;
     txn.unlock_commits = commits;
-    snprintf(dir, sizeof(dir), "/tmp/oversell-runner.XXXXXX");
-    assert_non_null(mkdtemp(dir));
-    snprintf(path, sizeof(path), "%s/shop.db", dir);
-    if (ovs_scenario_parse("undone.ini", scenario_text, &sc, err, sizeof(err)) != 0)
-        fail_msg("scenario: %s", err);
     ovs_shop_loc loc;
-    ovs_shop_loc_file(&loc, path);
-    if (ovs_shop_create(&loc, &sc, err, sizeof(err)) != 0)
-        fail_msg("shop: %s", err);
+    rf_shop("undone.ini", scenario_text, &sc, &loc, path, sizeof(path));
     ovs_run_spec spec = { .sc = &sc, .m = &txn, .params = &params, .shop = &loc };
     assert_int_equal(ovs_run(&spec, &res), 0);
     o->succeeded = res.succeeded;
@@ -141,6 +104,49 @@ static void run(int code, int commits, outcome *o)
     for (int i = 0; i < n; i++)
         if (strcmp(checks[i].invariant, "lost_orders") == 0)
             o->lost = checks[i];
+    ovs_shop_close(db);
+    ovs_run_result_free(&res);
+    ovs_scenario_free(&sc);
+}
+
+/* serve_ns bounds a crowd by time: 2 workers spending 20 ms on each of 200 buyers would
+ * take 2 s; given 200 ms, they take no buyer after it, finish the ones they hold, and the
+ * run ends OK with the buyers served counted - each one's order in SQL. */
+static void crowd_stops_taking_buyers_when_its_time_is_up(void **state)
+{
+    static const char text[] =
+        "[scenario]\n"
+        "name = timed\n"
+        "description = 200 buyers, 2 workers, 20 ms each.\n"
+        "workload = inventory\n"
+        "seed = 1\n"
+        "stock = 200\n"
+        "[crowd]\n"
+        "buyers = 200\n"
+        "arrival = burst\n"
+        "workers = 2\n"
+        "think = 20ms\n"
+        "request = buy sku=1\n";
+    char path[96], err[256];
+    ovs_scenario sc;
+    ovs_params params = { 0 };
+    ovs_run_result res;
+    ovs_shop *db;
+    int64_t orders;
+
+    (void)state;
+    ovs_shop_loc loc;
+    rf_shop("timed.ini", text, &sc, &loc, path, sizeof(path));
+    ovs_run_spec spec = { .sc = &sc, .m = rf_always_free(), .params = &params, .shop = &loc,
+                          .serve_ns = 200 * 1000000LL };
+    assert_int_equal(ovs_run(&spec, &res), 0);
+    assert_int_equal(res.status, OVS_RUN_OK);
+    assert_true(res.requests >= 2);
+    assert_true(res.requests < 200);
+    assert_int_equal(res.succeeded, res.requests);
+    assert_int_equal(ovs_shop_open(&loc, &db, err, sizeof(err)), 0);
+    assert_int_equal(ovs_shop_scalar(db, "SELECT count(*) FROM orders", &orders), 0);
+    assert_int_equal(orders, res.requests);
     ovs_shop_close(db);
     ovs_run_result_free(&res);
     ovs_scenario_free(&sc);
@@ -188,9 +194,10 @@ static void release_of_a_plain_lock_does_not_decide(void **state)
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(undone_commit_fails_the_request, remove_dir),
-        cmocka_unit_test_teardown(unknown_commit_is_unknown, remove_dir),
-        cmocka_unit_test_teardown(release_of_a_plain_lock_does_not_decide, remove_dir),
+        cmocka_unit_test_teardown(undone_commit_fails_the_request, rf_remove_dir),
+        cmocka_unit_test_teardown(unknown_commit_is_unknown, rf_remove_dir),
+        cmocka_unit_test_teardown(release_of_a_plain_lock_does_not_decide, rf_remove_dir),
+        cmocka_unit_test_teardown(crowd_stops_taking_buyers_when_its_time_is_up, rf_remove_dir),
     };
     if (argc > 1)
         cmocka_set_test_filter(argv[1]);

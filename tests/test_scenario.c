@@ -217,6 +217,32 @@ static void test_good_inventory(void **state)
     ovs_scenario_free(&sc);
 }
 
+/* Rates of unsafe runs after unsafe, with or without a word on stale answers; a verdict
+ * alone says no rate. A parser that dropped the rate would make the gate judge "unsafe >=
+ * 95%" as "unsafe in one run". */
+static void test_expect_rates(void **state)
+{
+    ovs_scenario sc;
+
+    (void)state;
+    parse_ok("[scenario]\nname = t\nworkload = inventory\nstock = 5\n"
+             "[crowd]\nbuyers = 10\nrequest = buy sku=1\n"
+             "[expect]\nnone = unsafe >= 95%\nsetnx = unsafe <=5%\n"
+             "cache-aside = unsafe >= 37.5% stale\nredlock = unsafe\n", &sc);
+    assert_int_equal(sc.n_expect, 4);
+    assert_int_equal(sc.expect[0].rate_cmp, 1);
+    assert_true(sc.expect[0].rate > 0.9499 && sc.expect[0].rate < 0.9501);
+    assert_int_equal(sc.expect[0].stale, -1);
+    assert_int_equal(sc.expect[1].rate_cmp, -1);
+    assert_true(sc.expect[1].rate > 0.0499 && sc.expect[1].rate < 0.0501);
+    assert_int_equal(sc.expect[2].rate_cmp, 1);
+    assert_true(sc.expect[2].rate > 0.3749 && sc.expect[2].rate < 0.3751);
+    assert_int_equal(sc.expect[2].stale, 1);
+    assert_int_equal(sc.expect[3].rate_cmp, 0);
+    assert_int_equal(sc.expect[3].safe, 0);
+    ovs_scenario_free(&sc);
+}
+
 static void test_good_booking(void **state)
 {
     ovs_scenario sc;
@@ -243,6 +269,8 @@ static void test_good_booking(void **state)
     assert_int_equal(sc.has_crowd, 0);
     assert_int_equal(sc.clients[0].pause_process, 0);
     assert_int_equal(sc.clients[1].pause_process, 0);
+    assert_int_equal(sc.clients[0].reenter, 0);
+    assert_int_equal(sc.clients[1].reenter, 0);
 
     assert_int_equal(sc.n_clients, 2);
     assert_string_equal(sc.clients[0].name, "alice");
@@ -561,7 +589,7 @@ static const bad_case bad_cases[] = {
     { "[scenario]\nname = t\nworkload = inventory\nstok = 5\n" CROWD, 4,
       "unknown key 'stok' in [scenario]: did you mean 'stock'?" },
     { INV "[crowd]\nbuyers = 10\nrequest = buy sku=1\nspeed = 3\n", 8,
-      "unknown key 'speed' in [crowd] (known: buyers, arrival, workers, think, request)" },
+      "unknown key 'speed' in [crowd] (known: buyers, arrival, workers, think, request, reenter)" },
     { "[scenario]\nname = t\nname = u\n", 3, "duplicate key 'name' in [scenario] (first at line 2)" },
     { INV "[crwod]\n", 5, "unknown section [crwod] (known: [scenario]" },
     { BOOK ALICE "[client bob]\n" ALICE, 7, "duplicate section [client alice] (first at line 4)" },
@@ -643,6 +671,27 @@ static const bad_case bad_cases[] = {
       "unknown strategy 'redlok' in [expect]: did you mean 'redlock'? (known: none, "
       "sql-pessimistic" },
     { INV CROWD "[expect]\nnone = maybe\n", 9, "none: 'maybe' is not safe or unsafe" },
+    { INV CROWD "[expect]\ncache-aside = safe stal\n", 9,
+      "cache-aside: 'stal' after the verdict is not a rate of unsafe runs (>= P% or <= P%),"
+      " stale (some answers stale) or fresh (none)" },
+    /* A rate of unsafe runs: after unsafe only, a percentage from 0 to 100. */
+    { INV CROWD "[expect]\nnone = safe >= 95%\n", 9,
+      "none: a rate of unsafe runs follows unsafe only ('unsafe >= 95%'); safe is unsafe in"
+      " no run" },
+    { INV CROWD "[expect]\nnone = unsafe >= 95\n", 9,
+      "none: '>= 95' is not a rate of unsafe runs like '>= 95%' or '<= 5%' (a percentage, 0"
+      " to 100)" },
+    { INV CROWD "[expect]\nnone = unsafe >= 101%\n", 9,
+      "none: '>= 101%' is not a rate of unsafe runs" },
+    { INV CROWD "[expect]\nnone = unsafe <= -5%\n", 9,
+      "none: '<= -5%' is not a rate of unsafe runs" },
+    { INV CROWD "[expect]\nnone = unsafe >= 95% often\n", 9,
+      "none: 'often' after the verdict is not a rate" },
+    { INV CROWD "[expect]\ncache-aside = safestale\n", 9,
+      "cache-aside: 'safestale' is not safe or unsafe" },
+    /* A strategy that answers no availability has no stale answers to expect. */
+    { INV CROWD "[expect]\nsetnx = safe fresh\n", 9,
+      "setnx: 'fresh' expects stale answers of a strategy that answers no availability" },
     { INV CROWD "[expect]\nnone = safe\nnone = unsafe\n", 10,
       "duplicate key 'none' in [expect] (first at line 9)" },
     { INV CROWD "[strategy setnx]\nretry_delay = 5ms\nttl = soon\n", 10, "ttl: 'soon' is not a duration" },
@@ -660,6 +709,11 @@ static const bad_case bad_cases[] = {
       "unknown strategy 'redlok' in [strategy redlok]: did you mean 'redlock'?" },
     /* [client] pause */
     { TL "pause = gc\n", 7, "pause: 'gc' is not thread or process" },
+    /* [client] and [crowd] reenter */
+    { TL "reenter = yes\n", 7, "reenter: 'yes' is not a whole number from 0 to 1" },
+    { TL "reenter = 2\n", 7, "reenter: '2' is not a whole number from 0 to 1" },
+    { INV "[crowd]\nbuyers = 1\nreenter = -1\nrequest = buy sku=1\n", 7,
+      "reenter: '-1' is not a whole number from 0 to 1" },
     /* [redis] topology */
     { TL "[redis]\nreplicas = 5\n", 8, "replicas: '5' is not a whole number from 0 to 4" },
     { TL "[redis]\nlag = 200ms\n", 8, "lag: needs replicas >= 1" },
@@ -778,6 +832,26 @@ static void test_bad_files(void **state)
         ovs_scenario_free(&sc);
     }
     assert_int_equal(failures, 0);
+}
+
+/* reenter = 1 on a client and on a crowd; 0 and absent leave the lock taken once. */
+static void test_reenter(void **state)
+{
+    ovs_scenario sc;
+    (void)state;
+    parse_ok(TL "reenter = 1\n[client bob]\nrequest = buy sku=1\nreenter = 0\n"
+                "[client carol]\nrequest = buy sku=1\n", &sc);
+    assert_int_equal(sc.n_clients, 3);
+    assert_int_equal(sc.clients[0].reenter, 1);
+    assert_int_equal(sc.clients[1].reenter, 0);
+    assert_int_equal(sc.clients[2].reenter, 0);
+    ovs_scenario_free(&sc);
+    parse_ok(INV "[crowd]\nbuyers = 3\nrequest = buy sku=1\nreenter = 1\n", &sc);
+    assert_int_equal(sc.crowd.reenter, 1);
+    ovs_scenario_free(&sc);
+    parse_ok(INV CROWD, &sc);
+    assert_int_equal(sc.crowd.reenter, 0);
+    ovs_scenario_free(&sc);
 }
 
 /* Lines past inih's buffer would be split in two and shift every later line number; they
@@ -1022,6 +1096,19 @@ static void test_params_and_expect(void **state)
     assert_int_equal(ovs_scenario_expect(&sc, &ovs_strategy_redlock), 1);
     assert_int_equal(ovs_scenario_expect(&sc, &ovs_strategy_none), -1);
     assert_int_equal(ovs_scenario_expect(&sc, &ovs_strategy_lua_decr), -1);
+    assert_int_equal(ovs_scenario_expect_stale_on(&sc, &ovs_strategy_redlock, "sqlite"), -1);
+    ovs_scenario_free(&sc);
+
+    /* The stale answers word after the verdict, per back end like the verdict. */
+    parse_ok(INV CROWD "[expect]\ncache-aside = safe stale\ncache-aside@postgresql = unsafe"
+                       " fresh\nnone = unsafe\n",
+             &sc);
+    assert_int_equal(ovs_scenario_expect_on(&sc, &ovs_strategy_cache_aside, "sqlite"), 1);
+    assert_int_equal(ovs_scenario_expect_stale_on(&sc, &ovs_strategy_cache_aside, "sqlite"), 1);
+    assert_int_equal(ovs_scenario_expect_on(&sc, &ovs_strategy_cache_aside, "postgresql"), 0);
+    assert_int_equal(
+        ovs_scenario_expect_stale_on(&sc, &ovs_strategy_cache_aside, "postgresql"), 0);
+    assert_int_equal(ovs_scenario_expect_stale_on(&sc, &ovs_strategy_none, "sqlite"), -1);
     ovs_scenario_free(&sc);
 }
 
@@ -1186,10 +1273,12 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good_inventory),
         cmocka_unit_test(test_good_booking),
+        cmocka_unit_test(test_expect_rates),
         cmocka_unit_test(test_good_faults),
         cmocka_unit_test(test_fault_spellings),
         cmocka_unit_test(test_defaults_and_spellings),
         cmocka_unit_test(test_durations),
+        cmocka_unit_test(test_reenter),
         cmocka_unit_test(test_seed),
         cmocka_unit_test(test_bad_files),
         cmocka_unit_test(test_long_line),

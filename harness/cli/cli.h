@@ -1,9 +1,9 @@
 /* cli.h - what the command-line files share: options, exit codes, loading input.
  *
  * One file per command (cli_run.c: run, matrix, gate and explain; cli_explain.c: printing
- * a run; cli_bench.c: bench; main.c: report and list) over the helpers of cli_options.c.
- * A command calls helpers and, for explain, cli_run.c calls cli_explain.c; never the other
- * way round. */
+ * a run; cli_bench.c: bench; cli_diff.c: diff; main.c: report and list) over the helpers
+ * of cli_options.c. A command calls helpers and, for explain, cli_run.c calls
+ * cli_explain.c (and, for gate --baseline, cli_diff.c); never the other way round. */
 #ifndef OVS_CLI_H
 #define OVS_CLI_H
 
@@ -12,6 +12,10 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include <sqlite3.h>
+
+#include "engine/cell.h"
+#include "engine/recorder.h"
 #include "scenario/scenario.h"
 #include "locks/strategy.h"
 #include "core/shopdb.h"
@@ -50,7 +54,17 @@ typedef struct cli_options {
     char sql_url[CLI_MAX_SQL][600]; /* its server's URL; "" for SQLite, and for a server
                                    the harness starts (--sql postgresql) */
     int keep_shop;              /* --keep-shop: leave each run's schema or database */
+    int repeat;                 /* --repeat N: runs per cell, each with its own seed
+                                   (cli_cell_seed); 0 as 1 */
+    int jobs;                   /* --jobs N: runs side by side; 0: the command's default */
+    int seed_given;             /* --seed S: the first run's seed instead of the scenario's */
+    uint64_t seed;
+    const char *metrics;        /* run/matrix/gate: Prometheus text file to write */
+    const char *baseline;       /* gate: results database to compare the new one with */
 } cli_options;
+
+/* The most runs --repeat asks of one cell. */
+#define CLI_MAX_REPEAT 10000
 
 /* ---- cli_options.c ---- */
 
@@ -79,6 +93,12 @@ int cli_register_strategies(const char *cmd, int *argc, char **argv);
 /* Refuse, on stderr, a selected strategy that cannot run on this machine (its program is
  * missing): EXIT_USAGE, else 0. */
 int cli_check_available(const char *cmd, const ovs_strategy_methods *m);
+/* Refuse, on stderr, a --metrics FILE that cannot be written because its directory does
+ * not exist or it names a directory: EXIT_USAGE, else 0. */
+int cli_check_metrics(const char *cmd, const char *path);
+/* Open the results database at path read-only into *db and check it has the tables of
+ * one. 0, or EXIT_USAGE after saying on stderr what is wrong with path (*db NULL). */
+int cli_open_results(const char *cmd, const char *path, sqlite3 **db);
 int cli_mkdir_p(const char *path);
 /* Remove a SQLite database file with its -wal and -shm files, so a run starts afresh. */
 void cli_remove_db(const char *path);
@@ -86,6 +106,42 @@ void cli_remove_db(const char *path);
  * clients take no new requests and the run in progress is recorded as aborted. The second
  * kills every managed redis-server and exits 130 at once. */
 atomic_int *cli_catch_stop(void);
+
+/* Runs side by side when --jobs is not given: CLI_DEFAULT_JOBS for matrix and gate, whose
+ * runs spend most of their time waiting on the scenario's clock; 1 for the others. */
+#define CLI_DEFAULT_JOBS 4
+int cli_default_jobs(enum cli_mode mode);
+
+/* The seed of run rep (0-based) of a cell whose first seed is base: base itself for the
+ * first, so one run is the run a scenario always made and `run --seed` replays any of
+ * them; then splitmix64 of base + rep, spread far apart so runs of one cell share no
+ * schedule. */
+uint64_t cli_cell_seed(uint64_t base, int rep);
+
+/* ---- cli_jobs.c ---- */
+
+#define CLI_MAX_JOBS 64 /* --jobs */
+
+struct jobs_pool;
+/* One run of the plan. */
+typedef struct cli_job {
+    ovs_cell cell;          /* what to run; its record_turn hook is the pool's */
+    char label[256];        /* "scenario x strategy", for progress lines */
+    char tag[24];           /* its cell.shop_tag's text */
+    int skip;               /* 1: not to be run (a later run of a cell that is n/a) */
+    int ran;                /* out: 1 when it ran (0: skipped, or stopped before) */
+    int crc;                /* out: ovs_cell_run's return */
+    ovs_cell_result r;      /* out, when it ran */
+    struct jobs_pool *pool; /* the pool's, while it runs */
+    int index;
+} cli_job;
+/* Run jobs[0..n) on `workers` workers (the calling thread among them), each taking the
+ * next job in index order as it frees up, and recording their runs in db in index order
+ * whatever order they finish in, so run ids and every report are those of one worker.
+ * Takes no new job once *stop is set or a job returned OVS_ERR_ENV. A person watching (tty)
+ * gets a line per job as it ends. */
+void cli_run_jobs(cli_job *jobs, int n, int workers, ovs_results *db, atomic_int *stop,
+                  int tty, int color);
 
 /* ---- cli_sql.c ---- */
 
@@ -112,11 +168,29 @@ void cli_sql_server_stop(cli_sql_server *srv);
 
 /* ---- the commands ---- */
 
+/* Run the cells of the resolved scenarios scs[0..nsc) as o says (its strategies, each
+ * with its own parameter text, else each scenario's [expect] or every strategy; its back
+ * ends; o->repeat runs of each), record them in o->out_dir/results.db (replaced), write
+ * the reports, print the summary unless o->quiet, and judge them as o->mode says. The
+ * same strategy named more than once is a cell per naming, told apart by its parameters
+ * (a sweep's points). *last_run, when not NULL, gets the id of the last run recorded.
+ * Returns the exit status. */
+int cli_run_cells(cli_options *o, ovs_scenario *scs, int nsc, int64_t *last_run);
 /* run / matrix / gate / explain: load, validate, run, report. Returns the exit status. */
 int cli_run(int argc, char **argv, enum cli_mode mode);
+/* sweep: one scenario and strategy over a grid of parameters (cli_sweep.c). Returns the
+ * exit status. */
+int cli_sweep(int argc, char **argv);
 /* bench: ceiling, redis-benchmark, every strategy's throughput and latency (cli_bench.c).
  * Returns the exit status. */
 int cli_bench(int argc, char **argv);
+/* diff: two results databases compared cell by cell (cli_diff.c). Returns the exit
+ * status: 0, 1 when a figure got worse beyond its tolerance, 2 bad input. */
+int cli_diff(int argc, char **argv);
+/* gate --baseline: the same comparison, with diff's default tolerances, of the results
+ * database at old_path with new_db, written to stderr. The same exit statuses; 3 when
+ * new_db cannot be read. */
+int cli_diff_baseline(const char *cmd, const char *old_path, sqlite3 *new_db);
 /* Print run_id (or, when it is -1, the latest run of the scenario with o's strategy) of the
  * results database at dbpath as a time table, and write the Mermaid file if asked. */
 int cli_explain_print(const cli_options *o, const ovs_scenario *sc, const char *dbpath,

@@ -68,6 +68,9 @@ static void usage(FILE *f)
             "                           (default 10000; the flash sale's file says 10000)\n"
             "  -s, --strategy NAME      measure only these strategies on the hot and many\n"
             "                           loads (repeatable; default: every registered one)\n"
+            "      --load-seconds S     a hot or many load takes no new buyer after S seconds\n"
+            "                           and its rate is of the buyers served (1 to 3600,\n"
+            "                           default %d)\n"
             "      --recording-pairs N  runs of lua-decr with events recorded, and as many\n"
             "                           without, for what recording costs (1 to %d, default\n"
             "                           %d; fewer make the median noisier)\n"
@@ -90,7 +93,7 @@ static void usage(FILE *f)
             "\n"
             "Exit status: 0 ok, 1 a run failed (or, with --check, a target was missed), 2 bad\n"
             "usage, 3 environment failure (no redis-server, no disk), 130 interrupted.\n",
-            BENCH_MANY_SKUS, BENCH_REC_PAIRS, BENCH_REC_PAIRS);
+            BENCH_MANY_SKUS, BENCH_LOAD_SECONDS, BENCH_REC_PAIRS, BENCH_REC_PAIRS);
 }
 
 static int parse_opts(int argc, char **argv, bench_opts *o)
@@ -107,6 +110,7 @@ static int parse_opts(int argc, char **argv, bench_opts *o)
         { "redis-server", required_argument, NULL, 'r' },
         { "sql", required_argument, NULL, 'S' },
         { "recording-pairs", required_argument, NULL, 'P' },
+        { "load-seconds", required_argument, NULL, 'L' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -140,6 +144,14 @@ static int parse_opts(int argc, char **argv, bench_opts *o)
             }
             o->buyers = (int)v;
             o->buyers_given = 1;
+            break;
+        case 'L':
+            if (ovs_parse_int(optarg, 1, 3600, &v) != 0) {
+                fprintf(stderr, "oversell bench: --load-seconds takes 1 to 3600, got '%s'\n",
+                        optarg);
+                return EXIT_USAGE;
+            }
+            o->load_s = (int)v;
             break;
         case 'P':
             if (ovs_parse_int(optarg, 1, BENCH_REC_PAIRS, &v) != 0) {
@@ -209,6 +221,7 @@ int cli_bench(int argc, char **argv)
     b->o.ops = 200000;
     b->o.buyers = BENCH_TARGET_BUYERS;
     b->o.rec_pairs = BENCH_REC_PAIRS;
+    b->o.load_s = BENCH_LOAD_SECONDS;
     b->o.out_dir = "reports/out/bench";
     rc = parse_opts(argc, argv, &b->o);
     if (rc != 0) {

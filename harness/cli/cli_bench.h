@@ -32,6 +32,11 @@
 #define BENCH_TARGET_RSS_KIB (64L * 1024)
 /* Recording events may cost lua-decr at most this share of its throughput (per cent). */
 #define BENCH_RECORDING_MAX_PCT 5.0
+/* How long a hot or many load takes new buyers by default (--load-seconds). Every
+ * built-in serves 10,000 buyers in a few seconds; a library that live-locks on the hot key
+ * (node-redlock keeps a failed attempt's partial locks until their lease ends) would take
+ * an hour, and its rate is as clear from the first half minute. */
+#define BENCH_LOAD_SECONDS 30
 /* The lock library the design notes use, which the built-in locks must keep up with: the
  * shipped adapter of that name (strategies/node-redlock.ini). */
 #define BENCH_LIBRARY "node-redlock"
@@ -43,6 +48,7 @@ typedef struct bench_opts {
                                   given on the command line) */
     int buyers_given;          /* --buyers was given */
     int rec_pairs;             /* recording-cost runs of each kind, 1..BENCH_REC_PAIRS */
+    int load_s;                /* a hot or many load takes no new buyer after this long */
     const char *out_dir;
     const char *scenarios_dir;
     const char *redis_server;  /* NULL: found on PATH */
@@ -66,6 +72,8 @@ typedef struct bench_run {
     double seconds;            /* t0 to the last client's finish */
     int64_t p50, p99, max;     /* request latency, ns */
     char failure[128];         /* the most frequent failure among its events, if any */
+    int buyers;                /* the load's buyers; requests counts those served, fewer
+                                  when the load's time ran out (bench_opts.load_s) */
 } bench_run;
 
 typedef struct bench_ceiling {

@@ -315,10 +315,11 @@ static void write_report(const bench *b, const bench_verdicts *v, FILE *f)
             " time. **hot**: every buyer buys SKU 1. **many**: buyer i buys SKU 1 + i %% %d."
             " Lock strategies retry fast here (retry_count 1000, retry_delay 0.2 ms,"
             " retry_jitter 0.2 ms) so that contention resolves in fractions of a millisecond"
-            " rather than in 200 ms back-offs; every other parameter is its default. req/s:"
-            " requests answered per second, from the release of the workers to the last"
-            " answer; latency: one request, from its start to its answer.\n\n",
-            buyers, o->connections, b->skus_many);
+            " rather than in 200 ms back-offs; every other parameter is its default. A load"
+            " takes no new buyer after %d s (--load-seconds). req/s: requests answered per"
+            " second, from the release of the workers to the last answer; latency: one"
+            " request, from its start to its answer.\n\n",
+            buyers, o->connections, b->skus_many, o->load_s);
     fprintf(f, "| strategy | SKUs | req/s | p50 ms | p99 ms | max ms | sold | gave up |"
                " errors | verdict |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---|\n");
     for (int i = 0; i < b->n_strategies; i++) {
@@ -332,6 +333,11 @@ static void write_report(const bench *b, const bench_verdicts *v, FILE *f)
                " overlap even when no unit is oversold.\n");
     for (int i = 0; i < 2 * b->n_strategies; i++) {
         const bench_run *r = i % 2 ? &b->many[i / 2] : &b->hot[i / 2];
+        if (run_ok(r) && r->requests < r->buyers)
+            fprintf(f, "\n- `%s` on %s: the %d s were up after %s of %s buyers; its rate is"
+                       " theirs", r->m->name, i % 2 ? "many SKUs" : "the hot SKU", o->load_s,
+                    count((double)r->requests, a, sizeof(a)),
+                    count((double)r->buyers, c, sizeof(c)));
         if (run_ok(r) && r->errors + r->unknown > 0)
             fprintf(f, "\n- `%s` on %s: %s request%s failed%s%s%s", r->m->name,
                     i % 2 ? "many SKUs" : "the hot SKU",

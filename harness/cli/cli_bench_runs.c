@@ -67,9 +67,10 @@ out:
 }
 
 /* Run one cell and read back what it recorded. A run that could not happen, or happened
- * and broke, counts as a failure; one the machine could not run at all stops the bench. */
+ * and broke, counts as a failure; one the machine could not run at all stops the bench.
+ * serve_ns > 0 stops the crowd taking buyers after that long (ovs_run_spec.serve_ns). */
 static void run_one(bench *b, const ovs_scenario *sc, const ovs_strategy_methods *m,
-                    const ovs_params *p, int no_events, bench_run *out)
+                    const ovs_params *p, int no_events, int64_t serve_ns, bench_run *out)
 {
     ovs_cell cell = {
         .sc = sc,
@@ -81,6 +82,7 @@ static void run_one(bench *b, const ovs_scenario *sc, const ovs_strategy_methods
         .redis_server = b->o.redis_server,
         .stop = b->stop,
         .no_events = no_events,
+        .serve_ns = serve_ns,
     };
     ovs_cell_result r;
 
@@ -92,6 +94,7 @@ static void run_one(bench *b, const ovs_scenario *sc, const ovs_strategy_methods
         out->done = 1;
     else
         snprintf(out->status, sizeof(out->status), "error");
+    out->buyers = sc->crowd.buyers;
     if (crc == OVS_ERR_ENV) {
         b->env_fail = 1;
         snprintf(b->env_error, sizeof(b->env_error), "%s x %s: %s", sc->name, m->name,
@@ -208,7 +211,7 @@ void bench_flash(bench *b)
             skipped(&b->flash_runs[i], ms[i], why);
         } else {
             ovs_scenario_params_for(sc, ms[i], &p);
-            run_one(b, sc, ms[i], &p, 0, &b->flash_runs[i]);
+            run_one(b, sc, ms[i], &p, 0, 0, &b->flash_runs[i]);
         }
         b->n_flash = i + 1;
     }
@@ -245,10 +248,11 @@ void bench_strategies(bench *b)
         }
         ovs_params_defaults(all[i], &p);
         fast_retries(all[i], &p);
-        run_one(b, &hot, all[i], &p, 0, &b->hot[i]);
+        int64_t serve_ns = (int64_t)b->o.load_s * 1000000000;
+        run_one(b, &hot, all[i], &p, 0, serve_ns, &b->hot[i]);
         if (stopping(b) || b->env_fail)
             break;
-        run_one(b, &many, all[i], &p, 0, &b->many[i]);
+        run_one(b, &many, all[i], &p, 0, serve_ns, &b->many[i]);
         b->n_strategies = i + 1;
     }
     ovs_scenario_free(&hot);
@@ -281,10 +285,10 @@ void bench_recording(bench *b)
     for (int i = 0; i < b->o.rec_pairs && !stopping(b) && !b->env_fail; i++) {
         int off_first = i % 2 == 1;
         if (off_first)
-            run_one(b, &off, m, &p, 1, &b->rec_off[i]);
-        run_one(b, &on, m, &p, 0, &b->rec_on[i]);
+            run_one(b, &off, m, &p, 1, 0, &b->rec_off[i]);
+        run_one(b, &on, m, &p, 0, 0, &b->rec_on[i]);
         if (!off_first && !stopping(b) && !b->env_fail)
-            run_one(b, &off, m, &p, 1, &b->rec_off[i]);
+            run_one(b, &off, m, &p, 1, 0, &b->rec_off[i]);
         b->n_rec = i + 1;
     }
     ovs_scenario_free(&on);

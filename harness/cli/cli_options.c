@@ -55,9 +55,11 @@ void cli_usage(FILE *f, enum cli_mode mode)
 {
     static const char *const what[] = {
         [CLI_RUN] = "Run one scenario against each strategy, check its invariants, record the\n"
-                    "runs and write summary.md, results.csv and index.html.",
-        [CLI_MATRIX] = "Run every scenario in the scenario directory against its strategies,\n"
-                       "check the invariants, and print the Markdown matrix (also in summary.md).",
+                    "runs and write summary.md, results.csv, results.json and index.html.",
+        [CLI_MATRIX] = "Run every scenario in the scenario directory against every strategy that\n"
+                       "can run here, check the invariants, and print the Markdown matrix (also in\n"
+                       "summary.md). Cells the scenario's [expect] does not name get a verdict too,\n"
+                       "marked as not gated.",
         [CLI_GATE] = "Run the matrix and compare every cell with its scenario's [expect] entry.\n"
                      "Fails (exit 1) when a strategy expected safe was unsafe, and when one\n"
                      "expected unsafe no longer shows its failure (the scenario lost its teeth).",
@@ -71,7 +73,9 @@ void cli_usage(FILE *f, enum cli_mode mode)
     fprintf(f, "usage: oversell %s [options]\n\n%s\n\noptions:\n", synopsis[mode], what[mode]);
     fprintf(f, "  -s, --strategy NAME[:k=v,...]  strategy%s, with parameters%s\n",
             mode == CLI_EXPLAIN ? "" : " to run (repeatable)",
-            mode == CLI_EXPLAIN ? "" : ";\n                                 default: those in each scenario's [expect]");
+            mode == CLI_EXPLAIN ? ""
+            : mode == CLI_MATRIX ? ";\n                                 default: every registered strategy"
+                                 : ";\n                                 default: those in each scenario's [expect]");
     fprintf(f, "  -d, --scenarios DIR            scenario directory (default: scenarios)\n"
                "      --strategies DIR           more strategy definition files (*.ini) to\n"
                "                                 register, after the shipped ones in\n"
@@ -83,11 +87,29 @@ void cli_usage(FILE *f, enum cli_mode mode)
             mode == CLI_EXPLAIN ? "/explain" : "");
     if (mode == CLI_RUN || mode == CLI_MATRIX)
         fprintf(f, "      --check                    exit 1 when a verdict differs from [expect]\n");
+    if (mode != CLI_EXPLAIN)
+        fprintf(f, "      --repeat N                 run every cell N times, each with a seed of its\n"
+                   "                                 own, and report per cell the unsafe rate k/N\n"
+                   "                                 with its 95 %% (Wilson) interval, medians and\n"
+                   "                                 spread, and the worst run's seed\n");
+    fprintf(f, "      --seed S                   the first run's seed instead of the scenario's\n"
+               "                                 (a worst run's seed replays it)\n"
+               "      --jobs N                   runs side by side (default %d): verdicts do not\n"
+               "                                 depend on it, but latency and throughput are\n"
+               "                                 then measured sharing the machine (--jobs 1,\n"
+               "                                 or oversell bench, for those)\n",
+            cli_default_jobs(mode));
     if (mode == CLI_GATE)
         fprintf(f, "      --junit FILE               also write JUnit XML, one test case per cell\n"
                    "      --max-oversold NAME=N      gate NAME on a number instead of a verdict:\n"
                    "                                 pass while it oversells (or double-books) at\n"
-                   "                                 most N (repeatable)\n");
+                   "                                 most N (repeatable)\n"
+                   "      --baseline OLD.db          then compare the results with OLD.db as\n"
+                   "                                 `oversell diff` does (its default\n"
+                   "                                 tolerances): a figure that got worse fails\n");
+    if (mode != CLI_EXPLAIN)
+        fprintf(f, "      --metrics FILE             also write the runs as Prometheus text\n"
+                   "                                 (for node_exporter's textfile collector)\n");
     if (mode == CLI_EXPLAIN)
         fprintf(f, "      --from DB                  read the latest recorded run from results DB\n"
                    "      --mermaid FILE             also write the run as a Mermaid sequence diagram\n");
@@ -105,7 +127,8 @@ void cli_usage(FILE *f, enum cli_mode mode)
                "  -h, --help                     this help\n\n"
                "Exit status: 0 ok, 1 %s, 2 bad usage or input, 3 environment failure\n"
                "(no redis-server, no disk), 130 interrupted (the run in progress is aborted).\n",
-            mode == CLI_GATE ? "a cell did not match its expectation or a run failed"
+            mode == CLI_GATE ? "a cell did not match its expectation, a run failed, or a\n"
+                               "figure got worse than --baseline's"
                              : "a verdict differed from [expect] (with --check) or a run failed");
 }
 
@@ -274,6 +297,64 @@ int cli_register_strategies(const char *cmd, int *argc, char **argv)
     return 0;
 }
 
+int cli_check_metrics(const char *cmd, const char *path)
+{
+    char dir[600];
+    struct stat st;
+
+    /* Checked before anything starts: a typo in the directory would otherwise be found
+     * only after the whole matrix had run. */
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash == dir)
+        slash[1] = '\0';
+    else if (slash != NULL)
+        *slash = '\0';
+    else
+        snprintf(dir, sizeof(dir), ".");
+    if (path[0] == '\0' || path[strlen(path) - 1] == '/' ||
+        (stat(path, &st) == 0 && S_ISDIR(st.st_mode))) {
+        fprintf(stderr, "oversell %s: --metrics %s: give a file name\n", cmd, path);
+        return EXIT_USAGE;
+    }
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "oversell %s: --metrics %s: no directory %s\n", cmd, path, dir);
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+int cli_open_results(const char *cmd, const char *path, sqlite3 **db)
+{
+    /* The columns the reports and diff cannot do without: an old database missing a
+     * newer column still reads, a file of something else does not. */
+    static const char probe[] =
+        "SELECT id, scenario, strategy, params, status, verdict, p99_ns, backend FROM runs"
+        " LIMIT 0; SELECT run, invariant, observed FROM checks LIMIT 0";
+    const char *sql = probe;
+
+    *db = NULL;
+    if (access(path, R_OK) != 0) {
+        fprintf(stderr, "oversell %s: %s: %s\n", cmd, path, strerror(errno));
+        return EXIT_USAGE;
+    }
+    if (sqlite3_open_v2(path, db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+        goto bad;
+    while (*sql != '\0') {
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(*db, sql, -1, &st, &sql) != SQLITE_OK)
+            goto bad;
+        sqlite3_finalize(st);
+    }
+    return 0;
+bad:
+    fprintf(stderr, "oversell %s: %s: not a results database (%s)\n", cmd, path,
+            *db ? sqlite3_errmsg(*db) : "out of memory");
+    sqlite3_close(*db);
+    *db = NULL;
+    return EXIT_USAGE;
+}
+
 int cli_check_available(const char *cmd, const ovs_strategy_methods *m)
 {
     const char *why = ovs_strategy_unavailable(m);
@@ -299,6 +380,11 @@ int cli_parse(int argc, char **argv, cli_options *o)
         { "mermaid", required_argument, NULL, 'M' },
         { "sql", required_argument, NULL, 'S' },
         { "keep-shop", no_argument, NULL, 'K' },
+        { "repeat", required_argument, NULL, 'R' },
+        { "jobs", required_argument, NULL, 'J' },
+        { "seed", required_argument, NULL, 'E' },
+        { "metrics", required_argument, NULL, 'P' },
+        { "baseline", required_argument, NULL, 'B' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -377,6 +463,51 @@ int cli_parse(int argc, char **argv, cli_options *o)
                 return EXIT_USAGE;
             break;
         case 'K': o->keep_shop = 1; break;
+        case 'R': {
+            long long n;
+            allowed = o->mode != CLI_EXPLAIN;
+            if (allowed && ovs_parse_int(optarg, 1, CLI_MAX_REPEAT, &n) != 0) {
+                fprintf(stderr, "oversell %s: --repeat takes a whole number from 1 to %d,"
+                        " got '%s'\n", o->cmd, CLI_MAX_REPEAT, optarg);
+                return EXIT_USAGE;
+            }
+            o->repeat = (int)n;
+            break;
+        }
+        case 'J': {
+            long long n;
+            if (ovs_parse_int(optarg, 1, CLI_MAX_JOBS, &n) != 0) {
+                fprintf(stderr, "oversell %s: --jobs takes a whole number from 1 to %d, got"
+                        " '%s'\n", o->cmd, CLI_MAX_JOBS, optarg);
+                return EXIT_USAGE;
+            }
+            o->jobs = (int)n;
+            break;
+        }
+        case 'E':
+            if (ovs_parse_u64(optarg, &o->seed) != 0) {
+                fprintf(stderr, "oversell %s: --seed takes a whole number from 0 to %llu,"
+                        " got '%s'\n", o->cmd, (unsigned long long)UINT64_MAX, optarg);
+                return EXIT_USAGE;
+            }
+            o->seed_given = 1;
+            break;
+        case 'P':
+            allowed = o->mode != CLI_EXPLAIN;
+            o->metrics = optarg;
+            if (allowed && cli_check_metrics(o->cmd, optarg) != 0)
+                return EXIT_USAGE;
+            break;
+        case 'B': {
+            sqlite3 *db = NULL;
+            allowed = o->mode == CLI_GATE;
+            o->baseline = optarg;
+            /* Checked now, not after the matrix has run for minutes. */
+            if (allowed && cli_open_results(o->cmd, optarg, &db) != 0)
+                return EXIT_USAGE;
+            sqlite3_close(db);
+            break;
+        }
         case 'h': cli_usage(stdout, o->mode); return -1;
         default: cli_usage(stderr, o->mode); return EXIT_USAGE;
         }
@@ -391,6 +522,21 @@ int cli_parse(int argc, char **argv, cli_options *o)
     return 0;
 }
 
+
+int cli_default_jobs(enum cli_mode mode)
+{
+    return mode == CLI_MATRIX || mode == CLI_GATE ? CLI_DEFAULT_JOBS : 1;
+}
+
+uint64_t cli_cell_seed(uint64_t base, int rep)
+{
+    if (rep == 0)
+        return base;
+    uint64_t z = base + (uint64_t)rep * UINT64_C(0x9e3779b97f4a7c15);
+    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+    return z ^ (z >> 31);
+}
 
 int cli_mkdir_p(const char *path)
 {

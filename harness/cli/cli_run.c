@@ -19,15 +19,28 @@
 #include "cli/cli.h"
 #include "infra/fleet.h"
 #include "reports/junit.h"
+#include "reports/metrics.h"
 #include "engine/recorder.h"
 #include "reports/report.h"
 #include "core/util.h"
 #include "shops/shops.h"
 
 
-/* The strategies a scenario runs with: the command line's, else its [expect] entries,
- * else every registered strategy. Parameters: the scenario's [strategy] section, then the
- * command line's. Returns the count, or -1 with a message in err. */
+/* The strategies a scenario runs with: the command line's; else, for the gate and for
+ * run, its [expect] entries (what the gate enforces), and for the matrix every registered
+ * strategy that can run on this machine (a cell with no expectation gets a verdict all the
+ * same, and the reports say it had none); a scenario without [expect] runs them all too.
+ * Parameters: the scenario's [strategy] section, then the command line's. A strategy that
+ * does not exist on a back end is not dropped here: its cell is recorded n/a. Returns the
+ * count, or -1 with a message in err. */
+static int expected(const ovs_scenario *sc, const ovs_strategy_methods *m)
+{
+    for (int i = 0; i < sc->n_expect; i++)
+        if (strcmp(sc->expect[i].name, m->name) == 0)
+            return 1;
+    return 0;
+}
+
 static int cells_for(const ovs_scenario *sc, const cli_options *o,
                      const ovs_strategy_methods **ms, ovs_params *ps, char *err, size_t errlen)
 {
@@ -41,7 +54,7 @@ static int cells_for(const ovs_scenario *sc, const cli_options *o,
                 return -1;
             n++;
         }
-    } else if (sc->n_expect > 0) {
+    } else if (sc->n_expect > 0 && o->mode != CLI_MATRIX) {
         for (int i = 0; i < sc->n_expect && n < CLI_MAX_STRATEGIES; i++) {
             if (!ovs_scenario_expect_first(sc, sc->expect[i].name, i))
                 continue; /* one cell per strategy, whatever its entries per back end */
@@ -52,6 +65,10 @@ static int cells_for(const ovs_scenario *sc, const cli_options *o,
     } else {
         const ovs_strategy_methods *const *all = ovs_strategy_list();
         for (int i = 0; all[i] && n < CLI_MAX_STRATEGIES; i++) {
+            /* Named by [expect], a strategy that cannot run here is refused (below);
+             * unnamed, it is left out of the full matrix, which says so once. */
+            if (ovs_strategy_unavailable(all[i]) && !expected(sc, all[i]))
+                continue;
             ms[n] = all[i];
             ovs_scenario_params_for(sc, ms[n], &ps[n]);
             n++;
@@ -60,9 +77,24 @@ static int cells_for(const ovs_scenario *sc, const cli_options *o,
     return n;
 }
 
-/* The gate's judgement of one cell: 0 pass, 1 fail with why. */
-static int judge(const cli_options *o, const ovs_strategy_methods *m, const ovs_cell_result *r,
-                 int rc, char *why, size_t len)
+/* What the runs of one cell came to, for the gate: a cell is judged on all its runs. */
+typedef struct cell_tally {
+    int runs;             /* runs made */
+    int judged;           /* of them, runs with a verdict */
+    int unsafe;           /* of those, unsafe ones */
+    int64_t worst;        /* the most units oversold (or pairs double-booked) in one run */
+    uint64_t worst_seed;  /* that run's seed, to replay it with run --seed */
+    char figure[256];     /* that run's figure; the last run's while none was unsafe */
+    int broke;            /* 1: some run failed, or broke a rule of its own (why says) */
+    int bad_ok;           /* the run that broke one had a verdict (a baseline or the
+                             stale answers), not a failure to run */
+    double seconds;
+} cell_tally;
+
+/* The gate's judgement of one run on what holds run by run - it ran, it stayed under a
+ * --max-oversold baseline, its stale answers are as expected: 0 pass, 1 fail with why. */
+static int judge_run(const cli_options *o, const ovs_strategy_methods *m,
+                     const ovs_cell_result *r, int rc, char *why, size_t len)
 {
     if (rc == 0 && r->status == OVS_RUN_NA)
         return 0; /* no verdict to judge: the strategy does not exist on that back end */
@@ -71,23 +103,74 @@ static int judge(const cli_options *o, const ovs_strategy_methods *m, const ovs_
                  r->status == OVS_RUN_ABORTED ? "was aborted" : "failed", r->error);
         return 1;
     }
-    for (int i = 0; i < o->n_max; i++) {
-        if (o->max_m[i] == m) {
-            if (r->oversold > o->max_oversold[i]) {
-                snprintf(why, len, "above its baseline of %lld: %s", o->max_oversold[i], r->figure);
-                return 1;
-            }
-            return 0;
+    for (int i = 0; i < o->n_max; i++)
+        if (o->max_m[i] == m && r->oversold > o->max_oversold[i]) {
+            snprintf(why, len, "above its baseline of %lld: %s", o->max_oversold[i], r->figure);
+            return 1;
         }
-    }
-    if (r->expect == 1 && !r->safe) {
-        snprintf(why, len, "expected safe, observed unsafe: %s", r->figure);
+    /* The stale answers figure is no part of the verdict, but the scenario may say what
+     * it must show, both ways. */
+    if (r->expect_stale == 1 && r->stale_answers <= 0) {
+        snprintf(why, len, "expected stale answers, but none showed (%s): the scenario lost"
+                           " its teeth",
+                 r->figure);
         return 1;
     }
-    if (r->expect == 0 && r->safe) {
-        snprintf(why, len, "expected unsafe, but the failure did not show (%s): the scenario "
-                           "lost its teeth",
-                 r->figure);
+    if (r->expect_stale == 0 && r->stale_answers != 0) {
+        snprintf(why, len, "expected no stale answers, observed %lld (%s)",
+                 (long long)r->stale_answers, r->figure);
+        return 1;
+    }
+    return 0;
+}
+
+/* " in 3 of 20 runs (95 % interval 5-36 %)", or "" for a cell run once. */
+static void runs_said(const cell_tally *t, char *buf, size_t len)
+{
+    double lo, hi;
+    if (t->judged <= 1) {
+        buf[0] = '\0';
+        return;
+    }
+    ovs_wilson(t->unsafe, t->judged, &lo, &hi);
+    snprintf(buf, len, " in %d of %d runs (95 %% interval %.0f-%.0f %%)", t->unsafe, t->judged,
+             lo * 100, hi * 100);
+}
+
+/* The gate's judgement of a cell's verdicts against its [expect] entry x: 0 pass, 1 fail
+ * with why. Unsafe in no run is safe; "unsafe" is the failure showing in at least one
+ * run, or in the share of runs x's rate asks for. */
+static int judge_cell(const cli_options *o, const ovs_strategy_methods *m,
+                      const ovs_expect *x, const cell_tally *t, char *why, size_t len)
+{
+    char runs[96];
+
+    if (x == NULL || t->judged == 0)
+        return 0;
+    for (int i = 0; i < o->n_max; i++)
+        if (o->max_m[i] == m)
+            return 0; /* gated on its number, run by run, instead of its verdict */
+    runs_said(t, runs, sizeof(runs));
+    if (x->safe && t->unsafe > 0) {
+        snprintf(why, len, "expected safe, observed unsafe%s: %s", runs, t->figure);
+        return 1;
+    }
+    if (!x->safe && x->rate_cmp == 0 && t->unsafe == 0) {
+        snprintf(why, len, "expected unsafe, but the failure did not show (%s)%s: the scenario"
+                           " lost its teeth",
+                 t->figure, t->judged > 1 ? " in any run" : "");
+        return 1;
+    }
+    /* The rate asked of the runs that have a verdict, to a millionth so that 19 of 20
+     * meets 95 %. */
+    double need = x->rate * t->judged, lo, hi;
+    ovs_wilson(t->unsafe, t->judged, &lo, &hi);
+    if (!x->safe && ((x->rate_cmp > 0 && t->unsafe + 1e-6 < need) ||
+                     (x->rate_cmp < 0 && t->unsafe > need + 1e-6))) {
+        snprintf(why, len, "expected unsafe in at %s %g %% of runs, observed %d of %d (95 %%"
+                           " interval %.0f-%.0f %%): %s",
+                 x->rate_cmp > 0 ? "least" : "most", x->rate * 100, t->unsafe, t->judged,
+                 lo * 100, hi * 100, t->figure);
         return 1;
     }
     return 0;
@@ -99,7 +182,9 @@ typedef struct cell_plan {
     ovs_params p;
     int sql;          /* index into o->sql, or -1 for the default (SQLite) */
     int na;           /* 1: the strategy does not run on that back end; recorded n/a */
-    char label[96];   /* the strategy as messages and JUnit name the cell:
+    int point;        /* how many cells before it in the plan have its scenario, strategy
+                         and back end: 0 but for a sweep's points (other parameters) */
+    char label[192];  /* the strategy as messages and JUnit name the cell:
                          "sql-pessimistic x postgresql" off SQLite or with several */
 } cell_plan;
 
@@ -129,9 +214,10 @@ static void say_kept(const ovs_cell_result *r, const ovs_shopdb_methods *m, cons
                 u.port ? u.port : 3306, u.user, name);
 }
 
-static int run_cells(cli_options *o, ovs_scenario *scs, int nsc, int64_t *last_run)
+int cli_run_cells(cli_options *o, ovs_scenario *scs, int nsc, int64_t *last_run)
 {
     cell_plan *plan = NULL;
+    cli_job *jobs = NULL;
     ovs_junit_case *jc = NULL;
     char (*why)[400] = NULL;
     char err[600], path[600], shops[600], server[512];
@@ -166,17 +252,32 @@ static int run_cells(cli_options *o, ovs_scenario *scs, int nsc, int64_t *last_r
                 cell_plan *c = &plan[total++];
                 const char *backend = o->n_sql > 0 ? o->sql[b]->name : "sqlite";
                 *c = (cell_plan){ &scs[i], ms[k], ps[k], o->n_sql > 0 ? b : -1,
-                                  !ovs_strategy_runs_on(ms[k], backend), "" };
+                                  !ovs_strategy_runs_on(ms[k], backend), 0, "" };
                 n_na += c->na;
                 if (o->n_sql > 1 || (o->n_sql == 1 && strcmp(o->sql[0]->name, "sqlite") != 0))
                     snprintf(c->label, sizeof(c->label), "%s x %s", ms[k]->name,
                              o->sql[b]->name);
                 else
                     snprintf(c->label, sizeof(c->label), "%s", ms[k]->name);
+                for (int e = 0; e < total - 1; e++)
+                    c->point += plan[e].sc == c->sc && plan[e].m == c->m && plan[e].sql == c->sql;
+                /* A strategy asked for more than once is told apart by its parameters. */
+                if (c->point > 0 || (k + 1 < n && ms[k + 1] == ms[k])) {
+                    char pt[256];
+                    ovs_params_format(ms[k], &ps[k], pt, sizeof(pt));
+                    size_t used = strlen(c->label);
+                    snprintf(c->label + used, sizeof(c->label) - used, " (%.150s)", pt);
+                }
                 need_redis |= !c->na && ovs_cell_nodes(&scs[i], ms[k], &ps[k]) > 0;
             }
         }
     }
+    /* The full matrix leaves out what cannot run on this machine, and says so. */
+    if (o->mode == CLI_MATRIX && o->n_strategies == 0)
+        for (const ovs_strategy_methods *const *m = ovs_strategy_list(); *m; m++)
+            if (ovs_strategy_unavailable(*m))
+                fprintf(stderr, "oversell matrix: leaving out %s: %s\n", (*m)->name,
+                        ovs_strategy_unavailable(*m));
     /* Asked for nothing that exists where it was asked: a usage error, before anything
      * starts. Some n/a cells among others are recorded as such and say so. */
     if (total > 0 && n_na == total) {
@@ -238,64 +339,130 @@ static int run_cells(cli_options *o, ovs_scenario *scs, int nsc, int64_t *last_r
 
     atomic_int *stop = cli_catch_stop();
 
-    int done = 0;
-    for (int c = 0; c < total && !atomic_load(stop); c++) {
-        ovs_cell cell = {
-            .sc = plan[c].sc,
-            .m = plan[c].m,
-            .params = plan[c].p,
-            .shop_dir = shops,
-            .redis_server = o->redis_server,
-            .stop = stop,
-            .sql = plan[c].sql >= 0 ? o->sql[plan[c].sql] : NULL,
-            .sql_url = plan[c].sql >= 0 ? url[plan[c].sql] : NULL,
-            .keep_shop = o->keep_shop,
-        };
-        ovs_cell_result r;
-        const char *scn = plan[c].sc->name, *stn = plan[c].label;
+    int done = 0, reps = o->repeat > 1 ? o->repeat : 1;
+    int njobs = total * reps;
+    jobs = calloc((size_t)njobs, sizeof(*jobs));
+    if (jobs == NULL) {
+        rc = EXIT_ENV;
+        goto out;
+    }
+    for (int c = 0; c < total; c++) {
+        uint64_t base = o->seed_given ? o->seed : plan[c].sc->seed;
+        for (int rep = 0; rep < reps; rep++) {
+            cli_job *j = &jobs[c * reps + rep];
+            /* Each run keeps its own shop file: a cell's runs by number, a sweep's points
+             * by their place in it. */
+            if (plan[c].point > 0)
+                snprintf(j->tag, sizeof(j->tag), "p%d.r%d", plan[c].point + 1, rep + 1);
+            else
+                snprintf(j->tag, sizeof(j->tag), "r%d", rep + 1);
+            j->cell = (ovs_cell){
+                .sc = plan[c].sc,
+                .m = plan[c].m,
+                .params = plan[c].p,
+                .shop_dir = shops,
+                .redis_server = o->redis_server,
+                .stop = stop,
+                .sql = plan[c].sql >= 0 ? o->sql[plan[c].sql] : NULL,
+                .sql_url = plan[c].sql >= 0 ? url[plan[c].sql] : NULL,
+                .keep_shop = o->keep_shop,
+                .seed_given = o->seed_given || rep > 0,
+                .seed = cli_cell_seed(base, rep),
+                .shop_tag = reps > 1 || plan[c].point > 0 ? j->tag : NULL,
+            };
+            /* n/a is the same for every seed: the strategy is not there on that back end. */
+            j->skip = plan[c].na && rep > 0;
+            if (reps > 1)
+                snprintf(j->label, sizeof(j->label), "%s x %s, run %d/%d", plan[c].sc->name,
+                         plan[c].label, rep + 1, reps);
+            else
+                snprintf(j->label, sizeof(j->label), "%s x %s", plan[c].sc->name,
+                         plan[c].label);
+        }
+    }
+    int workers = o->jobs > 0 ? o->jobs : cli_default_jobs(o->mode);
+    cli_run_jobs(jobs, njobs, workers, db, stop, tty, color);
 
-        /* Progress only for a person watching: a terminal, not a pipe or a CI log. */
-        if (tty)
-            fprintf(stderr, "[%d/%d] %s x %s ...", c + 1, total, scn, stn);
-        int crc = ovs_cell_run(&cell, db, &r);
-        done++;
-        if (last_run)
-            *last_run = r.run_id;
-        if (tty) {
-            const char *v = r.status != OVS_RUN_OK ? ovs_run_status_name(r.status)
-                            : r.safe ? "safe" : "UNSAFE";
-            const char *on = !color ? "" : r.status != OVS_RUN_OK ? "\033[33m"
-                             : r.safe ? "\033[32m" : "\033[31m";
-            fprintf(stderr, " %s%s%s (%.1f s)\n", on, v, color ? "\033[0m" : "", r.seconds);
+    /* Judged in the plan's order, whatever order the runs ended in. */
+    for (int c = 0; c < total; c++) {
+        const char *scn = plan[c].sc->name, *stn = plan[c].label;
+        const char *backend = plan[c].sql >= 0 ? o->sql[plan[c].sql]->name : "sqlite";
+        cell_tally t = { 0 };
+        int na = 0;
+
+        why[c][0] = '\0';
+        for (int rep = 0; rep < reps; rep++) {
+            cli_job *j = &jobs[c * reps + rep];
+            const ovs_cell_result *r = &j->r;
+            if (!j->ran)
+                continue;
+            t.runs++;
+            t.seconds += r->seconds;
+            if (last_run && r->run_id >= 0)
+                *last_run = r->run_id;
+            if (o->keep_shop && j->cell.sql_url && j->cell.sql_url[0] &&
+                strstr(r->shop, " (kept)"))
+                say_kept(r, j->cell.sql, j->cell.sql_url);
+            if (j->crc == OVS_ERR_ENV) {
+                fprintf(stderr, "oversell %s: %s x %s: %s\n", o->cmd, scn, stn, r->error);
+                env_fail = 1;
+                continue;
+            }
+            if (j->crc != 0 || r->status == OVS_RUN_ERROR) {
+                fprintf(stderr, "oversell %s: %s x %s: %s\n", o->cmd, scn, stn, r->error);
+                failures++;
+            }
+            if (r->status == OVS_RUN_NA) {
+                snprintf(why[c], sizeof(why[c]), "%s", r->error);
+                na = 1;
+                continue;
+            }
+            /* A run's own rule broken is the cell's failure: the first one says why. */
+            if (!t.broke && judge_run(o, plan[c].m, r, j->crc, why[c], sizeof(why[c]))) {
+                t.broke = 1;
+                t.bad_ok = r->status == OVS_RUN_OK;
+            }
+            if (r->status != OVS_RUN_OK)
+                continue;
+            t.judged++;
+            /* The worst run speaks for the cell: the most damage, the first of equals. */
+            if (!r->safe && (t.unsafe++ == 0 || r->oversold > t.worst)) {
+                t.worst = r->oversold;
+                t.worst_seed = j->cell.seed;
+                snprintf(t.figure, sizeof(t.figure), "%s", r->figure);
+            } else if (t.unsafe == 0) {
+                snprintf(t.figure, sizeof(t.figure), "%s", r->figure);
+            }
         }
-        if (o->keep_shop && cell.sql_url && cell.sql_url[0] && strstr(r.shop, " (kept)"))
-            say_kept(&r, cell.sql, cell.sql_url);
-        if (crc == OVS_ERR_ENV) {
-            fprintf(stderr, "oversell %s: %s x %s: %s\n", o->cmd, scn, stn, r.error);
-            env_fail = 1;
-            break;
+        if (t.runs == 0)
+            continue; /* interrupted, or stopped by the machine, before it began */
+        const ovs_expect *x = ovs_scenario_expect_entry_on(plan[c].sc, plan[c].m, backend);
+        int bad = !na && (t.broke || judge_cell(o, plan[c].m, x, &t, why[c], sizeof(why[c])));
+        /* A worst run to replay, when the cell was run more than once. */
+        if (bad && !t.broke && t.unsafe > 0 && t.runs > 1) {
+            size_t used = strlen(why[c]);
+            snprintf(why[c] + used, sizeof(why[c]) - used,
+                     "; worst run: oversell run %s --strategy %s --seed %llu", plan[c].sc->path,
+                     plan[c].m->name, (unsigned long long)t.worst_seed);
         }
-        if (crc != 0 || r.status == OVS_RUN_ERROR) {
-            fprintf(stderr, "oversell %s: %s x %s: %s\n", o->cmd, scn, stn, r.error);
-            failures++;
-        }
-        int bad = judge(o, plan[c].m, &r, crc, why[c], sizeof(why[c]));
         if (o->mode == CLI_GATE && bad)
             fprintf(stderr, "FAIL %s x %s: %s [%s]\n", scn, stn, why[c], plan[c].sc->path);
-        else if (o->check && bad && r.status == OVS_RUN_OK)
+        else if (o->check && bad && (!t.broke || t.bad_ok))
             fprintf(stderr, "oversell %s: %s x %s: %s (%s)\n", o->cmd, scn, stn, why[c],
                     plan[c].sc->path);
-        mismatches += bad && r.status == OVS_RUN_OK;
-        /* r is this iteration's: what JUnit keeps of it goes into the cell's own buffer. */
-        if (r.status == OVS_RUN_NA)
-            snprintf(why[c], sizeof(why[c]), "%s", r.error);
-        jc[c] = (ovs_junit_case){ scn, stn, r.seconds, bad, bad ? why[c] : NULL,
-                                  plan[c].sc->path,
-                                  r.status == OVS_RUN_NA ? why[c] : NULL };
+        /* A run that failed is counted as a failure; what --check adds is verdicts. */
+        mismatches += bad && (!t.broke || t.bad_ok);
+        jc[done++] = (ovs_junit_case){ scn, stn, t.seconds, bad, bad ? why[c] : NULL,
+                                       plan[c].sc->path, na ? why[c] : NULL };
     }
 
     if (ovs_report_write_all(db->db, o->out_dir, err, sizeof(err)) != 0) {
         fprintf(stderr, "oversell %s: reports: %s\n", o->cmd, err);
+        rc = EXIT_ENV;
+        goto out;
+    }
+    if (o->metrics && ovs_metrics_write_file(db->db, o->metrics, err, sizeof(err)) != 0) {
+        fprintf(stderr, "oversell %s: --metrics: %s\n", o->cmd, err);
         rc = EXIT_ENV;
         goto out;
     }
@@ -325,6 +492,9 @@ static int run_cells(cli_options *o, ovs_scenario *scs, int nsc, int64_t *last_r
         fprintf(stderr, "gate: %d cell%s%s, %d failed%s\n", done, done == 1 ? "" : "s", nas,
                 bad, atomic_load(stop) ? " (interrupted)" : "");
     }
+    int regressed = 0; /* gate --baseline: an exit status, 0 when nothing got worse */
+    if (o->baseline && !env_fail && !atomic_load(stop))
+        regressed = cli_diff_baseline(o->cmd, o->baseline, db->db);
 
     if (atomic_load(stop) && !env_fail) {
         fprintf(stderr, "oversell %s: interrupted; the run in progress is marked aborted\n",
@@ -336,12 +506,15 @@ static int run_cells(cli_options *o, ovs_scenario *scs, int nsc, int64_t *last_r
         rc = EXIT_VERDICT;
     } else if ((o->check || o->mode == CLI_GATE) && mismatches > 0) {
         rc = EXIT_VERDICT;
+    } else if (regressed != 0) {
+        rc = regressed;
     }
 out:
     for (int b = 0; b < o->n_sql; b++)
         cli_sql_server_stop(&servers[b]);
     ovs_results_close(db);
     free(plan);
+    free(jobs);
     free(jc);
     free(why);
     return rc;
@@ -421,13 +594,13 @@ int cli_run(int argc, char **argv, enum cli_mode mode)
             int64_t run = -1;
             char db[700];
             o.quiet = 1;
-            rc = run_cells(&o, scs, n, &run);
+            rc = cli_run_cells(&o, scs, n, &run);
             snprintf(db, sizeof(db), "%s/results.db", o.out_dir);
             if (run >= 0 && (rc == 0 || rc == EXIT_VERDICT))
                 rc = cli_explain_print(&o, &scs[0], db, run);
         }
     } else if (rc == 0) {
-        rc = run_cells(&o, scs, n, NULL);
+        rc = cli_run_cells(&o, scs, n, NULL);
     }
     for (int i = 0; i < n; i++) {
         if (scs)

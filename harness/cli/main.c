@@ -16,6 +16,7 @@
 #include "cli/cli.h"
 #include "engine/plan.h"
 #include "ovs_config.h"
+#include "reports/metrics.h"
 #include "reports/report.h"
 #include "scenario/scenario.h"
 #include "locks/strategy.h"
@@ -33,7 +34,12 @@ static void usage_main(FILE *f)
             "  matrix             run every scenario x strategy and print the summary\n"
             "  gate               run the matrix; fail when a cell does not match its [expect]\n"
             "  explain SCENARIO   print one run's interleaving as a time table (and Mermaid)\n"
-            "  report DB          write summary.md, results.csv and index.html from a results DB\n"
+            "  report DB          write summary.md, results.csv, results.json and index.html\n"
+            "                     from a results DB\n"
+            "  diff OLD NEW       compare two results DBs cell by cell; fail when a figure got\n"
+            "                     worse beyond its tolerance\n"
+            "  sweep SCENARIO     run one strategy over a grid of its parameters (--vary)\n"
+            "                     and chart the points\n"
             "  bench              measure the ceiling and every strategy's throughput and latency\n"
             "                     against the performance targets\n"
             "  list               list strategies (origin, parameters) and scenarios\n"
@@ -112,10 +118,11 @@ static int cmd_report(int argc, char **argv)
     static const struct option longopts[] = {
         { "out", required_argument, NULL, 'o' },
         { "quiet", no_argument, NULL, 'q' },
+        { "metrics", required_argument, NULL, 'P' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    const char *out = NULL;
+    const char *out = NULL, *metrics = NULL;
     int quiet = 0, ch;
     char err[300], dir[600];
     sqlite3 *db = NULL;
@@ -125,10 +132,18 @@ static int cmd_report(int argc, char **argv)
         switch (ch) {
         case 'o': out = optarg; break;
         case 'q': quiet = 1; break;
+        case 'P':
+            if (cli_check_metrics("report", optarg) != 0)
+                return EXIT_USAGE;
+            metrics = optarg;
+            break;
         case 'h':
-            printf("usage: oversell report RESULTS.DB [--out DIR] [--quiet]\n\n"
-                   "Writes summary.md, results.csv and index.html from a results database\n"
-                   "(default: next to it) and prints the summary. Runs nothing.\n");
+            printf("usage: oversell report RESULTS.DB [--out DIR] [--quiet] [--metrics FILE]\n\n"
+                   "Writes summary.md, results.csv, results.json and index.html from a\n"
+                   "results database (default: next to it) and prints the summary. Runs\n"
+                   "nothing. The columns of results.csv and results.json: README.md.\n"
+                   "--metrics FILE also writes the runs as Prometheus text, for\n"
+                   "node_exporter's textfile collector.\n");
             return 0;
         default: return EXIT_USAGE;
         }
@@ -152,6 +167,11 @@ static int cmd_report(int argc, char **argv)
     }
     if (cli_mkdir_p(out) != 0 || ovs_report_write_all(db, out, err, sizeof(err)) != 0) {
         fprintf(stderr, "oversell report: %s: %s\n", out, errno ? strerror(errno) : err);
+        sqlite3_close(db);
+        return EXIT_ENV;
+    }
+    if (metrics && ovs_metrics_write_file(db, metrics, err, sizeof(err)) != 0) {
+        fprintf(stderr, "oversell report: --metrics: %s\n", err);
         sqlite3_close(db);
         return EXIT_ENV;
     }
@@ -184,7 +204,8 @@ int main(int argc, char **argv)
     }
     /* Definition files and plugins first: the commands below resolve strategy names. */
     if (strcmp(cmd, "run") == 0 || strcmp(cmd, "matrix") == 0 || strcmp(cmd, "gate") == 0 ||
-        strcmp(cmd, "explain") == 0 || strcmp(cmd, "list") == 0 || strcmp(cmd, "bench") == 0) {
+        strcmp(cmd, "explain") == 0 || strcmp(cmd, "list") == 0 || strcmp(cmd, "bench") == 0 ||
+        strcmp(cmd, "sweep") == 0) {
         int n = argc - 1, rc = cli_register_strategies(cmd, &n, argv + 1);
         if (rc != 0)
             return rc;
@@ -198,10 +219,14 @@ int main(int argc, char **argv)
         return cli_run(argc - 1, argv + 1, CLI_GATE);
     if (strcmp(cmd, "explain") == 0)
         return cli_run(argc - 1, argv + 1, CLI_EXPLAIN);
+    if (strcmp(cmd, "sweep") == 0)
+        return cli_sweep(argc - 1, argv + 1);
     if (strcmp(cmd, "report") == 0)
         return cmd_report(argc - 1, argv + 1);
     if (strcmp(cmd, "list") == 0)
         return cmd_list(argc - 1, argv + 1);
+    if (strcmp(cmd, "diff") == 0)
+        return cli_diff(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0)
         return cli_bench(argc - 1, argv + 1);
     fprintf(stderr, "oversell: unknown command '%s'\n", cmd);

@@ -37,6 +37,11 @@
 
 /* The newest version of the methods table this header describes. */
 #define OVS_SHOPDB_VERSION 1
+/* How long a server back end's connection may take to open, in seconds: a bound against
+ * waiting for ever on a host that does not answer, not a test of the server's health. On
+ * loopback, a machine busy with two sanitizer builds' suites took more than 5 s to hand a
+ * PostgreSQL connection over, and the run was an error for it. */
+#define OVS_SHOPDB_CONNECT_TIMEOUT_S 15
 
 /* Why the last call failed, beyond its return code. */
 enum ovs_sqlerr {

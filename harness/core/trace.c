@@ -64,6 +64,7 @@ static const char *const op_names[OVS_OP__COUNT] = {
     [OVS_OP_CRITICAL] = "critical", [OVS_OP_RELEASE] = "release",
     [OVS_OP_EXECUTE] = "execute",   [OVS_OP_WRITEBACK] = "writeback",
     [OVS_OP_NODE] = "node",         [OVS_OP_FAULT] = "fault",
+    [OVS_OP_ANSWER] = "answer",
 };
 
 const char *ovs_op_name(enum ovs_op op)

@@ -24,6 +24,8 @@ enum ovs_op {
     OVS_OP_WRITEBACK, /* the write-back worker applying one queued order to SQL */
     OVS_OP_NODE,      /* a strategy's own per-node step (Redlock) */
     OVS_OP_FAULT,     /* a fault the harness did to a server or a link (client -1) */
+    OVS_OP_ANSWER,    /* the shop's screen before a request (xAvailable), with the truth
+                         in SQL around it in its detail (core/answer.h) */
     OVS_OP__COUNT
 };
 
@@ -59,12 +61,18 @@ void ovs_trace_add(ovs_trace *t, int client, enum ovs_op op, const char *key,
 int ovs_trace_reserve(ovs_trace *t, size_t n);
 void ovs_trace_free(ovs_trace *t);
 
+/* The word an acquire's or a release's detail starts with when the request already held
+ * the key and took it again (a scenario's `reenter`): "nested attempts=1", "nested: not
+ * owner". The runner writes it and explain reads it back; the critical section is the
+ * outer hold's alone. */
+#define OVS_NESTED "nested"
+
 /* The one definition of "two holders at once", used by the checker, `explain` and the
  * HTML timeline alike: critical sections are half-open intervals [start, end), and two of
  * them overlap when each starts before the other ends and they belong to different
  * clients. An empty section (end <= start) overlaps nothing, so [a,b) and [b,c) do not
- * overlap; a client never overlaps itself (it holds one key once; sequential sections of
- * one client are not a second holder). */
+ * overlap; a client never overlaps itself (it holds one key once, or nested inside its
+ * own hold; sequential sections of one client are not a second holder). */
 static inline int ovs_holds_overlap(int64_t a_start, int64_t a_end, int32_t a_client,
                                     int64_t b_start, int64_t b_end, int32_t b_client)
 {

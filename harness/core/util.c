@@ -321,3 +321,35 @@ const char *ovs_closest(const char *word, const char *const *names)
     }
     return best;
 }
+
+/* A seed is any unsigned 64-bit number; strtoull alone would accept "-1" and " 1". */
+int ovs_parse_u64(const char *s, uint64_t *out)
+{
+    char *end;
+    unsigned long long v;
+
+    if (!isdigit((unsigned char)s[0]))
+        return -1;
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno != 0 || *end != '\0')
+        return -1;
+    *out = (uint64_t)v;
+    return 0;
+}
+
+void ovs_wilson(int64_t k, int64_t n, double *lo, double *hi)
+{
+    const double z = 1.959963984540054; /* the 97.5th percentile of the normal */
+
+    if (n <= 0) {
+        *lo = 0;
+        *hi = 1;
+        return;
+    }
+    double p = (double)k / (double)n, z2n = z * z / (double)n;
+    double centre = (p + z2n / 2) / (1 + z2n);
+    double half = z * sqrt(p * (1 - p) / (double)n + z2n / (4 * (double)n)) / (1 + z2n);
+    *lo = k == 0 ? 0 : fmax(0, centre - half);
+    *hi = k == n ? 1 : fmin(1, centre + half);
+}

@@ -53,11 +53,19 @@ uint64_t ovs_rng_below(ovs_rng *r, uint64_t n);
 /* Uniform double in [0, 1). */
 double ovs_rng_unit(ovs_rng *r);
 
+/* The 95 % Wilson score interval of a rate of k successes in n trials (0 <= k <= n),
+ * into [*lo, *hi] within [0, 1]; [0, 1] when n is 0. Unlike k/n +- 1.96 sd it stays in
+ * range and says something at k = 0 or k = n: 0 of 20 is [0, 0.161]. */
+void ovs_wilson(int64_t k, int64_t n, double *lo, double *hi);
+
 /* Parse a duration with a unit: "150ms", "2s", "250us", "10ns", "1.5s", or a bare "0".
  * Returns 0 and sets *ns, or -1 when the text is not a duration. */
 int ovs_parse_duration(const char *text, int64_t *ns);
 /* Parse a whole decimal integer in [min, max]; -1 when malformed or out of range. */
 int ovs_parse_int(const char *text, long long min, long long max, long long *out);
+/* Parse a whole unsigned decimal (a seed: any 64-bit value); -1 when malformed or out
+ * of range. */
+int ovs_parse_u64(const char *text, uint64_t *out);
 /* Parse a finite double; -1 when malformed. */
 int ovs_parse_double(const char *text, double *out);
 

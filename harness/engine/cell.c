@@ -8,9 +8,12 @@
 #include <time.h>
 
 #include "engine/checker.h"
+#include "engine/holds.h"
+#include "engine/liveness.h"
 #include "engine/plan.h"
 #include "infra/fleet.h"
 #include "infra/topology.h"
+#include "locks/holds.h"
 #include "engine/runner.h"
 #include "engine/shop.h"
 #include "core/util.h"
@@ -47,7 +50,12 @@ static void utc_now(char *buf, size_t len)
 
 int ovs_cell_run(const ovs_cell *cell, ovs_results *db, ovs_cell_result *out)
 {
-    const ovs_scenario *sc = cell->sc;
+    /* The scenario as this run plays it: its own, or with the seed the command line
+     * chose. A shallow copy, read only, so the caller's stays as it was. */
+    ovs_scenario played = *cell->sc;
+    if (cell->seed_given)
+        played.seed = cell->seed;
+    const ovs_scenario *sc = &played;
     const ovs_strategy_methods *m = cell->m;
     ovs_topology *topo = NULL;
     ovs_run_result res;
@@ -58,7 +66,10 @@ int ovs_cell_run(const ovs_cell *cell, ovs_results *db, ovs_cell_result *out)
     int created = 0;
     char shop_version[64] = "";
     ovs_shop *shop = NULL;
+    ovs_liveness live;
+    int have_live = 0;
     int64_t *redis_stock = NULL;
+    unsigned char *absent = NULL;
     int nodes = ovs_cell_nodes(sc, m, &cell->params);
     int64_t t_begin = ovs_now_ns();
     int rc = OVS_ERR;
@@ -67,14 +78,19 @@ int ovs_cell_run(const ovs_cell *cell, ovs_results *db, ovs_cell_result *out)
     memset(&res, 0, sizeof(res));
     out->run_id = -1;
     out->status = OVS_RUN_ERROR;
+    out->stale_answers = -1;
     out->expect = ovs_scenario_expect_on(sc, m, cell->sql ? cell->sql->name : "sqlite");
+    out->expect_stale = ovs_scenario_expect_stale_on(sc, m, cell->sql ? cell->sql->name
+                                                                      : "sqlite");
     ovs_params_format(m, &cell->params, params, sizeof(params));
     utc_now(started, sizeof(started));
     memset(&loc, 0, sizeof(loc));
     loc.m = cell->sql ? cell->sql : &ovs_shopdb_sqlite;
     if (cell->sql == NULL || cell->sql == &ovs_shopdb_sqlite) {
-        snprintf(loc.target, sizeof(loc.target), "%s/%s.%s.db", cell->shop_dir, sc->name,
-                 m->name);
+        char name[160];
+        snprintf(name, sizeof(name), "%.63s.%.63s%s%.24s.db", sc->name, m->name,
+                 cell->shop_tag ? "." : "", cell->shop_tag ? cell->shop_tag : "");
+        snprintf(loc.target, sizeof(loc.target), "%.400s/%s", cell->shop_dir, name);
     } else {
         snprintf(loc.target, sizeof(loc.target), "%s", cell->sql_url);
         ovs_shop_ns_new(loc.ns, sizeof(loc.ns));
@@ -128,6 +144,7 @@ int ovs_cell_run(const ovs_cell *cell, ovs_results *db, ovs_cell_result *out)
         .shop = &loc,
         .work_dir = topo ? ovs_topology_dir(topo) : NULL,
         .stop = cell->stop,
+        .serve_ns = cell->serve_ns,
         .no_events = cell->no_events,
     };
     if (ovs_run(&spec, &res) != 0) {
@@ -142,18 +159,48 @@ int ovs_cell_run(const ovs_cell *cell, ovs_results *db, ovs_cell_result *out)
                            .fenced = OVS_STRATEGY_FIELD(m, xFence, NULL) != NULL ||
                                      OVS_STRATEGY_FIELD(m, unlock_commits, 0),
                            .redis_stock = OVS_STRATEGY_FIELD(m, redis_stock, 0) &&
-                                          sc->workload == OVS_INVENTORY };
+                                          sc->workload == OVS_INVENTORY,
+                           .asks = OVS_STRATEGY_FIELD(m, xAvailable, NULL) != NULL };
+    /* Holds kept in SQL keep the stock there too: nothing in Redis to compare. */
+    if (ovs_holds_of(m, &cell->params) == OVS_HOLDS_SQL)
+        in.redis_stock = 0;
     char unread[200] = "";
     if (in.redis_stock) {
         redis_stock = calloc((size_t)sc->skus, sizeof(*redis_stock));
-        if (redis_stock == NULL)
+        absent = calloc((size_t)sc->skus, sizeof(*absent));
+        if (redis_stock == NULL || absent == NULL)
             snprintf(unread, sizeof(unread), "out of memory");
         else if (topo == NULL)
             snprintf(unread, sizeof(unread), "the run has no Redis");
-        else if (ovs_topology_redis_stocks(topo, sc->skus, redis_stock, &in.missing, unread,
-                                           sizeof(unread)) == 0)
+        else if (ovs_topology_redis_stocks(topo, sc->skus, redis_stock, absent, unread,
+                                           sizeof(unread)) == 0) {
             in.stock = redis_stock;
+            in.absent = absent;
+        }
         in.unread = unread;
+    }
+
+    /* Checkout holds, read where they live once every client has closed: a strategy
+     * with holds settles what it left open before it closes (locks/reservation.c), so
+     * what is still open now is held or leaked, and every confirm is on record. */
+    ovs_hold_facts hold_facts;
+    char hold_unread[200] = "";
+    if (ovs_holds_of(m, &cell->params) == OVS_HOLDS_REDIS) {
+        in.holds = 1;
+        in.hold_unread = hold_unread;
+        if (topo == NULL)
+            snprintf(hold_unread, sizeof(hold_unread), "the run has no Redis");
+        else if (ovs_holds_read_redis(ovs_topology_master0(topo), &hold_facts, hold_unread,
+                                      sizeof(hold_unread)) == 0)
+            in.hold = &hold_facts;
+    } else if (ovs_holds_of(m, &cell->params) == OVS_HOLDS_SQL) {
+        ovs_shop *hs = NULL;
+        in.holds = 1;
+        in.hold_unread = hold_unread;
+        if (ovs_shop_open(&loc, &hs, hold_unread, sizeof(hold_unread)) == 0 &&
+            ovs_holds_read_sql(hs, &hold_facts, hold_unread, sizeof(hold_unread)) == 0)
+            in.hold = &hold_facts;
+        ovs_shop_close(hs);
     }
 
     /* Ground truth: the shop as SQL sees it after the write-back queue drained. */
@@ -167,23 +214,45 @@ int ovs_cell_run(const ovs_cell *cell, ovs_results *db, ovs_cell_result *out)
     }
     snprintf(shop_version, sizeof(shop_version), "%s",
              ovs_shop_db(shop)->m->xVersion(ovs_shop_db(shop)));
-    /* A strategy that refused everyone sold nothing twice: a loss of availability, not of
-     * safety, and the headline says so rather than letting "0 sold" pass unremarked. */
-    if (res.succeeded == 0 && res.busy > 0) {
+    /* What safety cost, from the same SQL and events (engine/liveness.h). */
+    if (ovs_liveness_of(shop, sc, &res, !cell->no_events, &live, err, sizeof(err)) != 0) {
+        out->status = OVS_RUN_ERROR;
+        snprintf(out->error, sizeof(out->error), "liveness: %s", err);
+        goto record;
+    }
+    have_live = 1;
+    /* A strategy that turned everyone away sold nothing twice: a loss of sales and of
+     * availability, not of safety, and the headline says so rather than letting "0 sold"
+     * pass for a good result. */
+    if (live.lost_sales > 0) {
         size_t used = strlen(out->figure);
         snprintf(out->figure + used, sizeof(out->figure) - used,
-                 "; unavailable: %lld of %lld requests could not take the lock",
-                 (long long)res.busy, (long long)res.requests);
+                 "; %lld lost sale%s (turned away while %s)", (long long)live.lost_sales,
+                 live.lost_sales == 1 ? "" : "s",
+                 sc->workload == OVS_INVENTORY ? "stock remained" : "the room stayed free");
+    }
+    if (res.succeeded == 0 && live.unavailable > 0) {
+        size_t used = strlen(out->figure);
+        snprintf(out->figure + used, sizeof(out->figure) - used,
+                 "; unavailable: %lld of %lld requests got no answer (gave up on a"
+                 " lock, failed or unknown)",
+                 (long long)live.unavailable, (long long)res.requests);
     }
     if (cell->no_events) {
         size_t used = strlen(out->figure);
         snprintf(out->figure + used, sizeof(out->figure) - used,
-                 "; events not recorded (bench): mutual exclusion and lost orders unchecked");
+                 "; events not recorded (bench): mutual exclusion, lost orders%s unchecked",
+                 in.asks ? " and stale answers" : "");
     }
     out->safe = 1;
     out->oversold = checks[0].observed;
-    for (int i = 0; i < nchecks; i++)
-        out->safe &= checks[i].pass;
+    /* Figures (stale answers) are reported beside the verdict, never part of it. */
+    for (int i = 0; i < nchecks; i++) {
+        if (ovs_check_is_figure(checks[i].invariant))
+            out->stale_answers = checks[i].observed;
+        else
+            out->safe &= checks[i].pass;
+    }
     /* A check that could not run proves nothing: no verdict, and the error says which. */
     for (int i = 0; i < nchecks; i++)
         if (checks[i].skipped) {
@@ -228,7 +297,10 @@ record:;
         .t0 = res.t0,
         .backend = loc.m->name,
         .backend_version = shop_version[0] ? shop_version : NULL,
+        .live = have_live ? &live : NULL,
     };
+    if (cell->record_turn)
+        cell->record_turn(cell->record_ctx);
     out->run_id = ovs_results_write(db, &row, res.traces, res.ntraces, checks, nchecks);
     if (out->run_id < 0)
         snprintf(out->error, sizeof(out->error), "results: %s", db->errstr);
@@ -246,6 +318,7 @@ record:;
             snprintf(out->shop + used, sizeof(out->shop) - used, " (dropped)");
     }
     free(redis_stock);
+    free(absent);
     ovs_run_result_free(&res);
     ovs_topology_stop(topo);
     out->seconds = (double)(ovs_now_ns() - t_begin) / 1e9;

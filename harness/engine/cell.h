@@ -28,6 +28,18 @@ typedef struct ovs_cell {
     int keep_shop;               /* 1: leave a server shop's namespace in place */
     const char *redis_server;    /* NULL: find one */
     atomic_int *stop;            /* SIGINT flag; may be NULL */
+    int64_t serve_ns;            /* ovs_run_spec.serve_ns: 0 but in `oversell bench`'s
+                                    loads */
+    int seed_given;              /* 1: run with seed instead of the scenario's own */
+    uint64_t seed;
+    const char *shop_tag;        /* SQLite: inserted in the shop's file name
+                                    (<scenario>.<strategy>.<tag>.db), so the runs of one
+                                    cell repeated or swept each keep their own; NULL: none */
+    /* Optional: called once, just before the run is written to the results database,
+     * with record_ctx; it may block. Cells run side by side (--jobs) take their turns
+     * here, so runs are recorded in the plan's order whatever order they finish in. */
+    void (*record_turn)(void *record_ctx);
+    void *record_ctx;
     int no_events;               /* ovs_run_spec.no_events: 1 only for `oversell bench`'s
                                     recording-cost runs; the figure then says which checks
                                     had no events to read */
@@ -38,8 +50,11 @@ typedef struct ovs_cell_result {
     enum ovs_run_status status; /* OK, ABORTED, ERROR, or NA (error says where it runs) */
     int safe;              /* 1 every invariant held, 0 not (valid when status is OK) */
     int expect;            /* the scenario's [expect] for this strategy: 1, 0, -1 none */
+    int expect_stale;      /* its [expect] of stale answers: 1 some, 0 none, -1 not said */
     char figure[256];      /* headline behind the verdict */
     int64_t oversold;      /* the shop-level figure: units oversold, or double-booked pairs */
+    int64_t stale_answers; /* answers that contradicted SQL when given (core/answer.h), or
+                              -1 when the strategy answers none (no xAvailable) */
     char error[256];       /* why, for ERROR */
     char shop[700];        /* where the shop was (ovs_shop_loc_describe), and whether it
                               is still there */

@@ -1,5 +1,6 @@
 /* checker.h - the invariants a run is judged by (oversold, double_booked, mutex_overlaps,
- * lost_orders, divergence), computed from ground truth.
+ * lost_orders, divergence, leaked_stock, sold_after_expiry), computed from ground truth,
+ * and the figures reported beside them (stale_answers).
  *
  * The shop's SQL state and the recorded event intervals are the only evidence: a
  * strategy's own return values are never trusted. The interval and statistics maths are
@@ -11,6 +12,7 @@
 #include <stdint.h>
 
 #include "scenario/scenario.h"
+#include "core/answer.h"
 #include "core/trace.h"
 
 typedef struct ovs_shop ovs_shop;
@@ -56,6 +58,22 @@ typedef struct ovs_latency {
 /* Nearest-rank percentiles of v (sorted in place). n == 0 gives zeros. */
 void ovs_latency_of(int64_t *v, size_t n, ovs_latency *out);
 
+/* Checkout holds as the harness read them after the run (engine/holds.h), for a strategy
+ * that takes them (locks/holds.h): the evidence of leaked_stock and sold_after_expiry. */
+typedef struct ovs_hold_facts {
+    int64_t records;       /* hold records found, settled or not */
+    int64_t open_live;     /* still open and not yet expired when read: their units are held */
+    int64_t open_expired;  /* still open past their expiry: nobody gave their unit back */
+    int64_t confirmed;     /* settled by a confirm: sold */
+    int64_t late;          /* of those, confirmed at or after the hold's expiry (the
+                              server's own clock, read in the same script as the change) */
+    int64_t worst_late_buyer; /* with late: the buyer whose confirm came longest after
+                                 the hold's expiry */
+    int64_t worst_late_ms;    /* and how long after (ms) */
+    int stock_in_sql;      /* 1: the units on sale are the shop's skus.stock (holds in
+                              SQL); 0: Redis stock, the check input's stock */
+} ovs_hold_facts;
+
 /* What the checker needs beyond SQL and the events. */
 typedef struct ovs_check_input {
     int64_t unknown;  /* requests whose outcome is unknown: checks that depend on outcomes
@@ -70,17 +88,50 @@ typedef struct ovs_check_input {
     const int64_t *stock; /* with redis_stock: stock:<sku> after the run for sku 1..skus,
                              a missing key counted as 0 (as the scripts read it); NULL
                              when it could not be read */
-    int missing;      /* with redis_stock: how many of those keys were missing */
+    const unsigned char *absent; /* with stock: 1 for each SKU whose key was missing (NULL:
+                                    none was). No request deletes a stock key, so the
+                                    gap on such a SKU is Redis's lost state, which no
+                                    count of unknown outcomes excuses */
     const char *unread; /* with redis_stock and stock NULL: why Redis could not be read;
                            the divergence check is then reported skipped */
+    int holds;        /* the strategy takes checkout holds: leaked_stock (inventory) and
+                         sold_after_expiry are owed; the units on sale are read where
+                         hold->stock_in_sql says */
+    const ovs_hold_facts *hold; /* with holds: the records as read; NULL when they could
+                                   not be read (hold_unread says why): both are skipped */
+    const char *hold_unread;
+    int asks;         /* the strategy answers availability (xAvailable): the stale answers
+                         figure is owed, from the recorded answer events */
 } ovs_check_input;
+
+/* The answers of a run, judged by the one rule of core/answer.h. */
+typedef struct ovs_stale {
+    int64_t answers;   /* answer events that gave an answer */
+    int64_t stale;     /* of them, outside the truth around their call */
+    int64_t lost_sale; /* said none while SQL had some: the buyer left */
+    int64_t dead_end;  /* said some while SQL had none: sent to a checkout that refuses */
+    int64_t outdated;  /* right when given (some, or free), then the request was refused by
+                          the shop: the screen went out of date before the buyer acted */
+    int64_t first_at;  /* start of the first stale answer (valid when stale > 0) */
+    int first_client;  /* its client */
+    ovs_answer first;  /* and what it said against the truth */
+    int64_t unreadable; /* answer events whose detail is not an answer: a broken record */
+} ovs_stale;
+
+/* Count the stale answers among every answer event of traces. Pure: no SQL, the truth is
+ * in the events the runner recorded. */
+void ovs_stale_answers(ovs_trace *const *traces, int ntraces, ovs_stale *out);
 
 /* Run every invariant that applies to the scenario's workload:
  *   inventory: oversold (orders - initial stock, with negative stock)
  *   booking:   double_booked (overlapping confirmed pairs per room)
  *   both:      mutex_overlaps (per key), lost_orders (acknowledged requests with no row in
  *              SQL), and divergence (Redis stock vs SQL stock, every SKU) where the
- *              strategy keeps stock in Redis
+ *              strategy keeps stock in Redis; for a strategy with checkout holds,
+ *              leaked_stock (inventory: initial - on sale - sold - held, after every
+ *              hold could have expired) and sold_after_expiry (confirms at or after their
+ *              hold's expiry); and the stale_answers figure where the strategy answers
+ *              availability (in->asks; a figure, never part of the verdict)
  * shop is a connection to the run's shop database; traces are every thread's events;
  * t0 makes times in details relative; in may be NULL. Writes up to OVS_MAX_CHECKS checks
  * and a one-line headline into figure. Returns the number of checks, or -1 on SQL failure

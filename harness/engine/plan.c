@@ -78,14 +78,22 @@ int ovs_scenario_resolve(const ovs_scenario *sc, char *err, size_t errlen)
     for (int i = 0; i < sc->n_expect; i++) {
         const ovs_expect *x = &sc->expect[i];
         const ovs_strategy_methods *m = ovs_strategy_find(x->name);
-        if (m != NULL && (x->backend == NULL || (ovs_shops_find(x->backend) != NULL &&
-                                                 strcmp(ovs_shops_find(x->backend)->name,
-                                                        x->backend) == 0 &&
-                                                 ovs_strategy_runs_on(m, x->backend))))
+        /* Stale answers are expected only of a strategy that gives answers. */
+        int no_answers = m != NULL && x->stale >= 0 &&
+                         OVS_STRATEGY_FIELD(m, xAvailable, NULL) == NULL;
+        if (m != NULL && !no_answers &&
+            (x->backend == NULL || (ovs_shops_find(x->backend) != NULL &&
+                                    strcmp(ovs_shops_find(x->backend)->name,
+                                           x->backend) == 0 &&
+                                    ovs_strategy_runs_on(m, x->backend))))
             continue;
         if (first_line == 0 || x->line < first_line) {
             if (m == NULL)
                 unknown_strategy(x->name, "[expect]", first, sizeof(first));
+            else if (no_answers)
+                snprintf(first, sizeof(first), "%s: '%s' expects stale answers of a strategy"
+                         " that answers no availability (it has no xAvailable)", x->name,
+                         x->stale ? "stale" : "fresh");
             else if (ovs_shops_find(x->backend) == NULL ||
                      strcmp(ovs_shops_find(x->backend)->name, x->backend) != 0)
                 snprintf(first, sizeof(first), "%s@%.40s: '%.40s' is not a shop back end"
@@ -121,22 +129,42 @@ void ovs_scenario_params_for(const ovs_scenario *sc, const ovs_strategy_methods 
     }
 }
 
+const ovs_expect *ovs_scenario_expect_entry_on(const ovs_scenario *sc,
+                                               const ovs_strategy_methods *m,
+                                               const char *backend)
+{
+    const ovs_expect *any = NULL;
+
+    for (int i = 0; i < sc->n_expect; i++) {
+        const ovs_expect *x = &sc->expect[i];
+        if (strcmp(x->name, m->name) != 0)
+            continue;
+        if (x->backend != NULL && backend != NULL && strcmp(x->backend, backend) == 0)
+            return x;
+        if (x->backend == NULL && any == NULL)
+            any = x;
+    }
+    return any;
+}
+
 int ovs_scenario_expect(const ovs_scenario *sc, const ovs_strategy_methods *m)
 {
-    for (int i = 0; i < sc->n_expect; i++)
-        if (sc->expect[i].backend == NULL && strcmp(sc->expect[i].name, m->name) == 0)
-            return sc->expect[i].safe;
-    return -1;
+    const ovs_expect *x = ovs_scenario_expect_entry_on(sc, m, NULL);
+    return x ? x->safe : -1;
 }
 
 int ovs_scenario_expect_on(const ovs_scenario *sc, const ovs_strategy_methods *m,
                            const char *backend)
 {
-    for (int i = 0; i < sc->n_expect; i++)
-        if (sc->expect[i].backend != NULL && strcmp(sc->expect[i].name, m->name) == 0 &&
-            strcmp(sc->expect[i].backend, backend) == 0)
-            return sc->expect[i].safe;
-    return ovs_scenario_expect(sc, m);
+    const ovs_expect *x = ovs_scenario_expect_entry_on(sc, m, backend);
+    return x ? x->safe : -1;
+}
+
+int ovs_scenario_expect_stale_on(const ovs_scenario *sc, const ovs_strategy_methods *m,
+                                 const char *backend)
+{
+    const ovs_expect *x = ovs_scenario_expect_entry_on(sc, m, backend);
+    return x ? x->stale : -1;
 }
 
 int ovs_scenario_expect_first(const ovs_scenario *sc, const char *name, int i)

@@ -25,12 +25,21 @@ int ovs_scenario_resolve(const ovs_scenario *sc, char *err, size_t errlen);
  * section's keys, when it has one. */
 void ovs_scenario_params_for(const ovs_scenario *sc, const ovs_strategy_methods *m,
                              ovs_params *out);
+/* The [expect] entry that speaks for m on backend in resolved sc: its NAME@BACKEND
+ * entry, else its first NAME entry; NULL when none. backend NULL: NAME entries only. */
+const ovs_expect *ovs_scenario_expect_entry_on(const ovs_scenario *sc,
+                                               const ovs_strategy_methods *m,
+                                               const char *backend);
 /* The [expect] entry for m in sc that names no back end: 1 safe, 0 unsafe, -1 none. */
 int ovs_scenario_expect(const ovs_scenario *sc, const ovs_strategy_methods *m);
 /* What sc expects of m on the shop back end named backend: its NAME@BACKEND entry, else
  * its NAME entry; 1 safe, 0 unsafe, -1 none. */
 int ovs_scenario_expect_on(const ovs_scenario *sc, const ovs_strategy_methods *m,
                            const char *backend);
+/* What sc expects of m's stale answers on backend, by the same entry as
+ * ovs_scenario_expect_on: 1 some ("stale"), 0 none ("fresh"), -1 not said. */
+int ovs_scenario_expect_stale_on(const ovs_scenario *sc, const ovs_strategy_methods *m,
+                                 const char *backend);
 /* 1 when [expect] entry i is the first naming strategy name (with or without a back end):
  * for walking the entries once per strategy. */
 int ovs_scenario_expect_first(const ovs_scenario *sc, const char *name, int i);

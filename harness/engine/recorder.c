@@ -26,7 +26,8 @@ static const char *const results_schema =
     "  requests INTEGER, succeeded INTEGER, refused INTEGER, busy INTEGER, unknown INTEGER,"
     "  errors INTEGER,"
     "  throughput REAL, p50_ns INTEGER, p99_ns INTEGER, max_ns INTEGER,"
-    "  acquire_fail INTEGER, retries INTEGER, backend TEXT, backend_version TEXT);"
+    "  acquire_fail INTEGER, retries INTEGER, backend TEXT, backend_version TEXT,"
+    "  lost_sales INTEGER, unavailable INTEGER, retries_per_success REAL);"
     "CREATE TABLE IF NOT EXISTS events("
     "  run INTEGER NOT NULL REFERENCES runs(id), client INTEGER NOT NULL,"
     "  op TEXT NOT NULL, key TEXT, start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL,"
@@ -36,6 +37,48 @@ static const char *const results_schema =
     "  run INTEGER NOT NULL REFERENCES runs(id), invariant TEXT NOT NULL,"
     "  observed INTEGER NOT NULL, expected INTEGER NOT NULL,"
     "  verdict TEXT NOT NULL CHECK (verdict IN ('pass', 'fail', 'skipped')), detail TEXT);";
+
+/* Columns of runs added after the first release of the schema, in the order they came.
+ * CREATE TABLE IF NOT EXISTS leaves an older file's table as it was, so each one that is
+ * missing there is added (NULL in the runs recorded before it existed) rather than every
+ * later INSERT failing on it. Only ever append. */
+static const struct {
+    const char *name, *type;
+} added_columns[] = {
+    { "strategy_rank", "INTEGER" }, { "errors", "INTEGER" },
+    { "backend", "TEXT" },          { "backend_version", "TEXT" },
+    { "lost_sales", "INTEGER" },    { "unavailable", "INTEGER" },
+    { "retries_per_success", "REAL" },
+};
+
+static int add_missing_columns(sqlite3 *db, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    char sql[128];
+    int rc = -1;
+
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM pragma_table_info('runs') WHERE name = ?",
+                           -1, &st, NULL) != SQLITE_OK)
+        goto out;
+    for (size_t i = 0; i < sizeof(added_columns) / sizeof(added_columns[0]); i++) {
+        sqlite3_reset(st);
+        sqlite3_bind_text(st, 1, added_columns[i].name, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_ROW)
+            goto out;
+        if (sqlite3_column_int(st, 0) > 0)
+            continue;
+        snprintf(sql, sizeof(sql), "ALTER TABLE runs ADD COLUMN %s %s", added_columns[i].name,
+                 added_columns[i].type);
+        if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+            goto out;
+    }
+    rc = 0;
+out:
+    if (rc != 0)
+        ovs_seterr(err, errlen, "adding the new columns of runs: %s", sqlite3_errmsg(db));
+    sqlite3_finalize(st);
+    return rc;
+}
 
 ovs_results *ovs_results_open(const char *path, char *err, size_t errlen)
 {
@@ -58,6 +101,12 @@ ovs_results *ovs_results_open(const char *path, char *err, size_t errlen)
         ovs_results_close(r);
         return NULL;
     }
+    char why[160];
+    if (add_missing_columns(r->db, why, sizeof(why)) != 0) {
+        ovs_seterr(err, errlen, "%s: %s", path, why);
+        ovs_results_close(r);
+        return NULL;
+    }
     return r;
 }
 
@@ -67,6 +116,15 @@ static void bind_text(sqlite3_stmt *st, int i, const char *s)
         sqlite3_bind_null(st, i);
     else
         sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+}
+
+/* A count that is -1 when not known: NULL then. */
+static void bind_count(sqlite3_stmt *st, int i, int64_t v)
+{
+    if (v < 0)
+        sqlite3_bind_null(st, i);
+    else
+        sqlite3_bind_int64(st, i, v);
 }
 
 static int fail(ovs_results *r, const char *what)
@@ -91,8 +149,8 @@ int64_t ovs_results_write(ovs_results *r, const ovs_run_row *row, ovs_trace *con
             " strategy_rank, params, seed, expect, redis_version, sqlite_version, started_at, duration_ns,"
             " status, error, verdict, figure, shop_db, requests, succeeded, refused, busy,"
             " unknown, errors, throughput, p50_ns, p99_ns, max_ns, acquire_fail, retries,"
-            " backend, backend_version)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " backend, backend_version, lost_sales, unavailable, retries_per_success)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             -1, &st, NULL) != SQLITE_OK) {
         fail(r, "insert run");
         goto rollback;
@@ -129,6 +187,12 @@ int64_t ovs_results_write(ovs_results *r, const ovs_run_row *row, ovs_trace *con
     sqlite3_bind_int64(st, i++, row->retries);
     bind_text(st, i++, row->backend ? row->backend : "sqlite");
     bind_text(st, i++, row->backend_version);
+    bind_count(st, i++, row->live ? row->live->lost_sales : -1);
+    bind_count(st, i++, row->live ? row->live->unavailable : -1);
+    if (row->live == NULL || row->live->retries_per_success < 0)
+        sqlite3_bind_null(st, i++);
+    else
+        sqlite3_bind_double(st, i++, row->live->retries_per_success);
     if (sqlite3_step(st) != SQLITE_DONE) {
         fail(r, "insert run");
         goto rollback;

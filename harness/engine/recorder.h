@@ -12,7 +12,9 @@
  *        figure, shop_db, requests, succeeded, refused, busy, unknown, errors, throughput
  *        (requests/s), p50_ns, p99_ns, max_ns, acquire_fail, retries, backend (the
  *        shop's: 'sqlite', 'postgresql', 'mysql'; part of the run's identity with scenario
- *        and strategy), backend_version (its server's))
+ *        and strategy), backend_version (its server's), lost_sales, unavailable,
+ *        retries_per_success (the liveness figures, engine/liveness.h; NULL when not
+ *        known, and in runs recorded before they existed))
  *   events(run, client, op, key, start_ns, end_ns, outcome 'ok'|'fail'|'unknown', detail)
  *        times relative to the run's t0
  *   checks(run, invariant, observed, expected, verdict 'pass'|'fail', detail) */
@@ -24,6 +26,7 @@
 #include <sqlite3.h>
 
 #include "engine/checker.h"
+#include "engine/liveness.h"
 #include "core/trace.h"
 
 typedef struct ovs_run_row {
@@ -47,6 +50,7 @@ typedef struct ovs_run_row {
     int64_t acquire_fail, retries;
     const char *backend;      /* the shop's back end (its m->name); NULL reads "sqlite" */
     const char *backend_version; /* its server's version, or NULL */
+    const ovs_liveness *live; /* the liveness figures; NULL: not known (NULL columns) */
     int64_t t0;               /* monotonic t0: event times are stored relative to it */
 } ovs_run_row;
 
@@ -56,7 +60,8 @@ typedef struct ovs_results {
     char errstr[128];
 } ovs_results;
 
-/* Open (creating the schema if needed). Returns NULL with a reason in err. */
+/* Open (creating the schema if needed, and adding to an older file's runs the columns
+ * it lacks). Returns NULL with a reason in err. */
 ovs_results *ovs_results_open(const char *path, char *err, size_t errlen);
 /* Write a run, its events and its checks in one transaction. Returns the run id, or -1
  * (r->errstr). */

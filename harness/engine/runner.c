@@ -18,6 +18,7 @@
 
 #include "engine/faults.h"
 #include "engine/shop.h"
+#include "core/answer.h"
 #include "core/util.h"
 #include "engine/writeback.h"
 #include "infra/tmpdir.h"
@@ -96,6 +97,8 @@ int ovs_request_keys(const ovs_scenario *sc, const ovs_request *r, char (*keys)[
     }
     return 0;
 }
+
+static void run_broken(void *ctx, const char *why);
 
 static int stopping(const ovs_run_spec *spec)
 {
@@ -198,10 +201,104 @@ static int fence_of(ovs_strategy *s, char (*keys)[OVS_KEY_MAX], int nkeys, ovs_f
     return OVS_OK;
 }
 
+/* The think, as the request's race window: a freeze that failed is recorded as the act
+ * that did not happen (s->errstr says why). Returns think_for's code. */
+static int spend_think(client *c, int buyer, int64_t think, const char *key)
+{
+    int rc = think_for(c, think);
+
+    if (rc != OVS_OK)
+        record(c, buyer, OVS_OP_ACT, key, ovs_now_ns(), ovs_now_ns(), OVS_OUT_FAIL,
+               c->s->errstr);
+    return rc;
+}
+
+/* One xLock of key for the request of buyer, counted and recorded as an acquire event:
+ * "attempts=N" or the strategy's reason, after "nested" for a re-entry (OVS_NESTED).
+ * *at is when the call returned. Returns its code. */
+static int take(client *c, int buyer, const char *key, int nested, int64_t *at)
+{
+    ovs_strategy *s = c->s;
+    char detail[sizeof(s->errstr) + 16]; /* the trace keeps what fits */
+    const char *pre = nested ? OVS_NESTED : "";
+    int64_t a0 = ovs_now_ns();
+    int rc = s->m->xLock(s, key);
+
+    *at = ovs_now_ns();
+    if (s->attempts > 1)
+        c->retries += s->attempts - 1;
+    /* Details are formatted only for a run that keeps them; the trace truncates them to
+     * fit its fixed-size field. */
+    if (c->recording) {
+        if (rc == OVS_OK)
+            snprintf(detail, sizeof(detail), "%s%sattempts=%u", pre, nested ? " " : "",
+                     s->attempts);
+        else
+            snprintf(detail, sizeof(detail), "%s%s%s", pre, nested ? ": " : "", s->errstr);
+        record(c, buyer, OVS_OP_ACQUIRE, key, a0, *at, outcome_of(rc), detail);
+    }
+    return rc;
+}
+
+/* One xUnlock of key for the request of buyer, recorded as a release event: no detail,
+ * "not owner" or the strategy's reason, after "nested" for a re-entry's. Returns its
+ * code. */
+static int give_back(client *c, int buyer, const char *key, int nested)
+{
+    ovs_strategy *s = c->s;
+    char detail[sizeof(s->errstr) + 16] = ""; /* the trace keeps what fits */
+    int64_t t = ovs_now_ns();
+    int u = s->m->xUnlock(s, key);
+    const char *why = u == OVS_OK ? NULL : u == OVS_BUSY ? "not owner" : s->errstr;
+
+    if (c->recording && nested)
+        snprintf(detail, sizeof(detail), OVS_NESTED "%s%s", why ? ": " : "", why ? why : "");
+    record(c, buyer, OVS_OP_RELEASE, key, t, ovs_now_ns(), outcome_of(u),
+           nested ? detail : why);
+    return u;
+}
+
+/* The think of a request that calls a helper taking its own lock again (`reenter = 1`):
+ * the nkeys keys the request holds are taken once more through xLock, in the same order,
+ * the rest of the think is spent inside that inner hold, and they are released in
+ * reverse order. The events are acquire and release with details that start with
+ * OVS_NESTED, and no critical section of their own: the outer one already spans the nest,
+ * and a second section of the same client on the same key is no second holder.
+ *
+ * An inner acquire that fails fails the request with its code and nothing is acted: a
+ * lock that is not reentrant finds its own key taken and gives up on itself
+ * (self-deadlock, OVS_BUSY, a lock-acquire failure like any other); what was taken inside
+ * is still released, and the caller releases the outer hold. An inner release that fails
+ * is recorded, as an outer one is, and the request goes on to act: the helper has
+ * returned, and its caller does not know what the release said - what the shop's rows
+ * and the other holders' sections then show is the finding. The scenario's named points
+ * (`after = CLIENT:acquire`) stay those of the outer steps. */
+static int nest(client *c, int buyer, int64_t think, char (*keys)[OVS_KEY_MAX], int nkeys)
+{
+    int64_t until = ovs_now_ns() + think;
+    int held, rc = OVS_OK;
+
+    for (held = 0; held < nkeys; held++) {
+        int64_t at;
+        if ((rc = take(c, buyer, keys[held], 1, &at)) != OVS_OK)
+            break;
+    }
+    if (rc == OVS_BUSY)
+        c->acquire_fail++;
+    if (rc == OVS_OK) {
+        int64_t left = until - ovs_now_ns();
+        rc = spend_think(c, buyer, left > 0 ? left : 0, keys[0]);
+    }
+    for (int k = held - 1; k >= 0; k--)
+        give_back(c, buyer, keys[k], 1);
+    return rc;
+}
+
 /* The harness's own check-think-act inside the strategy's lock on the request's nkeys
- * keys (computed once per request by the caller). Returns the request's result code. */
+ * keys (computed once per request by the caller); with reenter, the think is a nest
+ * (above). Returns the request's result code. */
 static int locked_request(client *c, const ovs_request *r, int buyer, int64_t think,
-                          char (*keys)[OVS_KEY_MAX], int nkeys)
+                          int reenter, char (*keys)[OVS_KEY_MAX], int nkeys)
 {
     const ovs_scenario *sc = c->sh->spec->sc;
     ovs_strategy *s = c->s;
@@ -210,24 +307,9 @@ static int locked_request(client *c, const ovs_request *r, int buyer, int64_t th
     char detail[64], err[160];
     int held = 0, rc = OVS_OK, acted = 0;
 
-    for (held = 0; held < nkeys; held++) {
-        int64_t a0 = ovs_now_ns();
-        rc = s->m->xLock(s, keys[held]);
-        int64_t a1 = ovs_now_ns();
-        if (s->attempts > 1)
-            c->retries += s->attempts - 1;
-        /* Details are formatted only for a run that keeps them; the trace truncates them
-         * to fit its fixed-size field. */
-        if (c->recording) {
-            if (rc == OVS_OK)
-                snprintf(detail, sizeof(detail), "attempts=%u", s->attempts);
-            record(c, buyer, OVS_OP_ACQUIRE, keys[held], a0, a1, outcome_of(rc),
-                   rc == OVS_OK ? detail : s->errstr);
-        }
-        if (rc != OVS_OK)
+    for (held = 0; held < nkeys; held++)
+        if ((rc = take(c, buyer, keys[held], 0, &held_at[held])) != OVS_OK)
             break;
-        held_at[held] = a1;
-    }
     ovs_faults_point(c->sh->faults, c->index, OVS_OP_ACQUIRE);
 
     if (rc == OVS_OK && (rc = fence_of(s, keys, held, &fence)) != OVS_OK) {
@@ -247,10 +329,10 @@ static int locked_request(client *c, const ovs_request *r, int buyer, int64_t th
                    rc == OVS_ERR || rc == OVS_STALE ? err : detail);
         }
         ovs_faults_point(c->sh->faults, c->index, OVS_OP_CHECK);
-        if (rc == OVS_OK && (rc = think_for(c, think)) != OVS_OK) {
-            record(c, buyer, OVS_OP_ACT, keys[0], ovs_now_ns(), ovs_now_ns(), OVS_OUT_FAIL,
-                   s->errstr);
-        } else if (rc == OVS_OK) {
+        if (rc == OVS_OK)
+            rc = reenter ? nest(c, buyer, think, keys, held)
+                         : spend_think(c, buyer, think, keys[0]);
+        if (rc == OVS_OK) {
             t = ovs_now_ns();
             rc = ovs_shop_act(c->shop, sc->workload, r, buyer, &fence, err, sizeof(err));
             if (c->recording) {
@@ -276,10 +358,7 @@ static int locked_request(client *c, const ovs_request *r, int buyer, int64_t th
      * undid the section's writes (a lock that was a transaction and did not commit) makes
      * the request fail however the act went: its sale never happened. */
     for (int k = held - 1; k >= 0; k--) {
-        int64_t t = ovs_now_ns();
-        int u = s->m->xUnlock(s, keys[k]);
-        record(c, buyer, OVS_OP_RELEASE, keys[k], t, ovs_now_ns(), outcome_of(u),
-               u == OVS_OK ? NULL : u == OVS_BUSY ? "not owner" : s->errstr);
+        int u = give_back(c, buyer, keys[k], 0);
         if (acted && u == OVS_UNDONE) {
             snprintf(err, sizeof(err), "%s", s->errstr);
             rc = ovs_strategy_fail(s, OVS_ERR, "rolled back after the act: %.100s", err);
@@ -293,7 +372,56 @@ static int locked_request(client *c, const ovs_request *r, int buyer, int64_t th
     return rc;
 }
 
-static void serve(client *c, const ovs_request *r, int buyer, int64_t think)
+/* The truth in SQL that an answer is judged by, on the client's own shop connection (no
+ * transaction is open on it between requests, so it reads what is committed): the stock of
+ * the request's SKU, or 1 when no confirmed booking overlaps the stay and 0 when one does.
+ * 0, or -1 with err. */
+static int truth_of(client *c, const ovs_request *r, int64_t *truth, char *err, size_t errlen)
+{
+    enum ovs_workload w = c->sh->spec->sc->workload;
+    int64_t seen = 0;
+    int rc = ovs_shop_check(c->shop, w, r, NULL, &seen, err, errlen);
+
+    if (rc != OVS_OK && rc != OVS_REFUSED)
+        return -1;
+    *truth = w == OVS_INVENTORY ? seen : seen == 0;
+    return 0;
+}
+
+/* Ask the strategy what the screen shows before the request (xAvailable), between two
+ * reads of the truth, and record the three as one answer event for the checker. Returns
+ * the call's code with *shown; a truth that could not be read leaves the answer unjudged,
+ * which says the run cannot be judged (env.broken) rather than passing for a fresh one. */
+static int ask(client *c, const ovs_request *r, int buyer, const char *key, int64_t *shown)
+{
+    int (*avail)(ovs_strategy *, const ovs_request *, int64_t *) =
+        OVS_STRATEGY_FIELD(c->s->m, xAvailable, NULL);
+    ovs_answer a = { 0, 0, 0 };
+    char err[160], detail[64];
+    int rc;
+
+    if (truth_of(c, r, &a.before, err, sizeof(err)) != 0)
+        goto unjudged;
+    int64_t t = ovs_now_ns();
+    rc = avail(c->s, r, &a.answer);
+    int64_t end = ovs_now_ns();
+    if (rc == OVS_OK && truth_of(c, r, &a.after, err, sizeof(err)) != 0)
+        goto unjudged;
+    if (c->recording) {
+        if (rc == OVS_OK)
+            ovs_answer_format(&a, detail, sizeof(detail));
+        record(c, buyer, OVS_OP_ANSWER, key, t, end, outcome_of(rc),
+               rc == OVS_OK ? detail : c->s->errstr);
+    }
+    *shown = a.answer;
+    return rc;
+unjudged:
+    run_broken(c->sh, err);
+    return ovs_strategy_fail(c->s, OVS_ERR, "the truth of an answer could not be read: %.100s",
+                             err);
+}
+
+static void serve(client *c, const ovs_request *r, int buyer, int64_t think, int reenter)
 {
     const ovs_scenario *sc = c->sh->spec->sc;
     int rc;
@@ -304,7 +432,16 @@ static void serve(client *c, const ovs_request *r, int buyer, int64_t think)
     int64_t t = ovs_now_ns();
 
     c->buyer = buyer;
-    if (c->s->m->xExecute != NULL) {
+    int64_t shown = 1;
+    int left = 0;
+    if (OVS_STRATEGY_FIELD(c->s->m, xAvailable, NULL) != NULL &&
+        ((rc = ask(c, r, buyer, keys[0], &shown)) != OVS_OK || shown <= 0)) {
+        /* A screen that said none sends the buyer away without trying; a screen that
+         * failed ends the request with its error. */
+        left = rc == OVS_OK;
+        if (left)
+            rc = OVS_REFUSED;
+    } else if (c->s->m->xExecute != NULL) {
         /* A whole operation has the lock path's named points too, so a scenario's faults
          * fire whatever the strategy: `acquire` is the instant the request goes out (the
          * fault lands first), and `check`, `act` and `release` the instant its answer came
@@ -317,7 +454,7 @@ static void serve(client *c, const ovs_request *r, int buyer, int64_t think)
         ovs_faults_point(c->sh->faults, c->index, OVS_OP_ACT);
         ovs_faults_point(c->sh->faults, c->index, OVS_OP_RELEASE);
     } else {
-        rc = locked_request(c, r, buyer, think, keys, nkeys);
+        rc = locked_request(c, r, buyer, think, reenter, keys, nkeys);
     }
     int64_t end = ovs_now_ns();
 
@@ -325,15 +462,17 @@ static void serve(client *c, const ovs_request *r, int buyer, int64_t think)
     case OVS_OK: c->succeeded++; what = sc->workload == OVS_INVENTORY ? "sold" : "booked"; break;
     case OVS_REFUSED:
         c->refused++;
-        what = sc->workload == OVS_INVENTORY ? "sold out" : "room taken";
+        what = sc->workload == OVS_INVENTORY ? OVS_SAID_SOLD_OUT : OVS_SAID_TAKEN;
+        if (left)
+            what = sc->workload == OVS_INVENTORY ? OVS_SAID_LEFT_SOLD_OUT : OVS_SAID_LEFT_TAKEN;
         break;
     case OVS_STALE:
         /* The shop refused the holder's token: its lock had moved on. Not "sold out":
          * there may be stock, and the next holder may sell it. */
         c->stale++;
-        what = "refused: stale token";
+        what = OVS_SAID_STALE;
         break;
-    case OVS_BUSY: c->busy++; what = "gave up: busy"; break;
+    case OVS_BUSY: c->busy++; what = OVS_SAID_BUSY; break;
     default:
         /* OVS_ERR_IO may have happened; any other error certainly did not. */
         c->unknown += rc == OVS_ERR_IO;
@@ -447,25 +586,22 @@ static void client_work(client *c)
         for (;;) {
             if (stopping(spec))
                 break;
+            if (spec->serve_ns > 0 && ovs_now_ns() - sh->t0 >= spec->serve_ns)
+                break;
             int i = atomic_fetch_add(&sh->next, 1);
             if (i >= sc->crowd.buyers)
                 break;
             ovs_sleep_until(sh->t0 + sh->arrival[i]);
             if (stopping(spec))
                 break;
-            if (sc->crowd.spread_skus) {
-                ovs_request r = sc->crowd.req;
-                r.sku = 1 + i % sc->skus;
-                serve(c, &r, i, sh->think[i]);
-            } else {
-                serve(c, &sc->crowd.req, i, sh->think[i]);
-            }
+            ovs_request r = ovs_scenario_request_of(sc, i);
+            serve(c, &r, i, sh->think[i], sc->crowd.reenter);
         }
     } else {
         const ovs_client_spec *cs = &sc->clients[c->index];
         ovs_sleep_until(sh->t0 + cs->start_ns);
         if (!(stopping(spec)))
-            serve(c, &cs->req, c->index, cs->think_ns);
+            serve(c, &cs->req, c->index, cs->think_ns, cs->reenter);
     }
 }
 

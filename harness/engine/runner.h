@@ -47,6 +47,14 @@ typedef struct ovs_run_spec {
                                             their own; NULL: one is made for the run */
     atomic_int *stop;                    /* may be NULL; when set, clients take no new
                                             requests and the run ends aborted */
+    int64_t serve_ns;                    /* a crowd's clients take no new buyer once this
+                                            long has passed since the start (0: every
+                                            buyer is served); the run still ends OK, its
+                                            requests counting the buyers served.
+                                            `oversell bench` bounds a load by time, so
+                                            that a strategy that crawls (a library
+                                            live-locking on a hot key) is measured in
+                                            seconds, not in an hour */
     int no_events;                       /* 1: clients record no events (requests, acquire,
                                             check, act, critical, release), only counters
                                             and latencies; `oversell bench` sets it to

@@ -141,6 +141,11 @@ const char *ovs_topology_dir(const ovs_topology *t)
     return ovs_fleet_dir(t->fleet);
 }
 
+const ovs_endpoint *ovs_topology_master0(const ovs_topology *t)
+{
+    return ovs_fleet_node(t->fleet, t->master0);
+}
+
 redisContext *ovs_topology_connect(const ovs_endpoint *ep, char *err, size_t errlen)
 {
     struct timeval tv = { 1, 0 };
@@ -277,14 +282,13 @@ int ovs_topology_fault(void *ctx, const ovs_fault *f, int followup, char *what,
     return -1;
 }
 
-int ovs_topology_redis_stocks(ovs_topology *t, int skus, int64_t *stock, int *missing,
-                              char *err, size_t errlen)
+int ovs_topology_redis_stocks(ovs_topology *t, int skus, int64_t *stock,
+                              unsigned char *absent, char *err, size_t errlen)
 {
     const ovs_endpoint *ep = ovs_fleet_node(t->fleet, t->master0);
     redisContext *c = ovs_topology_connect(ep, err, errlen);
     int rc = 0;
 
-    *missing = 0;
     if (c == NULL)
         return -1;
     /* Pipelined: one round trip's worth of waiting for a thousand SKUs, not a thousand. */
@@ -307,9 +311,9 @@ int ovs_topology_redis_stocks(ovs_topology *t, int skus, int64_t *stock, int *mi
             rc = -1;
             break;
         }
+        absent[sku - 1] = r->type == REDIS_REPLY_NIL;
         if (r->type == REDIS_REPLY_NIL) {
             stock[sku - 1] = 0;
-            (*missing)++;
         } else if (r->type == REDIS_REPLY_STRING) {
             stock[sku - 1] = strtoll(r->str, NULL, 10);
         } else {

@@ -53,14 +53,17 @@ int ovs_topology_fault(void *ctx, const ovs_fault *f, int followup, char *what,
 const ovs_endpoint *ovs_topology_node(void *ctx, const ovs_fault *f);
 /* stock:1 .. stock:<skus> on the node now serving as master 0 (after a promotion, the
  * promoted replica), into stock[0 .. skus-1]; a missing key reads as 0, as the stock
- * scripts read it, and is counted in *missing. Returns 0, or -1 with err when the node
- * could not be read (then stock is incomplete). */
-int ovs_topology_redis_stocks(ovs_topology *t, int skus, int64_t *stock, int *missing,
-                              char *err, size_t errlen);
+ * scripts read it, and sets absent[sku - 1] (0 for a key that is there). Returns 0, or -1
+ * with err when the node could not be read (then stock and absent are incomplete). */
+int ovs_topology_redis_stocks(ovs_topology *t, int skus, int64_t *stock,
+                              unsigned char *absent, char *err, size_t errlen);
 /* A connection for the harness's own commands to a server (not a client's: no proxy, no
  * strategy), connect and every command bounded at a second. NULL with err on failure;
  * free with redisFree. */
 redisContext *ovs_topology_connect(const ovs_endpoint *ep, char *err, size_t errlen);
+/* The node now serving as master 0 (after a promotion, the promoted replica): where the
+ * harness reads what a strategy left in Redis. */
+const ovs_endpoint *ovs_topology_master0(const ovs_topology *t);
 /* Stop every proxy and server. Accepts NULL. */
 void ovs_topology_stop(ovs_topology *t);
 

@@ -207,7 +207,7 @@ static int do_scenario(parser *p, const section *s, ovs_scenario *sc)
                             sizeof(sc->description) - 1);
             snprintf(sc->description, sizeof(sc->description), "%s", v);
         } else if (strcmp(k, "seed") == 0) {
-            if (ovs_scn_parse_u64(v, &sc->seed) != 0)
+            if (ovs_parse_u64(v, &sc->seed) != 0)
                 return ovs_scn_fail(p, e->line,
                             "seed: '%.80s' is not a whole number from 0 to %llu", v,
                             (unsigned long long)UINT64_MAX);
@@ -263,6 +263,8 @@ static int do_client(parser *p, const section *s, ovs_scenario *sc)
         } else if (strcmp(e->key, "pause") == 0) {
             static const char *const pauses[] = { "thread", "process", NULL };
             rc = get_choice(p, e, pauses, &c->pause_process);
+        } else if (strcmp(e->key, "reenter") == 0) {
+            rc = get_int(p, e, 0, 1, &c->reenter);
         }
         if (rc != 0)
             return -1;
@@ -295,6 +297,8 @@ static int do_crowd(parser *p, const section *s, ovs_scenario *sc)
         } else if (strcmp(e->key, "request") == 0) {
             rc = get_request(p, sc, e, &c->req);
             have_request = 1;
+        } else if (strcmp(e->key, "reenter") == 0) {
+            rc = get_int(p, e, 0, 1, &c->reenter);
         }
         if (rc != 0)
             return -1;
@@ -442,12 +446,45 @@ static int do_expect(parser *p, const section *s, ovs_scenario *sc)
     for (int i = 0; i < s->n; i++) {
         const entry *e = &s->e[i];
         ovs_expect *x = &sc->expect[sc->n_expect];
-        if (strcmp(e->value, "safe") == 0)
+        /* The verdict, then optionally one word about stale answers after blanks. */
+        size_t vlen = strcspn(e->value, " \t");
+        const char *more = e->value + vlen + strspn(e->value + vlen, " \t");
+        if (vlen == 4 && strncmp(e->value, "safe", 4) == 0)
             x->safe = 1;
-        else if (strcmp(e->value, "unsafe") == 0)
+        else if (vlen == 6 && strncmp(e->value, "unsafe", 6) == 0)
             x->safe = 0;
         else
             return ovs_scn_fail(p, e->line, "%s: '%.80s' is not safe or unsafe", e->key, e->value);
+        x->rate_cmp = 0;
+        if ((more[0] == '>' || more[0] == '<') && more[1] == '=') {
+            char *end;
+            const char *num = more + 2 + strspn(more + 2, " \t");
+            double pct = strtod(num, &end);
+            if (x->safe)
+                return ovs_scn_fail(p, e->line, "%s: a rate of unsafe runs follows unsafe"
+                                    " only ('unsafe >= 95%%'); safe is unsafe in no run",
+                                    e->key);
+            if (end == num || *end != '%' || !(pct >= 0 && pct <= 100) ||
+                !isdigit((unsigned char)*num))
+                return ovs_scn_fail(p, e->line, "%s: '%.40s' is not a rate of unsafe runs"
+                                    " like '>= 95%%' or '<= 5%%' (a percentage, 0 to 100)",
+                                    e->key, more);
+            x->rate_cmp = more[0] == '>' ? 1 : -1;
+            x->rate = pct / 100;
+            more = end + 1 + strspn(end + 1, " \t");
+        }
+        if (*more == '\0')
+            x->stale = -1;
+        else if (strcmp(more, "stale") == 0)
+            x->stale = 1;
+        else if (strcmp(more, "fresh") == 0)
+            x->stale = 0;
+        else
+            return ovs_scn_fail(p, e->line,
+                                "%s: '%.40s' after the verdict is not a rate of unsafe runs"
+                                " (>= P%% or <= P%%), stale (some answers stale) or fresh"
+                                " (none)",
+                                e->key, more);
         if ((x->name = strdup(e->key)) == NULL)
             return ovs_scn_fail(p, e->line, "out of memory");
         x->line = e->line;
@@ -624,6 +661,18 @@ void ovs_scenario_free(ovs_scenario *sc)
 int ovs_scenario_requests(const ovs_scenario *sc)
 {
     return sc->has_crowd ? sc->crowd.buyers : sc->n_clients;
+}
+
+ovs_request ovs_scenario_request_of(const ovs_scenario *sc, int buyer)
+{
+    ovs_request r;
+
+    if (!sc->has_crowd)
+        return sc->clients[buyer].req;
+    r = sc->crowd.req;
+    if (sc->crowd.spread_skus)
+        r.sku = 1 + buyer % sc->skus;
+    return r;
 }
 
 static int cmp_path(const void *a, const void *b)

@@ -40,6 +40,9 @@ typedef struct ovs_client_spec {
                           its strategy's background threads (a watchdog) included, like a
                           GC pause; `pause = thread` (0, the default): only the worker
                           sleeps */
+    int reenter;      /* `reenter = 1`: the request calls a helper that takes the same
+                         lock(s) again, for the think, inside the outer hold (a nest);
+                         0 (the default): the lock is taken once */
     int line;         /* line of the section header, for messages */
 } ovs_client_spec;
 
@@ -115,6 +118,7 @@ typedef struct ovs_crowd {
     int64_t think_ns;         /* `think`: lower bound of the think time */
     int64_t think_max_ns;     /* upper bound (`think = 1ms..5ms`); == think_ns when fixed */
     ovs_request req;          /* `request`: the same request for every buyer */
+    int reenter;              /* `reenter = 1`: every buyer nests, as a client's reenter */
     int spread_skus;          /* no file key: 0 from the parser. Set by `oversell bench`
                                  for its many-SKU runs: buyer i then buys
                                  sku = 1 + i % skus instead of req.sku */
@@ -136,13 +140,24 @@ typedef struct ovs_scenario_params {
     ovs_scenario_kv *kv;
 } ovs_scenario_params;
 
-/* One [expect] entry: NAME = safe | unsafe, or NAME@BACKEND = ... for one shop back end
- * only, which overrides NAME's there. Both names are checked by ovs_scenario_resolve. */
+/* One [expect] entry: NAME = safe | unsafe [>= P% | <= P%], or NAME@BACKEND = ... for one shop back end
+ * only, which overrides NAME's there. Both names are checked by ovs_scenario_resolve.
+ * The verdict may be followed by a second word about the stale answers figure, which is
+ * no part of the verdict (core/answer.h): "safe stale" (some answers must be stale) or
+ * "safe fresh" (none may be), so that the gate also fails a screen that stopped being
+ * stale, or started. */
 typedef struct ovs_expect {
     char *name; /* the strategy, as written */
     char *backend; /* the back end after '@' ("postgresql"), or NULL: every back end */
     int safe;   /* 1 safe, 0 unsafe */
     int line;
+    int stale;  /* 1 "stale": some stale answers, 0 "fresh": none, -1 not said */
+    /* Of a cell run several times (--repeat), the share of runs that must be unsafe:
+     * "unsafe >= 95%" at least (rate_cmp 1), "unsafe <= 5%" at most (rate_cmp -1), with
+     * rate 0.95 or 0.05. 0: not said, and "safe" is then no run unsafe, "unsafe" at least
+     * one (the failure still shows). */
+    int rate_cmp;
+    double rate;
 } ovs_expect;
 
 typedef struct ovs_scenario {
@@ -206,5 +221,9 @@ int ovs_request_parse(enum ovs_workload w, const char *text, ovs_request *r, cha
 
 /* Number of requests a run makes: clients or crowd buyers. */
 int ovs_scenario_requests(const ovs_scenario *sc);
+/* The request buyer makes (0 <= buyer < ovs_scenario_requests): its client's, or the
+ * crowd's, on SKU 1 + buyer % skus when the crowd spreads them. The runner serves this and
+ * the engine's figures read it back, so the rule is written once. */
+ovs_request ovs_scenario_request_of(const ovs_scenario *sc, int buyer);
 
 #endif

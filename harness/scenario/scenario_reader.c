@@ -49,9 +49,10 @@ static const struct {
 static const char *const scenario_keys[] = { "name",  "description", "workload",
                                              "seed",  "skus",        "stock",
                                              "lock",  "writeback_delay", NULL };
-static const char *const client_keys[] = { "start", "request", "think", "pause", NULL };
+static const char *const client_keys[] = { "start", "request", "think", "pause", "reenter",
+                                           NULL };
 static const char *const crowd_keys[] = { "buyers", "arrival", "workers", "think", "request",
-                                          NULL };
+                                          "reenter", NULL };
 static const char *const redis_keys[] = { "nodes",       "replicas",  "lag",   "jitter",
                                           "persistence", "read_from", "links", NULL };
 static const char *const fault_keys[] = { "at",     "after",    "action", "target",
@@ -94,22 +95,6 @@ static int in_list(const char *word, const char *const *names)
     for (int i = 0; names[i]; i++)
         if (strcmp(word, names[i]) == 0)
             return 1;
-    return 0;
-}
-
-/* A seed is any unsigned 64-bit number; strtoull alone would accept "-1" and " 1". */
-int ovs_scn_parse_u64(const char *s, uint64_t *out)
-{
-    char *end;
-    unsigned long long v;
-
-    if (!isdigit((unsigned char)s[0]))
-        return -1;
-    errno = 0;
-    v = strtoull(s, &end, 10);
-    if (errno != 0 || *end != '\0')
-        return -1;
-    *out = (uint64_t)v;
     return 0;
 }
 

@@ -63,7 +63,5 @@ void ovs_scn_parser_free(parser *p);
 void ovs_scn_join(const char *const *names, char *buf, size_t len);
 /* "inventory" or "booking", as files write them. */
 const char *ovs_scn_workload_name(enum ovs_workload w);
-/* A whole unsigned decimal; 0, or -1 when malformed or out of range. */
-int ovs_scn_parse_u64(const char *s, uint64_t *out);
 
 #endif

@@ -17,6 +17,8 @@ MODE says:
   honest-unknown answers unknown with an error: a result, not a protocol error
   helper        forks a helper process (sleep) into its process group, then as ok
   linger        as ok, but ignores the end of its input and never exits by itself
+  own-shop      a whole operation with shop = own: sells every buy in the SQLite shop of
+                init itself (stock - 1 and an order), checking nothing
 """
 import json
 import os
@@ -46,6 +48,9 @@ def main():
                 import subprocess  # here: the other modes start faster without it
                 helper = subprocess.Popen(["sleep", "600"])
                 print("misbehave: helper pid", helper.pid, file=sys.stderr, flush=True)
+            if mode == "own-shop":
+                import sqlite3  # here, as subprocess above
+                shop = sqlite3.connect(msg["shop"]["path"], timeout=10, isolation_level=None)
             say({"type": "init_ok", "id": i, "library": "misbehave " + mode})
             continue
         print("misbehave: got", msg["type"], "id", i, file=sys.stderr, flush=True)
@@ -66,6 +71,11 @@ def main():
             say({"type": "refused", "id": i, "error": "no"})
         elif mode == "honest-unknown":
             say({"type": "unknown", "id": i, "error": "redis timed out after SET"})
+        elif mode == "own-shop" and msg["type"] == "buy":
+            shop.execute("UPDATE skus SET stock = stock - 1 WHERE id = ?", (msg["sku"],))
+            shop.execute("INSERT INTO orders (sku, buyer, created_ns) VALUES (?, ?, ?)",
+                         (msg["sku"], msg["buyer"], time.monotonic_ns()))
+            say({"type": "ok", "id": i})
         elif mode == "fenced" and msg["type"] == "lock":
             token += 1
             say({"type": "ok", "id": i, "token": token})
