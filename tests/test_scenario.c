@@ -24,6 +24,7 @@
 #include "ovs_config.h"
 #endif
 
+#include "engine/cell.h"
 #include "engine/plan.h"
 #include "scenario/scenario.h"
 #include "locks/strategy.h"
@@ -1268,6 +1269,76 @@ static void test_scenario_free(void **state)
     assert_int_equal(sc.n_expect, 0);
 }
 
+/* A scenario that kills master 0 for good takes away the stock a Redis-stock strategy sold
+ * from: its cell is n/a in the full matrix, and an [expect] naming it is refused. A lock
+ * strategy there, a restart of node 0, or holds kept in SQL leave the cell judged. */
+static const char stock_node_killed[] =
+    "[scenario]\n"                                    /* 1 */
+    "name = master-gone\n"                            /* 2 */
+    "workload = inventory\n"                          /* 3 */
+    "stock = 2\n"                                     /* 4 */
+    "[crowd]\n"                                       /* 5 */
+    "buyers = 4\n"                                    /* 6 */
+    "request = buy sku=1\n"                           /* 7 */
+    "[redis]\n"                                       /* 8 */
+    "nodes = 3\n"                                     /* 9 */
+    "[fault kill-0]\n"                                /* 10 */
+    "at = 0ms\n"                                      /* 11 */
+    "action = kill\n"                                 /* 12 */
+    "target = node:0\n";                              /* 13 */
+
+static int na_in(const char *text, const char *strategy, const char *param_line, char *why,
+                 size_t len)
+{
+    const ovs_strategy_methods *m = ovs_strategy_find(strategy);
+    ovs_scenario sc;
+    ovs_params p;
+    char err[512];
+
+    assert_non_null(m);
+    if (ovs_scenario_parse("t.ini", text, &sc, err, sizeof(err)) != 0)
+        fail_msg("expected to parse, got: %s", err);
+    ovs_scenario_params_for(&sc, m, &p);
+    if (param_line != NULL)
+        assert_int_equal(ovs_params_set_list(m, &p, param_line, err, sizeof(err)), 0);
+    why[0] = '\0';
+    int na = ovs_cell_na(&sc, m, &p, "sqlite", why, len);
+    ovs_scenario_free(&sc);
+    return na;
+}
+
+static void test_na_when_stock_node_killed(void **state)
+{
+    (void)state;
+    char why[256], err[512], text[2048];
+    ovs_scenario sc;
+
+    assert_int_equal(na_in(stock_node_killed, "lua-decr", NULL, why, sizeof(why)), 1);
+    assert_non_null(strstr(why, "kills node 0 for good"));
+    assert_int_equal(na_in(stock_node_killed, "reservation", NULL, why, sizeof(why)), 1);
+    assert_int_equal(na_in(stock_node_killed, "reservation", "holds=sql", why, sizeof(why)), 0);
+    assert_int_equal(na_in(stock_node_killed, "setnx", NULL, why, sizeof(why)), 0);
+    assert_int_equal(na_in(stock_node_killed, "redlock", NULL, why, sizeof(why)), 0);
+
+    /* Node 0 started again: the stock can be read back, the cell is judged. */
+    snprintf(text, sizeof(text), "%s[fault back]\nat = 50ms\naction = restart\n"
+             "target = node:0\n", stock_node_killed);
+    assert_int_equal(na_in(text, "lua-decr", NULL, why, sizeof(why)), 0);
+    /* Another node killed for good is the Redlock's loss, not the stock's. */
+    snprintf(text, sizeof(text), "%.*s1\n", (int)strlen(stock_node_killed) - 2,
+             stock_node_killed);
+    assert_int_equal(na_in(text, "lua-decr", NULL, why, sizeof(why)), 0);
+
+    /* An [expect] for such a cell has no verdict to expect. */
+    snprintf(text, sizeof(text), "%s[expect]\nsetnx = safe\nlua-decr = safe\n",
+             stock_node_killed);
+    assert_int_equal(parse(text, &sc, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "t.ini:16: lua-decr: n/a: the scenario kills node 0"));
+    snprintf(text, sizeof(text), "%s[expect]\nsetnx = safe\n", stock_node_killed);
+    parse_ok(text, &sc);
+    ovs_scenario_free(&sc);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -1290,6 +1361,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_resolve_after_registration),
         cmocka_unit_test(test_request_parse),
         cmocka_unit_test(test_scenario_free),
+        cmocka_unit_test(test_na_when_stock_node_killed),
     };
 
     /* The shipped scenarios expect strategies defined in strategies/ too, registered the

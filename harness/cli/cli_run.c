@@ -181,7 +181,8 @@ typedef struct cell_plan {
     const ovs_strategy_methods *m;
     ovs_params p;
     int sql;          /* index into o->sql, or -1 for the default (SQLite) */
-    int na;           /* 1: the strategy does not run on that back end; recorded n/a */
+    int na;           /* 1: n/a (ovs_cell_na): not on that back end, or the scenario takes
+                         away where it keeps its stock; recorded n/a */
     int point;        /* how many cells before it in the plan have its scenario, strategy
                          and back end: 0 but for a sweep's points (other parameters) */
     char label[192];  /* the strategy as messages and JUnit name the cell:
@@ -226,6 +227,7 @@ int cli_run_cells(cli_options *o, ovs_scenario *scs, int nsc, int64_t *last_run)
     cli_sql_server servers[CLI_MAX_SQL];
     int nb = o->n_sql > 0 ? o->n_sql : 1;
     int total = 0, n_na = 0, need_redis = 0, mismatches = 0, failures = 0, env_fail = 0, rc = 0;
+    char na_why[256], first_na[400] = "";
     int tty = isatty(STDERR_FILENO), color = cli_color(STDERR_FILENO);
     ovs_results *db = NULL;
     const ovs_strategy_methods *ms[CLI_MAX_STRATEGIES];
@@ -251,9 +253,11 @@ int cli_run_cells(cli_options *o, ovs_scenario *scs, int nsc, int64_t *last_run)
             for (int b = 0; b < nb; b++) {
                 cell_plan *c = &plan[total++];
                 const char *backend = o->n_sql > 0 ? o->sql[b]->name : "sqlite";
-                *c = (cell_plan){ &scs[i], ms[k], ps[k], o->n_sql > 0 ? b : -1,
-                                  !ovs_strategy_runs_on(ms[k], backend), 0, "" };
-                n_na += c->na;
+                *c = (cell_plan){ &scs[i], ms[k], ps[k], o->n_sql > 0 ? b : -1, 0, 0, "" };
+                c->na = ovs_cell_na(&scs[i], ms[k], &ps[k], backend, na_why, sizeof(na_why));
+                if (c->na && n_na++ == 0)
+                    snprintf(first_na, sizeof(first_na), "%s x %s: %s", scs[i].name,
+                             ms[k]->name, na_why);
                 if (o->n_sql > 1 || (o->n_sql == 1 && strcmp(o->sql[0]->name, "sqlite") != 0))
                     snprintf(c->label, sizeof(c->label), "%s x %s", ms[k]->name,
                              o->sql[b]->name);
@@ -281,9 +285,13 @@ int cli_run_cells(cli_options *o, ovs_scenario *scs, int nsc, int64_t *last_run)
     /* Asked for nothing that exists where it was asked: a usage error, before anything
      * starts. Some n/a cells among others are recorded as such and say so. */
     if (total > 0 && n_na == total) {
-        fprintf(stderr, "oversell %s: %s is n/a on %s: it runs on %s (choose one with --sql)\n",
-                o->cmd, plan[0].m->name, o->n_sql > 0 ? o->sql[0]->name : "sqlite",
-                OVS_STRATEGY_FIELD(plan[0].m, backends, NULL));
+        if (!ovs_strategy_runs_on(plan[0].m, o->n_sql > 0 ? o->sql[0]->name : "sqlite"))
+            fprintf(stderr, "oversell %s: %s is n/a on %s: it runs on %s (choose one with"
+                    " --sql)\n", o->cmd, plan[0].m->name,
+                    o->n_sql > 0 ? o->sql[0]->name : "sqlite",
+                    OVS_STRATEGY_FIELD(plan[0].m, backends, NULL));
+        else
+            fprintf(stderr, "oversell %s: %s\n", o->cmd, first_na);
         free(plan);
         return EXIT_USAGE;
     }

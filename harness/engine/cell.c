@@ -30,6 +30,44 @@ int ovs_cell_nodes(const ovs_scenario *sc, const ovs_strategy_methods *m, const 
     return need;
 }
 
+int ovs_cell_owes_redis_stock(const ovs_scenario *sc, const ovs_strategy_methods *m,
+                              const ovs_params *p)
+{
+    /* Holds kept in SQL keep the stock there too: nothing in Redis to compare. */
+    return OVS_STRATEGY_FIELD(m, redis_stock, 0) && sc->workload == OVS_INVENTORY &&
+           ovs_holds_of(m, p) != OVS_HOLDS_SQL;
+}
+
+/* 1 when a fault kills master 0 and none starts it again. */
+static int master0_killed_for_good(const ovs_scenario *sc)
+{
+    int killed = 0, restarted = 0;
+    for (int i = 0; i < sc->n_faults; i++) {
+        const ovs_fault *f = &sc->faults[i];
+        if (f->target != OVS_TARGET_NODE || f->target_node != 0)
+            continue;
+        killed |= f->action == OVS_FAULT_KILL;
+        restarted |= f->action == OVS_FAULT_RESTART || f->action == OVS_FAULT_KILL_RESTART;
+    }
+    return killed && !restarted;
+}
+
+int ovs_cell_na(const ovs_scenario *sc, const ovs_strategy_methods *m, const ovs_params *p,
+                const char *backend, char *why, size_t len)
+{
+    if (backend != NULL && !ovs_strategy_runs_on(m, backend)) {
+        snprintf(why, len, "n/a on %s (%s runs on %s)", backend, m->name,
+                 OVS_STRATEGY_FIELD(m, backends, NULL));
+        return 1;
+    }
+    if (ovs_cell_owes_redis_stock(sc, m, p) && master0_killed_for_good(sc)) {
+        snprintf(why, len, "n/a: the scenario kills node 0 for good, and %s keeps its stock"
+                 " there (the stock it sold from cannot be read back)", m->name);
+        return 1;
+    }
+    return 0;
+}
+
 /* The strategy's place in the registry, so reports list strategies in that order. */
 static int strategy_rank(const ovs_strategy_methods *m)
 {
@@ -101,12 +139,10 @@ int ovs_cell_run(const ovs_cell *cell, ovs_results *db, ovs_cell_result *out)
     snprintf(shop_db, sizeof(shop_db), "%s%s", out->shop,
              loc.ns[0] == '\0' ? "" : cell->keep_shop ? " (kept)" : " (dropped after the run)");
 
-    /* Nothing to run on this back end: recorded as such, with where it does run. */
-    if (!ovs_strategy_runs_on(m, loc.m->name)) {
+    /* Nothing to run or judge: recorded as such, with why (where it does run). */
+    if (ovs_cell_na(sc, m, &cell->params, loc.m->name, out->error, sizeof(out->error))) {
         out->status = OVS_RUN_NA;
         out->expect = -1;
-        snprintf(out->error, sizeof(out->error), "n/a on %s (%s runs on %s)", loc.m->name,
-                 m->name, OVS_STRATEGY_FIELD(m, backends, NULL));
         snprintf(shop_db, sizeof(shop_db), "none: not run");
         goto record;
     }
@@ -158,12 +194,8 @@ int ovs_cell_run(const ovs_cell *cell, ovs_results *db, ovs_cell_result *out)
     ovs_check_input in = { .unknown = res.unknown,
                            .fenced = OVS_STRATEGY_FIELD(m, xFence, NULL) != NULL ||
                                      OVS_STRATEGY_FIELD(m, unlock_commits, 0),
-                           .redis_stock = OVS_STRATEGY_FIELD(m, redis_stock, 0) &&
-                                          sc->workload == OVS_INVENTORY,
+                           .redis_stock = ovs_cell_owes_redis_stock(sc, m, &cell->params),
                            .asks = OVS_STRATEGY_FIELD(m, xAvailable, NULL) != NULL };
-    /* Holds kept in SQL keep the stock there too: nothing in Redis to compare. */
-    if (ovs_holds_of(m, &cell->params) == OVS_HOLDS_SQL)
-        in.redis_stock = 0;
     char unread[200] = "";
     if (in.redis_stock) {
         redis_stock = calloc((size_t)sc->skus, sizeof(*redis_stock));

@@ -68,4 +68,17 @@ int ovs_cell_run(const ovs_cell *cell, ovs_results *db, ovs_cell_result *out);
 /* Redis masters the cell needs: the scenario's [redis] nodes or the strategy's own need. */
 int ovs_cell_nodes(const ovs_scenario *sc, const ovs_strategy_methods *m, const ovs_params *p);
 
+/* 1 when the strategy keeps the stock in Redis (on master 0) for this scenario, so the
+ * divergence check of Redis against SQL is owed after the run. */
+int ovs_cell_owes_redis_stock(const ovs_scenario *sc, const ovs_strategy_methods *m,
+                              const ovs_params *p);
+
+/* 0 when the cell can be run and judged; 1 when it is n/a, with why in why ("n/a on
+ * sqlite (sql-advisory runs on postgresql, mysql)"): the strategy does not exist on the
+ * back end, or the scenario kills master 0 for good while the strategy keeps its stock
+ * there, so that the stock it sold from cannot be read back and compared with SQL. With
+ * backend NULL, only the scenario's side is asked. */
+int ovs_cell_na(const ovs_scenario *sc, const ovs_strategy_methods *m, const ovs_params *p,
+                const char *backend, char *why, size_t len);
+
 #endif

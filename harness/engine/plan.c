@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/util.h"
+#include "engine/cell.h"
 #include "shops/shops.h"
 
 /* "unknown strategy 'NAME' in WHERE", with a hint when a registered name is close. */
@@ -81,7 +82,15 @@ int ovs_scenario_resolve(const ovs_scenario *sc, char *err, size_t errlen)
         /* Stale answers are expected only of a strategy that gives answers. */
         int no_answers = m != NULL && x->stale >= 0 &&
                          OVS_STRATEGY_FIELD(m, xAvailable, NULL) == NULL;
-        if (m != NULL && !no_answers &&
+        /* A cell the scenario itself makes n/a has no verdict to expect either. */
+        char na_why[256];
+        ovs_params p;
+        int na = 0;
+        if (m != NULL) {
+            ovs_scenario_params_for(sc, m, &p);
+            na = ovs_cell_na(sc, m, &p, NULL, na_why, sizeof(na_why));
+        }
+        if (m != NULL && !no_answers && !na &&
             (x->backend == NULL || (ovs_shops_find(x->backend) != NULL &&
                                     strcmp(ovs_shops_find(x->backend)->name,
                                            x->backend) == 0 &&
@@ -90,6 +99,9 @@ int ovs_scenario_resolve(const ovs_scenario *sc, char *err, size_t errlen)
         if (first_line == 0 || x->line < first_line) {
             if (m == NULL)
                 unknown_strategy(x->name, "[expect]", first, sizeof(first));
+            else if (na)
+                snprintf(first, sizeof(first), "%s: %s: there is no verdict to expect", x->name,
+                         na_why);
             else if (no_answers)
                 snprintf(first, sizeof(first), "%s: '%s' expects stale answers of a strategy"
                          " that answers no availability (it has no xAvailable)", x->name,
