@@ -1324,6 +1324,12 @@ static void test_na_when_stock_node_killed(void **state)
     snprintf(text, sizeof(text), "%s[fault back]\nat = 50ms\naction = restart\n"
              "target = node:0\n", stock_node_killed);
     assert_int_equal(na_in(text, "lua-decr", NULL, why, sizeof(why)), 0);
+    /* A replica promoted in its place is master 0 from then on, stock and all. */
+    const char *fault = strstr(stock_node_killed, "[fault");
+    snprintf(text, sizeof(text), "%.*sreplicas = 1\n%s[fault promote]\nat = 50ms\n"
+             "action = promote\ntarget = replica:0\n", (int)(fault - stock_node_killed),
+             stock_node_killed, fault);
+    assert_int_equal(na_in(text, "lua-decr", NULL, why, sizeof(why)), 0);
     /* Another node killed for good is the Redlock's loss, not the stock's. */
     snprintf(text, sizeof(text), "%.*s1\n", (int)strlen(stock_node_killed) - 2,
              stock_node_killed);

@@ -38,18 +38,20 @@ int ovs_cell_owes_redis_stock(const ovs_scenario *sc, const ovs_strategy_methods
            ovs_holds_of(m, p) != OVS_HOLDS_SQL;
 }
 
-/* 1 when a fault kills master 0 and none starts it again. */
+/* 1 when a fault kills master 0 and nothing takes its place: no restart of it, and no
+ * replica promoted (a promoted replica is master 0 from then on, stock and all). */
 static int master0_killed_for_good(const ovs_scenario *sc)
 {
-    int killed = 0, restarted = 0;
+    int killed = 0, back = 0;
     for (int i = 0; i < sc->n_faults; i++) {
         const ovs_fault *f = &sc->faults[i];
+        back |= f->action == OVS_FAULT_PROMOTE;
         if (f->target != OVS_TARGET_NODE || f->target_node != 0)
             continue;
         killed |= f->action == OVS_FAULT_KILL;
-        restarted |= f->action == OVS_FAULT_RESTART || f->action == OVS_FAULT_KILL_RESTART;
+        back |= f->action == OVS_FAULT_RESTART || f->action == OVS_FAULT_KILL_RESTART;
     }
-    return killed && !restarted;
+    return killed && !back;
 }
 
 int ovs_cell_na(const ovs_scenario *sc, const ovs_strategy_methods *m, const ovs_params *p,
