@@ -50,6 +50,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "core/answer.h"
 #include "locks/holds.h"
 #include "locks/holds_sql.h"
 #include "locks/redis_conn.h"
@@ -402,7 +403,7 @@ static int execute_sql(resv *x, const ovs_request *req, int64_t buyer, int64_t t
             step(x, key, c0, ovs_now_ns(), OVS_OUT_OK, "release: %s",
                  released ? "unit back on sale" : RESV_SAID_BACK_ALREADY);
         }
-        return ovs_strategy_fail(s, OVS_REFUSED, "payment declined");
+        return ovs_strategy_fail(s, OVS_REFUSED, "%s", OVS_SAID_DECLINED);
     }
     int64_t c0 = ovs_now_ns();
     int late = ovs_holds_clock_ms() >= expires_ms;
@@ -490,7 +491,7 @@ static int resv_execute(ovs_strategy *s, const ovs_request *req, int64_t buyer,
                  a[0] == 1 ? "unit back on sale" : RESV_SAID_BACK_ALREADY);
         }
         /* The buyer certainly did not buy, whatever became of the release. */
-        rc = ovs_strategy_fail(s, OVS_REFUSED, "payment declined");
+        rc = ovs_strategy_fail(s, OVS_REFUSED, "%s", OVS_SAID_DECLINED);
         goto out;
     }
 

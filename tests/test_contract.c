@@ -740,7 +740,9 @@ static void count_requests(const contract_case *k, tally *t, enum answer *answer
                    /* a buyer whose screen said none and who left without trying: a
                     * refusal too, and a lost sale where the shop still had room */
                    strcmp(detail, "left: the screen said sold out") == 0 ||
-                   strcmp(detail, "left: the screen said taken") == 0) {
+                   strcmp(detail, "left: the screen said taken") == 0 ||
+                   /* the buyer's payment declined: no sale, the unit back on sale */
+                   strcmp(detail, "payment declined") == 0) {
             a = A_REFUSED;
             t->refused++;
         } else if (strcmp(detail, "gave up: busy") == 0) {

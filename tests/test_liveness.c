@@ -21,6 +21,7 @@
 
 #include "runner_fixture.h"
 
+#include "core/answer.h"
 #include "engine/cell.h"
 #include "engine/liveness.h"
 #include "engine/recorder.h"
@@ -62,6 +63,28 @@ static const ovs_strategy_methods fail_all = {
     .xOpen = rf_nothing_open,
     .xLock = broken_lock,
     .xUnlock = rf_free_unlock,
+    .xClose = rf_nothing_close,
+};
+
+/* Every other buyer's payment is declined; the others are refused with no reason given,
+ * as a shop refuses when it is sold out. */
+static int decline_or_refuse(ovs_strategy *s, const ovs_request *req, int64_t buyer,
+                             int64_t think_ns)
+{
+    (void)req;
+    (void)think_ns;
+    if (buyer % 2 == 0)
+        return ovs_strategy_fail(s, OVS_REFUSED, "%s", OVS_SAID_DECLINED);
+    return OVS_REFUSED;
+}
+
+static const ovs_strategy_methods decline_half = {
+    .version = 1,
+    .name = "decline-half",
+    .summary = "payments declined for every other buyer, the rest refused",
+    .size = sizeof(ovs_strategy),
+    .xOpen = rf_nothing_open,
+    .xExecute = decline_or_refuse,
     .xClose = rf_nothing_close,
 };
 
@@ -150,6 +173,32 @@ static void sold_out_is_not_a_lost_sale(void **state)
     assert_int_equal(f.res.succeeded, 2);
     assert_int_equal(f.res.refused, 3);
     assert_int_equal(f.live.lost_sales, 0);
+    assert_int_equal(f.live.unavailable, 0);
+    ovs_run_result_free(&f.res);
+}
+
+/* A declined payment is the buyer's, not the shop's: worded so, and no lost sale. The
+ * refusals beside them are turned-away buyers while 3 units stayed: 2 lost sales. Had a
+ * declined payment's reason stayed behind for the next buyer, they would be 0. */
+static void declined_payment_is_not_a_lost_sale(void **state)
+{
+    figures f;
+    int declined = 0, sold_out = 0;
+    (void)state;
+    run(INVENTORY("3"), &decline_half, &f);
+    assert_int_equal(f.res.succeeded, 0);
+    assert_int_equal(f.res.refused, 5);
+    for (int t = 0; t < f.res.ntraces; t++)
+        for (size_t i = 0; f.res.traces[t] && i < f.res.traces[t]->n; i++) {
+            const ovs_event *e = &f.res.traces[t]->ev[i];
+            if (e->op != OVS_OP_REQUEST)
+                continue;
+            declined += strcmp(e->detail, OVS_SAID_DECLINED) == 0;
+            sold_out += strcmp(e->detail, OVS_SAID_SOLD_OUT) == 0;
+        }
+    assert_int_equal(declined, 3);
+    assert_int_equal(sold_out, 2);
+    assert_int_equal(f.live.lost_sales, 2);
     assert_int_equal(f.live.unavailable, 0);
     ovs_run_result_free(&f.res);
 }
@@ -324,6 +373,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(refuse_all_loses_the_sales_stock_allowed, rf_remove_dir),
         cmocka_unit_test_teardown(selling_everything_loses_nothing, rf_remove_dir),
         cmocka_unit_test_teardown(sold_out_is_not_a_lost_sale, rf_remove_dir),
+        cmocka_unit_test_teardown(declined_payment_is_not_a_lost_sale, rf_remove_dir),
         cmocka_unit_test_teardown(errors_are_unavailable_not_lost_sales, rf_remove_dir),
         cmocka_unit_test_teardown(booking_counts_a_free_room_once, rf_remove_dir),
         cmocka_unit_test_teardown(booking_refusal_for_a_taken_room_is_not_lost,

@@ -58,6 +58,10 @@ static inline int ovs_answer_dead_end(const ovs_answer *a)
 #define OVS_SAID_LEFT_TAKEN "left: the screen said taken"
 #define OVS_SAID_STALE "refused: stale token"
 #define OVS_SAID_BUSY "gave up: busy"
+/* A refusal that is the buyer's, not the shop's: the payment provider said no. A strategy
+ * gives it as the errstr of its OVS_REFUSED (locks/reservation.c), the runner words the
+ * request so, and it is no lost sale: the buyer could not pay, and the unit went back. */
+#define OVS_SAID_DECLINED "payment declined"
 
 /* The answer as an answer event's detail: "answer=3 truth=4..3" (before..after). The
  * one format, read back by ovs_answer_parse. */

@@ -434,6 +434,8 @@ static void serve(client *c, const ovs_request *r, int buyer, int64_t think, int
     c->buyer = buyer;
     int64_t shown = 1;
     int left = 0;
+    /* A refusal's reason is read from errstr below: none left over from the last call. */
+    c->s->errstr[0] = '\0';
     if (OVS_STRATEGY_FIELD(c->s->m, xAvailable, NULL) != NULL &&
         ((rc = ask(c, r, buyer, keys[0], &shown)) != OVS_OK || shown <= 0)) {
         /* A screen that said none sends the buyer away without trying; a screen that
@@ -463,6 +465,8 @@ static void serve(client *c, const ovs_request *r, int buyer, int64_t think, int
     case OVS_REFUSED:
         c->refused++;
         what = sc->workload == OVS_INVENTORY ? OVS_SAID_SOLD_OUT : OVS_SAID_TAKEN;
+        if (strcmp(c->s->errstr, OVS_SAID_DECLINED) == 0)
+            what = OVS_SAID_DECLINED;
         if (left)
             what = sc->workload == OVS_INVENTORY ? OVS_SAID_LEFT_SOLD_OUT : OVS_SAID_LEFT_TAKEN;
         break;
