@@ -110,6 +110,9 @@ int ovs_cell_run(const ovs_cell *cell, ovs_results *db, ovs_cell_result *out)
     int have_live = 0;
     int64_t *redis_stock = NULL;
     unsigned char *absent = NULL;
+    ovs_hold_facts hold_facts = { 0 };
+    int redis_holds_read = 0;
+    const int64_t *in_stock = NULL; /* Redis stock as read, for the record */
     int nodes = ovs_cell_nodes(sc, m, &cell->params);
     int64_t t_begin = ovs_now_ns();
     int rc = OVS_ERR;
@@ -208,7 +211,7 @@ int ovs_cell_run(const ovs_cell *cell, ovs_results *db, ovs_cell_result *out)
             snprintf(unread, sizeof(unread), "the run has no Redis");
         else if (ovs_topology_redis_stocks(topo, sc->skus, redis_stock, absent, unread,
                                            sizeof(unread)) == 0) {
-            in.stock = redis_stock;
+            in.stock = in_stock = redis_stock;
             in.absent = absent;
         }
         in.unread = unread;
@@ -217,7 +220,6 @@ int ovs_cell_run(const ovs_cell *cell, ovs_results *db, ovs_cell_result *out)
     /* Checkout holds, read where they live once every client has closed: a strategy
      * with holds settles what it left open before it closes (locks/reservation.c), so
      * what is still open now is held or leaked, and every confirm is on record. */
-    ovs_hold_facts hold_facts;
     char hold_unread[200] = "";
     if (ovs_holds_of(m, &cell->params) == OVS_HOLDS_REDIS) {
         in.holds = 1;
@@ -225,8 +227,10 @@ int ovs_cell_run(const ovs_cell *cell, ovs_results *db, ovs_cell_result *out)
         if (topo == NULL)
             snprintf(hold_unread, sizeof(hold_unread), "the run has no Redis");
         else if (ovs_holds_read_redis(ovs_topology_master0(topo), &hold_facts, hold_unread,
-                                      sizeof(hold_unread)) == 0)
+                                      sizeof(hold_unread)) == 0) {
             in.hold = &hold_facts;
+            redis_holds_read = 1;
+        }
     } else if (ovs_holds_of(m, &cell->params) == OVS_HOLDS_SQL) {
         ovs_shop *hs = NULL;
         in.holds = 1;
@@ -332,6 +336,10 @@ record:;
         .backend = loc.m->name,
         .backend_version = shop_version[0] ? shop_version : NULL,
         .live = have_live ? &live : NULL,
+        .redis_stock = in_stock,
+        .redis_absent = in_stock ? absent : NULL,
+        .skus = sc->skus,
+        .redis_holds = redis_holds_read ? &hold_facts : NULL,
     };
     if (cell->record_turn)
         cell->record_turn(cell->record_ctx);
@@ -353,6 +361,7 @@ record:;
     }
     free(redis_stock);
     free(absent);
+    ovs_hold_facts_free(&hold_facts);
     ovs_run_result_free(&res);
     ovs_topology_stop(topo);
     out->seconds = (double)(ovs_now_ns() - t_begin) / 1e9;

@@ -60,6 +60,13 @@ void ovs_latency_of(int64_t *v, size_t n, ovs_latency *out);
 
 /* Checkout holds as the harness read them after the run (engine/holds.h), for a strategy
  * that takes them (locks/holds.h): the evidence of leaked_stock and sold_after_expiry. */
+/* One hold record as read, for the results database (engine/recorder.h): the fields of
+ * the hash locks/holds.h describes. settled_ms is -1 while the hold is open. */
+typedef struct ovs_hold_row {
+    int64_t buyer, sku, created_ms, expires_ms, settled_ms;
+    char state[16];
+} ovs_hold_row;
+
 typedef struct ovs_hold_facts {
     int64_t records;       /* hold records found, settled or not */
     int64_t open_live;     /* still open and not yet expired when read: their units are held */
@@ -72,6 +79,12 @@ typedef struct ovs_hold_facts {
     int64_t worst_late_ms;    /* and how long after (ms) */
     int stock_in_sql;      /* 1: the units on sale are the shop's skus.stock (holds in
                               SQL); 0: Redis stock, the check input's stock */
+    /* Holds in Redis only (the shop's table has its own): every record, and the server's
+     * clock when they were read, kept so the figures can be counted again by hand from
+     * the results database once that Redis is gone. Owned: ovs_hold_facts_free. */
+    ovs_hold_row *rows;
+    size_t nrows;
+    int64_t read_ms;
 } ovs_hold_facts;
 
 /* What the checker needs beyond SQL and the events. */

@@ -49,13 +49,44 @@ static int read_open(redisContext *c, long long now, ovs_hold_facts *f, char *er
     return 0;
 }
 
+/* The record as a row for the results database; room is made as it goes. */
+static int keep_row(ovs_hold_facts *f, const redisReply *r, char *err, size_t errlen)
+{
+    if ((f->nrows & (f->nrows - 1)) == 0) { /* 0, 1, 2, 4...: double */
+        size_t cap = f->nrows ? 2 * f->nrows : 16;
+        ovs_hold_row *rows = realloc(f->rows, cap * sizeof(*rows));
+        if (rows == NULL) {
+            ovs_seterr(err, errlen, "out of memory");
+            return -1;
+        }
+        f->rows = rows;
+    }
+    ovs_hold_row *w = &f->rows[f->nrows++];
+    const redisReply *const *e = (const redisReply *const *)r->element;
+    w->expires_ms = strtoll(e[1]->str, NULL, 10);
+    w->settled_ms = e[2]->type == REDIS_REPLY_STRING ? strtoll(e[2]->str, NULL, 10) : -1;
+    w->buyer = strtoll(e[3]->str, NULL, 10);
+    w->sku = e[4]->type == REDIS_REPLY_STRING ? strtoll(e[4]->str, NULL, 10) : 0;
+    w->created_ms = e[5]->type == REDIS_REPLY_STRING ? strtoll(e[5]->str, NULL, 10) : -1;
+    snprintf(w->state, sizeof(w->state), "%s", e[0]->str);
+    return 0;
+}
+
+void ovs_hold_facts_free(ovs_hold_facts *f)
+{
+    free(f->rows);
+    f->rows = NULL;
+    f->nrows = 0;
+}
+
 /* One hold hash: a confirmed hold is late when it was settled at or after its expiry. */
 static int read_record(redisContext *c, const char *key, size_t len, ovs_hold_facts *f,
                        char *err, size_t errlen)
 {
-    redisReply *r = redisCommand(c, "HMGET %b state expires settled buyer", key, len);
+    redisReply *r = redisCommand(c, "HMGET %b state expires settled buyer sku created", key,
+                                 len);
 
-    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 4) {
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 6) {
         ovs_seterr(err, errlen, "HMGET %.*s: %s", (int)len, key,
                    r == NULL ? c->errstr : "unexpected reply");
         freeReplyObject(r);
@@ -68,6 +99,10 @@ static int read_record(redisContext *c, const char *key, size_t len, ovs_hold_fa
             return -1;
         }
     f->records++;
+    if (keep_row(f, r, err, errlen) != 0) {
+        freeReplyObject(r);
+        return -1;
+    }
     if (strcmp(r->element[0]->str, OVS_HOLD_CONFIRMED) == 0 &&
         r->element[2]->type == REDIS_REPLY_STRING) {
         long long expires = strtoll(r->element[1]->str, NULL, 10);
@@ -96,6 +131,7 @@ int ovs_holds_read_redis(const ovs_endpoint *ep, ovs_hold_facts *f, char *err, s
         return -1;
     if (server_ms(c, &now, err, errlen) != 0 || read_open(c, now, f, err, errlen) != 0)
         goto out;
+    f->read_ms = now;
     do {
         redisReply *r = redisCommand(c, "SCAN %s MATCH %s* COUNT 1000", cursor, OVS_HOLD_PREFIX);
         if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||

@@ -19,5 +19,7 @@ int ovs_holds_read_redis(const ovs_endpoint *ep, ovs_hold_facts *f, char *err, s
 /* The same from the shop's table holds (locks/holds_sql.h) through shop, with
  * ovs_holds_clock_ms as "now"; f->stock_in_sql is set. Returns 0, or -1 with err. */
 int ovs_holds_read_sql(ovs_shop *shop, ovs_hold_facts *f, char *err, size_t errlen);
+/* Free what a read allocated (the Redis records); f may be zeroed or partly read. */
+void ovs_hold_facts_free(ovs_hold_facts *f);
 
 #endif

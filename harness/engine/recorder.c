@@ -36,7 +36,16 @@ static const char *const results_schema =
     "CREATE TABLE IF NOT EXISTS checks("
     "  run INTEGER NOT NULL REFERENCES runs(id), invariant TEXT NOT NULL,"
     "  observed INTEGER NOT NULL, expected INTEGER NOT NULL,"
-    "  verdict TEXT NOT NULL CHECK (verdict IN ('pass', 'fail', 'skipped')), detail TEXT);";
+    "  verdict TEXT NOT NULL CHECK (verdict IN ('pass', 'fail', 'skipped')), detail TEXT);"
+    /* What Redis held when the run was checked - the stock and the checkout holds the
+     * divergence, leaked_stock and sold_after_expiry checks read there - so that those
+     * figures can be counted again by hand after the servers are gone. */
+    "CREATE TABLE IF NOT EXISTS redis_stock("
+    "  run INTEGER NOT NULL REFERENCES runs(id), sku INTEGER NOT NULL, stock INTEGER);"
+    "CREATE TABLE IF NOT EXISTS redis_holds("
+    "  run INTEGER NOT NULL REFERENCES runs(id), buyer INTEGER NOT NULL, sku INTEGER,"
+    "  created_ms INTEGER, expires_ms INTEGER NOT NULL, state TEXT NOT NULL,"
+    "  settled_ms INTEGER, read_ms INTEGER NOT NULL);";
 
 /* Columns of runs added after the first release of the schema, in the order they came.
  * CREATE TABLE IF NOT EXISTS leaves an older file's table as it was, so each one that is
@@ -132,6 +141,63 @@ static int fail(ovs_results *r, const char *what)
     r->err = 1;
     snprintf(r->errstr, sizeof(r->errstr), "%s: %s", what, sqlite3_errmsg(r->db));
     return -1;
+}
+
+/* The run's Redis end state (redis_stock, redis_holds), inside the run's transaction. */
+static int write_redis_end(ovs_results *r, int64_t id, const ovs_run_row *row)
+{
+    sqlite3_stmt *st = NULL;
+
+    if (row->redis_stock != NULL) {
+        if (sqlite3_prepare_v2(r->db, "INSERT INTO redis_stock(run, sku, stock) VALUES (?,?,?)",
+                               -1, &st, NULL) != SQLITE_OK)
+            return fail(r, "insert Redis stock");
+        for (int k = 0; k < row->skus; k++) {
+            sqlite3_bind_int64(st, 1, id);
+            sqlite3_bind_int(st, 2, k + 1);
+            if (row->redis_absent != NULL && row->redis_absent[k])
+                sqlite3_bind_null(st, 3); /* no stock:<sku> key at all */
+            else
+                sqlite3_bind_int64(st, 3, row->redis_stock[k]);
+            if (sqlite3_step(st) != SQLITE_DONE) {
+                sqlite3_finalize(st);
+                return fail(r, "insert Redis stock");
+            }
+            sqlite3_reset(st);
+        }
+        sqlite3_finalize(st);
+    }
+    if (row->redis_holds == NULL)
+        return 0;
+    if (sqlite3_prepare_v2(r->db,
+                           "INSERT INTO redis_holds(run, buyer, sku, created_ms, expires_ms,"
+                           " state, settled_ms, read_ms) VALUES (?,?,?,?,?,?,?,?)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return fail(r, "insert Redis hold");
+    for (size_t k = 0; k < row->redis_holds->nrows; k++) {
+        const ovs_hold_row *h = &row->redis_holds->rows[k];
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_int64(st, 2, h->buyer);
+        sqlite3_bind_int64(st, 3, h->sku);
+        if (h->created_ms >= 0)
+            sqlite3_bind_int64(st, 4, h->created_ms);
+        else
+            sqlite3_bind_null(st, 4);
+        sqlite3_bind_int64(st, 5, h->expires_ms);
+        bind_text(st, 6, h->state);
+        if (h->settled_ms >= 0)
+            sqlite3_bind_int64(st, 7, h->settled_ms);
+        else
+            sqlite3_bind_null(st, 7);
+        sqlite3_bind_int64(st, 8, row->redis_holds->read_ms);
+        if (sqlite3_step(st) != SQLITE_DONE) {
+            sqlite3_finalize(st);
+            return fail(r, "insert Redis hold");
+        }
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    return 0;
 }
 
 int64_t ovs_results_write(ovs_results *r, const ovs_run_row *row, ovs_trace *const *traces,
@@ -253,6 +319,8 @@ int64_t ovs_results_write(ovs_results *r, const ovs_run_row *row, ovs_trace *con
     }
     sqlite3_finalize(st);
     st = NULL;
+    if (write_redis_end(r, id, row) != 0)
+        goto rollback;
     if (sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
         fail(r, "commit");
         goto rollback;

@@ -52,6 +52,11 @@ typedef struct ovs_run_row {
     const char *backend_version; /* its server's version, or NULL */
     const ovs_liveness *live; /* the liveness figures; NULL: not known (NULL columns) */
     int64_t t0;               /* monotonic t0: event times are stored relative to it */
+    /* Redis at check time, for tables redis_stock and redis_holds; NULL: not read. */
+    const int64_t *redis_stock;          /* stock:<sku> for sku 1..skus */
+    const unsigned char *redis_absent;   /* with it: 1 where that key did not exist */
+    int skus;
+    const ovs_hold_facts *redis_holds;   /* holds kept in Redis, as read */
 } ovs_run_row;
 
 typedef struct ovs_results {
@@ -63,7 +68,7 @@ typedef struct ovs_results {
 /* Open (creating the schema if needed, and adding to an older file's runs the columns
  * it lacks). Returns NULL with a reason in err. */
 ovs_results *ovs_results_open(const char *path, char *err, size_t errlen);
-/* Write a run, its events and its checks in one transaction. Returns the run id, or -1
+/* Write a run, its events, its checks and its Redis end state in one transaction. Returns the run id, or -1
  * (r->errstr). */
 int64_t ovs_results_write(ovs_results *r, const ovs_run_row *row, ovs_trace *const *traces,
                           int ntraces, const ovs_check *checks, int nchecks);
