@@ -235,6 +235,17 @@ static int resv_prepare(ovs_strategy *s, const ovs_env *env)
     return rc;
 }
 
+/* Holds in SQL are rows of units of a SKU (locks/holds_sql.h): a stay's nights have no
+ * such row, so a booking with them is refused before it starts, not failed in the run. */
+static int resv_fits(const ovs_params *p, enum ovs_workload w, char *why, size_t len)
+{
+    if (p->v[P_HOLDS] >= 1 && w != OVS_INVENTORY) {
+        snprintf(why, len, "holds = sql holds units of inventory; bookings take holds = redis");
+        return 1;
+    }
+    return 0;
+}
+
 static int resv_open(ovs_strategy *s, const ovs_env *env)
 {
     resv *x = (resv *)s;
@@ -246,9 +257,9 @@ static int resv_open(ovs_strategy *s, const ovs_env *env)
     ovs_rng_seed(&x->rng, env->seed);
     if (env->param->v[P_HOLDS] >= 1) {
         x->sql = 1;
-        if (env->workload != OVS_INVENTORY)
-            return ovs_strategy_fail(s, OVS_ERR, "holds = sql holds units of inventory;"
-                                     " bookings take holds = redis");
+        char why[80];
+        if (resv_fits(env->param, env->workload, why, sizeof(why)) != 0)
+            return ovs_strategy_fail(s, OVS_ERR, "%s", why); /* refused before, by xFits */
         return ovs_hsql_open(s, &x->h, env, env->param->v[P_REAP_INTERVAL]);
     }
     return ovs_redis_stock_open(s, env, &x->redis, env->param->v[P_COMMAND_TIMEOUT]);
@@ -568,7 +579,7 @@ static int resv_claims(const ovs_params *p, const char *backend, enum ovs_worklo
 }
 
 const ovs_strategy_methods ovs_strategy_reservation = {
-    .version = 3,
+    .version = 5,
     .name = "reservation",
     .summary = "checkout hold with a TTL while a simulated payment runs; confirm sells it,"
                " a declined payment or an expiry gives it back",
@@ -583,4 +594,5 @@ const ovs_strategy_methods ovs_strategy_reservation = {
     .xExecute = resv_execute,
     .xClose = resv_close,
     .xClaims = resv_claims,
+    .xFits = resv_fits,
 };

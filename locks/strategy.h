@@ -1,4 +1,4 @@
-/* strategy.h - the interface every protection strategy implements, version 4.
+/* strategy.h - the interface every protection strategy implements, version 5.
  *
  * Modelled on SQLite's VFS: a base struct whose first member points at a methods table,
  * each implementation extends the base with its own state and declares its size, and
@@ -62,7 +62,7 @@
 #include "locks/params.h"
 
 /* The newest version of the methods table this header describes. */
-#define OVS_STRATEGY_VERSION 4
+#define OVS_STRATEGY_VERSION 5
 /* Strategies registered at once, built-ins included. */
 #define OVS_MAX_STRATEGIES 32
 /* Longest name a strategy may register under. */
@@ -237,6 +237,14 @@ struct ovs_strategy_methods {
      * request (xLock or xExecute) as ever. Must leave no transaction open on env->shop.
      * NULL: the runner asks nothing and records no answers. */
     int (*xAvailable)(ovs_strategy *s, const ovs_request *req, int64_t *answer);
+
+    /* ---- version 5 ---------------------------------------------------------------------
+     * Optional: whether it can run workload w with parameters p - 0, or 1 with why in why
+     * (one line: "holds = sql holds units of inventory; bookings take holds = redis"). A
+     * cell it does not fit is n/a, recorded so and never judged; asked for alone on the
+     * command line, or named in [expect], it is refused before anything starts (exit 2).
+     * Asked of parameters already accepted by the table. NULL: it fits every workload. */
+    int (*xFits)(const ovs_params *p, enum ovs_workload w, char *why, size_t len);
 };
 
 /* The version each field after the base first appeared in, next to the one reader the
@@ -250,6 +258,7 @@ struct ovs_strategy_methods {
 #define OVS_SINCE_backends 3
 #define OVS_SINCE_xClaims 3
 #define OVS_SINCE_xAvailable 4
+#define OVS_SINCE_xFits 5
 #define OVS_STRATEGY_FIELD(m, field, otherwise)                                              \
     ((m)->version >= OVS_SINCE_##field ? (m)->field : (otherwise))
 

@@ -1345,6 +1345,28 @@ static void test_na_when_stock_node_killed(void **state)
     ovs_scenario_free(&sc);
 }
 
+/* Parameters that do not fit the workload (xFits): reservation's holds in SQL are units of
+ * inventory, so a booking scenario's cell is n/a, and an [expect] for it is refused at its
+ * line, before anything starts. The same holds on inventory fit. */
+static void test_na_when_params_do_not_fit(void **state)
+{
+    (void)state;
+    char why[256], err[512], text[1024];
+    ovs_scenario sc;
+    const char *booking = "[scenario]\nname = stay\nworkload = booking\n"
+                          "[client a]\nrequest = book hotel=1 room=101 dates=2026-01-20..2026-01-22\n";
+
+    assert_int_equal(na_in(booking, "reservation", "holds=sql", why, sizeof(why)), 1);
+    assert_string_equal(why, "n/a: holds = sql holds units of inventory; bookings take holds = redis");
+    assert_int_equal(na_in(booking, "reservation", NULL, why, sizeof(why)), 0);
+    assert_int_equal(na_in(stock_node_killed, "reservation", "holds=sql", why, sizeof(why)), 0);
+
+    snprintf(text, sizeof(text), "%s[strategy reservation]\nholds = sql\n[expect]\n"
+             "reservation = safe\n", booking);
+    assert_int_equal(parse(text, &sc, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "t.ini:9: reservation: n/a: holds = sql holds units of inventory"));
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -1368,6 +1390,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_request_parse),
         cmocka_unit_test(test_scenario_free),
         cmocka_unit_test(test_na_when_stock_node_killed),
+        cmocka_unit_test(test_na_when_params_do_not_fit),
     };
 
     /* The shipped scenarios expect strategies defined in strategies/ too, registered the

@@ -62,6 +62,13 @@ int ovs_cell_na(const ovs_scenario *sc, const ovs_strategy_methods *m, const ovs
                  OVS_STRATEGY_FIELD(m, backends, NULL));
         return 1;
     }
+    char fit[200];
+    int (*fits)(const ovs_params *, enum ovs_workload, char *, size_t) =
+        OVS_STRATEGY_FIELD(m, xFits, NULL);
+    if (fits != NULL && fits(p, sc->workload, fit, sizeof(fit)) != 0) {
+        snprintf(why, len, "n/a: %s", fit);
+        return 1;
+    }
     if (ovs_cell_owes_redis_stock(sc, m, p) && master0_killed_for_good(sc)) {
         snprintf(why, len, "n/a: the scenario kills node 0 for good, and %s keeps its stock"
                  " there (the stock it sold from cannot be read back)", m->name);
