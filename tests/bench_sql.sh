@@ -7,11 +7,9 @@ set -u
 bin=${1:?usage: bench_sql.sh path/to/oversell}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/oversell-bench-sql.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-passed=0 failed=0 ran=0
+. "$(dirname "${BASH_SOURCE[0]}")/tap.sh"
+ran=0
 
-ok() { passed=$((passed + 1)); echo "ok - $*"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
 
 pg_bindir=${OVERSELL_PG_BINDIR:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}
 have_pg() { [ -x "$pg_bindir/initdb" ] && [ -x "$pg_bindir/postgres" ] &&
@@ -88,5 +86,4 @@ fi
 if [ "${CI:-}" = true ] && { ! have_pg || ! have_my || ! have_my_tools; }; then
   not_ok "CI has both PostgreSQL and MariaDB with their benchmark tools"
 fi
-echo "$passed passed, $failed failed"
-[ $failed = 0 ]
+tap_done

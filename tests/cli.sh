@@ -9,16 +9,10 @@ bin=${1:?usage: cli.sh path/to/oversell}
 src=${OVS_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/oversell-cli.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-passed=0 failed=0
+. "$(dirname "${BASH_SOURCE[0]}")/tap.sh"
 
-ok() { passed=$((passed + 1)); echo "ok - $*"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
 
-if ! command -v redis-server >/dev/null && [ -z "${OVERSELL_REDIS_SERVER:-}" ]; then
-  if [ "${CI:-}" = true ]; then echo "redis-server missing in CI: live tests may not be skipped"; exit 1; fi
-  echo "redis-server not found: skipping"; exit 77
-fi
+need_redis
 for tool in sqlite3 xmllint; do
   command -v $tool >/dev/null || { echo "$tool is needed (setup.sh installs it)"; exit 1; }
 done
@@ -265,5 +259,4 @@ check "the next run exits 0" [ $rc = 0 ]
 check "the next run removed the killed harness's directory" [ -n "$left" -a ! -e "$left" ]
 check "and left none of its own" [ -z "$(find "$fleet_tmp" -mindepth 1 -maxdepth 1 -name 'oversell.*')" ]
 
-echo "$passed passed, $failed failed"
-[ $failed = 0 ]
+tap_done

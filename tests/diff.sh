@@ -16,16 +16,10 @@
 set -u
 bin=${1:?usage: diff.sh path/to/oversell}
 src=${OVS_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
-passed=0 failed=0
+. "$(dirname "${BASH_SOURCE[0]}")/tap.sh"
 
-ok() { passed=$((passed + 1)); echo "ok - $*"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
-if ! command -v redis-server >/dev/null && [ -z "${OVERSELL_REDIS_SERVER:-}" ]; then
-  if [ "${CI:-}" = true ]; then echo "redis-server missing in CI: live tests may not be skipped"; exit 1; fi
-  echo "redis-server not found: skipping"; exit 77
-fi
-command -v sqlite3 >/dev/null || { echo "sqlite3 is needed (setup.sh installs it)"; exit 1; }
+need_redis
+need_sqlite3
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/oversell-diff.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
@@ -117,5 +111,4 @@ check "... named, and nothing written" grep -q "$tmp/missing.db" "$tmp/err" && [
 "$bin" run double-booking-two-guests --strategy none --baseline "$A" --out "$tmp/g4" 2>/dev/null
 check "run takes no --baseline" [ $? = 2 ]
 
-echo "# $passed passed, $failed failed"
-[ $failed = 0 ]
+tap_done

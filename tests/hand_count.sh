@@ -15,16 +15,10 @@
 set -u
 bin=${1:?usage: hand_count.sh path/to/oversell}
 src=${OVS_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
-passed=0 failed=0
+. "$(dirname "${BASH_SOURCE[0]}")/tap.sh"
 
-ok() { passed=$((passed + 1)); echo "ok - $*"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
-if ! command -v redis-server >/dev/null && [ -z "${OVERSELL_REDIS_SERVER:-}" ]; then
-  if [ "${CI:-}" = true ]; then echo "redis-server missing in CI: live tests may not be skipped"; exit 1; fi
-  echo "redis-server not found: skipping"; exit 77
-fi
-command -v sqlite3 >/dev/null || { echo "sqlite3 is needed (setup.sh installs it)"; exit 1; }
+need_redis
+need_sqlite3
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/oversell-count.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
@@ -67,5 +61,4 @@ count checkout-pay-slower-than-hold redis         # a confirm after expiry sells
 count checkout-pay-slower-than-hold-sql sql       # the same race, holds in SQL
 count checkout-payment-failure redis              # declines given back: nothing leaks
 
-echo "1..$((passed + failed))"
-[ "$failed" -eq 0 ]
+tap_done

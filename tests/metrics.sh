@@ -10,11 +10,8 @@
 set -u
 bin=${1:?usage: metrics.sh path/to/oversell}
 src=${OVS_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
-passed=0 failed=0
+. "$(dirname "${BASH_SOURCE[0]}")/tap.sh"
 
-ok() { passed=$((passed + 1)); echo "ok - $*"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
 skip() {
   if [ "${CI:-}" = true ]; then echo "not ok - $1 (CI=true: live tests may not be skipped)"; exit 1; fi
   echo "$1: skipping"; exit 77
@@ -74,5 +71,4 @@ check "explain takes no --metrics" [ $? = 2 ]
 "$bin" gate --help | grep -q -- '--metrics FILE'
 check "gate --help lists --metrics" [ $? = 0 ]
 
-echo "# $passed passed, $failed failed"
-[ $failed = 0 ]
+tap_done

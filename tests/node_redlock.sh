@@ -33,10 +33,7 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
-passed=0 failed=0
-ok() { passed=$((passed + 1)); echo "ok - $*"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
+. "$(dirname "${BASH_SOURCE[0]}")/tap.sh"
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 sleep_ms() { [ "$1" -gt 0 ] && sleep "$(printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)))"; return 0; }
 
@@ -265,5 +262,4 @@ check "stderr: the adapters logged (the log goes there, not to stdout)" grep -q 
 if [ "$failed" != 0 ]; then
   for f in "$tmp"/*.err; do echo "--- $(basename "$f")"; tail -n 5 "$f"; done
 fi
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+tap_done

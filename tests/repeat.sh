@@ -7,17 +7,11 @@ bin=${1:?usage: repeat.sh path/to/oversell}
 src=${OVS_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/oversell-repeat.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-passed=0 failed=0
+. "$(dirname "${BASH_SOURCE[0]}")/tap.sh"
 
-ok() { passed=$((passed + 1)); echo "ok - $*"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
 
-if ! command -v redis-server >/dev/null && [ -z "${OVERSELL_REDIS_SERVER:-}" ]; then
-  if [ "${CI:-}" = true ]; then echo "redis-server missing in CI: live tests may not be skipped"; exit 1; fi
-  echo "redis-server not found: skipping"; exit 77
-fi
-command -v sqlite3 >/dev/null || { echo "sqlite3 is needed (setup.sh installs it)"; exit 1; }
+need_redis
+need_sqlite3
 cd "$src" || exit 1
 
 # Bad values: exit 2, nothing written.
@@ -93,5 +87,4 @@ check "every cell has a verdict or is n/a on its back end ($judged + $na)" [ $((
 grep -q '† no \[expect\] entry names it' "$tmp/m/summary.md"
 check "summary.md marks the cells the gate does not enforce" [ $? = 0 ]
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+tap_done

@@ -12,11 +12,8 @@ trap 'rm -rf "$tmp"' EXIT
 # every directory above their data directory: the harness's private directory lets them
 # (0710, their group), this one must not stop them.
 chmod 0755 "$tmp"
-passed=0 failed=0
+. "$(dirname "${BASH_SOURCE[0]}")/tap.sh"
 
-ok() { passed=$((passed + 1)); echo "ok - $*"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
 q() { sqlite3 "$1/results.db" "$2"; }
 
 need() {
@@ -115,5 +112,4 @@ sleep 1
 kill -9 $pid; wait $pid 2>/dev/null
 check "no mariadbd outlives kill -9" gone_under "$t"
 
-echo "$passed passed, $failed failed"
-[ $failed = 0 ]
+tap_done

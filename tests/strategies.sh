@@ -12,17 +12,11 @@ not_plugin=${3:?usage: strategies.sh OVERSELL EXAMPLE_PLUGIN.so NOT_A_PLUGIN.so}
 src=${OVS_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/oversell-strategies.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-passed=0 failed=0
+. "$(dirname "${BASH_SOURCE[0]}")/tap.sh"
 
-ok() { passed=$((passed + 1)); echo "ok - $*"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
 
-if ! command -v redis-server >/dev/null && [ -z "${OVERSELL_REDIS_SERVER:-}" ]; then
-  if [ "${CI:-}" = true ]; then echo "redis-server missing in CI: live tests may not be skipped"; exit 1; fi
-  echo "redis-server not found: skipping"; exit 77
-fi
-command -v sqlite3 >/dev/null || { echo "sqlite3 is needed (setup.sh installs it)"; exit 1; }
+need_redis
+need_sqlite3
 cd "$src" || exit 1
 
 # A redis-server that only leaves a mark: any start at all is seen, however short.
@@ -164,5 +158,4 @@ done
 check "every scenario expects of lua-decr-script and lua-setnx what it expects of lua-decr and setnx${unpaired:+:$unpaired}" \
   [ -z "$unpaired" ]
 
-echo "$passed passed, $failed failed"
-[ $failed = 0 ]
+tap_done

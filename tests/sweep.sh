@@ -8,17 +8,11 @@ bin=${1:?usage: sweep.sh path/to/oversell}
 src=${OVS_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/oversell-sweep.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-passed=0 failed=0
+. "$(dirname "${BASH_SOURCE[0]}")/tap.sh"
 
-ok() { passed=$((passed + 1)); echo "ok - $*"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
 
-if ! command -v redis-server >/dev/null && [ -z "${OVERSELL_REDIS_SERVER:-}" ]; then
-  if [ "${CI:-}" = true ]; then echo "redis-server missing in CI: live tests may not be skipped"; exit 1; fi
-  echo "redis-server not found: skipping"; exit 77
-fi
-command -v sqlite3 >/dev/null || { echo "sqlite3 is needed (setup.sh installs it)"; exit 1; }
+need_redis
+need_sqlite3
 cd "$src" || exit 1
 
 "$bin" sweep --help | grep -q -- '--vary KEY=V1,V2'; check "sweep --help documents --vary" [ $? = 0 ]
@@ -79,5 +73,4 @@ check "the charts have a legend" grep -q '>retry_delay=200</text>' "$html"
 check "and an x axis label" grep -q 'class="lbl">retry_count</text>' "$html"
 check "index.html stays self-contained" bash -c "! grep -qiE '<script|https?://' '$html'"
 
-echo "$passed passed, $failed failed"
-[ $failed = 0 ]
+tap_done

@@ -9,18 +9,12 @@ bin=${1:?usage: trust.sh path/to/oversell}
 src=${OVS_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/oversell-trust.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-passed=0 failed=0
+. "$(dirname "${BASH_SOURCE[0]}")/tap.sh"
 
-ok() { passed=$((passed + 1)); echo "ok - $*"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
 q() { sqlite3 "$1/results.db" "$2"; }
 
-if ! command -v redis-server >/dev/null; then
-  if [ "${CI:-}" = true ]; then echo "redis-server missing in CI: live tests may not be skipped"; exit 1; fi
-  echo "redis-server not found: skipping"; exit 77
-fi
-command -v sqlite3 >/dev/null || { echo "sqlite3 is needed (setup.sh installs it)"; exit 1; }
+need_redis
+need_sqlite3
 cd "$src" || exit 1
 
 # 1. Faults that cannot fire. Bob is refused at his check, so "after = bob:act" never
@@ -117,5 +111,4 @@ check "redlock-majority-down: every fault at 0 ms is done before the first clien
 check "redlock-majority-down: three nodes down from the start, nothing sold" \
   [ "$(q "$tmp/majority" "SELECT succeeded FROM runs")" = 0 ]
 
-echo "$passed passed, $failed failed"
-[ $failed = 0 ]
+tap_done
