@@ -281,10 +281,10 @@ static int count_sold(void *ctx, const ovs_request *r, int64_t buyer)
     return 0;
 }
 
-/* An instance of m named client, with "k=v,..." over its defaults; its xOpen's code in
- * *rc when rc is given, else it must open. */
-static ovs_strategy *open_as(fixture *f, const ovs_strategy_methods *m, const char *client,
-                             const char *params, int *rc)
+/* An instance of m named client for workload w, with "k=v,..." over its defaults; its
+ * xOpen's code in *rc when rc is given, else it must open. */
+static ovs_strategy *open_in(fixture *f, const ovs_strategy_methods *m, const char *client,
+                             const char *params, int *rc, enum ovs_workload w)
 {
     int i = f->n_inst;
     char err[256];
@@ -295,7 +295,7 @@ static ovs_strategy *open_as(fixture *f, const ovs_strategy_methods *m, const ch
     if (params != NULL && ovs_params_set_list(m, &f->param[i], params, err, sizeof(err)) != 0)
         fail_msg("%s: %s", m->name, err);
     f->env[i] = (ovs_env){
-        .workload = OVS_INVENTORY,
+        .workload = w,
         .skus = 1,
         .stock = 1,
         .param = &f->param[i],
@@ -323,6 +323,13 @@ static ovs_strategy *open_as(fixture *f, const ovs_strategy_methods *m, const ch
     else if (r != OVS_OK)
         fail_msg("%s: xOpen: %s (%s)", m->name, s->errstr, f->broken_text);
     return s;
+}
+
+/* The same for inventory, as most tests sell. */
+static ovs_strategy *open_as(fixture *f, const ovs_strategy_methods *m, const char *client,
+                             const char *params, int *rc)
+{
+    return open_in(f, m, client, params, rc, OVS_INVENTORY);
 }
 
 /* The adapter process of the instance opened last: the newest child of this process that
@@ -686,6 +693,30 @@ static void whole_operation_replies(void **state)
     assert_int_equal(f->broken, 0);
 }
 
+/* A whole operation on bookings: the adapter is told the workload at init and gets a
+ * book with the stay's hotel, room, half-open dates, guest and think time as PROTOCOL.md
+ * has them (echo-book refuses, its error the fields as it read them); an ok hands the
+ * booking to the write-back queue, a refusal hands over nothing. */
+static void whole_operation_books(void **state)
+{
+    fixture *f = *state;
+    REQUIRE_ADAPTERS();
+    ovs_request r = { .hotel = 3, .room = 101 };
+
+    assert_int_equal(ovs_parse_date("2026-01-20", &r.check_in), 0);
+    assert_int_equal(ovs_parse_date("2026-01-22", &r.check_out), 0);
+    sold_count = 0;
+    ovs_strategy *a = open_in(f, whole("echo-book"), "alice", NULL, NULL, OVS_BOOKING);
+    assert_int_equal(a->m->xExecute(a, &r, 7, 3 * OVS_NS_PER_MS), OVS_REFUSED);
+    assert_string_equal(a->errstr, "book hotel=3 room=101 check_in=2026-01-20"
+                                   " check_out=2026-01-22 guest=7 think_ms=3 workload=booking");
+    assert_int_equal(sold_count, 0);
+    ovs_strategy *b = open_in(f, whole("ok"), "bob", NULL, NULL, OVS_BOOKING);
+    assert_int_equal(b->m->xExecute(b, &r, 8, 0), OVS_OK);
+    assert_int_equal(sold_count, 1);
+    assert_int_equal(f->broken, 0);
+}
+
 /* An adapter that ignores the end of its input is killed after its grace period, and
  * reaped: xClose returns within it. */
 static void close_kills_a_lingering_adapter(void **state)
@@ -1011,6 +1042,7 @@ int main(int argc, char **argv)
         T(fencing_tokens),
         T(honest_unknown_is_a_result),
         T(whole_operation_replies),
+        T(whole_operation_books),
         T(close_kills_a_lingering_adapter),
         T(dies_with_the_harness),
         T(python_setnx_fails_the_process_pause_like_setnx),

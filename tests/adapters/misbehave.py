@@ -19,6 +19,8 @@ MODE says:
   linger        as ok, but ignores the end of its input and never exits by itself
   own-shop      a whole operation with shop = own: sells every buy in the SQLite shop of
                 init itself (stock - 1 and an order), checking nothing
+  echo-book     a whole operation that refuses every book, its error the message's fields
+                as it read them (and init's workload), for the test to compare
 """
 import json
 import os
@@ -51,6 +53,7 @@ def main():
             if mode == "own-shop":
                 import sqlite3  # here, as subprocess above
                 shop = sqlite3.connect(msg["shop"]["path"], timeout=10, isolation_level=None)
+            workload = msg["workload"]
             say({"type": "init_ok", "id": i, "library": "misbehave " + mode})
             continue
         print("misbehave: got", msg["type"], "id", i, file=sys.stderr, flush=True)
@@ -71,6 +74,11 @@ def main():
             say({"type": "refused", "id": i, "error": "no"})
         elif mode == "honest-unknown":
             say({"type": "unknown", "id": i, "error": "redis timed out after SET"})
+        elif mode == "echo-book":
+            fields = " ".join("%s=%s" % (k, msg[k]) for k in
+                              ("hotel", "room", "check_in", "check_out", "guest", "think_ms"))
+            say({"type": "refused", "id": i,
+                 "error": "%s %s workload=%s" % (msg["type"], fields, workload)})
         elif mode == "own-shop" and msg["type"] == "buy":
             shop.execute("UPDATE skus SET stock = stock - 1 WHERE id = ?", (msg["sku"],))
             shop.execute("INSERT INTO orders (sku, buyer, created_ns) VALUES (?, ?, ?)",
