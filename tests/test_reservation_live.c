@@ -55,12 +55,28 @@ static long long open_holds(const fixture *f)
     return n;
 }
 
+/* The facts as the checker gets them. The records kept for the results database must
+ * say the same as the counts: one row per record, as many confirmed, as many late, and
+ * as many open past their expiry at the instant they were read. */
 static void read_facts(const fixture *f, ovs_hold_facts *h)
 {
     char err[256] = "";
+    int64_t confirmed = 0, late = 0, open_expired = 0;
 
     if (ovs_holds_read_redis(&endpoints(f)[0], h, err, sizeof(err)) != 0)
         fail_msg("holds: %s", err);
+    assert_int_equal((int64_t)h->nrows, h->records);
+    for (size_t i = 0; i < h->nrows; i++) {
+        const ovs_hold_row *w = &h->rows[i];
+        int is_confirmed = strcmp(w->state, OVS_HOLD_CONFIRMED) == 0;
+        confirmed += is_confirmed;
+        late += is_confirmed && w->settled_ms >= w->expires_ms;
+        open_expired += strcmp(w->state, OVS_HOLD_HELD) == 0 && w->expires_ms <= h->read_ms;
+    }
+    assert_int_equal(confirmed, h->confirmed);
+    assert_int_equal(late, h->late);
+    assert_int_equal(open_expired, h->open_expired);
+    ovs_hold_facts_free(h);
 }
 
 /* Paid payments sell: stock down in Redis, one order per sale in SQL, every record
