@@ -350,6 +350,42 @@ static void checkout_crash_hold_expires_for_bob(void **state)
     run_free(&r);
 }
 
+/* The checks over a Redis-holds run, as the cell runs them, into checks; returns how
+ * many. */
+static int check_redis_holds(crash_run *r, ovs_hold_facts *facts, ovs_check *checks, char *fig,
+                             size_t figlen)
+{
+    char err[256];
+    int64_t stock[1];
+    unsigned char absent[1];
+
+    memset(facts, 0, sizeof(*facts));
+    if (ovs_holds_read_redis(&ovs_topology_masters(r->topo)[0], facts, err, sizeof(err)) != 0)
+        fail_msg("holds: %s", err);
+    if (ovs_topology_redis_stocks(r->topo, 1, stock, absent, err, sizeof(err)) != 0)
+        fail_msg("stock: %s", err);
+    ovs_check_input in = { .unknown = r->res.unknown,
+                           .redis_stock = 1,
+                           .stock = stock,
+                           .absent = absent,
+                           .holds = 1,
+                           .hold = facts };
+    int n = ovs_check_run(r->db, &r->sc, r->res.traces, r->res.ntraces, r->res.t0, &in, checks,
+                          fig, figlen, err, sizeof(err));
+    if (n <= 0)
+        fail_msg("checks: %s", err);
+    return n;
+}
+
+static const ovs_check *find_check(const ovs_check *checks, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(checks[i].invariant, name) == 0)
+            return &checks[i];
+    fail_msg("no %s check", name);
+    return NULL;
+}
+
 /* The leak check over a run: Alice alone crashes with her hold open; nobody reserves
  * after her, so nothing returns her expired hold. leaked_stock must count the unit: the
  * crashed request is of unknown outcome on the timeline, but it is no answer lost on the
@@ -359,9 +395,7 @@ static void checkout_crash_unreturned_hold_is_leaked(void **state)
 {
     static const char alone[] = CHECKOUT_HEAD;
     crash_run r;
-    char err[256], fig[256];
-    int64_t stock[1];
-    unsigned char absent[1];
+    char fig[256];
     ovs_hold_facts facts;
     ovs_check checks[OVS_MAX_CHECKS];
 
@@ -371,35 +405,43 @@ static void checkout_crash_unreturned_hold_is_leaked(void **state)
     (void)crash_time(&r, "alice");
     /* Past the hold's expiry by the server's clock. */
     ovs_sleep_ns(250 * MS);
-    memset(&facts, 0, sizeof(facts));
-    if (ovs_holds_read_redis(&ovs_topology_masters(r.topo)[0], &facts, err, sizeof(err)) != 0)
-        fail_msg("holds: %s", err);
+    int n = check_redis_holds(&r, &facts, checks, fig, sizeof(fig));
     /* The dead buyer's xClose swept nothing: a settling on the way out would hide it. */
     assert_int_equal(facts.open_expired, 1);
-    if (ovs_topology_redis_stocks(r.topo, 1, stock, absent, err, sizeof(err)) != 0)
-        fail_msg("stock: %s", err);
-    ovs_check_input in = { .unknown = r.res.unknown,
-                           .redis_stock = 1,
-                           .stock = stock,
-                           .absent = absent,
-                           .holds = 1,
-                           .hold = &facts };
-    int n = ovs_check_run(r.db, &r.sc, r.res.traces, r.res.ntraces, r.res.t0, &in, checks,
-                          fig, sizeof(fig), err, sizeof(err));
-    assert_true(n > 0);
-    int seen = 0;
-    for (int i = 0; i < n; i++) {
-        if (strcmp(checks[i].invariant, "leaked_stock") == 0) {
-            seen = 1;
-            assert_false(checks[i].pass);
-            assert_int_equal(checks[i].observed, 1);
-        } else if (strcmp(checks[i].invariant, "oversold") == 0 ||
-                   strcmp(checks[i].invariant, "lost_orders") == 0) {
-            assert_true(checks[i].pass);
-        }
-    }
-    assert_true(seen);
+    const ovs_check *leak = find_check(checks, n, "leaked_stock");
+    assert_false(leak->pass);
+    assert_int_equal(leak->observed, 1);
+    assert_true(find_check(checks, n, "oversold")->pass);
+    assert_true(find_check(checks, n, "lost_orders")->pass);
     assert_non_null(strstr(fig, "leaked"));
+    run_free(&r);
+}
+
+/* A broken variant: a hold that never expires (an hour, for a run of a second). Bob is
+ * turned away from a unit held for a buyer who will never pay, and the checks must say
+ * so: the unit is held, not leaked, but Redis stock stays a unit below SQL's with no
+ * unknown outcome to explain it. Counted among the unknown outcomes, the crashed request
+ * would excuse exactly that gap. */
+static void checkout_crash_hold_that_never_expires_is_caught(void **state)
+{
+    crash_run r;
+    char fig[256];
+    ovs_hold_facts facts;
+    ovs_check checks[OVS_MAX_CHECKS];
+
+    (void)state;
+    OVS_REQUIRE_REDIS();
+    run_scenario(&r, checkout_text, &ovs_strategy_reservation,
+                 "hold_ttl=3600000,pay_latency=20,pay_jitter=0,pay_fail=0");
+    assert_int_equal(r.res.succeeded, 0);
+    assert_int_equal(r.res.refused, 1);
+    int n = check_redis_holds(&r, &facts, checks, fig, sizeof(fig));
+    assert_int_equal(facts.open_live, 1);
+    const ovs_check *div = find_check(checks, n, "divergence");
+    assert_false(div->pass);
+    assert_int_equal(div->observed, 1);
+    assert_true(find_check(checks, n, "leaked_stock")->pass);
+    assert_true(find_check(checks, n, "oversold")->pass);
     run_free(&r);
 }
 
@@ -437,6 +479,8 @@ int main(int argc, char **argv)
                                   rf_remove_dir),
         cmocka_unit_test_teardown(checkout_crash_hold_expires_for_bob, rf_remove_dir),
         cmocka_unit_test_teardown(checkout_crash_unreturned_hold_is_leaked, rf_remove_dir),
+        cmocka_unit_test_teardown(checkout_crash_hold_that_never_expires_is_caught,
+                                  rf_remove_dir),
         cmocka_unit_test_teardown(checkout_crash_sql_reaper_returns_the_hold, rf_remove_dir),
     };
     /* The shipped adapters, registered the way the command line registers them. */
