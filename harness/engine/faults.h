@@ -5,7 +5,8 @@
  * reaches such a point waits until the fault is done, so "the master dies between the
  * holder's check and its write" happens exactly there, every run. Every fault is carried
  * out on the runner's main thread - the thread that started the fleet, which a restart
- * must fork from - through the ovs_fault_fn the caller provides. */
+ * must fork from - through the ovs_fault_fn the caller provides, except a client's crash,
+ * which the scheduler does itself to the client's crash record (ovs_faults_crash). */
 #ifndef OVS_FAULTS_H
 #define OVS_FAULTS_H
 

@@ -399,9 +399,12 @@ static int locked_request(client *c, const ovs_request *r, int buyer, int64_t th
 crashed:
     /* The section ends at the crash: the client's code ran no further. Its locks are not
      * released; what frees them now is theirs to say (a TTL, a session that died). */
-    for (int k = 0; k < held; k++)
-        record(c, buyer, OVS_OP_CRITICAL, keys[k], held_at[k], ovs_crashed(c->crash),
-               OVS_OUT_OK, "client crashed");
+    for (int k = 0; k < held; k++) {
+        /* An acquire still in flight at the crash held from its answer on: no section. */
+        int64_t end = ovs_crashed(c->crash);
+        record(c, buyer, OVS_OP_CRITICAL, keys[k], held_at[k],
+               end > held_at[k] ? end : held_at[k], OVS_OUT_OK, "client crashed");
+    }
     return OVS_ERR_IO;
 }
 
