@@ -28,6 +28,12 @@
  * confused with an answer. An honest `unknown` from the adapter is a result, not a
  * protocol error.
  *
+ * A client's crash (env->crash) kills its adapter for real: the instance registers the
+ * process's pid with the crash record, which sends it SIGKILL at the crash, so the
+ * library's timers and lease extensions die with it. A request that finds the process
+ * gone then is no protocol error but the crash's doing: its outcome is unknown and the
+ * run goes on.
+ *
  * Replies map onto the interface's codes as PROTOCOL.md says: ok -> OVS_OK, busy ->
  * OVS_BUSY (to an unlock: the lock was no longer ours), refused -> OVS_REFUSED (buy and
  * book only), fail -> OVS_ERR, unknown -> OVS_ERR_IO. */
@@ -169,6 +175,11 @@ static int violation(adapter *x, int code, const char *line, size_t len, const c
     va_end(ap);
     x->dead = 1;
     ovs_adapter_proc_kill(&x->proc);
+    if (env != NULL && ovs_crashed(env->crash) != 0) {
+        /* Killed with its client: the scenario's doing, not the adapter's fault. */
+        return ovs_strategy_fail(s, OVS_ERR_IO, "client crashed during the request: %.60s",
+                                 what);
+    }
 
     if (line != NULL) {
         quote(line, len, QUOTE_SHORT, q, sizeof(q));
@@ -409,6 +420,7 @@ static int adapter_open(ovs_strategy *s, const ovs_env *env)
     rc = ovs_adapter_proc_start(&x->proc, d->argv[0], d->argv, errpath, err, sizeof(err));
     if (rc != OVS_OK)
         return ovs_strategy_fail(s, rc, "%s: %s", s->m->name, err);
+    ovs_crash_set_pid(env->crash, x->proc.pid);
 
     init = init_message(x, env, nodes);
     if (init == NULL)
@@ -570,7 +582,11 @@ static void adapter_close(ovs_strategy *s)
     /* A zeroed instance whose xOpen never ran has pid 0: nothing was started. */
     if (x->d == NULL)
         return;
-    ovs_adapter_proc_end(&x->proc, x->dead ? 0 : ADAPTER_GRACE_MS);
+    /* Out of the crash record before it is reaped: a pid is signalled only while it is
+     * still our child. A crashed client's adapter is dead already: no grace. */
+    ovs_crash *crash = s->env ? s->env->crash : NULL;
+    ovs_crash_set_pid(crash, 0);
+    ovs_adapter_proc_end(&x->proc, x->dead || ovs_crashed(crash) != 0 ? 0 : ADAPTER_GRACE_MS);
 }
 
 /* ---------------------------------------------------------------------------------------

@@ -42,6 +42,12 @@
  * ground truth (leaked stock: initial = available + sold + held) after every hold could
  * have come back. A hold it settled itself costs no wait.
  *
+ * A client that crashes while it pays (env->crash) is gone: no confirm, no compensation,
+ * no settling in xClose. Its hold is left to what the shop has - the hold's TTL and the
+ * next reserve's (or sweep's) give-back in Redis, the reaper on SQL holds - and a unit
+ * nothing gives back is the leak the harness counts. The payment's wait looks at the
+ * crash every millisecond (ovs_crash_sleep).
+ *
  * It claims safety with confirm_check = 1 on a healthy server; with 0 it does not. */
 #include <stdarg.h>
 #include <stdio.h>
@@ -180,6 +186,8 @@ typedef struct resv {
     ovs_rng rng;           /* payment latency and outcome, seeded from env->seed */
     int64_t owed_until;    /* monotonic ns by which the last hold this instance could not
                               settle itself has expired; 0 when none */
+    int64_t crash_owed_until; /* the same for the hold open when the client crashed: no
+                                 settling of the client's waits for it, the reaper's does */
 } resv;
 
 /* One request's keys: the hold, then the stock key or the nights. */
@@ -362,8 +370,11 @@ static void owe(resv *x, int64_t reserved_at)
         x->owed_until = until;
 }
 
-/* The payment: think time, the provider's latency and jitter, then paid (1) or declined
- * (0) with probability pay_fail. Draws in a fixed order, so a client's run repeats. */
+enum { PAY_CRASHED = -1, PAY_DECLINED = 0, PAY_PAID = 1 };
+
+/* The payment: think time, the provider's latency and jitter, then paid or declined with
+ * probability pay_fail; PAY_CRASHED when the client crashed while it waited. Draws in a
+ * fixed order, so a client's run repeats. */
 static int pay(resv *x, int64_t think_ns, const char *hold)
 {
     const double *v = x->base.env->param->v;
@@ -372,10 +383,25 @@ static int pay(resv *x, int64_t think_ns, const char *hold)
     int64_t ns = think_ns + (int64_t)((v[P_PAY_LATENCY] + jitter) * OVS_NS_PER_MS);
     int64_t t0 = ovs_now_ns();
 
-    ovs_sleep_ns(ns);
+    if (ovs_crash_sleep(x->base.env->crash, ns)) {
+        step(x, hold, t0, ovs_crashed(x->base.env->crash), OVS_OUT_UNKNOWN,
+             "pay: client crashed; hold left open");
+        return PAY_CRASHED;
+    }
     step(x, hold, t0, ovs_now_ns(), declined ? OVS_OUT_FAIL : OVS_OUT_OK, "pay %.1f ms: %s",
          (double)ns / 1e6, declined ? "declined" : "paid");
-    return !declined;
+    return declined ? PAY_DECLINED : PAY_PAID;
+}
+
+/* The request's code when the client crashed during the payment: nobody confirms or
+ * compensates, and the buyer never hears. */
+static int crashed_paying(resv *x, int64_t reserved_at)
+{
+    int64_t until = reserved_at + (int64_t)(x->base.env->param->v[P_HOLD_TTL] * OVS_NS_PER_MS);
+
+    if (until > x->crash_owed_until)
+        x->crash_owed_until = until;
+    return ovs_strategy_fail(&x->base, OVS_ERR_IO, "client crashed during the payment");
 }
 
 /* The same flow on SQL holds: the stock, the holds and the order are the shop's rows. */
@@ -404,7 +430,10 @@ static int execute_sql(resv *x, const ovs_request *req, int64_t buyer, int64_t t
     step(x, key, t0, t1, OVS_OUT_OK, "hold %s for %.0f ms", stock, v[P_HOLD_TTL]);
     int64_t expires_at = t0 + (t1 - t0) / 2 + (int64_t)(v[P_HOLD_TTL] * OVS_NS_PER_MS);
 
-    if (!pay(x, think_ns, key)) {
+    int paid = pay(x, think_ns, key);
+    if (paid == PAY_CRASHED)
+        return crashed_paying(x, t1);
+    if (paid == PAY_DECLINED) {
         int64_t c0 = ovs_now_ns();
         if (ovs_hsql_release(s, &x->h, req, buyer, &released) != OVS_OK) {
             owe(x, t1);
@@ -489,7 +518,12 @@ static int resv_execute(ovs_strategy *s, const ovs_request *req, int64_t buyer,
      * clock somewhere between t0 and t1. */
     int64_t expires_at = t0 + (t1 - t0) / 2 + (int64_t)(v[P_HOLD_TTL] * OVS_NS_PER_MS);
 
-    if (!pay(x, think_ns, k.hold)) {
+    int paid = pay(x, think_ns, k.hold);
+    if (paid == PAY_CRASHED) {
+        rc = crashed_paying(x, t1);
+        goto out;
+    }
+    if (paid == PAY_DECLINED) {
         /* Compensate: the unit goes back on sale unless the hold expired already. */
         int64_t c0 = ovs_now_ns();
         rc = run(x, &x->release, 2, 0, k.kv, a, 2);
@@ -539,6 +573,19 @@ static void resv_close(ovs_strategy *s)
 {
     resv *x = (resv *)s;
 
+    if (ovs_crashed(s->env ? s->env->crash : NULL) != 0) {
+        /* A dead client settles nothing. The reaper is the shop's, not the client's: it
+         * is kept running until the crashed client's last hold has expired and one pass
+         * has come by, so that it is the reaper that returns it. */
+        int64_t held_until = x->crash_owed_until;
+        if (x->sql && held_until > 0)
+            ovs_sleep_until(held_until + x->h.interval_ns + RESV_CLOCK_SLACK_NS);
+        if (x->sql)
+            ovs_hsql_close(&x->h);
+        else
+            ovs_redis_close(&x->redis);
+        return;
+    }
     if (x->sql) {
         /* The same settling on the shop's rows; the reaper stops after. */
         if (x->owed_until > 0 && x->h.c.db != NULL) {

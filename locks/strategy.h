@@ -54,6 +54,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/crash.h"
 #include "core/endpoint.h"
 #include "core/request.h"
 #include "core/shopdb.h"
@@ -124,6 +125,13 @@ typedef struct ovs_env {
                                    NULL in xPrepare */
     const char *shop_ns;        /* a server shop's schema (PostgreSQL) or database (MariaDB)
                                    of this run, "" for SQLite; NULL in xPrepare */
+    ovs_crash *crash;           /* this client's crash (core/crash.h): once ovs_crashed()
+                                   says it happened, the client is dead - a strategy sends
+                                   nothing more for it (no confirm, no compensation, no
+                                   renewal, no unlock in xClose), and registers the pid of
+                                   a process it runs for the client (ovs_crash_set_pid) so
+                                   that the crash kills it. NULL when the run has no faults
+                                   and in xPrepare */
 } ovs_env;
 
 typedef struct ovs_strategy {

@@ -9,7 +9,8 @@
  * What does break it is a stop of the whole client (`pause = process`, a GC pause): the
  * watchdog stops too, the lease expires, a second client takes the lock, and the first
  * wakes up believing it still holds it. The runner signals such a stop with env->frozen;
- * while it is set the watchdog does nothing, exactly as a frozen runtime would.
+ * while it is set the watchdog does nothing, exactly as a frozen runtime would. A crash
+ * (env->crash) is a freeze that never ends.
  *
  * Threads: each instance has one renewer thread, started in xOpen and joined in xClose.
  * It has its own Redis connection, because hiredis contexts are not thread-safe; the
@@ -75,13 +76,15 @@ typedef struct renewal {
     int rc;
 } renewal;
 
+/* A frozen client's watchdog waits; a crashed one's is frozen for good (env->crash): the
+ * lease it held lapses at its TTL, as a dead holder's does. */
 static int frozen(const watchdog *x)
 {
     atomic_int *f = x->base.env->frozen;
 
     /* The runner stores the flag before it sleeps and clears it after; any order is
      * enough, since the flag carries no other data with it. */
-    return f != NULL && atomic_load(f) != 0;
+    return (f != NULL && atomic_load(f) != 0) || ovs_crashed(x->base.env->crash) != 0;
 }
 
 /* Caller holds mu. Wait on cv until the absolute monotonic time t or a signal. */

@@ -57,6 +57,9 @@ typedef struct fixture {
     atomic_int *frozen;            /* env.frozen of the next instances opened */
     atomic_int freeze;             /* what frozen points at in the watchdog tests; here so
                                       it outlives the instances, closed in teardown */
+    ovs_crash *crash;              /* env.crash of the next instances opened */
+    ovs_crash dies;                /* what crash points at in the crash tests; destroyed
+                                      in teardown, after the instances */
     ovs_proxy *proxy[NODES];       /* in front of node i when the test asked for one */
     ovs_endpoint via[NODES];       /* env.redis of the next instances while use_via is set:
                                       the proxy of a node that has one, else the node */
@@ -102,6 +105,10 @@ static inline int setup(void **state)
     f->sc.skus = 1;
     f->sc.stock = 3;
     atomic_init(&f->freeze, 0);
+    if (ovs_crash_init(&f->dies) != 0) {
+        free(f);
+        return -1;
+    }
     *state = f;
     return 0;
 }
@@ -128,6 +135,7 @@ static inline int teardown(void **state)
         free(f->inst[i]);
     }
     ovs_shop_close(f->shop_db);
+    ovs_crash_destroy(&f->dies);
     for (int i = 0; i < NODES; i++)
         ovs_proxy_stop(f->proxy[i]);
     ovs_writeback_free(f->wb);
@@ -192,6 +200,7 @@ static inline ovs_strategy *open_inst(fixture *f, const ovs_strategy_methods *m,
         .seed = 1000 + (uint64_t)client,
         .read_from = f->read_from,
         .frozen = f->frozen,
+        .crash = f->crash,
     };
     s = calloc(1, m->size);
     assert_non_null(s);

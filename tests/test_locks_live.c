@@ -1220,6 +1220,41 @@ static void test_watchdog_frozen(void **state)
     assert_int_equal(m->xUnlock(b, "watchdog:frozen"), OVS_OK);
 }
 
+/* A crashed client's watchdog is frozen for good: its lease runs out at its TTL even
+ * though nothing closed the instance, and a second client takes the lock. A watchdog
+ * that read only env->frozen would go on renewing a dead holder's lease: B never gets in
+ * within the second. */
+static void test_watchdog_crashed(void **state)
+{
+    fixture *f = *state;
+    const ovs_strategy_methods *m = &ovs_strategy_watchdog;
+    ovs_strategy *a, *b;
+    int64_t t0, got = -1;
+    char what[64];
+
+    OVS_REQUIRE_REDIS();
+    f->crash = &f->dies;
+    a = open_inst(f, m, "ttl=300ms,retry_count=0", 0);
+    f->crash = NULL;
+    b = open_inst(f, m, "ttl=300ms,retry_count=0", 1);
+
+    assert_int_equal(m->xLock(a, "watchdog:crashed"), OVS_OK);
+    /* Renewed while alive: past one TTL, B is still kept out. */
+    ovs_sleep_ns(400 * OVS_NS_PER_MS);
+    assert_int_equal(m->xLock(b, "watchdog:crashed"), OVS_BUSY);
+    assert_int_equal(ovs_crash_fire(&f->dies, what, sizeof(what)), 0);
+    t0 = ovs_now_ns();
+    while (got < 0 && ms_since(t0) < 1000) {
+        ovs_sleep_ns(20 * OVS_NS_PER_MS);
+        if (m->xLock(b, "watchdog:crashed") == OVS_OK)
+            got = ms_since(t0);
+    }
+    print_message("second client got the lock %lld ms after the crash\n", (long long)got);
+    /* At most one renewal period (100 ms) had been granted on top of the last renewal. */
+    assert_true(got >= 150 && got < 1000);
+    assert_int_equal(m->xUnlock(b, "watchdog:crashed"), OVS_OK);
+}
+
 /* The thread waits ttl/3 between renewals, but xClose must not wait for it. */
 static void test_watchdog_close_is_prompt(void **state)
 {
@@ -1299,6 +1334,7 @@ int main(int argc, char **argv)
         T(test_watchdog_many_keys),
         T(test_watchdog_renews),
         T(test_watchdog_frozen),
+        T(test_watchdog_crashed),
         T(test_watchdog_close_is_prompt),
         T(test_watchdog_threads),
     };

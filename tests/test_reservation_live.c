@@ -201,6 +201,64 @@ static void late_confirm(fixture *f, const char *params, late_payer *alice, int 
     assert_int_equal(ovs_writeback_drain(f->wb), 0);
 }
 
+/* The crash of a paying buyer's client, 50 ms into a 400 ms payment, from a second
+ * thread as the fault scheduler does it. */
+static void *crash_main(void *arg)
+{
+    fixture *f = arg;
+    char what[64];
+
+    ovs_sleep_ns(50 * OVS_NS_PER_MS);
+    (void)ovs_crash_fire(&f->dies, what, sizeof(what));
+    return NULL;
+}
+
+/* A buyer whose client crashes while paying: the payment's wait ends within milliseconds
+ * of the crash (a wait that slept the payment out would take 400 ms), the request is of
+ * unknown outcome, and nothing is confirmed (a sale to a dead buyer) or compensated (a
+ * give-back the dead cannot make): the hold stays open and live until its TTL, and then
+ * the next buyer's reserve returns it and sells it again. */
+static void test_crash_during_payment(void **state)
+{
+    fixture *f = *state;
+    ovs_request req = { .sku = 1 };
+
+    OVS_REQUIRE_REDIS();
+    f->sc.stock = 1;
+    start_shop(f);
+    prepare(f, m);
+    f->crash = &f->dies;
+    ovs_strategy *alice = open_inst(f, m, "hold_ttl=150,pay_latency=400,pay_jitter=0", 0);
+    f->crash = NULL;
+    ovs_strategy *bob = open_inst(f, m, "hold_ttl=150,pay_latency=1,pay_jitter=0", 1);
+
+    assert_int_equal(pthread_create(&f->helper, NULL, crash_main, f), 0);
+    f->helper_started = 1;
+    int64_t t0 = ovs_now_ns();
+    assert_int_equal(m->xExecute(alice, &req, 1, 0), OVS_ERR_IO);
+    int64_t took = ms_since(t0);
+    pthread_join(f->helper, NULL);
+    f->helper_started = 0;
+    assert_non_null(strstr(alice->errstr, "crashed"));
+    print_message("the payment stopped %lld ms in, at the crash (50 ms)\n", (long long)took);
+    assert_true(took >= 45 && took < 150);
+    assert_state(f, 1, OVS_HOLD_HELD);
+    assert_int_equal(open_holds(f), 1);
+    assert_int_equal(node_int(f, 0, "stock:1"), 0);
+
+    /* Live until its TTL: Bob finds nothing to hold before it. */
+    assert_int_equal(m->xExecute(bob, &req, 2, 0), OVS_REFUSED);
+    assert_state(f, 1, OVS_HOLD_HELD);
+    ovs_sleep_ns(200 * OVS_NS_PER_MS);
+    /* Expired: Bob's reserve gives it back and holds the unit; his payment sells it. */
+    assert_int_equal(m->xExecute(bob, &req, 3, 0), OVS_OK);
+    assert_state(f, 1, OVS_HOLD_EXPIRED);
+    assert_state(f, 3, OVS_HOLD_CONFIRMED);
+    assert_int_equal(ovs_writeback_drain(f->wb), 0);
+    assert_int_equal(shop_scalar(f, "SELECT count(*) FROM orders"), 1);
+    assert_int_equal(shop_scalar(f, "SELECT count(*) FROM orders WHERE buyer = 3"), 1);
+}
+
 /* With the check, the expired hold is not sold: Alice is refused, Bob has the one unit. A
  * confirm that only looked for the member in the set would fail here once Bob's reserve
  * swept it; one that compared expiry with the client's clock could sell it. */
@@ -670,6 +728,7 @@ int main(int argc, char **argv)
         T(test_expired_hold_returns_once),
         T(test_booking_holds_nights),
         T(test_threads_sell_every_unit_once),
+        T(test_crash_during_payment),
         S(test_sql_reserve_confirm_release),
         S(test_sql_reaper_returns_expired_once),
         S(test_sql_late_confirm_checked),

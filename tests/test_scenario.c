@@ -396,6 +396,7 @@ static void test_fault_spellings(void **state)
         { "cut", "link:x:node:3", OVS_FAULT_CUT, OVS_TARGET_LINK },
         { "heal", "link:x:node:0", OVS_FAULT_HEAL, OVS_TARGET_LINK },
         { "snapshot", "node:0", OVS_FAULT_SNAPSHOT, OVS_TARGET_NODE },
+        { "crash", "client:x", OVS_FAULT_CRASH, OVS_TARGET_CLIENT },
     };
     static const struct {
         const char *name;
@@ -424,7 +425,10 @@ static void test_fault_spellings(void **state)
         assert_int_equal(sc.n_faults, 1);
         assert_int_equal(sc.faults[0].action, actions[i].a);
         assert_int_equal(sc.faults[0].target, actions[i].t);
-        assert_int_equal(sc.faults[0].target_client, actions[i].t == OVS_TARGET_LINK ? 0 : -1);
+        assert_int_equal(sc.faults[0].target_client,
+                         actions[i].t == OVS_TARGET_LINK || actions[i].t == OVS_TARGET_CLIENT
+                             ? 0
+                             : -1);
         assert_int_equal(sc.faults[0].at_ns, 0);
         assert_int_equal(sc.redis.proxied_links, actions[i].t == OVS_TARGET_LINK);
         ovs_scenario_free(&sc);
@@ -474,6 +478,24 @@ static void test_fault_spellings(void **state)
     assert_int_equal(sc.faults[0].duration_ns, 0);
     assert_int_equal(sc.faults[0].recovery, OVS_RECOVER_NONE);
     assert_int_equal(sc.redis.proxied_links, 0);
+    ovs_scenario_free(&sc);
+
+    /* A crash of the second client at a named point of the first: the client is named by
+     * its index, no node is, and nothing about links or the topology changes. */
+    parse_ok("[scenario]\nname = a\nworkload = inventory\nstock = 1\n"
+             "[client a]\nrequest = buy sku=1\n[client b]\nrequest = buy sku=1\n"
+             "[fault dies]\nafter = a:check\naction = crash\ntarget = client:b\n",
+             &sc);
+    assert_int_equal(sc.n_faults, 1);
+    assert_int_equal(sc.faults[0].action, OVS_FAULT_CRASH);
+    assert_int_equal(sc.faults[0].target, OVS_TARGET_CLIENT);
+    assert_int_equal(sc.faults[0].target_client, 1);
+    assert_int_equal(sc.faults[0].target_node, 0);
+    assert_int_equal(sc.faults[0].after_client, 0);
+    assert_int_equal(sc.faults[0].after_step, OVS_OP_CHECK);
+    assert_int_equal(sc.faults[0].duration_ns, 0);
+    assert_int_equal(sc.redis.proxied_links, 0);
+    assert_int_equal(sc.redis.nodes, 0);
     ovs_scenario_free(&sc);
 }
 
@@ -735,10 +757,10 @@ static const bad_case bad_cases[] = {
     { TL "[fault f]\nwhen = 1s\n", 8,
       "unknown key 'when' in [fault f] (known: at, after, action, target, duration, recovery)" },
     { TL "[fault f]\nat = 1s\ntarget = node:0\n", 7,
-      "[fault f] has no action (kill, restart, kill-restart, pause, resume, promote, cut, heal "
-      "or snapshot)" },
+      "[fault f] has no action (kill, restart, kill-restart, pause, resume, promote, cut, heal, "
+      "snapshot or crash)" },
     { TL "[fault f]\nat = 1s\naction = kill\n", 7,
-      "[fault f] has no target (node:N, replica:N or link:CLIENT:node:N)" },
+      "[fault f] has no target (node:N, replica:N, link:CLIENT:node:N or client:NAME)" },
     { TL "[fault f]\naction = kill\ntarget = node:0\n", 7, "[fault f] has no at or after" },
     /* [fault NAME]: when */
     { TL "[fault f]\nat = 1s\naction = kill\ntarget = node:0\nafter = alice:check\n", 11,
@@ -760,13 +782,31 @@ static const bad_case bad_cases[] = {
     /* [fault NAME]: what and on what */
     { TL "[fault f]\nat = 0\naction = explode\ntarget = node:0\n", 9,
       "action: 'explode' is not kill, restart, kill-restart, pause, resume, promote, cut, "
-      "heal or snapshot" },
+      "heal, snapshot or crash" },
     { TL "[fault f]\nat = 0\naction = kill\ntarget = disk:0\n", 10,
-      "target: 'disk:0' is not node:N, replica:N or link:CLIENT:node:N" },
+      "target: 'disk:0' is not node:N, replica:N, link:CLIENT:node:N or client:NAME (like "
+      "node:0, link:alice:node:1 or client:alice)" },
     { TL "[fault f]\nat = 0\naction = kill\ntarget = node:+1\n", 10,
-      "target: 'node:+1' is not node:N, replica:N or link:CLIENT:node:N" },
+      "target: 'node:+1' is not node:N, replica:N, link:CLIENT:node:N or client:NAME" },
     { TL "[fault f]\nat = 0\naction = cut\ntarget = link:alice:1\n", 10,
-      "target: 'link:alice:1' is not node:N, replica:N or link:CLIENT:node:N" },
+      "target: 'link:alice:1' is not node:N, replica:N, link:CLIENT:node:N or client:NAME" },
+    /* [fault NAME]: a client's crash */
+    { TL "[fault f]\nat = 0\naction = crash\ntarget = client:\n", 10,
+      "target: 'client:' is not node:N, replica:N, link:CLIENT:node:N or client:NAME" },
+    { TL "[fault f]\nat = 0\naction = crash\ntarget = client:bob\n", 10,
+      "target: no [client bob] in this scenario (clients: alice)" },
+    { INV CROWD "[fault f]\nat = 0\naction = crash\ntarget = client:alice\n", 11,
+      "target: 'alice' names a client, but this scenario has no [client NAME] sections (a "
+      "[crowd] has no named clients)" },
+    { TL "[fault f]\nat = 0\naction = crash\ntarget = client:alice\nduration = 1s\n", 11,
+      "duration: a crash is for good (the client never comes back); leave duration out" },
+    { TL "[fault f]\nat = 0\naction = crash\ntarget = node:0\n", 10,
+      "target: action = crash acts on a client (client:NAME), not 'node:0'" },
+    { TL "[fault f]\nat = 0\naction = kill\ntarget = client:alice\n", 10,
+      "target: action = kill acts on a node or a replica (node:N or replica:N), not "
+      "'client:alice'" },
+    { TL "[fault f]\nat = 0\naction = crash\ntarget = client:alice\nrecovery = none\n", 11,
+      "recovery: not for action = crash" },
     { TL "[fault f]\nat = 0\naction = kill\ntarget = node:16\n", 10,
       "target: 'node:16' names node 16, but nodes are 0 to 15" },
     { TL "[redis]\nnodes = 3\n[fault f]\nat = 0\naction = kill\ntarget = node:3\n", 12,
@@ -1046,6 +1086,20 @@ static void test_shipped(void **state)
     assert_int_equal(sc.crowd.think_max_ns, 50 * OVS_NS_PER_MS); /* fixed, not a range */
     expect_usual_table(&sc, 3);
     expect_server_sql(&sc);
+    ovs_scenario_free(&sc);
+
+    /* The holder's crash: at a named point, on a client, and every lock held to one sale
+     * (the built-ins and the shipped adapters alike). */
+    load_shipped("lock-holder-crash.ini", &sc);
+    assert_int_equal(sc.n_clients, 2);
+    assert_int_equal(sc.n_faults, 1);
+    assert_int_equal(sc.faults[0].action, OVS_FAULT_CRASH);
+    assert_int_equal(sc.faults[0].target_client, 0);
+    assert_int_equal(sc.faults[0].after_client, 0);
+    assert_int_equal(sc.faults[0].after_step, OVS_OP_CHECK);
+    assert_int_equal(ovs_scenario_expect(&sc, &ovs_strategy_watchdog), 1);
+    assert_int_equal(ovs_scenario_expect(&sc, &ovs_strategy_none), 1);
+    assert_int_equal(ovs_scenario_expect(&sc, ovs_strategy_find("node-redlock-using")), 1);
     ovs_scenario_free(&sc);
 
     load_shipped("flash-sale.ini", &sc);

@@ -331,7 +331,9 @@ record:;
         .succeeded = res.succeeded,
         .refused = res.refused + res.stale, /* both refusals by the shop; events say which */
         .busy = res.busy,
-        .unknown = res.unknown,
+        /* A request its client's crash cut short told its buyer nothing either; the
+         * checks' allowance for unknown outcomes (above) is res.unknown alone. */
+        .unknown = res.unknown + res.crashed,
         .errors = res.errors,
         .throughput = res.throughput,
         .p50_ns = res.latency.p50,

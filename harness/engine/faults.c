@@ -39,6 +39,8 @@ struct ovs_faults {
     unsigned *reached;      /* per client: bit (1 << step) for every point it passed; its
                                own thread writes it, the main thread reads it only after
                                that client said it was done (under mu) */
+    ovs_crash *crash;       /* per client: its crash record (core/crash.h) */
+    int ncrash;             /* of them initialised, for ovs_faults_free */
     int done;               /* clients finished */
     char *fired;            /* per fault */
     followup fu[MAX_FOLLOWUPS];
@@ -66,7 +68,15 @@ ovs_faults *ovs_faults_new(const ovs_scenario *sc, ovs_fault_fn fn, ovs_fault_no
     fs->waiting_step = malloc((size_t)(nclients > 0 ? nclients : 1) * sizeof(int));
     fs->reached = calloc((size_t)(nclients > 0 ? nclients : 1), sizeof(unsigned));
     fs->fired = calloc((size_t)(sc->n_faults > 0 ? sc->n_faults : 1), 1);
-    if (fs->waiting_step == NULL || fs->reached == NULL || fs->fired == NULL) {
+    fs->crash = calloc((size_t)(nclients > 0 ? nclients : 1), sizeof(*fs->crash));
+    for (; fs->crash != NULL && fs->ncrash < nclients; fs->ncrash++)
+        if (ovs_crash_init(&fs->crash[fs->ncrash]) != 0)
+            break;
+    if (fs->waiting_step == NULL || fs->reached == NULL || fs->fired == NULL ||
+        fs->crash == NULL || fs->ncrash < nclients) {
+        for (int i = 0; fs->crash != NULL && i < fs->ncrash; i++)
+            ovs_crash_destroy(&fs->crash[i]);
+        free(fs->crash);
         free(fs->waiting_step);
         free(fs->reached);
         free(fs->fired);
@@ -119,9 +129,15 @@ void ovs_faults_client_done(ovs_faults *fs)
     pthread_mutex_unlock(&fs->mu);
 }
 
-static const char *target_text(const ovs_fault *f, char *buf, size_t len)
+static const char *target_text(const ovs_faults *fs, const ovs_fault *f, char *buf,
+                               size_t len)
 {
-    if (f->target == OVS_TARGET_NODE)
+    if (f->target == OVS_TARGET_CLIENT)
+        snprintf(buf, len, "client:%s",
+                 f->target_client >= 0 && f->target_client < fs->sc->n_clients
+                     ? fs->sc->clients[f->target_client].name
+                     : "?");
+    else if (f->target == OVS_TARGET_NODE)
         snprintf(buf, len, "node:%d", f->target_node);
     else if (f->target == OVS_TARGET_REPLICA)
         snprintf(buf, len, "replica:%d", f->target_node);
@@ -138,7 +154,17 @@ static void fire(ovs_faults *fs, const ovs_fault *f, int second)
     int rc;
 
     pthread_mutex_unlock(&fs->mu);
-    rc = fs->fn(fs->ctx, f, second, what, sizeof(what), err, sizeof(err));
+    if (f->action == OVS_FAULT_CRASH) {
+        /* The client's own thread and its strategy see the flag at their next look; its
+         * adapter dies now. */
+        ovs_crash *c = ovs_faults_crash(fs, f->target_client);
+        rc = c != NULL ? ovs_crash_fire(c, what, sizeof(what)) : -1;
+        if (rc != 0)
+            ovs_seterr(err, sizeof(err), "%s", c != NULL ? "the client had crashed already"
+                                                         : "no such client");
+    } else {
+        rc = fs->fn(fs->ctx, f, second, what, sizeof(what), err, sizeof(err));
+    }
     /* A node back from a restart has what its persistence kept; the shop's recovery rule
      * decides what stock it is given. */
     int restarted = f->action == OVS_FAULT_RESTART ||
@@ -153,8 +179,8 @@ static void fire(ovs_faults *fs, const ovs_fault *f, int second)
                              sizeof(what), err, sizeof(err));
         }
     }
-    ovs_trace_add(&fs->trace, -1, OVS_OP_FAULT, target_text(f, target, sizeof(target)), start,
-                  ovs_now_ns(), rc == 0 ? OVS_OUT_OK : OVS_OUT_FAIL, rc == 0 ? what : err);
+    ovs_trace_add(&fs->trace, -1, OVS_OP_FAULT, target_text(fs, f, target, sizeof(target)),
+                  start, ovs_now_ns(), rc == 0 ? OVS_OUT_OK : OVS_OUT_FAIL, rc == 0 ? what : err);
     pthread_mutex_lock(&fs->mu);
     if (rc != 0 && !fs->failed) {
         fs->failed = 1;
@@ -300,6 +326,13 @@ void ovs_faults_run(ovs_faults *fs, int64_t t0)
     pthread_mutex_unlock(&fs->mu);
 }
 
+ovs_crash *ovs_faults_crash(ovs_faults *fs, int client)
+{
+    if (fs == NULL || client < 0 || client >= fs->nclients)
+        return NULL;
+    return &fs->crash[client];
+}
+
 ovs_trace *ovs_faults_trace(ovs_faults *fs)
 {
     return &fs->trace;
@@ -320,6 +353,9 @@ void ovs_faults_free(ovs_faults *fs)
     ovs_trace_free(&fs->trace);
     pthread_cond_destroy(&fs->cv);
     pthread_mutex_destroy(&fs->mu);
+    for (int i = 0; i < fs->ncrash; i++)
+        ovs_crash_destroy(&fs->crash[i]);
+    free(fs->crash);
     free(fs->waiting_step);
     free(fs->reached);
     free(fs->fired);

@@ -5,12 +5,14 @@
  * reaches such a point waits until the fault is done, so "the master dies between the
  * holder's check and its write" happens exactly there, every run. Every fault is carried
  * out on the runner's main thread - the thread that started the fleet, which a restart
- * must fork from - through the ovs_fault_fn the caller provides. */
+ * must fork from - through the ovs_fault_fn the caller provides, except a client's crash,
+ * which the scheduler does itself to the client's crash record (ovs_faults_crash). */
 #ifndef OVS_FAULTS_H
 #define OVS_FAULTS_H
 
 #include <stdint.h>
 
+#include "core/crash.h"
 #include "core/endpoint.h"
 #include "scenario/scenario.h"
 #include "core/trace.h"
@@ -54,6 +56,12 @@ void ovs_faults_at_start(ovs_faults *fs, int64_t t0);
  * error, named in ovs_faults_error with the reason: a scenario that was not played gets
  * no verdict. */
 void ovs_faults_run(ovs_faults *fs, int64_t t0);
+/* Client `client`'s crash record, which a crash fault targeting it sets (core/crash.h):
+ * what the runner hands the client and its strategy as env.crash. The scheduler owns it;
+ * valid until ovs_faults_free. NULL when fs is NULL or client is out of range. A crash is
+ * carried out here, not by the ovs_fault_fn: it is done to a thread of this process and
+ * its adapter, not to a server. */
+ovs_crash *ovs_faults_crash(ovs_faults *fs, int client);
 /* The faults' events (client -1, op fault). */
 ovs_trace *ovs_faults_trace(ovs_faults *fs);
 /* 0, or -1 with the first failure's reason in err. */

@@ -56,6 +56,7 @@ typedef struct client {
     int buyer;                 /* the request in progress: what env.event files steps under */
     ovs_trace trace;
     int64_t requests, succeeded, refused, stale, busy, unknown, errors, acquire_fail, retries;
+    int64_t crashed;           /* requests cut short by the client's crash */
     int64_t *latency;          /* without events only: one per request served, for the
                                   percentiles; a run that records events has them in its
                                   request events, and keeps them there alone */
@@ -63,6 +64,9 @@ typedef struct client {
     int pause_process;         /* think stops the whole client, watchdog included */
     int recording;             /* !spec->no_events, kept here next to the trace it gates */
     atomic_int frozen;         /* env.frozen points here: set while paused as a process */
+    ovs_crash *crash;          /* env.crash: set by a crash fault (the scheduler's record),
+                                  NULL when the run has no fault scheduler */
+    int cut;                   /* the request in progress stopped on this client's crash */
     char name[40];             /* env.client_name */
     int closed;                /* xClose done, by the client's own thread */
 } client;
@@ -134,8 +138,10 @@ static int think_for(client *c, int64_t ns)
     int (*freeze)(ovs_strategy *, int) = OVS_STRATEGY_FIELD(c->s->m, xFreeze, NULL);
     int rc = OVS_OK;
 
+    /* A crash ends the think: the client is gone, and nothing it would do after is done
+     * (stopped_by_crash, below). */
     if (!c->pause_process) {
-        ovs_sleep_ns(ns);
+        ovs_crash_sleep(c->crash, ns);
         return OVS_OK;
     }
     atomic_store(&c->frozen, 1);
@@ -143,7 +149,7 @@ static int think_for(client *c, int64_t ns)
         atomic_store(&c->frozen, 0);
         return rc;
     }
-    ovs_sleep_ns(ns);
+    ovs_crash_sleep(c->crash, ns);
     if (freeze != NULL)
         rc = freeze(c->s, 0);
     atomic_store(&c->frozen, 0);
@@ -199,6 +205,18 @@ static int fence_of(ovs_strategy *s, char (*keys)[OVS_KEY_MAX], int nkeys, ovs_f
     }
     fence->n = nkeys;
     return OVS_OK;
+}
+
+/* Whether the client crashed (a crash fault, core/crash.h): it then stops where it is, as
+ * a dead process would - no further step, no release, no compensation. Looked at between
+ * the steps of a request; marks the request as cut short (c->cut), which serve() records
+ * as of unknown outcome: what the step in flight did is for the shop's rows to say. */
+static int stopped_by_crash(client *c)
+{
+    if (ovs_crashed(c->crash) == 0)
+        return 0;
+    c->cut = 1;
+    return 1;
 }
 
 /* The think, as the request's race window: a freeze that failed is recorded as the act
@@ -308,11 +326,14 @@ static int locked_request(client *c, const ovs_request *r, int buyer, int64_t th
     int held = 0, rc = OVS_OK, acted = 0;
 
     for (held = 0; held < nkeys; held++)
-        if ((rc = take(c, buyer, keys[held], 0, &held_at[held])) != OVS_OK)
+        if (stopped_by_crash(c) ||
+            (rc = take(c, buyer, keys[held], 0, &held_at[held])) != OVS_OK)
             break;
     ovs_faults_point(c->sh->faults, c->index, OVS_OP_ACQUIRE);
 
-    if (rc == OVS_OK && (rc = fence_of(s, keys, held, &fence)) != OVS_OK) {
+    if (stopped_by_crash(c)) {
+        goto crashed;
+    } else if (rc == OVS_OK && (rc = fence_of(s, keys, held, &fence)) != OVS_OK) {
         record(c, buyer, OVS_OP_CHECK, keys[0], ovs_now_ns(), ovs_now_ns(), OVS_OUT_FAIL,
                s->errstr);
     } else if (rc == OVS_OK) {
@@ -329,9 +350,11 @@ static int locked_request(client *c, const ovs_request *r, int buyer, int64_t th
                    rc == OVS_ERR || rc == OVS_STALE ? err : detail);
         }
         ovs_faults_point(c->sh->faults, c->index, OVS_OP_CHECK);
-        if (rc == OVS_OK)
+        if (!stopped_by_crash(c) && rc == OVS_OK)
             rc = reenter ? nest(c, buyer, think, keys, held)
                          : spend_think(c, buyer, think, keys[0]);
+        if (stopped_by_crash(c))
+            goto crashed;
         if (rc == OVS_OK) {
             t = ovs_now_ns();
             rc = ovs_shop_act(c->shop, sc->workload, r, buyer, &fence, err, sizeof(err));
@@ -343,6 +366,8 @@ static int locked_request(client *c, const ovs_request *r, int buyer, int64_t th
             }
             acted = rc == OVS_OK;
             ovs_faults_point(c->sh->faults, c->index, OVS_OP_ACT);
+            if (stopped_by_crash(c))
+                goto crashed;
         }
         /* The section ends when the harness is about to release: under a sound lock the
          * next holder's section cannot begin before this instant. */
@@ -370,6 +395,17 @@ static int locked_request(client *c, const ovs_request *r, int buyer, int64_t th
     if (held > 0)
         ovs_faults_point(c->sh->faults, c->index, OVS_OP_RELEASE);
     return rc;
+
+crashed:
+    /* The section ends at the crash: the client's code ran no further. Its locks are not
+     * released; what frees them now is theirs to say (a TTL, a session that died). */
+    for (int k = 0; k < held; k++) {
+        /* An acquire still in flight at the crash held from its answer on: no section. */
+        int64_t end = ovs_crashed(c->crash);
+        record(c, buyer, OVS_OP_CRITICAL, keys[k], held_at[k],
+               end > held_at[k] ? end : held_at[k], OVS_OUT_OK, "client crashed");
+    }
+    return OVS_ERR_IO;
 }
 
 /* The truth in SQL that an answer is judged by, on the client's own shop connection (no
@@ -432,6 +468,7 @@ static void serve(client *c, const ovs_request *r, int buyer, int64_t think, int
     int64_t t = ovs_now_ns();
 
     c->buyer = buyer;
+    c->cut = 0;
     int64_t shown = 1;
     int left = 0;
     /* A refusal's reason is read from errstr below: none left over from the last call. */
@@ -449,9 +486,13 @@ static void serve(client *c, const ovs_request *r, int buyer, int64_t think, int
          * fault lands first), and `check`, `act` and `release` the instant its answer came
          * back - a script that checks and acts at once has no instant between them. */
         ovs_faults_point(c->sh->faults, c->index, OVS_OP_ACQUIRE);
-        rc = c->s->m->xExecute(c->s, r, buyer, think);
+        /* A crash before the request went out stops it there; one while it ran leaves
+         * it to the strategy, which stops as the client would (env.crash), and the
+         * request's outcome unknown. */
+        rc = stopped_by_crash(c) ? OVS_ERR_IO : c->s->m->xExecute(c->s, r, buyer, think);
         if (c->s->attempts > 1)
             c->retries += c->s->attempts - 1;
+        (void)stopped_by_crash(c);
         ovs_faults_point(c->sh->faults, c->index, OVS_OP_CHECK);
         ovs_faults_point(c->sh->faults, c->index, OVS_OP_ACT);
         ovs_faults_point(c->sh->faults, c->index, OVS_OP_RELEASE);
@@ -460,6 +501,20 @@ static void serve(client *c, const ovs_request *r, int buyer, int64_t think, int
     }
     int64_t end = ovs_now_ns();
 
+    if (c->cut) {
+        /* Nobody was told anything: neither a sale nor a no, and no lost order of the
+         * harness's making either. Not among the unknown outcomes that the stock checks
+         * forgive either: what the crashed client left behind (a hold, a lock) is the
+         * shop's to give back, and a unit it never gets back is a leak. */
+        c->crashed++;
+        c->requests++;
+        if (c->recording)
+            record(c, buyer, OVS_OP_REQUEST, keys[0], t, end, OVS_OUT_UNKNOWN,
+                   "client crashed");
+        else
+            note_latency(c, end - t);
+        return;
+    }
     switch (rc) {
     case OVS_OK: c->succeeded++; what = sc->workload == OVS_INVENTORY ? "sold" : "booked"; break;
     case OVS_REFUSED:
@@ -604,7 +659,8 @@ static void client_work(client *c)
     } else {
         const ovs_client_spec *cs = &sc->clients[c->index];
         ovs_sleep_until(sh->t0 + cs->start_ns);
-        if (!(stopping(spec)))
+        /* A client that crashed before its start never asks. */
+        if (!stopping(spec) && ovs_crashed(c->crash) == 0)
             serve(c, &cs->req, c->index, cs->think_ns, cs->reenter);
     }
 }
@@ -767,6 +823,8 @@ int ovs_run(const ovs_run_spec *spec, ovs_run_result *res)
         c->env.read_from = spec->read_from;
         atomic_init(&c->frozen, 0);
         c->env.frozen = &c->frozen;
+        c->crash = ovs_faults_crash(sh.faults, i);
+        c->env.crash = c->crash;
         c->pause_process = !sc->has_crowd && sc->clients[i].pause_process;
         /* Distinct, reproducible streams per client. */
         c->env.seed = sc->seed * UINT64_C(0x9e3779b97f4a7c15) + (uint64_t)i + 1;
@@ -851,6 +909,7 @@ collect:;
         res->errors += c->errors;
         res->acquire_fail += c->acquire_fail;
         res->retries += c->retries;
+        res->crashed += c->crashed;
         if (lat != NULL && c->recording)
             nlat = request_latencies(&c->trace, lat, nlat);
         else if (lat != NULL)

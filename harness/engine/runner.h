@@ -82,6 +82,10 @@ typedef struct ovs_run_result {
     int64_t errors;           /* certainly failed on an error, not on the shop's answer */
     int64_t acquire_fail;     /* requests whose lock was not acquired after retries */
     int64_t retries;          /* attempts beyond the first, summed */
+    int64_t crashed;          /* requests cut short by their client's crash (a crash fault):
+                                 recorded with outcome unknown, and counted here rather
+                                 than in unknown, whose tolerance the stock checks grant
+                                 to answers lost on the wire */
     int64_t writeback_failed; /* queued orders that did not reach SQL */
     double throughput;        /* requests per second over duration_ns */
     ovs_latency latency;      /* over every request: its request event, or in a run

@@ -276,6 +276,7 @@ int ovs_topology_fault(void *ctx, const ovs_fault *f, int followup, char *what,
         return 0;
     case OVS_FAULT_CUT:
     case OVS_FAULT_HEAL:
+    case OVS_FAULT_CRASH: /* done to a client by the scheduler (engine/faults.c) */
         break;
     }
     ovs_seterr(err, errlen, "action does not apply to a node");

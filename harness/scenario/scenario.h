@@ -65,6 +65,7 @@ enum ovs_fault_action {
     OVS_FAULT_CUT,          /* a link discards what is sent (heals after `duration` if given) */
     OVS_FAULT_HEAL,         /* a cut link carries traffic again */
     OVS_FAULT_SNAPSHOT,     /* SAVE on the target: the RDB a later restart loads */
+    OVS_FAULT_CRASH,        /* a client dies for good: no further step, its adapter SIGKILLed */
 };
 
 /* What a fault acts on ([fault] target). */
@@ -72,6 +73,7 @@ enum ovs_target_kind {
     OVS_TARGET_NODE,    /* `node:N`: master N (0-based) */
     OVS_TARGET_REPLICA, /* `replica:N`: replica N of master 0 */
     OVS_TARGET_LINK,    /* `link:CLIENT:node:N`: that client's connection to master N */
+    OVS_TARGET_CLIENT,  /* `client:NAME`: a timeline client (target_client) */
 };
 
 /* How Redis stock is rebuilt when a restart leaves it empty ([fault] recovery). */
@@ -89,8 +91,10 @@ typedef struct ovs_fault {
     int after_step;               /* enum ovs_op of STEP (acquire, check, act, release), or -1 */
     enum ovs_fault_action action; /* `action` */
     enum ovs_target_kind target;  /* `target` */
-    int target_node;              /* N of node:N, replica:N, or the node of a link */
-    int target_client;            /* the CLIENT of link:CLIENT:node:N, else -1 */
+    int target_node;              /* N of node:N, replica:N, or the node of a link; 0 for
+                                     a client */
+    int target_client;            /* the CLIENT of link:CLIENT:node:N or client:NAME, else
+                                     -1 */
     int64_t duration_ns;          /* `duration`: 0 = none */
     enum ovs_recovery recovery;   /* `recovery`, for restarts */
     int line;                     /* section header line, for messages */

@@ -28,8 +28,10 @@ static const struct {
     { "pause", OVS_FAULT_PAUSE },     { "resume", OVS_FAULT_RESUME },
     { "promote", OVS_FAULT_PROMOTE }, { "cut", OVS_FAULT_CUT },
     { "heal", OVS_FAULT_HEAL },       { "snapshot", OVS_FAULT_SNAPSHOT },
+    { "crash", OVS_FAULT_CRASH },
 };
-#define ACTION_NAMES "kill, restart, kill-restart, pause, resume, promote, cut, heal or snapshot"
+#define ACTION_NAMES                                                                         \
+    "kill, restart, kill-restart, pause, resume, promote, cut, heal, snapshot or crash"
 
 static const struct {
     const char *name;
@@ -120,7 +122,9 @@ static int check_node(const ovs_scenario *sc, int n, const char *text, char *err
     return 0;
 }
 
-/* node:N | replica:N | link:CLIENT:node:N */
+#define TARGET_FORMS "node:N, replica:N, link:CLIENT:node:N or client:NAME"
+
+/* node:N | replica:N | link:CLIENT:node:N | client:NAME */
 static int parse_target(const ovs_scenario *sc, const char *text, ovs_fault *f, char *err,
                         size_t errlen)
 {
@@ -154,6 +158,14 @@ static int parse_target(const ovs_scenario *sc, const char *text, ovs_fault *f, 
         f->target_node = n;
         return 0;
     }
+    if (strncmp(text, "client:", 7) == 0) {
+        if (text[7] == '\0')
+            goto malformed;
+        if ((f->target_client = find_client(sc, "target", text + 7, err, errlen)) < 0)
+            return -1;
+        f->target = OVS_TARGET_CLIENT;
+        return 0;
+    }
     if (strncmp(text, "link:", 5) != 0 || strlen(text) >= sizeof(buf))
         goto malformed;
     snprintf(buf, sizeof(buf), "%s", text + 5);
@@ -171,8 +183,8 @@ static int parse_target(const ovs_scenario *sc, const char *text, ovs_fault *f, 
 
 malformed:
     ovs_seterr(err, errlen,
-               "target: '%.60s' is not node:N, replica:N or link:CLIENT:node:N (like node:0 "
-               "or link:alice:node:1)",
+               "target: '%.60s' is not " TARGET_FORMS " (like node:0, link:alice:node:1 or "
+               "client:alice)",
                text);
     return -1;
 }
@@ -226,6 +238,8 @@ static int parse_duration(const char *key, const char *text, int64_t *ns, char *
 static const char *target_mismatch(enum ovs_fault_action a, enum ovs_target_kind t)
 {
     switch (a) {
+    case OVS_FAULT_CRASH:
+        return t == OVS_TARGET_CLIENT ? NULL : "a client (client:NAME)";
     case OVS_FAULT_PROMOTE:
         return t == OVS_TARGET_REPLICA ? NULL : "a replica (replica:N)";
     case OVS_FAULT_CUT:
@@ -239,7 +253,9 @@ static const char *target_mismatch(enum ovs_fault_action a, enum ovs_target_kind
     case OVS_FAULT_SNAPSHOT:
         break;
     }
-    return t == OVS_TARGET_LINK ? "a node or a replica (node:N or replica:N)" : NULL;
+    return t == OVS_TARGET_LINK || t == OVS_TARGET_CLIENT
+               ? "a node or a replica (node:N or replica:N)"
+               : NULL;
 }
 
 /* Each value on its own first, then the keys a fault cannot do without, then how the keys
@@ -311,8 +327,7 @@ int ovs_fault_parse(const ovs_scenario *sc, const char *name, const ovs_fault_te
         return -1;
     }
     if (t->target == NULL) {
-        ovs_seterr(err, errlen,
-                   "[fault %s] has no target (node:N, replica:N or link:CLIENT:node:N)", name);
+        ovs_seterr(err, errlen, "[fault %s] has no target (" TARGET_FORMS ")", name);
         return -1;
     }
     if (t->at == NULL && t->after == NULL) {
@@ -327,6 +342,13 @@ int ovs_fault_parse(const ovs_scenario *sc, const char *name, const ovs_fault_te
         *key = "target";
         ovs_seterr(err, errlen, "target: action = %s acts on %s, not '%.60s'",
                    action_name(f->action), bad, t->target);
+        return -1;
+    }
+    if (t->duration && f->action == OVS_FAULT_CRASH) {
+        *key = "duration";
+        ovs_seterr(err, errlen,
+                   "duration: a crash is for good (the client never comes back); leave "
+                   "duration out");
         return -1;
     }
     if (t->duration && f->action != OVS_FAULT_KILL_RESTART && f->action != OVS_FAULT_PAUSE &&
