@@ -1353,6 +1353,10 @@ static void test_na_when_stock_node_killed(void **state)
              "action = promote\ntarget = replica:0\n", (int)(fault - stock_node_killed),
              stock_node_killed, fault);
     assert_int_equal(na_in(text, "lua-decr", NULL, why, sizeof(why)), 0);
+    /* So is one Sentinel promotes. */
+    snprintf(text, sizeof(text), "%.*sreplicas = 1\nsentinels = 3\n%s",
+             (int)(fault - stock_node_killed), stock_node_killed, fault);
+    assert_int_equal(na_in(text, "lua-decr", NULL, why, sizeof(why)), 0);
     /* Another node killed for good is the Redlock's loss, not the stock's. */
     snprintf(text, sizeof(text), "%.*s1\n", (int)strlen(stock_node_killed) - 2,
              stock_node_killed);

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/endpoint.h" /* OVS_MAX_SENTINELS */
 #include "core/request.h"
 
 /* Limits the parser enforces, so that nothing downstream sizes an array from a user's file
@@ -108,7 +109,8 @@ typedef struct ovs_redis_spec {
                                 through its own proxy, so faults can cut one client's link;
                                 `direct` (0, default). Implied by any link: target */
     int sentinels;           /* `sentinels`: redis-sentinel processes watching master 0
-                                (1..OVS_MAX_SENTINELS; 0, default: none). Clients then
+                                (1..OVS_MAX_SENTINELS, core/endpoint.h; 0, default:
+                                none). Clients then
                                 find master 0 through them, and they, not the harness,
                                 promote a replica when it dies */
     int64_t sentinel_down_after_ns; /* `sentinel_down_after`: down-after-milliseconds
@@ -117,9 +119,6 @@ typedef struct ovs_redis_spec {
                                 (default OVS_SENTINEL_FAILOVER_TIMEOUT_NS) */
 } ovs_redis_spec;
 
-/* Sentinels one run can start, at most: a quorum of 3 out of 5 is as far as production
- * deployments go. */
-#define OVS_MAX_SENTINELS 5
 /* Half a second without a reply before a Sentinel thinks master 0 is down: short, so a
  * failover happens inside a run of a few seconds, and still ten times the longest
  * round trip a loaded loopback showed. */
