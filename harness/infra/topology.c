@@ -118,12 +118,16 @@ int ovs_topology_start(const ovs_scenario *sc, int nodes, const char *redis_serv
          * replication stream flows "down" and that is the direction that lags. */
         if (ovs_proxy_start(ovs_fleet_node(t->fleet, 0), &t->repl[r], err, errlen) != 0)
             goto fail;
-        if (sc->redis.lag_ns > 0)
-            ovs_proxy_set_latency(t->repl[r], OVS_PROXY_DOWN, sc->redis.lag_ns,
-                                  sc->redis.jitter_ns, sc->seed + (uint64_t)r);
         if (ovs_fleet_add_replica(t->fleet, ovs_proxy_endpoint(t->repl[r]), &t->replica[r],
                                   err, errlen) != 0)
             goto fail;
+        /* The lag is the steady stream's, set once the replica has synced: the handshake
+         * is half a dozen round trips, each of which would wait out a lag of seconds and
+         * the sync's bound with it. The proxy never reorders, so nothing sent before this
+         * overtakes what follows. */
+        if (sc->redis.lag_ns > 0)
+            ovs_proxy_set_latency(t->repl[r], OVS_PROXY_DOWN, sc->redis.lag_ns,
+                                  sc->redis.jitter_ns, sc->seed + (uint64_t)r);
         t->nreplicas++;
     }
     memcpy(t->masters, ovs_fleet_endpoints(t->fleet), (size_t)nodes * sizeof(t->masters[0]));
