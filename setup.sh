@@ -30,9 +30,14 @@ cd "$(dirname "$0")"
 # libjansson-dev parses and prints the JSON lines adapters speak (locks/adapter.c);
 # python3 runs the python-setnx adapter and its test fixtures (and the build's layer
 # check).
+#
+# redis-sentinel is Debian's Sentinel (a redis-server run in sentinel mode): scenarios with
+# [redis] sentinels = N start N of them to watch master 0 and promote a replica the way a
+# production deployment does (harness/infra/sentinel.c). Its system-wide service on 26379
+# is kept from starting like the servers' below.
 packages=(meson ninja-build gcc pkg-config libhiredis-dev libsqlite3-dev libcmocka-dev
-          libinih-dev libjansson-dev redis-server sqlite3 python3 libxml2-utils clang
-          libclang-rt-14-dev
+          libinih-dev libjansson-dev redis-server redis-sentinel sqlite3 python3
+          libxml2-utils clang libclang-rt-14-dev
           postgresql postgresql-client libpq-dev mariadb-server mariadb-client libmariadb-dev
           prometheus)
 # Node runs the node-redlock adapter (locks/adapters/node-redlock/): Debian 12's nodejs 18

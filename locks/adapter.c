@@ -408,6 +408,14 @@ static int adapter_open(ovs_strategy *s, const ovs_env *env)
     if (env->n_redis < nodes)
         return ovs_strategy_fail(s, OVS_ERR, "%s needs %d Redis servers; the run has %d",
                                  s->m->name, nodes, env->n_redis);
+    /* The protocol gives an adapter addresses, not Sentinels: after a failover it would
+     * keep dialling the dead master, and its requests failing there would look like a
+     * lock that held. Refused, so the run is an error, never a verdict. */
+    for (int i = 0; i < nodes; i++)
+        if (env->redis[i].sentinels != NULL)
+            return ovs_strategy_fail(s, OVS_ERR, "an adapter cannot follow Sentinel (it is "
+                                     "given addresses only): run it without [redis] "
+                                     "sentinels");
     if (env->files_dir == NULL)
         return ovs_strategy_fail(s, OVS_ERR, "%s: no directory for the adapter's stderr "
                                  "(env.files_dir)", s->m->name);

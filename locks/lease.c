@@ -115,6 +115,37 @@ static int release(ovs_lease *l, const char *lock_key, const char *token)
     return rc;
 }
 
+/* WAIT until conf.wait_replicas replicas have everything this connection wrote, the
+ * lock just taken included: the mitigation Redis's documentation offers for a failover
+ * to a replica that never heard of a write. A lock fewer replicas acknowledge within the
+ * timeout (or whose WAIT got no answer) is given back, so it is never used unreplicated:
+ * OVS_OK when enough did, else OVS_BUSY with why. WAIT makes no write durable (a replica
+ * that acknowledged may still not be the one promoted), so scenarios measure it. */
+static int replicated(ovs_lease *l, const char *lk, const char *token, char *why,
+                      size_t len)
+{
+    const ovs_lease_conf *c = &l->conf;
+    redisReply *reply;
+    long long want = (long long)c->wait_replicas, got = -1;
+    int rc = ovs_redis_cmd(&l->redis, &reply, "WAIT %lld %lld", want,
+                           (long long)(c->wait_timeout_ms + 0.5));
+
+    if (rc == OVS_OK) {
+        if (reply->type == REDIS_REPLY_INTEGER)
+            got = reply->integer;
+        freeReplyObject(reply);
+    }
+    if (got >= want)
+        return OVS_OK;
+    if (got >= 0)
+        ovs_seterr(why, len, "%s: WAIT: %lld of %lld replicas acknowledged within %.0f ms; "
+                   "given back", lk, got, want, c->wait_timeout_ms);
+    else
+        ovs_seterr(why, len, "%s: WAIT: %.90s; given back", lk, l->redis.errstr);
+    release(l, lk, token);
+    return OVS_BUSY;
+}
+
 int ovs_lease_lock(ovs_lease *l, ovs_strategy *s, const char *key)
 {
     const ovs_lease_conf *c = &l->conf;
@@ -122,6 +153,7 @@ int ovs_lease_lock(ovs_lease *l, ovs_strategy *s, const char *key)
     char lk[OVS_REDIS_LOCK_KEY_MAX], fk[OVS_REDIS_LOCK_KEY_MAX];
     char token[OVS_REDIS_TOKEN_MAX], ttl[24];
     char lost[sizeof(s->errstr)] = ""; /* why the last attempt's outcome is unknown */
+    char unreplicated[sizeof(s->errstr)] = ""; /* why the last lock taken was given back */
     const char *kv[4] = { lk, token, ttl, NULL };
     int nkeys = 1;
     int unknown = 0;                   /* some attempt's outcome was unknown */
@@ -170,6 +202,10 @@ int ovs_lease_lock(ovs_lease *l, ovs_strategy *s, const char *key)
                                      unknown ? "; an earlier attempt is unknown" : "");
         if (got == 0)
             continue;
+        if (c->wait_replicas > 0 && replicated(l, lk, token, unreplicated,
+                                               sizeof(unreplicated)) != OVS_OK)
+            continue;
+        unreplicated[0] = '\0';
         if (ovs_redis_locks_add(&l->locks, key, token, l->fenced ? got : -1) != 0) {
             release(l, lk, token);
             return ovs_strategy_fail(s, OVS_ERR, "out of memory for held locks");
@@ -183,6 +219,8 @@ int ovs_lease_lock(ovs_lease *l, ovs_strategy *s, const char *key)
         release(l, lk, token);
         return ovs_strategy_fail(s, OVS_ERR_IO, "%s", lost);
     }
+    if (unreplicated[0] != '\0')
+        return ovs_strategy_fail(s, OVS_BUSY, "%s", unreplicated);
     return ovs_strategy_fail(s, OVS_BUSY, "%s held by another client after %u attempts", lk,
                              s->attempts);
 }

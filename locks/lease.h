@@ -53,6 +53,11 @@ typedef struct ovs_lease_conf {
                                   when it holds the lock for that token; NULL: the built-in */
     const char *release_src;   /* KEYS[1], ARGV[1] token: 1 released, 0 not ours; NULL: the
                                   built-in compare-and-delete */
+    double wait_replicas;      /* after each acquire, WAIT for this many replicas to have
+                                  the lock; an acquire fewer acknowledge is given back and
+                                  counts as not taken. 0: no WAIT */
+    double wait_timeout_ms;    /* longest that WAIT blocks (>= 1 when wait_replicas > 0);
+                                  command_timeout_ms must leave room for it */
 } ovs_lease_conf;
 
 typedef struct ovs_lease {

@@ -57,6 +57,7 @@ typedef struct luas_def {
     ovs_strategy_def def;  /* a copy: m.params points into it */
     char *acquire, *release, *unit, *nights; /* script texts, NULL when not used */
     int i_ttl, i_retry_count, i_retry_delay, i_retry_jitter, i_command_timeout; /* -1: none */
+    int i_wait_replicas, i_wait_timeout; /* -1: none; setnx's WAIT after each acquire */
     /* Hashes SCRIPT LOAD gave in xPrepare, copied by every instance it opens so that the
      * first call is an EVALSHA. Written before any client thread starts. */
     char unit_sha[41], nights_sha[41];
@@ -104,7 +105,12 @@ static int luas_lock_open(ovs_strategy *s, const ovs_env *env)
         .command_timeout_ms = param_or(env, d->i_command_timeout, LUAS_DEFAULT_COMMAND_MS),
         .acquire_src = d->acquire,
         .release_src = d->release,
+        .wait_replicas = param_or(env, d->i_wait_replicas, 0),
+        .wait_timeout_ms = param_or(env, d->i_wait_timeout, 1),
     };
+    /* As setnx: the WAIT's reply may take its whole timeout on top of the usual bound. */
+    if (conf.wait_replicas > 0)
+        conf.command_timeout_ms += conf.wait_timeout_ms;
     return ovs_lease_open_conf(&((luas *)s)->lease, s, env, &conf);
 }
 
@@ -273,6 +279,8 @@ int ovs_lua_define(const ovs_strategy_def *def, const ovs_strategy_methods **out
     d->i_retry_delay = param_index(def, "retry_delay");
     d->i_retry_jitter = param_index(def, "retry_jitter");
     d->i_command_timeout = param_index(def, "command_timeout");
+    d->i_wait_replicas = param_index(def, "wait_replicas");
+    d->i_wait_timeout = param_index(def, "wait_timeout");
     if (lock && d->i_ttl < 0) {
         ovs_seterr(err, errlen, "%s: a Lua lock needs a [param ttl] (its scripts' ARGV[2])",
                    def->path);

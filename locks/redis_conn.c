@@ -108,6 +108,16 @@ int ovs_redis_connect(ovs_redis *r)
     us = time_left_us(r, r->connect_tv);
     if (us == 0)
         return set_err(r, OVS_ERR_IO, "connect: no time left before the deadline");
+    /* A master behind Sentinels is wherever they say now, asked at every connect, which
+     * is every reconnect after an error too: that is how a client follows a failover. */
+    if (r->ep.sentinels != NULL) {
+        ovs_endpoint now;
+        char why[sizeof(r->errstr)];
+        int ms = us < 1000 ? 1 : (int)(us / 1000);
+        if (ovs_sentinel_master(r->ep.sentinels, ms, &now, why, sizeof(why)) != 0)
+            return set_err(r, OVS_ERR_IO, "connect: %s", why);
+        r->ep = now;
+    }
     c = redisConnectWithTimeout(r->ep.host, r->ep.port, us_to_tv(us));
     if (c == NULL)
         return set_err(r, OVS_ERR_IO, "connect: out of memory");

@@ -27,7 +27,8 @@
 /* One server and the connection to it, reconnected lazily. */
 typedef struct ovs_redis {
     redisContext *c;            /* NULL until connected, and again after any I/O error */
-    ovs_endpoint ep;            /* where to (re)connect */
+    ovs_endpoint ep;            /* where to (re)connect; with ep.sentinels, where the
+                                   last connect found the master */
     struct timeval connect_tv;  /* bound on the TCP connect */
     struct timeval command_tv;  /* bound on each write and each read of a command */
     int64_t deadline;           /* monotonic ns by which every connect and read must end

@@ -10,8 +10,16 @@
 #include "locks/lease.h"
 #include "locks/strategy.h"
 
+enum { P_WAIT_REPLICAS = OVS_LEASE_N_PARAMS, P_WAIT_TIMEOUT };
+
 static const ovs_param_spec setnx_params[] = {
     OVS_LEASE_PARAM_SPECS(5000, "lease of the lock (PX of the SET)"),
+    [P_WAIT_REPLICAS] = { "wait_replicas", 0, "count", NULL, 0, 16,
+                          "after each acquire, WAIT for this many replicas; a lock fewer "
+                          "acknowledge is given back (0: no WAIT)" },
+    /* WAIT 0 would block forever: the minimum is 1 ms. */
+    [P_WAIT_TIMEOUT] = { "wait_timeout", 100, "ms", NULL, 1, 600000,
+                         "longest the WAIT blocks" },
 };
 
 typedef struct setnx {
@@ -21,7 +29,23 @@ typedef struct setnx {
 
 static int setnx_open(ovs_strategy *s, const ovs_env *env)
 {
-    return ovs_lease_open(&((setnx *)s)->lease, s, env, 0);
+    const double *v = env->param->v;
+    ovs_lease_conf conf;
+
+    if (v[P_WAIT_REPLICAS] < 1)
+        return ovs_lease_open(&((setnx *)s)->lease, s, env, 0);
+    /* The WAIT is one more command on the lock's connection; its reply may take up to
+     * the whole wait_timeout on top of the usual bound. */
+    conf = (ovs_lease_conf){
+        .ttl_ms = v[OVS_LEASE_TTL],
+        .retry_count = v[OVS_LEASE_RETRY_COUNT],
+        .retry_delay_ms = v[OVS_LEASE_RETRY_DELAY],
+        .retry_jitter_ms = v[OVS_LEASE_RETRY_JITTER],
+        .command_timeout_ms = v[OVS_LEASE_COMMAND_TIMEOUT] + v[P_WAIT_TIMEOUT],
+        .wait_replicas = v[P_WAIT_REPLICAS],
+        .wait_timeout_ms = v[P_WAIT_TIMEOUT],
+    };
+    return ovs_lease_open_conf(&((setnx *)s)->lease, s, env, &conf);
 }
 
 static int setnx_lock(ovs_strategy *s, const char *key)

@@ -1258,6 +1258,7 @@ static void contract_close_after_failure(void **state)
     for (int i = 0; i < m->n_params; i++)
         if (strcmp(m->params[i].name, "retry_count") == 0)
             ovs_params_set(m, &p, "retry_count", "0", err, sizeof(err));
+    memset(dead, 0, sizeof(dead)); /* plain servers: no Sentinels in front of them */
     for (int i = 0; i < OVS_FLEET_MAX; i++) {
         snprintf(dead[i].host, sizeof(dead[i].host), "127.0.0.1");
         dead[i].port = 1; /* nothing listens on port 1 */

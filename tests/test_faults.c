@@ -317,7 +317,7 @@ static void test_bad_args(void **state)
 {
     fixture *fx = *state;
     ovs_fleet_opts o = { .nodes = 1, .redis_server = NULL, .persistence = 7 };
-    ovs_endpoint ep = { "127.0.0.1", 1 };
+    ovs_endpoint ep = { .host = "127.0.0.1", .port = 1 };
     char err[256] = "";
     int idx = 5;
 

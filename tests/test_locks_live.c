@@ -1291,6 +1291,34 @@ static void test_watchdog_threads(void **state)
                   "watchdog:threads", 2, 200 * OVS_NS_PER_MS);
 }
 
+/* setnx with wait_replicas: a lock no replica acknowledges (this fleet has none) is given
+ * back after the WAIT's timeout, never used; without the parameter nothing waits. */
+static void test_setnx_wait_gives_back(void **state)
+{
+    fixture *f = *state;
+    const ovs_strategy_methods *m = &ovs_strategy_setnx;
+    ovs_strategy *waiting, *plain;
+    int64_t t0;
+
+    OVS_REQUIRE_REDIS();
+    waiting = open_inst(f, m, "wait_replicas=1,wait_timeout=80ms,retry_count=1,"
+                              "retry_delay=0,retry_jitter=0", 0);
+    plain = open_inst(f, m, "retry_count=0", 1);
+
+    t0 = ovs_now_ns();
+    assert_int_equal(m->xLock(waiting, "wait:1"), OVS_BUSY);
+    assert_true(ms_since(t0) >= 160); /* both attempts waited out the timeout */
+    assert_int_equal(waiting->attempts, 2);
+    assert_non_null(strstr(waiting->errstr, "0 of 1 replicas acknowledged"));
+    assert_non_null(strstr(waiting->errstr, "given back"));
+    /* Given back: another client takes it at once, and the waiting one never held it. */
+    t0 = ovs_now_ns();
+    assert_int_equal(m->xLock(plain, "wait:1"), OVS_OK);
+    assert_true(ms_since(t0) < 80);
+    assert_int_equal(m->xUnlock(waiting, "wait:1"), OVS_BUSY);
+    assert_int_equal(m->xUnlock(plain, "wait:1"), OVS_OK);
+}
+
 int main(int argc, char **argv)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -1337,6 +1365,7 @@ int main(int argc, char **argv)
         T(test_watchdog_crashed),
         T(test_watchdog_close_is_prompt),
         T(test_watchdog_threads),
+        T(test_setnx_wait_gives_back),
     };
 #undef T
 

@@ -841,6 +841,29 @@ static const bad_case bad_cases[] = {
       "recovery: not for action = pause (only restart and kill-restart take one)" },
     { BOOK ALICE "[fault f]\nat = 0\naction = restart\ntarget = node:0\nrecovery = reconcile\n",
       10, "recovery: 'reconcile' is only for inventory scenarios" },
+    /* [redis] sentinels */
+    { TL "[redis]\nsentinels = 3\n", 8, "sentinels: needs replicas >= 1" },
+    { TL "[redis]\nreplicas = 1\nsentinels = 6\n", 9,
+      "sentinels: '6' is not a whole number from 1 to 5" },
+    { TL "[redis]\nreplicas = 1\nsentinels = 0\n", 9,
+      "sentinels: '0' is not a whole number from 1 to 5" },
+    { TL "[redis]\nreplicas = 1\nsentinel_down_after = 1s\n", 9,
+      "sentinel_down_after: needs sentinels >= 1" },
+    { TL "[redis]\nreplicas = 1\nsentinel_failover_timeout = 1s\n", 9,
+      "sentinel_failover_timeout: needs sentinels >= 1" },
+    { TL "[redis]\nreplicas = 1\nsentinels = 3\nsentinel_down_after = 500us\n", 10,
+      "sentinel_down_after: '500us' is not a whole number of milliseconds from 1ms" },
+    { TL "[redis]\nreplicas = 1\nsentinels = 3\nsentinel_failover_timeout = soon\n", 10,
+      "sentinel_failover_timeout: 'soon' is not a duration" },
+    { TL "[redis]\nreplicas = 1\nlinks = proxied\nsentinels = 1\n", 10,
+      "sentinels: clients find master 0 through Sentinel, not through the per-client "
+      "proxies of links = proxied (line 9)" },
+    { TL "[redis]\nreplicas = 1\nsentinels = 3\n[fault f]\nat = 1s\naction = promote\n"
+         "target = replica:0\n",
+      12, "action: [redis] has sentinels, which promote a replica themselves" },
+    { TL "[redis]\nreplicas = 1\nsentinels = 3\n[fault f]\nat = 1s\naction = cut\n"
+         "target = link:alice:node:0\n",
+      13, "target: [redis] has sentinels" },
 };
 
 static void test_bad_files(void **state)
@@ -1384,6 +1407,10 @@ static void test_na_when_stock_node_killed(void **state)
              "action = promote\ntarget = replica:0\n", (int)(fault - stock_node_killed),
              stock_node_killed, fault);
     assert_int_equal(na_in(text, "lua-decr", NULL, why, sizeof(why)), 0);
+    /* So is one Sentinel promotes. */
+    snprintf(text, sizeof(text), "%.*sreplicas = 1\nsentinels = 3\n%s",
+             (int)(fault - stock_node_killed), stock_node_killed, fault);
+    assert_int_equal(na_in(text, "lua-decr", NULL, why, sizeof(why)), 0);
     /* Another node killed for good is the Redlock's loss, not the stock's. */
     snprintf(text, sizeof(text), "%.*s1\n", (int)strlen(stock_node_killed) - 2,
              stock_node_killed);
@@ -1421,6 +1448,31 @@ static void test_na_when_params_do_not_fit(void **state)
     assert_non_null(strstr(err, "t.ini:9: reservation: n/a: holds = sql holds units of inventory"));
 }
 
+/* [redis] sentinels and their timings; the defaults when only sentinels is given. */
+static void test_sentinels(void **state)
+{
+    ovs_scenario sc;
+
+    (void)state;
+    parse_ok(TL "[redis]\nreplicas = 1\nlag = 200ms\nsentinels = 3\n"
+                "sentinel_down_after = 250ms\nsentinel_failover_timeout = 90s\n"
+                "[fault down]\nat = 100ms\naction = kill\ntarget = node:0\n",
+             &sc);
+    assert_int_equal(sc.redis.sentinels, 3);
+    assert_true(sc.redis.sentinel_down_after_ns == 250 * OVS_NS_PER_MS);
+    assert_true(sc.redis.sentinel_failover_timeout_ns == 90 * OVS_NS_PER_S);
+    assert_int_equal(sc.n_faults, 1);
+    ovs_scenario_free(&sc);
+    parse_ok(TL "[redis]\nsentinels = 1\nreplicas = 2\n", &sc);
+    assert_int_equal(sc.redis.sentinels, 1);
+    assert_true(sc.redis.sentinel_down_after_ns == OVS_SENTINEL_DOWN_AFTER_NS);
+    assert_true(sc.redis.sentinel_failover_timeout_ns == OVS_SENTINEL_FAILOVER_TIMEOUT_NS);
+    ovs_scenario_free(&sc);
+    parse_ok(TL "[redis]\nreplicas = 1\n", &sc);
+    assert_int_equal(sc.redis.sentinels, 0);
+    ovs_scenario_free(&sc);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -1445,6 +1497,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_scenario_free),
         cmocka_unit_test(test_na_when_stock_node_killed),
         cmocka_unit_test(test_na_when_params_do_not_fit),
+        cmocka_unit_test(test_sentinels),
     };
 
     /* The shipped scenarios expect strategies defined in strategies/ too, registered the

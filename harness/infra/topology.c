@@ -12,6 +12,7 @@
 #include "infra/fleet.h"
 #include "infra/fleet_faults.h"
 #include "infra/proxy.h"
+#include "infra/sentinel.h"
 #include "core/keys.h"
 #include "core/util.h"
 
@@ -25,6 +26,9 @@ struct ovs_topology {
     int replica[MAX_REPLICAS];         /* fleet index of replica r */
     ovs_proxy *repl[MAX_REPLICAS];     /* the delay proxy feeding replica r */
     int master0;                       /* fleet index now serving as master 0 */
+    ovs_sentinels *sentinels;          /* watching master 0, or NULL */
+    ovs_endpoint masters[OVS_MAX_NODES]; /* as clients get them: the fleet's, master 0
+                                          found through the Sentinels when there are */
     int nclients;                      /* rows of links: one per timeline client, one
                                           shared by a crowd's workers; 0 when direct */
     ovs_proxy **link;                  /* [client * nodes + node] */
@@ -40,6 +44,51 @@ static int wants_links(const ovs_scenario *sc)
         if (sc->faults[i].action == OVS_FAULT_PROMOTE || sc->faults[i].target == OVS_TARGET_LINK)
             return 1;
     return 0;
+}
+
+/* The Sentinels watch master 0 and know its replicas by their own addresses. Their
+ * timings come from the scenario; a scenario made in code (0) gets the parser's defaults. */
+static int start_sentinels(ovs_topology *t, char *err, size_t errlen)
+{
+    const ovs_redis_spec *rs = &t->sc->redis;
+    ovs_endpoint replicas[MAX_REPLICAS];
+    ovs_sentinels_opts so = {
+        .n = rs->sentinels,
+        .dir = ovs_fleet_dir(t->fleet),
+        .master = ovs_fleet_node(t->fleet, 0),
+        .replicas = replicas,
+        .nreplicas = t->nreplicas,
+        .down_after_ns = rs->sentinel_down_after_ns ? rs->sentinel_down_after_ns
+                                                    : OVS_SENTINEL_DOWN_AFTER_NS,
+        .failover_timeout_ns = rs->sentinel_failover_timeout_ns
+                                   ? rs->sentinel_failover_timeout_ns
+                                   : OVS_SENTINEL_FAILOVER_TIMEOUT_NS,
+    };
+
+    for (int r = 0; r < t->nreplicas; r++)
+        replicas[r] = *ovs_fleet_node(t->fleet, t->replica[r]);
+    if (ovs_sentinels_start(&so, &t->sentinels, err, errlen) != 0)
+        return -1;
+    t->masters[0].sentinels = ovs_sentinels_set(t->sentinels);
+    return 0;
+}
+
+/* With Sentinels, master 0 is wherever they say: the harness reads there as its clients
+ * write there. A node they name that is not ours, or no answer at all, leaves the last
+ * one known. */
+static void follow_sentinels(ovs_topology *t)
+{
+    ovs_endpoint now;
+    char err[200];
+
+    if (t->sentinels == NULL ||
+        ovs_sentinel_master(ovs_sentinels_set(t->sentinels), 1000, &now, err, sizeof(err)) != 0)
+        return;
+    for (int i = 0; i < ovs_fleet_total(t->fleet); i++) {
+        const ovs_endpoint *ep = ovs_fleet_node(t->fleet, i);
+        if (ep->port == now.port && strcmp(ep->host, now.host) == 0)
+            t->master0 = i;
+    }
 }
 
 int ovs_topology_start(const ovs_scenario *sc, int nodes, const char *redis_server,
@@ -69,14 +118,21 @@ int ovs_topology_start(const ovs_scenario *sc, int nodes, const char *redis_serv
          * replication stream flows "down" and that is the direction that lags. */
         if (ovs_proxy_start(ovs_fleet_node(t->fleet, 0), &t->repl[r], err, errlen) != 0)
             goto fail;
-        if (sc->redis.lag_ns > 0)
-            ovs_proxy_set_latency(t->repl[r], OVS_PROXY_DOWN, sc->redis.lag_ns,
-                                  sc->redis.jitter_ns, sc->seed + (uint64_t)r);
         if (ovs_fleet_add_replica(t->fleet, ovs_proxy_endpoint(t->repl[r]), &t->replica[r],
                                   err, errlen) != 0)
             goto fail;
+        /* The lag is the steady stream's, set once the replica has synced: the handshake
+         * is half a dozen round trips, each of which would wait out a lag of seconds and
+         * the sync's bound with it. The proxy never reorders, so nothing sent before this
+         * overtakes what follows. */
+        if (sc->redis.lag_ns > 0)
+            ovs_proxy_set_latency(t->repl[r], OVS_PROXY_DOWN, sc->redis.lag_ns,
+                                  sc->redis.jitter_ns, sc->seed + (uint64_t)r);
         t->nreplicas++;
     }
+    memcpy(t->masters, ovs_fleet_endpoints(t->fleet), (size_t)nodes * sizeof(t->masters[0]));
+    if (sc->redis.sentinels > 0 && start_sentinels(t, err, errlen) != 0)
+        goto fail;
 
     /* A crowd's workers share one row of links: a promotion must move them as it moves a
      * timeline client, or every request after it dials the dead master; links per worker
@@ -111,7 +167,7 @@ fail:
 
 const ovs_endpoint *ovs_topology_masters(const ovs_topology *t)
 {
-    return ovs_fleet_endpoints(t->fleet);
+    return t->masters;
 }
 
 int ovs_topology_size(const ovs_topology *t)
@@ -141,8 +197,9 @@ const char *ovs_topology_dir(const ovs_topology *t)
     return ovs_fleet_dir(t->fleet);
 }
 
-const ovs_endpoint *ovs_topology_master0(const ovs_topology *t)
+const ovs_endpoint *ovs_topology_master0(ovs_topology *t)
 {
+    follow_sentinels(t);
     return ovs_fleet_node(t->fleet, t->master0);
 }
 
@@ -286,7 +343,7 @@ int ovs_topology_fault(void *ctx, const ovs_fault *f, int followup, char *what,
 int ovs_topology_redis_stocks(ovs_topology *t, int skus, int64_t *stock,
                               unsigned char *absent, char *err, size_t errlen)
 {
-    const ovs_endpoint *ep = ovs_fleet_node(t->fleet, t->master0);
+    const ovs_endpoint *ep = ovs_topology_master0(t);
     redisContext *c = ovs_topology_connect(ep, err, errlen);
     int rc = 0;
 
@@ -334,7 +391,9 @@ void ovs_topology_stop(ovs_topology *t)
 {
     if (t == NULL)
         return;
-    /* Proxies first: their threads hold connections to the servers. */
+    /* The Sentinels first, so that stopping the servers starts no failover; then the
+     * proxies: their threads hold connections to the servers. */
+    ovs_sentinels_stop(t->sentinels);
     if (t->link)
         for (int i = 0; i < t->nclients * t->nodes; i++)
             ovs_proxy_stop(t->link[i]);

@@ -7,7 +7,10 @@
  *   links     with `links = proxied` (or any link fault, or a promotion), every timeline
  *             client reaches every master through its own proxy: one client can be cut
  *             off from chosen nodes, and a promotion moves every client's master link to
- *             the promoted replica, as a Sentinel-aware client or a virtual IP would */
+ *             the promoted replica, as a Sentinel-aware client or a virtual IP would
+ *   sentinels with `sentinels = N`, real redis-sentinel processes watching master 0
+ *             (infra/sentinel.h); master 0's endpoint then carries them, clients ask
+ *             them where it is at every (re)connect, and they promote a replica */
 #ifndef OVS_TOPOLOGY_H
 #define OVS_TOPOLOGY_H
 
@@ -24,7 +27,8 @@ typedef struct ovs_topology ovs_topology;
  * (the machine cannot run servers) or OVS_ERR, with err. */
 int ovs_topology_start(const ovs_scenario *sc, int nodes, const char *redis_server,
                        ovs_topology **out, char *err, size_t errlen);
-/* Masters as every client sees them by default (direct). */
+/* Masters as every client sees them by default (direct; master 0 through the Sentinels
+ * when there are). */
 const ovs_endpoint *ovs_topology_masters(const ovs_topology *t);
 int ovs_topology_size(const ovs_topology *t);
 /* Per timeline client, its own view of the masters (its link proxies), or NULL when
@@ -61,9 +65,10 @@ int ovs_topology_redis_stocks(ovs_topology *t, int skus, int64_t *stock,
  * strategy), connect and every command bounded at a second. NULL with err on failure;
  * free with redisFree. */
 redisContext *ovs_topology_connect(const ovs_endpoint *ep, char *err, size_t errlen);
-/* The node now serving as master 0 (after a promotion, the promoted replica): where the
- * harness reads what a strategy left in Redis. */
-const ovs_endpoint *ovs_topology_master0(const ovs_topology *t);
+/* The node now serving as master 0 (after a promotion, the promoted replica; with
+ * Sentinels, the node they name now, asked on every call): where the harness reads what a
+ * strategy left in Redis. */
+const ovs_endpoint *ovs_topology_master0(ovs_topology *t);
 /* Stop every proxy and server. Accepts NULL. */
 void ovs_topology_stop(ovs_topology *t);
 

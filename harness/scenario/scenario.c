@@ -47,6 +47,17 @@ static int get_duration(parser *p, const entry *e, int64_t *ns)
     return 0;
 }
 
+/* A Sentinel timing: a duration Sentinel can take, whole milliseconds from 1 ms. */
+static int get_sentinel_ms(parser *p, const entry *e, int64_t *ns)
+{
+    if (get_duration(p, e, ns) != 0)
+        return -1;
+    if (*ns < OVS_NS_PER_MS || *ns % OVS_NS_PER_MS != 0)
+        return ovs_scn_fail(p, e->line, "%s: '%.80s' is not a whole number of milliseconds "
+                    "from 1ms (Sentinel counts in milliseconds)", e->key, e->value);
+    return 0;
+}
+
 static int get_int(parser *p, const entry *e, long long min, long long max, int *out)
 {
     long long v;
@@ -324,7 +335,12 @@ static int do_redis(parser *p, const section *s, ovs_scenario *sc)
     ovs_redis_spec *r = &sc->redis;
     const entry *lag = find_entry(s, "lag"), *jitter = find_entry(s, "jitter");
     const entry *read_from = find_entry(s, "read_from"), *link = find_entry(s, "links");
+    const entry *sentinels = find_entry(s, "sentinels");
+    const entry *down_after = find_entry(s, "sentinel_down_after");
+    const entry *failover_timeout = find_entry(s, "sentinel_failover_timeout");
 
+    r->sentinel_down_after_ns = OVS_SENTINEL_DOWN_AFTER_NS;
+    r->sentinel_failover_timeout_ns = OVS_SENTINEL_FAILOVER_TIMEOUT_NS;
     for (int i = 0; i < s->n; i++) {
         const entry *e = &s->e[i];
         const char *k = e->key;
@@ -345,6 +361,12 @@ static int do_redis(parser *p, const section *s, ovs_scenario *sc)
             rc = get_choice(p, e, read_froms, &r->read_from_replica);
         } else if (strcmp(k, "links") == 0) {
             rc = get_choice(p, e, links, &r->proxied_links);
+        } else if (strcmp(k, "sentinels") == 0) {
+            rc = get_int(p, e, 1, OVS_MAX_SENTINELS, &r->sentinels);
+        } else if (strcmp(k, "sentinel_down_after") == 0) {
+            rc = get_sentinel_ms(p, e, &r->sentinel_down_after_ns);
+        } else if (strcmp(k, "sentinel_failover_timeout") == 0) {
+            rc = get_sentinel_ms(p, e, &r->sentinel_failover_timeout_ns);
         }
         if (rc != 0)
             return -1;
@@ -364,6 +386,18 @@ static int do_redis(parser *p, const section *s, ovs_scenario *sc)
         return ovs_scn_fail(p, link->line,
                     "links: proxied needs [client NAME] sections (each timeline client gets "
                     "its own proxy to each node; a [crowd] has none)");
+    if (sentinels && r->replicas == 0)
+        return ovs_scn_fail(p, sentinels->line,
+                    "sentinels: needs replicas >= 1 (Sentinel promotes a replica of master 0)");
+    if (sentinels && link && r->proxied_links)
+        return ovs_scn_fail(p, sentinels->line,
+                    "sentinels: clients find master 0 through Sentinel, not through the "
+                    "per-client proxies of links = proxied (line %d)", link->line);
+    if (down_after && !sentinels)
+        return ovs_scn_fail(p, down_after->line, "sentinel_down_after: needs sentinels >= 1");
+    if (failover_timeout && !sentinels)
+        return ovs_scn_fail(p, failover_timeout->line,
+                    "sentinel_failover_timeout: needs sentinels >= 1");
     return 0;
 }
 
@@ -400,6 +434,15 @@ static int do_fault(parser *p, const section *s, ovs_scenario *sc, const entry *
         return ovs_scn_fail(p, bad ? bad->line : s->line, "%s", why);
     }
     f->line = s->line;
+    /* Sentinel promotes and clients follow it: a promotion by the harness would race it,
+     * and a link fault needs the per-client proxies that Sentinel's clients bypass. */
+    if (sc->redis.sentinels && (f->action == OVS_FAULT_PROMOTE || f->target == OVS_TARGET_LINK)) {
+        int promote = f->action == OVS_FAULT_PROMOTE;
+        return ovs_scn_fail(p, find_entry(s, promote ? "action" : "target")->line,
+                    "%s: [redis] has sentinels, which promote a replica themselves and "
+                    "point clients at it: no %s with them", promote ? "action" : "target",
+                    promote ? "promote by the harness" : "link faults");
+    }
     if (f->target == OVS_TARGET_LINK) {
         if (links && !sc->redis.proxied_links)
             return ovs_scn_fail(p, find_entry(s, "target")->line,

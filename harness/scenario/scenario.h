@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/endpoint.h" /* OVS_MAX_SENTINELS */
 #include "core/request.h"
 
 /* Limits the parser enforces, so that nothing downstream sizes an array from a user's file
@@ -111,7 +112,26 @@ typedef struct ovs_redis_spec {
     int proxied_links;       /* `links = proxied`: each timeline client reaches each node
                                 through its own proxy, so faults can cut one client's link;
                                 `direct` (0, default). Implied by any link: target */
+    int sentinels;           /* `sentinels`: redis-sentinel processes watching master 0
+                                (1..OVS_MAX_SENTINELS, core/endpoint.h; 0, default:
+                                none). Clients then
+                                find master 0 through them, and they, not the harness,
+                                promote a replica when it dies */
+    int64_t sentinel_down_after_ns; /* `sentinel_down_after`: down-after-milliseconds
+                                (default OVS_SENTINEL_DOWN_AFTER_NS) */
+    int64_t sentinel_failover_timeout_ns; /* `sentinel_failover_timeout`: failover-timeout
+                                (default OVS_SENTINEL_FAILOVER_TIMEOUT_NS) */
 } ovs_redis_spec;
+
+/* Half a second without a reply before a Sentinel thinks master 0 is down: short, so a
+ * failover happens inside a run of a few seconds, and still ten times the longest
+ * round trip a loaded loopback showed. */
+#define OVS_SENTINEL_DOWN_AFTER_NS INT64_C(500000000)
+/* Sentinel also uses failover-timeout as the time a replica may replicate from another
+ * address than the master's before Sentinel "fixes" it (+fix-slave-config, REPLICAOF the
+ * master directly). The harness's replicas replicate through the lag proxy, so a short
+ * timeout would quietly remove the lag mid-run: a minute is longer than any run. */
+#define OVS_SENTINEL_FAILOVER_TIMEOUT_NS INT64_C(60000000000)
 
 /* The [crowd] section: many buyers served by a worker pool. */
 typedef struct ovs_crowd {

@@ -54,7 +54,9 @@ static const char *const client_keys[] = { "start", "request", "think", "pause",
 static const char *const crowd_keys[] = { "buyers", "arrival", "workers", "think", "request",
                                           "reenter", NULL };
 static const char *const redis_keys[] = { "nodes",       "replicas",  "lag",   "jitter",
-                                          "persistence", "read_from", "links", NULL };
+                                          "persistence", "read_from", "links",
+                                          "sentinels", "sentinel_down_after",
+                                          "sentinel_failover_timeout", NULL };
 static const char *const fault_keys[] = { "at",     "after",    "action", "target",
                                           "duration", "recovery", NULL };
 

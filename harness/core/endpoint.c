@@ -1,0 +1,58 @@
+/* endpoint.c - finding a master through Sentinel.
+ *
+ * This is what a Sentinel-aware client library does at connect (redis-py's
+ * SentinelConnectionPool, Jedis's JedisSentinelPool): ask the Sentinels one after another
+ * for the master's address and connect there. A Sentinel that does not answer, or
+ * answers nil (it does not know the name), sends the client on to the next. */
+#include "core/endpoint.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include <hiredis/hiredis.h>
+
+#include "core/util.h"
+
+int ovs_sentinel_master(const ovs_sentinel_set *set, int timeout_ms, ovs_endpoint *out,
+                        char *err, size_t errlen)
+{
+    struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+    char last[160] = "no Sentinels";
+
+    for (int i = 0; set != NULL && i < set->n; i++) {
+        redisContext *c = redisConnectWithTimeout(set->ep[i].host, set->ep[i].port, tv);
+        redisReply *r = NULL;
+
+        if (c == NULL || c->err) {
+            snprintf(last, sizeof(last), "Sentinel %s:%d: %s", set->ep[i].host,
+                     set->ep[i].port, c ? c->errstr : "out of memory");
+            redisFree(c);
+            continue;
+        }
+        redisSetTimeout(c, tv);
+        r = redisCommand(c, "SENTINEL get-master-addr-by-name %s", set->master);
+        if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+            r->element[0]->type == REDIS_REPLY_STRING &&
+            r->element[1]->type == REDIS_REPLY_STRING &&
+            strlen(r->element[0]->str) < sizeof(out->host)) {
+            snprintf(out->host, sizeof(out->host), "%s", r->element[0]->str);
+            out->port = atoi(r->element[1]->str);
+            out->sentinels = set;
+            freeReplyObject(r);
+            redisFree(c);
+            return 0;
+        }
+        snprintf(last, sizeof(last), "Sentinel %s:%d: %s", set->ep[i].host, set->ep[i].port,
+                 r == NULL                        ? c->errstr
+                 : r->type == REDIS_REPLY_ERROR   ? r->str
+                 : r->type == REDIS_REPLY_NIL     ? "does not know the master"
+                                                  : "odd reply");
+        freeReplyObject(r);
+        redisFree(c);
+    }
+    ovs_seterr(err, errlen, "no Sentinel gave the address of %s (last: %s)",
+               set ? set->master : "?", last);
+    return -1;
+}

@@ -1,0 +1,133 @@
+/* test_sentinel.c - real redis-sentinel processes in a topology: they settle before the
+ * run, promote the replica when master 0 is killed, and a client that found master 0
+ * through them follows them to the promoted replica, as does the harness's own read.
+ *
+ * Live: a real master, a real replica behind the lag proxy, three real Sentinels on
+ * loopback. The harness itself promotes nothing here (the only fault is the kill), so a
+ * client that ends up on the replica got there through Sentinel or not at all.
+ *
+ * Usage: test_sentinel [name-filter] */
+#include <setjmp.h> /* cmocka.h needs these four first */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <hiredis/hiredis.h>
+
+#include "infra/topology.h"
+#include "locks/redis_conn.h"
+#include "scenario/scenario.h"
+#include "core/util.h"
+
+#define FAILOVER_NS (20 * OVS_NS_PER_S) /* bound on kill to a write on the promoted node */
+
+static const char scenario_text[] =
+    "[scenario]\nname = t\nworkload = inventory\nstock = 5\n"
+    "[client alice]\nrequest = buy sku=1\n"
+    "[redis]\nreplicas = 1\nlag = 50ms\nsentinels = 3\nsentinel_down_after = 300ms\n"
+    "[fault down]\nat = 1s\naction = kill\ntarget = node:0\n";
+
+/* The role a server reports (ROLE's first element), into out; "" when it does not answer. */
+static void role_of(const ovs_endpoint *ep, char *out, size_t len)
+{
+    char err[200];
+    redisContext *c = ovs_topology_connect(ep, err, sizeof(err));
+    redisReply *r = c ? redisCommand(c, "ROLE") : NULL;
+
+    snprintf(out, len, "%s",
+             r && r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+                     r->element[0]->type == REDIS_REPLY_STRING
+                 ? r->element[0]->str
+                 : "");
+    freeReplyObject(r);
+    redisFree(c);
+}
+
+static void test_failover_followed(void **state)
+{
+    ovs_scenario sc;
+    ovs_topology *t = NULL;
+    ovs_redis r;
+    redisReply *rep = NULL;
+    char err[512] = "", role[32];
+    ovs_fault kill0 = { 0 }, rep0 = { 0 };
+
+    (void)state;
+    assert_int_equal(ovs_scenario_parse("t.ini", scenario_text, &sc, err, sizeof(err)), 0);
+    int rc = ovs_topology_start(&sc, 1, NULL, &t, err, sizeof(err));
+    if (rc != 0)
+        fail_msg("topology with 3 sentinels: %s", err);
+
+    const ovs_endpoint *m0 = ovs_topology_masters(t);
+    rep0.target = OVS_TARGET_REPLICA;
+    const ovs_endpoint *replica = ovs_topology_node(t, &rep0);
+    const ovs_endpoint before = *ovs_topology_master0(t);
+    assert_non_null(m0[0].sentinels);
+    assert_int_equal(m0[0].sentinels->n, 3);
+    assert_non_null(replica);
+    assert_int_not_equal(before.port, replica->port);
+
+    /* Found through Sentinel: the first connect lands on master 0 itself. */
+    ovs_redis_init(&r, &m0[0], 200, 500);
+    if (ovs_redis_cmd(&r, &rep, "SET sentinel:k 1") != OVS_OK)
+        fail_msg("SET before the failover: %s", r.errstr);
+    freeReplyObject(rep);
+    assert_int_equal(r.ep.port, before.port);
+    role_of(replica, role, sizeof(role));
+    assert_string_equal(role, "slave");
+
+    kill0.action = OVS_FAULT_KILL;
+    kill0.target = OVS_TARGET_NODE;
+    char what[64];
+    if (ovs_topology_fault(t, &kill0, 0, what, sizeof(what), err, sizeof(err)) != 0)
+        fail_msg("kill node 0: %s", err);
+    int64_t killed = ovs_now_ns(), deadline = killed + FAILOVER_NS;
+
+    /* A client retries as the strategies do; each failed command drops the connection,
+     * and the next connect asks Sentinel again. */
+    int tries = 0;
+    for (;; tries++) {
+        rc = ovs_redis_cmd(&r, &rep, "SET sentinel:k 2");
+        if (rc == OVS_OK)
+            break;
+        if (ovs_now_ns() >= deadline)
+            fail_msg("no write succeeded within %d s of the kill (%d tries): %s",
+                     (int)(FAILOVER_NS / OVS_NS_PER_S), tries, r.errstr);
+        ovs_sleep_ns(50 * OVS_NS_PER_MS);
+    }
+    freeReplyObject(rep);
+    print_message("failover followed %.2f s after the kill, %d failed tries\n",
+                  (double)(ovs_now_ns() - killed) / 1e9, tries);
+    assert_true(tries > 0); /* the old master was dead: some write must have failed */
+    assert_int_equal(r.ep.port, replica->port);
+    role_of(replica, role, sizeof(role));
+    assert_string_equal(role, "master");
+    /* The harness reads where the clients now write. */
+    assert_int_equal(ovs_topology_master0(t)->port, replica->port);
+    ovs_redis_close(&r);
+
+    const ovs_sentinel_set set = *m0[0].sentinels;
+    ovs_topology_stop(t);
+    ovs_scenario_free(&sc);
+    /* Stopped with the rest: no Sentinel answers any more. */
+    ovs_endpoint gone;
+    assert_int_equal(ovs_sentinel_master(&set, 200, &gone, err, sizeof(err)), -1);
+}
+
+int main(int argc, char **argv)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_failover_followed),
+    };
+
+    signal(SIGPIPE, SIG_IGN); /* a write to the killed master must fail, not kill us */
+    if (argc > 1)
+        cmocka_set_test_filter(argv[1]);
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
