@@ -408,9 +408,10 @@ static int adapter_open(ovs_strategy *s, const ovs_env *env)
     if (env->n_redis < nodes)
         return ovs_strategy_fail(s, OVS_ERR, "%s needs %d Redis servers; the run has %d",
                                  s->m->name, nodes, env->n_redis);
-    /* The protocol gives an adapter addresses, not Sentinels: after a failover it would
-     * keep dialling the dead master, and its requests failing there would look like a
-     * lock that held. Refused, so the run is an error, never a verdict. */
+    /* The protocol gives an adapter addresses, not Sentinels (no_sentinel): after a
+     * failover it would keep dialling the dead master, and its requests failing there
+     * would look like a lock that held. The plan makes such a cell n/a; refused here as
+     * well, so that no other way in gives it a verdict. */
     for (int i = 0; i < nodes; i++)
         if (env->redis[i].sentinels != NULL)
             return ovs_strategy_fail(s, OVS_ERR, "an adapter cannot follow Sentinel (it is "
@@ -674,6 +675,7 @@ int ovs_adapter_define(const ovs_strategy_def *def, const ovs_strategy_methods *
     m->xOpen = adapter_open;
     m->xClose = adapter_close;
     m->xFreeze = adapter_freeze;
+    m->no_sentinel = 1;
     if (d->def.operation == OVS_DEF_LOCK) {
         m->xLock = adapter_lock;
         m->xUnlock = adapter_unlock;

@@ -253,6 +253,12 @@ struct ovs_strategy_methods {
      * command line, or named in [expect], it is refused before anything starts (exit 2).
      * Asked of parameters already accepted by the table. NULL: it fits every workload. */
     int (*xFits)(const ovs_params *p, enum ovs_workload w, char *why, size_t len);
+    /* 1 when it reaches Redis by the addresses in env->redis alone and cannot follow a
+     * Sentinel failover (an adapter's process is given addresses, not Sentinels): in a
+     * scenario with [redis] sentinels it would keep dialling the dead master, and its
+     * failed requests would look like a lock that held, so its cell there is n/a. 0: it
+     * connects through the harness's Redis connection, which asks Sentinel. */
+    int no_sentinel;
 };
 
 /* The version each field after the base first appeared in, next to the one reader the
@@ -267,6 +273,7 @@ struct ovs_strategy_methods {
 #define OVS_SINCE_xClaims 3
 #define OVS_SINCE_xAvailable 4
 #define OVS_SINCE_xFits 5
+#define OVS_SINCE_no_sentinel 5
 #define OVS_STRATEGY_FIELD(m, field, otherwise)                                              \
     ((m)->version >= OVS_SINCE_##field ? (m)->field : (otherwise))
 

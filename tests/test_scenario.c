@@ -1426,6 +1426,38 @@ static void test_na_when_stock_node_killed(void **state)
     ovs_scenario_free(&sc);
 }
 
+/* A strategy that reaches Redis by address only (no_sentinel: an adapter) cannot follow a
+ * Sentinel failover: n/a where the scenario has Sentinels, judged elsewhere; a strategy
+ * on the harness's connections follows it and is judged there too. */
+static void test_na_without_sentinel(void **state)
+{
+    (void)state;
+    char why[256], text[1024];
+    ovs_scenario sc;
+    char err[512];
+    ovs_strategy_methods by_address = *ovs_strategy_find("setnx");
+    by_address.version = 5;
+    by_address.name = "by-address";
+    by_address.no_sentinel = 1;
+    ovs_params p;
+
+    const char *fault = strstr(stock_node_killed, "[fault");
+    snprintf(text, sizeof(text), "%.*sreplicas = 1\nsentinels = 3\n%s",
+             (int)(fault - stock_node_killed), stock_node_killed, fault);
+    if (ovs_scenario_parse("t.ini", text, &sc, err, sizeof(err)) != 0)
+        fail_msg("expected to parse, got: %s", err);
+    ovs_params_defaults(&by_address, &p);
+    assert_int_equal(ovs_cell_na(&sc, &by_address, &p, "sqlite", why, sizeof(why)), 1);
+    assert_non_null(strstr(why, "cannot follow the scenario's Sentinel failover"));
+    /* The harness's own connections ask Sentinel; and master 0 killed is replaced. */
+    assert_int_equal(na_in(text, "setnx", NULL, why, sizeof(why)), 0);
+    assert_int_equal(na_in(text, "lua-decr", NULL, why, sizeof(why)), 0);
+    ovs_scenario_free(&sc);
+    assert_int_equal(ovs_scenario_parse("t.ini", stock_node_killed, &sc, err, sizeof(err)), 0);
+    assert_int_equal(ovs_cell_na(&sc, &by_address, &p, "sqlite", why, sizeof(why)), 0);
+    ovs_scenario_free(&sc);
+}
+
 /* Parameters that do not fit the workload (xFits): reservation's holds in SQL are units of
  * inventory, so a booking scenario's cell is n/a, and an [expect] for it is refused at its
  * line, before anything starts. The same holds on inventory fit. */
@@ -1497,6 +1529,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_scenario_free),
         cmocka_unit_test(test_na_when_stock_node_killed),
         cmocka_unit_test(test_na_when_params_do_not_fit),
+        cmocka_unit_test(test_na_without_sentinel),
         cmocka_unit_test(test_sentinels),
     };
 

@@ -70,6 +70,11 @@ int ovs_cell_na(const ovs_scenario *sc, const ovs_strategy_methods *m, const ovs
         snprintf(why, len, "n/a: %s", fit);
         return 1;
     }
+    if (sc->redis.sentinels > 0 && OVS_STRATEGY_FIELD(m, no_sentinel, 0)) {
+        snprintf(why, len, "n/a: %s reaches Redis by address and cannot follow the scenario's"
+                 " Sentinel failover", m->name);
+        return 1;
+    }
     if (ovs_cell_owes_redis_stock(sc, m, p) && master0_killed_for_good(sc)) {
         snprintf(why, len, "n/a: the scenario kills node 0 for good, and %s keeps its stock"
                  " there (the stock it sold from cannot be read back)", m->name);

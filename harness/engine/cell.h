@@ -75,8 +75,8 @@ int ovs_cell_owes_redis_stock(const ovs_scenario *sc, const ovs_strategy_methods
 
 /* 0 when the cell can be run and judged; 1 when it is n/a, with why in why ("n/a on
  * sqlite (sql-advisory runs on postgresql, mysql)"): the strategy does not exist on the
- * back end, its parameters do not fit the workload (xFits), or the scenario kills master 0
- * for good while the strategy keeps its stock
+ * back end, its parameters do not fit the workload (xFits), it cannot follow the scenario's
+ * Sentinel (no_sentinel), or the scenario kills master 0 for good while the strategy keeps its stock
  * there, so that the stock it sold from cannot be read back and compared with SQL. With
  * backend NULL, only the scenario's side is asked. */
 int ovs_cell_na(const ovs_scenario *sc, const ovs_strategy_methods *m, const ovs_params *p,
