@@ -374,6 +374,7 @@ static int check_redis_holds(crash_run *r, ovs_hold_facts *facts, ovs_check *che
                           fig, figlen, err, sizeof(err));
     if (n <= 0)
         fail_msg("checks: %s", err);
+    ovs_hold_facts_free(facts); /* the records kept for results.db; the counts stay */
     return n;
 }
 
