@@ -90,11 +90,16 @@ install_node_modules() {
 }
 
 build() { # build DIR [meson options...]
-  local dir=$1; shift
+  local dir=$1 out; shift
   if [ ! -f "$dir/build.ninja" ]; then
     meson setup "$dir" "$@" >/dev/null
   fi
-  meson compile -C "$dir" >/dev/null
+  # Quiet when it builds; when it does not, the compiler's errors, which ninja writes to
+  # standard output with the progress lines.
+  if ! out=$(meson compile -C "$dir" 2>&1); then
+    printf '%s\n' "$out" | grep -v '^\[[0-9]*/[0-9]*\]' | tail -n 40 >&2
+    return 1
+  fi
 }
 
 # timed WHAT COMMAND...: run it, then say how long it took, so that a CI log shows where

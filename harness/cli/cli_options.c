@@ -464,8 +464,8 @@ int cli_parse(int argc, char **argv, cli_options *o)
             break;
         case 'K': o->keep_shop = 1; break;
         case 'R': {
-            long long n;
-            allowed = o->mode != CLI_EXPLAIN;
+            long long n = 1;
+            allowed = o->mode != CLI_EXPLAIN; /* explain refuses it below, as not its own */
             if (allowed && ovs_parse_int(optarg, 1, CLI_MAX_REPEAT, &n) != 0) {
                 fprintf(stderr, "oversell %s: --repeat takes a whole number from 1 to %d,"
                         " got '%s'\n", o->cmd, CLI_MAX_REPEAT, optarg);
