@@ -266,12 +266,8 @@ int ovs_report_csv(sqlite3 *results, FILE *out, char *err, size_t errlen)
     return 0;
 }
 
-typedef int (*csv_writer)(sqlite3 *, FILE *, char *, size_t);
-
-/* Write one report into a new temporary file next to its final name and make it durable.
- * On success tmp holds the temporary's path; on failure nothing is left behind. */
-static int csv_write_temp(sqlite3 *db, const char *dir, const char *name,
-                          csv_writer writer, char *tmp, size_t tmplen, char *err,
+int ovs_report_write_temp(sqlite3 *db, const char *dir, const char *name,
+                          ovs_report_writer writer, char *tmp, size_t tmplen, char *err,
                           size_t errlen)
 {
     int n = snprintf(tmp, tmplen, "%s/.%s.XXXXXX", dir, name);
@@ -287,7 +283,7 @@ static int csv_write_temp(sqlite3 *db, const char *dir, const char *name,
         return -1;
     }
     /* mkstemp makes the file private (0600); a report is for everyone who can read the
-     * directory. */
+     * directory, and a metrics collector may run as another user. */
     if (fchmod(fd, 0644) < 0 || (f = fdopen(fd, "w")) == NULL) {
         ovs_seterr(err, errlen, "%s: %s", tmp, strerror(errno));
         close(fd);
@@ -314,11 +310,25 @@ static int csv_write_temp(sqlite3 *db, const char *dir, const char *name,
     return 0;
 }
 
+int ovs_report_sync_dir(const char *dir, char *err, size_t errlen)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+
+    if (fd < 0 || fsync(fd) < 0) {
+        ovs_seterr(err, errlen, "%s: %s", dir, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    close(fd);
+    return 0;
+}
+
 int ovs_report_write_all(sqlite3 *results, const char *dir, char *err, size_t errlen)
 {
     static const struct {
         const char *name;
-        csv_writer write;
+        ovs_report_writer write;
     } files[] = {
         { "summary.md", ovs_report_summary },
         { "results.csv", ovs_report_csv },
@@ -327,10 +337,10 @@ int ovs_report_write_all(sqlite3 *results, const char *dir, char *err, size_t er
     };
     enum { NFILES = sizeof files / sizeof files[0] };
     char tmp[NFILES][CSV_PATH_MAX], dst[CSV_PATH_MAX];
-    int made = 0, fd;
+    int made = 0;
 
     for (; made < NFILES; made++)
-        if (csv_write_temp(results, dir, files[made].name, files[made].write, tmp[made],
+        if (ovs_report_write_temp(results, dir, files[made].name, files[made].write, tmp[made],
                            sizeof tmp[made], err, errlen) < 0)
             goto fail;
     for (int i = 0; i < NFILES; i++) {
@@ -343,15 +353,7 @@ int ovs_report_write_all(sqlite3 *results, const char *dir, char *err, size_t er
             goto fail;
         }
     }
-    /* The renames are directory entries: sync the directory so they survive a crash. */
-    if ((fd = open(dir, O_RDONLY | O_DIRECTORY)) < 0 || fsync(fd) < 0) {
-        ovs_seterr(err, errlen, "%s: %s", dir, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    close(fd);
-    return 0;
+    return ovs_report_sync_dir(dir, err, errlen);
 fail:
     while (made-- > 0)
         unlink(tmp[made]);

@@ -8,12 +8,10 @@
 #include "reports/metrics.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <libgen.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "reports/report.h"
@@ -209,8 +207,6 @@ int ovs_metrics_write(sqlite3 *results, FILE *out, char *err, size_t errlen)
 int ovs_metrics_write_file(sqlite3 *results, const char *path, char *err, size_t errlen)
 {
     char tmp[METRICS_PATH_MAX], dir[METRICS_PATH_MAX], base[METRICS_PATH_MAX];
-    int fd, n;
-    FILE *f;
 
     if (strlen(path) >= sizeof dir) {
         ovs_seterr(err, errlen, "%s: name too long", path);
@@ -218,48 +214,17 @@ int ovs_metrics_write_file(sqlite3 *results, const char *path, char *err, size_t
     }
     snprintf(dir, sizeof dir, "%s", path);
     snprintf(base, sizeof base, "%s", path);
-    /* dirname and basename may modify their argument: each gets its own copy. */
+    /* dirname and basename may modify their argument: each gets its own copy. The file is
+     * replaced as the reports are (a reader, node_exporter's textfile collector, sees the
+     * old file or the new one), by the same temporary-then-rename. */
     const char *d = dirname(dir), *b = basename(base);
-    n = snprintf(tmp, sizeof tmp, "%s/.%s.XXXXXX", d, b);
-    if (n < 0 || (size_t)n >= sizeof tmp) {
-        ovs_seterr(err, errlen, "%s: name too long", path);
+    if (ovs_report_write_temp(results, d, b, ovs_metrics_write, tmp, sizeof tmp, err,
+                              errlen) < 0)
         return -1;
-    }
-    if ((fd = mkstemp(tmp)) < 0) {
-        ovs_seterr(err, errlen, "%s: %s", tmp, strerror(errno));
-        return -1;
-    }
-    /* mkstemp makes the file private (0600); the collector may run as another user. */
-    if (fchmod(fd, 0644) < 0 || (f = fdopen(fd, "w")) == NULL) {
-        ovs_seterr(err, errlen, "%s: %s", tmp, strerror(errno));
-        close(fd);
-        unlink(tmp);
-        return -1;
-    }
-    if (ovs_metrics_write(results, f, err, errlen) < 0) {
-        fclose(f);
-        unlink(tmp);
-        return -1;
-    }
-    /* fsync before rename: otherwise a crash can leave the new name on an empty file. */
-    if (fflush(f) != 0 || fsync(fileno(f)) < 0) {
-        ovs_seterr(err, errlen, "%s: %s", tmp, strerror(errno));
-        fclose(f);
-        unlink(tmp);
-        return -1;
-    }
-    if (fclose(f) != 0 || rename(tmp, path) < 0) {
+    if (rename(tmp, path) < 0) {
         ovs_seterr(err, errlen, "%s: %s", path, strerror(errno));
         unlink(tmp);
         return -1;
     }
-    /* The rename is a directory entry: sync the directory so it survives a crash. */
-    if ((fd = open(d, O_RDONLY | O_DIRECTORY)) < 0 || fsync(fd) < 0) {
-        ovs_seterr(err, errlen, "%s: %s", d, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    close(fd);
-    return 0;
+    return ovs_report_sync_dir(d, err, errlen);
 }

@@ -61,6 +61,17 @@ int ovs_report_json(sqlite3 *results, FILE *out, char *err, size_t errlen);
 /* Write the HTML page of every run in results to out. */
 int ovs_report_html(sqlite3 *results, FILE *out, char *err, size_t errlen);
 
+/* A report writer: the runs in a results database, to out. */
+typedef int (*ovs_report_writer)(sqlite3 *results, FILE *out, char *err, size_t errlen);
+/* Write one report with writer into a new temporary file in dir named after `name`
+ * (".name.XXXXXX", mode 0644) and make it durable; on success tmp holds its path, ready to
+ * be renamed over dir/name, and on failure nothing is left behind. */
+int ovs_report_write_temp(sqlite3 *results, const char *dir, const char *name,
+                          ovs_report_writer writer, char *tmp, size_t tmplen, char *err,
+                          size_t errlen);
+/* fsync dir, so that renames into it survive a crash. */
+int ovs_report_sync_dir(const char *dir, char *err, size_t errlen);
+
 /* Write dir/summary.md, dir/results.csv, dir/results.json and dir/index.html. Each is written to a temporary
  * file in dir, flushed to disk, then renamed over the old one, so a reader sees the old
  * report or the new one, never half of one. Every temporary is complete before the first
