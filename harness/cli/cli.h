@@ -122,26 +122,33 @@ uint64_t cli_cell_seed(uint64_t base, int rep);
 
 #define CLI_MAX_JOBS 64 /* --jobs */
 
-struct jobs_pool;
 /* One run of the plan. */
 typedef struct cli_job {
-    ovs_cell cell;          /* what to run; its record_turn hook is the pool's */
+    ovs_cell cell;          /* what to run */
     char label[256];        /* "scenario x strategy", for progress lines */
     char tag[24];           /* its cell.shop_tag's text */
     int skip;               /* 1: not to be run (a later run of a cell that is n/a) */
+    int64_t weight_ns;      /* how long it is thought to take (cli_job_estimate_ns): the
+                               longest are taken first; nothing but the order depends on it */
     int ran;                /* out: 1 when it ran (0: skipped, or stopped before) */
-    int crc;                /* out: ovs_cell_run's return */
+    int crc;                /* out: ovs_cell_play's return, or OVS_ERR when its run could
+                               not be written */
     ovs_cell_result r;      /* out, when it ran */
-    struct jobs_pool *pool; /* the pool's, while it runs */
+    ovs_cell_played *played; /* the pool's: played, waiting to be written */
     int index;
 } cli_job;
 /* Run jobs[0..n) on `workers` workers (the calling thread among them), each taking the
- * next job in index order as it frees up, and recording their runs in db in index order
- * whatever order they finish in, so run ids and every report are those of one worker.
- * Takes no new job once *stop is set or a job returned OVS_ERR_ENV. A person watching (tty)
- * gets a line per job as it ends. */
-void cli_run_jobs(cli_job *jobs, int n, int workers, ovs_results *db, atomic_int *stop,
-                  int tty, int color);
+ * untaken job of largest weight_ns as it frees up, and recording their runs in db in index
+ * order whatever order they finish in, so run ids and every report are those of one
+ * worker. Takes no new job once *stop is set or a job returned OVS_ERR_ENV. A person
+ * watching (tty) gets a line per job as it ends. Returns 0, or -1 out of memory (nothing
+ * run). */
+int cli_run_jobs(cli_job *jobs, int n, int workers, ovs_results *db, atomic_int *stop,
+                 int tty, int color);
+/* A scheduling hint, never a verdict's input: how long a run of sc may take by its own
+ * clock (clients' starts and thinks, faults, a crowd's arrivals, lag, write-back delay,
+ * Sentinel's failover), plus starting its servers. */
+int64_t cli_job_estimate_ns(const ovs_scenario *sc);
 
 /* ---- cli_sql.c ---- */
 

@@ -3,16 +3,24 @@
  * A matrix spends most of its time waiting: scenarios sleep out think times, pauses and
  * leases, and each run starts and stops its own servers on ports of its own. Runs are
  * independent (every one has its fleet, its shop file or namespace, its adapters), so N
- * workers take the next job in the plan's order as each frees up. What must not depend on
- * who finishes first is what is written: every job takes its turn to record (the cell's
- * record_turn hook), in the plan's order, so run ids, the order of the reports and the
- * gate's messages are those of one run at a time. A job waits only for jobs taken before
- * it, which are all running or done, so the turns always come. */
+ * workers each take a job as they free up, the longest first by the scenario's own clock
+ * (cli_job_estimate_ns): a Sentinel failover left for last would keep the matrix waiting on
+ * it alone. What must not depend on who finishes first is what is written: a played run
+ * (ovs_cell_play, servers already stopped) waits in memory until every job before it in
+ * the plan has been written, and whichever worker completes that prefix writes it, so run
+ * ids, the order of the reports and the gate's messages are those of one run at a time.
+ * Nobody waits for a turn. Runs waiting to be written are bounded (CLI_MAX_UNWRITTEN):
+ * past it, a worker takes the earliest job in the plan instead, the one holding them. */
 #include "cli/cli.h"
 
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* Played runs that may wait in memory for their turn to be written; a crowd's run holds
+ * its events, a few MB for 10,000 buyers. */
+#define CLI_MAX_UNWRITTEN 64
 
 typedef struct jobs_pool {
     cli_job *jobs;
@@ -20,35 +28,77 @@ typedef struct jobs_pool {
     ovs_results *db;
     atomic_int *stop;
     int tty, color;
-    atomic_int next;      /* the next job to take */
-    atomic_int env_fail;  /* a job could not run on this machine: take no more */
-    pthread_mutex_t mu;   /* guards recorded and stderr's progress lines */
-    pthread_cond_t turn;
-    int recorded;         /* jobs before this index have recorded (or had nothing to) */
+    pthread_mutex_t mu;   /* guards everything below, writes to db and progress lines */
+    int *by_weight;       /* job indices, longest estimate first */
+    unsigned char *taken; /* per job: taken by a worker */
+    unsigned char *ended; /* per job: played (or passed over), ready to be written */
+    int next_weight;      /* by_weight[] before this are taken */
+    int next_plan;        /* jobs before this index are taken */
+    int written;          /* jobs before this index are written (or had nothing to) */
+    int unwritten;        /* ended and not yet written */
+    int env_fail;         /* a job could not run on this machine: take no more */
 } jobs_pool;
 
-/* The record_turn hook: wait until every job before this one has had its turn. */
-static void wait_turn(void *ctx)
+int64_t cli_job_estimate_ns(const ovs_scenario *sc)
 {
-    cli_job *j = ctx;
-    jobs_pool *p = j->pool;
+    /* Starting and stopping the servers, a tenth of a second on a quiet machine. */
+    int64_t span = INT64_C(100000000), end = 0;
 
-    pthread_mutex_lock(&p->mu);
-    while (p->recorded != j->index)
-        pthread_cond_wait(&p->turn, &p->mu);
-    pthread_mutex_unlock(&p->mu);
+    for (int i = 0; i < sc->n_clients; i++) {
+        const ovs_client_spec *c = &sc->clients[i];
+        if (c->start_ns + c->think_ns > end)
+            end = c->start_ns + c->think_ns;
+    }
+    for (int i = 0; i < sc->n_faults; i++) {
+        const ovs_fault *f = &sc->faults[i];
+        if (f->at_ns >= 0 && f->at_ns + f->duration_ns > end)
+            end = f->at_ns + f->duration_ns;
+    }
+    if (sc->has_crowd) {
+        const ovs_crowd *c = &sc->crowd;
+        int workers = c->workers > 0 ? c->workers : 1;
+        int64_t crowd = (int64_t)c->buyers * c->think_max_ns / workers;
+        if (c->arrival == OVS_ARRIVE_RATE && c->rate > 0)
+            crowd += (int64_t)((double)c->buyers / c->rate * 1e9);
+        if (crowd > end)
+            end = crowd;
+    }
+    span += end + sc->writeback_delay_ns + sc->redis.lag_ns;
+    /* Sentinel's own clock: noticing the master down, then a vote and a promotion (a
+     * second or two on loopback). */
+    if (sc->redis.sentinels > 0)
+        span += sc->redis.sentinel_down_after_ns + INT64_C(2000000000);
+    return span;
 }
 
-/* End job j's turn (taking it first when its run recorded nothing), letting the next in. */
-static void end_turn(cli_job *j)
+/* Under p->mu: the next job to take, or -1 when none is left (or none may be taken). */
+static int take(jobs_pool *p)
 {
-    jobs_pool *p = j->pool;
+    if (p->env_fail || atomic_load(p->stop))
+        return -1;
+    while (p->next_plan < p->n && p->taken[p->next_plan])
+        p->next_plan++;
+    while (p->next_weight < p->n && p->taken[p->by_weight[p->next_weight]])
+        p->next_weight++;
+    if (p->next_plan >= p->n)
+        return -1;
+    int i = p->unwritten >= CLI_MAX_UNWRITTEN ? p->next_plan : p->by_weight[p->next_weight];
+    p->taken[i] = 1;
+    return i;
+}
 
-    wait_turn(j);
-    pthread_mutex_lock(&p->mu);
-    p->recorded = j->index + 1;
-    pthread_cond_broadcast(&p->turn);
-    pthread_mutex_unlock(&p->mu);
+/* Under p->mu: write every ended job at the head of the plan, in its order. */
+static void write_ready(jobs_pool *p)
+{
+    while (p->written < p->n && p->ended[p->written]) {
+        cli_job *j = &p->jobs[p->written++];
+        if (j->played != NULL) {
+            p->unwritten--;
+            if (ovs_cell_record(j->played, p->db, &j->r) != 0)
+                j->crc = OVS_ERR;
+            j->played = NULL;
+        }
+    }
 }
 
 static void progress(jobs_pool *p, const cli_job *j)
@@ -61,54 +111,82 @@ static void progress(jobs_pool *p, const cli_job *j)
 
     /* One whole line per job, at its end: side by side, a line begun at the start would
      * be cut by the others'. */
-    pthread_mutex_lock(&p->mu);
     fprintf(stderr, "[%d/%d] %s %s%s%s (%.1f s)\n", j->index + 1, p->n, j->label, on, v,
             p->color ? "\033[0m" : "", r->seconds);
-    pthread_mutex_unlock(&p->mu);
 }
 
 static void *worker(void *arg)
 {
     jobs_pool *p = arg;
 
-    for (;;) {
-        int i = atomic_fetch_add(&p->next, 1);
-        if (i >= p->n)
-            break;
+    pthread_mutex_lock(&p->mu);
+    for (int i; (i = take(p)) >= 0;) {
         cli_job *j = &p->jobs[i];
-        /* Taken jobs always end their turn, run or not, or the ones after would wait. */
-        if (!j->skip && !atomic_load(p->stop) && !atomic_load(&p->env_fail)) {
-            j->cell.record_turn = wait_turn;
-            j->cell.record_ctx = j;
-            j->crc = ovs_cell_run(&j->cell, p->db, &j->r);
+        ovs_cell_played *played = NULL;
+        pthread_mutex_unlock(&p->mu);
+        if (!j->skip) {
+            j->crc = ovs_cell_play(&j->cell, &j->r, &played);
             j->ran = 1;
-            if (j->crc == OVS_ERR_ENV)
-                atomic_store(&p->env_fail, 1);
-            if (p->tty)
-                progress(p, j);
         }
-        end_turn(j);
+        pthread_mutex_lock(&p->mu);
+        if (j->ran && j->crc == OVS_ERR_ENV)
+            p->env_fail = 1;
+        if (j->ran && p->tty)
+            progress(p, j);
+        j->played = played;
+        p->unwritten += played != NULL;
+        p->ended[i] = 1;
+        write_ready(p);
     }
+    pthread_mutex_unlock(&p->mu);
     return NULL;
 }
 
-void cli_run_jobs(cli_job *jobs, int n, int workers, ovs_results *db, atomic_int *stop,
-                  int tty, int color)
+typedef struct weighed {
+    int64_t weight_ns;
+    int index;
+} weighed;
+
+/* Longest first; the plan's order among equals, so the order is the same every time. */
+static int heavier(const void *a, const void *b)
+{
+    const weighed *x = a, *y = b;
+    if (x->weight_ns != y->weight_ns)
+        return x->weight_ns > y->weight_ns ? -1 : 1;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+int cli_run_jobs(cli_job *jobs, int n, int workers, ovs_results *db, atomic_int *stop,
+                 int tty, int color)
 {
     jobs_pool p = { .jobs = jobs, .n = n, .db = db, .stop = stop, .tty = tty,
                     .color = color };
     pthread_t tid[CLI_MAX_JOBS];
     int started = 0;
 
-    atomic_init(&p.next, 0);
-    atomic_init(&p.env_fail, 0);
-    pthread_mutex_init(&p.mu, NULL);
-    pthread_cond_init(&p.turn, NULL);
+    size_t slots = (size_t)(n > 0 ? n : 1);
+    weighed *order = malloc(sizeof(*order) * slots);
+    p.by_weight = malloc(sizeof(*p.by_weight) * slots);
+    p.taken = calloc(slots, 1);
+    p.ended = calloc(slots, 1);
+    if (order == NULL || p.by_weight == NULL || p.taken == NULL || p.ended == NULL) {
+        free(order);
+        free(p.by_weight);
+        free(p.taken);
+        free(p.ended);
+        return -1;
+    }
     for (int i = 0; i < n; i++) {
-        jobs[i].pool = &p;
         jobs[i].index = i;
         jobs[i].ran = 0;
+        jobs[i].played = NULL;
+        order[i] = (weighed){ .weight_ns = jobs[i].weight_ns, .index = i };
     }
+    qsort(order, (size_t)n, sizeof(*order), heavier);
+    for (int i = 0; i < n; i++)
+        p.by_weight[i] = order[i].index;
+    free(order);
+    pthread_mutex_init(&p.mu, NULL);
     if (workers > n)
         workers = n;
     /* Workers beyond the first are threads; the calling thread is always one, so a
@@ -119,8 +197,14 @@ void cli_run_jobs(cli_job *jobs, int n, int workers, ovs_results *db, atomic_int
     worker(&p);
     for (int i = 0; i < started; i++)
         pthread_join(tid[i], NULL);
-    pthread_cond_destroy(&p.turn);
-    pthread_mutex_destroy(&p.mu);
+    /* Jobs nobody took (stopped, or the machine could not run one) end here, so the
+     * runs played after them are still written. */
     for (int i = 0; i < n; i++)
-        jobs[i].pool = NULL;
+        p.ended[i] = 1;
+    write_ready(&p);
+    pthread_mutex_destroy(&p.mu);
+    free(p.by_weight);
+    free(p.taken);
+    free(p.ended);
+    return 0;
 }

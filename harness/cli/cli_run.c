@@ -378,6 +378,7 @@ int cli_run_cells(cli_options *o, ovs_scenario *scs, int nsc, int64_t *last_run)
                 .seed = cli_cell_seed(base, rep),
                 .shop_tag = reps > 1 || plan[c].point > 0 ? j->tag : NULL,
             };
+            j->weight_ns = cli_job_estimate_ns(plan[c].sc);
             /* n/a is the same for every seed: the strategy is not there on that back end. */
             j->skip = plan[c].na && rep > 0;
             if (reps > 1)
@@ -389,7 +390,11 @@ int cli_run_cells(cli_options *o, ovs_scenario *scs, int nsc, int64_t *last_run)
         }
     }
     int workers = o->jobs > 0 ? o->jobs : cli_default_jobs(o->mode);
-    cli_run_jobs(jobs, njobs, workers, db, stop, tty, color);
+    if (cli_run_jobs(jobs, njobs, workers, db, stop, tty, color) != 0) {
+        fprintf(stderr, "oversell %s: out of memory\n", o->cmd);
+        rc = EXIT_ENV;
+        goto out;
+    }
 
     /* Judged in the plan's order, whatever order the runs ended in. */
     for (int c = 0; c < total; c++) {

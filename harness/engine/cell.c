@@ -101,7 +101,23 @@ static void utc_now(char *buf, size_t len)
     strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-int ovs_cell_run(const ovs_cell *cell, ovs_results *db, ovs_cell_result *out)
+/* A played run, owned until it is written: the row and everything its pointers reach. */
+struct ovs_cell_played {
+    ovs_run_row row;
+    ovs_run_result res;
+    ovs_check checks[OVS_MAX_CHECKS];
+    int nchecks;
+    ovs_liveness live;
+    int64_t *redis_stock;
+    unsigned char *absent;
+    ovs_hold_facts hold_facts;
+    char params[256], started[32], shop_db[sizeof(((ovs_cell_result *)0)->shop) + 32];
+    char redis_version[64], shop_version[64];
+    char error[sizeof(((ovs_cell_result *)0)->error)];
+    char figure[sizeof(((ovs_cell_result *)0)->figure)];
+};
+
+int ovs_cell_play(const ovs_cell *cell, ovs_cell_result *out, ovs_cell_played **packed)
 {
     /* The scenario as this run plays it: its own, or with the seed the command line
      * chose. A shallow copy, read only, so the caller's stays as it was. */
@@ -130,6 +146,7 @@ int ovs_cell_run(const ovs_cell *cell, ovs_results *db, ovs_cell_result *out)
     int64_t t_begin = ovs_now_ns();
     int rc = OVS_ERR;
 
+    *packed = NULL;
     memset(out, 0, sizeof(*out));
     memset(&res, 0, sizeof(res));
     out->run_id = -1;
@@ -314,25 +331,53 @@ int ovs_cell_run(const ovs_cell *cell, ovs_results *db, ovs_cell_result *out)
         }
 
 record:;
-    ovs_run_row row = {
-        .scenario = sc->name,
-        .scenario_file = sc->path,
-        .description = sc->description,
+    /* Packed for ovs_cell_record: what the row points to moves into pl, so the servers
+     * and the shop can go now, whenever the row is written. */
+    ovs_cell_played *pl = calloc(1, sizeof(*pl));
+    if (pl == NULL) {
+        snprintf(out->error, sizeof(out->error), "results: out of memory");
+        rc = OVS_ERR;
+        ovs_run_result_free(&res);
+        free(redis_stock);
+        free(absent);
+        ovs_hold_facts_free(&hold_facts);
+        goto done;
+    }
+    pl->res = res;
+    memcpy(pl->checks, checks, sizeof(checks[0]) * (size_t)nchecks);
+    pl->nchecks = nchecks;
+    pl->live = live;
+    pl->redis_stock = redis_stock;
+    pl->absent = absent;
+    pl->hold_facts = hold_facts;
+    snprintf(pl->params, sizeof(pl->params), "%s", params);
+    snprintf(pl->started, sizeof(pl->started), "%s", started);
+    snprintf(pl->shop_db, sizeof(pl->shop_db), "%s", shop_db);
+    snprintf(pl->redis_version, sizeof(pl->redis_version), "%s",
+             topo && ovs_topology_version(topo) ? ovs_topology_version(topo) : "");
+    snprintf(pl->shop_version, sizeof(pl->shop_version), "%s", shop_version);
+    snprintf(pl->error, sizeof(pl->error), "%s", out->error);
+    snprintf(pl->figure, sizeof(pl->figure), "%s", out->figure);
+    /* The caller's scenario, not this run's copy of it: the names must outlive the play. */
+    pl->row = (ovs_run_row){
+        .scenario = cell->sc->name,
+        .scenario_file = cell->sc->path,
+        .description = cell->sc->description,
         .workload = sc->workload == OVS_INVENTORY ? "inventory" : "booking",
         .strategy = m->name,
         .strategy_rank = strategy_rank(m),
-        .params = params,
+        .params = pl->params,
         .seed = sc->seed,
         .expect = out->expect,
-        .redis_version = topo ? ovs_topology_version(topo) : NULL,
+        .redis_version = pl->redis_version[0] ? pl->redis_version : NULL,
         .sqlite_version = sqlite3_libversion(),
-        .started_at = started,
+        .started_at = pl->started,
         .duration_ns = res.duration_ns,
         .status = ovs_run_status_name(out->status),
-        .error = out->status == OVS_RUN_ERROR || out->status == OVS_RUN_NA ? out->error : NULL,
+        .error = out->status == OVS_RUN_ERROR || out->status == OVS_RUN_NA ? pl->error : NULL,
         .verdict = out->status == OVS_RUN_OK ? (out->safe ? "safe" : "unsafe") : NULL,
-        .figure = out->status == OVS_RUN_OK ? out->figure : NULL,
-        .shop_db = shop_db,
+        .figure = out->status == OVS_RUN_OK ? pl->figure : NULL,
+        .shop_db = pl->shop_db,
         .requests = res.requests,
         .succeeded = res.succeeded,
         .refused = res.refused + res.stale, /* both refusals by the shop; events say which */
@@ -349,22 +394,18 @@ record:;
         .retries = res.retries,
         .t0 = res.t0,
         .backend = loc.m->name,
-        .backend_version = shop_version[0] ? shop_version : NULL,
-        .live = have_live ? &live : NULL,
-        .redis_stock = in_stock,
-        .redis_absent = in_stock ? absent : NULL,
+        .backend_version = pl->shop_version[0] ? pl->shop_version : NULL,
+        .live = have_live ? &pl->live : NULL,
+        .redis_stock = in_stock ? pl->redis_stock : NULL,
+        .redis_absent = in_stock ? pl->absent : NULL,
         .skus = sc->skus,
-        .redis_holds = redis_holds_read ? &hold_facts : NULL,
+        .redis_holds = redis_holds_read ? &pl->hold_facts : NULL,
     };
-    if (cell->record_turn)
-        cell->record_turn(cell->record_ctx);
-    out->run_id = ovs_results_write(db, &row, res.traces, res.ntraces, checks, nchecks);
-    if (out->run_id < 0)
-        snprintf(out->error, sizeof(out->error), "results: %s", db->errstr);
-    else
-        rc = 0;
+    *packed = pl;
+    rc = 0;
+done:
     ovs_shop_close(shop);
-    /* A server shop goes once its run is checked and recorded, unless asked to stay. */
+    /* A server shop goes once its run is checked (its row keeps where it was). */
     if (created && loc.ns[0] != '\0') {
         size_t used = strlen(out->shop);
         if (cell->keep_shop)
@@ -374,11 +415,40 @@ record:;
         else
             snprintf(out->shop + used, sizeof(out->shop) - used, " (dropped)");
     }
-    free(redis_stock);
-    free(absent);
-    ovs_hold_facts_free(&hold_facts);
-    ovs_run_result_free(&res);
     ovs_topology_stop(topo);
     out->seconds = (double)(ovs_now_ns() - t_begin) / 1e9;
     return rc;
+}
+
+int ovs_cell_record(ovs_cell_played *pl, ovs_results *db, ovs_cell_result *out)
+{
+    int rc = 0;
+
+    out->run_id = ovs_results_write(db, &pl->row, pl->res.traces, pl->res.ntraces,
+                                    pl->checks, pl->nchecks);
+    if (out->run_id < 0) {
+        snprintf(out->error, sizeof(out->error), "results: %s", db->errstr);
+        rc = OVS_ERR;
+    }
+    ovs_cell_played_free(pl);
+    return rc;
+}
+
+void ovs_cell_played_free(ovs_cell_played *pl)
+{
+    if (pl == NULL)
+        return;
+    free(pl->redis_stock);
+    free(pl->absent);
+    ovs_hold_facts_free(&pl->hold_facts);
+    ovs_run_result_free(&pl->res);
+    free(pl);
+}
+
+int ovs_cell_run(const ovs_cell *cell, ovs_results *db, ovs_cell_result *out)
+{
+    ovs_cell_played *pl;
+    int rc = ovs_cell_play(cell, out, &pl);
+
+    return rc != 0 ? rc : ovs_cell_record(pl, db, out);
 }

@@ -35,11 +35,6 @@ typedef struct ovs_cell {
     const char *shop_tag;        /* SQLite: inserted in the shop's file name
                                     (<scenario>.<strategy>.<tag>.db), so the runs of one
                                     cell repeated or swept each keep their own; NULL: none */
-    /* Optional: called once, just before the run is written to the results database,
-     * with record_ctx; it may block. Cells run side by side (--jobs) take their turns
-     * here, so runs are recorded in the plan's order whatever order they finish in. */
-    void (*record_turn)(void *record_ctx);
-    void *record_ctx;
     int no_events;               /* ovs_run_spec.no_events: 1 only for `oversell bench`'s
                                     recording-cost runs; the figure then says which checks
                                     had no events to read */
@@ -61,9 +56,25 @@ typedef struct ovs_cell_result {
     double seconds;        /* wall time of the whole cell */
 } ovs_cell_result;
 
-/* Returns 0 when a run was recorded (whatever its verdict), OVS_ERR_ENV when the machine
- * could not run it (no redis-server...; nothing written), OVS_ERR otherwise. */
+/* Play and record, one after the other. Returns 0 when a run was recorded (whatever its
+ * verdict), OVS_ERR_ENV when the machine could not run it (no redis-server...; nothing
+ * written), OVS_ERR otherwise. */
 int ovs_cell_run(const ovs_cell *cell, ovs_results *db, ovs_cell_result *out);
+
+/* A run played and judged, not yet written to a results database. */
+typedef struct ovs_cell_played ovs_cell_played;
+
+/* ovs_cell_run in two halves, so runs side by side can be written in an order of the
+ * caller's, whatever order they end in, without a worker waiting with its servers up:
+ * play runs and judges the cell, stops its servers and drops a server shop, and fills
+ * out but for run_id; on 0, *played holds the run to write. Returns as ovs_cell_run, with
+ * *played NULL unless 0. */
+int ovs_cell_play(const ovs_cell *cell, ovs_cell_result *out, ovs_cell_played **played);
+/* Write played to db (out->run_id, or -1 with out->error) and free it. Not thread-safe on
+ * one db. Returns 0 or OVS_ERR. */
+int ovs_cell_record(ovs_cell_played *played, ovs_results *db, ovs_cell_result *out);
+/* Free a played run without writing it (a stopped matrix). Accepts NULL. */
+void ovs_cell_played_free(ovs_cell_played *played);
 
 /* Redis masters the cell needs: the scenario's [redis] nodes or the strategy's own need. */
 int ovs_cell_nodes(const ovs_scenario *sc, const ovs_strategy_methods *m, const ovs_params *p);
