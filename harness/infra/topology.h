@@ -40,8 +40,9 @@ const char *ovs_topology_version(const ovs_topology *t);
 /* The run's private directory (the fleet's, 0700): where the run keeps its own files. */
 const char *ovs_topology_dir(const ovs_topology *t);
 /* The runner's settle callback; ctx is the topology. WAIT on master 0 until every replica
- * has acknowledged everything written so far (the strategy's prepared stock), bounded by
- * the replication lag plus a margin. 0, or -1 with err when a replica did not catch up. */
+ * has acknowledged everything written so far (the strategy's prepared stock), then start
+ * the scenario's replication lag: a topology never settled has replicas that do not lag.
+ * 0, or -1 with err when a replica did not catch up within a second. */
 int ovs_topology_settle(void *ctx, char *err, size_t errlen);
 /* Carries out one fault ([fault] section) on the servers and links: an ovs_fault_fn for
  * the fault scheduler, ctx the topology. followup is 0 for the fault itself, 1 for its
