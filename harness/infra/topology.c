@@ -283,7 +283,8 @@ static int ttl_key(ovs_topology *t, int i, char *key, size_t keylen, long long *
     *key_pttl = -2;
     if (c == NULL)
         return -1;
-    /* A run's node holds a handful of keys: one SCAN call of 1000 sees them all. */
+    /* A lock scenario's node holds a handful of keys, which one SCAN of 1000 returns
+     * whole; of a crowd's thousands, the first key is of the first thousand only. */
     r = redisCommand(c, "SCAN 0 COUNT 1000");
     if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
         r->element[1]->type == REDIS_REPLY_ARRAY) {
