@@ -1,5 +1,6 @@
-/* test_fleet_clock.c - live tests of the clock shim and ovs_fleet_clock_jump
- * (clockshim/clockshim.c, harness/infra/fleet_clock.c, fleet_faults.c).
+/* test_fleet_clock.c - live tests of the clock shim, ovs_fleet_clock_jump and the
+ * clock-jump fault (clockshim/clockshim.c, harness/infra/fleet_clock.c, fleet_faults.c,
+ * topology.c).
  *
  * Real redis-server processes, one started with the shim and one without. What each test
  * would see from a broken shim or fleet: a shim that moved nothing leaves TIME and the
@@ -24,6 +25,8 @@
 
 #include "infra/fleet.h"
 #include "infra/fleet_faults.h"
+#include "infra/topology.h"
+#include "scenario/scenario.h"
 #include "core/util.h"
 #include "live.h"
 
@@ -254,6 +257,60 @@ static void test_missing_shim(void **state)
     assert_int_equal(ovs_fleet_start(&o, &fx->fleet, err, sizeof(err)), OVS_OK);
 }
 
+/* Through the topology, as a run does it: only the targeted node gets the shim, and the
+ * fault's event gives TIME before and after and the lease's PTTL, gone after a jump past
+ * it and shortened by a jump within it. */
+static void test_topology_fault(void **state)
+{
+    static const char text[] =
+        "[scenario]\nname = t\nworkload = inventory\nstock = 1\n"
+        "[client a]\nrequest = buy sku=1\n[redis]\nnodes = 2\n"
+        "[fault short]\nat = 0\naction = clock-jump\ntarget = node:1\nby = 3s\n"
+        "[fault long]\nat = 0\naction = clock-jump\ntarget = node:1\nby = 30s\n";
+    ovs_scenario sc;
+    ovs_topology *t = NULL;
+    char err[512] = "", what[64] = "";
+    long long ttl;
+
+    (void)state;
+    OVS_REQUIRE_REDIS();
+    if (ovs_scenario_parse("t.ini", text, &sc, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    if (ovs_topology_start(&sc, 2, NULL, &t, err, sizeof(err)) != 0) {
+        ovs_scenario_free(&sc);
+        fail_msg("ovs_topology_start: %s", err);
+    }
+    redisContext *c = ovs_topology_connect(&ovs_topology_masters(t)[1], err, sizeof(err));
+    assert_non_null(c);
+    freeReplyObject(redisCommand(c, "SET lock:x v PX 10000"));
+    freeReplyObject(redisCommand(c, "SET stock:1 1"));
+    int rc = ovs_topology_fault(t, &sc.faults[0], 0, what, sizeof(what), err, sizeof(err));
+    if (rc != 0)
+        fail_msg("short jump: %s", err);
+    /* "TIME s.ms->s.ms PTTL before->after": the lease lost about 3 s and lives on. */
+    assert_non_null(strstr(what, "TIME "));
+    assert_non_null(strstr(what, " PTTL "));
+    assert_null(strstr(what, "gone"));
+    ttl = strtoll(strrchr(what, '>') + 1, NULL, 10);
+    assert_true(ttl > 5000 && ttl <= 7000);
+    rc = ovs_topology_fault(t, &sc.faults[1], 0, what, sizeof(what), err, sizeof(err));
+    if (rc != 0)
+        fail_msg("long jump: %s", err);
+    assert_non_null(strstr(what, "->gone"));
+    redisReply *r = redisCommand(c, "EXISTS lock:x");
+    assert_int_equal(r->integer, 0);
+    freeReplyObject(r);
+    redisFree(c);
+    /* Node 0 was not targeted: it has no shim, and cannot be jumped. */
+    sc.faults[0].target_node = 0;
+    assert_int_not_equal(ovs_topology_fault(t, &sc.faults[0], 0, what, sizeof(what), err,
+                                            sizeof(err)),
+                         0);
+    assert_non_null(strstr(err, "without the clock shim"));
+    ovs_topology_stop(t);
+    ovs_scenario_free(&sc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -262,6 +319,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_restart_and_bystander, setup, teardown),
         cmocka_unit_test_setup_teardown(test_jump_that_did_not_take, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_shim, setup, teardown),
+        cmocka_unit_test(test_topology_fault),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
