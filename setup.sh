@@ -35,6 +35,11 @@ cd "$(dirname "$0")"
 # [redis] sentinels = N start N of them to watch master 0 and promote a replica the way a
 # production deployment does (harness/infra/sentinel.c). Its system-wide service on 26379
 # is kept from starting like the servers' below.
+#
+# No libfaketime: a clock-jump fault needs one node's wall clock moved, and Debian 12's
+# libfaketime 0.9.10 cannot start Debian's redis-server (jemalloc): "Unexpected recursive
+# calls to clock_gettime()" (libfaketime issues #130 and #327). The harness builds its own
+# small preload library instead (clockshim/clockshim.c).
 packages=(meson ninja-build gcc pkg-config libhiredis-dev libsqlite3-dev libcmocka-dev
           libinih-dev libjansson-dev redis-server redis-sentinel sqlite3 python3
           libxml2-utils clang libclang-rt-14-dev

@@ -76,6 +76,19 @@ check "bad parameter writes nothing" [ ! -e "$out" ]
   --out "$out" 2>"$tmp/err"; rc=$?
 check "missing redis-server exits 3" [ $rc = 3 ]
 check "missing redis-server writes nothing" [ ! -e "$out" ]
+# A clock jump without its shim is refused before anything starts; with a library
+# preloaded that is not the shim (the C library: harmless, moves nothing), the jump does
+# not take, and the run is a failure that says so, never a verdict.
+OVERSELL_CLOCKSHIM=/nonexistent/ovs-clockshim.so "$bin" run ttl-clock-jump --strategy setnx \
+  --out "$out" 2>"$tmp/err"; rc=$?
+check "missing clock shim exits 3" [ $rc = 3 ]
+check "missing clock shim is named" grep -q "clock shim not found" "$tmp/err"
+check "missing clock shim writes nothing" [ ! -e "$out" ]
+libc=$(ldd "$bin" | awk '/libc\.so/ {print $3}')
+OVERSELL_CLOCKSHIM=$libc "$bin" run ttl-clock-jump --strategy setnx --out "$tmp/out-noshim" \
+  >/dev/null 2>"$tmp/err"; rc=$?
+check "a clock jump that did not take fails the run" [ $rc = 1 ]
+check "and says the clock did not move" grep -q "clock did not move by 30.000 s" "$tmp/err"
 
 # The two-guest double booking: none double-books, redlock does not; the report's
 # numbers are the shop database's, counted by hand.

@@ -377,6 +377,43 @@ static void test_good_faults(void **state)
     assert_int_equal(sc.n_faults, 0);
 }
 
+/* A clock jump forward, back, with a sign written out, timed or at a point; by_ns is 0
+ * for every other action. */
+static void test_clock_jump(void **state)
+{
+    static const struct {
+        const char *by;
+        int64_t ns;
+    } jumps[] = {
+        { "30s", 30 * OVS_NS_PER_S },
+        { "+1500ms", 1500 * OVS_NS_PER_MS },
+        { "-2s", -2 * OVS_NS_PER_S },
+        { "60m", 3600 * OVS_NS_PER_S },
+    };
+    char text[1024], err[512];
+    ovs_scenario sc;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(jumps) / sizeof(jumps[0]); i++) {
+        snprintf(text, sizeof(text),
+                 "[scenario]\nname = a\nworkload = inventory\nstock = 1\n"
+                 "[client a]\nrequest = buy sku=1\n[redis]\nnodes = 5\n"
+                 "[fault j]\n%s\naction = clock-jump\ntarget = node:4\nby = %s\n"
+                 "[fault k]\nat = 0\naction = kill\ntarget = node:0\n",
+                 i % 2 ? "after = a:acquire" : "at = 100ms", jumps[i].by);
+        if (parse(text, &sc, err, sizeof(err)) != 0)
+            fail_msg("by = %s: %s", jumps[i].by, err);
+        assert_int_equal(sc.n_faults, 2);
+        assert_int_equal(sc.faults[0].action, OVS_FAULT_CLOCK_JUMP);
+        assert_int_equal(sc.faults[0].target, OVS_TARGET_NODE);
+        assert_int_equal(sc.faults[0].target_node, 4);
+        assert_int_equal(sc.faults[0].by_ns, jumps[i].ns);
+        assert_int_equal(sc.faults[0].at_ns, i % 2 ? -1 : 100 * OVS_NS_PER_MS);
+        assert_int_equal(sc.faults[1].by_ns, 0);
+        ovs_scenario_free(&sc);
+    }
+}
+
 /* Each action with a target it takes, each step, each persistence, and how proxied links
  * are decided. */
 static void test_fault_spellings(void **state)
@@ -755,10 +792,11 @@ static const bad_case bad_cases[] = {
     { TL "[fault f]\nat = 0\naction = kill\ntarget = node:0\n[fault f]\n", 11,
       "duplicate section [fault f] (first at line 7)" },
     { TL "[fault f]\nwhen = 1s\n", 8,
-      "unknown key 'when' in [fault f] (known: at, after, action, target, duration, recovery)" },
+      "unknown key 'when' in [fault f] (known: at, after, action, target, duration, recovery, "
+      "by)" },
     { TL "[fault f]\nat = 1s\ntarget = node:0\n", 7,
       "[fault f] has no action (kill, restart, kill-restart, pause, resume, promote, cut, heal, "
-      "snapshot or crash)" },
+      "snapshot, crash or clock-jump)" },
     { TL "[fault f]\nat = 1s\naction = kill\n", 7,
       "[fault f] has no target (node:N, replica:N, link:CLIENT:node:N or client:NAME)" },
     { TL "[fault f]\naction = kill\ntarget = node:0\n", 7, "[fault f] has no at or after" },
@@ -782,7 +820,7 @@ static const bad_case bad_cases[] = {
     /* [fault NAME]: what and on what */
     { TL "[fault f]\nat = 0\naction = explode\ntarget = node:0\n", 9,
       "action: 'explode' is not kill, restart, kill-restart, pause, resume, promote, cut, "
-      "heal, snapshot or crash" },
+      "heal, snapshot, crash or clock-jump" },
     { TL "[fault f]\nat = 0\naction = kill\ntarget = disk:0\n", 10,
       "target: 'disk:0' is not node:N, replica:N, link:CLIENT:node:N or client:NAME (like "
       "node:0, link:alice:node:1 or client:alice)" },
@@ -830,6 +868,33 @@ static const bad_case bad_cases[] = {
     { TL "[redis]\nlinks = direct\n[fault f]\nat = 0\naction = cut\n"
          "target = link:alice:node:0\n",
       12, "target: 'link:alice:node:0' is a link, but [redis] has links = direct (line 8)" },
+    /* [fault NAME]: a clock jump needs a node and a distance other than 0 */
+    { TL "[fault f]\nat = 0\naction = clock-jump\ntarget = node:0\n", 7,
+      "[fault f] has action = clock-jump but no by: say how far the clock moves" },
+    { TL "[fault f]\nat = 0\naction = clock-jump\ntarget = node:0\nby = 0\n", 11,
+      "by: '0' moves the clock by nothing" },
+    { TL "[fault f]\nat = 0\naction = clock-jump\ntarget = node:0\nby = -0s\n", 11,
+      "by: '-0s' moves the clock by nothing" },
+    { TL "[fault f]\nat = 0\naction = clock-jump\ntarget = node:0\nby = 30\n", 11,
+      "by: '30' is not a duration with an optional sign (like 30s or -2s)" },
+    { TL "[fault f]\nat = 0\naction = clock-jump\ntarget = node:0\nby = --3s\n", 11,
+      "by: '--3s' is not a duration with an optional sign" },
+    { TL "[fault f]\nat = 0\naction = clock-jump\ntarget = node:0\nby = 2h\n", 11,
+      "by: '2h' is not a duration" },
+    { TL "[fault f]\nat = 0\naction = clock-jump\ntarget = node:0\nby = 61m\n", 11,
+      "by: '61m' is longer than an hour" },
+    { TL "[fault f]\nat = 0\naction = clock-jump\ntarget = link:alice:node:0\nby = 3s\n",
+      10, "target: action = clock-jump acts on a node (node:N), not 'link:alice:node:0'" },
+    { TL "[fault f]\nat = 0\naction = clock-jump\ntarget = client:alice\nby = 3s\n", 10,
+      "target: action = clock-jump acts on a node (node:N), not 'client:alice'" },
+    { TL "[redis]\nreplicas = 1\n[fault f]\nat = 0\naction = clock-jump\ntarget = replica:0\n"
+      "by = 3s\n", 12, "target: action = clock-jump acts on a node (node:N), not 'replica:0'" },
+    { TL "[redis]\nnodes = 3\n[fault f]\nat = 0\naction = clock-jump\ntarget = node:3\n"
+      "by = 3s\n", 12, "target: 'node:3' names node 3, but [redis] has nodes = 3" },
+    { TL "[fault f]\nat = 0\naction = kill\ntarget = node:0\nby = 3s\n", 11,
+      "by: not for action = kill (only clock-jump takes one)" },
+    { TL "[fault f]\nat = 0\naction = clock-jump\ntarget = node:0\nby = 3s\nduration = 1s\n",
+      12, "duration: not for action = clock-jump" },
     /* [fault NAME]: duration and recovery */
     { TL "[fault f]\nat = 0\naction = kill-restart\ntarget = node:0\nduration = 3 sec\n", 11,
       "duration: '3 sec' is not a duration" },
@@ -1513,6 +1578,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_expect_rates),
         cmocka_unit_test(test_good_faults),
         cmocka_unit_test(test_fault_spellings),
+        cmocka_unit_test(test_clock_jump),
         cmocka_unit_test(test_defaults_and_spellings),
         cmocka_unit_test(test_durations),
         cmocka_unit_test(test_reenter),

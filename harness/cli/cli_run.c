@@ -226,7 +226,7 @@ int cli_run_cells(cli_options *o, ovs_scenario *scs, int nsc, int64_t *last_run)
     /* The servers the harness starts for the shop (cli_sql.c), once for every cell. */
     cli_sql_server servers[CLI_MAX_SQL];
     int nb = o->n_sql > 0 ? o->n_sql : 1;
-    int total = 0, n_na = 0, need_redis = 0, mismatches = 0, failures = 0, env_fail = 0, rc = 0;
+    int total = 0, n_na = 0, need_redis = 0, need_shim = 0, mismatches = 0, failures = 0, env_fail = 0, rc = 0;
     char na_why[256], first_na[400] = "";
     int tty = isatty(STDERR_FILENO), color = cli_color(STDERR_FILENO);
     ovs_results *db = NULL;
@@ -273,6 +273,8 @@ int cli_run_cells(cli_options *o, ovs_scenario *scs, int nsc, int64_t *last_run)
                     snprintf(c->label + used, sizeof(c->label) - used, " (%.150s)", pt);
                 }
                 need_redis |= !c->na && ovs_cell_nodes(&scs[i], ms[k], &ps[k]) > 0;
+                for (int f = 0; f < scs[i].n_faults && !c->na; f++)
+                    need_shim |= scs[i].faults[f].action == OVS_FAULT_CLOCK_JUMP;
             }
         }
     }
@@ -310,6 +312,13 @@ int cli_run_cells(cli_options *o, ovs_scenario *scs, int nsc, int64_t *last_run)
             free(plan);
             return EXIT_ENV;
         }
+    }
+    /* A clock-jump needs the shim it preloads (infra/fleet.h): without it every such cell
+     * would fail alike, so say it once, before anything starts. */
+    if (need_shim && ovs_clockshim_path(server, sizeof(server), err, sizeof(err)) != 0) {
+        fprintf(stderr, "oversell %s: %s\n", o->cmd, err);
+        free(plan);
+        return EXIT_ENV;
     }
     jc = calloc((size_t)(total ? total : 1), sizeof(*jc));
     why = calloc((size_t)(total ? total : 1), sizeof(*why));

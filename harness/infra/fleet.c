@@ -44,6 +44,7 @@
 #define FLEET_PORT_TRIES 5                   /* starts per node when its port is taken */
 
 _Static_assert(OVS_CHILD_MAX >= FLEET_NODES, "one whole fleet must fit in the registry");
+_Static_assert(OVS_FLEET_MAX <= 32, "ovs_fleet_opts.clock_nodes has a bit per master");
 
 /* ---------------------------------------------------------------------------------------
  * Finding redis-server. */
@@ -210,10 +211,13 @@ static void node_build_argv(const ovs_fleet *f, fleet_node *nd)
 /* Fork and exec node nd's server (child.c). */
 int ovs_fleet_node_spawn(ovs_fleet *f, fleet_node *nd, char *err, size_t errlen)
 {
+    ovs_child_opts o = OVS_CHILD_OPTS_INIT;
+
     node_build_argv(f, nd);
+    o.envp = nd->envp; /* NULL but with the clock shim: the harness's environment */
     /* execv's prototype predates const; it does not modify argv. */
-    return ovs_child_spawn(f->exe, (char *const *)nd->argv, nd->out, &nd->pid, &nd->slot,
-                           err, errlen);
+    return ovs_child_spawn_opts(f->exe, (char *const *)nd->argv, nd->out, &o, &nd->pid,
+                                &nd->slot, err, errlen);
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -441,6 +445,15 @@ int ovs_fleet_start(const ovs_fleet_opts *opts, ovs_fleet **out, char *err, size
     if ((rc = fleet_find_server(f, opts, err, errlen)) != OVS_OK ||
         (rc = fleet_make_dir(f, err, errlen)) != OVS_OK)
         goto fail;
+    if (opts->clock_nodes != 0) {
+        char shim[PATH_MAX];
+        if ((rc = ovs_clockshim_path(shim, sizeof(shim), err, errlen)) != OVS_OK)
+            goto fail;
+        for (int i = 0; i < f->n; i++)
+            if ((opts->clock_nodes >> i & 1u) &&
+                (rc = ovs_fleet_node_clock(f, i, shim, err, errlen)) != OVS_OK)
+                goto fail;
+    }
     /* Start every node, then wait for each: the servers boot in parallel. */
     for (int i = 0; i < f->n; i++) {
         if ((rc = ovs_fleet_node_make_dir(f, i, err, errlen)) != OVS_OK ||
@@ -500,6 +513,8 @@ void ovs_fleet_stop(ovs_fleet *f)
             ovs_child_reap(&nd->pid, &nd->slot);
         }
     }
+    for (int i = 0; i < f->total; i++)
+        ovs_fleet_node_clock_free(&f->node[i]);
     if (f->dir[0] != '\0')
         ovs_tmpdir_remove(f->dir);
     free(f);

@@ -31,6 +31,9 @@ typedef struct ovs_fleet_opts {
     int persistence;          /* enum ovs_persistence (scenario.h): NONE (0, default), RDB
                                  (dump.rdb written only by ovs_fleet_snapshot), AOF
                                  (appendonly yes, appendfsync always) */
+    unsigned clock_nodes;     /* bit i: master i runs with the clock shim (clockshim/), so
+                                 that ovs_fleet_clock_jump (fleet_faults.h) can move its
+                                 wall clock; the others' clocks are left alone. 0: none */
 } ovs_fleet_opts;
 
 /* Start opts->nodes servers and wait (bounded) until each answers PING. The private
@@ -63,6 +66,11 @@ const ovs_endpoint *ovs_fleet_node(const ovs_fleet *f, int i);
 /* The redis-server to run: $OVERSELL_REDIS_SERVER, else the first on $PATH, else
  * /usr/bin/redis-server or /usr/sbin/redis-server. Returns 0 and writes the path, or -1. */
 int ovs_redis_server_path(char *buf, size_t len);
+
+/* The clock shim nodes are started with: $OVERSELL_CLOCKSHIM, else
+ * clockshim/ovs-clockshim.so beside or one level above this executable (the build tree).
+ * Returns 0 and writes the path, or OVS_ERR_ENV with a reason in err. */
+int ovs_clockshim_path(char *buf, size_t len, char *err, size_t errlen);
 
 /* Async-signal-safe: SIGKILL every server any fleet of this process started and has not
  * reaped. For SIGINT/SIGTERM handlers that must not leave servers behind. */

@@ -1,5 +1,5 @@
 /* fleet_faults.c - a scenario's node faults on a running fleet: kill, restart, pause and
- * resume a node, add a replica, promote it, take a snapshot.
+ * resume a node, add a replica, promote it, take a snapshot, move its clock.
  *
  * Split from fleet.c, which starts and stops the fleet; the node operations both use are
  * in fleet_node.h. Per-node state (pid, port, directory, role) lives in fleet_node, and the
@@ -20,10 +20,12 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <hiredis/hiredis.h>
@@ -449,4 +451,70 @@ int ovs_fleet_snapshot(ovs_fleet *f, int i, char *err, size_t errlen)
     if (fleet_check_answering(f, i, "snapshot", err, errlen) != OVS_OK)
         return OVS_ERR;
     return node_command_ok(f, i, "SAVE", FLEET_SAVE_NS, err, errlen);
+}
+
+/* The harness's wall clock, the one TIME reads in a node without the shim. */
+static int64_t wall_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* TIME of node i in microseconds, or -1 with err. */
+static int64_t node_time_us(const ovs_fleet *f, int i, char *err, size_t errlen)
+{
+    redisReply *r = node_command(f, i, "TIME", FLEET_CMD_NS, err, errlen);
+    int64_t us = -1;
+
+    if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+        r->element[0]->type == REDIS_REPLY_STRING && r->element[1]->type == REDIS_REPLY_STRING)
+        us = strtoll(r->element[0]->str, NULL, 10) * 1000000 +
+             strtoll(r->element[1]->str, NULL, 10);
+    else if (r != NULL)
+        ovs_seterr(err, errlen, "node %d: TIME: unexpected reply (type %d)", i, r->type);
+    if (r != NULL)
+        freeReplyObject(r);
+    return us;
+}
+
+/* The node and the harness read the same kernel clock, so the move is known exactly:
+ * the node's TIME before is read at some moment of [h0, h1] by the harness's clock, its
+ * TIME after at some moment of [h2, h3], so after - before - by lies in [h2 - h1, h3 - h0]
+ * when the jump took, up to TIME's microsecond and a millisecond of slack. A jump that did
+ * not take (no shim in the node, its file not mapped) reads `by` short, and fails. */
+int ovs_fleet_clock_jump(ovs_fleet *f, int i, int64_t by_ns, int64_t *before_us,
+                         int64_t *after_us, char *err, size_t errlen)
+{
+    const int64_t slack_us = 1000;
+    int64_t h0, h1, h2, h3, lo, hi, moved;
+
+    if (fleet_check_answering(f, i, "clock-jump", err, errlen) != OVS_OK)
+        return OVS_ERR;
+    if (f->node[i].clock == NULL) {
+        ovs_seterr(err, errlen, "clock-jump: node %d was started without the clock shim "
+                   "(only nodes a clock-jump fault targets get it)", i);
+        return OVS_ERR;
+    }
+    h0 = wall_us();
+    if ((*before_us = node_time_us(f, i, err, errlen)) < 0)
+        return OVS_ERR;
+    h1 = wall_us();
+    __atomic_add_fetch(f->node[i].clock, by_ns, __ATOMIC_SEQ_CST);
+    h2 = wall_us();
+    if ((*after_us = node_time_us(f, i, err, errlen)) < 0)
+        return OVS_ERR;
+    h3 = wall_us();
+    moved = *after_us - *before_us - by_ns / 1000;
+    lo = h2 - h1 - slack_us;
+    hi = h3 - h0 + slack_us;
+    if (moved < lo || moved > hi) {
+        ovs_seterr(err, errlen,
+                   "clock-jump: node %d's clock did not move by %.3f s: TIME %.3f -> %.3f "
+                   "(%+.3f s in %.3f s)",
+                   i, (double)by_ns / 1e9, (double)*before_us / 1e6, (double)*after_us / 1e6,
+                   (double)(*after_us - *before_us) / 1e6, (double)(h3 - h0) / 1e6);
+        return OVS_ERR;
+    }
+    return OVS_OK;
 }

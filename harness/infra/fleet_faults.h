@@ -1,5 +1,6 @@
 /* fleet_faults.h - faults and topology on a running fleet (fleet.h): kill, restart, pause
- * and resume a node, add a replica, promote it, take a snapshot (a scenario's node faults).
+ * and resume a node, add a replica, promote it, take a snapshot, move its clock (a
+ * scenario's node faults).
  *
  * Nodes are numbered globally: masters 0..size-1, then replicas size..total-1 in the order
  * they were added. Functions that fork (add_replica, restart) must be called from the
@@ -50,5 +51,12 @@ int ovs_fleet_resume(ovs_fleet *f, int i, char *err, size_t errlen);
 int ovs_fleet_promote(ovs_fleet *f, int i, char *err, size_t errlen);
 /* SAVE on node i: the snapshot a restart with RDB persistence loads. */
 int ovs_fleet_snapshot(ovs_fleet *f, int i, char *err, size_t errlen);
+/* Move master i's wall clock by by_ns (forward > 0, back < 0) for good, restarts
+ * included: i must have been started with the clock shim (ovs_fleet_opts.clock_nodes).
+ * The node's TIME just before and just after goes into *before_us and *after_us; unless
+ * it moved by by_ns (to the time the two commands took) the call fails, so a jump that did
+ * not take is never reported as done. Refuses a paused node. */
+int ovs_fleet_clock_jump(ovs_fleet *f, int i, int64_t by_ns, int64_t *before_us,
+                         int64_t *after_us, char *err, size_t errlen);
 
 #endif

@@ -40,6 +40,13 @@ typedef struct fleet_node {
     char log[PATH_MAX];                 /* redis.log, the server's own log */
     char out[PATH_MAX];                 /* stdout+stderr: config errors land here */
     const char *argv[FLEET_ARGV_MAX];   /* built before fork; points into this struct */
+    int64_t *clock;                     /* the mapped offset (ns) its clock shim adds to
+                                           its wall clock, or NULL: started without the
+                                           shim (fleet_clock.c) */
+    char clock_file[PATH_MAX];          /* the file mapped there */
+    char **envp;                        /* with the shim: its environment (LD_PRELOAD,
+                                           OVS_CLOCKSHIM_FILE); NULL: the harness's */
+    char *env_preload, *env_file;       /* the two entries envp adds */
 } fleet_node;
 
 struct ovs_fleet {
@@ -72,6 +79,12 @@ int ovs_fleet_node_wait_ready(ovs_fleet *f, int i, int64_t timeout_ns, char *err
 /* Wait until freshly spawned node i is up, moving it to a fresh port when its port was
  * taken. Never for a restart: a node is only moved before anyone knows its port. */
 int ovs_fleet_node_come_up(ovs_fleet *f, int i, char *err, size_t errlen);
+
+/* Start node i with the clock shim at path shim from now on: make and map its offset
+ * file (zero) and build its environment (fleet_clock.c). Before its first spawn. */
+int ovs_fleet_node_clock(ovs_fleet *f, int i, const char *shim, char *err, size_t errlen);
+/* Unmap and free what ovs_fleet_node_clock made; a node without the shim is left alone. */
+void ovs_fleet_node_clock_free(fleet_node *nd);
 
 /* Copy the value of "name:value" from an INFO reply into out; -1 when absent. */
 int ovs_fleet_info_field(const char *info, const char *name, char *out, size_t len);

@@ -2,6 +2,7 @@
  * done to them. */
 #include "infra/topology.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,6 +107,10 @@ int ovs_topology_start(const ovs_scenario *sc, int nodes, const char *redis_serv
     t->nodes = nodes;
     ovs_fleet_opts fo = { .nodes = nodes, .redis_server = redis_server,
                           .persistence = (int)sc->redis.persistence };
+    /* The clock shim goes into the nodes a clock-jump targets, and only into them. */
+    for (int i = 0; i < sc->n_faults; i++)
+        if (sc->faults[i].action == OVS_FAULT_CLOCK_JUMP && sc->faults[i].target_node < nodes)
+            fo.clock_nodes |= 1u << sc->faults[i].target_node;
     rc = ovs_fleet_start(&fo, &t->fleet, err, errlen);
     if (rc != 0) {
         free(t);
@@ -266,6 +271,92 @@ static int fleet_index(ovs_topology *t, const ovs_fault *f, char *err, size_t er
     return -1;
 }
 
+/* PTTL of the first key (by name) on node i that has a TTL, into *key_pttl, with its
+ * name in key; key "" when no key has one. A lock's lease is what a clock jump acts on:
+ * after the jump the same key's PTTL reads -2 when the jump expired it. */
+static int ttl_key(ovs_topology *t, int i, char *key, size_t keylen, long long *key_pttl,
+                   char *err, size_t errlen)
+{
+    redisContext *c = ovs_topology_connect(ovs_fleet_node(t->fleet, i), err, errlen);
+    redisReply *r;
+    int rc = -1;
+
+    key[0] = '\0';
+    *key_pttl = -2;
+    if (c == NULL)
+        return -1;
+    /* A lock scenario's node holds a handful of keys, which one SCAN of 1000 returns
+     * whole; of a crowd's thousands, the first key is of the first thousand only. */
+    r = redisCommand(c, "SCAN 0 COUNT 1000");
+    if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+        r->element[1]->type == REDIS_REPLY_ARRAY) {
+        rc = 0;
+        for (size_t k = 0; k < r->element[1]->elements && rc == 0; k++) {
+            const char *name = r->element[1]->element[k]->str;
+            redisReply *p = redisCommand(c, "PTTL %s", name);
+            if (p == NULL || p->type != REDIS_REPLY_INTEGER)
+                rc = -1;
+            else if (p->integer >= 0 && (key[0] == '\0' || strcmp(name, key) < 0)) {
+                snprintf(key, keylen, "%s", name);
+                *key_pttl = p->integer;
+            }
+            if (p != NULL)
+                freeReplyObject(p);
+        }
+    }
+    if (rc != 0)
+        ovs_seterr(err, errlen, "SCAN/PTTL on node %d: %s", i,
+                   c->errstr[0] ? c->errstr : "odd reply");
+    if (r != NULL)
+        freeReplyObject(r);
+    redisFree(c);
+    return rc;
+}
+
+static long long pttl_of(ovs_topology *t, int i, const char *key, char *err, size_t errlen)
+{
+    redisContext *c = ovs_topology_connect(ovs_fleet_node(t->fleet, i), err, errlen);
+    redisReply *r = c != NULL ? redisCommand(c, "PTTL %s", key) : NULL;
+    long long v = r != NULL && r->type == REDIS_REPLY_INTEGER ? r->integer : LLONG_MIN;
+
+    if (c != NULL && v == LLONG_MIN)
+        ovs_seterr(err, errlen, "PTTL %s on node %d: %s", key, i,
+                   c->errstr[0] ? c->errstr : "odd reply");
+    if (r != NULL)
+        freeReplyObject(r);
+    redisFree(c);
+    return v;
+}
+
+/* The jump, with what it did: the node's TIME before and after, and what became of the
+ * first key with a TTL there (the lock's lease, in a lock scenario): its PTTL before and
+ * after, "gone" when the jump expired it. what has room for 63 characters. */
+static int clock_jump(ovs_topology *t, int i, const ovs_fault *f, char *what, size_t whatlen,
+                      char *err, size_t errlen)
+{
+    char key[256];
+    long long before_ttl, after_ttl = -2;
+    int64_t before, after;
+
+    if (ttl_key(t, i, key, sizeof(key), &before_ttl, err, errlen) != 0 ||
+        ovs_fleet_clock_jump(t->fleet, i, f->by_ns, &before, &after, err, errlen) != 0)
+        return -1;
+    if (key[0] != '\0' && (after_ttl = pttl_of(t, i, key, err, errlen)) == LLONG_MIN)
+        return -1;
+    int n = snprintf(what, whatlen, "TIME %lld.%03lld->%lld.%03lld", (long long)(before / 1000000),
+                     (long long)(before / 1000 % 1000), (long long)(after / 1000000),
+                     (long long)(after / 1000 % 1000));
+    if (n > 0 && (size_t)n < whatlen) {
+        if (key[0] == '\0')
+            snprintf(what + n, whatlen - (size_t)n, " no TTL key");
+        else if (after_ttl == -2)
+            snprintf(what + n, whatlen - (size_t)n, " PTTL %lld->gone", before_ttl);
+        else
+            snprintf(what + n, whatlen - (size_t)n, " PTTL %lld->%lld", before_ttl, after_ttl);
+    }
+    return 0;
+}
+
 const ovs_endpoint *ovs_topology_node(void *ctx, const ovs_fault *f)
 {
     ovs_topology *t = ctx;
@@ -333,6 +424,8 @@ int ovs_topology_fault(void *ctx, const ovs_fault *f, int followup, char *what,
         t->master0 = i;
         snprintf(what, whatlen, "REPLICAOF NO ONE; clients follow it");
         return 0;
+    case OVS_FAULT_CLOCK_JUMP:
+        return clock_jump(t, i, f, what, whatlen, err, errlen);
     case OVS_FAULT_CUT:
     case OVS_FAULT_HEAL:
     case OVS_FAULT_CRASH: /* done to a client by the scheduler (engine/faults.c) */

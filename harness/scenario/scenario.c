@@ -426,6 +426,7 @@ static int do_fault(parser *p, const section *s, ovs_scenario *sc, const entry *
                             : strcmp(e->key, "action") == 0   ? &t.action
                             : strcmp(e->key, "target") == 0   ? &t.target
                             : strcmp(e->key, "duration") == 0 ? &t.duration
+                            : strcmp(e->key, "by") == 0       ? &t.by
                                                                : &t.recovery;
         *slot = e->value; /* the keys were checked while reading: no other can be here */
     }

@@ -67,6 +67,7 @@ enum ovs_fault_action {
     OVS_FAULT_HEAL,         /* a cut link carries traffic again */
     OVS_FAULT_SNAPSHOT,     /* SAVE on the target: the RDB a later restart loads */
     OVS_FAULT_CRASH,        /* a client dies for good: no further step, its adapter SIGKILLed */
+    OVS_FAULT_CLOCK_JUMP,   /* the target node's wall clock moves by `by` (clockshim/) */
 };
 
 /* What a fault acts on ([fault] target). */
@@ -97,6 +98,8 @@ typedef struct ovs_fault {
     int target_client;            /* the CLIENT of link:CLIENT:node:N or client:NAME, else
                                      -1 */
     int64_t duration_ns;          /* `duration`: 0 = none */
+    int64_t by_ns;                /* `by` of a clock-jump: forward (> 0) or back (< 0),
+                                     never 0; 0 for every other action */
     enum ovs_recovery recovery;   /* `recovery`, for restarts */
     int line;                     /* section header line, for messages */
 } ovs_fault;
@@ -225,7 +228,7 @@ int ovs_scenario_files(const char *dir, char **paths, int max);
 
 /* The values of one [fault NAME] section as written; NULL for a key not given. */
 typedef struct ovs_fault_text {
-    const char *at, *after, *action, *target, *duration, *recovery;
+    const char *at, *after, *action, *target, *duration, *recovery, *by;
 } ovs_fault_text;
 
 /* Interpret a [fault NAME] section (scenario_fault.c). sc must already hold the workload,

@@ -28,10 +28,11 @@ static const struct {
     { "pause", OVS_FAULT_PAUSE },     { "resume", OVS_FAULT_RESUME },
     { "promote", OVS_FAULT_PROMOTE }, { "cut", OVS_FAULT_CUT },
     { "heal", OVS_FAULT_HEAL },       { "snapshot", OVS_FAULT_SNAPSHOT },
-    { "crash", OVS_FAULT_CRASH },
+    { "crash", OVS_FAULT_CRASH },     { "clock-jump", OVS_FAULT_CLOCK_JUMP },
 };
 #define ACTION_NAMES                                                                         \
-    "kill, restart, kill-restart, pause, resume, promote, cut, heal, snapshot or crash"
+    "kill, restart, kill-restart, pause, resume, promote, cut, heal, snapshot, crash or "    \
+    "clock-jump"
 
 static const struct {
     const char *name;
@@ -234,6 +235,30 @@ static int parse_duration(const char *key, const char *text, int64_t *ns, char *
     return 0;
 }
 
+/* `by`: a duration with an optional sign, "30s", "+30s" or "-2s"; never 0, which would
+ * be a fault that changes nothing and still reports that it fired. */
+static int parse_jump(const char *text, int64_t *ns, char *err, size_t errlen)
+{
+    int neg = text[0] == '-';
+    const char *abs = text[0] == '-' || text[0] == '+' ? text + 1 : text;
+
+    if (parse_duration("by", abs, ns, err, errlen) != 0) {
+        if (ovs_parse_duration(abs, ns) != 0)
+            ovs_seterr(err, errlen,
+                       "by: '%.60s' is not a duration with an optional sign (like 30s or -2s)",
+                       text);
+        return -1;
+    }
+    if (*ns == 0) {
+        ovs_seterr(err, errlen, "by: '%.60s' moves the clock by nothing; say how far (like "
+                                "30s, or -2s for back)", text);
+        return -1;
+    }
+    if (neg)
+        *ns = -*ns;
+    return 0;
+}
+
 /* The kind of target an action takes, as a phrase for messages; NULL when t fits. */
 static const char *target_mismatch(enum ovs_fault_action a, enum ovs_target_kind t)
 {
@@ -245,6 +270,10 @@ static const char *target_mismatch(enum ovs_fault_action a, enum ovs_target_kind
     case OVS_FAULT_CUT:
     case OVS_FAULT_HEAL:
         return t == OVS_TARGET_LINK ? NULL : "a link (link:CLIENT:node:N)";
+    case OVS_FAULT_CLOCK_JUMP:
+        /* The shim is preloaded into the masters the fleet starts; a replica is started
+         * later, by the topology, and follows its master's keys, not its own clock. */
+        return t == OVS_TARGET_NODE ? NULL : "a node (node:N)";
     case OVS_FAULT_KILL:
     case OVS_FAULT_RESTART:
     case OVS_FAULT_KILL_RESTART:
@@ -306,6 +335,10 @@ int ovs_fault_parse(const ovs_scenario *sc, const char *name, const ovs_fault_te
         *key = "duration";
         return -1;
     }
+    if (t->by && parse_jump(t->by, &f->by_ns, err, errlen) != 0) {
+        *key = "by";
+        return -1;
+    }
     if (t->recovery) {
         size_t i = 0;
         while (i < sizeof(recoveries) / sizeof(recoveries[0]) &&
@@ -338,6 +371,13 @@ int ovs_fault_parse(const ovs_scenario *sc, const char *name, const ovs_fault_te
         return -1;
     }
 
+    if (f->action == OVS_FAULT_CLOCK_JUMP && t->by == NULL) {
+        ovs_seterr(err, errlen,
+                   "[fault %s] has action = clock-jump but no by: say how far the clock "
+                   "moves (by = 30s, or by = -2s for back)",
+                   name);
+        return -1;
+    }
     if ((bad = target_mismatch(f->action, f->target)) != NULL) {
         *key = "target";
         ovs_seterr(err, errlen, "target: action = %s acts on %s, not '%.60s'",
@@ -356,6 +396,12 @@ int ovs_fault_parse(const ovs_scenario *sc, const char *name, const ovs_fault_te
         *key = "duration";
         ovs_seterr(err, errlen,
                    "duration: not for action = %s (only kill-restart, pause and cut take one)",
+                   action_name(f->action));
+        return -1;
+    }
+    if (t->by && f->action != OVS_FAULT_CLOCK_JUMP) {
+        *key = "by";
+        ovs_seterr(err, errlen, "by: not for action = %s (only clock-jump takes one)",
                    action_name(f->action));
         return -1;
     }

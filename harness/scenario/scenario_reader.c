@@ -58,7 +58,7 @@ static const char *const redis_keys[] = { "nodes",       "replicas",  "lag",   "
                                           "sentinels", "sentinel_down_after",
                                           "sentinel_failover_timeout", NULL };
 static const char *const fault_keys[] = { "at",     "after",    "action", "target",
-                                          "duration", "recovery", NULL };
+                                          "duration", "recovery", "by", NULL };
 
 
 
