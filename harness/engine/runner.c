@@ -748,7 +748,9 @@ int ovs_run(const ovs_run_spec *spec, ovs_run_result *res)
         goto out;
     }
 
-    if (sc->queue.kind == OVS_QUEUE_STREAM) {
+    /* The stream is the queue of a strategy that writes it in its sale; any other sells
+     * in SQL, or is n/a here (ovs_cell_na), and is given the memory queue as ever. */
+    if (sc->queue.kind == OVS_QUEUE_STREAM && OVS_STRATEGY_FIELD(m, writes_stream, 0)) {
         if (spec->n_redis < 1) {
             snprintf(res->error, sizeof(res->error), "write-back: queue = stream needs a Redis");
             goto out;
