@@ -143,9 +143,7 @@ check "setnx-plain is unsafe, sql-pessimistic safe ($verdicts)" \
 
 # The Lua copies are shown equal to the built-ins they copy by the gate holding both to
 # one verdict (strategies/README.md): a scenario that expects one of a pair and not the
-# other, or another verdict of it, leaves the copy unjudged there. Where the write-back
-# queue is a stream (`queue = stream`) the copy is n/a - a definition cannot add the order
-# in its sale's script - and an [expect] may not name an n/a cell, so those are left out.
+# other, or another verdict of it, leaves the copy unjudged there.
 expect_of() { # FILE NAME: the [expect] value of NAME, or nothing
   awk -v s="$2" '/^\[/ { in_e = ($0 ~ /^\[expect\]/) } in_e && $1 == s && $2 == "=" {
     $1 = $2 = ""; sub(/^ +/, ""); print }' "$1"
@@ -153,7 +151,6 @@ expect_of() { # FILE NAME: the [expect] value of NAME, or nothing
 unpaired=
 for f in scenarios/*.ini; do
   for pair in lua-decr:lua-decr-script setnx:lua-setnx; do
-    [ "$pair" = lua-decr:lua-decr-script ] && grep -Eq '^queue *= *stream' "$f" && continue
     a=$(expect_of "$f" "${pair%%:*}") b=$(expect_of "$f" "${pair#*:}")
     [ "$a" = "$b" ] || unpaired="$unpaired $(basename "$f") ${pair%%:*}='$a' ${pair#*:}='$b';"
   done
