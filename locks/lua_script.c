@@ -56,11 +56,12 @@ typedef struct luas_def {
     ovs_strategy_methods m;
     ovs_strategy_def def;  /* a copy: m.params points into it */
     char *acquire, *release, *unit, *nights; /* script texts, NULL when not used */
+    char *stream;          /* the sale with its XADD (execute_stream), NULL when none */
     int i_ttl, i_retry_count, i_retry_delay, i_retry_jitter, i_command_timeout; /* -1: none */
     int i_wait_replicas, i_wait_timeout; /* -1: none; setnx's WAIT after each acquire */
     /* Hashes SCRIPT LOAD gave in xPrepare, copied by every instance it opens so that the
      * first call is an EVALSHA. Written before any client thread starts. */
-    char unit_sha[41], nights_sha[41];
+    char unit_sha[41], nights_sha[41], stream_sha[41];
     struct luas_def *next; /* every table built, newest first */
 } luas_def;
 
@@ -73,7 +74,7 @@ typedef struct luas {
     ovs_strategy base;
     ovs_lease lease;      /* lock */
     ovs_redis redis;      /* whole operation: env->redis[0] */
-    ovs_script unit, nights;
+    ovs_script unit, nights, stream;
 } luas;
 
 static const luas_def *def_of(const ovs_strategy *s)
@@ -132,19 +133,22 @@ static int luas_prepare(ovs_strategy *s, const ovs_env *env)
 {
     luas_def *d = (luas_def *)(void *)s->m; /* the registry's table is ours, allocated */
     ovs_redis r;
-    ovs_script unit = { d->unit, "" }, nights = { d->nights, "" };
+    ovs_script unit = { d->unit, "" }, nights = { d->nights, "" }, stream = { d->stream, "" };
     int rc = ovs_redis_stock_prepare(s, env);
 
     if (rc != OVS_OK)
         return rc;
     ovs_redis_init(&r, &env->redis[0], LUAS_CONNECT_MS, LUAS_COMMAND_MS);
-    rc = ovs_redis_script_load(&r, env->workload == OVS_INVENTORY ? &unit : &nights);
+    rc = ovs_redis_script_load(&r, env->queue_stream != NULL        ? &stream
+                                   : env->workload == OVS_INVENTORY ? &unit
+                                                                    : &nights);
     if (rc != OVS_OK)
         rc = ovs_strategy_fail(s, OVS_ERR, "%s: %s", d->def.path, r.errstr);
     ovs_redis_close(&r);
     if (rc == OVS_OK) {
         memcpy(d->unit_sha, unit.sha, sizeof(d->unit_sha));
         memcpy(d->nights_sha, nights.sha, sizeof(d->nights_sha));
+        memcpy(d->stream_sha, stream.sha, sizeof(d->stream_sha));
     }
     return rc;
 }
@@ -157,9 +161,14 @@ static int luas_whole_open(ovs_strategy *s, const ovs_env *env)
     if (env->n_redis < 1)
         return ovs_strategy_fail(s, OVS_ERR, "%s needs a Redis server; the run has none",
                                  s->m->name);
-    if (env->sold == NULL)
+    if (env->queue_stream != NULL && d->stream == NULL)
+        return ovs_strategy_fail(s, OVS_ERR, "%s has no execute_stream for a stream queue",
+                                 s->m->name);
+    if (env->queue_stream == NULL && env->sold == NULL)
         return ovs_strategy_fail(s, OVS_ERR, "%s needs the write-back queue", s->m->name);
     ovs_redis_init(&x->redis, &env->redis[0], LUAS_CONNECT_MS, LUAS_COMMAND_MS);
+    x->stream.src = d->stream;
+    memcpy(x->stream.sha, d->stream_sha, sizeof(x->stream.sha));
     x->unit.src = d->unit;
     x->nights.src = d->nights;
     memcpy(x->unit.sha, d->unit_sha, sizeof(x->unit.sha));
@@ -175,6 +184,15 @@ static int luas_execute(ovs_strategy *s, const ovs_request *req, int64_t buyer,
     luas *x = (luas *)s;
 
     (void)think_ns; /* a script has no window between check and act to think in */
+    if (s->env->queue_stream != NULL) {
+        /* The order goes to the stream in the script, as lua-decr's does. */
+        s->attempts = 1;
+        int rc = ovs_redis_stock_sell_stream(&x->redis, &x->stream, s->env->queue_stream, req,
+                                             buyer);
+        if (rc == OVS_ERR || rc == OVS_ERR_IO)
+            return ovs_strategy_fail(s, rc, "%s", x->redis.errstr);
+        return rc;
+    }
     return ovs_redis_stock_execute(s, &x->redis, &x->unit, &x->nights, req, buyer);
 }
 
@@ -232,6 +250,7 @@ static void luas_free(luas_def *d)
     if (d->nights != d->unit)
         free(d->nights);
     free(d->unit);
+    free(d->stream);
     free(d);
 }
 
@@ -269,7 +288,8 @@ int ovs_lua_define(const ovs_strategy_def *def, const ovs_strategy_methods **out
             d->nights = slurp(def->execute_booking, err, errlen);
         else
             d->nights = d->unit;
-        if (d->nights == NULL) {
+        if (d->nights == NULL || (def->execute_stream[0] != '\0' &&
+                                  (d->stream = slurp(def->execute_stream, err, errlen)) == NULL)) {
             luas_free(d);
             return -1;
         }
@@ -288,7 +308,7 @@ int ovs_lua_define(const ovs_strategy_def *def, const ovs_strategy_methods **out
         return -1;
     }
     d->m = (ovs_strategy_methods){
-        .version = 3,
+        .version = 6,
         .name = d->def.name,
         .summary = d->def.summary,
         .claims_safe = def->claims_safe,
@@ -304,6 +324,7 @@ int ovs_lua_define(const ovs_strategy_def *def, const ovs_strategy_methods **out
         .xExecute = lock ? NULL : luas_execute,
         .xClose = luas_close,
         .redis_stock = !lock,
+        .writes_stream = d->stream != NULL,
     };
     d->next = defined;
     defined = d;

@@ -15,6 +15,15 @@ const char ovs_redis_stock_decr_src[] =
     "if s > 0 then redis.call('decr', KEYS[1]) return 1 end "
     "return 0";
 
+/* As the one above, and the order added to the stream in the same script: Redis runs a
+ * script with nothing interleaved and writes its effects together (to the AOF too), so no
+ * sale exists without its entry, nor an entry without its sale. */
+const char ovs_redis_stock_decr_stream_src[] =
+    "local s = tonumber(redis.call('get', KEYS[1]) or '0') "
+    "if s > 0 then redis.call('decr', KEYS[1]) "
+    "redis.call('xadd', KEYS[2], '*', 'sku', ARGV[2], 'buyer', ARGV[3]) return 1 end "
+    "return 0";
+
 /* Check every night first, then write: a script is not rolled back on error, so it must
  * not write anything before it knows it will write everything. */
 const char ovs_redis_stock_claim_src[] =
@@ -95,10 +104,10 @@ void ovs_night_key(const ovs_request *req, int i, char *buf, size_t len)
 }
 
 /* Run sc and read its 1 or 0. */
-static int run_sale(ovs_redis *r, ovs_script *sc, int nkeys, const char *const *kv)
+static int run_sale(ovs_redis *r, ovs_script *sc, int nkeys, int nargs, const char *const *kv)
 {
     redisReply *reply;
-    int rc = ovs_redis_eval(r, sc, nkeys, 1, kv, &reply);
+    int rc = ovs_redis_eval(r, sc, nkeys, nargs, kv, &reply);
 
     if (rc != OVS_OK)
         return rc;
@@ -127,7 +136,7 @@ int ovs_redis_stock_sell(ovs_redis *r, ovs_script *unit, ovs_script *nights,
         char key[OVS_STOCK_KEY_MAX];
         const char *one[2] = { key, "1" };
         ovs_stock_key(req->sku, key, sizeof(key));
-        return run_sale(r, unit, 1, one);
+        return run_sale(r, unit, 1, 1, one);
     }
     if (n < 1 || n > OVS_MAX_NIGHTS) {
         snprintf(r->errstr, sizeof(r->errstr), "a stay of %d nights is outside 1..%d", n,
@@ -148,10 +157,22 @@ int ovs_redis_stock_sell(ovs_redis *r, ovs_script *unit, ovs_script *nights,
     }
     snprintf(arg, sizeof(arg), "%lld", (long long)buyer);
     kv[n] = arg;
-    rc = run_sale(r, nights, n, kv);
+    rc = run_sale(r, nights, n, 1, kv);
     free(keys);
     free(kv);
     return rc;
+}
+
+int ovs_redis_stock_sell_stream(ovs_redis *r, ovs_script *unit_stream, const char *stream,
+                                const ovs_request *req, int64_t buyer)
+{
+    char key[OVS_STOCK_KEY_MAX], sku[16], who[24];
+    const char *kv[5] = { key, stream, "1", sku, who };
+
+    ovs_stock_key(req->sku, key, sizeof(key));
+    snprintf(sku, sizeof(sku), "%d", req->sku);
+    snprintf(who, sizeof(who), "%lld", (long long)buyer);
+    return run_sale(r, unit_stream, 2, 3, kv);
 }
 
 int ovs_redis_stock_execute(ovs_strategy *s, ovs_redis *r, ovs_script *unit,

@@ -17,6 +17,10 @@
  * zero it decrements it and returns 1, else returns 0. Here rather than in lua_decr.c so
  * that `oversell bench` measures its ceiling with the very script the strategy runs. */
 extern const char ovs_redis_stock_decr_src[];
+/* The same sale with its order added to the write-back stream in the same script (queue =
+ * stream): KEYS[1] is stock:<sku>, KEYS[2] the stream; ARGV[1] the quantity ("1"),
+ * ARGV[2] the SKU, ARGV[3] the buyer, which become the entry's fields sku and buyer. */
+extern const char ovs_redis_stock_decr_stream_src[];
 /* The script lua-decr books a stay with: KEYS are the nights of the stay, ARGV[1] the
  * guest; when none of them is taken it sets them all to the guest and returns 1, else
  * returns 0. Here beside the other for the same reason, and because strategies/lua/
@@ -31,6 +35,10 @@ extern const char ovs_redis_stock_claim_src[];
  * an answer of another shape or a stay outside 1..OVS_MAX_NIGHTS nights. */
 int ovs_redis_stock_sell(ovs_redis *r, ovs_script *unit, ovs_script *nights,
                          enum ovs_workload workload, const ovs_request *req, int64_t buyer);
+/* Run unit_stream (ovs_redis_stock_decr_stream_src) for req of the inventory and buyer,
+ * the order going to stream. Returns as ovs_redis_stock_sell. */
+int ovs_redis_stock_sell_stream(ovs_redis *r, ovs_script *unit_stream, const char *stream,
+                                const ovs_request *req, int64_t buyer);
 /* The whole of xExecute for a strategy that sells with such scripts (lua-decr, and a Lua
  * definition's execute script): ovs_redis_stock_sell, then the order handed to env->sold.
  * Sets s->attempts; a failure says why through ovs_strategy_fail. */

@@ -1,4 +1,4 @@
-/* strategy.h - the interface every protection strategy implements, version 5.
+/* strategy.h - the interface every protection strategy implements, version 6.
  *
  * Modelled on SQLite's VFS: a base struct whose first member points at a methods table,
  * each implementation extends the base with its own state and declares its size, and
@@ -63,7 +63,7 @@
 #include "locks/params.h"
 
 /* The newest version of the methods table this header describes. */
-#define OVS_STRATEGY_VERSION 5
+#define OVS_STRATEGY_VERSION 6
 /* Strategies registered at once, built-ins included. */
 #define OVS_MAX_STRATEGIES 32
 /* Longest name a strategy may register under. */
@@ -132,6 +132,10 @@ typedef struct ovs_env {
                                    a process it runs for the client (ovs_crash_set_pid) so
                                    that the crash kills it. NULL when the run has no faults
                                    and in xPrepare */
+    const char *queue_stream;   /* the stream the scenario's write-back queue is
+                                   (`queue = stream`, core/keys.h OVS_QUEUE_STREAM_KEY): a
+                                   strategy with writes_stream XADDs each order there in its
+                                   sale's script; NULL: orders go to env->sold */
 } ovs_env;
 
 typedef struct ovs_strategy {
@@ -259,6 +263,14 @@ struct ovs_strategy_methods {
      * failed requests would look like a lock that held, so its cell there is n/a. 0: it
      * connects through the harness's Redis connection, which asks Sentinel. */
     int no_sentinel;
+
+    /* ---- version 6 ---------------------------------------------------------------------
+     * 1 when, given env->queue_stream, its sale script also XADDs the order to that
+     * stream (fields sku and buyer), in the same script as the decrement, instead of
+     * handing the order to env->sold: sale and queue entry are then one atomic write. A
+     * strategy that keeps stock in Redis without it is n/a in a scenario whose queue is a
+     * stream (a sale and an entry made apart would be a different strategy). */
+    int writes_stream;
 };
 
 /* The version each field after the base first appeared in, next to the one reader the
@@ -274,6 +286,7 @@ struct ovs_strategy_methods {
 #define OVS_SINCE_xAvailable 4
 #define OVS_SINCE_xFits 5
 #define OVS_SINCE_no_sentinel 5
+#define OVS_SINCE_writes_stream 6
 #define OVS_STRATEGY_FIELD(m, field, otherwise)                                              \
     ((m)->version >= OVS_SINCE_##field ? (m)->field : (otherwise))
 

@@ -42,12 +42,13 @@ static const struct {
     { "command", K_ADAPTER }, { "shop", K_ADAPTER },     { "fencing", K_ADAPTER },
     { "timeout", K_ADAPTER }, { "acquire", K_LUA },      { "release", K_LUA },
     { "execute", K_LUA },     { "execute_booking", K_LUA }, { "claims_live", K_ALL },
+    { "execute_stream", K_LUA },
 };
 #define N_SKEYS (sizeof(strategy_keys) / sizeof(strategy_keys[0]))
 #define ADAPTER_KEYS "name, kind, summary, claims_safe, claims_live, nodes, operation, " \
                      "command, shop, fencing, timeout"
 #define LUA_KEYS "name, kind, summary, claims_safe, claims_live, nodes, operation, " \
-                 "acquire, release, execute, execute_booking"
+                 "acquire, release, execute, execute_booking, execute_stream"
 
 static const char *const param_keys[] = { "default", "unit", "choices", "min", "max", "help",
                                           NULL };
@@ -197,7 +198,7 @@ static int on_key(void *user, const char *section, const char *name, const char 
             return fail(r, r->line, "unknown key '%.40s' in [strategy] (known: %s, %s)", name,
                         "name, kind, summary, claims_safe, claims_live, nodes, operation",
                         "command, shop, fencing, timeout (adapter); acquire, release, "
-                        "execute, execute_booking (lua)"), 0;
+                        "execute, execute_booking, execute_stream (lua)"), 0;
     } else if (r->cur_param >= 0) {
         for (int i = 0; param_keys[i]; i++)
             if (strcmp(name, param_keys[i]) == 0)
@@ -555,7 +556,10 @@ static int interpret(reader *r, ovs_strategy_def *def)
     {
         const kv *acq = skey(r, "acquire"), *rel = skey(r, "release");
         const kv *exe = skey(r, "execute"), *book = skey(r, "execute_booking");
+        const kv *str = skey(r, "execute_stream");
         int is_lock = acq->line || rel->line;
+        if (is_lock && str->line)
+            book = str;
         if (is_lock && (exe->line || book->line))
             return fail(r, exe->line ? exe->line : book->line, "a Lua strategy is a lock "
                         "(acquire and release) or a whole operation (execute), not both");
@@ -582,7 +586,8 @@ static int interpret(reader *r, ovs_strategy_def *def)
     return read_script(r, def, "acquire", def->acquire) ||
            read_script(r, def, "release", def->release) ||
            read_script(r, def, "execute", def->execute) ||
-           read_script(r, def, "execute_booking", def->execute_booking);
+           read_script(r, def, "execute_booking", def->execute_booking) ||
+           read_script(r, def, "execute_stream", def->execute_stream);
 }
 
 /* ---- the public functions ------------------------------------------------------------ */

@@ -32,6 +32,7 @@
  *   release = setnx-release.lua
  *   execute = decr.lua            ; alone: a whole operation on stock kept in Redis
  *   execute_booking = claim.lua   ; with execute: bookings run this one instead
+ *   execute_stream = decr-stream.lua ; with execute: inventory under queue = stream
  *
  *   [param ttl]                   ; one section per parameter, in the order given
  *   default = 5000
@@ -97,6 +98,10 @@ typedef struct ovs_strategy_def {
      * when execute serves both workloads. Added after the rest so as not to move them. */
     char execute_booking[OVS_DEF_PATH_MAX];
     int claims_live;               /* claims_live: 1 (the default) or 0 */
+    /* lua, whole operation: the inventory script run instead of execute's when the
+     * scenario's write-back queue is a stream (KEYS[2] the stream, ARGV[2] the SKU,
+     * ARGV[3] the buyer), absolute; empty when it has none (its cell there is n/a). */
+    char execute_stream[OVS_DEF_PATH_MAX];
 } ovs_strategy_def;
 
 /* Build the methods table of an adapter definition (locks/adapter.c). *out and everything

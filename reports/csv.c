@@ -83,6 +83,8 @@ static const struct csv_column {
     { "lost_sales", "lost_sales", OVS_COL_TEXT, "lost_sales" },
     { "unavailable", "unavailable", OVS_COL_TEXT, "unavailable" },
     { "retries_per_success", "retries_per_success", OVS_COL_RATIO, "retries_per_success" },
+    /* Appended after the figures: the columns before it keep their places. */
+    { "duplicate_orders", CSV_CHECK("duplicate_orders"), OVS_COL_TEXT, NULL },
 };
 
 #define CSV_NCOLUMNS (int)(sizeof csv_columns / sizeof csv_columns[0])

@@ -58,6 +58,7 @@ typedef struct fixture {
     atomic_int freeze;             /* what frozen points at in the watchdog tests; here so
                                       it outlives the instances, closed in teardown */
     ovs_crash *crash;              /* env.crash of the next instances opened */
+    const char *queue_stream;      /* env.queue_stream of the next instances opened */
     ovs_crash dies;                /* what crash points at in the crash tests; destroyed
                                       in teardown, after the instances */
     ovs_proxy *proxy[NODES];       /* in front of node i when the test asked for one */
@@ -201,6 +202,7 @@ static inline ovs_strategy *open_inst(fixture *f, const ovs_strategy_methods *m,
         .read_from = f->read_from,
         .frozen = f->frozen,
         .crash = f->crash,
+        .queue_stream = f->queue_stream,
     };
     s = calloc(1, m->size);
     assert_non_null(s);

@@ -188,10 +188,11 @@ static void sold_out_is_not_oversold(void **state)
     orders(f, 1, 0, 2, 0);
     check(f, NULL, &r);
     /* The checks an inventory run gets without Redis stock, in their order. */
-    assert_int_equal(r.n, 3);
+    assert_int_equal(r.n, 4);
     assert_string_equal(r.ck[0].invariant, "oversold");
     assert_string_equal(r.ck[1].invariant, "mutex_overlaps");
     assert_string_equal(r.ck[2].invariant, "lost_orders");
+    assert_string_equal(r.ck[3].invariant, "duplicate_orders");
     assert_true(r.ck[0].pass);
     assert_int_equal(r.ck[0].observed, 0);
     assert_string_equal(r.ck[0].detail, "2 orders for 2 units; lowest stock 0");
@@ -505,6 +506,85 @@ static void acknowledged_booking_not_confirmed_is_lost(void **state)
     assert_string_equal(c->detail, "1 of 1 acknowledged bookings missing from SQL");
 }
 
+/* ---- duplicate_orders -------------------------------------------------------------- */
+
+/* One stream entry applied through the shop's own apply path; returns whether it wrote. */
+static int apply(fx *f, const char *entry, int buyer)
+{
+    ovs_request r;
+    char err[256] = "";
+    int applied = -1;
+
+    memset(&r, 0, sizeof(r));
+    r.sku = 1;
+    if (ovs_shop_apply_entry(f->db, &r, buyer, entry, &applied, err, sizeof(err)) != OVS_OK)
+        fail_msg("apply %s: %s", entry, err);
+    return applied;
+}
+
+/* A plain apply writes a redelivered entry again, and each row of one entry beyond the
+ * first is a duplicate; orders of the memory queue (no entry) are never one. */
+static void redelivered_entries_applied_again_are_duplicates(void **state)
+{
+    fx *f = *state;
+    result r;
+    const ovs_check *c;
+
+    shop(f, OVS_INVENTORY, 1, 10);
+    orders(f, 1, 100, 2, 8); /* two orders with no entry: the memory queue's */
+    assert_int_equal(apply(f, "1-0", 1), 1);
+    assert_int_equal(apply(f, "2-0", 2), 1);
+    check(f, NULL, &r);
+    c = find(&r, "duplicate_orders");
+    assert_true(c->pass);
+    assert_int_equal(c->observed, 0);
+    assert_string_equal(c->detail, "0 order row(s) repeat one of 2 queue entries");
+
+    assert_int_equal(apply(f, "2-0", 2), 1); /* plain: written again */
+    assert_int_equal(apply(f, "3-0", 3), 1);
+    assert_int_equal(apply(f, "3-0", 3), 1);
+    assert_int_equal(apply(f, "3-0", 3), 1);
+    check(f, NULL, &r);
+    c = find(&r, "duplicate_orders");
+    assert_false(c->pass);
+    assert_int_equal(c->observed, 3);
+    assert_string_equal(c->detail, "3 order row(s) repeat one of 3 queue entries");
+    assert_non_null(strstr(r.figure, "; 3 applied twice"));
+    /* Each write took a unit: SQL stock says so too. */
+    int64_t stock = 0;
+    assert_int_equal(ovs_shop_stock(f->db, 1, &stock), 0);
+    assert_int_equal(stock, 8 - 6);
+}
+
+/* Under queue_apply = idempotent the entry is a unique key: its second apply writes no
+ * order and takes no stock. */
+static void idempotent_apply_writes_an_entry_once(void **state)
+{
+    fx *f = *state;
+    char err[256] = "";
+    ovs_shop_loc loc;
+    result r;
+    int64_t stock = 0;
+
+    shop(f, OVS_INVENTORY, 1, 10);
+    ovs_shop_close(f->db);
+    f->db = NULL;
+    f->sc.queue.kind = OVS_QUEUE_STREAM;
+    f->sc.queue.idempotent = 1;
+    ovs_shop_loc_file(&loc, f->path);
+    if (ovs_shop_create(&loc, &f->sc, err, sizeof(err)) != 0 ||
+        ovs_shop_open(&loc, &f->db, err, sizeof(err)) != 0)
+        fail_msg("shop: %s", err);
+    assert_int_equal(apply(f, "5-0", 1), 1);
+    assert_int_equal(apply(f, "5-0", 1), 0);
+    assert_int_equal(apply(f, "6-0", 2), 1);
+    check(f, NULL, &r);
+    assert_true(find(&r, "duplicate_orders")->pass);
+    assert_int_equal(ovs_shop_stock(f->db, 1, &stock), 0);
+    assert_int_equal(stock, 8);
+    assert_string_equal(r.figure, "0 oversold, 2 sold");
+}
+
 /* ---- divergence -------------------------------------------------------------------- */
 
 static void divergence_equal_stock_passes(void **state)
@@ -518,7 +598,7 @@ static void divergence_equal_stock_passes(void **state)
     shop(f, OVS_INVENTORY, 2, 5);
     orders(f, 1, 0, 2, 3);
     check(f, &in, &r);
-    assert_int_equal(r.n, 4);
+    assert_int_equal(r.n, 5);
     c = &r.ck[3];
     assert_string_equal(c->invariant, "divergence");
     assert_true(c->pass);
@@ -852,6 +932,8 @@ int main(int argc, char **argv)
         T(fenced_booking_counts_confirmed_writes),
         T(no_overlap_without_two_holders),
         T(acknowledged_sales_without_a_row_are_lost),
+        T(redelivered_entries_applied_again_are_duplicates),
+        T(idempotent_apply_writes_an_entry_once),
         T(acknowledged_booking_not_confirmed_is_lost),
         T(divergence_equal_stock_passes),
         T(divergence_within_unknown_outcomes),

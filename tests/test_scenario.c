@@ -703,6 +703,22 @@ static const bad_case bad_cases[] = {
       "stock: '-1' is not a whole number from 0 to" },
     { BOOK "lock = room\n", 4, "lock: 'room' is not hotel, check_in or night" },
     { BOOK "writeback_delay = 5\n", 4, "writeback_delay: '5' is not a duration" },
+    /* the write-back queue */
+    { INV "queue = kafka\n" CROWD, 5, "queue: 'kafka' is not memory or stream" },
+    { INV "queue_apply = idempotent\n" CROWD, 5,
+      "queue_apply: only a queue = stream has a consumer to crash or entries to claim" },
+    { INV "queue_claim_idle = 1s\nqueue = memory\n" CROWD, 5, "queue_claim_idle: only a queue" },
+    { INV "queue = stream\nqueue_apply = twice\n" CROWD, 6,
+      "queue_apply: 'twice' is not plain or idempotent" },
+    { INV "queue = stream\nqueue_consumer_crash = 0\n" CROWD, 6,
+      "queue_consumer_crash: '0' is not a whole number from 1 to 1000000" },
+    { INV "queue = stream\nqueue_claim_idle = soon\n" CROWD, 6,
+      "queue_claim_idle: 'soon' is not a duration" },
+    { BOOK "queue = stream\n" ALICE, 1, "queue = stream carries orders of workload = inventory" },
+    { INV "queue = stream\n" CROWD "[fault f]\nat = 10ms\naction = kill-restart\n"
+      "target = node:0\nrecovery = reconcile\n", 9,
+      "recovery = reconcile counts the orders queued in memory, and this scenario's queue is a"
+      " stream" },
     { INV "[crowd]\nbuyers = ten\n", 6, "buyers: 'ten' is not a whole number from 1 to 1000000" },
     { INV "[crowd]\nbuyers = 0\n", 6, "buyers: '0' is not a whole number from 1 to 1000000" },
     { INV "[crowd]\nbuyers = 10\nworkers = 2000\n", 7, "workers: '2000' is not a whole number from 1 to 1024" },
@@ -1449,6 +1465,39 @@ static int na_in(const char *text, const char *strategy, const char *param_line,
     return na;
 }
 
+/* queue = stream: its keys read, their defaults; a strategy that keeps stock in Redis but
+ * cannot XADD in its sale is n/a there and judged under the memory queue; one that sells
+ * in SQL has no queue and is judged under both. */
+static void test_queue_stream(void **state)
+{
+    static const char stream[] = INV "queue = stream\nqueue_apply = idempotent\n"
+                                 "queue_consumer_crash = 3\nqueue_claim_idle = 50ms\n" CROWD;
+    static const char memory[] = INV CROWD;
+    char why[256];
+    ovs_scenario sc;
+
+    (void)state;
+    parse_ok(stream, &sc);
+    assert_int_equal(sc.queue.kind, OVS_QUEUE_STREAM);
+    assert_int_equal(sc.queue.idempotent, 1);
+    assert_int_equal(sc.queue.consumer_crash, 3);
+    assert_int_equal(sc.queue.claim_idle_ns, 50 * OVS_NS_PER_MS);
+    ovs_scenario_free(&sc);
+    parse_ok(memory, &sc);
+    assert_int_equal(sc.queue.kind, OVS_QUEUE_MEMORY);
+    assert_int_equal(sc.queue.idempotent, 0);
+    assert_int_equal(sc.queue.consumer_crash, 0);
+    assert_int_equal(sc.queue.claim_idle_ns, 100 * OVS_NS_PER_MS);
+    ovs_scenario_free(&sc);
+
+    assert_int_equal(na_in(stream, "lua-decr", NULL, why, sizeof(why)), 0);
+    assert_int_equal(na_in(stream, "redis-check-then-decr", NULL, why, sizeof(why)), 1);
+    assert_non_null(strstr(why, "cannot add the entry atomically with its sale"));
+    assert_int_equal(na_in(memory, "redis-check-then-decr", NULL, why, sizeof(why)), 0);
+    assert_int_equal(na_in(stream, "setnx", NULL, why, sizeof(why)), 0);
+    assert_int_equal(na_in(stream, "optimistic-sql", NULL, why, sizeof(why)), 0);
+}
+
 static void test_na_when_stock_node_killed(void **state)
 {
     (void)state;
@@ -1594,6 +1643,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_request_parse),
         cmocka_unit_test(test_scenario_free),
         cmocka_unit_test(test_na_when_stock_node_killed),
+        cmocka_unit_test(test_queue_stream),
         cmocka_unit_test(test_na_when_params_do_not_fit),
         cmocka_unit_test(test_na_without_sentinel),
         cmocka_unit_test(test_sentinels),

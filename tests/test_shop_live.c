@@ -6,7 +6,9 @@
  * (register before the read, a lower token refused, the holder's own token again
  * accepted, the act verifying), sql-pessimistic's lock keeping a second client out, the
  * error classes a strategy acts on (lock timeout, refused login), and a server shop's
- * namespace: refused when in use, gone once dropped. Each reads back with plain SQL
+ * namespace: refused when in use, gone once dropped; orders from the write-back stream,
+ * written twice by a plain apply and once under the entry's unique key, and counted by
+ * duplicate_orders. Each reads back with plain SQL
  * through the back end, never through the function under test.
  *
  * A first argument filters by name: 'shop/postgresql/?*'. */
@@ -22,6 +24,7 @@
 #include <cmocka.h>
 
 #include "core/util.h"
+#include "engine/checker.h"
 #include "engine/shop.h"
 #include "locks/strategy.h"
 #include "scenario/scenario.h"
@@ -36,6 +39,7 @@ typedef struct shop_case {
     int created;            /* loc exists and must be dropped */
     ovs_scenario sc;
     ovs_shop *a, *b2;       /* two client connections */
+    int idempotent;         /* the next make_shop's queue_apply = idempotent */
 } shop_case;
 
 static const char *url_of(shop_case *k)
@@ -60,6 +64,7 @@ static void make_shop(shop_case *k, enum ovs_workload w, int stock)
     k->sc.has_crowd = 1;
     k->sc.crowd.req.hotel = 1;
     k->sc.crowd.req.sku = 1;
+    k->sc.queue.idempotent = k->idempotent;
     shop_backend_loc(k->b, url, k->dir, "shop.db", &k->loc);
     if (ovs_shop_create(&k->loc, &k->sc, err, sizeof(err)) != 0)
         fail_msg("%s: create: %s", k->name, err);
@@ -114,6 +119,53 @@ static void inventory(shop_case *k)
     assert_int_equal(v, 3);
     assert_int_equal(count(k->b2, "SELECT count(*) FROM orders WHERE buyer = 8 AND fence IS NULL"),
                      1);
+}
+
+/* Orders from the write-back stream: a plain apply writes an entry delivered twice twice,
+ * and the checker's duplicate_orders (its SQL the same on every back end) counts it; with
+ * the entry a unique key the second apply writes nothing and takes no stock. */
+static void apply_twice(shop_case *k, int idempotent)
+{
+    ovs_request r = { .sku = 1 };
+    ovs_check checks[OVS_MAX_CHECKS];
+    char err[300], figure[200];
+    int applied = -1, n;
+
+    k->idempotent = idempotent;
+    make_shop(k, OVS_INVENTORY, 5);
+    assert_int_equal(ovs_shop_apply_entry(k->a, &r, 7, "1700000000000-0", &applied, err,
+                                          sizeof(err)), OVS_OK);
+    assert_int_equal(applied, 1);
+    assert_int_equal(ovs_shop_apply_entry(k->b2, &r, 7, "1700000000000-0", &applied, err,
+                                          sizeof(err)), OVS_OK);
+    assert_int_equal(applied, !idempotent);
+    assert_int_equal(ovs_shop_apply_entry(k->a, &r, 8, "1700000000001-0", &applied, err,
+                                          sizeof(err)), OVS_OK);
+    assert_int_equal(applied, 1);
+    assert_int_equal(count(k->b2, "SELECT count(*) FROM orders"), idempotent ? 2 : 3);
+    assert_int_equal(count(k->b2, "SELECT stock FROM skus WHERE id = 1"), idempotent ? 3 : 2);
+    n = ovs_check_run(k->b2, &k->sc, NULL, 0, 0, NULL, checks, figure, sizeof(figure), err,
+                      sizeof(err));
+    if (n < 0)
+        fail_msg("%s: check: %s", k->name, err);
+    int found = 0;
+    for (int i = 0; i < n; i++)
+        if (strcmp(checks[i].invariant, "duplicate_orders") == 0) {
+            found = 1;
+            assert_int_equal(checks[i].observed, idempotent ? 0 : 1);
+            assert_int_equal(checks[i].pass, idempotent);
+        }
+    assert_true(found);
+}
+
+static void stream_entries(shop_case *k)
+{
+    apply_twice(k, 0);
+}
+
+static void stream_entries_idempotent(shop_case *k)
+{
+    apply_twice(k, 1);
 }
 
 static void booking(shop_case *k)
@@ -358,6 +410,8 @@ static const struct {
     { "pessimistic-excludes", pessimistic_excludes },
     { "connect-failures", connect_failures },
     { "namespace-owned", namespace_owned },
+    { "stream-entries", stream_entries },
+    { "stream-entries-idempotent", stream_entries_idempotent },
 };
 #define N_CASES (sizeof(cases) / sizeof(cases[0]))
 

@@ -273,6 +273,7 @@ static void test_lua_files_are_the_builtins(void **state)
     (void)state;
     same_script("decr.lua", ovs_redis_stock_decr_src);
     same_script("claim.lua", ovs_redis_stock_claim_src);
+    same_script("decr-stream.lua", ovs_redis_stock_decr_stream_src);
     /* The comparison itself can fail: a changed token is seen. */
     char a[256], b[256];
     normalise("return 1 -- x\n", a, sizeof(a));

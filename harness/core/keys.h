@@ -10,6 +10,12 @@
 
 #include <stddef.h>
 
+/* The write-back queue as a Redis Stream (`[scenario] queue = stream`): the sale's script
+ * XADDs each order here (locks/redis_stock.c) and the harness's consumer group reads it
+ * (engine/writeback_stream.c), on the stock's own Redis. */
+#define OVS_QUEUE_STREAM_KEY "orders:queue"
+#define OVS_QUEUE_GROUP "writeback"
+
 /* Room for a stock key, NUL included: "stock:" and an int at its widest. */
 #define OVS_STOCK_KEY_MAX 24
 

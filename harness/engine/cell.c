@@ -75,6 +75,13 @@ int ovs_cell_na(const ovs_scenario *sc, const ovs_strategy_methods *m, const ovs
                  " Sentinel failover", m->name);
         return 1;
     }
+    if (sc->queue.kind == OVS_QUEUE_STREAM && OVS_STRATEGY_FIELD(m, redis_stock, 0) &&
+        !OVS_STRATEGY_FIELD(m, writes_stream, 0)) {
+        snprintf(why, len, "n/a: the scenario's write-back queue is a Redis Stream written in"
+                 " the sale's own script, and %s cannot add the entry atomically with its"
+                 " sale", m->name);
+        return 1;
+    }
     if (ovs_cell_owes_redis_stock(sc, m, p) && master0_killed_for_good(sc)) {
         snprintf(why, len, "n/a: the scenario kills node 0 for good, and %s keeps its stock"
                  " there (the stock it sold from cannot be read back)", m->name);

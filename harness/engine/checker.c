@@ -459,6 +459,32 @@ static int check_lost(const ovs_scenario *sc, ovs_trace *const *traces, int ntra
     return 0;
 }
 
+/* Orders applied more than once: rows of one stream entry beyond its first. An order
+ * reaches SQL once per sale, so a second row of the same entry is a redelivery applied
+ * again - a consumer that died before XACK, its entry claimed and applied by the next
+ * (engine/writeback_stream.c). Orders of the memory queue or of SQL strategies carry no
+ * entry and count 0. Counts only, the same SQL in every dialect: count() is an integer
+ * everywhere, where PostgreSQL's SUM of one is a numeric. */
+static int check_duplicates(ovs_shop *shop, ovs_check *c, char *err, size_t errlen)
+{
+    int64_t extra = 0, entries = 0;
+
+    if (ovs_shop_scalar(shop,
+                        "SELECT count(entry) - count(DISTINCT entry) FROM orders", &extra) != 0 ||
+        ovs_shop_scalar(shop, "SELECT count(DISTINCT entry) FROM orders", &entries) != 0) {
+        ovs_seterr(err, errlen, "duplicate orders: %s", ovs_shop_errmsg(shop));
+        return -1;
+    }
+    snprintf(c->invariant, sizeof(c->invariant), "duplicate_orders");
+    c->observed = extra;
+    c->expected = 0;
+    c->pass = extra == 0;
+    snprintf(c->detail, sizeof(c->detail),
+             "%lld order row(s) repeat one of %lld queue entries", (long long)extra,
+             (long long)entries);
+    return 0;
+}
+
 /* Redis stock against SQL stock after the queue drained, on every SKU. Requests with
  * unknown outcome may have decremented Redis without ever reaching SQL: a gap of Redis
  * below SQL within that bound is not counted against the strategy. Redis above SQL is
@@ -756,6 +782,12 @@ int ovs_check_run(ovs_shop *shop, const ovs_scenario *sc, ovs_trace *const *trac
     char stfig[120] = "";
     if (in->asks)
         check_stale(sc, traces, ntraces, t0, &checks[n++], stfig, sizeof(stfig));
+    int dup_at = -1;
+    if (sc->workload == OVS_INVENTORY) {
+        dup_at = n;
+        if (check_duplicates(shop, &checks[n++], err, errlen) != 0)
+            goto out;
+    }
 
     /* The headline: the shop-level figure first, then the mutual-exclusion one. */
     primary = &checks[0];
@@ -778,6 +810,9 @@ int ovs_check_run(ovs_shop *shop, const ovs_scenario *sc, ovs_trace *const *trac
     if (!checks[lost_at].pass && used < figurelen)
         used += (size_t)snprintf(figure + used, figurelen - used, "; %lld acknowledged but lost",
                                  (long long)checks[lost_at].observed);
+    if (dup_at >= 0 && !checks[dup_at].pass && used < figurelen)
+        used += (size_t)snprintf(figure + used, figurelen - used, "; %lld applied twice",
+                                 (long long)checks[dup_at].observed);
     if (div_at >= 0 && checks[div_at].skipped && used < figurelen)
         used += (size_t)snprintf(figure + used, figurelen - used, "; divergence not checked");
     else if (div_at >= 0 && !checks[div_at].pass && used < figurelen)

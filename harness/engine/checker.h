@@ -144,7 +144,9 @@ void ovs_stale_answers(ovs_trace *const *traces, int ntraces, ovs_stale *out);
  *              leaked_stock (inventory: initial - on sale - sold - held, after every
  *              hold could have expired) and sold_after_expiry (confirms at or after their
  *              hold's expiry); and the stale_answers figure where the strategy answers
- *              availability (in->asks; a figure, never part of the verdict)
+ *              availability (in->asks; a figure, never part of the verdict);
+ *   inventory: duplicate_orders (order rows of one write-back stream entry beyond the
+ *              first: a redelivered entry applied again), last
  * shop is a connection to the run's shop database; traces are every thread's events;
  * t0 makes times in details relative; in may be NULL. Writes up to OVS_MAX_CHECKS checks
  * and a one-line headline into figure. Returns the number of checks, or -1 on SQL failure

@@ -19,15 +19,18 @@
 #include "engine/faults.h"
 #include "engine/shop.h"
 #include "core/answer.h"
+#include "core/keys.h"
 #include "core/util.h"
 #include "engine/writeback.h"
+#include "engine/writeback_stream.h"
 #include "infra/tmpdir.h"
 
 #define MAX_KEYS OVS_MAX_NIGHTS /* a stay's nights under night granularity */
 
 typedef struct run_shared {
     const ovs_run_spec *spec;
-    ovs_writeback *wb;
+    ovs_writeback *wb;         /* queue = memory: the harness's queue, else NULL */
+    ovs_wbstream *ws;          /* queue = stream: its consumer, else NULL */
     pthread_mutex_t gate_mu;   /* the start gate: guards ready, go and t0 */
     pthread_cond_t gate_cv;
     int ready;                 /* clients connected (or failed to) */
@@ -745,8 +748,20 @@ int ovs_run(const ovs_run_spec *spec, ovs_run_result *res)
         goto out;
     }
 
-    if (ovs_writeback_start(&sh.wb, spec->shop, sc->workload, sc->writeback_delay_ns,
-                            err, sizeof(err)) != 0) {
+    /* The stream is the queue of a strategy that writes it in its sale; any other sells
+     * in SQL, or is n/a here (ovs_cell_na), and is given the memory queue as ever. */
+    if (sc->queue.kind == OVS_QUEUE_STREAM && OVS_STRATEGY_FIELD(m, writes_stream, 0)) {
+        if (spec->n_redis < 1) {
+            snprintf(res->error, sizeof(res->error), "write-back: queue = stream needs a Redis");
+            goto out;
+        }
+        if (ovs_wbstream_start(&sh.ws, spec->shop, &spec->redis[0], sc, err,
+                               sizeof(err)) != 0) {
+            snprintf(res->error, sizeof(res->error), "write-back: %s", err);
+            goto out;
+        }
+    } else if (ovs_writeback_start(&sh.wb, spec->shop, sc->workload, sc->writeback_delay_ns,
+                                   err, sizeof(err)) != 0) {
         snprintf(res->error, sizeof(res->error), "write-back: %s", err);
         goto out;
     }
@@ -772,6 +787,7 @@ int ovs_run(const ovs_run_spec *spec, ovs_run_result *res)
     prep.shop_backend = spec->shop->m->name;
     prep.shop_path = spec->shop->target;
     prep.shop_ns = spec->shop->ns;
+    prep.queue_stream = sh.ws ? OVS_QUEUE_STREAM_KEY : NULL;
     ovs_shop *prep_shop = NULL;
     if (m->xPrepare != NULL) {
         if (ovs_shop_open(spec->shop, &prep_shop, err, sizeof(err)) != 0) {
@@ -811,7 +827,8 @@ int ovs_run(const ovs_run_spec *spec, ovs_run_result *res)
         c->env.files_dir = sh.files_dir;
         c->env.broken = run_broken;
         c->env.broken_ctx = &sh;
-        c->env.sold = ovs_writeback_sold;
+        /* Under queue = stream the sale's script writes the order (env.queue_stream). */
+        c->env.sold = sh.wb ? ovs_writeback_sold : NULL;
         c->env.sold_ctx = sh.wb;
         if (!sc->has_crowd && !spec->no_events) {
             c->env.event = strategy_event;
@@ -866,7 +883,7 @@ int ovs_run(const ovs_run_spec *spec, ovs_run_result *res)
     for (int i = 0; i < started; i++)
         pthread_join(cl[i].thread, NULL);
     int64_t finished = ovs_now_ns();
-    res->writeback_failed = ovs_writeback_drain(sh.wb);
+    res->writeback_failed = sh.wb ? ovs_writeback_drain(sh.wb) : ovs_wbstream_drain(sh.ws);
 
     if (started < nthreads)
         goto collect;
@@ -879,7 +896,8 @@ int ovs_run(const ovs_run_spec *spec, ovs_run_result *res)
         snprintf(res->error, sizeof(res->error), "%s", sh.open_error);
         goto collect;
     }
-    if (ovs_faults_error(sh.faults, err, sizeof(err)) != 0) {
+    if (ovs_faults_error(sh.faults, err, sizeof(err)) != 0 ||
+        (sh.ws && ovs_wbstream_error(sh.ws, err, sizeof(err)) != 0)) {
         snprintf(res->error, sizeof(res->error), "%s", err);
         goto collect;
     }
@@ -927,8 +945,9 @@ collect:;
         const char *why = hand_over(res, ovs_faults_trace(sh.faults));
         lost = lost ? lost : why;
     }
-    if (sh.wb) {
-        const char *why = hand_over(res, ovs_writeback_trace(sh.wb));
+    if (sh.wb || sh.ws) {
+        const char *why = hand_over(res, sh.wb ? ovs_writeback_trace(sh.wb)
+                                               : ovs_wbstream_trace(sh.ws));
         lost = lost ? lost : why;
     }
     if (lost != NULL && rc == 0) {
@@ -951,6 +970,7 @@ out:
     free(cl);
     ovs_faults_free(sh.faults);
     ovs_writeback_free(sh.wb);
+    ovs_wbstream_free(sh.ws);
     if (sh.files_dir[0] != '\0')
         ovs_tmpdir_remove(sh.files_dir);
     free(sh.arrival);

@@ -2,7 +2,10 @@
  * SQLite file per run, or a schema (PostgreSQL) or database (MariaDB) of its own per run
  * on a server, reached through the back ends of shops/ (core/shopdb.h).
  *
- *   inventory: skus(id, stock), orders(id, sku, buyer, fence, created_ns)
+ *   inventory: skus(id, stock), orders(id, sku, buyer, fence, created_ns, entry): entry is
+ *              the write-back stream's entry id of an order applied from a stream (queue
+ *              = stream), NULL otherwise; unique (orders_entry) under queue_apply =
+ *              idempotent
  *   booking:   bookings(id, hotel, room, check_in, check_out, guest, status),
  *              hotels(id): one row per hotel the scenario books, the row sql-pessimistic
  *              locks (SELECT ... FOR UPDATE) on a server
@@ -107,6 +110,13 @@ int ovs_shop_check(ovs_shop *shop, enum ovs_workload w, const ovs_request *r,
  * connection was lost during the act's own COMMIT (it may have happened). */
 int ovs_shop_act(ovs_shop *shop, enum ovs_workload w, const ovs_request *r, int64_t buyer,
                  const ovs_fence *fence, char *err, size_t errlen);
+/* Apply one order taken from the write-back stream: insert it with its entry id and, when
+ * it got a row, decrement the stock, as one atomic write (joining the caller's transaction
+ * inside a savepoint, or its own). Under queue_apply = idempotent the entry is a unique
+ * key and an entry applied before inserts nothing (*applied = 0, OVS_OK); otherwise every
+ * call writes an order. Returns OVS_OK, OVS_ERR (err), or OVS_ERR_IO as ovs_shop_act. */
+int ovs_shop_apply_entry(ovs_shop *shop, const ovs_request *r, int64_t buyer,
+                         const char *entry, int *applied, char *err, size_t errlen);
 /* The stock of one SKU as SQL has it now. Returns 0, or -1 (ovs_shop_errmsg says why). */
 int ovs_shop_stock(ovs_shop *shop, int sku, int64_t *stock);
 /* The orders of one SKU. Returns 0, or -1 (ovs_shop_errmsg says why). */

@@ -175,9 +175,41 @@ static int only_for(parser *p, const ovs_scenario *sc, const entry *e, enum ovs_
                 e->key, ovs_scn_workload_name(w), ovs_scn_workload_name(sc->workload));
 }
 
+/* One of the [scenario] queue keys; *stream_only is set to the first that means something
+ * only with queue = stream. */
+static int queue_key(parser *p, const entry *e, ovs_scenario *sc, const entry **stream_only)
+{
+    const char *k = e->key, *v = e->value;
+
+    if (strcmp(k, "queue") == 0) {
+        if (strcmp(v, "memory") == 0)
+            sc->queue.kind = OVS_QUEUE_MEMORY;
+        else if (strcmp(v, "stream") == 0)
+            sc->queue.kind = OVS_QUEUE_STREAM;
+        else
+            return ovs_scn_fail(p, e->line, "queue: '%.80s' is not memory or stream", v);
+        return 0;
+    }
+    if (*stream_only == NULL)
+        *stream_only = e;
+    if (strcmp(k, "queue_apply") == 0) {
+        if (strcmp(v, "plain") == 0)
+            sc->queue.idempotent = 0;
+        else if (strcmp(v, "idempotent") == 0)
+            sc->queue.idempotent = 1;
+        else
+            return ovs_scn_fail(p, e->line, "queue_apply: '%.80s' is not plain or idempotent",
+                                v);
+        return 0;
+    }
+    if (strcmp(k, "queue_consumer_crash") == 0)
+        return get_int(p, e, 1, 1000000, &sc->queue.consumer_crash);
+    return get_duration(p, e, &sc->queue.claim_idle_ns);
+}
+
 static int do_scenario(parser *p, const section *s, ovs_scenario *sc)
 {
-    const entry *w = NULL;
+    const entry *w = NULL, *stream_only = NULL;
     int have_name = 0, have_stock = 0;
 
     for (int i = 0; i < s->n; i++)
@@ -242,10 +274,18 @@ static int do_scenario(parser *p, const section *s, ovs_scenario *sc)
                 return ovs_scn_fail(p, e->line, "lock: '%.80s' is not hotel, check_in or night", v);
         } else if (strcmp(k, "writeback_delay") == 0) {
             rc = get_duration(p, e, &sc->writeback_delay_ns);
+        } else if (strncmp(k, "queue", 5) == 0) {
+            rc = queue_key(p, e, sc, &stream_only);
         }
         if (rc != 0)
             return -1;
     }
+    if (stream_only != NULL && sc->queue.kind != OVS_QUEUE_STREAM)
+        return ovs_scn_fail(p, stream_only->line, "%s: only a queue = stream has a consumer to "
+                            "crash or entries to claim and apply", stream_only->key);
+    if (sc->queue.kind == OVS_QUEUE_STREAM && sc->workload != OVS_INVENTORY)
+        return ovs_scn_fail(p, s->line, "queue = stream carries orders of workload = inventory "
+                            "only");
     if (!have_name)
         return ovs_scn_fail(p, s->line, "[scenario] has no name");
     if (sc->workload == OVS_INVENTORY && !have_stock)
@@ -570,6 +610,7 @@ static int interpret(parser *p, ovs_scenario *sc)
     sc->skus = 1;
     sc->granularity = OVS_GRAN_NIGHT;
     sc->writeback_delay_ns = 5 * OVS_NS_PER_MS;
+    sc->queue.claim_idle_ns = 100 * OVS_NS_PER_MS;
     if (do_scenario(p, scn, sc) != 0)
         return -1;
 
@@ -622,6 +663,13 @@ static int interpret(parser *p, ovs_scenario *sc)
     for (int i = 0; i < p->nsec; i++)
         if (p->sec[i].kind == SEC_FAULT && do_fault(p, &p->sec[i], sc, links) != 0)
             return -1;
+    /* Reconciling counts the orders still queued in the harness's own queue; a stream's
+     * entries are Redis's, lost or kept with it, and are not counted there. */
+    for (int i = 0; i < sc->n_faults; i++)
+        if (sc->faults[i].recovery == OVS_RECOVER_RECONCILE &&
+            sc->queue.kind == OVS_QUEUE_STREAM)
+            return ovs_scn_fail(p, sc->faults[i].line, "recovery = reconcile counts the orders "
+                                "queued in memory, and this scenario's queue is a stream");
     return 0;
 }
 

@@ -187,6 +187,23 @@ typedef struct ovs_expect {
     double rate;
 } ovs_expect;
 
+/* The write-back queue a scenario's Redis sales reach SQL through. */
+enum ovs_queue_kind {
+    OVS_QUEUE_MEMORY, /* `memory` (default): the harness's own queue (engine/writeback.h) */
+    OVS_QUEUE_STREAM, /* `stream`: a Redis Stream, written by the sale's own script */
+};
+
+typedef struct ovs_queue_spec {
+    enum ovs_queue_kind kind;  /* queue = memory | stream */
+    int idempotent;            /* queue_apply = idempotent (1) | plain (0): the order table
+                                  has a unique key on the stream entry, so a redelivered
+                                  entry is applied once */
+    int consumer_crash;        /* queue_consumer_crash = N: the consumer dies after applying
+                                  its N-th order, before XACK; 0: never */
+    int64_t claim_idle_ns;     /* queue_claim_idle: how long an entry stays pending before
+                                  the next consumer claims it (XAUTOCLAIM); default 100ms */
+} ovs_queue_spec;
+
 typedef struct ovs_scenario {
     char path[512];                /* the file as given */
     char name[64];                 /* [scenario] name (required; [a-z0-9-]) */
@@ -198,6 +215,8 @@ typedef struct ovs_scenario {
     enum ovs_granularity granularity; /* booking: [scenario] lock = hotel|check_in|night
                                          (default night) */
     int64_t writeback_delay_ns;    /* [scenario] writeback_delay: queue delay to SQL */
+    ovs_queue_spec queue;          /* [scenario] queue, queue_apply, queue_consumer_crash,
+                                      queue_claim_idle */
 
     int n_clients;                 /* timeline clients, in file order; 0 with a crowd */
     ovs_client_spec *clients;
