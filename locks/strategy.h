@@ -132,7 +132,15 @@ typedef struct ovs_env {
                                    a process it runs for the client (ovs_crash_set_pid) so
                                    that the crash kills it. NULL when the run has no faults
                                    and in xPrepare */
+    const char *key_prefix;     /* what every Redis key the strategy writes starts with
+                                   (core/keys.h): "" on the harness's own servers,
+                                   "oversell:<hex>:<n>:" on a user's (`--redis`), where
+                                   the harness finds and deletes the run's keys by it.
+                                   NULL reads as "" (OVS_KEY_PREFIX) */
 } ovs_env;
+
+/* env's key prefix, "" when it has none. */
+#define OVS_KEY_PREFIX(env) ((env)->key_prefix != NULL ? (env)->key_prefix : "")
 
 typedef struct ovs_strategy {
     const ovs_strategy_methods *m; /* always first: the methods table */

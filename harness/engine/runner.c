@@ -772,6 +772,7 @@ int ovs_run(const ovs_run_spec *spec, ovs_run_result *res)
     prep.shop_backend = spec->shop->m->name;
     prep.shop_path = spec->shop->target;
     prep.shop_ns = spec->shop->ns;
+    prep.key_prefix = spec->key_prefix ? spec->key_prefix : "";
     ovs_shop *prep_shop = NULL;
     if (m->xPrepare != NULL) {
         if (ovs_shop_open(spec->shop, &prep_shop, err, sizeof(err)) != 0) {
@@ -821,6 +822,7 @@ int ovs_run(const ovs_run_spec *spec, ovs_run_result *res)
         if (spec->client_redis)
             c->env.redis = spec->client_redis[sc->has_crowd ? 0 : i];
         c->env.read_from = spec->read_from;
+        c->env.key_prefix = prep.key_prefix;
         atomic_init(&c->frozen, 0);
         c->env.frozen = &c->frozen;
         c->crash = ovs_faults_crash(sh.faults, i);
