@@ -46,7 +46,8 @@
     "refused,busy,unknown,errors,throughput_rps,p50_ms,p99_ms,max_ms,acquire_fail,retries,"        \
     "duration_s,redis_version,sqlite_version,started_at,scenario_file,shop_db,backend,"     \
     "backend_version,stale_answers,oversold,double_booked,mutex_overlaps,lost_orders,"      \
-    "leaked_stock,divergence,sold_after_expiry,lost_sales,unavailable,retries_per_success"
+    "leaked_stock,divergence,sold_after_expiry,lost_sales,unavailable,retries_per_success,"   \
+    "error"
 
 /* Write the Markdown summary of every run in results to out. */
 int ovs_report_summary(sqlite3 *results, FILE *out, char *err, size_t errlen);
