@@ -82,7 +82,8 @@ static const struct {
     { "--strategy", 1 }, { "-s", 1 },     { "--scenarios", 1 }, { "-d", 1 },
     { "--out", 1 },      { "-o", 1 },     { "--quiet", 0 },     { "-q", 0 },
     { "--redis-server", 1 }, { "--sql", 1 }, { "--keep-shop", 0 }, { "--repeat", 1 },
-    { "--seed", 1 },     { "--jobs", 1 },
+    { "--seed", 1 },     { "--jobs", 1 },     { "--redis", 1 },     { "--redis-auth-file", 1 },
+    { "--key-prefix", 1 },
 };
 
 /* Whether arg is one of sweep_opts ("--out=DIR" too); *has_value says if the next
