@@ -49,6 +49,9 @@ check "--key-prefix without --redis: exit 2" [ $? = 2 ]
 "$bin" matrix --redis 127.0.0.1:x -o "$tmp/usage" >/dev/null 2>"$tmp/err"
 check "--redis without a port: exit 2" [ $? = 2 ]
 check "--redis without a port: says why" grep -q "is not HOST:PORT" "$tmp/err"
+"$bin" matrix --redis "127.0.0.1:$port,127.0.0.1:$port" -o "$tmp/usage" >/dev/null 2>"$tmp/err"
+check "--redis naming one server twice: exit 2" [ $? = 2 ]
+check "nothing written on bad usage" [ ! -e "$tmp/usage" ]
 
 # The password from a file, the first line "USER PASSWORD": the password is the rest of
 # the line, blanks and all.

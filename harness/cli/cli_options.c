@@ -218,9 +218,16 @@ int cli_parse_redis(const char *arg, cli_options *o)
                     OVS_MAX_NODES);
             return EXIT_USAGE;
         }
+        *colon = '\0';
+        /* One server named twice would be two of a Redlock's "independent" nodes. */
+        for (int i = 0; i < o->n_own_redis; i++)
+            if (o->own_redis[i].port == (int)port && strcmp(o->own_redis[i].host, item) == 0) {
+                fprintf(stderr, "oversell %s: --redis: %s:%lld given twice\n", o->cmd, item,
+                        port);
+                return EXIT_USAGE;
+            }
         ovs_endpoint *ep = &o->own_redis[o->n_own_redis++];
         memset(ep, 0, sizeof(*ep));
-        *colon = '\0';
         memcpy(ep->host, item, (size_t)(colon - item) + 1); /* fits: checked above */
         ep->port = (int)port;
         if (p[n] == '\0')

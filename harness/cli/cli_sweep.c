@@ -60,6 +60,8 @@ static void sweep_usage(FILE *f)
             "      --strategies DIR           more strategy definition files (repeatable)\n"
             "      --plugin PATH              a C plugin registering strategies (repeatable)\n"
             "      --sql LIST                 the shop's database(s), as for run\n"
+            "      --redis HOST:PORT[,...]    your own Redis, as for run (with\n"
+            "                                 --redis-auth-file FILE, --key-prefix P)\n"
             "      --keep-shop                leave each run's schema or database on the server\n"
             "  -q, --quiet                    do not print the table\n"
             "      --redis-server PATH        redis-server to start (default: found on PATH)\n"
