@@ -55,9 +55,9 @@ static int cache_nodes(const ovs_params *p)
 static void cache_key(const ovs_env *env, const ovs_request *r, char *buf, size_t len)
 {
     if (env->workload == OVS_INVENTORY)
-        snprintf(buf, len, "cache:stock:%d", r->sku);
+        snprintf(buf, len, "%scache:stock:%d", OVS_KEY_PREFIX(env), r->sku);
     else
-        snprintf(buf, len, "cache:stay:%d:%d:%d:%d", r->hotel, r->room, r->check_in,
+        snprintf(buf, len, "%scache:stay:%d:%d:%d:%d", OVS_KEY_PREFIX(env), r->hotel, r->room, r->check_in,
                  r->check_out);
 }
 

@@ -124,7 +124,7 @@ static int sell_unit(ctd *x, const ovs_request *req, int64_t think_ns)
     redisReply *reply;
     int rc;
 
-    ovs_stock_key(req->sku, key, sizeof(key));
+    ovs_stock_key(OVS_KEY_PREFIX(x->base.env), req->sku, key, sizeof(key));
     rc = read_int(x, key, &stock);
     if (rc != OVS_OK)
         return rc;
@@ -152,7 +152,7 @@ static int claim_nights(ctd *x, const ovs_request *req, int64_t buyer, int64_t t
     if (keys == NULL)
         return ovs_strategy_fail(&x->base, OVS_ERR, "out of memory");
     for (int i = 0; i < nights; i++) {
-        ovs_night_key(req, i, keys[i], sizeof(keys[i]));
+        ovs_night_key(OVS_KEY_PREFIX(x->base.env), req, i, keys[i], sizeof(keys[i]));
     }
     /* Check every night before writing any, as the Lua script does - only not atomically. */
     for (int i = 0; i < nights && rc == OVS_OK && !taken; i++) {

@@ -1,8 +1,19 @@
 /* holds.c - which strategy keeps checkout holds, and where, read from its parameters. */
 #include "locks/holds.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
+
+void ovs_holds_zset_key(const char *prefix, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s" OVS_HOLDS_ZSET, prefix ? prefix : "");
+}
+
+void ovs_hold_key(const char *prefix, int64_t buyer, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s" OVS_HOLD_PREFIX "%lld", prefix ? prefix : "", (long long)buyer);
+}
 
 /* The index of m's parameter called name, or -1. */
 static int param_index(const ovs_strategy_methods *m, const char *name)

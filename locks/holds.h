@@ -18,15 +18,21 @@
 
 #include <stdint.h>
 
+#include "core/keys.h"
 #include "locks/params.h"
 #include "locks/strategy.h"
 
-/* The sorted set of open holds, member = the hold's hash key, score = expiry (ms). */
+/* The sorted set of open holds, member = the hold's hash key, score = expiry (ms); under
+ * the run's key prefix (ovs_holds_zset_key). */
 #define OVS_HOLDS_ZSET "holds"
-/* The hash of buyer b's hold is OVS_HOLD_PREFIX "<b>". */
+/* The hash of buyer b's hold is <prefix> OVS_HOLD_PREFIX "<b>" (ovs_hold_key). */
 #define OVS_HOLD_PREFIX "hold:"
-/* Room for a hold's key, NUL included. */
-#define OVS_HOLD_KEY_MAX 32
+/* Room for a hold's key or the set's, NUL included, after a key prefix. */
+#define OVS_HOLD_KEY_MAX (OVS_KEY_PREFIX_MAX + 32)
+
+/* "<prefix>holds" and "<prefix>hold:<buyer>" into buf; prefix NULL reads as "". */
+void ovs_holds_zset_key(const char *prefix, char *buf, size_t len);
+void ovs_hold_key(const char *prefix, int64_t buyer, char *buf, size_t len);
 
 /* States of a hold record. */
 #define OVS_HOLD_HELD "held"           /* open: the unit is neither on sale nor sold */

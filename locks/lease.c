@@ -162,10 +162,10 @@ int ovs_lease_lock(ovs_lease *l, ovs_strategy *s, const char *key)
     int rc;
 
     s->attempts = 0;
-    if (strlen(key) >= OVS_KEY_MAX || ovs_redis_lock_key(lk, sizeof(lk), key) != 0)
+    if (strlen(key) >= OVS_KEY_MAX || ovs_redis_lock_key(lk, sizeof(lk), OVS_KEY_PREFIX(s->env), key) != 0)
         return ovs_strategy_fail(s, OVS_ERR, "lock key too long: %.40s...", key);
     if (l->fenced) {
-        snprintf(fk, sizeof(fk), "fence:%s", key); /* as long as lk */
+        snprintf(fk, sizeof(fk), "%sfence:%s", OVS_KEY_PREFIX(s->env), key); /* as long as lk */
         kv[1] = fk;
         kv[2] = token;
         kv[3] = ttl;
@@ -245,7 +245,7 @@ int ovs_lease_unlock(ovs_lease *l, ovs_strategy *s, const char *key)
         return ovs_strategy_fail(s, OVS_BUSY, "%s is not held by this client", key);
     snprintf(token, sizeof(token), "%s", held);
     ovs_redis_locks_remove(&l->locks, key);
-    ovs_redis_lock_key(lk, sizeof(lk), key); /* fitted when the lock was taken */
+    ovs_redis_lock_key(lk, sizeof(lk), OVS_KEY_PREFIX(s->env), key); /* fitted when the lock was taken */
     rc = release(l, lk, token);
     if (rc == OVS_BUSY)
         return ovs_strategy_fail(s, OVS_BUSY, "%s expired or was taken by another client",

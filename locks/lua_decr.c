@@ -59,7 +59,8 @@ static int luad_execute(ovs_strategy *s, const ovs_request *req, int64_t buyer,
     (void)think_ns; /* the script has no window between check and act to think in */
     if (s->env->queue_stream != NULL) {
         s->attempts = 1;
-        int rc = ovs_redis_stock_sell_stream(&x->redis, &x->stream, s->env->queue_stream, req,
+        int rc = ovs_redis_stock_sell_stream(&x->redis, &x->stream, OVS_KEY_PREFIX(s->env),
+                                             s->env->queue_stream, req,
                                              buyer);
         if (rc == OVS_ERR || rc == OVS_ERR_IO)
             return ovs_strategy_fail(s, rc, "%s", x->redis.errstr);

@@ -116,6 +116,7 @@ int ovs_redis_connect(ovs_redis *r)
         int ms = us < 1000 ? 1 : (int)(us / 1000);
         if (ovs_sentinel_master(r->ep.sentinels, ms, &now, why, sizeof(why)) != 0)
             return set_err(r, OVS_ERR_IO, "connect: %s", why);
+        now.auth = r->ep.auth;
         r->ep = now;
     }
     c = redisConnectWithTimeout(r->ep.host, r->ep.port, us_to_tv(us));
@@ -128,6 +129,14 @@ int ovs_redis_connect(ovs_redis *r)
     }
     if (redisSetTimeout(c, r->command_tv) != REDIS_OK) {
         set_err(r, OVS_ERR_IO, "setting the command timeout: %s", c->errstr);
+        redisFree(c);
+        return OVS_ERR_IO;
+    }
+    /* A refused AUTH sent nothing the server acted on, but no later command can run
+     * either: the same unknown-free failure as a connection that never came up. */
+    char why[sizeof(r->errstr)];
+    if (ovs_redis_login(c, r->ep.auth, why, sizeof(why)) != 0) {
+        set_err(r, OVS_ERR_IO, "connect: %s", why);
         redisFree(c);
         return OVS_ERR_IO;
     }
@@ -566,8 +575,8 @@ void ovs_redis_backoff(ovs_rng *rng, double delay_ms, double jitter_ms)
     ovs_sleep_ns(ns);
 }
 
-int ovs_redis_lock_key(char *buf, size_t len, const char *key)
+int ovs_redis_lock_key(char *buf, size_t len, const char *prefix, const char *key)
 {
-    int n = snprintf(buf, len, "lock:%s", key);
+    int n = snprintf(buf, len, "%slock:%s", prefix ? prefix : "", key);
     return n < 0 || (size_t)n >= len ? -1 : 0;
 }

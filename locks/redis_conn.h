@@ -22,6 +22,7 @@
 #include <hiredis/hiredis.h>
 
 #include "locks/strategy.h"
+#include "core/keys.h"
 #include "core/util.h"
 
 /* One server and the connection to it, reconnected lazily. */
@@ -124,9 +125,10 @@ extern const char ovs_redis_cad_src[];
  * release of an earlier attempt no longer matches it and cannot delete it. */
 extern const char ovs_redis_acquire_src[];
 
-/* Room for "lock:<key>" (ovs_redis_lock_key) or "fence:<key>" of any key a strategy
- * accepts: one that fits OVS_KEY_MAX (core/request.h), as every key the runner names does. */
-#define OVS_REDIS_LOCK_KEY_MAX (OVS_KEY_MAX + 8)
+/* Room for "<prefix>lock:<key>" (ovs_redis_lock_key) or "<prefix>fence:<key>" of any key a
+ * strategy accepts: one that fits OVS_KEY_MAX (core/request.h), as every key the runner
+ * names does, under a prefix that fits OVS_KEY_PREFIX_MAX (core/keys.h). */
+#define OVS_REDIS_LOCK_KEY_MAX (OVS_KEY_PREFIX_MAX + OVS_KEY_MAX + 8)
 /* Room for the longest token ovs_redis_locks_token makes, every number at its widest:
  * "c" 11 "-p" 11 "-" 20 "-" 16 and the NUL. */
 #define OVS_REDIS_TOKEN_MAX 64
@@ -177,7 +179,8 @@ void ovs_redis_locks_free(ovs_redis_locks *l);
  * that collided do not collide again in lock step. */
 void ovs_redis_backoff(ovs_rng *rng, double delay_ms, double jitter_ms);
 
-/* "lock:<key>" into buf; -1 when it does not fit. */
-int ovs_redis_lock_key(char *buf, size_t len, const char *key);
+/* "<prefix>lock:<key>" into buf (prefix: env->key_prefix, NULL as ""); -1 when it does
+ * not fit. */
+int ovs_redis_lock_key(char *buf, size_t len, const char *prefix, const char *key);
 
 #endif

@@ -38,13 +38,14 @@ const char ovs_redis_stock_claim_src[] =
 
 /* Remove every taken night left by an earlier run on the same server: a fresh booking
  * scenario starts with every room free, as a fresh inventory starts at full stock. */
-static int clear_nights(ovs_redis *r)
+static int clear_nights(ovs_redis *r, const char *prefix)
 {
     char cursor[32] = "0";
     redisReply *reply;
 
     do {
-        int rc = ovs_redis_cmd(r, &reply, "SCAN %s MATCH night:* COUNT 1000", cursor);
+        int rc = ovs_redis_cmd(r, &reply, "SCAN %s MATCH %snight:* COUNT 1000", cursor,
+                               prefix);
         if (rc != OVS_OK)
             return rc;
         if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
@@ -82,13 +83,13 @@ int ovs_redis_stock_prepare(ovs_strategy *s, const ovs_env *env)
     if (env->workload == OVS_INVENTORY) {
         for (int sku = 1; sku <= env->skus && rc == OVS_OK; sku++) {
             char key[OVS_STOCK_KEY_MAX];
-            ovs_stock_key(sku, key, sizeof(key));
+            ovs_stock_key(OVS_KEY_PREFIX(env), sku, key, sizeof(key));
             rc = ovs_redis_cmd(&r, &reply, "SET %s %d", key, env->stock);
             if (rc == OVS_OK)
                 freeReplyObject(reply);
         }
     } else {
-        rc = clear_nights(&r);
+        rc = clear_nights(&r, OVS_KEY_PREFIX(env));
     }
     if (rc != OVS_OK)
         rc = ovs_strategy_fail(s, OVS_ERR, "%s", r.errstr);
@@ -96,11 +97,11 @@ int ovs_redis_stock_prepare(ovs_strategy *s, const ovs_env *env)
     return rc;
 }
 
-void ovs_night_key(const ovs_request *req, int i, char *buf, size_t len)
+void ovs_night_key(const char *prefix, const ovs_request *req, int i, char *buf, size_t len)
 {
     char date[16];
     ovs_format_date(req->check_in + i, date, sizeof(date));
-    snprintf(buf, len, "night:%d:%d:%s", req->hotel, req->room, date);
+    snprintf(buf, len, "%snight:%d:%d:%s", prefix ? prefix : "", req->hotel, req->room, date);
 }
 
 /* Run sc and read its 1 or 0. */
@@ -124,7 +125,8 @@ static int run_sale(ovs_redis *r, ovs_script *sc, int nkeys, int nargs, const ch
 }
 
 int ovs_redis_stock_sell(ovs_redis *r, ovs_script *unit, ovs_script *nights,
-                         enum ovs_workload workload, const ovs_request *req, int64_t buyer)
+                         enum ovs_workload workload, const char *prefix,
+                         const ovs_request *req, int64_t buyer)
 {
     int n = req->check_out - req->check_in;
     char (*keys)[OVS_NIGHT_KEY_MAX];
@@ -135,7 +137,7 @@ int ovs_redis_stock_sell(ovs_redis *r, ovs_script *unit, ovs_script *nights,
     if (workload == OVS_INVENTORY) {
         char key[OVS_STOCK_KEY_MAX];
         const char *one[2] = { key, "1" };
-        ovs_stock_key(req->sku, key, sizeof(key));
+        ovs_stock_key(prefix, req->sku, key, sizeof(key));
         return run_sale(r, unit, 1, 1, one);
     }
     if (n < 1 || n > OVS_MAX_NIGHTS) {
@@ -152,7 +154,7 @@ int ovs_redis_stock_sell(ovs_redis *r, ovs_script *unit, ovs_script *nights,
         return r->err = OVS_ERR;
     }
     for (int i = 0; i < n; i++) {
-        ovs_night_key(req, i, keys[i], sizeof(keys[i]));
+        ovs_night_key(prefix, req, i, keys[i], sizeof(keys[i]));
         kv[i] = keys[i];
     }
     snprintf(arg, sizeof(arg), "%lld", (long long)buyer);
@@ -163,13 +165,13 @@ int ovs_redis_stock_sell(ovs_redis *r, ovs_script *unit, ovs_script *nights,
     return rc;
 }
 
-int ovs_redis_stock_sell_stream(ovs_redis *r, ovs_script *unit_stream, const char *stream,
-                                const ovs_request *req, int64_t buyer)
+int ovs_redis_stock_sell_stream(ovs_redis *r, ovs_script *unit_stream, const char *prefix,
+                                const char *stream, const ovs_request *req, int64_t buyer)
 {
     char key[OVS_STOCK_KEY_MAX], sku[16], who[24];
     const char *kv[5] = { key, stream, "1", sku, who };
 
-    ovs_stock_key(req->sku, key, sizeof(key));
+    ovs_stock_key(prefix, req->sku, key, sizeof(key));
     snprintf(sku, sizeof(sku), "%d", req->sku);
     snprintf(who, sizeof(who), "%lld", (long long)buyer);
     return run_sale(r, unit_stream, 2, 3, kv);
@@ -181,7 +183,8 @@ int ovs_redis_stock_execute(ovs_strategy *s, ovs_redis *r, ovs_script *unit,
     int rc;
 
     s->attempts = 1;
-    rc = ovs_redis_stock_sell(r, unit, nights, s->env->workload, req, buyer);
+    rc = ovs_redis_stock_sell(r, unit, nights, s->env->workload, OVS_KEY_PREFIX(s->env), req,
+                              buyer);
     if (rc == OVS_ERR || rc == OVS_ERR_IO)
         return ovs_strategy_fail(s, rc, "%s", r->errstr);
     if (rc != OVS_OK)

@@ -34,11 +34,12 @@ extern const char ovs_redis_stock_claim_src[];
  * OVS_OK, OVS_REFUSED, or the error code of ovs_redis_eval (with r->errstr), OVS_ERR for
  * an answer of another shape or a stay outside 1..OVS_MAX_NIGHTS nights. */
 int ovs_redis_stock_sell(ovs_redis *r, ovs_script *unit, ovs_script *nights,
-                         enum ovs_workload workload, const ovs_request *req, int64_t buyer);
+                         enum ovs_workload workload, const char *prefix,
+                         const ovs_request *req, int64_t buyer);
 /* Run unit_stream (ovs_redis_stock_decr_stream_src) for req of the inventory and buyer,
- * the order going to stream. Returns as ovs_redis_stock_sell. */
-int ovs_redis_stock_sell_stream(ovs_redis *r, ovs_script *unit_stream, const char *stream,
-                                const ovs_request *req, int64_t buyer);
+ * the stock key under prefix, the order going to stream. Returns as ovs_redis_stock_sell. */
+int ovs_redis_stock_sell_stream(ovs_redis *r, ovs_script *unit_stream, const char *prefix,
+                                const char *stream, const ovs_request *req, int64_t buyer);
 /* The whole of xExecute for a strategy that sells with such scripts (lua-decr, and a Lua
  * definition's execute script): ovs_redis_stock_sell, then the order handed to env->sold.
  * Sets s->attempts; a failure says why through ovs_strategy_fail. */
@@ -63,10 +64,11 @@ int ovs_redis_stock_hand_over(ovs_strategy *s, const ovs_request *req, int64_t b
  * or OVS_ERR with s->errstr. */
 int ovs_redis_stock_prepare(ovs_strategy *s, const ovs_env *env);
 /* Room for a night key, NUL included, with every number at its widest (41 bytes for
- * "night:<hotel>:<room>:YYYY-MM-DD"; snprintf cuts rather than overruns beyond). The
- * stock key is core's (core/keys.h): more layers than this one name it. */
-#define OVS_NIGHT_KEY_MAX 48
-/* The key of night i (0-based) of the stay. */
-void ovs_night_key(const ovs_request *req, int i, char *buf, size_t len);
+ * "night:<hotel>:<room>:YYYY-MM-DD"; snprintf cuts rather than overruns beyond) after
+ * the run's key prefix. The stock key is core's (core/keys.h): more layers than this one
+ * name it. */
+#define OVS_NIGHT_KEY_MAX (OVS_KEY_PREFIX_MAX + 48)
+/* The key of night i (0-based) of the stay, under prefix (env->key_prefix). */
+void ovs_night_key(const char *prefix, const ovs_request *req, int i, char *buf, size_t len);
 
 #endif

@@ -285,7 +285,7 @@ static int redlock_lock(ovs_strategy *s, const char *key)
     char why[256] = "";
 
     s->attempts = 0;
-    if (strlen(key) >= OVS_KEY_MAX || ovs_redis_lock_key(lk, sizeof(lk), key) != 0)
+    if (strlen(key) >= OVS_KEY_MAX || ovs_redis_lock_key(lk, sizeof(lk), OVS_KEY_PREFIX(s->env), key) != 0)
         return ovs_strategy_fail(s, OVS_ERR, "lock key too long: %.40s...", key);
     /* Room left for "/a<attempt>" after the call's prefix. */
     ovs_redis_locks_token(&x->locks, x->prefix, sizeof(x->prefix) - 12);
@@ -340,7 +340,7 @@ static int redlock_unlock(ovs_strategy *s, const char *key)
         return ovs_strategy_fail(s, OVS_BUSY, "%s is not held by this client", key);
     snprintf(token, sizeof(token), "%s", held);
     ovs_redis_locks_remove(&x->locks, key);
-    ovs_redis_lock_key(lk, sizeof(lk), key); /* fitted when the lock was taken */
+    ovs_redis_lock_key(lk, sizeof(lk), OVS_KEY_PREFIX(s->env), key); /* fitted when the lock was taken */
     release_all(x, key, lk, token, &released, &unknown);
     if (released >= quorum)
         return OVS_OK;

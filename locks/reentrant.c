@@ -178,7 +178,7 @@ static int reentrant_lock(ovs_strategy *s, const char *key)
     int rc;
 
     s->attempts = 0;
-    if (strlen(key) >= OVS_KEY_MAX || ovs_redis_lock_key(lk, sizeof(lk), key) != 0)
+    if (strlen(key) >= OVS_KEY_MAX || ovs_redis_lock_key(lk, sizeof(lk), OVS_KEY_PREFIX(s->env), key) != 0)
         return ovs_strategy_fail(s, OVS_ERR, "lock key too long: %.40s...", key);
     h = find(x, key);
     held = h ? h->count : 0;
@@ -236,7 +236,7 @@ static int reentrant_unlock(ovs_strategy *s, const char *key)
 
     if (h == NULL)
         return ovs_strategy_fail(s, OVS_BUSY, "%s is not held by this client", key);
-    ovs_redis_lock_key(lk, sizeof(lk), key); /* fitted when the lock was taken */
+    ovs_redis_lock_key(lk, sizeof(lk), OVS_KEY_PREFIX(s->env), key); /* fitted when the lock was taken */
     rc = run(x, &x->release, lk, h->count, &left);
     if (rc == OVS_ERR) /* never ran: the nest stands as it was */
         return ovs_strategy_fail(s, rc, "%s", x->redis.errstr);

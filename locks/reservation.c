@@ -188,6 +188,7 @@ typedef struct resv {
                               settle itself has expired; 0 when none */
     int64_t crash_owed_until; /* the same for the hold open when the client crashed: no
                                  settling of the client's waits for it, the reaper's does */
+    char zset[OVS_HOLD_KEY_MAX]; /* the set of open holds under the run's key prefix */
 } resv;
 
 /* One request's keys: the hold, then the stock key or the nights. */
@@ -213,11 +214,14 @@ static int resv_prepare(ovs_strategy *s, const ovs_env *env)
     if (rc != OVS_OK)
         return rc;
     /* Holds an earlier run left on the same server would be counted as this run's. */
+    char zset[OVS_HOLD_KEY_MAX];
+    ovs_holds_zset_key(OVS_KEY_PREFIX(env), zset, sizeof(zset));
     ovs_redis_init(&r, &env->redis[0], 1000, 5000);
-    rc = ovs_redis_cmd(&r, &reply, "DEL %s", OVS_HOLDS_ZSET);
+    rc = ovs_redis_cmd(&r, &reply, "DEL %s", zset);
     freeReplyObject(reply);
     while (rc == OVS_OK) {
-        rc = ovs_redis_cmd(&r, &reply, "SCAN %s MATCH %s* COUNT 1000", cursor, OVS_HOLD_PREFIX);
+        rc = ovs_redis_cmd(&r, &reply, "SCAN %s MATCH %s" OVS_HOLD_PREFIX "* COUNT 1000",
+                           cursor, OVS_KEY_PREFIX(env));
         if (rc != OVS_OK)
             break;
         if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
@@ -263,6 +267,7 @@ static int resv_open(ovs_strategy *s, const ovs_env *env)
     x->release.src = release_src;
     x->sweep.src = sweep_src;
     ovs_rng_seed(&x->rng, env->seed);
+    ovs_holds_zset_key(OVS_KEY_PREFIX(env), x->zset, sizeof(x->zset));
     if (env->param->v[P_HOLDS] >= 1) {
         x->sql = 1;
         char why[80];
@@ -291,12 +296,13 @@ static int keys_of(resv *x, const ovs_request *req, int64_t buyer, int nargs, re
         free(k->kv);
         return ovs_strategy_fail(&x->base, OVS_ERR, "out of memory");
     }
-    snprintf(k->hold, sizeof(k->hold), "%s%lld", OVS_HOLD_PREFIX, (long long)buyer);
+    const char *prefix = OVS_KEY_PREFIX(x->base.env);
+    ovs_hold_key(prefix, buyer, k->hold, sizeof(k->hold));
     if (inventory)
-        ovs_stock_key(req->sku, k->key[0], sizeof(k->key[0]));
+        ovs_stock_key(prefix, req->sku, k->key[0], sizeof(k->key[0]));
     for (int i = 0; !inventory && i < units; i++)
-        ovs_night_key(req, i, k->key[i], sizeof(k->key[i]));
-    k->kv[0] = OVS_HOLDS_ZSET;
+        ovs_night_key(prefix, req, i, k->key[i], sizeof(k->key[i]));
+    k->kv[0] = x->zset;
     k->kv[1] = k->hold;
     for (int i = 0; i < units; i++)
         k->kv[2 + i] = k->key[i];
@@ -414,8 +420,8 @@ static int execute_sql(resv *x, const ovs_request *req, int64_t buyer, int64_t t
     int64_t expires_ms = 0;
     int rc, released;
 
-    snprintf(key, sizeof(key), "%s%lld", OVS_HOLD_PREFIX, (long long)buyer);
-    ovs_stock_key(req->sku, stock, sizeof(stock));
+    ovs_hold_key(OVS_KEY_PREFIX(s->env), buyer, key, sizeof(key));
+    ovs_stock_key(OVS_KEY_PREFIX(s->env), req->sku, stock, sizeof(stock));
     int64_t t0 = ovs_now_ns();
     rc = ovs_hsql_reserve(s, &x->h, req, buyer, v[P_HOLD_TTL], &expires_ms);
     int64_t t1 = ovs_now_ns();
@@ -600,7 +606,7 @@ static void resv_close(ovs_strategy *s)
      * so the run ends with every hold this instance took settled. A lost answer here
      * leaves the hold for the next sweep; the harness then sees it as leaked. */
     if (x->owed_until > 0 && x->redis.ep.port > 0) {
-        const char *kv[1] = { OVS_HOLDS_ZSET };
+        const char *kv[1] = { x->zset };
         long long a[2];
         ovs_sleep_until(x->owed_until + RESV_CLOCK_SLACK_NS);
         /* A pass gives back at most 1000: again while a pass was full. */

@@ -136,7 +136,15 @@ typedef struct ovs_env {
                                    (`queue = stream`, core/keys.h OVS_QUEUE_STREAM_KEY): a
                                    strategy with writes_stream XADDs each order there in its
                                    sale's script; NULL: orders go to env->sold */
+    const char *key_prefix;     /* what every Redis key the strategy writes starts with
+                                   (core/keys.h): "" on the harness's own servers,
+                                   "oversell:<hex>:<n>:" on a user's (`--redis`), where
+                                   the harness finds and deletes the run's keys by it.
+                                   NULL reads as "" (OVS_KEY_PREFIX) */
 } ovs_env;
+
+/* env's key prefix, "" when it has none. */
+#define OVS_KEY_PREFIX(env) ((env)->key_prefix != NULL ? (env)->key_prefix : "")
 
 typedef struct ovs_strategy {
     const ovs_strategy_methods *m; /* always first: the methods table */

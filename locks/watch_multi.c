@@ -277,9 +277,9 @@ static int keys_of(wm *x, const ovs_request *req, int64_t buyer, wm_keys *k)
     if (k->key == NULL)
         return ovs_strategy_fail(&x->base, OVS_ERR, "out of memory");
     if (inventory)
-        ovs_stock_key(req->sku, k->key[0], sizeof(k->key[0]));
+        ovs_stock_key(OVS_KEY_PREFIX(x->base.env), req->sku, k->key[0], sizeof(k->key[0]));
     for (int i = 0; !inventory && i < k->n; i++)
-        ovs_night_key(req, i, k->key[i], sizeof(k->key[i]));
+        ovs_night_key(OVS_KEY_PREFIX(x->base.env), req, i, k->key[i], sizeof(k->key[i]));
     snprintf(k->guest, sizeof(k->guest), "%lld", (long long)buyer);
     return OVS_OK;
 }

@@ -106,7 +106,7 @@ static int renew_one(watchdog *x, const ovs_redis_held *h)
     redisReply *reply;
     int rc;
 
-    ovs_redis_lock_key(lk, sizeof(lk), h->key); /* fitted when the lock was taken */
+    ovs_redis_lock_key(lk, sizeof(lk), OVS_KEY_PREFIX(x->base.env), h->key); /* fitted when the lock was taken */
     rc = ovs_redis_eval(&x->renew_conn, &x->renew, 1, 2, kv, &reply);
     if (rc != OVS_OK)
         return rc;

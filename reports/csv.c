@@ -85,6 +85,9 @@ static const struct csv_column {
     { "retries_per_success", "retries_per_success", OVS_COL_RATIO, "retries_per_success" },
     /* Appended after the figures: the columns before it keep their places. */
     { "duplicate_orders", CSV_CHECK("duplicate_orders"), OVS_COL_TEXT, NULL },
+    /* Why a run has no verdict: the error of a failed run, the reason of an n/a cell
+     * ("n/a on --redis: needs process control of ..."); empty for a judged run. */
+    { "error", "CASE WHEN status IN ('error', 'n/a') THEN error END", OVS_COL_TEXT, "error" },
 };
 
 #define CSV_NCOLUMNS (int)(sizeof csv_columns / sizeof csv_columns[0])

@@ -47,7 +47,7 @@
     "duration_s,redis_version,sqlite_version,started_at,scenario_file,shop_db,backend,"     \
     "backend_version,stale_answers,oversold,double_booked,mutex_overlaps,lost_orders,"      \
     "leaked_stock,divergence,sold_after_expiry,lost_sales,unavailable,retries_per_success," \
-    "duplicate_orders"
+    "duplicate_orders,error"
 
 /* Write the Markdown summary of every run in results to out. */
 int ovs_report_summary(sqlite3 *results, FILE *out, char *err, size_t errlen);

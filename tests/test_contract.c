@@ -975,7 +975,7 @@ static void check_redis_booking(const contract_case *k, const tally *t)
         for (int night = 0; night < s->out - s->in; night++) {
             char key[64];
             redis_night *found = NULL;
-            ovs_night_key(&r, night, key, sizeof(key));
+            ovs_night_key(NULL, &r, night, key, sizeof(key));
             for (size_t j = 0; j < v->n_nights && !found; j++)
                 if (strcmp(v->nights[j].key, key) == 0)
                     found = &v->nights[j];

@@ -237,27 +237,29 @@ static void test_csv(void **state)
                      "sqlite_version,started_at,scenario_file,shop_db,backend,"
                      "backend_version,stale_answers,oversold,double_booked,mutex_overlaps,"
                      "lost_orders,leaked_stock,divergence,sold_after_expiry,lost_sales,"
-                     "unavailable,retries_per_success,duplicate_orders\n");
+                     "unavailable,retries_per_success,duplicate_orders,error\n");
     /* The invariants from the run's checks (oversold 37, mutex_overlaps 0), the rest
      * empty: no such check, no figure recorded. */
     assert_contains(s, "\n1,flash-sale,naive,buyers=50,42,ok,unsafe,unsafe,oversold 37,200,"
                        "137,63,0,0,,1234.6,1.235,9876.543,12345.679,5,12,2.500,7.2.4,3.45.1,"
                        "2026-01-20T10:00:00Z,scenarios/flash-sale.ini,/tmp/shop-1.db,sqlite,,,"
-                       "37,,0,,,,,,,,\n");
+                       "37,,0,,,,,,,,,\n");
     /* Comma-bearing figure quoted; NULLs empty. */
     assert_contains(s, "\n2,flash-sale,redlock,buyers=50,42,ok,safe,safe,"
                        "\"0 oversold, 100 sold\",");
     assert_contains(s, "\n3,hotel,naive,,7,aborted,,unsafe,,,,,,,,,,,,,,,7.2.4,3.45.1,"
-                       "2026-01-20T10:00:06Z,scenarios/hotel.ini,,sqlite,,,,,,,,,,,,,\n");
+                       "2026-01-20T10:00:06Z,scenarios/hotel.ini,,sqlite,,,,,,,,,,,,,,\n");
     /* The stale answers figure: its check's observed value, empty without one. */
-    assert_contains(s, ",/tmp/shop-5.db,sqlite,,4,,,,,,,,,,,\n");
-    assert_contains(s, ",/tmp/shop-7.db,sqlite,,0,,,,,,,,,,,\n");
+    assert_contains(s, ",/tmp/shop-5.db,sqlite,,4,,,,,,,,,,,,\n");
+    assert_contains(s, ",/tmp/shop-7.db,sqlite,,0,,,,,,,,,,,,\n");
     /* Quotes doubled; the seed printed unsigned; a line break kept inside quotes. */
     assert_contains(s, "\n7,pipes,naive,\"a=1,b=\"\"x\"\"\",18446744073709551615,ok,unsafe,,"
                        "\"lost 2 | \"\"late\"\", retry\",4,");
     assert_contains(s, "\n6,hotel,fenced,\"fence=on\nttl=5s\",7,error,,safe,,");
-    /* Header + 7 rows, one of which holds a quoted line break. */
-    assert_int_equal(count_char(s, '\n'), 1 + 7 + 1);
+    /* Header + 7 rows, one of which holds two quoted line breaks (run 6's parameters and
+     * its error, the last column: why a run has no verdict). */
+    assert_contains(s, ",\"" LONG_ERROR_HEAD);
+    assert_int_equal(count_char(s, '\n'), 1 + 7 + 2);
     assert_true(strstr(s, "\n1,") < strstr(s, "\n2,"));
     assert_true(strstr(s, "\n6,") < strstr(s, "\n7,"));
     free(s);
@@ -456,12 +458,12 @@ static void test_csv_figures(void **state)
     assert_contains(s, "\n1,s,refuser,,18446744073709551615,ok,safe,,"
                        "\"0 oversold, 1 sold; 19 lost sales\",40,1,19,20,0,0,26.7,1.234,2.000,"
                        "3.000,20,3,1.500,,3.45.1,t,s.ini,,sqlite,,"
-                       "18,11,12,13,14,15,,17,19,20,3.000,\n");
+                       "18,11,12,13,14,15,,17,19,20,3.000,,\n");
     assert_contains(s, "\n2,s,seller,,5,ok,safe,,\"0 oversold, 4 sold\",4,4,0,0,0,0,4.0,"
                        "0.000,0.000,0.000,0,0,1.000,,3.45.1,t,s.ini,,sqlite,,"
-                       ",,,,,,,,0,0,0.000,\n");
+                       ",,,,,,,,0,0,0.000,,\n");
     assert_contains(s, "\n3,s,elsewhere,,5,n/a,,,,0,0,0,0,0,0,0.0,0.000,0.000,0.000,0,0,"
-                       "0.000,,3.45.1,t,s.ini,,postgresql,,,,,,,,,,,,,\n");
+                       "0.000,,3.45.1,t,s.ini,,postgresql,,,,,,,,,,,,,,\n");
     free(s);
     sqlite3_close(db);
 }
@@ -655,7 +657,7 @@ static void test_old_database(void **state)
     (void)state;
     assert_non_null(db);
     s = fixture_capture(ovs_report_csv, db);
-    assert_contains(s, "\n1,s,x,,,ok,,,,3,,,,,,,,,,,,,,,,,,sqlite,,,2,,,,,,,,,,\n");
+    assert_contains(s, "\n1,s,x,,,ok,,,,3,,,,,,,,,,,,,,,,,,sqlite,,,2,,,,,,,,,,,\n");
     free(s);
     json_matches_csv(db);
     sqlite3_close(db);

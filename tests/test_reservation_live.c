@@ -63,7 +63,7 @@ static void read_facts(const fixture *f, ovs_hold_facts *h)
     char err[256] = "";
     int64_t confirmed = 0, late = 0, open_expired = 0;
 
-    if (ovs_holds_read_redis(&endpoints(f)[0], h, err, sizeof(err)) != 0)
+    if (ovs_holds_read_redis(&endpoints(f)[0], NULL, h, err, sizeof(err)) != 0)
         fail_msg("holds: %s", err);
     assert_int_equal((int64_t)h->nrows, h->records);
     for (size_t i = 0; i < h->nrows; i++) {

@@ -360,7 +360,7 @@ static int check_redis_holds(crash_run *r, ovs_hold_facts *facts, ovs_check *che
     unsigned char absent[1];
 
     memset(facts, 0, sizeof(*facts));
-    if (ovs_holds_read_redis(&ovs_topology_masters(r->topo)[0], facts, err, sizeof(err)) != 0)
+    if (ovs_holds_read_redis(&ovs_topology_masters(r->topo)[0], NULL, facts, err, sizeof(err)) != 0)
         fail_msg("holds: %s", err);
     if (ovs_topology_redis_stocks(r->topo, 1, stock, absent, err, sizeof(err)) != 0)
         fail_msg("stock: %s", err);

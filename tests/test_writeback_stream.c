@@ -51,7 +51,7 @@ static ovs_wbstream *consumer(fixture *f)
     char err[256] = "";
 
     f->sc.queue.kind = OVS_QUEUE_STREAM;
-    if (ovs_wbstream_start(&q, &f->shop, &endpoints(f)[0], &f->sc, err, sizeof(err)) != 0)
+    if (ovs_wbstream_start(&q, &f->shop, &endpoints(f)[0], NULL, &f->sc, err, sizeof(err)) != 0)
         fail_msg("consumer: %s", err);
     return q;
 }

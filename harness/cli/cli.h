@@ -18,6 +18,7 @@
 #include "engine/recorder.h"
 #include "scenario/scenario.h"
 #include "locks/strategy.h"
+#include "core/keys.h"
 #include "core/shopdb.h"
 
 #define EXIT_VERDICT 1  /* a verdict differs from expectation, or a run failed */
@@ -61,6 +62,14 @@ typedef struct cli_options {
     uint64_t seed;
     const char *metrics;        /* run/matrix/gate: Prometheus text file to write */
     const char *baseline;       /* gate: results database to compare the new one with */
+    int n_own_redis;            /* --redis: the user's servers, n_own_redis of them; 0: the
+                                   harness starts its own */
+    ovs_endpoint own_redis[OVS_MAX_NODES]; /* each with .auth = &redis_auth when there is
+                                   a password */
+    ovs_redis_auth redis_auth;  /* from --redis-auth-file, else OVERSELL_REDIS_USER and
+                                   OVERSELL_REDIS_PASSWORD; never from the arguments */
+    const char *auth_file;      /* --redis-auth-file */
+    const char *key_prefix;     /* --key-prefix: the run's prefix instead of a random one */
 } cli_options;
 
 /* The most runs --repeat asks of one cell. */
@@ -78,6 +87,16 @@ int cli_color(int fd);
 /* Parse --sql's list (sqlite, postgresql, mysql, or URLs, comma-separated) into o. 0, or
  * EXIT_USAGE after saying what is wrong. */
 int cli_parse_sql(const char *arg, cli_options *o);
+/* Parse --redis's list (host:port, comma-separated) into o->own_redis. 0, or EXIT_USAGE
+ * after saying what is wrong. */
+int cli_parse_redis(const char *arg, cli_options *o);
+/* Check, before anything starts, that every --redis server answers with the run's AUTH
+ * and holds no key under prefix: 0, or EXIT_ENV after saying on stderr which refused. */
+int cli_own_redis_check(const cli_options *o, const char *prefix);
+/* Delete every key under prefix on every --redis server (SCAN and UNLINK, never FLUSH),
+ * saying on stderr how many were left when there were any. */
+void cli_own_redis_clean(const cli_options *o, const char *prefix);
+
 /* The default scenario directory: ./scenarios when it exists, else the source tree's. */
 const char *cli_default_scenarios(void);
 /* The default strategy definition directory: ./strategies when it exists, else the
@@ -126,6 +145,7 @@ uint64_t cli_cell_seed(uint64_t base, int rep);
 typedef struct cli_job {
     ovs_cell cell;          /* what to run */
     char label[256];        /* "scenario x strategy", for progress lines */
+    char key_prefix[OVS_KEY_PREFIX_MAX]; /* --redis: the run prefix and this job's number */
     char tag[24];           /* its cell.shop_tag's text */
     int skip;               /* 1: not to be run (a later run of a cell that is n/a) */
     int64_t weight_ns;      /* how long it is thought to take (cli_job_estimate_ns): the

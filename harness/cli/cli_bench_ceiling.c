@@ -63,7 +63,7 @@ static void *ceil_main(void *arg)
     const char *const key[1] = { stock };
     int ready;
 
-    ovs_stock_key(BENCH_SKU, stock, sizeof(stock));
+    ovs_stock_key(NULL, BENCH_SKU, stock, sizeof(stock));
 
     /* Connected and the script loaded before the gate: set-up is no part of the loop. */
     ovs_redis_init(&r, w->ep, BENCH_CONNECT_MS, BENCH_COMMAND_MS);
@@ -276,7 +276,7 @@ static int run_redis_benchmark(bench *b, const ovs_endpoint *ep, const char *sha
     /* Generous: redis-benchmark on a slow machine still does 1,000 EVALSHA a second. */
     int64_t deadline = ovs_now_ns() + (30 + b->o.ops / 1000) * OVS_NS_PER_S;
 
-    ovs_stock_key(BENCH_SKU, key, sizeof(key));
+    ovs_stock_key(NULL, BENCH_SKU, key, sizeof(key));
     snprintf(host, sizeof(host), "%s", ep->host);
     snprintf(port, sizeof(port), "%d", ep->port);
     snprintf(clients, sizeof(clients), "%d", b->o.connections);
@@ -325,7 +325,7 @@ void bench_ceiling_phase(bench *b)
     snprintf(b->redis_version, sizeof(b->redis_version), "%s", ovs_fleet_version(fleet));
 
     char key[OVS_STOCK_KEY_MAX];
-    ovs_stock_key(BENCH_SKU, key, sizeof(key));
+    ovs_stock_key(NULL, BENCH_SKU, key, sizeof(key));
     ovs_redis_init(&r, ep, BENCH_CONNECT_MS, BENCH_COMMAND_MS);
     int prc = ovs_redis_cmd(&r, &reply, "SET %s %s", key, BENCH_STOCK);
     if (prc == OVS_OK) {

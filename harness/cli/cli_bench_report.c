@@ -271,7 +271,7 @@ static void write_report(const bench *b, const bench_verdicts *v, FILE *f)
                                  : "the server given by URL");
 
     char key[OVS_STOCK_KEY_MAX];
-    ovs_stock_key(BENCH_SKU, key, sizeof(key));
+    ovs_stock_key(NULL, BENCH_SKU, key, sizeof(key));
     fprintf(f, "## Ceiling\n\n");
     fprintf(f,
             "The command lua-decr sells with (EVALSHA of its check-and-decrement script on"

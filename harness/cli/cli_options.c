@@ -18,6 +18,7 @@
 #include "cli/cli.h"
 #include "shops/shops.h"
 #include "infra/fleet.h"
+#include "infra/topology.h"
 #include "locks/plugin.h"
 #include "locks/strategy_def.h"
 #include "ovs_config.h"
@@ -122,6 +123,16 @@ void cli_usage(FILE *f, enum cli_mode mode)
                "                                 gets a schema or database of its own there\n"
                "      --keep-shop                leave each run's schema or database on the\n"
                "                                 server, and say how to connect to it\n");
+    fprintf(f, "      --redis HOST:PORT[,...]    run on your own Redis masters instead of starting\n"
+               "                                 any: AUTH from OVERSELL_REDIS_PASSWORD (and\n"
+               "                                 OVERSELL_REDIS_USER) or --redis-auth-file; every\n"
+               "                                 key under one prefix per run, refused when in\n"
+               "                                 use, deleted afterwards (nothing is flushed);\n"
+               "                                 cells whose faults need control of the server\n"
+               "                                 are n/a with the reason\n"
+               "      --redis-auth-file FILE     its first line: PASSWORD, or USER PASSWORD (the\n"
+               "                                 rest of the line; `default` for no ACL user)\n"
+               "      --key-prefix P             the run's key prefix (default: oversell:<random>:)\n");
     fprintf(f, "  -q, --quiet                    do not print the summary\n"
                "      --redis-server PATH        redis-server to start (default: found on PATH)\n"
                "  -h, --help                     this help\n\n"
@@ -177,6 +188,141 @@ int cli_parse_sql(const char *arg, cli_options *o)
         p += n + 1;
     }
     return 0;
+}
+
+int cli_parse_redis(const char *arg, cli_options *o)
+{
+    const char *p = arg;
+
+    o->n_own_redis = 0;
+    for (;;) {
+        size_t n = strcspn(p, ",");
+        char item[128], *colon;
+        long long port;
+        if (n == 0 || n >= sizeof(item)) {
+            fprintf(stderr, "oversell %s: --redis: empty or overlong entry in '%s'\n", o->cmd,
+                    arg);
+            return EXIT_USAGE;
+        }
+        memcpy(item, p, n);
+        item[n] = '\0';
+        colon = strrchr(item, ':');
+        if (colon == NULL || colon == item ||
+            (size_t)(colon - item) >= sizeof(o->own_redis[0].host) ||
+            ovs_parse_int(colon + 1, 1, 65535, &port) != 0) {
+            fprintf(stderr, "oversell %s: --redis: '%s' is not HOST:PORT\n", o->cmd, item);
+            return EXIT_USAGE;
+        }
+        if (o->n_own_redis == OVS_MAX_NODES) {
+            fprintf(stderr, "oversell %s: --redis: at most %d servers\n", o->cmd,
+                    OVS_MAX_NODES);
+            return EXIT_USAGE;
+        }
+        *colon = '\0';
+        /* One server named twice would be two of a Redlock's "independent" nodes. */
+        for (int i = 0; i < o->n_own_redis; i++)
+            if (o->own_redis[i].port == (int)port && strcmp(o->own_redis[i].host, item) == 0) {
+                fprintf(stderr, "oversell %s: --redis: %s:%lld given twice\n", o->cmd, item,
+                        port);
+                return EXIT_USAGE;
+            }
+        ovs_endpoint *ep = &o->own_redis[o->n_own_redis++];
+        memset(ep, 0, sizeof(*ep));
+        memcpy(ep->host, item, (size_t)(colon - item) + 1); /* fits: checked above */
+        ep->port = (int)port;
+        if (p[n] == '\0')
+            break;
+        p += n + 1;
+    }
+    return 0;
+}
+
+/* The login for --redis: the first line of --redis-auth-file ("PASSWORD" or "USER
+ * PASSWORD", the password being the rest of the line after the first blank), else OVERSELL_REDIS_USER and OVERSELL_REDIS_PASSWORD. Never an argument:
+ * those are visible to every user of the machine (ps). 0 with o->own_redis[].auth set
+ * when there is a password, or EXIT_USAGE. */
+static int redis_login(cli_options *o)
+{
+    ovs_redis_auth *a = &o->redis_auth;
+    const char *pw = getenv("OVERSELL_REDIS_PASSWORD"), *user = getenv("OVERSELL_REDIS_USER");
+
+    memset(a, 0, sizeof(*a));
+    if (o->auth_file != NULL) {
+        char line[512];
+        struct stat st;
+        FILE *f = fopen(o->auth_file, "r");
+        if (f == NULL) {
+            fprintf(stderr, "oversell %s: --redis-auth-file %s: %s\n", o->cmd, o->auth_file,
+                    strerror(errno));
+            return EXIT_USAGE;
+        }
+        if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077) != 0)
+            fprintf(stderr, "oversell %s: warning: --redis-auth-file %s can be read by"
+                    " others (chmod 600 it)\n", o->cmd, o->auth_file);
+        if (fgets(line, sizeof(line), f) == NULL)
+            line[0] = '\0';
+        fclose(f);
+        line[strcspn(line, "\r\n")] = '\0';
+        char *sp = strchr(line, ' ');
+        if (line[0] == '\0' || (sp != NULL && (sp == line || sp[1] == '\0'))) {
+            fprintf(stderr, "oversell %s: --redis-auth-file %s:1: give PASSWORD or USER"
+                    " PASSWORD\n", o->cmd, o->auth_file);
+            return EXIT_USAGE;
+        }
+        if (sp != NULL) {
+            *sp = '\0';
+            snprintf(a->user, sizeof(a->user), "%s", line);
+            snprintf(a->password, sizeof(a->password), "%s", sp + 1);
+        } else {
+            snprintf(a->password, sizeof(a->password), "%s", line);
+        }
+    } else if (pw != NULL && pw[0] != '\0') {
+        snprintf(a->password, sizeof(a->password), "%s", pw);
+        snprintf(a->user, sizeof(a->user), "%s", user ? user : "");
+    } else if (user != NULL && user[0] != '\0') {
+        fprintf(stderr, "oversell %s: OVERSELL_REDIS_USER is set but OVERSELL_REDIS_PASSWORD"
+                " is not\n", o->cmd);
+        return EXIT_USAGE;
+    }
+    for (int i = 0; i < o->n_own_redis; i++)
+        o->own_redis[i].auth = a->password[0] != '\0' ? a : NULL;
+    return 0;
+}
+
+int cli_own_redis_check(const cli_options *o, const char *prefix)
+{
+    for (int i = 0; i < o->n_own_redis; i++) {
+        long long found;
+        char err[300];
+        if (ovs_topology_scan_prefix(&o->own_redis[i], prefix, 0, &found, err,
+                                     sizeof(err)) != 0) {
+            fprintf(stderr, "oversell %s: --redis %s\n", o->cmd, err);
+            return EXIT_ENV;
+        }
+        if (found > 0) {
+            fprintf(stderr, "oversell %s: --redis %s:%d already has keys under %s: another"
+                    " run's, or not oversell's (choose another --key-prefix)\n", o->cmd,
+                    o->own_redis[i].host, o->own_redis[i].port, prefix);
+            return EXIT_ENV;
+        }
+    }
+    return 0;
+}
+
+void cli_own_redis_clean(const cli_options *o, const char *prefix)
+{
+    for (int i = 0; i < o->n_own_redis; i++) {
+        long long found;
+        char err[300];
+        if (ovs_topology_scan_prefix(&o->own_redis[i], prefix, 1, &found, err,
+                                     sizeof(err)) != 0)
+            fprintf(stderr, "oversell %s: --redis: the run's keys (%s*) may be left: %s\n",
+                    o->cmd, prefix, err);
+        else if (found > 0)
+            fprintf(stderr, "oversell %s: --redis %s:%d: deleted %lld key%s the runs left"
+                    " under %s\n", o->cmd, o->own_redis[i].host, o->own_redis[i].port,
+                    found, found == 1 ? "" : "s", prefix);
+    }
 }
 
 int cli_color(int fd)
@@ -385,6 +531,9 @@ int cli_parse(int argc, char **argv, cli_options *o)
         { "seed", required_argument, NULL, 'E' },
         { "metrics", required_argument, NULL, 'P' },
         { "baseline", required_argument, NULL, 'B' },
+        { "redis", required_argument, NULL, 'U' },
+        { "redis-auth-file", required_argument, NULL, 'A' },
+        { "key-prefix", required_argument, NULL, 'X' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -508,6 +657,20 @@ int cli_parse(int argc, char **argv, cli_options *o)
             sqlite3_close(db);
             break;
         }
+        case 'U':
+            if (cli_parse_redis(optarg, o) != 0)
+                return EXIT_USAGE;
+            break;
+        case 'A': o->auth_file = optarg; break;
+        case 'X': {
+            const char *bad = ovs_key_prefix_bad(optarg);
+            if (bad != NULL) {
+                fprintf(stderr, "oversell %s: --key-prefix '%s': %s\n", o->cmd, optarg, bad);
+                return EXIT_USAGE;
+            }
+            o->key_prefix = optarg;
+            break;
+        }
         case 'h': cli_usage(stdout, o->mode); return -1;
         default: cli_usage(stderr, o->mode); return EXIT_USAGE;
         }
@@ -517,6 +680,13 @@ int cli_parse(int argc, char **argv, cli_options *o)
             return EXIT_USAGE;
         }
     }
+    if (o->n_own_redis == 0 && (o->auth_file != NULL || o->key_prefix != NULL)) {
+        fprintf(stderr, "oversell %s: --%s applies only with --redis\n", o->cmd,
+                o->auth_file ? "redis-auth-file" : "key-prefix");
+        return EXIT_USAGE;
+    }
+    if (o->n_own_redis > 0 && redis_login(o) != 0)
+        return EXIT_USAGE;
     if (o->scenarios_dir == NULL)
         o->scenarios_dir = cli_default_scenarios();
     return 0;

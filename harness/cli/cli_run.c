@@ -232,6 +232,10 @@ int cli_run_cells(cli_options *o, ovs_scenario *scs, int nsc, int64_t *last_run)
     ovs_results *db = NULL;
     const ovs_strategy_methods *ms[CLI_MAX_STRATEGIES];
     ovs_params ps[CLI_MAX_STRATEGIES];
+    /* --redis: the prefix of every key of this invocation, each run's under it with its
+     * number; set once the servers were found to hold none, so that they are cleaned. */
+    char run_prefix[OVS_KEY_PREFIX_MAX] = "";
+    int own_checked = 0;
 
     memset(servers, 0, sizeof(servers));
     plan = calloc((size_t)nsc * CLI_MAX_STRATEGIES * (size_t)nb, sizeof(*plan));
@@ -254,7 +258,10 @@ int cli_run_cells(cli_options *o, ovs_scenario *scs, int nsc, int64_t *last_run)
                 cell_plan *c = &plan[total++];
                 const char *backend = o->n_sql > 0 ? o->sql[b]->name : "sqlite";
                 *c = (cell_plan){ &scs[i], ms[k], ps[k], o->n_sql > 0 ? b : -1, 0, 0, "" };
-                c->na = ovs_cell_na(&scs[i], ms[k], &ps[k], backend, na_why, sizeof(na_why));
+                c->na = ovs_cell_na(&scs[i], ms[k], &ps[k], backend, na_why, sizeof(na_why)) ||
+                        (o->n_own_redis > 0 &&
+                         ovs_cell_na_own(&scs[i], ms[k], &ps[k], o->n_own_redis, na_why,
+                                         sizeof(na_why)));
                 if (c->na && n_na++ == 0)
                     snprintf(first_na, sizeof(first_na), "%s x %s: %s", scs[i].name,
                              ms[k]->name, na_why);
@@ -297,7 +304,7 @@ int cli_run_cells(cli_options *o, ovs_scenario *scs, int nsc, int64_t *last_run)
         free(plan);
         return EXIT_USAGE;
     }
-    if (need_redis) {
+    if (need_redis && o->n_own_redis == 0) {
         if (o->redis_server == NULL && ovs_redis_server_path(server, sizeof(server)) != 0) {
             fprintf(stderr,
                     "oversell %s: redis-server not found (install Debian's redis-server package,"
@@ -327,7 +334,19 @@ int cli_run_cells(cli_options *o, ovs_scenario *scs, int nsc, int64_t *last_run)
         goto out;
     }
 
-    /* Input is good: from here on things are started and written. */
+    /* Input is good: from here on things are started and written. The user's servers are
+     * asked first, so that a wrong password or a prefix in use writes nothing. */
+    if (o->n_own_redis > 0) {
+        if (o->key_prefix != NULL)
+            snprintf(run_prefix, sizeof(run_prefix), "%s", o->key_prefix);
+        else
+            ovs_key_prefix_new(run_prefix, sizeof(run_prefix));
+        if ((rc = cli_own_redis_check(o, run_prefix)) != 0)
+            goto out;
+        own_checked = 1;
+        fprintf(stderr, "oversell %s: --redis: every key of the run under %s\n", o->cmd,
+                run_prefix);
+    }
     snprintf(shops, sizeof(shops), "%s/shops", o->out_dir);
     if (cli_mkdir_p(shops) != 0) {
         fprintf(stderr, "oversell %s: %s: %s\n", o->cmd, shops, strerror(errno));
@@ -387,6 +406,14 @@ int cli_run_cells(cli_options *o, ovs_scenario *scs, int nsc, int64_t *last_run)
                 .seed = cli_cell_seed(base, rep),
                 .shop_tag = reps > 1 || plan[c].point > 0 ? j->tag : NULL,
             };
+            if (o->n_own_redis > 0) {
+                /* Runs side by side share the servers: each its own keys. */
+                snprintf(j->key_prefix, sizeof(j->key_prefix), "%s%d:", run_prefix,
+                         c * reps + rep);
+                j->cell.own_redis = o->own_redis;
+                j->cell.n_own_redis = o->n_own_redis;
+                j->cell.key_prefix = j->key_prefix;
+            }
             j->weight_ns = cli_job_estimate_ns(plan[c].sc);
             /* n/a is the same for every seed: the strategy is not there on that back end. */
             j->skip = plan[c].na && rep > 0;
@@ -508,9 +535,10 @@ int cli_run_cells(cli_options *o, ovs_scenario *scs, int nsc, int64_t *last_run)
             bad += jc[c].failed;
             na += jc[c].skipped != NULL;
         }
-        char nas[48] = "";
+        char nas[64] = "";
         if (na > 0)
-            snprintf(nas, sizeof(nas), " (%d n/a on their back end)", na);
+            snprintf(nas, sizeof(nas), " (%d n/a %s)", na,
+                     o->n_own_redis > 0 ? "on --redis or their back end" : "on their back end");
         fprintf(stderr, "gate: %d cell%s%s, %d failed%s\n", done, done == 1 ? "" : "s", nas,
                 bad, atomic_load(stop) ? " (interrupted)" : "");
     }
@@ -532,6 +560,9 @@ int cli_run_cells(cli_options *o, ovs_scenario *scs, int nsc, int64_t *last_run)
         rc = regressed;
     }
 out:
+    /* Every run deletes its own keys; this finds what a run stopped short left. */
+    if (own_checked)
+        cli_own_redis_clean(o, run_prefix);
     for (int b = 0; b < o->n_sql; b++)
         cli_sql_server_stop(&servers[b]);
     ovs_results_close(db);

@@ -1,4 +1,4 @@
-/* endpoint.c - finding a master through Sentinel.
+/* endpoint.c - finding a master through Sentinel, and logging in to a user's server.
  *
  * This is what a Sentinel-aware client library does at connect (redis-py's
  * SentinelConnectionPool, Jedis's JedisSentinelPool): ask the Sentinels one after another
@@ -54,5 +54,26 @@ int ovs_sentinel_master(const ovs_sentinel_set *set, int timeout_ms, ovs_endpoin
     }
     ovs_seterr(err, errlen, "no Sentinel gave the address of %s (last: %s)",
                set ? set->master : "?", last);
+    return -1;
+}
+
+int ovs_redis_login(redisContext *c, const ovs_redis_auth *auth, char *err, size_t errlen)
+{
+    redisReply *r;
+
+    if (auth == NULL)
+        return 0;
+    /* %s arguments, never a formatted string: a password with blanks stays one argument. */
+    if (auth->user[0] != '\0')
+        r = redisCommand(c, "AUTH %s %s", auth->user, auth->password);
+    else
+        r = redisCommand(c, "AUTH %s", auth->password);
+    if (r != NULL && r->type == REDIS_REPLY_STATUS) {
+        freeReplyObject(r);
+        return 0;
+    }
+    ovs_seterr(err, errlen, "AUTH %s: %s", r == NULL ? "failed" : "refused",
+               r == NULL ? c->errstr : r->type == REDIS_REPLY_ERROR ? r->str : "odd reply");
+    freeReplyObject(r);
     return -1;
 }

@@ -28,9 +28,18 @@ typedef struct ovs_sentinel_set {
     char master[32];                       /* the name they monitor it by */
 } ovs_sentinel_set;
 
+/* How to log in to a server the user runs (`--redis` with a password): AUTH after every
+ * connect. Managed servers have none. */
+typedef struct ovs_redis_auth {
+    char user[128];     /* ACL user, "" for the default user (AUTH password) */
+    char password[256]; /* never printed */
+} ovs_redis_auth;
+
 typedef struct ovs_endpoint {
     char host[64]; /* "127.0.0.1" */
     int port;      /* TCP port */
+    const ovs_redis_auth *auth; /* NULL: no AUTH. Owned by whoever made the endpoint (the
+                                   command line), valid for the run */
     const ovs_sentinel_set *sentinels; /* NULL for a plain server. Else a master found
                                           through these at every (re)connect; host:port is
                                           where it was when the run began. Owned by the
@@ -45,5 +54,12 @@ typedef struct ovs_endpoint {
  * harness's own reads (infra/topology.c) both come here. */
 int ovs_sentinel_master(const ovs_sentinel_set *set, int timeout_ms, ovs_endpoint *out,
                         char *err, size_t errlen);
+
+/* Send AUTH on a fresh connection c when auth is not NULL (0 when it is). 0, or -1 with
+ * "AUTH refused: WRONGPASS ..." or the I/O error in err. Every connection the harness and
+ * the built-in strategies make to a server comes through here, so none skips it. */
+struct redisContext;
+int ovs_redis_login(struct redisContext *c, const ovs_redis_auth *auth, char *err,
+                    size_t errlen);
 
 #endif

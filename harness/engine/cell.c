@@ -90,6 +90,63 @@ int ovs_cell_na(const ovs_scenario *sc, const ovs_strategy_methods *m, const ovs
     return 0;
 }
 
+/* What the scenario asks of a server that only the one who runs it can do, or NULL. */
+static const char *needs_control(const ovs_scenario *sc, char *buf, size_t len)
+{
+    for (int i = 0; i < sc->n_faults; i++) {
+        const ovs_fault *f = &sc->faults[i];
+        if (f->target == OVS_TARGET_CLIENT)
+            continue; /* a client's crash is the harness's own process */
+        if (f->target == OVS_TARGET_NODE)
+            snprintf(buf, len, "fault %s node:%d", ovs_fault_action_name(f->action),
+                     f->target_node);
+        else if (f->target == OVS_TARGET_REPLICA)
+            snprintf(buf, len, "fault %s replica:%d", ovs_fault_action_name(f->action),
+                     f->target_node);
+        else
+            snprintf(buf, len, "fault %s link:%d:node:%d", ovs_fault_action_name(f->action),
+                     f->target_client, f->target_node);
+        return buf;
+    }
+    if (sc->redis.replicas > 0)
+        return "replicas";
+    if (sc->redis.sentinels > 0)
+        return "sentinels";
+    if (sc->redis.persistence != OVS_PERSIST_NONE)
+        return "persistence";
+    if (sc->redis.proxied_links)
+        return "links = proxied";
+    return NULL;
+}
+
+int ovs_cell_na_own(const ovs_scenario *sc, const ovs_strategy_methods *m, const ovs_params *p,
+                    int n_own, char *why, size_t len)
+{
+    char what[96];
+    const char *need = needs_control(sc, what, sizeof(what));
+    const char *origin = ovs_strategy_origin(m);
+    int nodes = ovs_cell_nodes(sc, m, p);
+
+    if (need != NULL) {
+        snprintf(why, len, "n/a on --redis: needs process control of a server the harness"
+                 " did not start (%s)", need);
+        return 1;
+    }
+    /* An adapter reaches Redis by the address alone (the same fact no_sentinel says), and
+     * a plugin connects as it likes: neither is told the password or the key prefix. */
+    if (OVS_STRATEGY_FIELD(m, no_sentinel, 0) ||
+        (origin != NULL && strncmp(origin, "plugin ", 7) == 0)) {
+        snprintf(why, len, "n/a on --redis: %s connects to Redis by itself, without the"
+                 " run's AUTH and key prefix", m->name);
+        return 1;
+    }
+    if (nodes > n_own) {
+        snprintf(why, len, "n/a on --redis: needs %d Redis masters, %d given", nodes, n_own);
+        return 1;
+    }
+    return 0;
+}
+
 /* The strategy's place in the registry, so reports list strategies in that order. */
 static int strategy_rank(const ovs_strategy_methods *m)
 {
@@ -182,15 +239,20 @@ int ovs_cell_play(const ovs_cell *cell, ovs_cell_result *out, ovs_cell_played **
              loc.ns[0] == '\0' ? "" : cell->keep_shop ? " (kept)" : " (dropped after the run)");
 
     /* Nothing to run or judge: recorded as such, with why (where it does run). */
-    if (ovs_cell_na(sc, m, &cell->params, loc.m->name, out->error, sizeof(out->error))) {
+    if (ovs_cell_na(sc, m, &cell->params, loc.m->name, out->error, sizeof(out->error)) ||
+        (cell->own_redis != NULL && ovs_cell_na_own(sc, m, &cell->params, cell->n_own_redis,
+                                                    out->error, sizeof(out->error)))) {
         out->status = OVS_RUN_NA;
         out->expect = -1;
         snprintf(shop_db, sizeof(shop_db), "none: not run");
         goto record;
     }
     if (nodes > 0) {
-        int trc = ovs_topology_start(sc, nodes, cell->redis_server, &topo, err,
-                                     sizeof(err));
+        int trc = cell->own_redis != NULL
+                      ? ovs_topology_attach(sc, nodes, cell->own_redis, cell->key_prefix,
+                                            &topo, err, sizeof(err))
+                      : ovs_topology_start(sc, nodes, cell->redis_server, &topo, err,
+                                           sizeof(err));
         if (trc != 0) {
             snprintf(out->error, sizeof(out->error), "%s", err);
             return trc == OVS_ERR_ENV ? OVS_ERR_ENV : OVS_ERR;
@@ -224,6 +286,7 @@ int ovs_cell_play(const ovs_cell *cell, ovs_cell_result *out, ovs_cell_played **
         .stop = cell->stop,
         .serve_ns = cell->serve_ns,
         .no_events = cell->no_events,
+        .key_prefix = topo ? ovs_topology_prefix(topo) : NULL,
     };
     if (ovs_run(&spec, &res) != 0) {
         snprintf(out->error, sizeof(out->error), "%s", res.error);
@@ -263,8 +326,8 @@ int ovs_cell_play(const ovs_cell *cell, ovs_cell_result *out, ovs_cell_played **
         in.hold_unread = hold_unread;
         if (topo == NULL)
             snprintf(hold_unread, sizeof(hold_unread), "the run has no Redis");
-        else if (ovs_holds_read_redis(ovs_topology_master0(topo), &hold_facts, hold_unread,
-                                      sizeof(hold_unread)) == 0) {
+        else if (ovs_holds_read_redis(ovs_topology_master0(topo), ovs_topology_prefix(topo),
+                                      &hold_facts, hold_unread, sizeof(hold_unread)) == 0) {
             in.hold = &hold_facts;
             redis_holds_read = 1;
         }

@@ -38,6 +38,12 @@ typedef struct ovs_cell {
     int no_events;               /* ovs_run_spec.no_events: 1 only for `oversell bench`'s
                                     recording-cost runs; the figure then says which checks
                                     had no events to read */
+    const ovs_endpoint *own_redis; /* `--redis`: the user's servers to run on instead of
+                                    starting any, n_own_redis of them; NULL: the harness
+                                    starts its own */
+    int n_own_redis;
+    const char *key_prefix;      /* with own_redis: what every key of this run starts with
+                                    (core/keys.h), unique to the run; deleted after it */
 } ovs_cell;
 
 typedef struct ovs_cell_result {
@@ -92,5 +98,12 @@ int ovs_cell_owes_redis_stock(const ovs_scenario *sc, const ovs_strategy_methods
  * backend NULL, only the scenario's side is asked. */
 int ovs_cell_na(const ovs_scenario *sc, const ovs_strategy_methods *m, const ovs_params *p,
                 const char *backend, char *why, size_t len);
+/* The same question on n_own user's servers (`--redis`), asked after ovs_cell_na: 1 with
+ * why when the scenario needs process control of a server (a fault done to a node or a
+ * link, replicas, Sentinels, persistence settings), more masters than were given, or the
+ * strategy connects to Redis by itself (an adapter, a plugin) and cannot be given the
+ * run's password and key prefix. */
+int ovs_cell_na_own(const ovs_scenario *sc, const ovs_strategy_methods *m, const ovs_params *p,
+                    int n_own, char *why, size_t len);
 
 #endif

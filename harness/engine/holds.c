@@ -28,12 +28,13 @@ static int server_ms(redisContext *c, long long *ms, char *err, size_t errlen)
 }
 
 /* Open holds: live ones hold their unit; expired ones were never given back. */
-static int read_open(redisContext *c, long long now, ovs_hold_facts *f, char *err, size_t errlen)
+static int read_open(redisContext *c, const char *zset, long long now, ovs_hold_facts *f,
+                     char *err, size_t errlen)
 {
-    redisReply *r = redisCommand(c, "ZRANGE %s 0 -1 WITHSCORES", OVS_HOLDS_ZSET);
+    redisReply *r = redisCommand(c, "ZRANGE %s 0 -1 WITHSCORES", zset);
 
     if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0) {
-        ovs_seterr(err, errlen, "ZRANGE %s: %s", OVS_HOLDS_ZSET,
+        ovs_seterr(err, errlen, "ZRANGE %s: %s", zset,
                    r == NULL ? c->errstr : r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
         freeReplyObject(r);
         return -1;
@@ -119,9 +120,10 @@ static int read_record(redisContext *c, const char *key, size_t len, ovs_hold_fa
     return 0;
 }
 
-int ovs_holds_read_redis(const ovs_endpoint *ep, ovs_hold_facts *f, char *err, size_t errlen)
+int ovs_holds_read_redis(const ovs_endpoint *ep, const char *prefix, ovs_hold_facts *f,
+                         char *err, size_t errlen)
 {
-    char cursor[32] = "0";
+    char cursor[32] = "0", zset[OVS_HOLD_KEY_MAX];
     long long now;
     redisContext *c = ovs_topology_connect(ep, err, errlen);
     int rc = -1;
@@ -129,11 +131,13 @@ int ovs_holds_read_redis(const ovs_endpoint *ep, ovs_hold_facts *f, char *err, s
     memset(f, 0, sizeof(*f));
     if (c == NULL)
         return -1;
-    if (server_ms(c, &now, err, errlen) != 0 || read_open(c, now, f, err, errlen) != 0)
+    ovs_holds_zset_key(prefix, zset, sizeof(zset));
+    if (server_ms(c, &now, err, errlen) != 0 || read_open(c, zset, now, f, err, errlen) != 0)
         goto out;
     f->read_ms = now;
     do {
-        redisReply *r = redisCommand(c, "SCAN %s MATCH %s* COUNT 1000", cursor, OVS_HOLD_PREFIX);
+        redisReply *r = redisCommand(c, "SCAN %s MATCH %s" OVS_HOLD_PREFIX "* COUNT 1000",
+                                     cursor, prefix ? prefix : "");
         if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
             r->element[0]->type != REDIS_REPLY_STRING ||
             r->element[1]->type != REDIS_REPLY_ARRAY) {

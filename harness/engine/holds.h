@@ -13,9 +13,11 @@
 #include "engine/checker.h"
 #include "engine/shop.h"
 
-/* Read the sorted set of open holds and every hold hash on ep, with the server's clock
- * (TIME) as "now", into f. Returns 0, or -1 with err (f is then incomplete). */
-int ovs_holds_read_redis(const ovs_endpoint *ep, ovs_hold_facts *f, char *err, size_t errlen);
+/* Read the sorted set of open holds and every hold hash on ep under the run's key prefix
+ * (NULL as ""), with the server's clock (TIME) as "now", into f. Returns 0, or -1 with err
+ * (f is then incomplete). */
+int ovs_holds_read_redis(const ovs_endpoint *ep, const char *prefix, ovs_hold_facts *f,
+                         char *err, size_t errlen);
 /* The same from the shop's table holds (locks/holds_sql.h) through shop, with
  * ovs_holds_clock_ms as "now"; f->stock_in_sql is set. Returns 0, or -1 with err. */
 int ovs_holds_read_sql(ovs_shop *shop, ovs_hold_facts *f, char *err, size_t errlen);

@@ -50,7 +50,7 @@ int ovs_recover(const ovs_scenario *sc, const ovs_shop_loc *shop_loc, const ovs_
         int pending = wb ? ovs_writeback_pending_sku(wb, sku) : 0;
         int64_t v = how == OVS_RECOVER_RECONCILE ? stock - pending : stock;
         char key[OVS_STOCK_KEY_MAX];
-        ovs_stock_key(sku, key, sizeof(key));
+        ovs_stock_key(NULL, sku, key, sizeof(key)); /* a restart: never on a user's server */
         redisReply *r = redisCommand(c, "SET %s %lld", key, (long long)v);
         if (r == NULL || r->type == REDIS_REPLY_ERROR) {
             ovs_seterr(err, errlen, "recovery SET: %s", r ? r->str : c->errstr);

@@ -755,8 +755,8 @@ int ovs_run(const ovs_run_spec *spec, ovs_run_result *res)
             snprintf(res->error, sizeof(res->error), "write-back: queue = stream needs a Redis");
             goto out;
         }
-        if (ovs_wbstream_start(&sh.ws, spec->shop, &spec->redis[0], sc, err,
-                               sizeof(err)) != 0) {
+        if (ovs_wbstream_start(&sh.ws, spec->shop, &spec->redis[0], spec->key_prefix, sc,
+                               err, sizeof(err)) != 0) {
             snprintf(res->error, sizeof(res->error), "write-back: %s", err);
             goto out;
         }
@@ -787,7 +787,8 @@ int ovs_run(const ovs_run_spec *spec, ovs_run_result *res)
     prep.shop_backend = spec->shop->m->name;
     prep.shop_path = spec->shop->target;
     prep.shop_ns = spec->shop->ns;
-    prep.queue_stream = sh.ws ? OVS_QUEUE_STREAM_KEY : NULL;
+    prep.queue_stream = sh.ws ? ovs_wbstream_key(sh.ws) : NULL;
+    prep.key_prefix = spec->key_prefix ? spec->key_prefix : "";
     ovs_shop *prep_shop = NULL;
     if (m->xPrepare != NULL) {
         if (ovs_shop_open(spec->shop, &prep_shop, err, sizeof(err)) != 0) {
@@ -838,6 +839,7 @@ int ovs_run(const ovs_run_spec *spec, ovs_run_result *res)
         if (spec->client_redis)
             c->env.redis = spec->client_redis[sc->has_crowd ? 0 : i];
         c->env.read_from = spec->read_from;
+        c->env.key_prefix = prep.key_prefix;
         atomic_init(&c->frozen, 0);
         c->env.frozen = &c->frozen;
         c->crash = ovs_faults_crash(sh.faults, i);

@@ -55,6 +55,8 @@ typedef struct ovs_run_spec {
                                             that a strategy that crawls (a library
                                             live-locking on a hot key) is measured in
                                             seconds, not in an hour */
+    const char *key_prefix;              /* env.key_prefix: what every Redis key of the run
+                                            starts with (core/keys.h); NULL as "" */
     int no_events;                       /* 1: clients record no events (requests, acquire,
                                             check, act, critical, release), only counters
                                             and latencies; `oversell bench` sets it to

@@ -38,6 +38,8 @@ struct ovs_wbstream {
     int64_t delay_ns;      /* writeback_delay */
     int crash_after;       /* queue_consumer_crash, 0: never */
     int64_t claim_idle_ns; /* queue_claim_idle */
+    char key[OVS_KEY_PREFIX_MAX + sizeof(OVS_QUEUE_STREAM_KEY)]; /* the run's key prefix,
+                              then OVS_QUEUE_STREAM_KEY */
     char name[8];          /* the consumer in the group: "c1", then "c2" after the crash */
     int applied;           /* applies done by c1 (what the crash counts) */
     int crashed;           /* c1 has died */
@@ -59,11 +61,10 @@ static int64_t wall_ns(void)
 
 /* The group, made (with the stream) if missing. From id 0: entries added to a stream that
  * a restart emptied, before the group was made again, are the queue's too. */
-static int make_group(ovs_redis *r)
+static int make_group(ovs_redis *r, const char *key)
 {
     redisReply *reply;
-    int rc = ovs_redis_cmd(r, &reply, "XGROUP CREATE %s %s 0 MKSTREAM", OVS_QUEUE_STREAM_KEY,
-                           OVS_QUEUE_GROUP);
+    int rc = ovs_redis_cmd(r, &reply, "XGROUP CREATE %s %s 0 MKSTREAM", key, OVS_QUEUE_GROUP);
 
     if (rc == OVS_OK)
         freeReplyObject(reply);
@@ -84,7 +85,7 @@ static int ready(ovs_wbstream *q)
         return rc;
     if (q->unacked[0] != '\0') {
         /* An entry the restart lost is acknowledged as 0 entries: nothing to redo. */
-        rc = ovs_redis_cmd(&q->redis, &reply, "XACK %s %s %s", OVS_QUEUE_STREAM_KEY,
+        rc = ovs_redis_cmd(&q->redis, &reply, "XACK %s %s %s", q->key,
                            OVS_QUEUE_GROUP, q->unacked);
         if (rc == OVS_ERR_IO)
             return rc;
@@ -92,7 +93,7 @@ static int ready(ovs_wbstream *q)
             freeReplyObject(reply);
         q->unacked[0] = '\0';
     }
-    if ((rc = make_group(&q->redis)) == OVS_OK)
+    if ((rc = make_group(&q->redis, q->key)) == OVS_OK)
         q->history = 1;
     else
         ovs_redis_close(&q->redis); /* LOADING, say: all of this again on the next try */
@@ -157,7 +158,7 @@ static int process(ovs_wbstream *q, const redisReply *e)
         if (e->type != REDIS_REPLY_ARRAY || e->elements < 1 ||
             e->element[0]->type != REDIS_REPLY_STRING)
             return ovs_redis_expect(&q->redis, NULL, REDIS_REPLY_ARRAY, "stream entry");
-        int rc = ovs_redis_cmd(&q->redis, &reply, "XACK %s %s %s", OVS_QUEUE_STREAM_KEY,
+        int rc = ovs_redis_cmd(&q->redis, &reply, "XACK %s %s %s", q->key,
                                OVS_QUEUE_GROUP, e->element[0]->str);
         if (rc == OVS_OK)
             freeReplyObject(reply);
@@ -185,7 +186,7 @@ static int process(ovs_wbstream *q, const redisReply *e)
         crash(q, id);
         return OVS_OK;
     }
-    rc = ovs_redis_cmd(&q->redis, &reply, "XACK %s %s %s", OVS_QUEUE_STREAM_KEY,
+    rc = ovs_redis_cmd(&q->redis, &reply, "XACK %s %s %s", q->key,
                        OVS_QUEUE_GROUP, id);
     if (rc == OVS_OK)
         freeReplyObject(reply);
@@ -206,7 +207,7 @@ static int claim(ovs_wbstream *q)
         ovs_sleep_ns(wait);
     long long idle_ms = q->claim_idle_ns / OVS_NS_PER_MS;
     int rc = ovs_redis_cmd(&q->redis, &reply, "XAUTOCLAIM %s %s %s %lld 0-0 COUNT 1",
-                           OVS_QUEUE_STREAM_KEY, OVS_QUEUE_GROUP, q->name, idle_ms);
+                           q->key, OVS_QUEUE_GROUP, q->name, idle_ms);
     if (rc != OVS_OK)
         return rc;
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2 ||
@@ -233,13 +234,13 @@ static int read_next(ovs_wbstream *q, int *idle)
     *idle = 0;
     if (q->history)
         rc = ovs_redis_cmd(&q->redis, &reply, "XREADGROUP GROUP %s %s COUNT 1 STREAMS %s 0",
-                           OVS_QUEUE_GROUP, q->name, OVS_QUEUE_STREAM_KEY);
+                           OVS_QUEUE_GROUP, q->name, q->key);
     else
         rc = ovs_redis_cmd(&q->redis, &reply,
                            "XREADGROUP GROUP %s %s COUNT 1 BLOCK %d STREAMS %s >",
-                           OVS_QUEUE_GROUP, q->name, WS_BLOCK_MS, OVS_QUEUE_STREAM_KEY);
+                           OVS_QUEUE_GROUP, q->name, WS_BLOCK_MS, q->key);
     if (rc == OVS_ERR && strstr(q->redis.errstr, "NOGROUP") != NULL)
-        return make_group(&q->redis); /* a restart without persistence took it */
+        return make_group(&q->redis, q->key); /* a restart without persistence took it */
     if (rc != OVS_OK)
         return rc;
     /* [[stream, [entry, ...]]], or nil after BLOCK with nothing new. */
@@ -293,7 +294,7 @@ static void *ws_main(void *arg)
 }
 
 int ovs_wbstream_start(ovs_wbstream **out, const ovs_shop_loc *shop, const ovs_endpoint *redis,
-                       const ovs_scenario *sc, char *err, size_t errlen)
+                       const char *prefix, const ovs_scenario *sc, char *err, size_t errlen)
 {
     ovs_wbstream *q = calloc(1, sizeof(*q));
     redisReply *reply;
@@ -308,11 +309,13 @@ int ovs_wbstream_start(ovs_wbstream **out, const ovs_shop_loc *shop, const ovs_e
     q->crash_after = sc->queue.consumer_crash;
     q->claim_idle_ns = sc->queue.claim_idle_ns;
     snprintf(q->name, sizeof(q->name), "c1");
+    snprintf(q->key, sizeof(q->key), "%s%s", prefix != NULL ? prefix : "",
+             OVS_QUEUE_STREAM_KEY);
     ovs_redis_init(&q->redis, redis, 1000, WS_COMMAND_MS);
-    int rc = ovs_redis_cmd(&q->redis, &reply, "DEL %s", OVS_QUEUE_STREAM_KEY);
+    int rc = ovs_redis_cmd(&q->redis, &reply, "DEL %s", q->key);
     if (rc == OVS_OK) {
         freeReplyObject(reply);
-        rc = make_group(&q->redis);
+        rc = make_group(&q->redis, q->key);
     }
     if (rc != OVS_OK) {
         ovs_seterr(err, errlen, "stream: %s", q->redis.errstr);
@@ -360,6 +363,11 @@ int ovs_wbstream_error(const ovs_wbstream *q, char *err, size_t errlen)
 ovs_trace *ovs_wbstream_trace(ovs_wbstream *q)
 {
     return &q->trace;
+}
+
+const char *ovs_wbstream_key(const ovs_wbstream *q)
+{
+    return q->key;
 }
 
 void ovs_wbstream_free(ovs_wbstream *q)

@@ -1,7 +1,7 @@
 /* writeback_stream.h - the write-back queue as a Redis Stream read by a consumer group.
  *
  * With `[scenario] queue = stream` the sale's own script adds each order to the stream
- * OVS_QUEUE_STREAM_KEY (core/keys.h) on the stock's Redis, and this consumer, one thread of
+ * OVS_QUEUE_STREAM_KEY (core/keys.h, after the run's key prefix) on the stock's Redis, and this consumer, one thread of
  * the harness in group OVS_QUEUE_GROUP, reads the entries (XREADGROUP), applies each to
  * the shop no earlier than writeback_delay after it was added, and acknowledges it (XACK).
  * The queue is then as durable as that Redis: killed without persistence, it loses the
@@ -22,11 +22,13 @@
 typedef struct ovs_wbstream ovs_wbstream;
 typedef struct ovs_shop_loc ovs_shop_loc;
 
-/* Make the stream and its group afresh on redis (anything of an earlier run there is
- * removed), open the consumer's own shop connection and start it. Returns 0, or -1 with
- * a reason in err. */
+/* Make the stream prefix + OVS_QUEUE_STREAM_KEY and its group afresh on redis (anything
+ * of an earlier run there is removed), open the consumer's own shop connection and start
+ * it. prefix is the run's key prefix (NULL: none). Returns 0, or -1 with a reason in err. */
 int ovs_wbstream_start(ovs_wbstream **out, const ovs_shop_loc *shop, const ovs_endpoint *redis,
-                       const ovs_scenario *sc, char *err, size_t errlen);
+                       const char *prefix, const ovs_scenario *sc, char *err, size_t errlen);
+/* The stream's key: what the sale's script XADDs to (env.queue_stream). */
+const char *ovs_wbstream_key(const ovs_wbstream *q);
 /* Apply every entry the stream holds (each at its due time), then stop the consumer; the
  * buyers must be done. Returns the number of entries that failed to apply. */
 int ovs_wbstream_drain(ovs_wbstream *q);

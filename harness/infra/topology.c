@@ -21,7 +21,9 @@
 
 struct ovs_topology {
     const ovs_scenario *sc;
-    ovs_fleet *fleet;
+    ovs_fleet *fleet;                  /* NULL when attached to the user's servers */
+    char prefix[OVS_KEY_PREFIX_MAX];   /* of every key of the run: "" on the fleet */
+    char version[64];                  /* attached: redis_version of master 0 */
     int nodes;                         /* masters */
     int nreplicas;
     int replica[MAX_REPLICAS];         /* fleet index of replica r */
@@ -164,6 +166,92 @@ fail:
     return OVS_ERR;
 }
 
+int ovs_topology_scan_prefix(const ovs_endpoint *ep, const char *prefix, int unlink,
+                             long long *found, char *err, size_t errlen)
+{
+    char cursor[32] = "0";
+    redisContext *c = ovs_topology_connect(ep, err, errlen);
+    int rc = 0;
+
+    *found = 0;
+    if (c == NULL)
+        return -1;
+    do {
+        redisReply *r = redisCommand(c, "SCAN %s MATCH %s* COUNT 1000", cursor, prefix);
+        if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+            r->element[0]->type != REDIS_REPLY_STRING ||
+            r->element[1]->type != REDIS_REPLY_ARRAY) {
+            ovs_seterr(err, errlen, "%s:%d: SCAN: %s", ep->host, ep->port,
+                       r == NULL ? c->errstr : r->type == REDIS_REPLY_ERROR ? r->str
+                                                                           : "odd reply");
+            freeReplyObject(r);
+            rc = -1;
+            break;
+        }
+        snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+        for (size_t i = 0; unlink && i < r->element[1]->elements; i++) {
+            const redisReply *k = r->element[1]->element[i];
+            redisReply *d = redisCommand(c, "UNLINK %b", k->str, (size_t)k->len);
+            if (d == NULL || d->type == REDIS_REPLY_ERROR) {
+                ovs_seterr(err, errlen, "%s:%d: UNLINK: %s", ep->host, ep->port,
+                           d == NULL ? c->errstr : d->str);
+                rc = -1;
+            }
+            freeReplyObject(d);
+        }
+        *found += (long long)r->element[1]->elements;
+        freeReplyObject(r);
+    } while (rc == 0 && strcmp(cursor, "0") != 0);
+    redisFree(c);
+    return rc;
+}
+
+int ovs_topology_attach(const ovs_scenario *sc, int nodes, const ovs_endpoint *eps,
+                        const char *prefix, ovs_topology **out, char *err, size_t errlen)
+{
+    ovs_topology *t = calloc(1, sizeof(*t));
+
+    *out = NULL;
+    if (t == NULL) {
+        ovs_seterr(err, errlen, "out of memory");
+        return OVS_ERR;
+    }
+    t->sc = sc;
+    t->nodes = nodes;
+    snprintf(t->prefix, sizeof(t->prefix), "%s", prefix);
+    memcpy(t->masters, eps, (size_t)nodes * sizeof(t->masters[0]));
+    for (int i = 0; i < nodes; i++) {
+        long long found;
+        char why[200];
+        if (ovs_topology_scan_prefix(&eps[i], prefix, 0, &found, why, sizeof(why)) != 0) {
+            ovs_seterr(err, errlen, "%s", why);
+            free(t);
+            return OVS_ERR_ENV;
+        }
+        /* Not the run's keys to judge by, nor to delete after it. */
+        if (found > 0) {
+            ovs_seterr(err, errlen, "%s:%d already has keys under the run's prefix %s",
+                       eps[i].host, eps[i].port, prefix);
+            free(t);
+            return OVS_ERR;
+        }
+    }
+    redisContext *c = ovs_topology_connect(&eps[0], err, errlen);
+    redisReply *r = c ? redisCommand(c, "INFO server") : NULL;
+    const char *v = r && r->type == REDIS_REPLY_STRING ? strstr(r->str, "redis_version:") : NULL;
+    if (v != NULL)
+        snprintf(t->version, sizeof(t->version), "%.*s", (int)strcspn(v + 14, "\r\n"), v + 14);
+    freeReplyObject(r);
+    redisFree(c);
+    *out = t;
+    return 0;
+}
+
+const char *ovs_topology_prefix(const ovs_topology *t)
+{
+    return t->prefix;
+}
+
 const ovs_endpoint *ovs_topology_masters(const ovs_topology *t)
 {
     return t->masters;
@@ -188,16 +276,18 @@ const ovs_endpoint *ovs_topology_read_from(const ovs_topology *t)
 
 const char *ovs_topology_version(const ovs_topology *t)
 {
-    return ovs_fleet_version(t->fleet);
+    return t->fleet ? ovs_fleet_version(t->fleet) : t->version;
 }
 
 const char *ovs_topology_dir(const ovs_topology *t)
 {
-    return ovs_fleet_dir(t->fleet);
+    return t->fleet ? ovs_fleet_dir(t->fleet) : NULL;
 }
 
 const ovs_endpoint *ovs_topology_master0(ovs_topology *t)
 {
+    if (t->fleet == NULL)
+        return &t->masters[0];
     follow_sentinels(t);
     return ovs_fleet_node(t->fleet, t->master0);
 }
@@ -212,6 +302,12 @@ redisContext *ovs_topology_connect(const ovs_endpoint *ep, char *err, size_t err
         return NULL;
     }
     redisSetTimeout(c, tv);
+    char why[200];
+    if (ovs_redis_login(c, ep->auth, why, sizeof(why)) != 0) {
+        ovs_seterr(err, errlen, "%s:%d: %s", ep->host, ep->port, why);
+        redisFree(c);
+        return NULL;
+    }
     return c;
 }
 
@@ -361,7 +457,8 @@ const ovs_endpoint *ovs_topology_node(void *ctx, const ovs_fault *f)
 {
     ovs_topology *t = ctx;
     char err[32];
-    int i = f->target == OVS_TARGET_LINK ? -1 : fleet_index(t, f, err, sizeof(err));
+    int i = f->target == OVS_TARGET_LINK || t->fleet == NULL ? -1
+                                                              : fleet_index(t, f, err, sizeof(err));
 
     return i < 0 ? NULL : ovs_fleet_node(t->fleet, i);
 }
@@ -373,6 +470,10 @@ int ovs_topology_fault(void *ctx, const ovs_fault *f, int followup, char *what,
     int i = -1;
 
     what[0] = '\0';
+    if (t->fleet == NULL) {
+        ovs_seterr(err, errlen, "not the harness's server: no fault can be done to it");
+        return -1;
+    }
     if (f->target == OVS_TARGET_LINK) {
         if (t->nclients == 0 || f->target_client >= t->nclients || f->target_node >= t->nodes) {
             ovs_seterr(err, errlen, "no such link");
@@ -447,7 +548,7 @@ int ovs_topology_redis_stocks(ovs_topology *t, int skus, int64_t *stock,
     /* Pipelined: one round trip's worth of waiting for a thousand SKUs, not a thousand. */
     for (int sku = 1; sku <= skus; sku++) {
         char key[OVS_STOCK_KEY_MAX];
-        ovs_stock_key(sku, key, sizeof(key));
+        ovs_stock_key(t->prefix, sku, key, sizeof(key));
         if (redisAppendCommand(c, "GET %s", key) != REDIS_OK) {
             ovs_seterr(err, errlen, "%s:%d: %s", ep->host, ep->port, c->errstr);
             redisFree(c);
@@ -457,7 +558,7 @@ int ovs_topology_redis_stocks(ovs_topology *t, int skus, int64_t *stock,
     for (int sku = 1; sku <= skus; sku++) {
         redisReply *r = NULL;
         char key[OVS_STOCK_KEY_MAX];
-        ovs_stock_key(sku, key, sizeof(key));
+        ovs_stock_key(t->prefix, sku, key, sizeof(key));
         if (redisGetReply(c, (void **)&r) != REDIS_OK || r == NULL) {
             ovs_seterr(err, errlen, "%s:%d: GET %s: %s", ep->host, ep->port, key,
                        c->errstr[0] ? c->errstr : "no reply");
@@ -486,6 +587,14 @@ void ovs_topology_stop(ovs_topology *t)
 {
     if (t == NULL)
         return;
+    /* Attached: the servers are the user's and stay up; only the run's keys go, so that
+     * nothing of it is left behind. A key that cannot be deleted now is still under the
+     * run's prefix, which the command line deletes once more when it ends. */
+    for (int i = 0; t->fleet == NULL && i < t->nodes; i++) {
+        long long found;
+        char err[200];
+        (void)ovs_topology_scan_prefix(&t->masters[i], t->prefix, 1, &found, err, sizeof(err));
+    }
     /* The Sentinels first, so that stopping the servers starts no failover; then the
      * proxies: their threads hold connections to the servers. */
     ovs_sentinels_stop(t->sentinels);

@@ -10,7 +10,12 @@
  *             the promoted replica, as a Sentinel-aware client or a virtual IP would
  *   sentinels with `sentinels = N`, real redis-sentinel processes watching master 0
  *             (infra/sentinel.h); master 0's endpoint then carries them, clients ask
- *             them where it is at every (re)connect, and they promote a replica */
+ *             them where it is at every (re)connect, and they promote a replica
+ *
+ * Or, attached (`--redis`): the user's own servers as the masters, nothing started, no
+ * replica, link or fault (the engine makes such a cell n/a before it gets here), and every
+ * key of the run under one key prefix: refused when that prefix is in use, and deleted
+ * when the topology stops. */
 #ifndef OVS_TOPOLOGY_H
 #define OVS_TOPOLOGY_H
 
@@ -27,6 +32,20 @@ typedef struct ovs_topology ovs_topology;
  * (the machine cannot run servers) or OVS_ERR, with err. */
 int ovs_topology_start(const ovs_scenario *sc, int nodes, const char *redis_server,
                        ovs_topology **out, char *err, size_t errlen);
+/* Attach to the user's servers eps[0..n) (n >= nodes, each with its AUTH) for one run
+ * whose keys all start with prefix (copied): checks that every server answers (AUTH
+ * included) and holds no key under prefix. Returns 0, OVS_ERR_ENV (a server could not be
+ * reached or refused the login) or OVS_ERR (the prefix is in use), with err. */
+int ovs_topology_attach(const ovs_scenario *sc, int nodes, const ovs_endpoint *eps,
+                        const char *prefix, ovs_topology **out, char *err, size_t errlen);
+/* The key prefix every key of the run starts with: "" for servers the topology started. */
+const char *ovs_topology_prefix(const ovs_topology *t);
+/* Keys under prefix on the server at ep: SCAN MATCH <prefix>* to the end, UNLINKing each
+ * batch when unlink is 1 (never FLUSH anything: the server is not the run's). *found gets
+ * how many there were. 0, or -1 with err. */
+int ovs_topology_scan_prefix(const ovs_endpoint *ep, const char *prefix, int unlink,
+                             long long *found, char *err, size_t errlen);
+
 /* Masters as every client sees them by default (direct; master 0 through the Sentinels
  * when there are). */
 const ovs_endpoint *ovs_topology_masters(const ovs_topology *t);
@@ -63,14 +82,14 @@ const ovs_endpoint *ovs_topology_node(void *ctx, const ovs_fault *f);
 int ovs_topology_redis_stocks(ovs_topology *t, int skus, int64_t *stock,
                               unsigned char *absent, char *err, size_t errlen);
 /* A connection for the harness's own commands to a server (not a client's: no proxy, no
- * strategy), connect and every command bounded at a second. NULL with err on failure;
- * free with redisFree. */
+ * strategy), connect and every command bounded at a second, logged in with ep->auth.
+ * NULL with err on failure; free with redisFree. */
 redisContext *ovs_topology_connect(const ovs_endpoint *ep, char *err, size_t errlen);
 /* The node now serving as master 0 (after a promotion, the promoted replica; with
  * Sentinels, the node they name now, asked on every call): where the harness reads what a
  * strategy left in Redis. */
 const ovs_endpoint *ovs_topology_master0(ovs_topology *t);
-/* Stop every proxy and server. Accepts NULL. */
+/* Stop every proxy and server; attached, delete the run's keys instead. Accepts NULL. */
 void ovs_topology_stop(ovs_topology *t);
 
 #endif

@@ -255,6 +255,8 @@ typedef struct ovs_fault_text {
  * and node and replica numbers are checked against the topology. Returns 0 with f filled,
  * or -1 with a reason (no file or line) in err and *key set to the key it is about
  * ("target"), or to NULL when it is about the section (a required key is missing). */
+/* An action's name as a scenario spells it ("kill-restart"), "?" for none. */
+const char *ovs_fault_action_name(enum ovs_fault_action a);
 int ovs_fault_parse(const ovs_scenario *sc, const char *name, const ovs_fault_text *t,
                     ovs_fault *f, const char **key, char *err, size_t errlen);
 

@@ -53,7 +53,7 @@ static const struct {
     { "reconcile", OVS_RECOVER_RECONCILE },
 };
 
-static const char *action_name(enum ovs_fault_action a)
+const char *ovs_fault_action_name(enum ovs_fault_action a)
 {
     for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
         if (actions[i].action == a)
@@ -381,7 +381,7 @@ int ovs_fault_parse(const ovs_scenario *sc, const char *name, const ovs_fault_te
     if ((bad = target_mismatch(f->action, f->target)) != NULL) {
         *key = "target";
         ovs_seterr(err, errlen, "target: action = %s acts on %s, not '%.60s'",
-                   action_name(f->action), bad, t->target);
+                   ovs_fault_action_name(f->action), bad, t->target);
         return -1;
     }
     if (t->duration && f->action == OVS_FAULT_CRASH) {
@@ -396,20 +396,20 @@ int ovs_fault_parse(const ovs_scenario *sc, const char *name, const ovs_fault_te
         *key = "duration";
         ovs_seterr(err, errlen,
                    "duration: not for action = %s (only kill-restart, pause and cut take one)",
-                   action_name(f->action));
+                   ovs_fault_action_name(f->action));
         return -1;
     }
     if (t->by && f->action != OVS_FAULT_CLOCK_JUMP) {
         *key = "by";
         ovs_seterr(err, errlen, "by: not for action = %s (only clock-jump takes one)",
-                   action_name(f->action));
+                   ovs_fault_action_name(f->action));
         return -1;
     }
     if (t->recovery && f->action != OVS_FAULT_RESTART && f->action != OVS_FAULT_KILL_RESTART) {
         *key = "recovery";
         ovs_seterr(err, errlen,
                    "recovery: not for action = %s (only restart and kill-restart take one)",
-                   action_name(f->action));
+                   ovs_fault_action_name(f->action));
         return -1;
     }
     if (f->recovery != OVS_RECOVER_NONE && sc->workload != OVS_INVENTORY) {
