@@ -31,6 +31,11 @@ typedef struct ovs_fleet_opts {
     int persistence;          /* enum ovs_persistence (scenario.h): NONE (0, default), RDB
                                  (dump.rdb written only by ovs_fleet_snapshot), AOF
                                  (appendonly yes, appendfsync always) */
+    int min_replicas_to_write; /* 0 (default): off. Else min-replicas-to-write for node 0
+                                  and every replica ovs_fleet_add_replica adds (replicas of
+                                  node 0), so the one promoted carries it too; the other
+                                  masters have no replicas and would refuse every write */
+    int min_replicas_max_lag;  /* its min-replicas-max-lag in seconds; 0 = Redis's 10 */
 } ovs_fleet_opts;
 
 /* Start opts->nodes servers and wait (bounded) until each answers PING. The private

@@ -105,7 +105,9 @@ int ovs_topology_start(const ovs_scenario *sc, int nodes, const char *redis_serv
     t->sc = sc;
     t->nodes = nodes;
     ovs_fleet_opts fo = { .nodes = nodes, .redis_server = redis_server,
-                          .persistence = (int)sc->redis.persistence };
+                          .persistence = (int)sc->redis.persistence,
+                          .min_replicas_to_write = sc->redis.min_replicas_to_write,
+                          .min_replicas_max_lag = sc->redis.min_replicas_max_lag };
     rc = ovs_fleet_start(&fo, &t->fleet, err, errlen);
     if (rc != 0) {
         free(t);
