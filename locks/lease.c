@@ -227,6 +227,14 @@ int ovs_lease_lock(ovs_lease *l, ovs_strategy *s, const char *key)
         release(l, lk, token);
         return ovs_strategy_fail(s, OVS_ERR_IO, "%s", lost);
     }
+    if (refused[0] != '\0' && unknown) {
+        /* Refused last, but an earlier attempt's reply was lost: that one may hold the
+         * lock. Give it back if it does (a master refusing writes refuses this too, and
+         * the lock then lapses at its TTL); the answer stays "unknown". */
+        release(l, lk, token);
+        return ovs_strategy_fail(s, OVS_ERR_IO, "%.90s; an earlier attempt is unknown",
+                                 refused);
+    }
     if (refused[0] != '\0')
         return ovs_strategy_fail(s, OVS_BUSY, "%s (lock not taken after %u attempts)", refused,
                                  s->attempts);
