@@ -444,7 +444,8 @@ int ovs_fleet_start(const ovs_fleet_opts *opts, ovs_fleet **out, char *err, size
     if (opts->min_replicas_to_write > 0) {
         snprintf(f->min_replicas, sizeof(f->min_replicas), "%d", opts->min_replicas_to_write);
         snprintf(f->min_replicas_lag, sizeof(f->min_replicas_lag), "%d",
-                 opts->min_replicas_max_lag > 0 ? opts->min_replicas_max_lag : 10);
+                 opts->min_replicas_max_lag > 0 ? opts->min_replicas_max_lag
+                                                   : OVS_MIN_REPLICAS_MAX_LAG);
     }
     f->owner = pthread_self();
     for (int i = 0; i < FLEET_NODES; i++) {

@@ -35,7 +35,8 @@ typedef struct ovs_fleet_opts {
                                   and every replica ovs_fleet_add_replica adds (replicas of
                                   node 0), so the one promoted carries it too; the other
                                   masters have no replicas and would refuse every write */
-    int min_replicas_max_lag;  /* its min-replicas-max-lag in seconds; 0 = Redis's 10 */
+    int min_replicas_max_lag;  /* its min-replicas-max-lag in seconds; 0: Redis's own
+                                  (OVS_MIN_REPLICAS_MAX_LAG, scenario.h) */
 } ovs_fleet_opts;
 
 /* Start opts->nodes servers and wait (bounded) until each answers PING. The private
