@@ -154,6 +154,7 @@ int ovs_lease_lock(ovs_lease *l, ovs_strategy *s, const char *key)
     char token[OVS_REDIS_TOKEN_MAX], ttl[24];
     char lost[sizeof(s->errstr)] = ""; /* why the last attempt's outcome is unknown */
     char unreplicated[sizeof(s->errstr)] = ""; /* why the last lock taken was given back */
+    char refused[sizeof(s->errstr)] = ""; /* the master's refusal of the last attempt */
     const char *kv[4] = { lk, token, ttl, NULL };
     int nkeys = 1;
     int unknown = 0;                   /* some attempt's outcome was unknown */
@@ -189,6 +190,13 @@ int ovs_lease_lock(ovs_lease *l, ovs_strategy *s, const char *key)
         }
         lost[0] = '\0';
         got = 0;
+        if (rc == OVS_ERR && ovs_redis_refused(&l->redis)) {
+            /* The master refused the write (NOREPLICAS): the lock was not taken, as when
+             * another client holds it, and may be once the replicas are back. */
+            snprintf(refused, sizeof(refused), "%s", l->redis.errstr);
+            continue;
+        }
+        refused[0] = '\0';
         if (rc == OVS_OK) {
             rc = ovs_redis_expect(&l->redis, reply, REDIS_REPLY_INTEGER, "acquire");
             if (rc == OVS_OK)
@@ -219,6 +227,17 @@ int ovs_lease_lock(ovs_lease *l, ovs_strategy *s, const char *key)
         release(l, lk, token);
         return ovs_strategy_fail(s, OVS_ERR_IO, "%s", lost);
     }
+    if (refused[0] != '\0' && unknown) {
+        /* Refused last, but an earlier attempt's reply was lost: that one may hold the
+         * lock. Give it back if it does (a master refusing writes refuses this too, and
+         * the lock then lapses at its TTL); the answer stays "unknown". */
+        release(l, lk, token);
+        return ovs_strategy_fail(s, OVS_ERR_IO, "%.90s; an earlier attempt is unknown",
+                                 refused);
+    }
+    if (refused[0] != '\0')
+        return ovs_strategy_fail(s, OVS_BUSY, "%s (lock not taken after %u attempts)", refused,
+                                 s->attempts);
     if (unreplicated[0] != '\0')
         return ovs_strategy_fail(s, OVS_BUSY, "%s", unreplicated);
     return ovs_strategy_fail(s, OVS_BUSY, "%s held by another client after %u attempts", lk,

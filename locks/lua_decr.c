@@ -62,7 +62,7 @@ static int luad_execute(ovs_strategy *s, const ovs_request *req, int64_t buyer,
         int rc = ovs_redis_stock_sell_stream(&x->redis, &x->stream, OVS_KEY_PREFIX(s->env),
                                              s->env->queue_stream, req,
                                              buyer);
-        if (rc == OVS_ERR || rc == OVS_ERR_IO)
+        if (rc == OVS_ERR || rc == OVS_ERR_IO || rc == OVS_BUSY)
             return ovs_strategy_fail(s, rc, "%s", x->redis.errstr);
         return rc;
     }

@@ -80,6 +80,7 @@ static int set_err(ovs_redis *r, int code, const char *fmt, ...)
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     r->err = code;
+    r->noreplicas = 0;
     ovs_seterr(r->errstr, sizeof(r->errstr), "redis %s:%d: %s", r->ep.host, r->ep.port, msg);
     return code;
 }
@@ -230,10 +231,14 @@ static int finish(ovs_redis *r, redisReply *reply, const char *what, redisReply 
         return broken(r, what);
     if (reply->type == REDIS_REPLY_ERROR) {
         set_err(r, OVS_ERR, "%s: %s", what, reply->str);
+        /* The error code is the reply's first word; a script's write refused this way
+         * comes back with the same code and the script's position after it. */
+        r->noreplicas = strncmp(reply->str, "NOREPLICAS ", 11) == 0;
         freeReplyObject(reply);
         return OVS_ERR;
     }
     r->err = 0;
+    r->noreplicas = 0;
     r->errstr[0] = '\0';
     *out = reply;
     return OVS_OK;
@@ -263,6 +268,11 @@ int ovs_redis_cmd(ovs_redis *r, redisReply **out, const char *fmt, ...)
     reply = redisvCommand(r->c, fmt, ap);
     va_end(ap);
     return finish(r, reply, what, out);
+}
+
+int ovs_redis_refused(const ovs_redis *r)
+{
+    return r->err == OVS_ERR && r->noreplicas;
 }
 
 static const char *type_name(int type)

@@ -37,6 +37,9 @@ typedef struct ovs_redis {
     int short_tv;               /* the socket's timeouts are below command_tv, cut to a
                                    deadline; put back before a read without one */
     int err;                    /* code of the last failure, 0 after a success */
+    int noreplicas;             /* the last failure was a NOREPLICAS error reply: a master
+                                   with min-replicas-to-write refused the write for want of
+                                   good replicas, so nothing was written (ovs_redis_refused) */
     char errstr[128];           /* "redis 127.0.0.1:7001: SET: timeout" */
 } ovs_redis;
 
@@ -65,6 +68,12 @@ int ovs_redis_cmd(ovs_redis *r, redisReply **out, const char *fmt, ...);
 /* OVS_OK when reply has the hiredis type (REDIS_REPLY_INTEGER, ...); else OVS_ERR with
  * "what: expected integer reply, got string" in r->errstr. */
 int ovs_redis_expect(ovs_redis *r, const redisReply *reply, int type, const char *what);
+
+/* 1 when the last command failed because the master refused writes (NOREPLICAS, from
+ * min-replicas-to-write): a refusal by the server's policy, like a lock found taken, and
+ * not a broken environment. A strategy reports it as OVS_BUSY: it could not get the lock
+ * or make the sale now, and nothing happened. */
+int ovs_redis_refused(const ovs_redis *r);
 
 /* A Lua script run by its SHA1. sha is empty until the first SCRIPT LOAD on some
  * connection; keep one per instance (it is written on load). */

@@ -110,6 +110,10 @@ static int run_sale(ovs_redis *r, ovs_script *sc, int nkeys, int nargs, const ch
     redisReply *reply;
     int rc = ovs_redis_eval(r, sc, nkeys, nargs, kv, &reply);
 
+    /* A master refusing writes (NOREPLICAS) ran none of the script's: no sale, and not
+     * sold out either. The buyer was turned away by the server's policy: busy. */
+    if (rc == OVS_ERR && ovs_redis_refused(r))
+        return OVS_BUSY;
     if (rc != OVS_OK)
         return rc;
     rc = ovs_redis_expect(r, reply, REDIS_REPLY_INTEGER, "script");
@@ -185,7 +189,7 @@ int ovs_redis_stock_execute(ovs_strategy *s, ovs_redis *r, ovs_script *unit,
     s->attempts = 1;
     rc = ovs_redis_stock_sell(r, unit, nights, s->env->workload, OVS_KEY_PREFIX(s->env), req,
                               buyer);
-    if (rc == OVS_ERR || rc == OVS_ERR_IO)
+    if (rc == OVS_ERR || rc == OVS_ERR_IO || rc == OVS_BUSY)
         return ovs_strategy_fail(s, rc, "%s", r->errstr);
     if (rc != OVS_OK)
         return rc;

@@ -31,8 +31,9 @@ extern const char ovs_redis_stock_claim_src[];
  * Redis: inventory runs unit with KEYS[1] = stock:<sku>, ARGV[1] = "1" (the quantity);
  * booking runs nights with KEYS = the keys of every night of the stay (ovs_night_key),
  * ARGV[1] = buyer, the guest. The script answers 1 (sold, booked) or 0 (sold out, taken).
- * OVS_OK, OVS_REFUSED, or the error code of ovs_redis_eval (with r->errstr), OVS_ERR for
- * an answer of another shape or a stay outside 1..OVS_MAX_NIGHTS nights. */
+ * OVS_OK, OVS_REFUSED, OVS_BUSY when the master refused the script's write (NOREPLICAS,
+ * ovs_redis_refused: nothing sold), or the error code of ovs_redis_eval (with r->errstr),
+ * OVS_ERR for an answer of another shape or a stay outside 1..OVS_MAX_NIGHTS nights. */
 int ovs_redis_stock_sell(ovs_redis *r, ovs_script *unit, ovs_script *nights,
                          enum ovs_workload workload, const char *prefix,
                          const ovs_request *req, int64_t buyer);

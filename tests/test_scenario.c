@@ -945,6 +945,19 @@ static const bad_case bad_cases[] = {
     { TL "[redis]\nreplicas = 1\nsentinels = 3\n[fault f]\nat = 1s\naction = cut\n"
          "target = link:alice:node:0\n",
       13, "target: [redis] has sentinels" },
+    /* [redis] min_replicas_to_write, min_replicas_max_lag */
+    { TL "[redis]\nmin_replicas_to_write = 1\n", 8,
+      "min_replicas_to_write: needs replicas >= 1" },
+    { TL "[redis]\nreplicas = 2\nmin_replicas_to_write = 3\n", 9,
+      "min_replicas_to_write: '3' is not a whole number from 1 to 2" },
+    { TL "[redis]\nreplicas = 1\nmin_replicas_to_write = 0\n", 9,
+      "min_replicas_to_write: '0' is not a whole number from 1 to 1" },
+    { TL "[redis]\nreplicas = 1\nmin_replicas_max_lag = 5s\n", 9,
+      "min_replicas_max_lag: needs min_replicas_to_write" },
+    { TL "[redis]\nreplicas = 1\nmin_replicas_to_write = 1\nmin_replicas_max_lag = 1500ms\n",
+      10, "min_replicas_max_lag: '1500ms' is not a whole number of seconds from 1s" },
+    { TL "[redis]\nreplicas = 1\nmin_replicas_to_write = 1\nmin_replicas_max_lag = 0s\n",
+      10, "min_replicas_max_lag: '0s' is not a whole number of seconds from 1s" },
 };
 
 static void test_bad_files(void **state)
@@ -1619,10 +1632,33 @@ static void test_sentinels(void **state)
     ovs_scenario_free(&sc);
 }
 
+/* [redis] min_replicas_to_write with its lag, in any order; Redis's 10 s when the lag is
+ * not given; off by default. */
+static void test_min_replicas(void **state)
+{
+    ovs_scenario sc;
+
+    (void)state;
+    parse_ok(TL "[redis]\nmin_replicas_max_lag = 2s\nmin_replicas_to_write = 2\n"
+                "replicas = 2\n", &sc);
+    assert_int_equal(sc.redis.min_replicas_to_write, 2);
+    assert_int_equal(sc.redis.min_replicas_max_lag, 2);
+    ovs_scenario_free(&sc);
+    parse_ok(TL "[redis]\nreplicas = 1\nmin_replicas_to_write = 1\n", &sc);
+    assert_int_equal(sc.redis.min_replicas_to_write, 1);
+    assert_int_equal(sc.redis.min_replicas_max_lag, OVS_MIN_REPLICAS_MAX_LAG);
+    ovs_scenario_free(&sc);
+    parse_ok(TL "[redis]\nreplicas = 1\n", &sc);
+    assert_int_equal(sc.redis.min_replicas_to_write, 0);
+    assert_int_equal(sc.redis.min_replicas_max_lag, 0);
+    ovs_scenario_free(&sc);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good_inventory),
+        cmocka_unit_test(test_min_replicas),
         cmocka_unit_test(test_good_booking),
         cmocka_unit_test(test_expect_rates),
         cmocka_unit_test(test_good_faults),

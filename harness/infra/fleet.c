@@ -200,6 +200,15 @@ static void node_build_argv(const ovs_fleet *f, fleet_node *nd)
         *a++ = "--appendonly";
         *a++ = "no";
     }
+    /* Node 0 and its replicas, which are every node after the masters: a replica
+     * promoted by Sentinel then refuses writes as its old master did, as a deployment
+     * that configures every node of the group alike. */
+    if (f->min_replicas[0] != '\0' && (nd == &f->node[0] || nd - f->node >= f->n)) {
+        *a++ = "--min-replicas-to-write";
+        *a++ = f->min_replicas;
+        *a++ = "--min-replicas-max-lag";
+        *a++ = f->min_replicas_lag;
+    }
     if (nd->replica) {
         *a++ = "--replicaof";
         *a++ = nd->via_host;
@@ -436,6 +445,12 @@ int ovs_fleet_start(const ovs_fleet_opts *opts, ovs_fleet **out, char *err, size
     f->n = opts->nodes;
     f->total = f->n;
     f->persistence = opts->persistence;
+    if (opts->min_replicas_to_write > 0) {
+        snprintf(f->min_replicas, sizeof(f->min_replicas), "%d", opts->min_replicas_to_write);
+        snprintf(f->min_replicas_lag, sizeof(f->min_replicas_lag), "%d",
+                 opts->min_replicas_max_lag > 0 ? opts->min_replicas_max_lag
+                                                   : OVS_MIN_REPLICAS_MAX_LAG);
+    }
     f->owner = pthread_self();
     for (int i = 0; i < FLEET_NODES; i++) {
         f->node[i].pid = -1;

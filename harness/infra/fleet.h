@@ -34,6 +34,12 @@ typedef struct ovs_fleet_opts {
     unsigned clock_nodes;     /* bit i: master i runs with the clock shim (clockshim/), so
                                  that ovs_fleet_clock_jump (fleet_faults.h) can move its
                                  wall clock; the others' clocks are left alone. 0: none */
+    int min_replicas_to_write; /* 0 (default): off. Else min-replicas-to-write for node 0
+                                  and every replica ovs_fleet_add_replica adds (replicas of
+                                  node 0), so the one promoted carries it too; the other
+                                  masters have no replicas and would refuse every write */
+    int min_replicas_max_lag;  /* its min-replicas-max-lag in seconds; 0: Redis's own
+                                  (OVS_MIN_REPLICAS_MAX_LAG, scenario.h) */
 } ovs_fleet_opts;
 
 /* Start opts->nodes servers and wait (bounded) until each answers PING. The private

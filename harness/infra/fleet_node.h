@@ -58,6 +58,8 @@ struct ovs_fleet {
     char dir[PATH_MAX];                 /* private 0700 directory, "" until made */
     char exe[PATH_MAX];                 /* the redis-server executable */
     char version[32];                   /* redis_version of node 0 */
+    char min_replicas[12];              /* min-replicas-to-write as text, "" when off */
+    char min_replicas_lag[12];          /* min-replicas-max-lag as text */
     ovs_endpoint ep[FLEET_NODES];       /* what clients connect to, parallel to node[];
                                            masters first, so ep is ovs_fleet_endpoints */
     fleet_node node[FLEET_NODES];

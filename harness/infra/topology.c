@@ -94,6 +94,38 @@ static void follow_sentinels(ovs_topology *t)
     }
 }
 
+/* With min_replicas_to_write, wait (bounded) until master 0 counts that many good
+ * replicas. A replica that has just synced is not counted at once: Redis refreshes the
+ * count on its once-a-second cron, and until then master 0 refuses every write
+ * (NOREPLICAS). A test that wrote right after the start was refused so; the run's own
+ * first writes (the stock, the settle marker) must not be. */
+static int wait_good_replicas(ovs_topology *t, char *err, size_t errlen)
+{
+    const ovs_endpoint *ep = ovs_fleet_node(t->fleet, 0);
+    int want = t->sc->redis.min_replicas_to_write, good = -1;
+    int64_t deadline = ovs_now_ns() + 10 * OVS_NS_PER_S;
+    redisContext *c = ovs_topology_connect(ep, err, errlen);
+
+    if (c == NULL)
+        return -1;
+    for (;;) {
+        redisReply *r = redisCommand(c, "INFO replication");
+        const char *f = r && r->type == REDIS_REPLY_STRING ? r->str : NULL;
+        const char *v = f ? strstr(f, "min_slaves_good_slaves:") : NULL;
+        good = v ? atoi(v + strlen("min_slaves_good_slaves:")) : -1;
+        freeReplyObject(r);
+        if (good >= want || ovs_now_ns() >= deadline)
+            break;
+        ovs_sleep_ns(10 * OVS_NS_PER_MS);
+    }
+    redisFree(c);
+    if (good >= want)
+        return 0;
+    ovs_seterr(err, errlen, "%s:%d counts %d good replicas after 10 s, not the %d of "
+               "min_replicas_to_write", ep->host, ep->port, good < 0 ? 0 : good, want);
+    return -1;
+}
+
 int ovs_topology_start(const ovs_scenario *sc, int nodes, const char *redis_server,
                        ovs_topology **out, char *err, size_t errlen)
 {
@@ -108,7 +140,9 @@ int ovs_topology_start(const ovs_scenario *sc, int nodes, const char *redis_serv
     t->sc = sc;
     t->nodes = nodes;
     ovs_fleet_opts fo = { .nodes = nodes, .redis_server = redis_server,
-                          .persistence = (int)sc->redis.persistence };
+                          .persistence = (int)sc->redis.persistence,
+                          .min_replicas_to_write = sc->redis.min_replicas_to_write,
+                          .min_replicas_max_lag = sc->redis.min_replicas_max_lag };
     /* The clock shim goes into the nodes a clock-jump targets, and only into them. */
     for (int i = 0; i < sc->n_faults; i++)
         if (sc->faults[i].action == OVS_FAULT_CLOCK_JUMP && sc->faults[i].target_node < nodes)
@@ -131,6 +165,8 @@ int ovs_topology_start(const ovs_scenario *sc, int nodes, const char *redis_serv
         /* The lag is the steady stream's, set by ovs_topology_settle. */
         t->nreplicas++;
     }
+    if (sc->redis.min_replicas_to_write > 0 && wait_good_replicas(t, err, errlen) != 0)
+        goto fail;
     memcpy(t->masters, ovs_fleet_endpoints(t->fleet), (size_t)nodes * sizeof(t->masters[0]));
     if (sc->redis.sentinels > 0 && start_sentinels(t, err, errlen) != 0)
         goto fail;

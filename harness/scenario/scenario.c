@@ -364,6 +364,40 @@ static int do_crowd(parser *p, const section *s, ovs_scenario *sc)
     return 0;
 }
 
+/* [redis] min_replicas_to_write and min_replicas_max_lag, once replicas is known: Redis
+ * would take a count above the replicas there are, and its master would then refuse
+ * every write, which no scenario means to show. The lag is whole seconds because Redis
+ * counts it so (a replica is good while its last acknowledgement is at most that many
+ * seconds old). */
+static int do_redis_min_replicas(parser *p, const section *s, ovs_redis_spec *r)
+{
+    const entry *to_write = find_entry(s, "min_replicas_to_write");
+    const entry *max_lag = find_entry(s, "min_replicas_max_lag");
+    int64_t lag_ns = 0;
+
+    if (max_lag && to_write == NULL)
+        return ovs_scn_fail(p, max_lag->line,
+                    "min_replicas_max_lag: needs min_replicas_to_write");
+    if (to_write == NULL)
+        return 0;
+    if (r->replicas == 0)
+        return ovs_scn_fail(p, to_write->line,
+                    "min_replicas_to_write: needs replicas >= 1 (a master with none would "
+                    "refuse every write)");
+    if (get_int(p, to_write, 1, r->replicas, &r->min_replicas_to_write) != 0)
+        return -1;
+    r->min_replicas_max_lag = OVS_MIN_REPLICAS_MAX_LAG;
+    if (max_lag == NULL)
+        return 0;
+    if (get_duration(p, max_lag, &lag_ns) != 0)
+        return -1;
+    if (lag_ns < OVS_NS_PER_S || lag_ns % OVS_NS_PER_S != 0)
+        return ovs_scn_fail(p, max_lag->line, "min_replicas_max_lag: '%.80s' is not a whole "
+                    "number of seconds from 1s (Redis counts it in seconds)", max_lag->value);
+    r->min_replicas_max_lag = (int)(lag_ns / OVS_NS_PER_S);
+    return 0;
+}
+
 /* [redis]. Runs after the clients and the crowd are known: proxied links are per timeline
  * client. Keys that need another key (lag needs replicas) are checked once the whole
  * section is read, so the order of keys in it does not matter. */
@@ -438,7 +472,7 @@ static int do_redis(parser *p, const section *s, ovs_scenario *sc)
     if (failover_timeout && !sentinels)
         return ovs_scn_fail(p, failover_timeout->line,
                     "sentinel_failover_timeout: needs sentinels >= 1");
-    return 0;
+    return do_redis_min_replicas(p, s, r);
 }
 
 /* One [fault NAME] (scenario_fault.c interprets it). `links` is [redis] links, or NULL:

@@ -124,7 +124,16 @@ typedef struct ovs_redis_spec {
                                 (default OVS_SENTINEL_DOWN_AFTER_NS) */
     int64_t sentinel_failover_timeout_ns; /* `sentinel_failover_timeout`: failover-timeout
                                 (default OVS_SENTINEL_FAILOVER_TIMEOUT_NS) */
+    int min_replicas_to_write; /* `min_replicas_to_write`: master 0 and its replicas refuse
+                                writes (NOREPLICAS) with fewer good replicas (1..replicas;
+                                0, default: off) */
+    int min_replicas_max_lag; /* `min_replicas_max_lag`: seconds since a replica's last
+                                acknowledgement for it to count as good (1..3600; 0 when
+                                off, OVS_MIN_REPLICAS_MAX_LAG when not given) */
 } ovs_redis_spec;
+
+/* Redis's own default for min-replicas-max-lag, in seconds. */
+#define OVS_MIN_REPLICAS_MAX_LAG 10
 
 /* Half a second without a reply before a Sentinel thinks master 0 is down: short, so a
  * failover happens inside a run of a few seconds, and still ten times the longest

@@ -58,7 +58,9 @@ static const char *const crowd_keys[] = { "buyers", "arrival", "workers", "think
 static const char *const redis_keys[] = { "nodes",       "replicas",  "lag",   "jitter",
                                           "persistence", "read_from", "links",
                                           "sentinels", "sentinel_down_after",
-                                          "sentinel_failover_timeout", NULL };
+                                          "sentinel_failover_timeout",
+                                          "min_replicas_to_write", "min_replicas_max_lag",
+                                          NULL };
 static const char *const fault_keys[] = { "at",     "after",    "action", "target",
                                           "duration", "recovery", "by", NULL };
 
