@@ -31,7 +31,13 @@ typedef struct ovs_fleet_opts {
     int persistence;          /* enum ovs_persistence (scenario.h): NONE (0, default), RDB
                                  (dump.rdb written only by ovs_fleet_snapshot), AOF
                                  (appendonly yes, appendfsync always) */
+    int cluster;              /* 1: the masters form one Redis Cluster (fleet_cluster.c):
+                                 OVS_FLEET_CLUSTER_MIN or more of them, no replicas */
+    int cluster_node_timeout_ms; /* cluster-node-timeout; 0 = OVS_FLEET_CLUSTER_TIMEOUT_MS */
 } ovs_fleet_opts;
+
+#define OVS_FLEET_CLUSTER_MIN 3          /* Redis Cluster wants three masters at least */
+#define OVS_FLEET_CLUSTER_TIMEOUT_MS 2000 /* a node silent this long is suspected failing */
 
 /* Start opts->nodes servers and wait (bounded) until each answers PING. The private
  * directory is made in $TMPDIR by ovs_tmpdir_make (tmpdir.h), which first removes the
@@ -39,6 +45,11 @@ typedef struct ovs_fleet_opts {
  * and returns OVS_ERR_ENV (no executable, no port, the server would not come up) or
  * OVS_ERR, with a reason in err. */
 int ovs_fleet_start(const ovs_fleet_opts *opts, ovs_fleet **out, char *err, size_t errlen);
+/* With opts->cluster, ovs_fleet_start returns only once the cluster is formed: the 16384
+ * slots split evenly over the masters in start order (master i owns one contiguous range),
+ * every node met, and every node reporting cluster_state:ok, all slots assigned and all
+ * nodes known. 1 when f is a cluster. */
+int ovs_fleet_is_cluster(const ovs_fleet *f);
 /* Stop every server (SIGTERM, a bounded wait, then SIGKILL), reap them and remove the
  * temporary directory. Accepts NULL. */
 void ovs_fleet_stop(ovs_fleet *f);
