@@ -221,6 +221,12 @@ int ovs_redis_cluster_vcmd(ovs_redis *r, redisReply **out, const char *fmt, va_l
     *out = NULL;
     if (len < 0 || cmd == NULL)
         return fail(r, OVS_ERR, "cluster: cannot format %s (not sent)", fmt);
+    /* Commands whose first argument is no key would be routed by a number. */
+    if (strncmp(fmt, "WAIT ", 5) == 0 || strncmp(fmt, "SCAN ", 5) == 0) {
+        free(cmd);
+        return fail(r, OVS_ERR, "cluster: %.4s names no key and is not routed (not sent)",
+                    fmt);
+    }
     /* "*N\r\n$L\r\nVERB\r\n$L\r\nKEY\r\n": the key is the second bulk string. */
     p = strchr(cmd, '\n');
     p = p ? strchr(p + 1, '\n') : NULL;

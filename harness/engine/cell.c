@@ -55,6 +55,22 @@ static int master0_killed_for_good(const ovs_scenario *sc)
     return killed && !back;
 }
 
+/* 1 when m runs on a Redis Cluster: it uses no Redis, or it is one whose every command
+ * names its key and goes through locks/redis_conn.c, which routes it (redis_cluster.h).
+ * Redlock is not among them: it needs independent masters, and a cluster's share one
+ * keyspace, where its quorum would be one node's word. */
+static int runs_on_cluster(const ovs_strategy_methods *m, const ovs_params *p)
+{
+    static const char *const routed[] = { "setnx", "lua-decr", NULL };
+
+    if ((m->xNodes ? m->xNodes(p) : 0) == 0)
+        return 1;
+    for (int i = 0; routed[i] != NULL; i++)
+        if (strcmp(m->name, routed[i]) == 0)
+            return 1;
+    return 0;
+}
+
 int ovs_cell_na(const ovs_scenario *sc, const ovs_strategy_methods *m, const ovs_params *p,
                 const char *backend, char *why, size_t len)
 {
@@ -73,6 +89,17 @@ int ovs_cell_na(const ovs_scenario *sc, const ovs_strategy_methods *m, const ovs
     if (sc->redis.sentinels > 0 && OVS_STRATEGY_FIELD(m, no_sentinel, 0)) {
         snprintf(why, len, "n/a: %s reaches Redis by address and cannot follow the scenario's"
                  " Sentinel failover", m->name);
+        return 1;
+    }
+    if (sc->redis.cluster > 0 && m->xNodes != NULL && m->xNodes(p) > 1) {
+        snprintf(why, len, "n/a: %s needs %d independent masters, and a cluster's masters "
+                 "share one keyspace", m->name, m->xNodes(p));
+        return 1;
+    }
+    if (sc->redis.cluster > 0 && !runs_on_cluster(m, p)) {
+        snprintf(why, len, "n/a: %s is not known to route its Redis commands by key slot "
+                 "(setnx and lua-decr are), so it cannot run on the scenario's cluster",
+                 m->name);
         return 1;
     }
     if (ovs_cell_owes_redis_stock(sc, m, p) && master0_killed_for_good(sc)) {

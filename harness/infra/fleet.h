@@ -50,6 +50,9 @@ int ovs_fleet_start(const ovs_fleet_opts *opts, ovs_fleet **out, char *err, size
  * every node met, and every node reporting cluster_state:ok, all slots assigned and all
  * nodes known. 1 when f is a cluster. */
 int ovs_fleet_is_cluster(const ovs_fleet *f);
+/* The master (0..size-1) that was given key's slot when the cluster formed. Slots are not
+ * moved by the fleet afterwards; a reader that gets MOVED has met someone else's move. */
+int ovs_fleet_cluster_master_of(const ovs_fleet *f, const char *key);
 /* Stop every server (SIGTERM, a bounded wait, then SIGKILL), reap them and remove the
  * temporary directory. Accepts NULL. */
 void ovs_fleet_stop(ovs_fleet *f);

@@ -2,7 +2,7 @@
  *
  * By hand rather than with `redis-cli --cluster create`: the fleet already knows every
  * node, and each step's error is then the server's own reply to one command. Master i of n
- * owns slots [i * 16384 / n, (i + 1) * 16384 / n - 1] (CLUSTER ADDSLOTSRANGE, Redis 7);
+ * owns the slots s with s * n / 16384 == i, one contiguous range (CLUSTER ADDSLOTSRANGE);
  * node 0 meets every other node, naming its bus port (the fleet picks one per node, not
  * port + 10000), and gossip introduces the rest to one another. The cluster
  * is ready when every node says so (CLUSTER INFO): state ok, all 16384 slots assigned and
@@ -102,8 +102,9 @@ int ovs_fleet_cluster_form(ovs_fleet *f, char *err, size_t errlen)
 
     for (int i = 0; i < f->n; i++) {
         char lo[16], hi[16];
-        snprintf(lo, sizeof(lo), "%d", i * OVS_CLUSTER_SLOTS / f->n);
-        snprintf(hi, sizeof(hi), "%d", (i + 1) * OVS_CLUSTER_SLOTS / f->n - 1);
+        /* The inverse of ovs_fleet_cluster_master_of: slot s is master s * n / 16384's. */
+        snprintf(lo, sizeof(lo), "%d", (i * OVS_CLUSTER_SLOTS + f->n - 1) / f->n);
+        snprintf(hi, sizeof(hi), "%d", ((i + 1) * OVS_CLUSTER_SLOTS + f->n - 1) / f->n - 1);
         if ((rc = node_ok(f, i, err, errlen, "ADDSLOTSRANGE", lo, hi, NULL)) != OVS_OK)
             return rc;
     }
@@ -125,4 +126,9 @@ int ovs_fleet_cluster_form(ovs_fleet *f, char *err, size_t errlen)
         ovs_sleep_ns(FLEET_POLL_NS * 5);
     }
     return OVS_OK;
+}
+
+int ovs_fleet_cluster_master_of(const ovs_fleet *f, const char *key)
+{
+    return ovs_keyslot(key, strlen(key)) * f->n / OVS_CLUSTER_SLOTS;
 }

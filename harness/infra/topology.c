@@ -105,7 +105,8 @@ int ovs_topology_start(const ovs_scenario *sc, int nodes, const char *redis_serv
     t->sc = sc;
     t->nodes = nodes;
     ovs_fleet_opts fo = { .nodes = nodes, .redis_server = redis_server,
-                          .persistence = (int)sc->redis.persistence };
+                          .persistence = (int)sc->redis.persistence,
+                          .cluster = sc->redis.cluster > 0 };
     rc = ovs_fleet_start(&fo, &t->fleet, err, errlen);
     if (rc != 0) {
         free(t);
@@ -125,6 +126,8 @@ int ovs_topology_start(const ovs_scenario *sc, int nodes, const char *redis_serv
         t->nreplicas++;
     }
     memcpy(t->masters, ovs_fleet_endpoints(t->fleet), (size_t)nodes * sizeof(t->masters[0]));
+    for (int i = 0; i < nodes; i++) /* clients route each key to its slot's master */
+        t->masters[i].cluster = sc->redis.cluster > 0;
     if (sc->redis.sentinels > 0 && start_sentinels(t, err, errlen) != 0)
         goto fail;
 
@@ -342,13 +345,51 @@ int ovs_topology_fault(void *ctx, const ovs_fault *f, int followup, char *what,
     return -1;
 }
 
+/* One stock key's value from the cluster master that owns its slot. 0, or -1 with err. */
+static int cluster_stock(ovs_topology *t, int sku, int64_t *stock, unsigned char *absent,
+                         char *err, size_t errlen)
+{
+    char key[OVS_STOCK_KEY_MAX];
+    const ovs_endpoint *ep;
+    redisContext *c;
+    redisReply *r;
+    int rc = -1;
+
+    ovs_stock_key(sku, key, sizeof(key));
+    ep = &t->masters[ovs_fleet_cluster_master_of(t->fleet, key)];
+    if ((c = ovs_topology_connect(ep, err, errlen)) == NULL)
+        return -1;
+    r = redisCommand(c, "GET %s", key);
+    if (r != NULL && (r->type == REDIS_REPLY_NIL || r->type == REDIS_REPLY_STRING)) {
+        *absent = r->type == REDIS_REPLY_NIL;
+        *stock = r->type == REDIS_REPLY_NIL ? 0 : strtoll(r->str, NULL, 10);
+        rc = 0;
+    } else {
+        ovs_seterr(err, errlen, "%s:%d: GET %s: %s", ep->host, ep->port, key,
+                   r == NULL ? c->errstr : r->type == REDIS_REPLY_ERROR ? r->str
+                                                                       : "not a string");
+    }
+    if (r != NULL)
+        freeReplyObject(r);
+    redisFree(c);
+    return rc;
+}
+
 int ovs_topology_redis_stocks(ovs_topology *t, int skus, int64_t *stock,
                               unsigned char *absent, char *err, size_t errlen)
 {
     const ovs_endpoint *ep = ovs_topology_master0(t);
-    redisContext *c = ovs_topology_connect(ep, err, errlen);
+    redisContext *c;
     int rc = 0;
 
+    /* On a cluster each stock key is on its slot's master: one GET there per SKU. */
+    if (ovs_fleet_is_cluster(t->fleet)) {
+        for (int sku = 1; sku <= skus; sku++)
+            if (cluster_stock(t, sku, &stock[sku - 1], &absent[sku - 1], err, errlen) != 0)
+                return -1;
+        return 0;
+    }
+    c = ovs_topology_connect(ep, err, errlen);
     if (c == NULL)
         return -1;
     /* Pipelined: one round trip's worth of waiting for a thousand SKUs, not a thousand. */

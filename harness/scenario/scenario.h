@@ -121,6 +121,8 @@ typedef struct ovs_redis_spec {
                                 (default OVS_SENTINEL_DOWN_AFTER_NS) */
     int64_t sentinel_failover_timeout_ns; /* `sentinel_failover_timeout`: failover-timeout
                                 (default OVS_SENTINEL_FAILOVER_TIMEOUT_NS) */
+    int cluster;             /* `cluster = N`: the N masters (3..) form one Redis Cluster;
+                                nodes is N too. 0 (default): independent servers */
 } ovs_redis_spec;
 
 /* Half a second without a reply before a Sentinel thinks master 0 is down: short, so a

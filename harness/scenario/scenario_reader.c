@@ -56,7 +56,7 @@ static const char *const crowd_keys[] = { "buyers", "arrival", "workers", "think
 static const char *const redis_keys[] = { "nodes",       "replicas",  "lag",   "jitter",
                                           "persistence", "read_from", "links",
                                           "sentinels", "sentinel_down_after",
-                                          "sentinel_failover_timeout", NULL };
+                                          "sentinel_failover_timeout", "cluster", NULL };
 static const char *const fault_keys[] = { "at",     "after",    "action", "target",
                                           "duration", "recovery", NULL };
 
