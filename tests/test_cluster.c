@@ -2,7 +2,8 @@
  * client over it (locks/redis_cluster.c): slots from our CRC16 match CLUSTER KEYSLOT, the
  * slots cover 16384, writes reach the owner of each key on every master, a slot moved by
  * hand is followed through MOVED, a slot being migrated through ASK, a script over two
- * slots fails with CROSSSLOT naming its keys, and no server outlives the fleet's stop.
+ * slots fails with CROSSSLOT naming its keys, and no server outlives the fleet's stop nor
+ * a SIGKILL of the process that started it.
  *
  * Skips without redis-server, except under CI=true. */
 #include <errno.h>
@@ -14,7 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <setjmp.h>
 #include <cmocka.h>
@@ -266,11 +270,71 @@ static void test_client_routes_and_redirects(void **state)
             fail_msg("redis-server pid %d outlived the fleet's stop", (int)pids[i]);
 }
 
+/* A harness killed by SIGKILL while its cluster runs: a child process starts the cluster
+ * and reports the servers' pids, then is killed. The servers die with it (their
+ * PDEATHSIG); this process is their subreaper, so it reaps them and can see them gone. */
+static void test_sigkill_takes_the_cluster(void **state)
+{
+    int fds[2], status;
+    pid_t owner, pids[MASTERS];
+    int64_t deadline;
+    char path[PATH_MAX];
+    (void)state;
+
+    if (ovs_redis_server_path(path, sizeof(path)) != 0) {
+        if (in_ci())
+            fail_msg("redis-server not found and CI is set");
+        skip();
+    }
+    assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+    assert_int_equal(pipe(fds), 0);
+    owner = fork();
+    assert_true(owner >= 0);
+    if (owner == 0) {
+        ovs_fleet_opts o = { .nodes = MASTERS, .cluster = 1 };
+        ovs_fleet *f = NULL;
+        char err[256];
+        pid_t mine[MASTERS] = { 0 };
+        close(fds[0]);
+        if (ovs_fleet_start(&o, &f, err, sizeof(err)) == OVS_OK)
+            for (int i = 0; i < MASTERS; i++)
+                mine[i] = ovs_fleet_pid(f, i);
+        if (write(fds[1], mine, sizeof(mine)) != (ssize_t)sizeof(mine))
+            _exit(1);
+        for (;;)
+            pause(); /* until SIGKILL */
+    }
+    close(fds[1]);
+    if (read(fds[0], pids, sizeof(pids)) != (ssize_t)sizeof(pids))
+        fail_msg("the cluster's owner reported nothing");
+    close(fds[0]);
+    for (int i = 0; i < MASTERS; i++)
+        if (pids[i] <= 0)
+            fail_msg("the owner could not start its cluster");
+    kill(owner, SIGKILL);
+    assert_int_equal(waitpid(owner, &status, 0), owner);
+    deadline = ovs_now_ns() + 5 * OVS_NS_PER_S;
+    for (int gone = 0; gone < MASTERS;) {
+        while (waitpid(-1, &status, WNOHANG) > 0)
+            ; /* the orphaned servers, reparented to us */
+        gone = 0;
+        for (int i = 0; i < MASTERS; i++)
+            gone += kill(pids[i], 0) != 0 && errno == ESRCH;
+        if (gone < MASTERS && ovs_now_ns() >= deadline)
+            fail_msg("%d of %d cluster servers outlived their SIGKILLed owner",
+                     MASTERS - gone, MASTERS);
+        if (gone < MASTERS)
+            ovs_sleep_ns(10 * OVS_NS_PER_MS);
+    }
+    prctl(PR_SET_CHILD_SUBREAPER, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_slots_and_keyslot),
         cmocka_unit_test(test_client_routes_and_redirects),
+        cmocka_unit_test(test_sigkill_takes_the_cluster),
     };
     signal(SIGPIPE, SIG_IGN);
     return cmocka_run_group_tests(tests, NULL, NULL);
