@@ -7,3 +7,8 @@ void ovs_stock_key(int sku, char *buf, size_t len)
 {
     snprintf(buf, len, "stock:%d", sku);
 }
+
+void ovs_stock_bucket_key(int sku, int b, char *buf, size_t len)
+{
+    snprintf(buf, len, "stock:{sku:%d:b%d}", sku, b);
+}

@@ -16,4 +16,11 @@
 /* "stock:<sku>" into buf. */
 void ovs_stock_key(int sku, char *buf, size_t len);
 
+/* Room for a stock bucket key, NUL included: two ints at their widest. */
+#define OVS_STOCK_BUCKET_KEY_MAX 40
+/* "stock:{sku:<sku>:b<b>}" into buf: bucket b of a SKU whose stock lua-decr's `buckets`
+ * splits over several keys. Each its own hash tag, so the buckets spread over a cluster's
+ * shards; the divergence check (infra/topology.c) sums them. */
+void ovs_stock_bucket_key(int sku, int b, char *buf, size_t len);
+
 #endif

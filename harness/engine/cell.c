@@ -61,7 +61,8 @@ static int master0_killed_for_good(const ovs_scenario *sc)
  * keyspace, where its quorum would be one node's word. */
 static int runs_on_cluster(const ovs_strategy_methods *m, const ovs_params *p)
 {
-    static const char *const routed[] = { "setnx", "lua-decr", NULL };
+    static const char *const routed[] = { "setnx", "lua-decr", "lua-setnx", "lua-decr-script",
+                                          NULL };
 
     if ((m->xNodes ? m->xNodes(p) : 0) == 0)
         return 1;
@@ -98,7 +99,7 @@ int ovs_cell_na(const ovs_scenario *sc, const ovs_strategy_methods *m, const ovs
     }
     if (sc->redis.cluster > 0 && !runs_on_cluster(m, p)) {
         snprintf(why, len, "n/a: %s is not known to route its Redis commands by key slot "
-                 "(setnx and lua-decr are), so it cannot run on the scenario's cluster",
+                 "(setnx, lua-decr and their Lua copies are), so it cannot run on the scenario's cluster",
                  m->name);
         return 1;
     }
@@ -108,6 +109,16 @@ int ovs_cell_na(const ovs_scenario *sc, const ovs_strategy_methods *m, const ovs
         return 1;
     }
     return 0;
+}
+
+/* How many keys each SKU's stock is split over: a strategy's `buckets` parameter
+ * (lua-decr's) when it has one, else 1. */
+static int stock_buckets(const ovs_strategy_methods *m, const ovs_params *p)
+{
+    for (int i = 0; i < m->n_params; i++)
+        if (strcmp(m->params[i].name, "buckets") == 0)
+            return p->v[i] > 1 ? (int)p->v[i] : 1;
+    return 1;
 }
 
 /* The strategy's place in the registry, so reports list strategies in that order. */
@@ -266,7 +277,8 @@ int ovs_cell_play(const ovs_cell *cell, ovs_cell_result *out, ovs_cell_played **
             snprintf(unread, sizeof(unread), "out of memory");
         else if (topo == NULL)
             snprintf(unread, sizeof(unread), "the run has no Redis");
-        else if (ovs_topology_redis_stocks(topo, sc->skus, redis_stock, absent, unread,
+        else if (ovs_topology_redis_stocks(topo, sc->skus, stock_buckets(m, &cell->params),
+                                           redis_stock, absent, unread,
                                            sizeof(unread)) == 0) {
             in.stock = in_stock = redis_stock;
             in.absent = absent;

@@ -345,24 +345,24 @@ int ovs_topology_fault(void *ctx, const ovs_fault *f, int followup, char *what,
     return -1;
 }
 
-/* One stock key's value from the cluster master that owns its slot. 0, or -1 with err. */
-static int cluster_stock(ovs_topology *t, int sku, int64_t *stock, unsigned char *absent,
-                         char *err, size_t errlen)
+/* One stock key's value, from the master that holds it: on a cluster the one its slot was
+ * given to, else master 0. 0, or -1 with err. */
+static int read_stock_key(ovs_topology *t, const char *key, int64_t *v, int *absent,
+                          char *err, size_t errlen)
 {
-    char key[OVS_STOCK_KEY_MAX];
-    const ovs_endpoint *ep;
+    const ovs_endpoint *ep = ovs_fleet_is_cluster(t->fleet)
+                                 ? &t->masters[ovs_fleet_cluster_master_of(t->fleet, key)]
+                                 : ovs_topology_master0(t);
     redisContext *c;
     redisReply *r;
     int rc = -1;
 
-    ovs_stock_key(sku, key, sizeof(key));
-    ep = &t->masters[ovs_fleet_cluster_master_of(t->fleet, key)];
     if ((c = ovs_topology_connect(ep, err, errlen)) == NULL)
         return -1;
     r = redisCommand(c, "GET %s", key);
     if (r != NULL && (r->type == REDIS_REPLY_NIL || r->type == REDIS_REPLY_STRING)) {
         *absent = r->type == REDIS_REPLY_NIL;
-        *stock = r->type == REDIS_REPLY_NIL ? 0 : strtoll(r->str, NULL, 10);
+        *v = r->type == REDIS_REPLY_NIL ? 0 : strtoll(r->str, NULL, 10);
         rc = 0;
     } else {
         ovs_seterr(err, errlen, "%s:%d: GET %s: %s", ep->host, ep->port, key,
@@ -375,20 +375,40 @@ static int cluster_stock(ovs_topology *t, int sku, int64_t *stock, unsigned char
     return rc;
 }
 
-int ovs_topology_redis_stocks(ovs_topology *t, int skus, int64_t *stock,
+/* Key by key: a cluster's stock keys are on several masters, and buckets are summed. */
+static int stocks_by_key(ovs_topology *t, int skus, int buckets, int64_t *stock,
+                         unsigned char *absent, char *err, size_t errlen)
+{
+    for (int sku = 1; sku <= skus; sku++) {
+        int all_absent = 1;
+        stock[sku - 1] = 0;
+        for (int b = 0; b < buckets; b++) {
+            char key[OVS_STOCK_BUCKET_KEY_MAX];
+            int64_t v;
+            int missing;
+            if (buckets > 1)
+                ovs_stock_bucket_key(sku, b, key, sizeof(key));
+            else
+                ovs_stock_key(sku, key, sizeof(key));
+            if (read_stock_key(t, key, &v, &missing, err, errlen) != 0)
+                return -1;
+            stock[sku - 1] += v;
+            all_absent &= missing;
+        }
+        absent[sku - 1] = (unsigned char)all_absent;
+    }
+    return 0;
+}
+
+int ovs_topology_redis_stocks(ovs_topology *t, int skus, int buckets, int64_t *stock,
                               unsigned char *absent, char *err, size_t errlen)
 {
     const ovs_endpoint *ep = ovs_topology_master0(t);
     redisContext *c;
     int rc = 0;
 
-    /* On a cluster each stock key is on its slot's master: one GET there per SKU. */
-    if (ovs_fleet_is_cluster(t->fleet)) {
-        for (int sku = 1; sku <= skus; sku++)
-            if (cluster_stock(t, sku, &stock[sku - 1], &absent[sku - 1], err, errlen) != 0)
-                return -1;
-        return 0;
-    }
+    if (ovs_fleet_is_cluster(t->fleet) || buckets > 1)
+        return stocks_by_key(t, skus, buckets, stock, absent, err, errlen);
     c = ovs_topology_connect(ep, err, errlen);
     if (c == NULL)
         return -1;
