@@ -56,7 +56,7 @@ static int luad_fits(const ovs_params *p, enum ovs_workload w, char *why, size_t
 /* Bucket b of K gets stock / K units, and the first stock % K one more. */
 static int luad_prepare(ovs_strategy *s, const ovs_env *env)
 {
-    int k = (int)env->param->v[P_BUCKETS], rc = OVS_OK;
+    int k = env->param != NULL ? (int)env->param->v[P_BUCKETS] : 1, rc = OVS_OK;
     ovs_redis r;
 
     if (k <= 1)
