@@ -848,6 +848,10 @@ static const bad_case bad_cases[] = {
     { TL "[redis]\ncluster = 3\nreplicas = 1\n", 8, "cluster: cannot go with replicas" },
     { TL "[redis]\nreplicas = 1\nsentinels = 3\ncluster = 3\n", 10,
       "cluster: cannot go with replicas" },
+    { TL "[redis]\ncluster = 3\n[fault f]\nat = 0\naction = restart\ntarget = node:1\n"
+         "recovery = reconcile\n", 13, "recovery: [redis] has a cluster" },
+    { TL "[redis]\ncluster = 3\n[fault f]\nat = 0\naction = cut\n"
+         "target = link:alice:node:1\n", 12, "target: [redis] has a cluster" },
     /* [redis] sentinels */
     { TL "[redis]\nsentinels = 3\n", 8, "sentinels: needs replicas >= 1" },
     { TL "[redis]\nreplicas = 1\nsentinels = 6\n", 9,

@@ -457,6 +457,16 @@ static int do_fault(parser *p, const section *s, ovs_scenario *sc, const entry *
                     "point clients at it: no %s with them", promote ? "action" : "target",
                     promote ? "promote by the harness" : "link faults");
     }
+    /* A cluster's clients go wherever MOVED sends them, past any per-client proxy; and
+     * the shop re-warms stock:<sku> on master 0, not on each key's master. */
+    if (sc->redis.cluster && (f->target == OVS_TARGET_LINK || f->recovery != OVS_RECOVER_NONE)) {
+        int link = f->target == OVS_TARGET_LINK;
+        return ovs_scn_fail(p, find_entry(s, link ? "target" : "recovery")->line,
+                    "%s: [redis] has a cluster, %s", link ? "target" : "recovery",
+                    link ? "whose clients follow redirects past the per-client proxies: no "
+                           "link faults with it"
+                         : "and stock is re-warmed on master 0 only: no recovery with it yet");
+    }
     if (f->target == OVS_TARGET_LINK) {
         if (links && !sc->redis.proxied_links)
             return ovs_scn_fail(p, find_entry(s, "target")->line,
