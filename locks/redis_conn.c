@@ -10,6 +10,7 @@
  * write, then redisGetReply), so that one client can have a command in flight on several
  * servers at once without threads or an event loop. */
 #include "locks/redis_conn.h"
+#include "locks/redis_cluster.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -148,6 +149,7 @@ int ovs_redis_connect(ovs_redis *r)
 
 void ovs_redis_close(ovs_redis *r)
 {
+    ovs_redis_cluster_free(r);
     if (r->c != NULL)
         redisFree(r->c);
     r->c = NULL;
@@ -261,6 +263,13 @@ int ovs_redis_cmd(ovs_redis *r, redisReply **out, const char *fmt, ...)
     va_list ap;
 
     *out = NULL;
+    if (r->ep.cluster) {
+        int rc;
+        va_start(ap, fmt);
+        rc = ovs_redis_cluster_vcmd(r, out, fmt, ap);
+        va_end(ap);
+        return rc;
+    }
     cmd_name(what, sizeof(what), fmt);
     if (ready_to_ask(r, what) != OVS_OK)
         return OVS_ERR;
@@ -273,6 +282,29 @@ int ovs_redis_cmd(ovs_redis *r, redisReply **out, const char *fmt, ...)
 int ovs_redis_refused(const ovs_redis *r)
 {
     return r->err == OVS_ERR && r->noreplicas;
+}
+
+int ovs_redis_cmd_formatted(ovs_redis *r, const char *cmd, size_t len, redisReply **out)
+{
+    char what[24];
+    void *reply = NULL;
+
+    *out = NULL;
+    /* The verb is the first bulk string: "*N\r\n$L\r\nVERB\r\n". */
+    const char *v = strchr(cmd, '\n');
+    v = v != NULL ? strchr(v + 1, '\n') : NULL;
+    snprintf(what, sizeof(what), "%.*s", v != NULL ? (int)strcspn(v + 1, "\r") : 7,
+             v != NULL ? v + 1 : "command");
+    if (ready_to_ask(r, what) != OVS_OK)
+        return OVS_ERR;
+    if (redisAppendFormattedCommand(r->c, cmd, len) != REDIS_OK) {
+        set_err(r, OVS_ERR, "%s: %s (not sent)", what, r->c->errstr);
+        ovs_redis_close(r);
+        return OVS_ERR;
+    }
+    if (redisGetReply(r->c, &reply) != REDIS_OK)
+        reply = NULL;
+    return finish(r, reply, what, out);
 }
 
 static const char *type_name(int type)
@@ -322,6 +354,8 @@ static int script_load(ovs_redis *r, ovs_script *s)
 
 int ovs_redis_script_load(ovs_redis *r, ovs_script *s)
 {
+    if (r->ep.cluster)
+        return ovs_redis_cluster_script_load(r, s);
     return script_load(r, s);
 }
 
@@ -376,6 +410,8 @@ int ovs_redis_eval(ovs_redis *r, ovs_script *s, int nkeys, int nargs,
     int rc;
 
     *out = NULL;
+    if (r->ep.cluster)
+        return ovs_redis_cluster_eval(r, s, nkeys, nargs, kv, out);
     if (eval_args_make(&a, "EVALSHA", s->sha, nkeys, nargs, kv) != 0)
         return set_err(r, OVS_ERR, "EVALSHA: out of memory");
     rc = OVS_ERR;

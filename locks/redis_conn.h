@@ -25,7 +25,10 @@
 #include "core/keys.h"
 #include "core/util.h"
 
-/* One server and the connection to it, reconnected lazily. */
+typedef struct ovs_redis_cluster ovs_redis_cluster; /* locks/redis_cluster.c */
+
+/* One server and the connection to it, reconnected lazily. With ep.cluster, a whole
+ * Redis Cluster instead: locks/redis_cluster.h. */
 typedef struct ovs_redis {
     redisContext *c;            /* NULL until connected, and again after any I/O error */
     ovs_endpoint ep;            /* where to (re)connect; with ep.sentinels, where the
@@ -41,6 +44,8 @@ typedef struct ovs_redis {
                                    with min-replicas-to-write refused the write for want of
                                    good replicas, so nothing was written (ovs_redis_refused) */
     char errstr[128];           /* "redis 127.0.0.1:7001: SET: timeout" */
+    ovs_redis_cluster *cluster; /* ep.cluster: the nodes and slot map, from the first
+                                   command until ovs_redis_close */
 } ovs_redis;
 
 /* Set up r for ep without connecting. Timeouts are milliseconds, > 0. */
@@ -64,6 +69,10 @@ void ovs_redis_set_deadline(ovs_redis *r, int64_t deadline_ns);
  * is the reply, never an error reply; free it with freeReplyObject. Otherwise *out is NULL
  * and the code follows the outcome rule above. */
 int ovs_redis_cmd(ovs_redis *r, redisReply **out, const char *fmt, ...);
+
+/* Send a command already in RESP form (redisFormatCommand's) and read its reply, like
+ * ovs_redis_cmd; never routed over a cluster. For redis_cluster.c. */
+int ovs_redis_cmd_formatted(ovs_redis *r, const char *cmd, size_t len, redisReply **out);
 
 /* OVS_OK when reply has the hiredis type (REDIS_REPLY_INTEGER, ...); else OVS_ERR with
  * "what: expected integer reply, got string" in r->errstr. */

@@ -362,7 +362,7 @@ static int check_redis_holds(crash_run *r, ovs_hold_facts *facts, ovs_check *che
     memset(facts, 0, sizeof(*facts));
     if (ovs_holds_read_redis(&ovs_topology_masters(r->topo)[0], NULL, facts, err, sizeof(err)) != 0)
         fail_msg("holds: %s", err);
-    if (ovs_topology_redis_stocks(r->topo, 1, stock, absent, err, sizeof(err)) != 0)
+    if (ovs_topology_redis_stocks(r->topo, 1, 1, stock, absent, err, sizeof(err)) != 0)
         fail_msg("stock: %s", err);
     ovs_check_input in = { .unknown = r->res.unknown,
                            .redis_stock = 1,

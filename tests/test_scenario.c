@@ -922,6 +922,17 @@ static const bad_case bad_cases[] = {
       "recovery: not for action = pause (only restart and kill-restart take one)" },
     { BOOK ALICE "[fault f]\nat = 0\naction = restart\ntarget = node:0\nrecovery = reconcile\n",
       10, "recovery: 'reconcile' is only for inventory scenarios" },
+    /* [redis] cluster */
+    { TL "[redis]\ncluster = 2\n", 8, "cluster: '2' is not a whole number from 3 to 16" },
+    { TL "[redis]\ncluster = 3\nnodes = 4\n", 9,
+      "nodes: 4, but cluster = 3 (line 8) already says how many masters there are" },
+    { TL "[redis]\ncluster = 3\nreplicas = 1\n", 8, "cluster: cannot go with replicas" },
+    { TL "[redis]\nreplicas = 1\nsentinels = 3\ncluster = 3\n", 10,
+      "cluster: cannot go with replicas" },
+    { TL "[redis]\ncluster = 3\n[fault f]\nat = 0\naction = restart\ntarget = node:1\n"
+         "recovery = reconcile\n", 13, "recovery: [redis] has a cluster" },
+    { TL "[redis]\ncluster = 3\n[fault f]\nat = 0\naction = cut\n"
+         "target = link:alice:node:1\n", 12, "target: [redis] has a cluster" },
     /* [redis] sentinels */
     { TL "[redis]\nsentinels = 3\n", 8, "sentinels: needs replicas >= 1" },
     { TL "[redis]\nreplicas = 1\nsentinels = 6\n", 9,

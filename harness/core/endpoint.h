@@ -44,6 +44,8 @@ typedef struct ovs_endpoint {
                                           through these at every (re)connect; host:port is
                                           where it was when the run began. Owned by the
                                           topology, valid for the run */
+    int cluster;   /* 1: a node of a Redis Cluster; a client sends each command to the
+                      master owning its key's slot (locks/redis_cluster.h) */
 } ovs_endpoint;
 
 /* Ask the Sentinels of set, in order, where their master is now (SENTINEL

@@ -47,3 +47,8 @@ const char *ovs_key_prefix_bad(const char *p)
             return "only letters, digits and : _ - . (no glob characters)";
     return NULL;
 }
+
+void ovs_stock_bucket_key(const char *prefix, int sku, int b, char *buf, size_t len)
+{
+    snprintf(buf, len, "%sstock:{sku:%d:b%d}", prefix ? prefix : "", sku, b);
+}

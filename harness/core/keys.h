@@ -39,4 +39,12 @@ void ovs_key_prefix_new(char *buf, size_t len);
  * digits and ":_-.", so that it is also a SCAN pattern matching itself), else why not. */
 const char *ovs_key_prefix_bad(const char *p);
 
+/* Room for a stock bucket key, NUL included: the prefix and two ints at their widest. */
+#define OVS_STOCK_BUCKET_KEY_MAX (OVS_KEY_PREFIX_MAX + 40)
+/* "<prefix>stock:{sku:<sku>:b<b>}" into buf (prefix NULL reads as ""): bucket b of a SKU
+ * whose stock lua-decr's `buckets` splits over several keys. Each its own hash tag, so the
+ * buckets spread over a cluster's shards; the divergence check (infra/topology.c) sums
+ * them. The prefix stays outside the tag: it would put every bucket in one slot. */
+void ovs_stock_bucket_key(const char *prefix, int sku, int b, char *buf, size_t len);
+
 #endif

@@ -55,6 +55,23 @@ static int master0_killed_for_good(const ovs_scenario *sc)
     return killed && !back;
 }
 
+/* 1 when m runs on a Redis Cluster: it uses no Redis, or it is one whose every command
+ * names its key and goes through locks/redis_conn.c, which routes it (redis_cluster.h).
+ * Redlock is not among them: it needs independent masters, and a cluster's share one
+ * keyspace, where its quorum would be one node's word. */
+static int runs_on_cluster(const ovs_strategy_methods *m, const ovs_params *p)
+{
+    static const char *const routed[] = { "setnx", "lua-decr", "lua-setnx", "lua-decr-script",
+                                          NULL };
+
+    if ((m->xNodes ? m->xNodes(p) : 0) == 0)
+        return 1;
+    for (int i = 0; routed[i] != NULL; i++)
+        if (strcmp(m->name, routed[i]) == 0)
+            return 1;
+    return 0;
+}
+
 int ovs_cell_na(const ovs_scenario *sc, const ovs_strategy_methods *m, const ovs_params *p,
                 const char *backend, char *why, size_t len)
 {
@@ -80,6 +97,17 @@ int ovs_cell_na(const ovs_scenario *sc, const ovs_strategy_methods *m, const ovs
         snprintf(why, len, "n/a: the scenario's write-back queue is a Redis Stream written in"
                  " the sale's own script, and %s cannot add the entry atomically with its"
                  " sale", m->name);
+        return 1;
+    }
+    if (sc->redis.cluster > 0 && m->xNodes != NULL && m->xNodes(p) > 1) {
+        snprintf(why, len, "n/a: %s needs %d independent masters, and a cluster's masters "
+                 "share one keyspace", m->name, m->xNodes(p));
+        return 1;
+    }
+    if (sc->redis.cluster > 0 && !runs_on_cluster(m, p)) {
+        snprintf(why, len, "n/a: %s is not known to route its Redis commands by key slot "
+                 "(setnx, lua-decr and their Lua copies are), so it cannot run on the scenario's cluster",
+                 m->name);
         return 1;
     }
     if (ovs_cell_owes_redis_stock(sc, m, p) && master0_killed_for_good(sc)) {
@@ -112,6 +140,8 @@ static const char *needs_control(const ovs_scenario *sc, char *buf, size_t len)
         return "replicas";
     if (sc->redis.sentinels > 0)
         return "sentinels";
+    if (sc->redis.cluster > 0)
+        return "cluster";
     if (sc->redis.persistence != OVS_PERSIST_NONE)
         return "persistence";
     if (sc->redis.proxied_links)
@@ -145,6 +175,16 @@ int ovs_cell_na_own(const ovs_scenario *sc, const ovs_strategy_methods *m, const
         return 1;
     }
     return 0;
+}
+
+/* How many keys each SKU's stock is split over: a strategy's `buckets` parameter
+ * (lua-decr's) when it has one, else 1. */
+static int stock_buckets(const ovs_strategy_methods *m, const ovs_params *p)
+{
+    for (int i = 0; i < m->n_params; i++)
+        if (strcmp(m->params[i].name, "buckets") == 0)
+            return p->v[i] > 1 ? (int)p->v[i] : 1;
+    return 1;
 }
 
 /* The strategy's place in the registry, so reports list strategies in that order. */
@@ -309,7 +349,8 @@ int ovs_cell_play(const ovs_cell *cell, ovs_cell_result *out, ovs_cell_played **
             snprintf(unread, sizeof(unread), "out of memory");
         else if (topo == NULL)
             snprintf(unread, sizeof(unread), "the run has no Redis");
-        else if (ovs_topology_redis_stocks(topo, sc->skus, redis_stock, absent, unread,
+        else if (ovs_topology_redis_stocks(topo, sc->skus, stock_buckets(m, &cell->params),
+                                           redis_stock, absent, unread,
                                            sizeof(unread)) == 0) {
             in.stock = in_stock = redis_stock;
             in.absent = absent;

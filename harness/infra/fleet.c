@@ -126,6 +126,27 @@ int ovs_fleet_node_make_dir(ovs_fleet *f, int i, char *err, size_t errlen)
 /* ---------------------------------------------------------------------------------------
  * Ports. */
 
+/* A cluster bus port for node i, unlike port and every port of this fleet. Taken in the
+ * same window as the client port; a node that loses it fails to start and is moved. */
+static int pick_bus_port(ovs_fleet *f, int port, int i, char *err, size_t errlen)
+{
+    for (int tries = 0; tries < 64; tries++) {
+        int bus, clash = 0, rc = ovs_port_free(&bus, err, errlen);
+        if (rc != OVS_OK)
+            return rc;
+        clash = bus == port;
+        for (int j = 0; j < f->total; j++)
+            if (f->node[j].port == bus || atoi(f->node[j].bus_portstr) == bus)
+                clash = 1;
+        if (!clash) {
+            snprintf(f->node[i].bus_portstr, sizeof(f->node[i].bus_portstr), "%d", bus);
+            return OVS_OK;
+        }
+    }
+    ovs_seterr(err, errlen, "cannot find a free cluster bus port on " FLEET_HOST);
+    return OVS_ERR_ENV;
+}
+
 /* A fresh port for node i, different from every port of this fleet including the one the
  * node had (which just failed). */
 int ovs_fleet_node_pick_port(ovs_fleet *f, int i, char *err, size_t errlen)
@@ -137,6 +158,8 @@ int ovs_fleet_node_pick_port(ovs_fleet *f, int i, char *err, size_t errlen)
         for (int j = 0; j < f->total; j++) /* killed nodes too: they come back */
             if (f->node[j].port == port)
                 clash = 1;
+        if (!clash && f->cluster && (rc = pick_bus_port(f, port, i, err, errlen)) != OVS_OK)
+            return rc;
         if (!clash) {
             f->node[i].port = port;
             snprintf(f->node[i].portstr, sizeof(f->node[i].portstr), "%d", port);
@@ -208,6 +231,20 @@ static void node_build_argv(const ovs_fleet *f, fleet_node *nd)
         *a++ = f->min_replicas;
         *a++ = "--min-replicas-max-lag";
         *a++ = f->min_replicas_lag;
+    }
+    if (f->cluster) {
+        /* The config file is named by port, rebuilt here so a node moved to a fresh port
+         * before the cluster formed starts with a fresh file. Relative: Redis opens it
+         * after --dir made the node's directory its working directory. */
+        snprintf(nd->cluster_conf, sizeof(nd->cluster_conf), "nodes-%s.conf", nd->portstr);
+        *a++ = "--cluster-enabled";
+        *a++ = "yes";
+        *a++ = "--cluster-config-file";
+        *a++ = nd->cluster_conf;
+        *a++ = "--cluster-node-timeout";
+        *a++ = f->cluster_timeout;
+        *a++ = "--cluster-port";
+        *a++ = nd->bus_portstr;
     }
     if (nd->replica) {
         *a++ = "--replicaof";
@@ -437,6 +474,11 @@ int ovs_fleet_start(const ovs_fleet_opts *opts, ovs_fleet **out, char *err, size
         ovs_seterr(err, errlen, "unknown persistence %d", opts->persistence);
         return OVS_ERR;
     }
+    if (opts->cluster && opts->nodes < OVS_FLEET_CLUSTER_MIN) {
+        ovs_seterr(err, errlen, "a cluster has %d to %d masters, not %d",
+                   OVS_FLEET_CLUSTER_MIN, OVS_FLEET_MAX, opts->nodes);
+        return OVS_ERR;
+    }
     f = calloc(1, sizeof(*f));
     if (f == NULL) {
         ovs_seterr(err, errlen, "out of memory");
@@ -451,6 +493,10 @@ int ovs_fleet_start(const ovs_fleet_opts *opts, ovs_fleet **out, char *err, size
                  opts->min_replicas_max_lag > 0 ? opts->min_replicas_max_lag
                                                    : OVS_MIN_REPLICAS_MAX_LAG);
     }
+    f->cluster = opts->cluster != 0;
+    snprintf(f->cluster_timeout, sizeof(f->cluster_timeout), "%d",
+             opts->cluster_node_timeout_ms > 0 ? opts->cluster_node_timeout_ms
+                                               : OVS_FLEET_CLUSTER_TIMEOUT_MS);
     f->owner = pthread_self();
     for (int i = 0; i < FLEET_NODES; i++) {
         f->node[i].pid = -1;
@@ -482,6 +528,8 @@ int ovs_fleet_start(const ovs_fleet_opts *opts, ovs_fleet **out, char *err, size
         snprintf(f->ep[i].host, sizeof(f->ep[i].host), "%s", FLEET_HOST);
         f->ep[i].port = f->node[i].port;
     }
+    if (f->cluster && (rc = ovs_fleet_cluster_form(f, err, errlen)) != OVS_OK)
+        goto fail;
     *out = f;
     return OVS_OK;
 
@@ -533,6 +581,11 @@ void ovs_fleet_stop(ovs_fleet *f)
     if (f->dir[0] != '\0')
         ovs_tmpdir_remove(f->dir);
     free(f);
+}
+
+int ovs_fleet_is_cluster(const ovs_fleet *f)
+{
+    return f != NULL && f->cluster;
 }
 
 int ovs_fleet_size(const ovs_fleet *f)

@@ -40,7 +40,13 @@ typedef struct ovs_fleet_opts {
                                   masters have no replicas and would refuse every write */
     int min_replicas_max_lag;  /* its min-replicas-max-lag in seconds; 0: Redis's own
                                   (OVS_MIN_REPLICAS_MAX_LAG, scenario.h) */
+    int cluster;              /* 1: the masters form one Redis Cluster (fleet_cluster.c):
+                                 OVS_FLEET_CLUSTER_MIN or more of them, no replicas */
+    int cluster_node_timeout_ms; /* cluster-node-timeout; 0 = OVS_FLEET_CLUSTER_TIMEOUT_MS */
 } ovs_fleet_opts;
+
+#define OVS_FLEET_CLUSTER_MIN 3          /* Redis Cluster wants three masters at least */
+#define OVS_FLEET_CLUSTER_TIMEOUT_MS 2000 /* a node silent this long is suspected failing */
 
 /* Start opts->nodes servers and wait (bounded) until each answers PING. The private
  * directory is made in $TMPDIR by ovs_tmpdir_make (tmpdir.h), which first removes the
@@ -48,6 +54,14 @@ typedef struct ovs_fleet_opts {
  * and returns OVS_ERR_ENV (no executable, no port, the server would not come up) or
  * OVS_ERR, with a reason in err. */
 int ovs_fleet_start(const ovs_fleet_opts *opts, ovs_fleet **out, char *err, size_t errlen);
+/* With opts->cluster, ovs_fleet_start returns only once the cluster is formed: the 16384
+ * slots split evenly over the masters in start order (master i owns one contiguous range),
+ * every node met, and every node reporting cluster_state:ok, all slots assigned and all
+ * nodes known. 1 when f is a cluster. */
+int ovs_fleet_is_cluster(const ovs_fleet *f);
+/* The master (0..size-1) that was given key's slot when the cluster formed. Slots are not
+ * moved by the fleet afterwards; a reader that gets MOVED has met someone else's move. */
+int ovs_fleet_cluster_master_of(const ovs_fleet *f, const char *key);
 /* Stop every server (SIGTERM, a bounded wait, then SIGKILL), reap them and remove the
  * temporary directory. Accepts NULL. */
 void ovs_fleet_stop(ovs_fleet *f);

@@ -272,6 +272,11 @@ int ovs_fleet_add_replica(ovs_fleet *f, const ovs_endpoint *via, int *index, cha
     }
     if (fleet_check_owner(f, "add_replica", err, errlen) != OVS_OK)
         return OVS_ERR;
+    if (f->cluster) { /* --replicaof is refused by a cluster-enabled server */
+        ovs_seterr(err, errlen, "add_replica: the fleet is a cluster, whose replicas are "
+                                "not supported yet");
+        return OVS_ERR;
+    }
     if (f->total >= FLEET_NODES || f->total - f->n >= OVS_FLEET_REPLICAS_MAX) {
         ovs_seterr(err, errlen, "add_replica: a fleet has at most %d replicas",
                    OVS_FLEET_REPLICAS_MAX);

@@ -22,7 +22,7 @@
 
 #define FLEET_HOST OVS_LOOPBACK_HOST
 #define FLEET_POLL_NS (10 * OVS_NS_PER_MS)   /* step of every bounded wait here */
-#define FLEET_ARGV_MAX 40
+#define FLEET_ARGV_MAX 48
 #define FLEET_NODES (OVS_FLEET_MAX + OVS_FLEET_REPLICAS_MAX) /* masters and replicas */
 
 typedef struct fleet_node {
@@ -39,6 +39,11 @@ typedef struct fleet_node {
     char dir[PATH_MAX];                 /* working directory: dump.rdb, AOF, logs */
     char log[PATH_MAX];                 /* redis.log, the server's own log */
     char out[PATH_MAX];                 /* stdout+stderr: config errors land here */
+    char bus_portstr[16];               /* cluster mode: its cluster bus port, picked
+                                           like port (Redis's default, port + 10000,
+                                           does not exist above 55535 nor is it free) */
+    char cluster_conf[32];              /* cluster mode: nodes-PORT.conf in dir, the
+                                           file Redis keeps its view of the cluster in */
     const char *argv[FLEET_ARGV_MAX];   /* built before fork; points into this struct */
     int64_t *clock;                     /* the mapped offset (ns) its clock shim adds to
                                            its wall clock, or NULL: started without the
@@ -53,6 +58,8 @@ struct ovs_fleet {
     int n;                              /* masters, 1..OVS_FLEET_MAX: nodes 0..n-1 */
     int total;                          /* masters + replicas, n..FLEET_NODES */
     int persistence;                    /* enum ovs_persistence, for every node */
+    int cluster;                        /* 1: cluster-enabled nodes (fleet_cluster.c) */
+    char cluster_timeout[16];           /* cluster-node-timeout in ms, as text */
     pthread_t owner;                    /* the thread that started the fleet: the only
                                            one that may fork its servers (PDEATHSIG) */
     char dir[PATH_MAX];                 /* private 0700 directory, "" until made */
@@ -87,6 +94,9 @@ int ovs_fleet_node_come_up(ovs_fleet *f, int i, char *err, size_t errlen);
 int ovs_fleet_node_clock(ovs_fleet *f, int i, const char *shim, char *err, size_t errlen);
 /* Unmap and free what ovs_fleet_node_clock made; a node without the shim is left alone. */
 void ovs_fleet_node_clock_free(fleet_node *nd);
+/* Cluster mode (fleet_cluster.c): split the slots over the masters, introduce them to one
+ * another and wait, bounded, until every node sees the whole cluster in state ok. */
+int ovs_fleet_cluster_form(ovs_fleet *f, char *err, size_t errlen);
 
 /* Copy the value of "name:value" from an INFO reply into out; -1 when absent. */
 int ovs_fleet_info_field(const char *info, const char *name, char *out, size_t len);

@@ -142,7 +142,8 @@ int ovs_topology_start(const ovs_scenario *sc, int nodes, const char *redis_serv
     ovs_fleet_opts fo = { .nodes = nodes, .redis_server = redis_server,
                           .persistence = (int)sc->redis.persistence,
                           .min_replicas_to_write = sc->redis.min_replicas_to_write,
-                          .min_replicas_max_lag = sc->redis.min_replicas_max_lag };
+                          .min_replicas_max_lag = sc->redis.min_replicas_max_lag,
+                          .cluster = sc->redis.cluster > 0 };
     /* The clock shim goes into the nodes a clock-jump targets, and only into them. */
     for (int i = 0; i < sc->n_faults; i++)
         if (sc->faults[i].action == OVS_FAULT_CLOCK_JUMP && sc->faults[i].target_node < nodes)
@@ -168,6 +169,8 @@ int ovs_topology_start(const ovs_scenario *sc, int nodes, const char *redis_serv
     if (sc->redis.min_replicas_to_write > 0 && wait_good_replicas(t, err, errlen) != 0)
         goto fail;
     memcpy(t->masters, ovs_fleet_endpoints(t->fleet), (size_t)nodes * sizeof(t->masters[0]));
+    for (int i = 0; i < nodes; i++) /* clients route each key to its slot's master */
+        t->masters[i].cluster = sc->redis.cluster > 0;
     if (sc->redis.sentinels > 0 && start_sentinels(t, err, errlen) != 0)
         goto fail;
 
@@ -572,13 +575,71 @@ int ovs_topology_fault(void *ctx, const ovs_fault *f, int followup, char *what,
     return -1;
 }
 
-int ovs_topology_redis_stocks(ovs_topology *t, int skus, int64_t *stock,
+/* One stock key's value, from the master that holds it: on a cluster the one its slot was
+ * given to, else master 0. 0, or -1 with err. */
+static int read_stock_key(ovs_topology *t, const char *key, int64_t *v, int *absent,
+                          char *err, size_t errlen)
+{
+    const ovs_endpoint *ep = ovs_fleet_is_cluster(t->fleet)
+                                 ? &t->masters[ovs_fleet_cluster_master_of(t->fleet, key)]
+                                 : ovs_topology_master0(t);
+    redisContext *c;
+    redisReply *r;
+    int rc = -1;
+
+    if ((c = ovs_topology_connect(ep, err, errlen)) == NULL)
+        return -1;
+    r = redisCommand(c, "GET %s", key);
+    if (r != NULL && (r->type == REDIS_REPLY_NIL || r->type == REDIS_REPLY_STRING)) {
+        *absent = r->type == REDIS_REPLY_NIL;
+        *v = r->type == REDIS_REPLY_NIL ? 0 : strtoll(r->str, NULL, 10);
+        rc = 0;
+    } else {
+        ovs_seterr(err, errlen, "%s:%d: GET %s: %s", ep->host, ep->port, key,
+                   r == NULL ? c->errstr : r->type == REDIS_REPLY_ERROR ? r->str
+                                                                       : "not a string");
+    }
+    if (r != NULL)
+        freeReplyObject(r);
+    redisFree(c);
+    return rc;
+}
+
+/* Key by key: a cluster's stock keys are on several masters, and buckets are summed. */
+static int stocks_by_key(ovs_topology *t, int skus, int buckets, int64_t *stock,
+                         unsigned char *absent, char *err, size_t errlen)
+{
+    for (int sku = 1; sku <= skus; sku++) {
+        int all_absent = 1;
+        stock[sku - 1] = 0;
+        for (int b = 0; b < buckets; b++) {
+            char key[OVS_STOCK_BUCKET_KEY_MAX];
+            int64_t v;
+            int missing;
+            if (buckets > 1)
+                ovs_stock_bucket_key(t->prefix, sku, b, key, sizeof(key));
+            else
+                ovs_stock_key(t->prefix, sku, key, sizeof(key));
+            if (read_stock_key(t, key, &v, &missing, err, errlen) != 0)
+                return -1;
+            stock[sku - 1] += v;
+            all_absent &= missing;
+        }
+        absent[sku - 1] = (unsigned char)all_absent;
+    }
+    return 0;
+}
+
+int ovs_topology_redis_stocks(ovs_topology *t, int skus, int buckets, int64_t *stock,
                               unsigned char *absent, char *err, size_t errlen)
 {
     const ovs_endpoint *ep = ovs_topology_master0(t);
-    redisContext *c = ovs_topology_connect(ep, err, errlen);
+    redisContext *c;
     int rc = 0;
 
+    if (ovs_fleet_is_cluster(t->fleet) || buckets > 1)
+        return stocks_by_key(t, skus, buckets, stock, absent, err, errlen);
+    c = ovs_topology_connect(ep, err, errlen);
     if (c == NULL)
         return -1;
     /* Pipelined: one round trip's worth of waiting for a thousand SKUs, not a thousand. */

@@ -78,8 +78,11 @@ const ovs_endpoint *ovs_topology_node(void *ctx, const ovs_fault *f);
 /* stock:1 .. stock:<skus> on the node now serving as master 0 (after a promotion, the
  * promoted replica), into stock[0 .. skus-1]; a missing key reads as 0, as the stock
  * scripts read it, and sets absent[sku - 1] (0 for a key that is there). Returns 0, or -1
- * with err when the node could not be read (then stock and absent are incomplete). */
-int ovs_topology_redis_stocks(ovs_topology *t, int skus, int64_t *stock,
+ * with err when the node could not be read (then stock and absent are incomplete). On a
+ * cluster each key is read on the master its slot was given to. With buckets > 1 the
+ * stock of a SKU is the sum of its buckets (ovs_stock_bucket_key, core/keys.h), absent
+ * only when every bucket is. */
+int ovs_topology_redis_stocks(ovs_topology *t, int skus, int buckets, int64_t *stock,
                               unsigned char *absent, char *err, size_t errlen);
 /* A connection for the harness's own commands to a server (not a client's: no proxy, no
  * strategy), connect and every command bounded at a second, logged in with ep->auth.

@@ -412,6 +412,7 @@ static int do_redis(parser *p, const section *s, ovs_scenario *sc)
     const entry *sentinels = find_entry(s, "sentinels");
     const entry *down_after = find_entry(s, "sentinel_down_after");
     const entry *failover_timeout = find_entry(s, "sentinel_failover_timeout");
+    const entry *cluster = find_entry(s, "cluster"), *nodes = find_entry(s, "nodes");
 
     r->sentinel_down_after_ns = OVS_SENTINEL_DOWN_AFTER_NS;
     r->sentinel_failover_timeout_ns = OVS_SENTINEL_FAILOVER_TIMEOUT_NS;
@@ -441,6 +442,8 @@ static int do_redis(parser *p, const section *s, ovs_scenario *sc)
             rc = get_sentinel_ms(p, e, &r->sentinel_down_after_ns);
         } else if (strcmp(k, "sentinel_failover_timeout") == 0) {
             rc = get_sentinel_ms(p, e, &r->sentinel_failover_timeout_ns);
+        } else if (strcmp(k, "cluster") == 0) {
+            rc = get_int(p, e, 3, MAX_REDIS_NODES, &r->cluster);
         }
         if (rc != 0)
             return -1;
@@ -467,6 +470,17 @@ static int do_redis(parser *p, const section *s, ovs_scenario *sc)
         return ovs_scn_fail(p, sentinels->line,
                     "sentinels: clients find master 0 through Sentinel, not through the "
                     "per-client proxies of links = proxied (line %d)", link->line);
+    if (cluster && nodes && r->nodes != r->cluster)
+        return ovs_scn_fail(p, nodes->line, "nodes: %d, but cluster = %d (line %d) already "
+                            "says how many masters there are", r->nodes, r->cluster,
+                            cluster->line);
+    if (cluster && (r->replicas > 0 || sentinels || (link && r->proxied_links)))
+        return ovs_scn_fail(p, cluster->line,
+                    "cluster: cannot go with %s (a cluster's masters have no replicas, "
+                    "Sentinels or proxied links here yet)",
+                    r->replicas > 0 ? "replicas" : sentinels ? "sentinels" : "links = proxied");
+    if (cluster)
+        r->nodes = r->cluster;
     if (down_after && !sentinels)
         return ovs_scn_fail(p, down_after->line, "sentinel_down_after: needs sentinels >= 1");
     if (failover_timeout && !sentinels)
@@ -517,6 +531,16 @@ static int do_fault(parser *p, const section *s, ovs_scenario *sc, const entry *
                     "%s: [redis] has sentinels, which promote a replica themselves and "
                     "point clients at it: no %s with them", promote ? "action" : "target",
                     promote ? "promote by the harness" : "link faults");
+    }
+    /* A cluster's clients go wherever MOVED sends them, past any per-client proxy; and
+     * the shop re-warms stock:<sku> on master 0, not on each key's master. */
+    if (sc->redis.cluster && (f->target == OVS_TARGET_LINK || f->recovery != OVS_RECOVER_NONE)) {
+        int link = f->target == OVS_TARGET_LINK;
+        return ovs_scn_fail(p, find_entry(s, link ? "target" : "recovery")->line,
+                    "%s: [redis] has a cluster, %s", link ? "target" : "recovery",
+                    link ? "whose clients follow redirects past the per-client proxies: no "
+                           "link faults with it"
+                         : "and stock is re-warmed on master 0 only: no recovery with it yet");
     }
     if (f->target == OVS_TARGET_LINK) {
         if (links && !sc->redis.proxied_links)

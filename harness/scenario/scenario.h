@@ -130,6 +130,8 @@ typedef struct ovs_redis_spec {
     int min_replicas_max_lag; /* `min_replicas_max_lag`: seconds since a replica's last
                                 acknowledgement for it to count as good (1..3600; 0 when
                                 off, OVS_MIN_REPLICAS_MAX_LAG when not given) */
+    int cluster;             /* `cluster = N`: the N masters (3..) form one Redis Cluster;
+                                nodes is N too. 0 (default): independent servers */
 } ovs_redis_spec;
 
 /* Redis's own default for min-replicas-max-lag, in seconds. */
