@@ -371,15 +371,26 @@ static json_t *init_message(const adapter *x, const ovs_env *env, int nodes)
     json_t *redis = json_array(), *params = json_object();
     char fallback[32];
 
-    for (int i = 0; i < nodes; i++)
-        json_array_append_new(redis, json_pack("{s:s, s:i}", "host", env->redis[i].host,
-                                               "port", env->redis[i].port));
+    for (int i = 0; i < nodes; i++) {
+        const ovs_redis_auth *a = env->redis[i].auth;
+        json_t *ep = json_pack("{s:s, s:i}", "host", env->redis[i].host, "port",
+                               env->redis[i].port);
+        /* The login goes to an adapter that said it uses it, down its stdin: never in its
+         * arguments or environment, which other users of the machine can read. */
+        if (d->def.key_prefix && a != NULL) {
+            if (a->user[0] != '\0')
+                json_object_set_new(ep, "username", json_string(a->user));
+            json_object_set_new(ep, "password", json_string(a->password));
+        }
+        json_array_append_new(redis, ep);
+    }
     for (int i = 0; i < d->m.n_params; i++)
         json_object_set_new(params, d->m.params[i].name,
                             param_json(&d->m.params[i], env->param->v[i]));
     snprintf(fallback, sizeof(fallback), "client-%d", env->client);
     /* A seed every JSON reader takes exactly: JavaScript's numbers hold 53 bits. */
-    return json_pack("{s:s, s:i, s:s, s:s, s:i, s:I, s:o, s:o, s:s, s:{s:s?, s:s?, s:s?}}",
+    return json_pack("{s:s, s:i, s:s, s:s, s:i, s:I, s:o, s:o, s:s, s:{s:s?, s:s?, s:s?},"
+                     " s:s}",
                      "type", "init", "protocol", 1,
                      "strategy", d->m.name,
                      "client", env->client_name ? env->client_name : fallback,
@@ -388,7 +399,8 @@ static json_t *init_message(const adapter *x, const ovs_env *env, int nodes)
                      "redis", redis, "params", params,
                      "workload", env->workload == OVS_INVENTORY ? "inventory" : "booking",
                      "shop", "backend", env->shop_backend, "path", env->shop_path,
-                     "ns", env->shop_ns && env->shop_ns[0] ? env->shop_ns : NULL);
+                     "ns", env->shop_ns && env->shop_ns[0] ? env->shop_ns : NULL,
+                     "key_prefix", OVS_KEY_PREFIX(env));
 }
 
 static int adapter_open(ovs_strategy *s, const ovs_env *env)
@@ -676,6 +688,7 @@ int ovs_adapter_define(const ovs_strategy_def *def, const ovs_strategy_methods *
     m->xClose = adapter_close;
     m->xFreeze = adapter_freeze;
     m->no_sentinel = 1;
+    m->no_key_prefix = !d->def.key_prefix;
     if (d->def.operation == OVS_DEF_LOCK) {
         m->xLock = adapter_lock;
         m->xUnlock = adapter_unlock;

@@ -1,4 +1,4 @@
-/* strategy.h - the interface every protection strategy implements, version 6.
+/* strategy.h - the interface every protection strategy implements, version 7.
  *
  * Modelled on SQLite's VFS: a base struct whose first member points at a methods table,
  * each implementation extends the base with its own state and declares its size, and
@@ -63,7 +63,7 @@
 #include "locks/params.h"
 
 /* The newest version of the methods table this header describes. */
-#define OVS_STRATEGY_VERSION 6
+#define OVS_STRATEGY_VERSION 7
 /* Strategies registered at once, built-ins included. */
 #define OVS_MAX_STRATEGIES 32
 /* Longest name a strategy may register under. */
@@ -279,6 +279,14 @@ struct ovs_strategy_methods {
      * strategy that keeps stock in Redis without it is n/a in a scenario whose queue is a
      * stream (a sale and an entry made apart would be a different strategy). */
     int writes_stream;
+
+    /* ---- version 7 ---------------------------------------------------------------------
+     * 1 when it connects to Redis by itself (an adapter's process, a plugin) and does not
+     * put its keys under env->key_prefix nor log in with the endpoints' auth: on a server
+     * of the user's (`--redis`) it would write keys the run cannot find and delete, so its
+     * cell there is n/a. 0: its keys start with the prefix and its connections log in.
+     * Tables before version 7 are read as 0; plugins are n/a on `--redis` by origin. */
+    int no_key_prefix;
 };
 
 /* The version each field after the base first appeared in, next to the one reader the
@@ -295,6 +303,7 @@ struct ovs_strategy_methods {
 #define OVS_SINCE_xFits 5
 #define OVS_SINCE_no_sentinel 5
 #define OVS_SINCE_writes_stream 6
+#define OVS_SINCE_no_key_prefix 7
 #define OVS_STRATEGY_FIELD(m, field, otherwise)                                              \
     ((m)->version >= OVS_SINCE_##field ? (m)->field : (otherwise))
 

@@ -42,11 +42,11 @@ static const struct {
     { "command", K_ADAPTER }, { "shop", K_ADAPTER },     { "fencing", K_ADAPTER },
     { "timeout", K_ADAPTER }, { "acquire", K_LUA },      { "release", K_LUA },
     { "execute", K_LUA },     { "execute_booking", K_LUA }, { "claims_live", K_ALL },
-    { "execute_stream", K_LUA },
+    { "execute_stream", K_LUA }, { "key_prefix", K_ADAPTER },
 };
 #define N_SKEYS (sizeof(strategy_keys) / sizeof(strategy_keys[0]))
 #define ADAPTER_KEYS "name, kind, summary, claims_safe, claims_live, nodes, operation, " \
-                     "command, shop, fencing, timeout"
+                     "command, shop, fencing, timeout, key_prefix"
 #define LUA_KEYS "name, kind, summary, claims_safe, claims_live, nodes, operation, " \
                  "acquire, release, execute, execute_booking, execute_stream"
 
@@ -197,7 +197,7 @@ static int on_key(void *user, const char *section, const char *name, const char 
         if (slot == NULL)
             return fail(r, r->line, "unknown key '%.40s' in [strategy] (known: %s, %s)", name,
                         "name, kind, summary, claims_safe, claims_live, nodes, operation",
-                        "command, shop, fencing, timeout (adapter); acquire, release, "
+                        "command, shop, fencing, timeout, key_prefix (adapter); acquire, release, "
                         "execute, execute_booking, execute_stream (lua)"), 0;
     } else if (r->cur_param >= 0) {
         for (int i = 0; param_keys[i]; i++)
@@ -541,6 +541,8 @@ static int interpret(reader *r, ovs_strategy_def *def)
             if (yes_no(r, "fencing", &def->fencing) != 0)
                 return -1;
         }
+        if ((k = skey(r, "key_prefix"))->line && yes_no(r, "key_prefix", &def->key_prefix) != 0)
+            return -1;
         def->timeout_ms = 5000;
         if ((k = skey(r, "timeout"))->line) {
             int64_t ns;

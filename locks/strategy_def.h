@@ -27,6 +27,9 @@
  *                                 ; the order) or own (the adapter writes the shop itself)
  *   fencing = no                  ; yes: its ok replies to lock carry a fencing token
  *   timeout = 5s                  ; per-request limit before the reply counts as unknown
+ *   key_prefix = no               ; yes: every key it writes starts with init's key_prefix
+ *                                 ; and it logs in with the endpoints' username/password
+ *                                 ; (else its cells are n/a on a user's server, --redis)
  *   ; lua only
  *   acquire = setnx-acquire.lua   ; with release: a lock
  *   release = setnx-release.lua
@@ -78,6 +81,7 @@ typedef struct ovs_strategy_def {
                                                      on PATH when it has no '/' */
     enum ovs_def_shop shop;
     int fencing;
+    int key_prefix;                /* `key_prefix = yes`: honours init's key_prefix and auth */
     double timeout_ms;             /* default 5000 */
 
     /* lua: absolute paths, empty when not given */

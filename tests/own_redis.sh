@@ -79,4 +79,20 @@ OVERSELL_REDIS_PASSWORD='s3cret pw' "$bin" run flash-sale --redis "127.0.0.1:$po
 check "run with a random prefix: exit 0" [ $? = 0 ]
 check "run with a random prefix: says the prefix" grep -q 'every key of the run under oversell:' "$tmp/err"
 check "run with a random prefix: nothing left" [ "$(cli dbsize)" = 2 ]
+
+# The shipped adapters on the user's server: each logs in with the password it is given
+# in init (one with a blank in it) and keeps its keys under the prefix. Alice's client
+# dies holding a 60 s lease, so her lock key outlives the run unless the run finds it by
+# the prefix: an adapter writing "lock:sku:1" would leave it behind.
+OVERSELL_REDIS_PASSWORD='s3cret pw' "$bin" run lock-holder-crash --redis "127.0.0.1:$port" \
+  --strategy python-setnx:ttl=60000 --strategy node-redlock:nodes=1,ttl=60000 \
+  -o "$tmp/adapters" >/dev/null 2>"$tmp/err"
+check "adapters on the user's server: exit 0" [ $? = 0 ]
+qa() { sqlite3 "$tmp/adapters/results.db" "$1"; }
+check "adapters on the user's server: both judged" \
+  [ "$(qa "SELECT count(*) FROM runs WHERE status='ok' AND verdict='safe'")" = 2 ]
+check "adapters on the user's server: Alice's lease kept Bob out" \
+  [ "$(qa "SELECT sum(succeeded) FROM runs")" = 0 ]
+check "adapters on the user's server: the held lock was deleted with the run" \
+  [ "$(cli dbsize)" = 2 ]
 tap_done

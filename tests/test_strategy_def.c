@@ -93,6 +93,9 @@ static const struct {
     { ADAPTER_HEAD "operation = whole\ncommand = sh\ntimeout = soon\n", 8,
       "not a duration" },
     { ADAPTER_HEAD "operation = lock\ncommand = sh lib/missing.js\n", 7, "missing.js" },
+    { ADAPTER_HEAD "operation = lock\ncommand = sh\nkey_prefix = mostly\n", 8,
+      "key_prefix: 'mostly' is not yes or no" },
+    { LUA_HEAD "execute = a.lua\nkey_prefix = yes\n", 7, "'key_prefix' is a key of adapter" },
     { "name = t\n", 1, "outside any section" },
     { "[strategy]\nthis is not ini\n", 2, "expected 'key = value'" },
     { "", 0, "no [strategy] section" },
@@ -294,6 +297,13 @@ static void test_shipped_definitions(void **state)
     assert_non_null(m);
     assert_non_null(strstr(ovs_strategy_origin(m), "strategies/lua-decr-script.ini"));
     assert_int_equal(m->claims_safe, 1);
+    /* The shipped adapters keep to the run's key prefix and log in: they run on --redis. */
+    const char *const prefixed[] = { "python-setnx", "node-redlock", "node-redlock-using" };
+    for (size_t i = 0; i < sizeof(prefixed) / sizeof(prefixed[0]); i++) {
+        m = ovs_strategy_find(prefixed[i]);
+        assert_non_null(m);
+        assert_int_equal(OVS_STRATEGY_FIELD(m, no_key_prefix, 1), 0);
+    }
     m = ovs_strategy_find("lua-setnx");
     assert_non_null(m);
     assert_non_null(m->xLock);

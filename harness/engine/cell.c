@@ -162,9 +162,9 @@ int ovs_cell_na_own(const ovs_scenario *sc, const ovs_strategy_methods *m, const
                  " did not start (%s)", need);
         return 1;
     }
-    /* An adapter reaches Redis by the address alone (the same fact no_sentinel says), and
-     * a plugin connects as it likes: neither is told the password or the key prefix. */
-    if (OVS_STRATEGY_FIELD(m, no_sentinel, 0) ||
+    /* An adapter that did not say it keeps to the key prefix (no_key_prefix), and a
+     * plugin, which connects as it likes, would write keys the run cannot find. */
+    if (OVS_STRATEGY_FIELD(m, no_key_prefix, 0) ||
         (origin != NULL && strncmp(origin, "plugin ", 7) == 0)) {
         snprintf(why, len, "n/a on --redis: %s connects to Redis by itself, without the"
                  " run's AUTH and key prefix", m->name);

@@ -248,6 +248,13 @@ async function init(msg) {
     const c = new Redis({
       host: ep.host,
       port: ep.port,
+      // On a server of the user's the run's keys all start with init's key_prefix, which
+      // ioredis puts before every key of every command (EVAL's and EVALSHA's KEYS
+      // included, which is how redlock writes); the login, when there is one, comes with
+      // the endpoint. Both are "" / absent on the harness's own servers.
+      keyPrefix: typeof msg.key_prefix === 'string' ? msg.key_prefix : '',
+      username: typeof ep.username === 'string' ? ep.username : undefined,
+      password: typeof ep.password === 'string' ? ep.password : undefined,
       lazyConnect: false,
       // A node that is down answers at once instead of holding the request: a command is
       // written only on a ready connection, else rejected before it is sent. With the

@@ -47,8 +47,9 @@ class RedisError(Exception):
 class Redis:
     """One connection, RESP by hand. Raises OSError when the link fails."""
 
-    def __init__(self, host, port):
+    def __init__(self, host, port, username=None, password=None):
         self.addr = (host, port)
+        self.login = [a for a in (username, password) if a is not None]
         self.sock = None
         self.buf = b""
 
@@ -56,6 +57,11 @@ class Redis:
         self.close()
         self.sock = socket.create_connection(self.addr, timeout=COMMAND_TIMEOUT)
         self.sock.settimeout(COMMAND_TIMEOUT)
+        if self.login:
+            # A server of the user's: log in on every (re)connect, as a client library does.
+            # A refusal raises RedisError with the server's words, never the password.
+            self.send("AUTH", *self.login)
+            self.reply()
 
     def close(self):
         if self.sock is not None:
@@ -115,7 +121,11 @@ class Lock:
         self.retry_delay = float(params.get("retry_delay", 200))
         self.retry_jitter = float(params.get("retry_jitter", 200))
         self.rng = random.Random(msg.get("seed", 0))
-        self.redis = Redis(node["host"], int(node["port"]))
+        # Every key under init's key_prefix ("" on the harness's own servers): on a
+        # server of the user's the run finds and deletes its keys by it.
+        self.prefix = msg.get("key_prefix", "")
+        self.redis = Redis(node["host"], int(node["port"]), node.get("username"),
+                           node.get("password"))
         self.redis.connect()
         self.tokens = {}  # key -> token of the locks held now
 
@@ -127,6 +137,9 @@ class Lock:
                 self.redis.connect()
         except OSError as e:
             return "fail", "connect %s:%d: %s" % (self.redis.addr + (e,))
+        except RedisError as e:
+            self.redis.close()
+            return "fail", "AUTH refused by %s:%d: %s" % (self.redis.addr + (e,))
         try:
             self.redis.send(*args)
         except OSError as e:
@@ -144,7 +157,8 @@ class Lock:
     def lock(self, key, ttl):
         token = secrets.token_hex(16)
         for attempt in range(1, self.retry_count + 2):
-            outcome, value = self.command("SET", "lock:" + key, token, "NX", "PX", ttl)
+            outcome, value = self.command("SET", self.prefix + "lock:" + key, token, "NX", "PX",
+                                          ttl)
             if outcome != "ok":
                 return {"type": outcome, "error": value, "attempts": attempt}
             if value == "OK":
@@ -160,7 +174,7 @@ class Lock:
         token = self.tokens.pop(key, None)
         if token is None:
             return {"type": "busy", "error": "not held by this client"}
-        outcome, value = self.command("EVAL", RELEASE, 1, "lock:" + key, token)
+        outcome, value = self.command("EVAL", RELEASE, 1, self.prefix + "lock:" + key, token)
         if outcome != "ok":
             return {"type": outcome, "error": value}
         if value == 1:
@@ -191,7 +205,7 @@ def main():
         if kind == "init":
             try:
                 lock = Lock(msg)
-            except (OSError, KeyError, IndexError, ValueError) as e:
+            except (OSError, RedisError, KeyError, IndexError, ValueError) as e:
                 log("init failed:", e)
                 answer(msg_id, {"type": "fail", "error": "init: %s" % e})
                 continue
