@@ -113,7 +113,7 @@ int ovs_redis_connect(ovs_redis *r)
     /* A master behind Sentinels is wherever they say now, asked at every connect, which
      * is every reconnect after an error too: that is how a client follows a failover. */
     if (r->ep.sentinels != NULL) {
-        ovs_endpoint now;
+        ovs_endpoint now = { .port = 0 };
         char why[sizeof(r->errstr)];
         int ms = us < 1000 ? 1 : (int)(us / 1000);
         if (ovs_sentinel_master(r->ep.sentinels, ms, &now, why, sizeof(why)) != 0)

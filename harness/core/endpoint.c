@@ -21,6 +21,9 @@ int ovs_sentinel_master(const ovs_sentinel_set *set, int timeout_ms, ovs_endpoin
     struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
     char last[160] = "no Sentinels";
 
+    /* Every field the answer does not give is zero (no auth, not a cluster node): a
+     * caller's stack is never read as part of the endpoint. */
+    *out = (ovs_endpoint){ .sentinels = set };
     for (int i = 0; set != NULL && i < set->n; i++) {
         redisContext *c = redisConnectWithTimeout(set->ep[i].host, set->ep[i].port, tv);
         redisReply *r = NULL;
