@@ -132,6 +132,9 @@ static int luad_sell_bucket(luad *x, const ovs_request *req, int64_t buyer)
         if (rc == OVS_OK && (rc = ovs_redis_expect(&x->redis, reply, REDIS_REPLY_INTEGER,
                                                    "script")) != OVS_OK)
             freeReplyObject(reply);
+        /* A master refusing writes (NOREPLICAS) sold nothing: busy, as the one-key sale. */
+        if (rc == OVS_ERR && ovs_redis_refused(&x->redis))
+            rc = OVS_BUSY;
         if (rc != OVS_OK)
             return ovs_strategy_fail(s, rc, "%s: %s", key, x->redis.errstr);
         sold = reply->integer == 1;

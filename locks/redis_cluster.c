@@ -51,7 +51,7 @@ static ovs_redis_cluster *state(ovs_redis *r)
 static int node_at(ovs_redis *r, const char *host, int port)
 {
     ovs_redis_cluster *k = r->cluster;
-    ovs_endpoint ep = { .port = port };
+    ovs_endpoint ep = { .port = port, .auth = r->ep.auth }; /* a plain node: no .cluster */
 
     for (int i = 0; i < k->n; i++)
         if (k->node[i].ep.port == port && strcmp(k->node[i].ep.host, host) == 0)

@@ -46,6 +46,10 @@ check "a prefix in use: the key there is left alone" [ "$(cli get t1:taken)" = s
 
 "$bin" matrix --key-prefix t2: -o "$tmp/usage" >/dev/null 2>"$tmp/err"
 check "--key-prefix without --redis: exit 2" [ $? = 2 ]
+"$bin" matrix --redis "127.0.0.1:$port" --key-prefix user -o "$tmp/usage" >/dev/null 2>"$tmp/err"
+check "a --key-prefix without its ':' (it would match user:precious): exit 2" [ $? = 2 ]
+check "a --key-prefix without its ':': says why" grep -q "end it with ':'" "$tmp/err"
+check "a --key-prefix without its ':': the user's key is left alone" [ "$(cli get user:precious)" = keep ]
 "$bin" matrix --redis 127.0.0.1:x -o "$tmp/usage" >/dev/null 2>"$tmp/err"
 check "--redis without a port: exit 2" [ $? = 2 ]
 check "--redis without a port: says why" grep -q "is not HOST:PORT" "$tmp/err"

@@ -933,6 +933,14 @@ static const bad_case bad_cases[] = {
          "recovery = reconcile\n", 13, "recovery: [redis] has a cluster" },
     { TL "[redis]\ncluster = 3\n[fault f]\nat = 0\naction = cut\n"
          "target = link:alice:node:1\n", 12, "target: [redis] has a cluster" },
+    { TL "[redis]\ncluster = 3\n[fault f]\nat = 0\naction = kill\ntarget = node:1\n", 11,
+      "action: [redis] has a cluster, whose masters have no replicas here yet" },
+    { INV "queue = stream\n[client alice]\nrequest = buy sku=1\n[redis]\ncluster = 3\n", 9,
+      "cluster: cannot go with [scenario] queue = stream" },
+    { BOOK ALICE "[redis]\ncluster = 3\n", 7, "cluster: inventory only for now" },
+    { INV "queue = stream\n[client alice]\nrequest = buy sku=1\n[fault f]\nat = 0\n"
+      "action = clock-jump\ntarget = node:0\nby = 30s\n", 11,
+      "target: node:0 keeps the write-back stream" },
     /* [redis] sentinels */
     { TL "[redis]\nsentinels = 3\n", 8, "sentinels: needs replicas >= 1" },
     { TL "[redis]\nreplicas = 1\nsentinels = 6\n", 9,

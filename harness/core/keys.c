@@ -45,6 +45,10 @@ const char *ovs_key_prefix_bad(const char *p)
     for (size_t i = 0; i < n; i++)
         if (!isalnum((unsigned char)p[i]) && strchr(":_-.", p[i]) == NULL)
             return "only letters, digits and : _ - . (no glob characters)";
+    /* "app" would match "apple:cart" too: the run would refuse a server holding it, or
+     * delete such a key made meanwhile. A separator at the end keeps the match exact. */
+    if (p[n - 1] != ':')
+        return "end it with ':' (so that it matches the run's keys only)";
     return NULL;
 }
 

@@ -36,7 +36,8 @@ void ovs_stock_key(const char *prefix, int sku, char *buf, size_t len);
 /* A fresh run prefix, "oversell:<16 hex digits from the OS>:", into buf. */
 void ovs_key_prefix_new(char *buf, size_t len);
 /* NULL when p may be a --key-prefix (1..OVS_KEY_PREFIX_USER_MAX-1 bytes of letters,
- * digits and ":_-.", so that it is also a SCAN pattern matching itself), else why not. */
+ * digits and ":_-.", so that it is also a SCAN pattern matching itself, ending in ':' so
+ * that it matches no key of another name that merely begins the same), else why not. */
 const char *ovs_key_prefix_bad(const char *p);
 
 /* Room for a stock bucket key, NUL included: the prefix and two ints at their widest. */

@@ -72,6 +72,16 @@ static int runs_on_cluster(const ovs_strategy_methods *m, const ovs_params *p)
     return 0;
 }
 
+/* How many keys each SKU's stock is split over: a strategy's `buckets` parameter
+ * (lua-decr's) when it has one, else 1. */
+static int stock_buckets(const ovs_strategy_methods *m, const ovs_params *p)
+{
+    for (int i = 0; i < m->n_params; i++)
+        if (strcmp(m->params[i].name, "buckets") == 0)
+            return p->v[i] > 1 ? (int)p->v[i] : 1;
+    return 1;
+}
+
 int ovs_cell_na(const ovs_scenario *sc, const ovs_strategy_methods *m, const ovs_params *p,
                 const char *backend, char *why, size_t len)
 {
@@ -110,6 +120,17 @@ int ovs_cell_na(const ovs_scenario *sc, const ovs_strategy_methods *m, const ovs
                  m->name);
         return 1;
     }
+    if (stock_buckets(m, p) > 1 && sc->queue.kind == OVS_QUEUE_STREAM) {
+        snprintf(why, len, "n/a: %s's buckets sell from several keys, and the stream sale's "
+                 "script from one", m->name);
+        return 1;
+    }
+    for (int i = 0; stock_buckets(m, p) > 1 && i < sc->n_faults; i++)
+        if (sc->faults[i].recovery != OVS_RECOVER_NONE) {
+            snprintf(why, len, "n/a: the shop re-warms one stock key per SKU after a restart, "
+                     "not %s's buckets", m->name);
+            return 1;
+        }
     if (ovs_cell_owes_redis_stock(sc, m, p) && master0_killed_for_good(sc)) {
         snprintf(why, len, "n/a: the scenario kills node 0 for good, and %s keeps its stock"
                  " there (the stock it sold from cannot be read back)", m->name);
@@ -177,15 +198,6 @@ int ovs_cell_na_own(const ovs_scenario *sc, const ovs_strategy_methods *m, const
     return 0;
 }
 
-/* How many keys each SKU's stock is split over: a strategy's `buckets` parameter
- * (lua-decr's) when it has one, else 1. */
-static int stock_buckets(const ovs_strategy_methods *m, const ovs_params *p)
-{
-    for (int i = 0; i < m->n_params; i++)
-        if (strcmp(m->params[i].name, "buckets") == 0)
-            return p->v[i] > 1 ? (int)p->v[i] : 1;
-    return 1;
-}
 
 /* The strategy's place in the registry, so reports list strategies in that order. */
 static int strategy_rank(const ovs_strategy_methods *m)

@@ -87,10 +87,11 @@ static int ready(ovs_wbstream *q)
         /* An entry the restart lost is acknowledged as 0 entries: nothing to redo. */
         rc = ovs_redis_cmd(&q->redis, &reply, "XACK %s %s %s", q->key,
                            OVS_QUEUE_GROUP, q->unacked);
-        if (rc == OVS_ERR_IO)
-            return rc;
-        if (rc == OVS_OK)
-            freeReplyObject(reply);
+        if (rc != OVS_OK) {
+            ovs_redis_close(&q->redis); /* refused or unanswered: again on the next try */
+            return OVS_ERR_IO;
+        }
+        freeReplyObject(reply);
         q->unacked[0] = '\0';
     }
     if ((rc = make_group(&q->redis, q->key)) == OVS_OK)
@@ -188,11 +189,16 @@ static int process(ovs_wbstream *q, const redisReply *e)
     }
     rc = ovs_redis_cmd(&q->redis, &reply, "XACK %s %s %s", q->key,
                        OVS_QUEUE_GROUP, id);
-    if (rc == OVS_OK)
+    if (rc == OVS_OK) {
         freeReplyObject(reply);
-    else if (rc == OVS_ERR_IO)
-        snprintf(q->unacked, sizeof(q->unacked), "%s", id);
-    return rc == OVS_ERR_IO ? rc : OVS_OK;
+        return OVS_OK;
+    }
+    /* Not acknowledged, whatever the reason (no answer, or a refusal such as NOREPLICAS or
+     * LOADING): left pending it would be read again after the next reconnect and applied
+     * twice. So it is sent again on that reconnect, which a refusal forces now. */
+    snprintf(q->unacked, sizeof(q->unacked), "%s", id);
+    ovs_redis_close(&q->redis);
+    return OVS_ERR_IO;
 }
 
 /* The next consumer takes over what the dead one left pending, once it has been idle

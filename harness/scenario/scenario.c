@@ -481,6 +481,15 @@ static int do_redis(parser *p, const section *s, ovs_scenario *sc)
                     r->replicas > 0 ? "replicas" : sentinels ? "sentinels" : "links = proxied");
     if (cluster)
         r->nodes = r->cluster;
+    /* The stream sale's script names the stock key and the stream, which a cluster puts in
+     * different slots (CROSSSLOT on every sale); a stay's nights are keys of as many
+     * slots, and preparing them SCANs, which names no key to route by. */
+    if (cluster && sc->queue.kind == OVS_QUEUE_STREAM)
+        return ovs_scn_fail(p, cluster->line, "cluster: cannot go with [scenario] queue = "
+                            "stream (the sale's script would name keys of two slots)");
+    if (cluster && sc->workload != OVS_INVENTORY)
+        return ovs_scn_fail(p, cluster->line, "cluster: inventory only for now (a stay's "
+                            "nights are keys of several slots)");
     if (down_after && !sentinels)
         return ovs_scn_fail(p, down_after->line, "sentinel_down_after: needs sentinels >= 1");
     if (failover_timeout && !sentinels)
@@ -534,6 +543,13 @@ static int do_fault(parser *p, const section *s, ovs_scenario *sc, const entry *
     }
     /* A cluster's clients go wherever MOVED sends them, past any per-client proxy; and
      * the shop re-warms stock:<sku> on master 0, not on each key's master. */
+    /* The consumer dates each entry by its id, which node 0's clock writes: a jump there
+     * would move every entry's due time by the jump. */
+    if (sc->queue.kind == OVS_QUEUE_STREAM && f->action == OVS_FAULT_CLOCK_JUMP &&
+        f->target == OVS_TARGET_NODE && f->target_node == 0)
+        return ovs_scn_fail(p, find_entry(s, "target")->line,
+                    "target: node:0 keeps the write-back stream, whose entry ids its clock "
+                    "writes: no clock-jump there with queue = stream");
     if (sc->redis.cluster && (f->target == OVS_TARGET_LINK || f->recovery != OVS_RECOVER_NONE)) {
         int link = f->target == OVS_TARGET_LINK;
         return ovs_scn_fail(p, find_entry(s, link ? "target" : "recovery")->line,
@@ -542,6 +558,15 @@ static int do_fault(parser *p, const section *s, ovs_scenario *sc, const entry *
                            "link faults with it"
                          : "and stock is re-warmed on master 0 only: no recovery with it yet");
     }
+    /* A cluster master has no replica to fail over to here, and one restarted empty
+     * forgets the cluster (its nodes.conf goes with its data): either leaves slots with
+     * no master, and their stock unreadable. */
+    if (sc->redis.cluster && (f->action == OVS_FAULT_KILL || f->action == OVS_FAULT_RESTART ||
+                              f->action == OVS_FAULT_KILL_RESTART))
+        return ovs_scn_fail(p, find_entry(s, "action")->line,
+                    "action: [redis] has a cluster, whose masters have no replicas here yet: "
+                    "no kill or restart with it (pause, clock-jump and client faults are "
+                    "fine)");
     if (f->target == OVS_TARGET_LINK) {
         if (links && !sc->redis.proxied_links)
             return ovs_scn_fail(p, find_entry(s, "target")->line,
