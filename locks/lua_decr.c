@@ -100,16 +100,6 @@ static int luad_open(ovs_strategy *s, const ovs_env *env)
         return ovs_strategy_fail(s, OVS_ERR, "lua-decr: buckets = %d does not go with queue ="
                                  " stream (the stream sale's script sells from one key)",
                                  x->buckets);
-    if (env->queue_stream != NULL) {
-        /* The order goes to the stream inside the sale's script, not to env->sold. */
-        if (env->n_redis < 1)
-            return ovs_strategy_fail(s, OVS_ERR, "lua-decr needs a Redis server; the run has"
-                                     " none");
-        ovs_redis_init(&x->redis, &env->redis[0], 1000, LUAD_COMMAND_MS);
-        if (ovs_redis_connect(&x->redis) != OVS_OK)
-            return ovs_strategy_fail(s, OVS_ERR, "%s", x->redis.errstr);
-        return OVS_OK;
-    }
     return ovs_redis_stock_open(s, env, &x->redis, LUAD_COMMAND_MS);
 }
 
@@ -151,18 +141,9 @@ static int luad_execute(ovs_strategy *s, const ovs_request *req, int64_t buyer,
     luad *x = (luad *)s;
 
     (void)think_ns; /* the script has no window between check and act to think in */
-    if (s->env->queue_stream != NULL) {
-        s->attempts = 1;
-        int rc = ovs_redis_stock_sell_stream(&x->redis, &x->stream, OVS_KEY_PREFIX(s->env),
-                                             s->env->queue_stream, req,
-                                             buyer);
-        if (rc == OVS_ERR || rc == OVS_ERR_IO || rc == OVS_BUSY)
-            return ovs_strategy_fail(s, rc, "%s", x->redis.errstr);
-        return rc;
-    }
     if (x->buckets > 1)
         return luad_sell_bucket(x, req, buyer);
-    return ovs_redis_stock_execute(s, &x->redis, &x->decr, &x->claim, req, buyer);
+    return ovs_redis_stock_execute(s, &x->redis, &x->decr, &x->claim, &x->stream, req, buyer);
 }
 
 static void luad_close(ovs_strategy *s)

@@ -184,17 +184,8 @@ static int luas_execute(ovs_strategy *s, const ovs_request *req, int64_t buyer,
     luas *x = (luas *)s;
 
     (void)think_ns; /* a script has no window between check and act to think in */
-    if (s->env->queue_stream != NULL) {
-        /* The order goes to the stream in the script, as lua-decr's does. */
-        s->attempts = 1;
-        int rc = ovs_redis_stock_sell_stream(&x->redis, &x->stream, OVS_KEY_PREFIX(s->env),
-                                             s->env->queue_stream, req,
-                                             buyer);
-        if (rc == OVS_ERR || rc == OVS_ERR_IO || rc == OVS_BUSY)
-            return ovs_strategy_fail(s, rc, "%s", x->redis.errstr);
-        return rc;
-    }
-    return ovs_redis_stock_execute(s, &x->redis, &x->unit, &x->nights, req, buyer);
+    return ovs_redis_stock_execute(s, &x->redis, &x->unit, &x->nights, &x->stream, req,
+                                   buyer);
 }
 
 static void luas_close(ovs_strategy *s)

@@ -182,16 +182,23 @@ int ovs_redis_stock_sell_stream(ovs_redis *r, ovs_script *unit_stream, const cha
 }
 
 int ovs_redis_stock_execute(ovs_strategy *s, ovs_redis *r, ovs_script *unit,
-                            ovs_script *nights, const ovs_request *req, int64_t buyer)
+                            ovs_script *nights, ovs_script *unit_stream,
+                            const ovs_request *req, int64_t buyer)
 {
+    const ovs_env *env = s->env;
     int rc;
 
     s->attempts = 1;
-    rc = ovs_redis_stock_sell(r, unit, nights, s->env->workload, OVS_KEY_PREFIX(s->env), req,
-                              buyer);
+    /* Under queue = stream the script writes the order too: nothing to hand over. */
+    if (env->queue_stream != NULL)
+        rc = ovs_redis_stock_sell_stream(r, unit_stream, OVS_KEY_PREFIX(env),
+                                         env->queue_stream, req, buyer);
+    else
+        rc = ovs_redis_stock_sell(r, unit, nights, env->workload, OVS_KEY_PREFIX(env), req,
+                                  buyer);
     if (rc == OVS_ERR || rc == OVS_ERR_IO || rc == OVS_BUSY)
         return ovs_strategy_fail(s, rc, "%s", r->errstr);
-    if (rc != OVS_OK)
+    if (rc != OVS_OK || env->queue_stream != NULL)
         return rc;
     return ovs_redis_stock_hand_over(s, req, buyer);
 }
@@ -208,7 +215,7 @@ int ovs_redis_stock_open(ovs_strategy *s, const ovs_env *env, ovs_redis *r,
     if (env->n_redis < 1)
         return ovs_strategy_fail(s, OVS_ERR, "%s needs a Redis server; the run has none",
                                  s->m->name);
-    if (env->sold == NULL)
+    if (env->queue_stream == NULL && env->sold == NULL)
         return ovs_strategy_fail(s, OVS_ERR, "%s needs the write-back queue", s->m->name);
     ovs_redis_init(r, &env->redis[0], 1000, command_ms);
     if (ovs_redis_connect(r) != OVS_OK)

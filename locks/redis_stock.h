@@ -42,14 +42,18 @@ int ovs_redis_stock_sell(ovs_redis *r, ovs_script *unit, ovs_script *nights,
 int ovs_redis_stock_sell_stream(ovs_redis *r, ovs_script *unit_stream, const char *prefix,
                                 const char *stream, const ovs_request *req, int64_t buyer);
 /* The whole of xExecute for a strategy that sells with such scripts (lua-decr, and a Lua
- * definition's execute script): ovs_redis_stock_sell, then the order handed to env->sold.
- * Sets s->attempts; a failure says why through ovs_strategy_fail. */
+ * definition's execute script): ovs_redis_stock_sell, then the order handed to env->sold;
+ * under env->queue_stream, ovs_redis_stock_sell_stream with unit_stream instead, whose
+ * script writes the order itself. Sets s->attempts; a failure says why through
+ * ovs_strategy_fail. */
 int ovs_redis_stock_execute(ovs_strategy *s, ovs_redis *r, ovs_script *unit,
-                            ovs_script *nights, const ovs_request *req, int64_t buyer);
+                            ovs_script *nights, ovs_script *unit_stream,
+                            const ovs_request *req, int64_t buyer);
 
 /* xNodes for them: one Redis, the stock's. */
 int ovs_redis_stock_nodes(const ovs_params *p);
-/* Their xOpen's common part: the run must have a Redis and a write-back queue; then r is
+/* Their xOpen's common part: the run must have a Redis and a write-back queue (the memory
+ * queue's env->sold, or env->queue_stream); then r is
  * set up on env->redis[0] (1 s to connect, command_ms per reply) and connected. OVS_OK, or
  * OVS_ERR with s->errstr. */
 int ovs_redis_stock_open(ovs_strategy *s, const ovs_env *env, ovs_redis *r,
