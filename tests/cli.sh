@@ -272,4 +272,30 @@ check "the next run exits 0" [ $rc = 0 ]
 check "the next run removed the killed harness's directory" [ -n "$left" -a ! -e "$left" ]
 check "and left none of its own" [ -z "$(find "$fleet_tmp" -mindepth 1 -maxdepth 1 -name 'oversell.*')" ]
 
+# The same kill -9 during a Sentinel topology (a master, a replica, three redis-sentinel
+# processes, the proxy's lag between them) and during a cluster's forming: every child of
+# the harness, whatever its name, dies with it.
+children() { ps -o pid= --ppid "$1" 2>/dev/null; }
+wait_for_children() {
+  local pid=$1 n=$2 i found=""
+  for i in $(seq 1 200); do
+    found=$(children "$pid")
+    [ "$(echo $found | wc -w)" -ge "$n" ] && break
+    sleep 0.05
+  done
+  echo $found
+}
+for cell in sentinel-failover-lock:setnx:5 cluster-flash-sale:setnx:3; do
+  IFS=: read -r scn strat n <<<"$cell"
+  TMPDIR=$fleet_tmp "$bin" run "$scn" --strategy "$strat" --out "$tmp/out-kill-$scn" \
+    >/dev/null 2>&1 &
+  pid=$!
+  kids=$(wait_for_children $pid $n)
+  check "$scn started its $n servers" [ "$(echo $kids | wc -w)" -ge "$n" ]
+  sleep 0.3
+  kids="$kids $(children $pid)"
+  kill -9 $pid; wait $pid 2>/dev/null
+  check "no process of $scn outlives kill -9" all_gone $kids
+done
+
 tap_done
