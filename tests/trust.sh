@@ -61,6 +61,44 @@ check "timed fault after the run: exit 1" [ $? = 1 ]
 check "timed fault after the run: named, with the time" \
   grep -q "fault after-bobs-act (line 16, at 10000.0 ms) did not fire: every client was done" "$tmp/err"
 
+# A fault after a holder's acquire is done to a holder: Bob's acquire is refused (Alice
+# holds the lock and he does not retry), so the fault after it must not fire on a
+# timeline without a holder, and the run gets no verdict.
+cat > "$tmp/refused.ini" <<'INI'
+[scenario]
+name = fault-after-refused-acquire
+description = Bob's acquire is refused, so a fault after it has no holder to act on.
+workload = inventory
+seed = 3
+stock = 2
+
+[client alice]
+start = 0ms
+request = buy sku=1
+think = 300ms
+
+[client bob]
+start = 50ms
+request = buy sku=1
+
+[fault after-bobs-acquire]
+after = bob:acquire
+action = pause
+target = node:0
+duration = 10ms
+
+[strategy setnx]
+retry_count = 0
+INI
+"$bin" run "$tmp/refused.ini" --strategy setnx --out "$tmp/refused" --quiet 2>"$tmp/err"
+check "fault after a refused acquire: exit 1" [ $? = 1 ]
+check "fault after a refused acquire: run is an error, no verdict" \
+  [ "$(q "$tmp/refused" "SELECT status || '/' || coalesce(verdict, '-') FROM runs")" = "error/-" ]
+check "fault after a refused acquire: the error says the acquire failed" \
+  grep -q "fault after-bobs-acquire (line 17, after bob:acquire) did not fire: bob's acquire failed" "$tmp/err"
+check "fault after a refused acquire: nothing was paused" \
+  [ "$(q "$tmp/refused" "SELECT count(*) FROM events WHERE op = 'fault'")" = 0 ]
+
 # 2. A crowd through a failover: the master dies at 200 ms and its replica is promoted.
 # Requests in flight then may fail; none that started after the promotion may.
 strategies="lua-decr sql-pessimistic setnx fencing redlock redis-check-then-decr none"

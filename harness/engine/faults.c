@@ -39,6 +39,8 @@ struct ovs_faults {
     unsigned *reached;      /* per client: bit (1 << step) for every point it passed; its
                                own thread writes it, the main thread reads it only after
                                that client said it was done (under mu) */
+    unsigned *missed;       /* the same, for the steps it reached and failed (an acquire
+                               refused): what a fault after them follows never happened */
     ovs_crash *crash;       /* per client: its crash record (core/crash.h) */
     int ncrash;             /* of them initialised, for ovs_faults_free */
     int done;               /* clients finished */
@@ -67,18 +69,21 @@ ovs_faults *ovs_faults_new(const ovs_scenario *sc, ovs_fault_fn fn, ovs_fault_no
     fs->nclients = nclients;
     fs->waiting_step = malloc((size_t)(nclients > 0 ? nclients : 1) * sizeof(int));
     fs->reached = calloc((size_t)(nclients > 0 ? nclients : 1), sizeof(unsigned));
+    fs->missed = calloc((size_t)(nclients > 0 ? nclients : 1), sizeof(unsigned));
     fs->fired = calloc((size_t)(sc->n_faults > 0 ? sc->n_faults : 1), 1);
     fs->crash = calloc((size_t)(nclients > 0 ? nclients : 1), sizeof(*fs->crash));
     for (; fs->crash != NULL && fs->ncrash < nclients; fs->ncrash++)
         if (ovs_crash_init(&fs->crash[fs->ncrash]) != 0)
             break;
-    if (fs->waiting_step == NULL || fs->reached == NULL || fs->fired == NULL ||
+    if (fs->waiting_step == NULL || fs->reached == NULL || fs->missed == NULL ||
+        fs->fired == NULL ||
         fs->crash == NULL || fs->ncrash < nclients) {
         for (int i = 0; fs->crash != NULL && i < fs->ncrash; i++)
             ovs_crash_destroy(&fs->crash[i]);
         free(fs->crash);
         free(fs->waiting_step);
         free(fs->reached);
+        free(fs->missed);
         free(fs->fired);
         free(fs);
         return NULL;
@@ -102,12 +107,19 @@ static int has_point(const ovs_scenario *sc, int client, enum ovs_op step)
     return 0;
 }
 
-void ovs_faults_point(ovs_faults *fs, int client, enum ovs_op step)
+void ovs_faults_point(ovs_faults *fs, int client, enum ovs_op step, int passed)
 {
     /* The fault table is immutable during the run: no lock needed to know there is
      * nothing to do, which is the common case on the hot path. */
     if (fs == NULL || client < 0 || client >= fs->nclients)
         return;
+    /* A fault after alice:acquire is a fault done to a holder: fired after a refused
+     * acquire it would test a timeline that never happened, and its run would get a
+     * verdict all the same. Unfired, the run is an error saying so. */
+    if (!passed) {
+        fs->missed[client] |= 1u << step;
+        return;
+    }
     fs->reached[client] |= 1u << step;
     if (!has_point(fs->sc, client, step))
         return;
@@ -234,11 +246,20 @@ static void not_fired(ovs_faults *fs, const ovs_fault *f, int64_t now)
         if ((r & (1u << op)) && used < sizeof(passed))
             used += (size_t)snprintf(passed + used, sizeof(passed) - used, "%s%s",
                                      used ? ", " : "", ovs_op_name((enum ovs_op)op));
-    snprintf(fs->error, sizeof(fs->error),
-             "fault %s (line %d, after %s:%s) did not fire: %s never reached %s (%s%s)", f->name,
-             f->line, who, ovs_op_name((enum ovs_op)f->after_step), who,
-             ovs_op_name((enum ovs_op)f->after_step), used ? "steps passed: " : "",
-             used ? passed : "the request never started");
+    unsigned m = f->after_client >= 0 && f->after_client < fs->nclients
+                     ? fs->missed[f->after_client]
+                     : 0;
+    const char *step = ovs_op_name((enum ovs_op)f->after_step);
+    if (m & (1u << f->after_step))
+        snprintf(fs->error, sizeof(fs->error),
+                 "fault %s (line %d, after %s:%s) did not fire: %s's %s failed, so what the "
+                 "fault follows never happened (%s%s)", f->name, f->line, who, step, who, step,
+                 used ? "steps passed: " : "", used ? passed : "no step passed");
+    else
+        snprintf(fs->error, sizeof(fs->error),
+                 "fault %s (line %d, after %s:%s) did not fire: %s never reached %s (%s%s)",
+                 f->name, f->line, who, step, who, step, used ? "steps passed: " : "",
+                 used ? passed : "the request never started");
 }
 
 void ovs_faults_at_start(ovs_faults *fs, int64_t t0)
@@ -358,6 +379,7 @@ void ovs_faults_free(ovs_faults *fs)
     free(fs->crash);
     free(fs->waiting_step);
     free(fs->reached);
+    free(fs->missed);
     free(fs->fired);
     free(fs);
 }

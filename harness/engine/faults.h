@@ -38,10 +38,13 @@ typedef const ovs_endpoint *(*ovs_fault_node_fn)(void *ctx, const ovs_fault *f);
  * the server node_fn names. NULL when out of memory. */
 ovs_faults *ovs_faults_new(const ovs_scenario *sc, ovs_fault_fn fn, ovs_fault_node_fn node_fn,
                            void *ctx, ovs_writeback *wb, const ovs_shop_loc *shop, int nclients);
-/* From client `client`'s thread after it finished `step`: fire the faults registered for
- * that point and wait for them. Cheap when none are. Accepts NULL. Every step a client
- * passes is reported, so that a fault whose point was never reached can say why. */
-void ovs_faults_point(ovs_faults *fs, int client, enum ovs_op step);
+/* From client `client`'s thread after it finished `step`: when it passed (an acquire that
+ * got the lock; a check or act that did not fail), fire the faults registered for that
+ * point and wait for them. A step that failed fires nothing: a fault after it would act
+ * on a timeline the scenario did not have. Cheap when no fault is there. Accepts NULL.
+ * Every step a client reaches is reported, passed or not, so that a fault that never
+ * fired can say why. */
+void ovs_faults_point(ovs_faults *fs, int client, enum ovs_op step, int passed);
 /* From a client thread when it has nothing more to do. Accepts NULL. */
 void ovs_faults_client_done(ovs_faults *fs);
 /* On the main thread, after t0 is fixed and before any client is released: wait for t0,

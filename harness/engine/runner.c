@@ -168,6 +168,13 @@ static enum ovs_outcome outcome_of(int rc)
     return OVS_OUT_FAIL;
 }
 
+/* A step whose answer was an error, not a result: a check or act that ends so passed no
+ * point a fault can follow. */
+static int answer_failed(int rc)
+{
+    return rc == OVS_ERR || rc == OVS_ERR_IO || rc == OVS_STALE;
+}
+
 /* Append one event to the client's own trace, unless the run records none (bench's
  * measurement of what recording costs): one well-predicted branch per event. A detail
  * that has to be formatted is formatted under the same test (c->recording), so a run
@@ -332,7 +339,7 @@ static int locked_request(client *c, const ovs_request *r, int buyer, int64_t th
         if (stopped_by_crash(c) ||
             (rc = take(c, buyer, keys[held], 0, &held_at[held])) != OVS_OK)
             break;
-    ovs_faults_point(c->sh->faults, c->index, OVS_OP_ACQUIRE);
+    ovs_faults_point(c->sh->faults, c->index, OVS_OP_ACQUIRE, rc == OVS_OK && held == nkeys);
 
     if (stopped_by_crash(c)) {
         goto crashed;
@@ -352,7 +359,7 @@ static int locked_request(client *c, const ovs_request *r, int buyer, int64_t th
             record(c, buyer, OVS_OP_CHECK, keys[0], t, ovs_now_ns(), outcome_of(rc),
                    rc == OVS_ERR || rc == OVS_STALE ? err : detail);
         }
-        ovs_faults_point(c->sh->faults, c->index, OVS_OP_CHECK);
+        ovs_faults_point(c->sh->faults, c->index, OVS_OP_CHECK, !answer_failed(rc));
         if (!stopped_by_crash(c) && rc == OVS_OK)
             rc = reenter ? nest(c, buyer, think, keys, held)
                          : spend_think(c, buyer, think, keys[0]);
@@ -368,7 +375,7 @@ static int locked_request(client *c, const ovs_request *r, int buyer, int64_t th
                        rc == OVS_OK && fence.n == 0 ? NULL : err);
             }
             acted = rc == OVS_OK;
-            ovs_faults_point(c->sh->faults, c->index, OVS_OP_ACT);
+            ovs_faults_point(c->sh->faults, c->index, OVS_OP_ACT, !answer_failed(rc));
             if (stopped_by_crash(c))
                 goto crashed;
         }
@@ -396,7 +403,7 @@ static int locked_request(client *c, const ovs_request *r, int buyer, int64_t th
         }
     }
     if (held > 0)
-        ovs_faults_point(c->sh->faults, c->index, OVS_OP_RELEASE);
+        ovs_faults_point(c->sh->faults, c->index, OVS_OP_RELEASE, 1);
     return rc;
 
 crashed:
@@ -488,7 +495,7 @@ static void serve(client *c, const ovs_request *r, int buyer, int64_t think, int
          * fire whatever the strategy: `acquire` is the instant the request goes out (the
          * fault lands first), and `check`, `act` and `release` the instant its answer came
          * back - a script that checks and acts at once has no instant between them. */
-        ovs_faults_point(c->sh->faults, c->index, OVS_OP_ACQUIRE);
+        ovs_faults_point(c->sh->faults, c->index, OVS_OP_ACQUIRE, 1);
         /* A crash before the request went out stops it there; one while it ran leaves
          * it to the strategy, which stops as the client would (env.crash), and the
          * request's outcome unknown. */
@@ -496,9 +503,9 @@ static void serve(client *c, const ovs_request *r, int buyer, int64_t think, int
         if (c->s->attempts > 1)
             c->retries += c->s->attempts - 1;
         (void)stopped_by_crash(c);
-        ovs_faults_point(c->sh->faults, c->index, OVS_OP_CHECK);
-        ovs_faults_point(c->sh->faults, c->index, OVS_OP_ACT);
-        ovs_faults_point(c->sh->faults, c->index, OVS_OP_RELEASE);
+        ovs_faults_point(c->sh->faults, c->index, OVS_OP_CHECK, 1);
+        ovs_faults_point(c->sh->faults, c->index, OVS_OP_ACT, 1);
+        ovs_faults_point(c->sh->faults, c->index, OVS_OP_RELEASE, 1);
     } else {
         rc = locked_request(c, r, buyer, think, reenter, keys, nkeys);
     }
