@@ -130,6 +130,12 @@ void cli_usage(FILE *f, enum cli_mode mode)
                "                                 use, deleted afterwards (nothing is flushed);\n"
                "                                 cells whose faults need control of the server\n"
                "                                 are n/a with the reason\n"
+               "      --sentinel HOST:PORT[,...] --master NAME\n"
+               "                                 run on the master your Sentinels name, as\n"
+               "                                 --redis does, following a failover; their\n"
+               "                                 AUTH from OVERSELL_SENTINEL_PASSWORD (and\n"
+               "                                 OVERSELL_SENTINEL_USER) or the auth file's\n"
+               "                                 second line\n"
                "      --redis-auth-file FILE     its first line: PASSWORD, or USER PASSWORD (the\n"
                "                                 rest of the line; `default` for no ACL user)\n"
                "      --key-prefix P             the run's key prefix (default: oversell:<random>:)\n");
@@ -237,18 +243,59 @@ int cli_parse_redis(const char *arg, cli_options *o)
     return 0;
 }
 
-/* The login for --redis: the first line of --redis-auth-file ("PASSWORD" or "USER
- * PASSWORD", the password being the rest of the line after the first blank), else OVERSELL_REDIS_USER and OVERSELL_REDIS_PASSWORD. Never an argument:
- * those are visible to every user of the machine (ps). 0 with o->own_redis[].auth set
- * when there is a password, or EXIT_USAGE. */
+/* One login line of --redis-auth-file into a: "PASSWORD", or "USER PASSWORD" with the
+ * password the rest of the line after the first blank. 0, or -1 for an empty line or a
+ * blank with nothing on one side. */
+static int login_line(char *line, ovs_redis_auth *a)
+{
+    char *sp = strchr(line, ' ');
+
+    line[strcspn(line, "\r\n")] = '\0';
+    if (line[0] == '\0' || (sp != NULL && (sp == line || sp[1] == '\0')))
+        return -1;
+    if (sp != NULL) {
+        *sp = '\0';
+        snprintf(a->user, sizeof(a->user), "%s", line);
+        snprintf(a->password, sizeof(a->password), "%s", sp + 1);
+    } else {
+        snprintf(a->password, sizeof(a->password), "%s", line);
+    }
+    return 0;
+}
+
+/* A login from the environment: *_PASSWORD, with *_USER for an ACL user. 0, or
+ * EXIT_USAGE when only the user is set. */
+static int login_env(const cli_options *o, const char *pw_var, const char *user_var,
+                     ovs_redis_auth *a)
+{
+    const char *pw = getenv(pw_var), *user = getenv(user_var);
+
+    if (pw != NULL && pw[0] != '\0') {
+        snprintf(a->password, sizeof(a->password), "%s", pw);
+        snprintf(a->user, sizeof(a->user), "%s", user ? user : "");
+    } else if (user != NULL && user[0] != '\0') {
+        fprintf(stderr, "oversell %s: %s is set but %s is not\n", o->cmd, user_var, pw_var);
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* The logins for --redis and --sentinel: the first line of --redis-auth-file is the
+ * master's, and with --sentinel a second line, when there is one, the Sentinels' own
+ * (their requirepass, which need not be the master's); without the file,
+ * OVERSELL_REDIS_USER and OVERSELL_REDIS_PASSWORD, and OVERSELL_SENTINEL_USER and
+ * OVERSELL_SENTINEL_PASSWORD. Never an argument: those are visible to every user of the
+ * machine (ps). 0 with o->own_redis[].auth (and o->own_sentinels.auth) set when there is
+ * a password, or EXIT_USAGE. */
 static int redis_login(cli_options *o)
 {
-    ovs_redis_auth *a = &o->redis_auth;
-    const char *pw = getenv("OVERSELL_REDIS_PASSWORD"), *user = getenv("OVERSELL_REDIS_USER");
+    ovs_redis_auth *a = &o->redis_auth, *sa = &o->sentinel_auth;
+    int sentinel = o->own_sentinels.n > 0;
 
     memset(a, 0, sizeof(*a));
+    memset(sa, 0, sizeof(*sa));
     if (o->auth_file != NULL) {
-        char line[512];
+        char line[512], line2[512];
         struct stat st;
         FILE *f = fopen(o->auth_file, "r");
         if (f == NULL) {
@@ -261,48 +308,85 @@ static int redis_login(cli_options *o)
                     " others (chmod 600 it)\n", o->cmd, o->auth_file);
         if (fgets(line, sizeof(line), f) == NULL)
             line[0] = '\0';
+        if (!sentinel || fgets(line2, sizeof(line2), f) == NULL)
+            line2[0] = '\0';
         fclose(f);
-        line[strcspn(line, "\r\n")] = '\0';
-        char *sp = strchr(line, ' ');
-        if (line[0] == '\0' || (sp != NULL && (sp == line || sp[1] == '\0'))) {
-            fprintf(stderr, "oversell %s: --redis-auth-file %s:1: give PASSWORD or USER"
-                    " PASSWORD\n", o->cmd, o->auth_file);
+        if (login_line(line, a) != 0 ||
+            (line2[0] != '\0' && login_line(line2, sa) != 0)) {
+            fprintf(stderr, "oversell %s: --redis-auth-file %s:%d: give PASSWORD or USER"
+                    " PASSWORD\n", o->cmd, o->auth_file, a->password[0] == '\0' ? 1 : 2);
             return EXIT_USAGE;
         }
-        if (sp != NULL) {
-            *sp = '\0';
-            snprintf(a->user, sizeof(a->user), "%s", line);
-            snprintf(a->password, sizeof(a->password), "%s", sp + 1);
-        } else {
-            snprintf(a->password, sizeof(a->password), "%s", line);
-        }
-    } else if (pw != NULL && pw[0] != '\0') {
-        snprintf(a->password, sizeof(a->password), "%s", pw);
-        snprintf(a->user, sizeof(a->user), "%s", user ? user : "");
-    } else if (user != NULL && user[0] != '\0') {
-        fprintf(stderr, "oversell %s: OVERSELL_REDIS_USER is set but OVERSELL_REDIS_PASSWORD"
-                " is not\n", o->cmd);
+    } else if (login_env(o, "OVERSELL_REDIS_PASSWORD", "OVERSELL_REDIS_USER", a) != 0 ||
+               (sentinel && login_env(o, "OVERSELL_SENTINEL_PASSWORD",
+                                      "OVERSELL_SENTINEL_USER", sa) != 0)) {
         return EXIT_USAGE;
     }
     for (int i = 0; i < o->n_own_redis; i++)
         o->own_redis[i].auth = a->password[0] != '\0' ? a : NULL;
+    o->own_sentinels.auth = sa->password[0] != '\0' ? sa : NULL;
     return 0;
 }
 
-int cli_own_redis_check(const cli_options *o, const char *prefix)
+int cli_parse_sentinel(const char *arg, cli_options *o)
 {
+    ovs_sentinel_set *set = &o->own_sentinels;
+    int n_redis = o->n_own_redis;
+    ovs_endpoint saved[OVS_MAX_NODES];
+
+    /* The same HOST:PORT list as --redis, parsed by it into a scratch copy. */
+    memcpy(saved, o->own_redis, sizeof(saved));
+    int rc = cli_parse_redis(arg, o);
+    if (rc == 0 && o->n_own_redis > OVS_MAX_SENTINELS) {
+        fprintf(stderr, "oversell %s: --sentinel: at most %d Sentinels\n", o->cmd,
+                OVS_MAX_SENTINELS);
+        rc = EXIT_USAGE;
+    }
+    for (int i = 0; rc == 0 && i < o->n_own_redis; i++) {
+        snprintf(set->ep[i].host, sizeof(set->ep[i].host), "%s", o->own_redis[i].host);
+        set->ep[i].port = o->own_redis[i].port;
+    }
+    if (rc == 0)
+        set->n = o->n_own_redis;
+    memcpy(o->own_redis, saved, sizeof(saved));
+    o->n_own_redis = n_redis;
+    return rc;
+}
+
+/* The options' own name for the user's servers in messages. */
+static const char *own_opt(const cli_options *o)
+{
+    return o->own_sentinels.n > 0 ? "--sentinel" : "--redis";
+}
+
+int cli_own_redis_check(cli_options *o, const char *prefix)
+{
+    char why[300];
+
+    /* Where the Sentinels say the master is now: for the messages; every connection asks
+     * them again (core/endpoint.h). */
+    if (o->own_sentinels.n > 0 &&
+        ovs_sentinel_master(&o->own_sentinels, 1000, &o->own_redis[0], why, sizeof(why)) != 0) {
+        fprintf(stderr, "oversell %s: --sentinel: %s\n", o->cmd, why);
+        return EXIT_ENV;
+    }
+    if (o->own_sentinels.n > 0) {
+        o->own_redis[0].auth = o->redis_auth.password[0] != '\0' ? &o->redis_auth : NULL;
+        fprintf(stderr, "oversell %s: --sentinel: master %s is at %s:%d\n", o->cmd,
+                o->own_sentinels.master, o->own_redis[0].host, o->own_redis[0].port);
+    }
     for (int i = 0; i < o->n_own_redis; i++) {
         long long found;
         char err[300];
         if (ovs_topology_scan_prefix(&o->own_redis[i], prefix, 0, &found, err,
                                      sizeof(err)) != 0) {
-            fprintf(stderr, "oversell %s: --redis %s\n", o->cmd, err);
+            fprintf(stderr, "oversell %s: %s %s\n", o->cmd, own_opt(o), err);
             return EXIT_ENV;
         }
         if (found > 0) {
-            fprintf(stderr, "oversell %s: --redis %s:%d already has keys under %s: another"
+            fprintf(stderr, "oversell %s: %s %s:%d already has keys under %s: another"
                     " run's, or not oversell's (choose another --key-prefix)\n", o->cmd,
-                    o->own_redis[i].host, o->own_redis[i].port, prefix);
+                    own_opt(o), o->own_redis[i].host, o->own_redis[i].port, prefix);
             return EXIT_ENV;
         }
     }
@@ -316,11 +400,11 @@ void cli_own_redis_clean(const cli_options *o, const char *prefix)
         char err[300];
         if (ovs_topology_scan_prefix(&o->own_redis[i], prefix, 1, &found, err,
                                      sizeof(err)) != 0)
-            fprintf(stderr, "oversell %s: --redis: the run's keys (%s*) may be left: %s\n",
-                    o->cmd, prefix, err);
+            fprintf(stderr, "oversell %s: %s: the run's keys (%s*) may be left: %s\n",
+                    o->cmd, own_opt(o), prefix, err);
         else if (found > 0)
-            fprintf(stderr, "oversell %s: --redis %s:%d: deleted %lld key%s the runs left"
-                    " under %s\n", o->cmd, o->own_redis[i].host, o->own_redis[i].port,
+            fprintf(stderr, "oversell %s: %s %s:%d: deleted %lld key%s the runs left"
+                    " under %s\n", o->cmd, own_opt(o), o->own_redis[i].host, o->own_redis[i].port,
                     found, found == 1 ? "" : "s", prefix);
     }
 }
@@ -534,6 +618,8 @@ int cli_parse(int argc, char **argv, cli_options *o)
         { "redis", required_argument, NULL, 'U' },
         { "redis-auth-file", required_argument, NULL, 'A' },
         { "key-prefix", required_argument, NULL, 'X' },
+        { "sentinel", required_argument, NULL, 'T' },
+        { "master", required_argument, NULL, 'N' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -662,6 +748,19 @@ int cli_parse(int argc, char **argv, cli_options *o)
                 return EXIT_USAGE;
             break;
         case 'A': o->auth_file = optarg; break;
+        case 'T':
+            if (cli_parse_sentinel(optarg, o) != 0)
+                return EXIT_USAGE;
+            break;
+        case 'N':
+            if (optarg[0] == '\0' || strlen(optarg) >= sizeof(o->own_sentinels.master) ||
+                strpbrk(optarg, " \t\r\n") != NULL) {
+                fprintf(stderr, "oversell %s: --master '%s': not a Sentinel master name\n",
+                        o->cmd, optarg);
+                return EXIT_USAGE;
+            }
+            snprintf(o->own_sentinels.master, sizeof(o->own_sentinels.master), "%s", optarg);
+            break;
         case 'X': {
             const char *bad = ovs_key_prefix_bad(optarg);
             if (bad != NULL) {
@@ -680,8 +779,21 @@ int cli_parse(int argc, char **argv, cli_options *o)
             return EXIT_USAGE;
         }
     }
+    /* --sentinel names one master by its Sentinels, --redis masters by address: one or
+     * the other, and a --master to ask the Sentinels about. */
+    if ((o->own_sentinels.n > 0) != (o->own_sentinels.master[0] != '\0') ||
+        (o->own_sentinels.n > 0 && o->n_own_redis > 0)) {
+        fprintf(stderr, "oversell %s: %s\n", o->cmd,
+                o->own_sentinels.n == 0 ? "--master applies only with --sentinel"
+                : o->n_own_redis > 0    ? "give --redis or --sentinel, not both"
+                                        : "--sentinel needs --master NAME (the name the"
+                                          " Sentinels monitor it by)");
+        return EXIT_USAGE;
+    }
+    if (o->own_sentinels.n > 0) /* found at cli_own_redis_check, asked again at every connect */
+        o->own_redis[o->n_own_redis++] = (ovs_endpoint){ .sentinels = &o->own_sentinels };
     if (o->n_own_redis == 0 && (o->auth_file != NULL || o->key_prefix != NULL)) {
-        fprintf(stderr, "oversell %s: --%s applies only with --redis\n", o->cmd,
+        fprintf(stderr, "oversell %s: --%s applies only with --redis or --sentinel\n", o->cmd,
                 o->auth_file ? "redis-auth-file" : "key-prefix");
         return EXIT_USAGE;
     }
