@@ -136,4 +136,45 @@ check "no key of the run is left on the replica" [ -z "$(cli "$rport" --scan --p
 check "the user's key is untouched" [ "$(cli "$mport" get user:precious)" = keep ]
 check "nothing else is on the master" [ "$(cli "$mport" dbsize)" = 1 ]
 
+# A failover in the middle of a sale. SENTINEL FAILOVER promotes the replica; Sentinel
+# itself demotes the old master only some seconds later (it waits for the old master's
+# role to settle), which is after this sale's end, so the fixture then does at once what
+# Sentinel does to it (REPLICAOF the new master and CLIENT KILL TYPE normal, in one
+# MULTI). The clients, cut off, ask the Sentinels again and carry on at the new master;
+# the harness reads the stock and deletes the run's keys there.
+conns() { cli "$1" info stats | tr -d '\r' | sed -n 's/^total_connections_received://p'; }
+OVERSELL_REDIS_PASSWORD=$pw OVERSELL_SENTINEL_PASSWORD=$spw "$bin" run flash-sale \
+  --sentinel "$sentinels" --master mymaster --strategy setnx --key-prefix t2: \
+  -o "$tmp/failover" >/dev/null 2>"$tmp/err" &
+run=$!
+pids+=("$run")
+for _ in $(seq 250); do
+  [ -n "$(cli "$mport" --scan --pattern 't2:*' | head -1)" ] && break
+  sleep 0.02
+done
+scli "${sports[0]}" sentinel failover mymaster >/dev/null
+for _ in $(seq 100); do
+  [ "$(scli "${sports[0]}" sentinel get-master-addr-by-name mymaster | tail -1)" = "$rport" ] && break
+  sleep 0.05
+done
+check "the Sentinels name the replica as master" \
+  [ "$(scli "${sports[0]}" sentinel get-master-addr-by-name mymaster | tail -1)" = "$rport" ]
+before=$(conns "$rport")
+killed=$(printf 'MULTI\nREPLICAOF 127.0.0.1 %s\nCLIENT KILL TYPE normal\nEXEC\n' "$rport" |
+  cli "$mport" | tail -1)
+wait "$run"
+rc=$?
+unset 'pids[-1]' # reaped: its pid is no longer ours to kill
+check "the run through a failover: exit 0" [ $rc = 0 ]
+after=$(conns "$rport")
+echo "# clients cut off at the old master: $killed; connections to the new one after: $((after - before))"
+check "the sale was still going when the old master was demoted" [ "${killed:-0}" -gt 0 ]
+check "its 32 workers carried on at the new master" [ "$((after - before))" -ge 32 ]
+qf() { sqlite3 "$tmp/failover/results.db" "$1"; }
+echo "# through the failover: $(qf "SELECT verdict || ', ' || figure || ', busy ' || busy FROM runs")"
+check "the run through a failover is judged" \
+  [ "$(qf "SELECT count(*) FROM runs WHERE status='ok' AND verdict IS NOT NULL")" = 1 ]
+check "no key of that run is left on either server" \
+  [ -z "$(cli "$mport" --scan --pattern 't2:*')$(cli "$rport" --scan --pattern 't2:*')" ]
+
 tap_done
