@@ -196,50 +196,75 @@ int cli_parse_sql(const char *arg, cli_options *o)
     return 0;
 }
 
-int cli_parse_redis(const char *arg, cli_options *o)
+/* A comma-separated HOST:PORT list for option opt into eps[0..max), *n of them, each
+ * named once (one server named twice would be two of a Redlock's "independent" nodes, or
+ * one Sentinel asked twice). 0, or EXIT_USAGE after saying what is wrong. */
+static int parse_hostports(const cli_options *o, const char *opt, const char *arg,
+                           ovs_endpoint *eps, int max, int *n_out)
 {
     const char *p = arg;
+    int n = 0;
 
-    o->n_own_redis = 0;
     for (;;) {
-        size_t n = strcspn(p, ",");
+        size_t len = strcspn(p, ",");
         char item[128], *colon;
         long long port;
-        if (n == 0 || n >= sizeof(item)) {
-            fprintf(stderr, "oversell %s: --redis: empty or overlong entry in '%s'\n", o->cmd,
+        if (len == 0 || len >= sizeof(item)) {
+            fprintf(stderr, "oversell %s: %s: empty or overlong entry in '%s'\n", o->cmd, opt,
                     arg);
             return EXIT_USAGE;
         }
-        memcpy(item, p, n);
-        item[n] = '\0';
+        memcpy(item, p, len);
+        item[len] = '\0';
         colon = strrchr(item, ':');
-        if (colon == NULL || colon == item ||
-            (size_t)(colon - item) >= sizeof(o->own_redis[0].host) ||
+        if (colon == NULL || colon == item || (size_t)(colon - item) >= sizeof(eps[0].host) ||
             ovs_parse_int(colon + 1, 1, 65535, &port) != 0) {
-            fprintf(stderr, "oversell %s: --redis: '%s' is not HOST:PORT\n", o->cmd, item);
+            fprintf(stderr, "oversell %s: %s: '%s' is not HOST:PORT\n", o->cmd, opt, item);
             return EXIT_USAGE;
         }
-        if (o->n_own_redis == OVS_MAX_NODES) {
-            fprintf(stderr, "oversell %s: --redis: at most %d servers\n", o->cmd,
-                    OVS_MAX_NODES);
+        if (n == max) {
+            fprintf(stderr, "oversell %s: %s: at most %d servers\n", o->cmd, opt, max);
             return EXIT_USAGE;
         }
         *colon = '\0';
-        /* One server named twice would be two of a Redlock's "independent" nodes. */
-        for (int i = 0; i < o->n_own_redis; i++)
-            if (o->own_redis[i].port == (int)port && strcmp(o->own_redis[i].host, item) == 0) {
-                fprintf(stderr, "oversell %s: --redis: %s:%lld given twice\n", o->cmd, item,
+        for (int i = 0; i < n; i++)
+            if (eps[i].port == (int)port && strcmp(eps[i].host, item) == 0) {
+                fprintf(stderr, "oversell %s: %s: %s:%lld given twice\n", o->cmd, opt, item,
                         port);
                 return EXIT_USAGE;
             }
-        ovs_endpoint *ep = &o->own_redis[o->n_own_redis++];
+        ovs_endpoint *ep = &eps[n++];
         memset(ep, 0, sizeof(*ep));
         memcpy(ep->host, item, (size_t)(colon - item) + 1); /* fits: checked above */
         ep->port = (int)port;
-        if (p[n] == '\0')
+        if (p[len] == '\0')
             break;
-        p += n + 1;
+        p += len + 1;
     }
+    *n_out = n;
+    return 0;
+}
+
+int cli_parse_redis(const char *arg, cli_options *o)
+{
+    o->n_own_redis = 0;
+    return parse_hostports(o, "--redis", arg, o->own_redis, OVS_MAX_NODES, &o->n_own_redis);
+}
+
+int cli_parse_sentinel(const char *arg, cli_options *o)
+{
+    ovs_endpoint eps[OVS_MAX_SENTINELS];
+    ovs_sentinel_set *set = &o->own_sentinels;
+    int n = 0;
+
+    set->n = 0;
+    if (parse_hostports(o, "--sentinel", arg, eps, OVS_MAX_SENTINELS, &n) != 0)
+        return EXIT_USAGE;
+    for (int i = 0; i < n; i++) {
+        memcpy(set->ep[i].host, eps[i].host, sizeof(set->ep[i].host));
+        set->ep[i].port = eps[i].port;
+    }
+    set->n = n;
     return 0;
 }
 
@@ -248,9 +273,10 @@ int cli_parse_redis(const char *arg, cli_options *o)
  * blank with nothing on one side. */
 static int login_line(char *line, ovs_redis_auth *a)
 {
-    char *sp = strchr(line, ' ');
+    char *sp;
 
     line[strcspn(line, "\r\n")] = '\0';
+    sp = strchr(line, ' ');
     if (line[0] == '\0' || (sp != NULL && (sp == line || sp[1] == '\0')))
         return -1;
     if (sp != NULL) {
@@ -326,31 +352,6 @@ static int redis_login(cli_options *o)
         o->own_redis[i].auth = a->password[0] != '\0' ? a : NULL;
     o->own_sentinels.auth = sa->password[0] != '\0' ? sa : NULL;
     return 0;
-}
-
-int cli_parse_sentinel(const char *arg, cli_options *o)
-{
-    ovs_sentinel_set *set = &o->own_sentinels;
-    int n_redis = o->n_own_redis;
-    ovs_endpoint saved[OVS_MAX_NODES];
-
-    /* The same HOST:PORT list as --redis, parsed by it into a scratch copy. */
-    memcpy(saved, o->own_redis, sizeof(saved));
-    int rc = cli_parse_redis(arg, o);
-    if (rc == 0 && o->n_own_redis > OVS_MAX_SENTINELS) {
-        fprintf(stderr, "oversell %s: --sentinel: at most %d Sentinels\n", o->cmd,
-                OVS_MAX_SENTINELS);
-        rc = EXIT_USAGE;
-    }
-    for (int i = 0; rc == 0 && i < o->n_own_redis; i++) {
-        snprintf(set->ep[i].host, sizeof(set->ep[i].host), "%s", o->own_redis[i].host);
-        set->ep[i].port = o->own_redis[i].port;
-    }
-    if (rc == 0)
-        set->n = o->n_own_redis;
-    memcpy(o->own_redis, saved, sizeof(saved));
-    o->n_own_redis = n_redis;
-    return rc;
 }
 
 /* The options' own name for the user's servers in messages. */

@@ -12,7 +12,8 @@
  *             (infra/sentinel.h); master 0's endpoint then carries them, clients ask
  *             them where it is at every (re)connect, and they promote a replica
  *
- * Or, attached (`--redis`): the user's own servers as the masters, nothing started, no
+ * Or, attached (`--redis`, or `--sentinel`: master 0 found through the user's Sentinels at
+ * every connect): the user's own servers as the masters, nothing started, no
  * replica, link or fault (the engine makes such a cell n/a before it gets here), and every
  * key of the run under one key prefix: refused when that prefix is in use, and deleted
  * when the topology stops. */
