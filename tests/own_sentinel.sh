@@ -174,6 +174,14 @@ qf() { sqlite3 "$tmp/failover/results.db" "$1"; }
 echo "# through the failover: $(qf "SELECT verdict || ', ' || figure || ', busy ' || busy FROM runs")"
 check "the run through a failover is judged" \
   [ "$(qf "SELECT count(*) FROM runs WHERE status='ok' AND verdict IS NOT NULL")" = 1 ]
+# The old master keeps what clients wrote there between the promotion and its demotion
+# (writes the failover lost) until it has synced from the new one, which drops them.
+for _ in $(seq 100); do
+  cli "$mport" info replication | grep -q 'master_link_status:up' && break
+  sleep 0.1
+done
+check "the old master, demoted, is in sync with the new one" \
+  eval 'cli "$mport" info replication | grep -q master_link_status:up'
 check "no key of that run is left on either server" \
   [ -z "$(cli "$mport" --scan --pattern 't2:*')$(cli "$rport" --scan --pattern 't2:*')" ]
 
