@@ -68,6 +68,10 @@ typedef struct cli_options {
                                    a password */
     ovs_redis_auth redis_auth;  /* from --redis-auth-file, else OVERSELL_REDIS_USER and
                                    OVERSELL_REDIS_PASSWORD; never from the arguments */
+    ovs_sentinel_set own_sentinels; /* --sentinel and --master (n 0: not given); then
+                                   own_redis[0] is its master, with .sentinels here */
+    ovs_redis_auth sentinel_auth; /* their own login: the auth file's second line, else
+                                   OVERSELL_SENTINEL_USER and OVERSELL_SENTINEL_PASSWORD */
     const char *auth_file;      /* --redis-auth-file */
     const char *key_prefix;     /* --key-prefix: the run's prefix instead of a random one */
 } cli_options;
@@ -90,9 +94,13 @@ int cli_parse_sql(const char *arg, cli_options *o);
 /* Parse --redis's list (host:port, comma-separated) into o->own_redis. 0, or EXIT_USAGE
  * after saying what is wrong. */
 int cli_parse_redis(const char *arg, cli_options *o);
+/* Parse --sentinel's list (host:port, comma-separated) into o->own_sentinels. 0, or
+ * EXIT_USAGE after saying what is wrong. */
+int cli_parse_sentinel(const char *arg, cli_options *o);
 /* Check, before anything starts, that every --redis server answers with the run's AUTH
- * and holds no key under prefix: 0, or EXIT_ENV after saying on stderr which refused. */
-int cli_own_redis_check(const cli_options *o, const char *prefix);
+ * and holds no key under prefix (with --sentinel, first ask the Sentinels where their
+ * master is, into own_redis[0]): 0, or EXIT_ENV after saying on stderr which refused. */
+int cli_own_redis_check(cli_options *o, const char *prefix);
 /* Delete every key under prefix on every --redis server (SCAN and UNLINK, never FLUSH),
  * saying on stderr how many were left when there were any. */
 void cli_own_redis_clean(const cli_options *o, const char *prefix);

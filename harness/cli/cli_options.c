@@ -130,6 +130,12 @@ void cli_usage(FILE *f, enum cli_mode mode)
                "                                 use, deleted afterwards (nothing is flushed);\n"
                "                                 cells whose faults need control of the server\n"
                "                                 are n/a with the reason\n"
+               "      --sentinel HOST:PORT[,...] --master NAME\n"
+               "                                 run on the master your Sentinels name, as\n"
+               "                                 --redis does, following a failover; their\n"
+               "                                 AUTH from OVERSELL_SENTINEL_PASSWORD (and\n"
+               "                                 OVERSELL_SENTINEL_USER) or the auth file's\n"
+               "                                 second line\n"
                "      --redis-auth-file FILE     its first line: PASSWORD, or USER PASSWORD (the\n"
                "                                 rest of the line; `default` for no ACL user)\n"
                "      --key-prefix P             the run's key prefix (default: oversell:<random>:)\n");
@@ -190,65 +196,132 @@ int cli_parse_sql(const char *arg, cli_options *o)
     return 0;
 }
 
-int cli_parse_redis(const char *arg, cli_options *o)
+/* A comma-separated HOST:PORT list for option opt into eps[0..max), *n of them, each
+ * named once (one server named twice would be two of a Redlock's "independent" nodes, or
+ * one Sentinel asked twice). 0, or EXIT_USAGE after saying what is wrong. */
+static int parse_hostports(const cli_options *o, const char *opt, const char *arg,
+                           ovs_endpoint *eps, int max, int *n_out)
 {
     const char *p = arg;
+    int n = 0;
 
-    o->n_own_redis = 0;
     for (;;) {
-        size_t n = strcspn(p, ",");
+        size_t len = strcspn(p, ",");
         char item[128], *colon;
         long long port;
-        if (n == 0 || n >= sizeof(item)) {
-            fprintf(stderr, "oversell %s: --redis: empty or overlong entry in '%s'\n", o->cmd,
+        if (len == 0 || len >= sizeof(item)) {
+            fprintf(stderr, "oversell %s: %s: empty or overlong entry in '%s'\n", o->cmd, opt,
                     arg);
             return EXIT_USAGE;
         }
-        memcpy(item, p, n);
-        item[n] = '\0';
+        memcpy(item, p, len);
+        item[len] = '\0';
         colon = strrchr(item, ':');
-        if (colon == NULL || colon == item ||
-            (size_t)(colon - item) >= sizeof(o->own_redis[0].host) ||
+        if (colon == NULL || colon == item || (size_t)(colon - item) >= sizeof(eps[0].host) ||
             ovs_parse_int(colon + 1, 1, 65535, &port) != 0) {
-            fprintf(stderr, "oversell %s: --redis: '%s' is not HOST:PORT\n", o->cmd, item);
+            fprintf(stderr, "oversell %s: %s: '%s' is not HOST:PORT\n", o->cmd, opt, item);
             return EXIT_USAGE;
         }
-        if (o->n_own_redis == OVS_MAX_NODES) {
-            fprintf(stderr, "oversell %s: --redis: at most %d servers\n", o->cmd,
-                    OVS_MAX_NODES);
+        if (n == max) {
+            fprintf(stderr, "oversell %s: %s: at most %d servers\n", o->cmd, opt, max);
             return EXIT_USAGE;
         }
         *colon = '\0';
-        /* One server named twice would be two of a Redlock's "independent" nodes. */
-        for (int i = 0; i < o->n_own_redis; i++)
-            if (o->own_redis[i].port == (int)port && strcmp(o->own_redis[i].host, item) == 0) {
-                fprintf(stderr, "oversell %s: --redis: %s:%lld given twice\n", o->cmd, item,
+        for (int i = 0; i < n; i++)
+            if (eps[i].port == (int)port && strcmp(eps[i].host, item) == 0) {
+                fprintf(stderr, "oversell %s: %s: %s:%lld given twice\n", o->cmd, opt, item,
                         port);
                 return EXIT_USAGE;
             }
-        ovs_endpoint *ep = &o->own_redis[o->n_own_redis++];
+        ovs_endpoint *ep = &eps[n++];
         memset(ep, 0, sizeof(*ep));
         memcpy(ep->host, item, (size_t)(colon - item) + 1); /* fits: checked above */
         ep->port = (int)port;
-        if (p[n] == '\0')
+        if (p[len] == '\0')
             break;
-        p += n + 1;
+        p += len + 1;
+    }
+    *n_out = n;
+    return 0;
+}
+
+int cli_parse_redis(const char *arg, cli_options *o)
+{
+    o->n_own_redis = 0;
+    return parse_hostports(o, "--redis", arg, o->own_redis, OVS_MAX_NODES, &o->n_own_redis);
+}
+
+int cli_parse_sentinel(const char *arg, cli_options *o)
+{
+    ovs_endpoint eps[OVS_MAX_SENTINELS];
+    ovs_sentinel_set *set = &o->own_sentinels;
+    int n = 0;
+
+    set->n = 0;
+    if (parse_hostports(o, "--sentinel", arg, eps, OVS_MAX_SENTINELS, &n) != 0)
+        return EXIT_USAGE;
+    for (int i = 0; i < n; i++) {
+        memcpy(set->ep[i].host, eps[i].host, sizeof(set->ep[i].host));
+        set->ep[i].port = eps[i].port;
+    }
+    set->n = n;
+    return 0;
+}
+
+/* One login line of --redis-auth-file into a: "PASSWORD", or "USER PASSWORD" with the
+ * password the rest of the line after the first blank. 0, or -1 for an empty line or a
+ * blank with nothing on one side. */
+static int login_line(char *line, ovs_redis_auth *a)
+{
+    char *sp;
+
+    line[strcspn(line, "\r\n")] = '\0';
+    sp = strchr(line, ' ');
+    if (line[0] == '\0' || (sp != NULL && (sp == line || sp[1] == '\0')))
+        return -1;
+    if (sp != NULL) {
+        *sp = '\0';
+        snprintf(a->user, sizeof(a->user), "%s", line);
+        snprintf(a->password, sizeof(a->password), "%s", sp + 1);
+    } else {
+        snprintf(a->password, sizeof(a->password), "%s", line);
     }
     return 0;
 }
 
-/* The login for --redis: the first line of --redis-auth-file ("PASSWORD" or "USER
- * PASSWORD", the password being the rest of the line after the first blank), else OVERSELL_REDIS_USER and OVERSELL_REDIS_PASSWORD. Never an argument:
- * those are visible to every user of the machine (ps). 0 with o->own_redis[].auth set
- * when there is a password, or EXIT_USAGE. */
+/* A login from the environment: *_PASSWORD, with *_USER for an ACL user. 0, or
+ * EXIT_USAGE when only the user is set. */
+static int login_env(const cli_options *o, const char *pw_var, const char *user_var,
+                     ovs_redis_auth *a)
+{
+    const char *pw = getenv(pw_var), *user = getenv(user_var);
+
+    if (pw != NULL && pw[0] != '\0') {
+        snprintf(a->password, sizeof(a->password), "%s", pw);
+        snprintf(a->user, sizeof(a->user), "%s", user ? user : "");
+    } else if (user != NULL && user[0] != '\0') {
+        fprintf(stderr, "oversell %s: %s is set but %s is not\n", o->cmd, user_var, pw_var);
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* The logins for --redis and --sentinel: the first line of --redis-auth-file is the
+ * master's, and with --sentinel a second line, when there is one, the Sentinels' own
+ * (their requirepass, which need not be the master's); without the file,
+ * OVERSELL_REDIS_USER and OVERSELL_REDIS_PASSWORD, and OVERSELL_SENTINEL_USER and
+ * OVERSELL_SENTINEL_PASSWORD. Never an argument: those are visible to every user of the
+ * machine (ps). 0 with o->own_redis[].auth (and o->own_sentinels.auth) set when there is
+ * a password, or EXIT_USAGE. */
 static int redis_login(cli_options *o)
 {
-    ovs_redis_auth *a = &o->redis_auth;
-    const char *pw = getenv("OVERSELL_REDIS_PASSWORD"), *user = getenv("OVERSELL_REDIS_USER");
+    ovs_redis_auth *a = &o->redis_auth, *sa = &o->sentinel_auth;
+    int sentinel = o->own_sentinels.n > 0;
 
     memset(a, 0, sizeof(*a));
+    memset(sa, 0, sizeof(*sa));
     if (o->auth_file != NULL) {
-        char line[512];
+        char line[512], line2[512];
         struct stat st;
         FILE *f = fopen(o->auth_file, "r");
         if (f == NULL) {
@@ -261,48 +334,60 @@ static int redis_login(cli_options *o)
                     " others (chmod 600 it)\n", o->cmd, o->auth_file);
         if (fgets(line, sizeof(line), f) == NULL)
             line[0] = '\0';
+        if (!sentinel || fgets(line2, sizeof(line2), f) == NULL)
+            line2[0] = '\0';
         fclose(f);
-        line[strcspn(line, "\r\n")] = '\0';
-        char *sp = strchr(line, ' ');
-        if (line[0] == '\0' || (sp != NULL && (sp == line || sp[1] == '\0'))) {
-            fprintf(stderr, "oversell %s: --redis-auth-file %s:1: give PASSWORD or USER"
-                    " PASSWORD\n", o->cmd, o->auth_file);
+        if (login_line(line, a) != 0 ||
+            (line2[0] != '\0' && login_line(line2, sa) != 0)) {
+            fprintf(stderr, "oversell %s: --redis-auth-file %s:%d: give PASSWORD or USER"
+                    " PASSWORD\n", o->cmd, o->auth_file, a->password[0] == '\0' ? 1 : 2);
             return EXIT_USAGE;
         }
-        if (sp != NULL) {
-            *sp = '\0';
-            snprintf(a->user, sizeof(a->user), "%s", line);
-            snprintf(a->password, sizeof(a->password), "%s", sp + 1);
-        } else {
-            snprintf(a->password, sizeof(a->password), "%s", line);
-        }
-    } else if (pw != NULL && pw[0] != '\0') {
-        snprintf(a->password, sizeof(a->password), "%s", pw);
-        snprintf(a->user, sizeof(a->user), "%s", user ? user : "");
-    } else if (user != NULL && user[0] != '\0') {
-        fprintf(stderr, "oversell %s: OVERSELL_REDIS_USER is set but OVERSELL_REDIS_PASSWORD"
-                " is not\n", o->cmd);
+    } else if (login_env(o, "OVERSELL_REDIS_PASSWORD", "OVERSELL_REDIS_USER", a) != 0 ||
+               (sentinel && login_env(o, "OVERSELL_SENTINEL_PASSWORD",
+                                      "OVERSELL_SENTINEL_USER", sa) != 0)) {
         return EXIT_USAGE;
     }
     for (int i = 0; i < o->n_own_redis; i++)
         o->own_redis[i].auth = a->password[0] != '\0' ? a : NULL;
+    o->own_sentinels.auth = sa->password[0] != '\0' ? sa : NULL;
     return 0;
 }
 
-int cli_own_redis_check(const cli_options *o, const char *prefix)
+/* The options' own name for the user's servers in messages. */
+static const char *own_opt(const cli_options *o)
 {
+    return o->own_sentinels.n > 0 ? "--sentinel" : "--redis";
+}
+
+int cli_own_redis_check(cli_options *o, const char *prefix)
+{
+    char why[300];
+
+    /* Where the Sentinels say the master is now: for the messages; every connection asks
+     * them again (core/endpoint.h). */
+    if (o->own_sentinels.n > 0 &&
+        ovs_sentinel_master(&o->own_sentinels, 1000, &o->own_redis[0], why, sizeof(why)) != 0) {
+        fprintf(stderr, "oversell %s: --sentinel: %s\n", o->cmd, why);
+        return EXIT_ENV;
+    }
+    if (o->own_sentinels.n > 0) {
+        o->own_redis[0].auth = o->redis_auth.password[0] != '\0' ? &o->redis_auth : NULL;
+        fprintf(stderr, "oversell %s: --sentinel: master %s is at %s:%d\n", o->cmd,
+                o->own_sentinels.master, o->own_redis[0].host, o->own_redis[0].port);
+    }
     for (int i = 0; i < o->n_own_redis; i++) {
         long long found;
         char err[300];
         if (ovs_topology_scan_prefix(&o->own_redis[i], prefix, 0, &found, err,
                                      sizeof(err)) != 0) {
-            fprintf(stderr, "oversell %s: --redis %s\n", o->cmd, err);
+            fprintf(stderr, "oversell %s: %s %s\n", o->cmd, own_opt(o), err);
             return EXIT_ENV;
         }
         if (found > 0) {
-            fprintf(stderr, "oversell %s: --redis %s:%d already has keys under %s: another"
+            fprintf(stderr, "oversell %s: %s %s:%d already has keys under %s: another"
                     " run's, or not oversell's (choose another --key-prefix)\n", o->cmd,
-                    o->own_redis[i].host, o->own_redis[i].port, prefix);
+                    own_opt(o), o->own_redis[i].host, o->own_redis[i].port, prefix);
             return EXIT_ENV;
         }
     }
@@ -316,11 +401,11 @@ void cli_own_redis_clean(const cli_options *o, const char *prefix)
         char err[300];
         if (ovs_topology_scan_prefix(&o->own_redis[i], prefix, 1, &found, err,
                                      sizeof(err)) != 0)
-            fprintf(stderr, "oversell %s: --redis: the run's keys (%s*) may be left: %s\n",
-                    o->cmd, prefix, err);
+            fprintf(stderr, "oversell %s: %s: the run's keys (%s*) may be left: %s\n",
+                    o->cmd, own_opt(o), prefix, err);
         else if (found > 0)
-            fprintf(stderr, "oversell %s: --redis %s:%d: deleted %lld key%s the runs left"
-                    " under %s\n", o->cmd, o->own_redis[i].host, o->own_redis[i].port,
+            fprintf(stderr, "oversell %s: %s %s:%d: deleted %lld key%s the runs left"
+                    " under %s\n", o->cmd, own_opt(o), o->own_redis[i].host, o->own_redis[i].port,
                     found, found == 1 ? "" : "s", prefix);
     }
 }
@@ -534,6 +619,8 @@ int cli_parse(int argc, char **argv, cli_options *o)
         { "redis", required_argument, NULL, 'U' },
         { "redis-auth-file", required_argument, NULL, 'A' },
         { "key-prefix", required_argument, NULL, 'X' },
+        { "sentinel", required_argument, NULL, 'T' },
+        { "master", required_argument, NULL, 'N' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -662,6 +749,19 @@ int cli_parse(int argc, char **argv, cli_options *o)
                 return EXIT_USAGE;
             break;
         case 'A': o->auth_file = optarg; break;
+        case 'T':
+            if (cli_parse_sentinel(optarg, o) != 0)
+                return EXIT_USAGE;
+            break;
+        case 'N':
+            if (optarg[0] == '\0' || strlen(optarg) >= sizeof(o->own_sentinels.master) ||
+                strpbrk(optarg, " \t\r\n") != NULL) {
+                fprintf(stderr, "oversell %s: --master '%s': not a Sentinel master name\n",
+                        o->cmd, optarg);
+                return EXIT_USAGE;
+            }
+            snprintf(o->own_sentinels.master, sizeof(o->own_sentinels.master), "%s", optarg);
+            break;
         case 'X': {
             const char *bad = ovs_key_prefix_bad(optarg);
             if (bad != NULL) {
@@ -680,8 +780,21 @@ int cli_parse(int argc, char **argv, cli_options *o)
             return EXIT_USAGE;
         }
     }
+    /* --sentinel names one master by its Sentinels, --redis masters by address: one or
+     * the other, and a --master to ask the Sentinels about. */
+    if ((o->own_sentinels.n > 0) != (o->own_sentinels.master[0] != '\0') ||
+        (o->own_sentinels.n > 0 && o->n_own_redis > 0)) {
+        fprintf(stderr, "oversell %s: %s\n", o->cmd,
+                o->own_sentinels.n == 0 ? "--master applies only with --sentinel"
+                : o->n_own_redis > 0    ? "give --redis or --sentinel, not both"
+                                        : "--sentinel needs --master NAME (the name the"
+                                          " Sentinels monitor it by)");
+        return EXIT_USAGE;
+    }
+    if (o->own_sentinels.n > 0) /* found at cli_own_redis_check, asked again at every connect */
+        o->own_redis[o->n_own_redis++] = (ovs_endpoint){ .sentinels = &o->own_sentinels };
     if (o->n_own_redis == 0 && (o->auth_file != NULL || o->key_prefix != NULL)) {
-        fprintf(stderr, "oversell %s: --%s applies only with --redis\n", o->cmd,
+        fprintf(stderr, "oversell %s: --%s applies only with --redis or --sentinel\n", o->cmd,
                 o->auth_file ? "redis-auth-file" : "key-prefix");
         return EXIT_USAGE;
     }

@@ -260,8 +260,8 @@ int cli_run_cells(cli_options *o, ovs_scenario *scs, int nsc, int64_t *last_run)
                 *c = (cell_plan){ &scs[i], ms[k], ps[k], o->n_sql > 0 ? b : -1, 0, 0, "" };
                 c->na = ovs_cell_na(&scs[i], ms[k], &ps[k], backend, na_why, sizeof(na_why)) ||
                         (o->n_own_redis > 0 &&
-                         ovs_cell_na_own(&scs[i], ms[k], &ps[k], o->n_own_redis, na_why,
-                                         sizeof(na_why)));
+                         ovs_cell_na_own(&scs[i], ms[k], &ps[k], o->own_redis, o->n_own_redis,
+                                         na_why, sizeof(na_why)));
                 if (c->na && n_na++ == 0)
                     snprintf(first_na, sizeof(first_na), "%s x %s: %s", scs[i].name,
                              ms[k]->name, na_why);
@@ -344,8 +344,8 @@ int cli_run_cells(cli_options *o, ovs_scenario *scs, int nsc, int64_t *last_run)
         if ((rc = cli_own_redis_check(o, run_prefix)) != 0)
             goto out;
         own_checked = 1;
-        fprintf(stderr, "oversell %s: --redis: every key of the run under %s\n", o->cmd,
-                run_prefix);
+        fprintf(stderr, "oversell %s: %s: every key of the run under %s\n", o->cmd,
+                o->own_sentinels.n > 0 ? "--sentinel" : "--redis", run_prefix);
     }
     snprintf(shops, sizeof(shops), "%s/shops", o->out_dir);
     if (cli_mkdir_p(shops) != 0) {
@@ -538,7 +538,9 @@ int cli_run_cells(cli_options *o, ovs_scenario *scs, int nsc, int64_t *last_run)
         char nas[64] = "";
         if (na > 0)
             snprintf(nas, sizeof(nas), " (%d n/a %s)", na,
-                     o->n_own_redis > 0 ? "on --redis or their back end" : "on their back end");
+                     o->own_sentinels.n > 0 ? "on --sentinel or their back end"
+                     : o->n_own_redis > 0  ? "on --redis or their back end"
+                                           : "on their back end");
         fprintf(stderr, "gate: %d cell%s%s, %d failed%s\n", done, done == 1 ? "" : "s", nas,
                 bad, atomic_load(stop) ? " (interrupted)" : "");
     }

@@ -60,7 +60,8 @@ static void sweep_usage(FILE *f)
             "      --strategies DIR           more strategy definition files (repeatable)\n"
             "      --plugin PATH              a C plugin registering strategies (repeatable)\n"
             "      --sql LIST                 the shop's database(s), as for run\n"
-            "      --redis HOST:PORT[,...]    your own Redis, as for run (with\n"
+            "      --redis HOST:PORT[,...]    your own Redis, as for run (or --sentinel\n"
+            "                                 HOST:PORT[,...] --master NAME; with\n"
             "                                 --redis-auth-file FILE, --key-prefix P)\n"
             "      --keep-shop                leave each run's schema or database on the server\n"
             "  -q, --quiet                    do not print the table\n"
@@ -85,7 +86,7 @@ static const struct {
     { "--out", 1 },      { "-o", 1 },     { "--quiet", 0 },     { "-q", 0 },
     { "--redis-server", 1 }, { "--sql", 1 }, { "--keep-shop", 0 }, { "--repeat", 1 },
     { "--seed", 1 },     { "--jobs", 1 },     { "--redis", 1 },     { "--redis-auth-file", 1 },
-    { "--key-prefix", 1 },
+    { "--key-prefix", 1 }, { "--sentinel", 1 }, { "--master", 1 },
 };
 
 /* Whether arg is one of sweep_opts ("--out=DIR" too); *has_value says if the next

@@ -19,7 +19,7 @@ int ovs_sentinel_master(const ovs_sentinel_set *set, int timeout_ms, ovs_endpoin
                         char *err, size_t errlen)
 {
     struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
-    char last[160] = "no Sentinels";
+    char last[200] = "no Sentinels", why[160];
 
     /* Every field the answer does not give is zero (no auth, not a cluster node): a
      * caller's stack is never read as part of the endpoint. */
@@ -35,6 +35,14 @@ int ovs_sentinel_master(const ovs_sentinel_set *set, int timeout_ms, ovs_endpoin
             continue;
         }
         redisSetTimeout(c, tv);
+        /* A Sentinel that refuses the login is one that did not answer: the next may
+         * take it (one restarted without its requirepass, say). */
+        if (ovs_redis_login(c, set->auth, why, sizeof(why)) != 0) {
+            snprintf(last, sizeof(last), "Sentinel %s:%d: %s", set->ep[i].host,
+                     set->ep[i].port, why);
+            redisFree(c);
+            continue;
+        }
         r = redisCommand(c, "SENTINEL get-master-addr-by-name %s", set->master);
         if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
             r->element[0]->type == REDIS_REPLY_STRING &&

@@ -17,6 +17,13 @@
 /* The name Sentinel knows master 0 by. */
 #define OVS_SENTINEL_MASTER_NAME "mymaster"
 
+/* How to log in to a server the user runs (`--redis` with a password): AUTH after every
+ * connect. Managed servers have none. */
+typedef struct ovs_redis_auth {
+    char user[128];     /* ACL user, "" for the default user (AUTH password) */
+    char password[256]; /* never printed */
+} ovs_redis_auth;
+
 /* Where to ask for a master's address, as a Sentinel-aware client library is configured:
  * the Sentinels, tried in order until one answers, and the master's name. */
 typedef struct ovs_sentinel_set {
@@ -25,15 +32,11 @@ typedef struct ovs_sentinel_set {
         char host[64];
         int port;
     } ep[OVS_MAX_SENTINELS];
-    char master[32];                       /* the name they monitor it by */
+    char master[64];                       /* the name they monitor it by */
+    const ovs_redis_auth *auth;            /* the Sentinels' own login (their requirepass,
+                                              not the master's), NULL for none: the
+                                              user's (`--sentinel`); managed ones have none */
 } ovs_sentinel_set;
-
-/* How to log in to a server the user runs (`--redis` with a password): AUTH after every
- * connect. Managed servers have none. */
-typedef struct ovs_redis_auth {
-    char user[128];     /* ACL user, "" for the default user (AUTH password) */
-    char password[256]; /* never printed */
-} ovs_redis_auth;
 
 typedef struct ovs_endpoint {
     char host[64]; /* "127.0.0.1" */
@@ -50,7 +53,7 @@ typedef struct ovs_endpoint {
 
 /* Ask the Sentinels of set, in order, where their master is now (SENTINEL
  * get-master-addr-by-name), each connect and reply bounded by timeout_ms, as a
- * Sentinel-aware client does before it connects. 0 with out->host and out->port (and
+ * Sentinel-aware client does before it connects, logging in to each with set->auth. 0 with out->host and out->port (and
  * out->sentinels = set), or -1 with err when none answered with an address. The one place
  * a Sentinel is asked: the strategies' connections (locks/redis_conn.c) and the
  * harness's own reads (infra/topology.c) both come here. */

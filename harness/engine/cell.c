@@ -171,24 +171,39 @@ static const char *needs_control(const ovs_scenario *sc, char *buf, size_t len)
 }
 
 int ovs_cell_na_own(const ovs_scenario *sc, const ovs_strategy_methods *m, const ovs_params *p,
-                    int n_own, char *why, size_t len)
+                    const ovs_endpoint *own, int n_own, char *why, size_t len)
 {
     char what[96];
     const char *need = needs_control(sc, what, sizeof(what));
     const char *origin = ovs_strategy_origin(m);
     int nodes = ovs_cell_nodes(sc, m, p);
+    /* --sentinel is one master, found through the user's Sentinels (core/endpoint.h). */
+    int sentinel = n_own > 0 && own[0].sentinels != NULL;
+    const char *on = sentinel ? "--sentinel" : "--redis";
 
     if (need != NULL) {
-        snprintf(why, len, "n/a on --redis: needs process control of a server the harness"
-                 " did not start (%s)", need);
+        snprintf(why, len, "n/a on %s: needs process control of a server the harness"
+                 " did not start (%s)", on, need);
         return 1;
     }
     /* An adapter that did not say it keeps to the key prefix (no_key_prefix), and a
      * plugin, which connects as it likes, would write keys the run cannot find. */
     if (OVS_STRATEGY_FIELD(m, no_key_prefix, 0) ||
         (origin != NULL && strncmp(origin, "plugin ", 7) == 0)) {
-        snprintf(why, len, "n/a on --redis: %s connects to Redis by itself, without the"
-                 " run's AUTH and key prefix", m->name);
+        snprintf(why, len, "n/a on %s: %s connects to Redis by itself, without the"
+                 " run's AUTH and key prefix", on, m->name);
+        return 1;
+    }
+    if (sentinel && nodes > 1) {
+        snprintf(why, len, "n/a on --sentinel: needs %d independent Redis masters, and"
+                 " Sentinel names one", nodes);
+        return 1;
+    }
+    /* The user's Sentinel may fail over during the run; a client given an address would
+     * go on at the old master. */
+    if (sentinel && nodes > 0 && OVS_STRATEGY_FIELD(m, no_sentinel, 0)) {
+        snprintf(why, len, "n/a on --sentinel: %s reaches Redis by address and cannot"
+                 " follow a Sentinel failover", m->name);
         return 1;
     }
     if (nodes > n_own) {
@@ -292,8 +307,9 @@ int ovs_cell_play(const ovs_cell *cell, ovs_cell_result *out, ovs_cell_played **
 
     /* Nothing to run or judge: recorded as such, with why (where it does run). */
     if (ovs_cell_na(sc, m, &cell->params, loc.m->name, out->error, sizeof(out->error)) ||
-        (cell->own_redis != NULL && ovs_cell_na_own(sc, m, &cell->params, cell->n_own_redis,
-                                                    out->error, sizeof(out->error)))) {
+        (cell->own_redis != NULL && ovs_cell_na_own(sc, m, &cell->params, cell->own_redis,
+                                                    cell->n_own_redis, out->error,
+                                                    sizeof(out->error)))) {
         out->status = OVS_RUN_NA;
         out->expect = -1;
         snprintf(shop_db, sizeof(shop_db), "none: not run");

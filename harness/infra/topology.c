@@ -334,6 +334,16 @@ const ovs_endpoint *ovs_topology_master0(ovs_topology *t)
 redisContext *ovs_topology_connect(const ovs_endpoint *ep, char *err, size_t errlen)
 {
     struct timeval tv = { 1, 0 };
+    ovs_endpoint now;
+
+    /* A master behind Sentinels (the user's, --sentinel) is read where they say it is
+     * now, as the clients write there: before the run, after it, after a failover. */
+    if (ep->sentinels != NULL) {
+        if (ovs_sentinel_master(ep->sentinels, 1000, &now, err, errlen) != 0)
+            return NULL;
+        now.auth = ep->auth;
+        ep = &now;
+    }
     redisContext *c = redisConnectWithTimeout(ep->host, ep->port, tv);
     if (c == NULL || c->err) {
         ovs_seterr(err, errlen, "%s:%d: %s", ep->host, ep->port, c ? c->errstr : "no memory");

@@ -12,7 +12,8 @@
  *             (infra/sentinel.h); master 0's endpoint then carries them, clients ask
  *             them where it is at every (re)connect, and they promote a replica
  *
- * Or, attached (`--redis`): the user's own servers as the masters, nothing started, no
+ * Or, attached (`--redis`, or `--sentinel`: master 0 found through the user's Sentinels at
+ * every connect): the user's own servers as the masters, nothing started, no
  * replica, link or fault (the engine makes such a cell n/a before it gets here), and every
  * key of the run under one key prefix: refused when that prefix is in use, and deleted
  * when the topology stops. */
@@ -85,7 +86,8 @@ const ovs_endpoint *ovs_topology_node(void *ctx, const ovs_fault *f);
 int ovs_topology_redis_stocks(ovs_topology *t, int skus, int buckets, int64_t *stock,
                               unsigned char *absent, char *err, size_t errlen);
 /* A connection for the harness's own commands to a server (not a client's: no proxy, no
- * strategy), connect and every command bounded at a second, logged in with ep->auth.
+ * strategy), connect and every command bounded at a second, logged in with ep->auth; with
+ * ep->sentinels, to the master they name now.
  * NULL with err on failure; free with redisFree. */
 redisContext *ovs_topology_connect(const ovs_endpoint *ep, char *err, size_t errlen);
 /* The node now serving as master 0 (after a promotion, the promoted replica; with
