@@ -12,6 +12,10 @@
 #include <string.h>
 
 #include "core/keyslot.h"
+#include "core/util.h"
+
+/* Between two sends of a command the cluster could not take (retryable). */
+#define CLUSTER_RETRY_NS (100 * OVS_NS_PER_MS)
 
 struct ovs_redis_cluster {
     int n;                                /* nodes in node[] */
@@ -64,7 +68,8 @@ static int node_at(ovs_redis *r, const char *host, int port)
     return k->n++;
 }
 
-/* Read CLUSTER SLOTS from the known nodes (the endpoint's first) until one answers. */
+/* Read CLUSTER SLOTS from the known nodes (the endpoint's first) until one answers: a
+ * dead one refuses the connection at once, and the next is asked. */
 static int refresh(ovs_redis *r)
 {
     ovs_redis_cluster *k = r->cluster;
@@ -75,6 +80,7 @@ static int refresh(ovs_redis *r)
     for (int i = 0; i < k->n; i++) {
         ovs_redis *nd = &k->node[i];
         redisReply *rep;
+        nd->deadline = r->deadline;
         if ((rc = ovs_redis_cmd(nd, &rep, "CLUSTER SLOTS")) != OVS_OK) {
             fail(r, rc, "%s", nd->errstr);
             continue;
@@ -164,11 +170,31 @@ static void keys_list(const op *o, const char *key, char *buf, size_t len)
     }
 }
 
+/* 1 when node nd's failure left the command certainly undone and worth sending again
+ * once the map is fresh: it was never sent (the node is down: no connection), or the
+ * node refused it while the cluster is failing over (CLUSTERDOWN: a master of some slot
+ * is failing and not yet replaced; TRYAGAIN: the slot is moving). An error reply ran
+ * nothing; a command that was sent and got no reply (OVS_ERR_IO) may have run and is
+ * never sent again: its outcome stays unknown. */
+static int retryable(const ovs_redis *nd, int rc)
+{
+    if (rc != OVS_ERR)
+        return 0;
+    return nd->c == NULL || strstr(nd->errstr, "CLUSTERDOWN") != NULL ||
+           strstr(nd->errstr, "TRYAGAIN") != NULL;
+}
+
 static int route(ovs_redis *r, op *o, const char *key, redisReply **out)
 {
     ovs_redis_cluster *k = state(r);
-    int slot = ovs_keyslot(key, strlen(key)), at, asking = 0, rc;
+    int slot = ovs_keyslot(key, strlen(key)), at, asking = 0, rc, hops = 0, tries = 0;
     char host[64], keys[96];
+    /* The request's budget: its deadline, or one command timeout from now. Within it a
+     * command the cluster could not take yet is sent again, as redis-py and ioredis do
+     * while a shard fails over (ioredis waits 100 ms between tries on CLUSTERDOWN). */
+    int64_t start = ovs_now_ns();
+    int64_t budget = r->deadline != 0 ? r->deadline
+                                      : start + (int64_t)(tv_ms(r->command_tv) * 1e6);
 
     *out = NULL;
     if (k == NULL)
@@ -178,7 +204,7 @@ static int route(ovs_redis *r, op *o, const char *key, redisReply **out)
     if (k->owner[slot] == 0)
         return fail(r, OVS_ERR, "cluster: no master owns slot %d (key %s)", slot, key);
     at = k->owner[slot] - 1;
-    for (int hop = 0; hop <= OVS_CLUSTER_REDIRECTS_MAX; hop++) {
+    for (;;) {
         ovs_redis *nd = &k->node[at];
         int port;
         nd->deadline = r->deadline;
@@ -201,13 +227,29 @@ static int route(ovs_redis *r, op *o, const char *key, redisReply **out)
         } else if (rc == OVS_ERR && strstr(nd->errstr, "CROSSSLOT") != NULL) {
             keys_list(o, key, keys, sizeof(keys));
             return fail(r, OVS_ERR, "CROSSSLOT: keys in different slots: %s", keys);
+        } else if (retryable(nd, rc)) {
+            if (ovs_now_ns() + CLUSTER_RETRY_NS >= budget)
+                return fail(r, OVS_ERR, "%s (cluster: sent %d times in %lld ms, not taken)",
+                            nd->errstr, tries + 1,
+                            (long long)((ovs_now_ns() - start) / OVS_NS_PER_MS));
+            ovs_sleep_ns(CLUSTER_RETRY_NS);
+            tries++;
+            /* A map no node could give keeps the old one: the next try finds out. */
+            if (refresh(r) == OVS_OK && k->owner[slot] != 0)
+                at = k->owner[slot] - 1;
+            continue;
         } else {
+            /* Sent and unanswered: the map is read again before the next command, which
+             * a dead master's successor may have to take. */
+            if (rc == OVS_ERR_IO)
+                k->mapped = 0;
             return fail(r, rc, "%s", nd->errstr);
         }
         k->redirects++;
+        if (++hops > OVS_CLUSTER_REDIRECTS_MAX)
+            return fail(r, OVS_ERR, "cluster: key %s (slot %d) still redirected after %d "
+                        "hops: %s", key, slot, OVS_CLUSTER_REDIRECTS_MAX, k->node[at].errstr);
     }
-    return fail(r, OVS_ERR, "cluster: key %s (slot %d) still redirected after %d hops: %s",
-                key, slot, OVS_CLUSTER_REDIRECTS_MAX, k->node[at].errstr);
 }
 
 int ovs_redis_cluster_vcmd(ovs_redis *r, redisReply **out, const char *fmt, va_list ap)

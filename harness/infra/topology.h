@@ -66,7 +66,9 @@ int ovs_topology_settle(void *ctx, char *err, size_t errlen);
 /* Carries out one fault ([fault] section) on the servers and links: an ovs_fault_fn for
  * the fault scheduler, ctx the topology. followup is 0 for the fault itself, 1 for its
  * scheduled second half (the resume after a timed pause, the heal after a timed cut, the
- * restart after kill-restart's down time). Restarts bring the process back only: what the
+ * restart after kill-restart's down time; after a cluster master's kill, the bounded wait
+ * until the cluster has promoted one of its replicas, which fails when none is). Restarts
+ * bring the process back only: what the
  * shop does about a node that forgot its data (recovery) is the engine's. Call on the
  * thread that started the fleet. 0, or -1 with err; what says what was done. */
 int ovs_topology_fault(void *ctx, const ovs_fault *f, int followup, char *what,
