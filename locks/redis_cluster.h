@@ -17,7 +17,8 @@
  * A shard failing over: a command that could not be sent to the slot's master (it is
  * down) or that a node refused with CLUSTERDOWN or TRYAGAIN did not run, so it is sent
  * again every 100 ms, the map read afresh from any live node (CLUSTER SLOTS) before each
- * try, until the request's budget runs out (r's deadline, or one command timeout from the
+ * try (the nodes met first, then the endpoint's seeds, so a client whose first node is the
+ * dead one finds the others), until the request's budget runs out (r's deadline, or one command timeout from the
  * first send), then fails (OVS_ERR). A command sent whose reply was lost (OVS_ERR_IO) is
  * never sent again: it may have run, and is reported unknown; the map is read again
  * before the next command. */

@@ -397,6 +397,20 @@ static void test_replica_failover(void **state)
         fail_msg("failover: %s", err);
     assert_int_equal(promoted, MASTERS);
 
+    /* A client that never met the cluster, whose endpoint is the dead master: it finds
+     * the map through its seeds, every node of the fleet. */
+    ovs_endpoint dead = *ovs_fleet_node(f, 0);
+    ovs_redis fresh;
+    dead.cluster = 1;
+    dead.seeds = ovs_fleet_node(f, 0);
+    dead.n_seeds = ovs_fleet_total(f);
+    ovs_redis_init(&fresh, &dead, 1000, 1000);
+    if (ovs_redis_cmd(&fresh, &rep, "GET %s", key) != OVS_OK)
+        fail_msg("GET %s from a client seeded with the dead master: %s", key, fresh.errstr);
+    assert_string_equal(rep->str, "before");
+    freeReplyObject(rep);
+    ovs_redis_close(&fresh);
+
     /* The client's budget bounds it: another master killed, its replica not yet
      * promoted, a command given 300 ms fails (never sent: certainly not run). */
     key_on(1, "g", key, sizeof(key));

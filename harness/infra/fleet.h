@@ -73,6 +73,14 @@ int ovs_fleet_cluster_replica(const ovs_fleet *f, int m, int k);
  * harness promotes nothing here: a replica that is not promoted in time is an error. */
 int ovs_fleet_cluster_wait_failover(ovs_fleet *f, int m, int64_t timeout_ns, int *promoted,
                                     char *err, size_t errlen);
+/* With cluster replicas: on every master, a write then WAIT until each of its replicas
+ * has acknowledged it (a second at most), so that everything written so far is on them.
+ * Part of the start, and for the run's settle. A master that has just sent a replica its
+ * initial copy streams it nothing more until the replica's first REPLCONF ACK, which the
+ * replica sends once a second: without this a master killed in that second took every
+ * write since the sync with it, the prepared stock included (seen: a promoted replica
+ * with no stock key at all). WAIT's GETACK asks for that ACK at once. 0, or OVS_ERR_ENV. */
+int ovs_fleet_cluster_settle(ovs_fleet *f, char *err, size_t errlen);
 /* Stop every server (SIGTERM, a bounded wait, then SIGKILL), reap them and remove the
  * temporary directory. Accepts NULL. */
 void ovs_fleet_stop(ovs_fleet *f);

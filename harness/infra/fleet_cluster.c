@@ -13,7 +13,8 @@
  * fresh master back about 2 s so a rebooted one cannot rejoin writable at once), so the
  * wait is bounded by FORM_NS, not by a few polls. With replicas it is ready once each
  * has synced and every master lists it as its master's replica: only then can the
- * masters vote it in when its master dies.
+ * masters vote it in when its master dies, and once each master has streamed it a write
+ * (ovs_fleet_cluster_settle).
  *
  * The failover itself is the cluster's (no REPLICAOF, no Sentinel): the harness only
  * watches, bounded, for a replica of the killed master to own the master's slots. */
@@ -206,6 +207,45 @@ static int wait_all(const ovs_fleet *f, int from, int to, int64_t deadline,
     return OVS_OK;
 }
 
+int ovs_fleet_cluster_settle(ovs_fleet *f, char *err, size_t errlen)
+{
+    for (int m = 0; m < f->n && f->cluster_replicas > 0; m++) {
+        char key[32], e[200];
+        redisContext *c;
+        redisReply *r;
+        int rc = OVS_ERR_ENV;
+
+        /* A key of master m's slots: the marker must be written there to be waited for. */
+        for (int k = 0;; k++) {
+            snprintf(key, sizeof(key), "settle:marker:%d", k);
+            if (ovs_fleet_cluster_master_of(f, key) == m)
+                break;
+        }
+        if ((c = node_connect(f, m, err, errlen)) == NULL)
+            return OVS_ERR_ENV;
+        r = redisCommand(c, "SET %s 1 PX 1000", key);
+        if (r != NULL && r->type == REDIS_REPLY_STATUS) {
+            freeReplyObject(r);
+            r = redisCommand(c, "WAIT %d 1000", f->cluster_replicas);
+        }
+        if (r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer >= f->cluster_replicas)
+            rc = OVS_OK;
+        else
+            snprintf(e, sizeof(e), "%s", r == NULL ? c->errstr
+                                     : r->type == REDIS_REPLY_ERROR ? r->str
+                                     : r->type == REDIS_REPLY_INTEGER ? "too few replicas"
+                                                                      : "odd reply");
+        if (rc != OVS_OK)
+            ovs_seterr(err, errlen, "cluster master %d (port %d): WAIT %d after a write: %s",
+                       m, f->node[m].port, f->cluster_replicas, e);
+        freeReplyObject(r);
+        redisFree(c);
+        if (rc != OVS_OK)
+            return rc;
+    }
+    return OVS_OK;
+}
+
 int ovs_fleet_cluster_form(ovs_fleet *f, char *err, size_t errlen)
 {
     int64_t deadline;
@@ -244,7 +284,9 @@ int ovs_fleet_cluster_form(ovs_fleet *f, char *err, size_t errlen)
         if ((rc = node_ok(f, i, err, errlen, "REPLICATE",
                           f->node[master_of_replica(f, i)].cluster_id, NULL, NULL)) != OVS_OK)
             return rc;
-    return wait_all(f, f->n, f->total, deadline, replica_joined, err, errlen);
+    if ((rc = wait_all(f, f->n, f->total, deadline, replica_joined, err, errlen)) != OVS_OK)
+        return rc;
+    return ovs_fleet_cluster_settle(f, err, errlen);
 }
 
 /* 1 when node i's own CLUSTER SLOTS gives the range holding slot to node i itself. */

@@ -177,8 +177,13 @@ int ovs_topology_start(const ovs_scenario *sc, int nodes, const char *redis_serv
     if (sc->redis.min_replicas_to_write > 0 && wait_good_replicas(t, err, errlen) != 0)
         goto fail;
     memcpy(t->masters, ovs_fleet_endpoints(t->fleet), (size_t)nodes * sizeof(t->masters[0]));
-    for (int i = 0; i < nodes; i++) /* clients route each key to its slot's master */
-        t->masters[i].cluster = sc->redis.cluster > 0;
+    for (int i = 0; i < nodes && sc->redis.cluster > 0; i++) {
+        /* Clients route each key to its slot's master, and know every node to ask for
+         * the slot map: the fleet's endpoints are one array, replicas after masters. */
+        t->masters[i].cluster = 1;
+        t->masters[i].seeds = ovs_fleet_node(t->fleet, 0);
+        t->masters[i].n_seeds = ovs_fleet_total(t->fleet);
+    }
     if (sc->redis.sentinels > 0 && start_sentinels(t, err, errlen) != 0)
         goto fail;
 
@@ -367,6 +372,8 @@ int ovs_topology_settle(void *ctx, char *err, size_t errlen)
     long long timeout_ms;
     int rc = -1;
 
+    if (ovs_fleet_is_cluster(t->fleet))
+        return ovs_fleet_cluster_settle(t->fleet, err, errlen) == 0 ? 0 : -1;
     if (t->nreplicas == 0)
         return 0;
     ep = ovs_fleet_node(t->fleet, t->master0);

@@ -61,6 +61,7 @@ const char *ovs_topology_dir(const ovs_topology *t);
 /* The runner's settle callback; ctx is the topology. WAIT on master 0 until every replica
  * has acknowledged everything written so far (the strategy's prepared stock), then start
  * the scenario's replication lag: a topology never settled has replicas that do not lag.
+ * On a cluster, every master with replicas waits for its own (ovs_fleet_cluster_settle).
  * 0, or -1 with err when a replica did not catch up within a second. */
 int ovs_topology_settle(void *ctx, char *err, size_t errlen);
 /* Carries out one fault ([fault] section) on the servers and links: an ovs_fault_fn for
