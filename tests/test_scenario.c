@@ -938,6 +938,9 @@ static const bad_case bad_cases[] = {
     { TL "[redis]\ncluster = 3\ncluster_replicas = 1\n[fault f]\nat = 0\n"
          "action = kill-restart\ntarget = node:1\nduration = 1s\n", 12,
       "action: [redis] has a cluster: no restart with it" },
+    { TL "[redis]\ncluster = 3\ncluster_replicas = 1\n[fault f]\nat = 0\n"
+         "action = pause\ntarget = node:1\nduration = 1s\n", 12,
+      "action: [redis] has cluster_replicas: no pause with them" },
     { TL "[redis]\ncluster_replicas = 1\n", 8, "cluster_replicas: needs cluster = N" },
     { TL "[redis]\ncluster_node_timeout = 1s\n", 8, "cluster_node_timeout: needs cluster = N" },
     { TL "[redis]\ncluster = 3\ncluster_replicas = 3\n", 9,

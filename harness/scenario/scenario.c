@@ -582,6 +582,12 @@ static int do_fault(parser *p, const section *s, ovs_scenario *sc, const entry *
                     "action: [redis] has a cluster whose masters have no replicas "
                     "(cluster_replicas = 0): no kill with it (pause, clock-jump and client "
                     "faults are fine)");
+    /* A master paused past the node timeout is failed over behind the harness's back
+     * and comes back a replica, where the harness would still read its shard. */
+    if (sc->redis.cluster_replicas > 0 && f->action == OVS_FAULT_PAUSE)
+        return ovs_scn_fail(p, find_entry(s, "action")->line,
+                    "action: [redis] has cluster_replicas: no pause with them (a master "
+                    "paused past cluster_node_timeout is failed over, unwatched)");
     if (sc->redis.cluster && (f->action == OVS_FAULT_RESTART ||
                               f->action == OVS_FAULT_KILL_RESTART))
         return ovs_scn_fail(p, find_entry(s, "action")->line,
