@@ -9,12 +9,12 @@
  * Redis refuses --replicaof in cluster mode, and a replica's master is what the cluster,
  * not a configuration line, knows. The cluster
  * is ready when every node says so (CLUSTER INFO): state ok, all 16384 slots assigned and
- * n nodes known. A master reports ok only some time after it started (Redis holds a
+ * every node known. A master reports ok only some time after it started (Redis holds a
  * fresh master back about 2 s so a rebooted one cannot rejoin writable at once), so the
- * wait is bounded by FORM_NS, not by a few polls. With replicas it is ready once each
- * has synced and every master lists it as its master's replica: only then can the
- * masters vote it in when its master dies, and once each master has streamed it a write
- * (ovs_fleet_cluster_settle).
+ * wait is bounded by FORM_NS, not by a few polls. With replicas, it is ready once each
+ * replica has synced, every master lists it as its master's replica (only then can the
+ * masters vote it in when its master dies), and each master has streamed its replicas a
+ * write (ovs_fleet_cluster_settle).
  *
  * The failover itself is the cluster's (no REPLICAOF, no Sentinel): the harness only
  * watches, bounded, for a replica of the killed master to own the master's slots. */

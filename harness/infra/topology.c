@@ -574,7 +574,8 @@ int ovs_topology_fault(void *ctx, const ovs_fault *f, int followup, char *what,
         if (followup && ovs_fleet_is_cluster(t->fleet))
             return cluster_failover(t, f, what, whatlen, err, errlen);
         snprintf(what, whatlen, "SIGKILL");
-        t->killed_at[i] = ovs_now_ns();
+        if (i < t->nodes) /* a master's: what its failover is timed from */
+            t->killed_at[i] = ovs_now_ns();
         return ovs_fleet_kill(t->fleet, i, err, errlen);
     case OVS_FAULT_KILL_RESTART:
         if (!followup) {
