@@ -12,6 +12,10 @@
 #include <string.h>
 
 #include "core/keyslot.h"
+#include "core/util.h"
+
+/* Between two sends of a command the cluster could not take (retryable). */
+#define CLUSTER_RETRY_NS (100 * OVS_NS_PER_MS)
 
 struct ovs_redis_cluster {
     int n;                                /* nodes in node[] */
@@ -64,40 +68,75 @@ static int node_at(ovs_redis *r, const char *host, int port)
     return k->n++;
 }
 
-/* Read CLUSTER SLOTS from the known nodes (the endpoint's first) until one answers. */
+/* CLUSTER SLOTS as rep gave it, into the map. */
+static void read_map(ovs_redis *r, const redisReply *rep)
+{
+    ovs_redis_cluster *k = r->cluster;
+
+    memset(k->owner, 0, sizeof(k->owner));
+    for (size_t j = 0; rep->type == REDIS_REPLY_ARRAY && j < rep->elements; j++) {
+        const redisReply *e = rep->element[j];
+        if (e->type != REDIS_REPLY_ARRAY || e->elements < 3 ||
+            e->element[2]->type != REDIS_REPLY_ARRAY || e->element[2]->elements < 2)
+            continue;
+        long long lo = e->element[0]->integer, hi = e->element[1]->integer;
+        const redisReply *m = e->element[2];
+        int at = node_at(r, m->element[0]->str, (int)m->element[1]->integer);
+        if (at < 0 || lo < 0 || hi >= OVS_CLUSTER_SLOTS)
+            continue;
+        for (long long s = lo; s <= hi; s++)
+            k->owner[s] = (unsigned char)(at + 1);
+    }
+    k->mapped = 1;
+}
+
+/* CLUSTER SLOTS on nd: 1 and the map read when it answered. */
+static int map_from(ovs_redis *r, ovs_redis *nd)
+{
+    redisReply *rep;
+
+    nd->deadline = r->deadline;
+    if (ovs_redis_cmd(nd, &rep, "CLUSTER SLOTS") != OVS_OK) {
+        fail(r, OVS_ERR, "%s (cluster: no slot map, not sent)", nd->errstr);
+        return 0;
+    }
+    read_map(r, rep);
+    freeReplyObject(rep);
+    return 1;
+}
+
+/* Read CLUSTER SLOTS from the nodes met (the endpoint's first) until one answers, then
+ * from the endpoint's seeds: a dead node refuses the connection at once, and the next is
+ * asked. A seed gets a connection of its own for the one command, so that a cluster of
+ * many nodes does not fill node[] with nodes that own nothing. Whatever became of CLUSTER
+ * SLOTS, the command the map was read for was not sent: OVS_ERR. */
 static int refresh(ovs_redis *r)
 {
     ovs_redis_cluster *k = r->cluster;
-    int rc = OVS_ERR;
 
     if (node_at(r, r->ep.host, r->ep.port) < 0)
         return fail(r, OVS_ERR, "cluster: more than %d nodes", OVS_MAX_NODES);
-    for (int i = 0; i < k->n; i++) {
-        ovs_redis *nd = &k->node[i];
-        redisReply *rep;
-        if ((rc = ovs_redis_cmd(nd, &rep, "CLUSTER SLOTS")) != OVS_OK) {
-            fail(r, rc, "%s", nd->errstr);
+    for (int i = 0; i < k->n; i++)
+        if (map_from(r, &k->node[i]))
+            return OVS_OK;
+    for (int i = 0; r->ep.seeds != NULL && i < r->ep.n_seeds; i++) {
+        ovs_endpoint ep = r->ep.seeds[i];
+        ovs_redis seed;
+        int met = 0, ok;
+        for (int j = 0; j < k->n; j++)
+            met |= k->node[j].ep.port == ep.port && strcmp(k->node[j].ep.host, ep.host) == 0;
+        if (met)
             continue;
-        }
-        memset(k->owner, 0, sizeof(k->owner));
-        for (size_t j = 0; rep->type == REDIS_REPLY_ARRAY && j < rep->elements; j++) {
-            redisReply *e = rep->element[j];
-            if (e->type != REDIS_REPLY_ARRAY || e->elements < 3 ||
-                e->element[2]->type != REDIS_REPLY_ARRAY || e->element[2]->elements < 2)
-                continue;
-            long long lo = e->element[0]->integer, hi = e->element[1]->integer;
-            redisReply *m = e->element[2];
-            int at = node_at(r, m->element[0]->str, (int)m->element[1]->integer);
-            if (at < 0 || lo < 0 || hi >= OVS_CLUSTER_SLOTS)
-                continue;
-            for (long long s = lo; s <= hi; s++)
-                k->owner[s] = (unsigned char)(at + 1);
-        }
-        freeReplyObject(rep);
-        k->mapped = 1;
-        return OVS_OK;
+        ep.cluster = 0;
+        ep.seeds = NULL;
+        ep.auth = r->ep.auth;
+        ovs_redis_init(&seed, &ep, tv_ms(r->connect_tv), tv_ms(r->command_tv));
+        ok = map_from(r, &seed);
+        ovs_redis_close(&seed);
+        if (ok)
+            return OVS_OK;
     }
-    return rc;
+    return OVS_ERR;
 }
 
 /* "MOVED 3999 127.0.0.1:6381" (or ASK) in a node's error text: 1 with host and port. */
@@ -164,21 +203,47 @@ static void keys_list(const op *o, const char *key, char *buf, size_t len)
     }
 }
 
+/* 1 when node nd's failure left the command certainly undone and worth sending again
+ * once the map is fresh: it was never sent (the node is down: no connection), or the
+ * node refused it while the cluster is failing over (CLUSTERDOWN: a master of some slot
+ * is failing and not yet replaced; TRYAGAIN: the slot is moving). An error reply ran
+ * nothing; a command that was sent and got no reply (OVS_ERR_IO) may have run and is
+ * never sent again: its outcome stays unknown. */
+static int retryable(const ovs_redis *nd, int rc)
+{
+    if (rc != OVS_ERR)
+        return 0;
+    return nd->c == NULL || strstr(nd->errstr, "CLUSTERDOWN") != NULL ||
+           strstr(nd->errstr, "TRYAGAIN") != NULL;
+}
+
 static int route(ovs_redis *r, op *o, const char *key, redisReply **out)
 {
     ovs_redis_cluster *k = state(r);
-    int slot = ovs_keyslot(key, strlen(key)), at, asking = 0, rc;
+    int slot = ovs_keyslot(key, strlen(key)), at, asking = 0, rc, hops = 0, tries = 0;
     char host[64], keys[96];
+    /* The request's budget: its deadline, or one command timeout from now. Within it a
+     * command the cluster could not take yet is sent again, as redis-py and ioredis do
+     * while a shard fails over (ioredis waits 100 ms between tries on CLUSTERDOWN). */
+    int64_t start = ovs_now_ns();
+    int64_t budget = r->deadline != 0 ? r->deadline
+                                      : start + (int64_t)(tv_ms(r->command_tv) * 1e6);
 
     *out = NULL;
     if (k == NULL)
         return fail(r, OVS_ERR, "cluster: out of memory");
-    if ((!k->mapped || k->owner[slot] == 0) && (rc = refresh(r)) != OVS_OK)
-        return rc;
-    if (k->owner[slot] == 0)
-        return fail(r, OVS_ERR, "cluster: no master owns slot %d (key %s)", slot, key);
+    /* No node answered with a map, or none owns the slot (the cluster is failing over):
+     * nothing was sent, and the same budget applies. */
+    while ((!k->mapped || k->owner[slot] == 0) && (refresh(r) != OVS_OK || k->owner[slot] == 0)) {
+        if (ovs_now_ns() + CLUSTER_RETRY_NS >= budget)
+            return k->mapped && k->owner[slot] == 0
+                       ? fail(r, OVS_ERR, "cluster: no master owns slot %d (key %s; not sent)",
+                              slot, key)
+                       : r->err;
+        ovs_sleep_ns(CLUSTER_RETRY_NS);
+    }
     at = k->owner[slot] - 1;
-    for (int hop = 0; hop <= OVS_CLUSTER_REDIRECTS_MAX; hop++) {
+    for (;;) {
         ovs_redis *nd = &k->node[at];
         int port;
         nd->deadline = r->deadline;
@@ -201,13 +266,29 @@ static int route(ovs_redis *r, op *o, const char *key, redisReply **out)
         } else if (rc == OVS_ERR && strstr(nd->errstr, "CROSSSLOT") != NULL) {
             keys_list(o, key, keys, sizeof(keys));
             return fail(r, OVS_ERR, "CROSSSLOT: keys in different slots: %s", keys);
+        } else if (retryable(nd, rc)) {
+            if (ovs_now_ns() + CLUSTER_RETRY_NS >= budget)
+                return fail(r, OVS_ERR, "%s (cluster: sent %d times in %lld ms, not taken)",
+                            nd->errstr, tries + 1,
+                            (long long)((ovs_now_ns() - start) / OVS_NS_PER_MS));
+            ovs_sleep_ns(CLUSTER_RETRY_NS);
+            tries++;
+            /* A map no node could give keeps the old one: the next try finds out. */
+            if (refresh(r) == OVS_OK && k->owner[slot] != 0)
+                at = k->owner[slot] - 1;
+            continue;
         } else {
+            /* Sent and unanswered: the map is read again before the next command, which
+             * a dead master's successor may have to take. */
+            if (rc == OVS_ERR_IO)
+                k->mapped = 0;
             return fail(r, rc, "%s", nd->errstr);
         }
         k->redirects++;
+        if (++hops > OVS_CLUSTER_REDIRECTS_MAX)
+            return fail(r, OVS_ERR, "cluster: key %s (slot %d) still redirected after %d "
+                        "hops: %s", key, slot, OVS_CLUSTER_REDIRECTS_MAX, k->node[at].errstr);
     }
-    return fail(r, OVS_ERR, "cluster: key %s (slot %d) still redirected after %d hops: %s",
-                key, slot, OVS_CLUSTER_REDIRECTS_MAX, k->node[at].errstr);
 }
 
 int ovs_redis_cluster_vcmd(ovs_redis *r, redisReply **out, const char *fmt, va_list ap)
@@ -264,9 +345,15 @@ int ovs_redis_cluster_script_load(ovs_redis *r, ovs_script *s)
         return fail(r, OVS_ERR, "cluster: out of memory");
     if (!k->mapped && (rc = refresh(r)) != OVS_OK)
         return rc;
-    for (int i = 0; i < k->n; i++)
-        if ((rc = ovs_redis_script_load(&k->node[i], s)) != OVS_OK)
+    /* On the masters of the map only: a node met before a failover owns nothing now,
+     * and may be dead. One promoted later gets the script on NOSCRIPT (ovs_redis_eval). */
+    for (int i = 0; i < k->n; i++) {
+        int owns = 0;
+        for (int slot = 0; slot < OVS_CLUSTER_SLOTS && !owns; slot++)
+            owns = k->owner[slot] == i + 1;
+        if (owns && (rc = ovs_redis_script_load(&k->node[i], s)) != OVS_OK)
             return fail(r, rc, "%s", k->node[i].errstr);
+    }
     return OVS_OK;
 }
 

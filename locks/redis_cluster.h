@@ -12,7 +12,16 @@
  * command's first argument: SET, GET, DEL, INCRBY...), ovs_redis_eval and
  * ovs_redis_script_load (on every master). Pipelined sends and commands without a key
  * (SCAN, WAIT) are not routed: they go to the node the endpoint names. Every outcome
- * keeps redis_conn.h's rule; r->err and r->errstr say what the node's connection said. */
+ * keeps redis_conn.h's rule; r->err and r->errstr say what the node's connection said.
+ *
+ * A shard failing over: a command that could not be sent to the slot's master (it is
+ * down) or that a node refused with CLUSTERDOWN or TRYAGAIN did not run, so it is sent
+ * again every 100 ms, the map read afresh from any live node (CLUSTER SLOTS) before each
+ * try (the nodes met first, then the endpoint's seeds, so a client whose first node is the
+ * dead one finds the others), until the request's budget runs out (r's deadline, or one command timeout from the
+ * first send), then fails (OVS_ERR). A command sent whose reply was lost (OVS_ERR_IO) is
+ * never sent again: it may have run, and is reported unknown; the map is read again
+ * before the next command. */
 #ifndef OVS_REDIS_CLUSTER_H
 #define OVS_REDIS_CLUSTER_H
 

@@ -3,7 +3,10 @@
  * slots cover 16384, writes reach the owner of each key on every master, a slot moved by
  * hand is followed through MOVED, a slot being migrated through ASK, a script over two
  * slots fails with CROSSSLOT naming its keys, and no server outlives the fleet's stop nor
- * a SIGKILL of the process that started it.
+ * a SIGKILL of the process that started it. With a replica per master: each replica is
+ * its master's, the cluster (not the harness) promotes the replica of a killed master,
+ * the fleet sees that, and the client, asked during the failover, retries until the
+ * promoted replica answers with what the master had.
  *
  * Skips without redis-server, except under CI=true. */
 #include <errno.h>
@@ -27,6 +30,7 @@
 #include "core/keyslot.h"
 #include "core/util.h"
 #include "infra/fleet.h"
+#include "infra/fleet_faults.h"
 #include "locks/redis_cluster.h"
 #include "locks/redis_conn.h"
 
@@ -329,12 +333,122 @@ static void test_sigkill_takes_the_cluster(void **state)
     prctl(PR_SET_CHILD_SUBREAPER, 0);
 }
 
+/* A fleet of MASTERS masters with a replica each and a short node timeout, and node
+ * index of master m's replica: master m's port is what the replica replicates. */
+static void test_replica_failover(void **state)
+{
+    char path[PATH_MAX], err[256] = "", key[32], info[64];
+    ovs_fleet_opts o = { .nodes = MASTERS, .cluster = 1, .cluster_replicas = 1,
+                         .cluster_node_timeout_ms = 500 };
+    ovs_fleet *f = NULL;
+    ovs_endpoint seed;
+    ovs_redis r;
+    redisReply *rep;
+    int promoted = -1, rc;
+    (void)state;
+
+    if (ovs_redis_server_path(path, sizeof(path)) != 0) {
+        if (in_ci())
+            fail_msg("redis-server not found and CI is set");
+        skip();
+    }
+    if (ovs_fleet_start(&o, &f, err, sizeof(err)) != OVS_OK)
+        fail_msg("cluster fleet with replicas: %s", err);
+    assert_int_equal(ovs_fleet_total(f), 2 * MASTERS);
+    for (int m = 0; m < MASTERS; m++) {
+        int i = ovs_fleet_cluster_replica(f, m, 0);
+        assert_int_equal(i, MASTERS + m);
+        redisContext *c = node(f, i);
+        rep = cmd(c, "INFO replication");
+        snprintf(info, sizeof(info), "master_port:%d\r\n", ovs_fleet_node(f, m)->port);
+        if (strstr(rep->str, "role:slave") == NULL || strstr(rep->str, info) == NULL)
+            fail_msg("node %d is not master %d's replica: %s", i, m, rep->str);
+        freeReplyObject(rep);
+        redisFree(c);
+    }
+    assert_int_equal(ovs_fleet_cluster_replica(f, 0, 1), -1);
+
+    /* A key on master 0, on its replica too before the kill (WAIT). */
+    seed = *ovs_fleet_node(f, 1);
+    seed.cluster = 1;
+    ovs_redis_init(&r, &seed, 1000, 1000);
+    key_on(0, "f", key, sizeof(key));
+    if (ovs_redis_cmd(&r, &rep, "SET %s before", key) != OVS_OK)
+        fail_msg("SET %s: %s", key, r.errstr);
+    freeReplyObject(rep);
+    redisContext *c0 = node(f, 0);
+    rep = cmd(c0, "WAIT 1 2000");
+    assert_int_equal(rep->integer, 1);
+    freeReplyObject(rep);
+    redisFree(c0);
+
+    /* Killed: the client, given 15 s, keeps asking until the cluster has promoted the
+     * replica; only the cluster promotes it, so an answer proves the failover. */
+    if (ovs_fleet_kill(f, 0, err, sizeof(err)) != OVS_OK)
+        fail_msg("kill: %s", err);
+    ovs_redis_set_deadline(&r, ovs_now_ns() + 15 * OVS_NS_PER_S);
+    rc = ovs_redis_cmd(&r, &rep, "GET %s", key);
+    if (rc != OVS_OK)
+        fail_msg("GET %s across the failover: %s", key, r.errstr);
+    assert_string_equal(rep->str, "before");
+    freeReplyObject(rep);
+    if (ovs_fleet_cluster_wait_failover(f, 0, 10 * OVS_NS_PER_S, &promoted, err,
+                                        sizeof(err)) != OVS_OK)
+        fail_msg("failover: %s", err);
+    assert_int_equal(promoted, MASTERS);
+
+    /* A client that never met the cluster, whose endpoint is the dead master: it finds
+     * the map through its seeds, every node of the fleet. */
+    ovs_endpoint dead = *ovs_fleet_node(f, 0);
+    ovs_redis fresh;
+    dead.cluster = 1;
+    dead.seeds = ovs_fleet_node(f, 0);
+    dead.n_seeds = ovs_fleet_total(f);
+    ovs_redis_init(&fresh, &dead, 1000, 1000);
+    if (ovs_redis_cmd(&fresh, &rep, "GET %s", key) != OVS_OK)
+        fail_msg("GET %s from a client seeded with the dead master: %s", key, fresh.errstr);
+    assert_string_equal(rep->str, "before");
+    freeReplyObject(rep);
+    ovs_redis_close(&fresh);
+
+    /* The client's budget bounds it: another master killed, its replica not yet
+     * promoted, a command given 300 ms fails (never sent: certainly not run). */
+    key_on(1, "g", key, sizeof(key));
+    if (ovs_fleet_kill(f, 1, err, sizeof(err)) != OVS_OK)
+        fail_msg("kill: %s", err);
+    int64_t t = ovs_now_ns();
+    ovs_redis_set_deadline(&r, t + 300 * OVS_NS_PER_MS);
+    rc = ovs_redis_cmd(&r, &rep, "SET %s x", key);
+    assert_int_equal(rc, OVS_ERR);
+    assert_true(ovs_now_ns() - t < 1500 * OVS_NS_PER_MS);
+    ovs_redis_close(&r);
+    ovs_fleet_stop(f);
+}
+
+/* No replica: nothing to wait for, and the wait says so at once. */
+static void test_failover_needs_a_replica(void **state)
+{
+    ovs_fleet *f = start_cluster();
+    char err[256] = "";
+    int promoted = 0;
+    (void)state;
+
+    assert_int_equal(ovs_fleet_cluster_replica(f, 0, 0), -1);
+    assert_int_not_equal(ovs_fleet_cluster_wait_failover(f, 0, OVS_NS_PER_S, &promoted, err,
+                                                         sizeof(err)), OVS_OK);
+    assert_int_equal(promoted, -1);
+    assert_non_null(strstr(err, "has no replica"));
+    ovs_fleet_stop(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_slots_and_keyslot),
         cmocka_unit_test(test_client_routes_and_redirects),
         cmocka_unit_test(test_sigkill_takes_the_cluster),
+        cmocka_unit_test(test_replica_failover),
+        cmocka_unit_test(test_failover_needs_a_replica),
     };
     signal(SIGPIPE, SIG_IGN);
     return cmocka_run_group_tests(tests, NULL, NULL);

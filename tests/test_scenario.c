@@ -934,7 +934,21 @@ static const bad_case bad_cases[] = {
     { TL "[redis]\ncluster = 3\n[fault f]\nat = 0\naction = cut\n"
          "target = link:alice:node:1\n", 12, "target: [redis] has a cluster" },
     { TL "[redis]\ncluster = 3\n[fault f]\nat = 0\naction = kill\ntarget = node:1\n", 11,
-      "action: [redis] has a cluster, whose masters have no replicas here yet" },
+      "action: [redis] has a cluster whose masters have no replicas (cluster_replicas = 0)" },
+    { TL "[redis]\ncluster = 3\ncluster_replicas = 1\n[fault f]\nat = 0\n"
+         "action = kill-restart\ntarget = node:1\nduration = 1s\n", 12,
+      "action: [redis] has a cluster: no restart with it" },
+    { TL "[redis]\ncluster = 3\ncluster_replicas = 1\n[fault f]\nat = 0\n"
+         "action = pause\ntarget = node:1\nduration = 1s\n", 12,
+      "action: [redis] has cluster_replicas: no pause with them" },
+    { TL "[redis]\ncluster_replicas = 1\n", 8, "cluster_replicas: needs cluster = N" },
+    { TL "[redis]\ncluster_node_timeout = 1s\n", 8, "cluster_node_timeout: needs cluster = N" },
+    { TL "[redis]\ncluster = 3\ncluster_replicas = 3\n", 9,
+      "cluster_replicas: '3' is not a whole number from 0 to 2" },
+    { TL "[redis]\ncluster = 8\ncluster_replicas = 2\n", 9,
+      "cluster_replicas: 8 masters with 2 replicas each are more than the 20 servers" },
+    { TL "[redis]\ncluster = 3\ncluster_node_timeout = 1.5ms\n", 9,
+      "cluster_node_timeout: '1.5ms' is not a whole number of milliseconds" },
     { INV "queue = stream\n[client alice]\nrequest = buy sku=1\n[redis]\ncluster = 3\n", 9,
       "cluster: cannot go with [scenario] queue = stream" },
     { BOOK ALICE "[redis]\ncluster = 3\n", 7, "cluster: inventory only for now" },

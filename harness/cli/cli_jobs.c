@@ -68,6 +68,13 @@ int64_t cli_job_estimate_ns(const ovs_scenario *sc)
      * second or two on loopback). */
     if (sc->redis.sentinels > 0)
         span += sc->redis.sentinel_down_after_ns + INT64_C(2000000000);
+    /* A cluster's own failover, which a kill waits for: two node timeouts and the
+     * election's delays (1.8 to 2.9 s with a 1 s timeout). */
+    for (int i = 0; i < sc->n_faults && sc->redis.cluster_replicas > 0; i++)
+        if (sc->faults[i].action == OVS_FAULT_KILL)
+            span += 2 * (sc->redis.cluster_node_timeout_ns > 0 ? sc->redis.cluster_node_timeout_ns
+                                                               : OVS_CLUSTER_NODE_TIMEOUT_NS) +
+                    INT64_C(1000000000);
     return span;
 }
 

@@ -49,6 +49,11 @@ typedef struct ovs_endpoint {
                                           topology, valid for the run */
     int cluster;   /* 1: a node of a Redis Cluster; a client sends each command to the
                       master owning its key's slot (locks/redis_cluster.h) */
+    const struct ovs_endpoint *seeds; /* cluster: every node known when the run began
+                      (n_seeds of them), asked for the slot map when no node the client
+                      met answers, as a client's startup nodes are; NULL: this one only.
+                      Owned by the topology, valid for the run */
+    int n_seeds;
 } ovs_endpoint;
 
 /* Ask the Sentinels of set, in order, where their master is now (SENTINEL

@@ -39,11 +39,11 @@ int ovs_cell_owes_redis_stock(const ovs_scenario *sc, const ovs_strategy_methods
 }
 
 /* 1 when a fault kills master 0 and nothing takes its place: no restart of it, and no
- * replica promoted, by a fault or by Sentinel (a promoted replica is master 0 from then
- * on, stock and all). */
+ * replica promoted, by a fault, by Sentinel or by the cluster (a promoted replica is
+ * master 0 from then on, stock and all). */
 static int master0_killed_for_good(const ovs_scenario *sc)
 {
-    int killed = 0, back = sc->redis.sentinels > 0;
+    int killed = 0, back = sc->redis.sentinels > 0 || sc->redis.cluster_replicas > 0;
     for (int i = 0; i < sc->n_faults; i++) {
         const ovs_fault *f = &sc->faults[i];
         back |= f->action == OVS_FAULT_PROMOTE;

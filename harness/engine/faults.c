@@ -199,7 +199,11 @@ static void fire(ovs_faults *fs, const ovs_fault *f, int second)
         snprintf(fs->error, sizeof(fs->error), "fault %s: %s", f->name, err);
     }
     if (rc == 0 && !second && fs->nfu < MAX_FOLLOWUPS) {
+        /* A cluster master's kill has a second half due at once: watching, bounded, for
+         * the cluster to promote its replica. Done after the kill returns, so a client
+         * held at the kill's point goes on while the cluster fails over, as it would. */
         int needs = f->action == OVS_FAULT_KILL_RESTART ||
+                    (f->action == OVS_FAULT_KILL && fs->sc->redis.cluster_replicas > 0) ||
                     (f->duration_ns > 0 &&
                      (f->action == OVS_FAULT_PAUSE || f->action == OVS_FAULT_CUT));
         if (needs)

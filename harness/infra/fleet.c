@@ -246,7 +246,9 @@ static void node_build_argv(const ovs_fleet *f, fleet_node *nd)
         *a++ = "--cluster-port";
         *a++ = nd->bus_portstr;
     }
-    if (nd->replica) {
+    /* A cluster-enabled server refuses --replicaof: a cluster replica is made one by
+     * CLUSTER REPLICATE once the cluster has met it (fleet_cluster.c). */
+    if (nd->replica && !f->cluster) {
         *a++ = "--replicaof";
         *a++ = nd->via_host;
         *a++ = nd->via_port;
@@ -474,6 +476,13 @@ int ovs_fleet_start(const ovs_fleet_opts *opts, ovs_fleet **out, char *err, size
         ovs_seterr(err, errlen, "unknown persistence %d", opts->persistence);
         return OVS_ERR;
     }
+    if (opts->cluster_replicas < 0 || (!opts->cluster && opts->cluster_replicas > 0) ||
+        opts->nodes * (1 + opts->cluster_replicas) > FLEET_NODES) {
+        ovs_seterr(err, errlen, "cluster replicas: %d per master of %d%s is more than the "
+                   "%d nodes of a fleet, or not a cluster", opts->cluster_replicas,
+                   opts->nodes, opts->cluster ? "" : " (no cluster)", FLEET_NODES);
+        return OVS_ERR;
+    }
     if (opts->cluster && opts->nodes < OVS_FLEET_CLUSTER_MIN) {
         ovs_seterr(err, errlen, "a cluster has %d to %d masters, not %d",
                    OVS_FLEET_CLUSTER_MIN, OVS_FLEET_MAX, opts->nodes);
@@ -485,7 +494,10 @@ int ovs_fleet_start(const ovs_fleet_opts *opts, ovs_fleet **out, char *err, size
         return OVS_ERR;
     }
     f->n = opts->nodes;
-    f->total = f->n;
+    /* A cluster's replicas start with its masters: numbered after them, master m's
+     * k-th at n + m * cluster_replicas + k (ovs_fleet_cluster_replica). */
+    f->cluster_replicas = opts->cluster ? opts->cluster_replicas : 0;
+    f->total = f->n * (1 + f->cluster_replicas);
     f->persistence = opts->persistence;
     if (opts->min_replicas_to_write > 0) {
         snprintf(f->min_replicas, sizeof(f->min_replicas), "%d", opts->min_replicas_to_write);
@@ -516,13 +528,14 @@ int ovs_fleet_start(const ovs_fleet_opts *opts, ovs_fleet **out, char *err, size
                 goto fail;
     }
     /* Start every node, then wait for each: the servers boot in parallel. */
-    for (int i = 0; i < f->n; i++) {
+    for (int i = 0; i < f->total; i++) {
+        f->node[i].replica = i >= f->n;
         if ((rc = ovs_fleet_node_make_dir(f, i, err, errlen)) != OVS_OK ||
             (rc = ovs_fleet_node_pick_port(f, i, err, errlen)) != OVS_OK ||
             (rc = ovs_fleet_node_spawn(f, &f->node[i], err, errlen)) != OVS_OK)
             goto fail;
     }
-    for (int i = 0; i < f->n; i++) {
+    for (int i = 0; i < f->total; i++) {
         if ((rc = ovs_fleet_node_come_up(f, i, err, errlen)) != OVS_OK)
             goto fail;
         snprintf(f->ep[i].host, sizeof(f->ep[i].host), "%s", FLEET_HOST);

@@ -41,7 +41,10 @@ typedef struct ovs_fleet_opts {
     int min_replicas_max_lag;  /* its min-replicas-max-lag in seconds; 0: Redis's own
                                   (OVS_MIN_REPLICAS_MAX_LAG, scenario.h) */
     int cluster;              /* 1: the masters form one Redis Cluster (fleet_cluster.c):
-                                 OVS_FLEET_CLUSTER_MIN or more of them, no replicas */
+                                 OVS_FLEET_CLUSTER_MIN or more of them */
+    int cluster_replicas;     /* with cluster: replicas per master (0, default: none),
+                                 started with the masters and numbered after them; the
+                                 cluster fails a killed master over to one of them */
     int cluster_node_timeout_ms; /* cluster-node-timeout; 0 = OVS_FLEET_CLUSTER_TIMEOUT_MS */
 } ovs_fleet_opts;
 
@@ -62,6 +65,22 @@ int ovs_fleet_is_cluster(const ovs_fleet *f);
 /* The master (0..size-1) that was given key's slot when the cluster formed. Slots are not
  * moved by the fleet afterwards; a reader that gets MOVED has met someone else's move. */
 int ovs_fleet_cluster_master_of(const ovs_fleet *f, const char *key);
+/* Node index of cluster master m's k-th replica (0 <= k < cluster_replicas), or -1. */
+int ovs_fleet_cluster_replica(const ovs_fleet *f, int m, int k);
+/* After master m was killed: wait, at most timeout_ns, until one of its replicas says it
+ * is a master owning m's slots (its own CLUSTER SLOTS names it for the first of them),
+ * which only the cluster's own failover makes it. *promoted gets its node index. The
+ * harness promotes nothing here: a replica that is not promoted in time is an error. */
+int ovs_fleet_cluster_wait_failover(ovs_fleet *f, int m, int64_t timeout_ns, int *promoted,
+                                    char *err, size_t errlen);
+/* With cluster replicas: on every master, a write then WAIT until each of its replicas
+ * has acknowledged it (a second at most), so that everything written so far is on them.
+ * Part of the start, and for the run's settle. A master that has just sent a replica its
+ * initial copy streams it nothing more until the replica's first REPLCONF ACK, which the
+ * replica sends once a second: without this a master killed in that second took every
+ * write since the sync with it, the prepared stock included (seen: a promoted replica
+ * with no stock key at all). WAIT's GETACK asks for that ACK at once. 0, or OVS_ERR_ENV. */
+int ovs_fleet_cluster_settle(ovs_fleet *f, char *err, size_t errlen);
 /* Stop every server (SIGTERM, a bounded wait, then SIGKILL), reap them and remove the
  * temporary directory. Accepts NULL. */
 void ovs_fleet_stop(ovs_fleet *f);

@@ -44,6 +44,8 @@ typedef struct fleet_node {
                                            does not exist above 55535 nor is it free) */
     char cluster_conf[32];              /* cluster mode: nodes-PORT.conf in dir, the
                                            file Redis keeps its view of the cluster in */
+    char cluster_id[48];                /* cluster mode: its node id (CLUSTER MYID),
+                                           read when the cluster forms */
     const char *argv[FLEET_ARGV_MAX];   /* built before fork; points into this struct */
     int64_t *clock;                     /* the mapped offset (ns) its clock shim adds to
                                            its wall clock, or NULL: started without the
@@ -60,6 +62,8 @@ struct ovs_fleet {
     int persistence;                    /* enum ovs_persistence, for every node */
     int cluster;                        /* 1: cluster-enabled nodes (fleet_cluster.c) */
     char cluster_timeout[16];           /* cluster-node-timeout in ms, as text */
+    int cluster_replicas;               /* cluster mode: replicas per master, started
+                                           with the masters (nodes n..total-1) */
     pthread_t owner;                    /* the thread that started the fleet: the only
                                            one that may fork its servers (PDEATHSIG) */
     char dir[PATH_MAX];                 /* private 0700 directory, "" until made */
@@ -94,8 +98,10 @@ int ovs_fleet_node_come_up(ovs_fleet *f, int i, char *err, size_t errlen);
 int ovs_fleet_node_clock(ovs_fleet *f, int i, const char *shim, char *err, size_t errlen);
 /* Unmap and free what ovs_fleet_node_clock made; a node without the shim is left alone. */
 void ovs_fleet_node_clock_free(fleet_node *nd);
-/* Cluster mode (fleet_cluster.c): split the slots over the masters, introduce them to one
- * another and wait, bounded, until every node sees the whole cluster in state ok. */
+/* Cluster mode (fleet_cluster.c): split the slots over the masters, introduce every node
+ * to the others, make the replicas replicas of their masters (CLUSTER REPLICATE) and wait,
+ * bounded, until every node sees the whole cluster in state ok and every replica's link
+ * is up. */
 int ovs_fleet_cluster_form(ovs_fleet *f, char *err, size_t errlen);
 
 /* Copy the value of "name:value" from an INFO reply into out; -1 when absent. */

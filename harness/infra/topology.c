@@ -29,6 +29,9 @@ struct ovs_topology {
     int replica[MAX_REPLICAS];         /* fleet index of replica r */
     ovs_proxy *repl[MAX_REPLICAS];     /* the delay proxy feeding replica r */
     int master0;                       /* fleet index now serving as master 0 */
+    int shard[OVS_MAX_NODES];          /* cluster: fleet index now serving master i's
+                                          slots (i, or the replica the cluster promoted) */
+    int64_t killed_at[OVS_MAX_NODES];  /* monotonic ns of master i's last kill */
     ovs_sentinels *sentinels;          /* watching master 0, or NULL */
     ovs_endpoint masters[OVS_MAX_NODES]; /* as clients get them: the fleet's, master 0
                                           found through the Sentinels when there are */
@@ -143,7 +146,10 @@ int ovs_topology_start(const ovs_scenario *sc, int nodes, const char *redis_serv
                           .persistence = (int)sc->redis.persistence,
                           .min_replicas_to_write = sc->redis.min_replicas_to_write,
                           .min_replicas_max_lag = sc->redis.min_replicas_max_lag,
-                          .cluster = sc->redis.cluster > 0 };
+                          .cluster = sc->redis.cluster > 0,
+                          .cluster_replicas = sc->redis.cluster_replicas,
+                          .cluster_node_timeout_ms =
+                              (int)(sc->redis.cluster_node_timeout_ns / OVS_NS_PER_MS) };
     /* The clock shim goes into the nodes a clock-jump targets, and only into them. */
     for (int i = 0; i < sc->n_faults; i++)
         if (sc->faults[i].action == OVS_FAULT_CLOCK_JUMP && sc->faults[i].target_node < nodes)
@@ -154,6 +160,8 @@ int ovs_topology_start(const ovs_scenario *sc, int nodes, const char *redis_serv
         return rc == OVS_ERR_ENV ? OVS_ERR_ENV : OVS_ERR;
     }
     t->master0 = 0;
+    for (int i = 0; i < nodes; i++)
+        t->shard[i] = i;
 
     for (int r = 0; r < sc->redis.replicas && r < MAX_REPLICAS; r++) {
         /* The replica connects to the proxy; the master is the upstream, so the
@@ -169,8 +177,13 @@ int ovs_topology_start(const ovs_scenario *sc, int nodes, const char *redis_serv
     if (sc->redis.min_replicas_to_write > 0 && wait_good_replicas(t, err, errlen) != 0)
         goto fail;
     memcpy(t->masters, ovs_fleet_endpoints(t->fleet), (size_t)nodes * sizeof(t->masters[0]));
-    for (int i = 0; i < nodes; i++) /* clients route each key to its slot's master */
-        t->masters[i].cluster = sc->redis.cluster > 0;
+    for (int i = 0; i < nodes && sc->redis.cluster > 0; i++) {
+        /* Clients route each key to its slot's master, and know every node to ask for
+         * the slot map: the fleet's endpoints are one array, replicas after masters. */
+        t->masters[i].cluster = 1;
+        t->masters[i].seeds = ovs_fleet_node(t->fleet, 0);
+        t->masters[i].n_seeds = ovs_fleet_total(t->fleet);
+    }
     if (sc->redis.sentinels > 0 && start_sentinels(t, err, errlen) != 0)
         goto fail;
 
@@ -369,6 +382,8 @@ int ovs_topology_settle(void *ctx, char *err, size_t errlen)
     long long timeout_ms;
     int rc = -1;
 
+    if (ovs_fleet_is_cluster(t->fleet))
+        return ovs_fleet_cluster_settle(t->fleet, err, errlen) == 0 ? 0 : -1;
     if (t->nreplicas == 0)
         return 0;
     ep = ovs_fleet_node(t->fleet, t->master0);
@@ -502,6 +517,33 @@ static int clock_jump(ovs_topology *t, int i, const ovs_fault *f, char *what, si
     return 0;
 }
 
+/* The second half of a cluster master's kill (the scenario allows the kill only when it
+ * has replicas): done once the cluster has promoted one of them, and a failover that does
+ * not happen makes the run an error rather than pass for one that did. Bounded by what Redis
+ * takes at most: the node timeout to suspect the master, as long again for the failure
+ * reports to reach a majority, its own delay (500 ms, a random 500 ms, a second per rank)
+ * and the election, which it retries after twice the node timeout; doubled, for a loaded
+ * machine. Its event says who took over and how long after the kill. */
+static int cluster_failover(ovs_topology *t, const ovs_fault *f, char *what, size_t whatlen,
+                            char *err, size_t errlen)
+{
+    int64_t node_timeout = t->sc->redis.cluster_node_timeout_ns > 0
+                               ? t->sc->redis.cluster_node_timeout_ns
+                               : OVS_CLUSTER_NODE_TIMEOUT_NS;
+    int64_t limit = 2 * (4 * node_timeout + 3 * OVS_NS_PER_S);
+    int m = f->target_node, promoted;
+
+    if (ovs_fleet_cluster_wait_failover(t->fleet, m, limit, &promoted, err, errlen) != 0)
+        return -1;
+    t->shard[m] = promoted;
+    if (m == 0)
+        t->master0 = promoted;
+    snprintf(what, whatlen, "promoted node %d (port %d) %lld ms after the kill",
+             promoted, ovs_fleet_node(t->fleet, promoted)->port,
+             (long long)((ovs_now_ns() - t->killed_at[m]) / OVS_NS_PER_MS));
+    return 0;
+}
+
 const ovs_endpoint *ovs_topology_node(void *ctx, const ovs_fault *f)
 {
     ovs_topology *t = ctx;
@@ -539,7 +581,11 @@ int ovs_topology_fault(void *ctx, const ovs_fault *f, int followup, char *what,
 
     switch (f->action) {
     case OVS_FAULT_KILL:
+        if (followup && ovs_fleet_is_cluster(t->fleet))
+            return cluster_failover(t, f, what, whatlen, err, errlen);
         snprintf(what, whatlen, "SIGKILL");
+        if (i < t->nodes) /* a master's: what its failover is timed from */
+            t->killed_at[i] = ovs_now_ns();
         return ovs_fleet_kill(t->fleet, i, err, errlen);
     case OVS_FAULT_KILL_RESTART:
         if (!followup) {
@@ -591,7 +637,8 @@ static int read_stock_key(ovs_topology *t, const char *key, int64_t *v, int *abs
                           char *err, size_t errlen)
 {
     const ovs_endpoint *ep = ovs_fleet_is_cluster(t->fleet)
-                                 ? &t->masters[ovs_fleet_cluster_master_of(t->fleet, key)]
+                                 ? ovs_fleet_node(t->fleet,
+                                                  t->shard[ovs_fleet_cluster_master_of(t->fleet, key)])
                                  : ovs_topology_master0(t);
     redisContext *c;
     redisReply *r;

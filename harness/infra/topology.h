@@ -62,12 +62,15 @@ const char *ovs_topology_dir(const ovs_topology *t);
 /* The runner's settle callback; ctx is the topology. WAIT on master 0 until every replica
  * has acknowledged everything written so far (the strategy's prepared stock), then start
  * the scenario's replication lag: a topology never settled has replicas that do not lag.
+ * On a cluster, every master with replicas waits for its own (ovs_fleet_cluster_settle).
  * 0, or -1 with err when a replica did not catch up within a second. */
 int ovs_topology_settle(void *ctx, char *err, size_t errlen);
 /* Carries out one fault ([fault] section) on the servers and links: an ovs_fault_fn for
  * the fault scheduler, ctx the topology. followup is 0 for the fault itself, 1 for its
  * scheduled second half (the resume after a timed pause, the heal after a timed cut, the
- * restart after kill-restart's down time). Restarts bring the process back only: what the
+ * restart after kill-restart's down time; after a cluster master's kill, the bounded wait
+ * until the cluster has promoted one of its replicas, which fails when none is). Restarts
+ * bring the process back only: what the
  * shop does about a node that forgot its data (recovery) is the engine's. Call on the
  * thread that started the fleet. 0, or -1 with err; what says what was done. */
 int ovs_topology_fault(void *ctx, const ovs_fault *f, int followup, char *what,

@@ -54,7 +54,7 @@ static int get_sentinel_ms(parser *p, const entry *e, int64_t *ns)
         return -1;
     if (*ns < OVS_NS_PER_MS || *ns % OVS_NS_PER_MS != 0)
         return ovs_scn_fail(p, e->line, "%s: '%.80s' is not a whole number of milliseconds "
-                    "from 1ms (Sentinel counts in milliseconds)", e->key, e->value);
+                    "from 1ms (Redis counts it in milliseconds)", e->key, e->value);
     return 0;
 }
 
@@ -413,6 +413,8 @@ static int do_redis(parser *p, const section *s, ovs_scenario *sc)
     const entry *down_after = find_entry(s, "sentinel_down_after");
     const entry *failover_timeout = find_entry(s, "sentinel_failover_timeout");
     const entry *cluster = find_entry(s, "cluster"), *nodes = find_entry(s, "nodes");
+    const entry *c_replicas = find_entry(s, "cluster_replicas");
+    const entry *c_timeout = find_entry(s, "cluster_node_timeout");
 
     r->sentinel_down_after_ns = OVS_SENTINEL_DOWN_AFTER_NS;
     r->sentinel_failover_timeout_ns = OVS_SENTINEL_FAILOVER_TIMEOUT_NS;
@@ -444,6 +446,10 @@ static int do_redis(parser *p, const section *s, ovs_scenario *sc)
             rc = get_sentinel_ms(p, e, &r->sentinel_failover_timeout_ns);
         } else if (strcmp(k, "cluster") == 0) {
             rc = get_int(p, e, 3, MAX_REDIS_NODES, &r->cluster);
+        } else if (strcmp(k, "cluster_replicas") == 0) {
+            rc = get_int(p, e, 0, OVS_CLUSTER_REPLICAS_MAX, &r->cluster_replicas);
+        } else if (strcmp(k, "cluster_node_timeout") == 0) {
+            rc = get_sentinel_ms(p, e, &r->cluster_node_timeout_ns);
         }
         if (rc != 0)
             return -1;
@@ -476,9 +482,18 @@ static int do_redis(parser *p, const section *s, ovs_scenario *sc)
                             cluster->line);
     if (cluster && (r->replicas > 0 || sentinels || (link && r->proxied_links)))
         return ovs_scn_fail(p, cluster->line,
-                    "cluster: cannot go with %s (a cluster's masters have no replicas, "
-                    "Sentinels or proxied links here yet)",
+                    "cluster: cannot go with %s (a cluster's replicas are cluster_replicas "
+                    "= N, and it has no Sentinels or proxied links here)",
                     r->replicas > 0 ? "replicas" : sentinels ? "sentinels" : "links = proxied");
+    if ((c_replicas || c_timeout) && !cluster)
+        return ovs_scn_fail(p, (c_replicas ? c_replicas : c_timeout)->line,
+                            "%s: needs cluster = N", c_replicas ? "cluster_replicas"
+                                                                : "cluster_node_timeout");
+    /* Every node, masters and replicas, is one of the fleet's. */
+    if (cluster && r->cluster * (1 + r->cluster_replicas) > MAX_REDIS_NODES + MAX_REPLICAS)
+        return ovs_scn_fail(p, c_replicas->line, "cluster_replicas: %d masters with %d "
+                            "replicas each are more than the %d servers a run can start",
+                            r->cluster, r->cluster_replicas, MAX_REDIS_NODES + MAX_REPLICAS);
     if (cluster)
         r->nodes = r->cluster;
     /* The stream sale's script names the stock key and the stream, which a cluster puts in
@@ -558,15 +573,26 @@ static int do_fault(parser *p, const section *s, ovs_scenario *sc, const entry *
                            "link faults with it"
                          : "and stock is re-warmed on master 0 only: no recovery with it yet");
     }
-    /* A cluster master has no replica to fail over to here, and one restarted empty
-     * forgets the cluster (its nodes.conf goes with its data): either leaves slots with
-     * no master, and their stock unreadable. */
-    if (sc->redis.cluster && (f->action == OVS_FAULT_KILL || f->action == OVS_FAULT_RESTART ||
+    /* A killed cluster master is failed over to its replica by the cluster itself; with
+     * none, its slots would have no master and their stock be unreadable. One restarted
+     * (empty or not) would rejoin as a replica of its successor or forget the cluster:
+     * neither is played here yet. */
+    if (sc->redis.cluster && f->action == OVS_FAULT_KILL && sc->redis.cluster_replicas == 0)
+        return ovs_scn_fail(p, find_entry(s, "action")->line,
+                    "action: [redis] has a cluster whose masters have no replicas "
+                    "(cluster_replicas = 0): no kill with it (pause, clock-jump and client "
+                    "faults are fine)");
+    /* A master paused past the node timeout is failed over behind the harness's back
+     * and comes back a replica, where the harness would still read its shard. */
+    if (sc->redis.cluster_replicas > 0 && f->action == OVS_FAULT_PAUSE)
+        return ovs_scn_fail(p, find_entry(s, "action")->line,
+                    "action: [redis] has cluster_replicas: no pause with them (a master "
+                    "paused past cluster_node_timeout is failed over, unwatched)");
+    if (sc->redis.cluster && (f->action == OVS_FAULT_RESTART ||
                               f->action == OVS_FAULT_KILL_RESTART))
         return ovs_scn_fail(p, find_entry(s, "action")->line,
-                    "action: [redis] has a cluster, whose masters have no replicas here yet: "
-                    "no kill or restart with it (pause, clock-jump and client faults are "
-                    "fine)");
+                    "action: [redis] has a cluster: no restart with it (a restarted master "
+                    "would rejoin its shard as a replica, or forget the cluster)");
     if (f->target == OVS_TARGET_LINK) {
         if (links && !sc->redis.proxied_links)
             return ovs_scn_fail(p, find_entry(s, "target")->line,

@@ -132,7 +132,17 @@ typedef struct ovs_redis_spec {
                                 off, OVS_MIN_REPLICAS_MAX_LAG when not given) */
     int cluster;             /* `cluster = N`: the N masters (3..) form one Redis Cluster;
                                 nodes is N too. 0 (default): independent servers */
+    int cluster_replicas;    /* `cluster_replicas`: replicas of each cluster master (0..2,
+                                default 0), joined by CLUSTER REPLICATE; the cluster
+                                itself promotes one when its master is killed */
+    int64_t cluster_node_timeout_ns; /* `cluster_node_timeout`: cluster-node-timeout (whole
+                                ms; 0, default: OVS_CLUSTER_NODE_TIMEOUT_NS) */
 } ovs_redis_spec;
+
+/* cluster-node-timeout when a scenario gives none: a killed master is failed over about
+ * two of these after the kill, well inside a run of a few seconds. */
+#define OVS_CLUSTER_NODE_TIMEOUT_NS INT64_C(2000000000)
+#define OVS_CLUSTER_REPLICAS_MAX 2
 
 /* Redis's own default for min-replicas-max-lag, in seconds. */
 #define OVS_MIN_REPLICAS_MAX_LAG 10

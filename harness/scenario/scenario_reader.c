@@ -60,7 +60,8 @@ static const char *const redis_keys[] = { "nodes",       "replicas",  "lag",   "
                                           "sentinels", "sentinel_down_after",
                                           "sentinel_failover_timeout",
                                           "min_replicas_to_write", "min_replicas_max_lag",
-                                          "cluster", NULL };
+                                          "cluster", "cluster_replicas",
+                                          "cluster_node_timeout", NULL };
 static const char *const fault_keys[] = { "at",     "after",    "action", "target",
                                           "duration", "recovery", "by", NULL };
 
