@@ -1543,6 +1543,19 @@ static void test_queue_stream(void **state)
     assert_int_equal(na_in(memory, "redis-check-then-decr", NULL, why, sizeof(why)), 0);
     assert_int_equal(na_in(stream, "setnx", NULL, why, sizeof(why)), 0);
     assert_int_equal(na_in(stream, "optimistic-sql", NULL, why, sizeof(why)), 0);
+
+    /* The stream's own node killed for good: its orders can never reach SQL. Restarted,
+     * it is judged; the stock's node killed for good has its own n/a. */
+    static const char apart_killed[] = INV "queue = stream\nqueue_node = 1\n" CROWD
+                                       "[redis]\nnodes = 2\n[fault f]\nat = 10ms\n"
+                                       "action = kill\ntarget = node:1\n";
+    assert_int_equal(na_in(apart_killed, "lua-decr", NULL, why, sizeof(why)), 1);
+    assert_non_null(strstr(why, "kills node 1, the write-back stream's, for good"));
+    assert_int_equal(na_in(apart_killed, "optimistic-sql", NULL, why, sizeof(why)), 0);
+    char text[512];
+    snprintf(text, sizeof(text), "%s[fault g]\nat = 50ms\naction = restart\n"
+             "target = node:1\n", apart_killed);
+    assert_int_equal(na_in(text, "lua-decr", NULL, why, sizeof(why)), 0);
 }
 
 static void test_na_when_stock_node_killed(void **state)
