@@ -57,7 +57,10 @@ int ovs_redis_stock_sell_stream(ovs_redis *r, ovs_script *unit_stream, const cha
  *   OVS_ERR_IO   the decrement's answer, the XADD's or the give-back's was lost: the entry
  *                may exist and be applied, so the unit is not given back (that could sell
  *                it twice), and the buyer is told neither yes nor no - unknown
- * The failing connection's errstr is copied to r->errstr. */
+ * The failing connection's errstr is copied to r->errstr. A give-back trusts that the
+ * decrement is still there: had the stock's Redis lost it in between (restarted empty, or
+ * re-warmed from SQL), the INCR adds a unit that was never taken - a client cannot tell,
+ * and this one does not guess. */
 int ovs_redis_stock_sell_apart(ovs_redis *r, ovs_redis *q, ovs_script *unit,
                                const char *prefix, const char *stream,
                                const ovs_request *req, int64_t buyer);
