@@ -20,7 +20,10 @@
  *
  * With `queue = stream` the same script also XADDs the order to the write-back stream, so
  * the sale and its queue entry are one write; what Redis then loses in a crash is the
- * entry as well as the decrement (lost orders), unless it persisted both. */
+ * entry as well as the decrement (lost orders), unless it persisted both. With
+ * `queue_node = N` the stream is on another Redis, and the sale is this script on node 0
+ * then an XADD on node N: two writes, with the sale alone in between (redis_stock.h says
+ * what a failed or unanswered XADD does). */
 #include <stdio.h>
 
 #include "core/keys.h"
@@ -42,6 +45,7 @@ static const ovs_param_spec luad_params[] = {
 typedef struct luad {
     ovs_strategy base;
     ovs_redis redis;   /* env->redis[0] */
+    ovs_redis queue;   /* queue_node >= 1: env->queue_redis, the stream's; else unused */
     ovs_script decr;   /* inventory: ovs_redis_stock_decr_src */
     ovs_script claim;  /* booking: ovs_redis_stock_claim_src */
     ovs_script stream; /* queue = stream: ovs_redis_stock_decr_stream_src */
@@ -100,7 +104,9 @@ static int luad_open(ovs_strategy *s, const ovs_env *env)
         return ovs_strategy_fail(s, OVS_ERR, "lua-decr: buckets = %d does not go with queue ="
                                  " stream (the stream sale's script sells from one key)",
                                  x->buckets);
-    return ovs_redis_stock_open(s, env, &x->redis, LUAD_COMMAND_MS);
+    if (ovs_redis_stock_open(s, env, &x->redis, LUAD_COMMAND_MS) != OVS_OK)
+        return OVS_ERR;
+    return ovs_redis_stock_open_queue(s, env, &x->queue, LUAD_COMMAND_MS);
 }
 
 /* One unit from the first bucket, drawn at random, that has one. */
@@ -143,12 +149,14 @@ static int luad_execute(ovs_strategy *s, const ovs_request *req, int64_t buyer,
     (void)think_ns; /* the script has no window between check and act to think in */
     if (x->buckets > 1)
         return luad_sell_bucket(x, req, buyer);
-    return ovs_redis_stock_execute(s, &x->redis, &x->decr, &x->claim, &x->stream, req, buyer);
+    return ovs_redis_stock_execute(s, &x->redis, &x->queue, &x->decr, &x->claim, &x->stream,
+                                   req, buyer);
 }
 
 static void luad_close(ovs_strategy *s)
 {
     ovs_redis_close(&((luad *)s)->redis);
+    ovs_redis_close(&((luad *)s)->queue);
 }
 
 const ovs_strategy_methods ovs_strategy_lua_decr = {

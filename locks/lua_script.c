@@ -74,6 +74,7 @@ typedef struct luas {
     ovs_strategy base;
     ovs_lease lease;      /* lock */
     ovs_redis redis;      /* whole operation: env->redis[0] */
+    ovs_redis queue;      /* queue_node >= 1: env->queue_redis, the stream's */
     ovs_script unit, nights, stream;
 } luas;
 
@@ -139,7 +140,9 @@ static int luas_prepare(ovs_strategy *s, const ovs_env *env)
     if (rc != OVS_OK)
         return rc;
     ovs_redis_init(&r, &env->redis[0], LUAS_CONNECT_MS, LUAS_COMMAND_MS);
-    rc = ovs_redis_script_load(&r, env->queue_stream != NULL        ? &stream
+    /* With the stream on another Redis the sale runs execute, and the XADD apart. */
+    int in_script = env->queue_stream != NULL && env->queue_redis == NULL;
+    rc = ovs_redis_script_load(&r, in_script                        ? &stream
                                    : env->workload == OVS_INVENTORY ? &unit
                                                                     : &nights);
     if (rc != OVS_OK)
@@ -175,7 +178,7 @@ static int luas_whole_open(ovs_strategy *s, const ovs_env *env)
     memcpy(x->nights.sha, d->nights_sha, sizeof(x->nights.sha));
     if (ovs_redis_connect(&x->redis) != OVS_OK)
         return ovs_strategy_fail(s, OVS_ERR, "%s", x->redis.errstr);
-    return OVS_OK;
+    return ovs_redis_stock_open_queue(s, env, &x->queue, LUAS_COMMAND_MS);
 }
 
 static int luas_execute(ovs_strategy *s, const ovs_request *req, int64_t buyer,
@@ -184,8 +187,8 @@ static int luas_execute(ovs_strategy *s, const ovs_request *req, int64_t buyer,
     luas *x = (luas *)s;
 
     (void)think_ns; /* a script has no window between check and act to think in */
-    return ovs_redis_stock_execute(s, &x->redis, &x->unit, &x->nights, &x->stream, req,
-                                   buyer);
+    return ovs_redis_stock_execute(s, &x->redis, &x->queue, &x->unit, &x->nights, &x->stream,
+                                   req, buyer);
 }
 
 static void luas_close(ovs_strategy *s)
@@ -194,6 +197,7 @@ static void luas_close(ovs_strategy *s)
 
     ovs_lease_close(&x->lease);
     ovs_redis_close(&x->redis);
+    ovs_redis_close(&x->queue);
 }
 
 /* ---- building the table -------------------------------------------------------------- */

@@ -189,7 +189,49 @@ int ovs_redis_stock_sell_stream(ovs_redis *r, ovs_script *unit_stream, const cha
     return run_sale(r, unit_stream, 2, 3, kv);
 }
 
-int ovs_redis_stock_execute(ovs_strategy *s, ovs_redis *r, ovs_script *unit,
+/* Copy q's failure to r, where the caller reads it, after what the sale had done. */
+static int apart_fail(ovs_redis *r, const ovs_redis *q, int rc, const char *what)
+{
+    snprintf(r->errstr, sizeof(r->errstr), "%.60s: %.60s", what, q->errstr);
+    return r->err = rc;
+}
+
+int ovs_redis_stock_sell_apart(ovs_redis *r, ovs_redis *q, ovs_script *unit,
+                               const char *prefix, const char *stream,
+                               const ovs_request *req, int64_t buyer)
+{
+    char key[OVS_STOCK_KEY_MAX];
+    redisReply *reply;
+    int rc = ovs_redis_stock_sell(r, unit, NULL, OVS_INVENTORY, prefix, req, buyer);
+
+    if (rc != OVS_OK)
+        return rc; /* sold out, refused or unknown: no order to queue */
+    rc = ovs_redis_cmd(q, &reply, "XADD %s * sku %d buyer %lld", stream, req->sku,
+                       (long long)buyer);
+    if (rc == OVS_OK) {
+        freeReplyObject(reply);
+        return OVS_OK;
+    }
+    /* Its answer lost, the entry may be in the stream and reach SQL: giving the unit back
+     * then would let it be sold twice. The sale is left as it is, of unknown outcome. */
+    if (rc == OVS_ERR_IO)
+        return apart_fail(r, q, OVS_ERR_IO, "sold, XADD unanswered (the order may be "
+                          "queued)");
+    /* Certainly not queued: the order would never reach SQL, so the sale is undone. */
+    ovs_stock_key(prefix, req->sku, key, sizeof(key));
+    int back = ovs_redis_cmd(r, &reply, "INCR %s", key);
+    if (back == OVS_OK) {
+        freeReplyObject(reply);
+        return apart_fail(r, q, OVS_ERR, "XADD failed, the unit given back");
+    }
+    char why[sizeof(r->errstr)];
+    snprintf(why, sizeof(why), "%s", r->errstr);
+    snprintf(r->errstr, sizeof(r->errstr), "XADD failed (%.30s); give-back %s: %.30s",
+             q->errstr, back == OVS_ERR_IO ? "unanswered" : "failed, unit in no order", why);
+    return r->err = back == OVS_ERR_IO ? OVS_ERR_IO : OVS_ERR;
+}
+
+int ovs_redis_stock_execute(ovs_strategy *s, ovs_redis *r, ovs_redis *q, ovs_script *unit,
                             ovs_script *nights, ovs_script *unit_stream,
                             const ovs_request *req, int64_t buyer)
 {
@@ -197,8 +239,11 @@ int ovs_redis_stock_execute(ovs_strategy *s, ovs_redis *r, ovs_script *unit,
     int rc;
 
     s->attempts = 1;
-    /* Under queue = stream the script writes the order too: nothing to hand over. */
-    if (env->queue_stream != NULL)
+    /* Under queue = stream the sale writes the order too: nothing to hand over. */
+    if (env->queue_stream != NULL && env->queue_redis != NULL)
+        rc = ovs_redis_stock_sell_apart(r, q, unit, OVS_KEY_PREFIX(env), env->queue_stream,
+                                        req, buyer);
+    else if (env->queue_stream != NULL)
         rc = ovs_redis_stock_sell_stream(r, unit_stream, OVS_KEY_PREFIX(env),
                                          env->queue_stream, req, buyer);
     else
@@ -228,6 +273,18 @@ int ovs_redis_stock_open(ovs_strategy *s, const ovs_env *env, ovs_redis *r,
     ovs_redis_init(r, &env->redis[0], 1000, command_ms);
     if (ovs_redis_connect(r) != OVS_OK)
         return ovs_strategy_fail(s, OVS_ERR, "%s", r->errstr);
+    return OVS_OK;
+}
+
+int ovs_redis_stock_open_queue(ovs_strategy *s, const ovs_env *env, ovs_redis *q,
+                               double command_ms)
+{
+    memset(q, 0, sizeof(*q));
+    if (env->queue_stream == NULL || env->queue_redis == NULL)
+        return OVS_OK;
+    ovs_redis_init(q, env->queue_redis, 1000, command_ms);
+    if (ovs_redis_connect(q) != OVS_OK)
+        return ovs_strategy_fail(s, OVS_ERR, "%s", q->errstr);
     return OVS_OK;
 }
 

@@ -41,12 +41,36 @@ int ovs_redis_stock_sell(ovs_redis *r, ovs_script *unit, ovs_script *nights,
  * the stock key under prefix, the order going to stream. Returns as ovs_redis_stock_sell. */
 int ovs_redis_stock_sell_stream(ovs_redis *r, ovs_script *unit_stream, const char *prefix,
                                 const char *stream, const ovs_request *req, int64_t buyer);
+/* The stream sale when the stream is on another Redis (env->queue_redis, `queue_node`):
+ * unit (ovs_redis_stock_decr_src's contract) on r, the stock's Redis, then XADD stream *
+ * sku <sku> buyer <buyer> on q. Two writes on two servers, which no script makes one, so
+ * between them the sale exists without its order. What the XADD's failure means decides
+ * what is done:
+ *   OVS_OK       sold, and the entry added
+ *   OVS_REFUSED  sold out: nothing written anywhere
+ *   OVS_BUSY     the stock's master refused the decrement (NOREPLICAS): nothing sold
+ *   OVS_ERR      the XADD certainly did not happen (refused, or never sent): the unit was
+ *                given back (INCR on r) and the buyer is refused - the order cannot be
+ *                queued, so it is not sold. When the give-back fails as well, OVS_ERR all
+ *                the same, and r->errstr says that the unit is out of the stock and in no
+ *                order (the divergence check sees it)
+ *   OVS_ERR_IO   the decrement's answer, the XADD's or the give-back's was lost: the entry
+ *                may exist and be applied, so the unit is not given back (that could sell
+ *                it twice), and the buyer is told neither yes nor no - unknown
+ * The failing connection's errstr is copied to r->errstr. A give-back trusts that the
+ * decrement is still there: had the stock's Redis lost it in between (restarted empty, or
+ * re-warmed from SQL), the INCR adds a unit that was never taken - a client cannot tell,
+ * and this one does not guess. */
+int ovs_redis_stock_sell_apart(ovs_redis *r, ovs_redis *q, ovs_script *unit,
+                               const char *prefix, const char *stream,
+                               const ovs_request *req, int64_t buyer);
 /* The whole of xExecute for a strategy that sells with such scripts (lua-decr, and a Lua
  * definition's execute script): ovs_redis_stock_sell, then the order handed to env->sold;
  * under env->queue_stream, ovs_redis_stock_sell_stream with unit_stream instead, whose
- * script writes the order itself. Sets s->attempts; a failure says why through
+ * script writes the order itself, or with env->queue_redis too, ovs_redis_stock_sell_apart
+ * with unit on r and the XADD on q. Sets s->attempts; a failure says why through
  * ovs_strategy_fail. */
-int ovs_redis_stock_execute(ovs_strategy *s, ovs_redis *r, ovs_script *unit,
+int ovs_redis_stock_execute(ovs_strategy *s, ovs_redis *r, ovs_redis *q, ovs_script *unit,
                             ovs_script *nights, ovs_script *unit_stream,
                             const ovs_request *req, int64_t buyer);
 
@@ -55,9 +79,14 @@ int ovs_redis_stock_nodes(const ovs_params *p);
 /* Their xOpen's common part: the run must have a Redis and a write-back queue (the memory
  * queue's env->sold, or env->queue_stream); then r is
  * set up on env->redis[0] (1 s to connect, command_ms per reply) and connected. OVS_OK, or
- * OVS_ERR with s->errstr. */
+ * OVS_ERR with s->errstr. It does not open the queue's connection: see below. */
 int ovs_redis_stock_open(ovs_strategy *s, const ovs_env *env, ovs_redis *r,
                          double command_ms);
+/* With env->queue_redis, set q up on it (1 s to connect, command_ms per reply) and connect:
+ * the stream sale's second server. Without, q is zeroed (ovs_redis_close accepts it).
+ * OVS_OK, or OVS_ERR with s->errstr. */
+int ovs_redis_stock_open_queue(ovs_strategy *s, const ovs_env *env, ovs_redis *q,
+                               double command_ms);
 
 /* Hand a sale Redis has made to env->sold, on its way to SQL: OVS_OK, or OVS_ERR when
  * the write-back queue no longer takes orders (the run is stopping). For every strategy

@@ -141,6 +141,11 @@ typedef struct ovs_env {
                                    "oversell:<hex>:<n>:" on a user's (`--redis`), where
                                    the harness finds and deletes the run's keys by it.
                                    NULL reads as "" (OVS_KEY_PREFIX) */
+    const ovs_endpoint *queue_redis; /* with queue_stream, the Redis the stream is on when
+                                   it is not redis[0] (`queue_node = N`): the sale and its
+                                   entry are then two writes on two servers, and no script
+                                   can make them one (locks/redis_stock.h). NULL: the
+                                   stream is on redis[0], written by the sale's script */
 } ovs_env;
 
 /* env's key prefix, "" when it has none. */

@@ -59,6 +59,7 @@ typedef struct fixture {
                                       it outlives the instances, closed in teardown */
     ovs_crash *crash;              /* env.crash of the next instances opened */
     const char *queue_stream;      /* env.queue_stream of the next instances opened */
+    const ovs_endpoint *queue_redis; /* env.queue_redis of the next instances opened */
     ovs_crash dies;                /* what crash points at in the crash tests; destroyed
                                       in teardown, after the instances */
     ovs_proxy *proxy[NODES];       /* in front of node i when the test asked for one */
@@ -203,6 +204,7 @@ static inline ovs_strategy *open_inst(fixture *f, const ovs_strategy_methods *m,
         .frozen = f->frozen,
         .crash = f->crash,
         .queue_stream = f->queue_stream,
+        .queue_redis = f->queue_redis,
     };
     s = calloc(1, m->size);
     assert_non_null(s);

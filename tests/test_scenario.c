@@ -715,6 +715,12 @@ static const bad_case bad_cases[] = {
     { INV "queue = stream\nqueue_claim_idle = soon\n" CROWD, 6,
       "queue_claim_idle: 'soon' is not a duration" },
     { BOOK "queue = stream\n" ALICE, 1, "queue = stream carries orders of workload = inventory" },
+    { INV "queue_node = 1\n" CROWD, 5, "queue_node: only a queue = stream" },
+    { INV "queue = stream\nqueue_node = 1\n" CROWD, 6,
+      "queue_node: 1 needs [redis] nodes > 1 (nodes = 0)" },
+    { INV "queue = stream\nqueue_node = 1\n" CROWD "[redis]\nnodes = 1\n", 6,
+      "queue_node: 1 needs [redis] nodes > 1 (nodes = 1)" },
+    { INV "queue = stream\nqueue_node = -1\n" CROWD, 6, "queue_node: '-1' is not a whole number" },
     { INV "queue = stream\n" CROWD "[fault f]\nat = 10ms\naction = kill-restart\n"
       "target = node:0\nrecovery = reconcile\n", 9,
       "recovery = reconcile counts the orders queued in memory, and this scenario's queue is a"
@@ -955,6 +961,9 @@ static const bad_case bad_cases[] = {
     { INV "queue = stream\n[client alice]\nrequest = buy sku=1\n[fault f]\nat = 0\n"
       "action = clock-jump\ntarget = node:0\nby = 30s\n", 11,
       "target: node:0 keeps the write-back stream" },
+    { INV "queue = stream\nqueue_node = 1\n[client alice]\nrequest = buy sku=1\n[redis]\n"
+      "nodes = 2\n[fault f]\nat = 0\naction = clock-jump\ntarget = node:1\nby = 30s\n", 14,
+      "target: node:1 keeps the write-back stream" },
     /* [redis] sentinels */
     { TL "[redis]\nsentinels = 3\n", 8, "sentinels: needs replicas >= 1" },
     { TL "[redis]\nreplicas = 1\nsentinels = 6\n", 9,
@@ -1528,6 +1537,12 @@ static void test_queue_stream(void **state)
     assert_int_equal(sc.queue.idempotent, 1);
     assert_int_equal(sc.queue.consumer_crash, 3);
     assert_int_equal(sc.queue.claim_idle_ns, 50 * OVS_NS_PER_MS);
+    assert_int_equal(sc.queue.node, 0);
+    ovs_scenario_free(&sc);
+    /* The stream on node 1: the stock node's clock may jump then, the stream's not. */
+    parse_ok(INV "queue = stream\nqueue_node = 1\n" CROWD "[redis]\nnodes = 2\n[fault f]\n"
+             "at = 0\naction = clock-jump\ntarget = node:0\nby = 30s\n", &sc);
+    assert_int_equal(sc.queue.node, 1);
     ovs_scenario_free(&sc);
     parse_ok(memory, &sc);
     assert_int_equal(sc.queue.kind, OVS_QUEUE_MEMORY);
@@ -1542,6 +1557,19 @@ static void test_queue_stream(void **state)
     assert_int_equal(na_in(memory, "redis-check-then-decr", NULL, why, sizeof(why)), 0);
     assert_int_equal(na_in(stream, "setnx", NULL, why, sizeof(why)), 0);
     assert_int_equal(na_in(stream, "optimistic-sql", NULL, why, sizeof(why)), 0);
+
+    /* The stream's own node killed for good: its orders can never reach SQL. Restarted,
+     * it is judged; the stock's node killed for good has its own n/a. */
+    static const char apart_killed[] = INV "queue = stream\nqueue_node = 1\n" CROWD
+                                       "[redis]\nnodes = 2\n[fault f]\nat = 10ms\n"
+                                       "action = kill\ntarget = node:1\n";
+    assert_int_equal(na_in(apart_killed, "lua-decr", NULL, why, sizeof(why)), 1);
+    assert_non_null(strstr(why, "kills node 1, the write-back stream's, for good"));
+    assert_int_equal(na_in(apart_killed, "optimistic-sql", NULL, why, sizeof(why)), 0);
+    char text[512];
+    snprintf(text, sizeof(text), "%s[fault g]\nat = 50ms\naction = restart\n"
+             "target = node:1\n", apart_killed);
+    assert_int_equal(na_in(text, "lua-decr", NULL, why, sizeof(why)), 0);
 }
 
 static void test_na_when_stock_node_killed(void **state)

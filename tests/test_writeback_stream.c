@@ -2,7 +2,9 @@
  * processes and a real SQLite shop: lua-decr's sale and its entry in one script, the
  * consumer group applying and acknowledging entries, and a consumer that dies before
  * XACK - its entry delivered again to the next consumer, applied twice by a plain apply
- * and once by an idempotent one. */
+ * and once by an idempotent one. And the stream on another node (queue_node): the sale as
+ * two writes, the consumer there, an XADD refused (the unit given back) and one unanswered
+ * (the unit kept, the entry landing later). */
 #include <setjmp.h> /* cmocka.h needs these four first */
 #include <stdarg.h>
 #include <stddef.h>
@@ -45,15 +47,36 @@ static ovs_strategy *stream_seller(fixture *f)
     return open_inst(f, m, "", 0);
 }
 
+/* The consumer, reading the stream on node f->sc.queue.node. */
 static ovs_wbstream *consumer(fixture *f)
 {
     ovs_wbstream *q = NULL;
     char err[256] = "";
 
     f->sc.queue.kind = OVS_QUEUE_STREAM;
-    if (ovs_wbstream_start(&q, &f->shop, &endpoints(f)[0], NULL, &f->sc, err, sizeof(err)) != 0)
+    if (ovs_wbstream_start(&q, &f->shop, &endpoints(f)[f->sc.queue.node], NULL, &f->sc, err,
+                           sizeof(err)) != 0)
         fail_msg("consumer: %s", err);
     return q;
+}
+
+/* lua-decr with the stream on node 1 (queue_node = 1): env.queue_redis set. */
+static ovs_strategy *apart_seller(fixture *f)
+{
+    f->sc.queue.node = 1;
+    f->queue_redis = &endpoints(f)[1];
+    freeReplyObject(node_cmd(f, 1, "DEL %s", OVS_QUEUE_STREAM_KEY));
+    freeReplyObject(node_cmd(f, 0, "DEL %s", OVS_QUEUE_STREAM_KEY));
+    return stream_seller(f);
+}
+
+static long long stream_len(const fixture *f, int node)
+{
+    redisReply *r = node_cmd(f, node, "XLEN %s", OVS_QUEUE_STREAM_KEY);
+    assert_int_equal(r->type, REDIS_REPLY_INTEGER);
+    long long n = r->integer;
+    freeReplyObject(r);
+    return n;
 }
 
 static int count_ops(ovs_trace *t, enum ovs_op op, enum ovs_outcome out)
@@ -195,6 +218,77 @@ static void test_crash_that_never_came(void **state)
     ovs_wbstream_free(q);
 }
 
+/* The stream on node 1: each sale decrements node 0 and adds its entry on node 1, none on
+ * node 0, and the consumer reading node 1 applies and acknowledges every one. */
+static void test_apart_consumer_on_queue_node(void **state)
+{
+    fixture *f = *state;
+
+    OVS_REQUIRE_REDIS();
+    f->sc.stock = 3;
+    ovs_strategy *s = apart_seller(f);
+    ovs_wbstream *q = consumer(f);
+    assert_int_equal(sell(s, 5), 3);
+    assert_int_equal(node_int(f, 0, "stock:1"), 0);
+    assert_int_equal(node_exists(f, 0, OVS_QUEUE_STREAM_KEY), 0);
+    assert_int_equal(stream_len(f, 1), 3);
+    assert_int_equal(ovs_wbstream_drain(q), 0);
+    char err[256] = "";
+    assert_int_equal(ovs_wbstream_error(q, err, sizeof(err)), 0);
+    assert_int_equal(count_ops(ovs_wbstream_trace(q), OVS_OP_WRITEBACK, OVS_OUT_OK), 3);
+    ovs_wbstream_free(q);
+    assert_int_equal(shop_scalar(f, "SELECT count(DISTINCT entry) FROM orders"), 3);
+    assert_int_equal(shop_scalar(f, "SELECT stock FROM skus WHERE id = 1"), 0);
+    redisReply *r = node_cmd(f, 1, "XPENDING %s %s", OVS_QUEUE_STREAM_KEY, OVS_QUEUE_GROUP);
+    assert_int_equal(r->element[0]->integer, 0);
+    freeReplyObject(r);
+}
+
+/* An XADD node 1 refuses (the key is not a stream: WRONGTYPE) certainly added nothing:
+ * the unit goes back to node 0's stock and the buyer is refused with an error, not told
+ * "sold". Once the stream can take entries again the same unit sells. */
+static void test_apart_refused_xadd_gives_back(void **state)
+{
+    fixture *f = *state;
+    ovs_request r;
+
+    OVS_REQUIRE_REDIS();
+    f->sc.stock = 2;
+    ovs_strategy *s = apart_seller(f);
+    freeReplyObject(node_cmd(f, 1, "SET %s not-a-stream", OVS_QUEUE_STREAM_KEY));
+    memset(&r, 0, sizeof(r));
+    r.sku = 1;
+    assert_int_equal(s->m->xExecute(s, &r, 0, 0), OVS_ERR);
+    assert_non_null(strstr(s->errstr, "the unit given back"));
+    assert_int_equal(node_int(f, 0, "stock:1"), 2);
+    freeReplyObject(node_cmd(f, 1, "DEL %s", OVS_QUEUE_STREAM_KEY));
+    assert_int_equal(s->m->xExecute(s, &r, 1, 0), OVS_OK);
+    assert_int_equal(node_int(f, 0, "stock:1"), 1);
+    assert_int_equal(stream_len(f, 1), 1);
+}
+
+/* An XADD without an answer (node 1 stopped) may still happen: the sale is of unknown
+ * outcome and the unit is not given back - and indeed, once node 1 resumes, it runs the
+ * XADD it had read, and the order is queued. */
+static void test_apart_unanswered_xadd_keeps_the_unit(void **state)
+{
+    fixture *f = *state;
+    ovs_request r;
+
+    OVS_REQUIRE_REDIS();
+    f->sc.stock = 2;
+    ovs_strategy *s = apart_seller(f);
+    memset(&r, 0, sizeof(r));
+    r.sku = 1;
+    stop_nodes(f, 1, 1);
+    int rc = s->m->xExecute(s, &r, 0, 0);
+    resume_all(f);
+    assert_int_equal(rc, OVS_ERR_IO);
+    assert_non_null(strstr(s->errstr, "XADD unanswered"));
+    assert_int_equal(node_int(f, 0, "stock:1"), 1);
+    assert_int_equal(stream_len(f, 1), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -205,6 +299,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_redelivery_idempotent_applies_once, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_crash_that_never_came, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_apart_consumer_on_queue_node, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_apart_refused_xadd_gives_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_apart_unanswered_xadd_keeps_the_unit, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -55,6 +55,21 @@ static int master0_killed_for_good(const ovs_scenario *sc)
     return killed && !back;
 }
 
+/* 1 when a fault kills node n (n >= 1: no replica of it is promoted, no Sentinel watches
+ * it) and no fault starts it again. */
+static int node_killed_for_good(const ovs_scenario *sc, int n)
+{
+    int killed = 0, back = 0;
+    for (int i = 0; i < sc->n_faults; i++) {
+        const ovs_fault *f = &sc->faults[i];
+        if (f->target != OVS_TARGET_NODE || f->target_node != n)
+            continue;
+        killed |= f->action == OVS_FAULT_KILL;
+        back |= f->action == OVS_FAULT_RESTART || f->action == OVS_FAULT_KILL_RESTART;
+    }
+    return killed && !back;
+}
+
 /* 1 when m runs on a Redis Cluster: it uses no Redis, or it is one whose every command
  * names its key and goes through locks/redis_conn.c, which routes it (redis_cluster.h).
  * Redlock is not among them: it needs independent masters, and a cluster's share one
@@ -109,6 +124,17 @@ int ovs_cell_na(const ovs_scenario *sc, const ovs_strategy_methods *m, const ovs
                  " sale", m->name);
         return 1;
     }
+    /* A plugin's sale script adds the entry on node 0 itself; the harness's own sales
+     * (locks/redis_stock.h) are the ones that know to add it on another node. */
+    const char *origin = ovs_strategy_origin(m);
+    if (sc->queue.kind == OVS_QUEUE_STREAM && sc->queue.node > 0 &&
+        OVS_STRATEGY_FIELD(m, writes_stream, 0) && origin != NULL &&
+        strncmp(origin, "plugin ", 7) == 0) {
+        snprintf(why, len, "n/a: %s is a plugin whose sale's script adds the entry to node "
+                 "0's stream, and this scenario's stream is on node %d", m->name,
+                 sc->queue.node);
+        return 1;
+    }
     if (sc->redis.cluster > 0 && m->xNodes != NULL && m->xNodes(p) > 1) {
         snprintf(why, len, "n/a: %s needs %d independent masters, and a cluster's masters "
                  "share one keyspace", m->name, m->xNodes(p));
@@ -134,6 +160,14 @@ int ovs_cell_na(const ovs_scenario *sc, const ovs_strategy_methods *m, const ovs
     if (ovs_cell_owes_redis_stock(sc, m, p) && master0_killed_for_good(sc)) {
         snprintf(why, len, "n/a: the scenario kills node 0 for good, and %s keeps its stock"
                  " there (the stock it sold from cannot be read back)", m->name);
+        return 1;
+    }
+    /* The consumer would wait for the stream's node to its time limit and end the run as
+     * an error: no verdict to be had, as for the stock's node above. */
+    if (sc->queue.kind == OVS_QUEUE_STREAM && sc->queue.node > 0 &&
+        OVS_STRATEGY_FIELD(m, writes_stream, 0) && node_killed_for_good(sc, sc->queue.node)) {
+        snprintf(why, len, "n/a: the scenario kills node %d, the write-back stream's, for "
+                 "good, so its orders can never be read to SQL", sc->queue.node);
         return 1;
     }
     return 0;

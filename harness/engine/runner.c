@@ -758,11 +758,13 @@ int ovs_run(const ovs_run_spec *spec, ovs_run_result *res)
     /* The stream is the queue of a strategy that writes it in its sale; any other sells
      * in SQL, or is n/a here (ovs_cell_na), and is given the memory queue as ever. */
     if (sc->queue.kind == OVS_QUEUE_STREAM && OVS_STRATEGY_FIELD(m, writes_stream, 0)) {
-        if (spec->n_redis < 1) {
-            snprintf(res->error, sizeof(res->error), "write-back: queue = stream needs a Redis");
+        if (spec->n_redis <= sc->queue.node) {
+            snprintf(res->error, sizeof(res->error), "write-back: queue = stream needs Redis "
+                     "node %d, and the run has %d node(s)", sc->queue.node, spec->n_redis);
             goto out;
         }
-        if (ovs_wbstream_start(&sh.ws, spec->shop, &spec->redis[0], spec->key_prefix, sc,
+        if (ovs_wbstream_start(&sh.ws, spec->shop, &spec->redis[sc->queue.node],
+                               spec->key_prefix, sc,
                                err, sizeof(err)) != 0) {
             snprintf(res->error, sizeof(res->error), "write-back: %s", err);
             goto out;
@@ -795,6 +797,7 @@ int ovs_run(const ovs_run_spec *spec, ovs_run_result *res)
     prep.shop_path = spec->shop->target;
     prep.shop_ns = spec->shop->ns;
     prep.queue_stream = sh.ws ? ovs_wbstream_key(sh.ws) : NULL;
+    prep.queue_redis = sh.ws && sc->queue.node > 0 ? &spec->redis[sc->queue.node] : NULL;
     prep.key_prefix = spec->key_prefix ? spec->key_prefix : "";
     ovs_shop *prep_shop = NULL;
     if (m->xPrepare != NULL) {
@@ -845,6 +848,9 @@ int ovs_run(const ovs_run_spec *spec, ovs_run_result *res)
         c->recording = !spec->no_events;
         if (spec->client_redis)
             c->env.redis = spec->client_redis[sc->has_crowd ? 0 : i];
+        /* The client's own way to the stream's node: a link fault there reaches its XADD. */
+        if (prep.queue_redis != NULL)
+            c->env.queue_redis = &c->env.redis[sc->queue.node];
         c->env.read_from = spec->read_from;
         c->env.key_prefix = prep.key_prefix;
         atomic_init(&c->frozen, 0);

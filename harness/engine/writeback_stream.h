@@ -1,7 +1,9 @@
 /* writeback_stream.h - the write-back queue as a Redis Stream read by a consumer group.
  *
  * With `[scenario] queue = stream` the sale's own script adds each order to the stream
- * OVS_QUEUE_STREAM_KEY (core/keys.h, after the run's key prefix) on the stock's Redis, and this consumer, one thread of
+ * OVS_QUEUE_STREAM_KEY (core/keys.h, after the run's key prefix) on the stock's Redis -
+ * or the sale adds it by a second write to node N of `queue_node = N` (locks/
+ * redis_stock.h) - and this consumer, reading that Redis, one thread of
  * the harness in group OVS_QUEUE_GROUP, reads the entries (XREADGROUP), applies each to
  * the shop no earlier than writeback_delay after it was added, and acknowledges it (XACK).
  * The queue is then as durable as that Redis: killed without persistence, it loses the

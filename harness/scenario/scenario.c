@@ -204,6 +204,8 @@ static int queue_key(parser *p, const entry *e, ovs_scenario *sc, const entry **
     }
     if (strcmp(k, "queue_consumer_crash") == 0)
         return get_int(p, e, 1, 1000000, &sc->queue.consumer_crash);
+    if (strcmp(k, "queue_node") == 0)
+        return get_int(p, e, 0, MAX_REDIS_NODES - 1, &sc->queue.node);
     return get_duration(p, e, &sc->queue.claim_idle_ns);
 }
 
@@ -558,13 +560,13 @@ static int do_fault(parser *p, const section *s, ovs_scenario *sc, const entry *
     }
     /* A cluster's clients go wherever MOVED sends them, past any per-client proxy; and
      * the shop re-warms stock:<sku> on master 0, not on each key's master. */
-    /* The consumer dates each entry by its id, which node 0's clock writes: a jump there
-     * would move every entry's due time by the jump. */
+    /* The consumer dates each entry by its id, which the stream's node's clock writes: a
+     * jump there would move every entry's due time by the jump. */
     if (sc->queue.kind == OVS_QUEUE_STREAM && f->action == OVS_FAULT_CLOCK_JUMP &&
-        f->target == OVS_TARGET_NODE && f->target_node == 0)
+        f->target == OVS_TARGET_NODE && f->target_node == sc->queue.node)
         return ovs_scn_fail(p, find_entry(s, "target")->line,
-                    "target: node:0 keeps the write-back stream, whose entry ids its clock "
-                    "writes: no clock-jump there with queue = stream");
+                    "target: node:%d keeps the write-back stream, whose entry ids its clock "
+                    "writes: no clock-jump there with queue = stream", sc->queue.node);
     if (sc->redis.cluster && (f->target == OVS_TARGET_LINK || f->recovery != OVS_RECOVER_NONE)) {
         int link = f->target == OVS_TARGET_LINK;
         return ovs_scn_fail(p, find_entry(s, link ? "target" : "recovery")->line,
@@ -769,6 +771,12 @@ static int interpret(parser *p, ovs_scenario *sc)
             return -1;
         links = find_entry(redis, "links");
     }
+    /* The stream on a node of its own: that node must be one the scenario starts (the
+     * stream check needs [redis] before the faults, which name its node). */
+    if (sc->queue.node > 0 && sc->redis.nodes <= sc->queue.node)
+        return ovs_scn_fail(p, find_entry(scn, "queue_node")->line,
+                            "queue_node: %d needs [redis] nodes > %d (nodes = %d)",
+                            sc->queue.node, sc->queue.node, sc->redis.nodes);
     for (int i = 0; i < p->nsec; i++)
         if (p->sec[i].kind == SEC_FAULT && do_fault(p, &p->sec[i], sc, links) != 0)
             return -1;

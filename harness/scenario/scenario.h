@@ -223,6 +223,10 @@ typedef struct ovs_queue_spec {
                                   its N-th order, before XACK; 0: never */
     int64_t claim_idle_ns;     /* queue_claim_idle: how long an entry stays pending before
                                   the next consumer claims it (XAUTOCLAIM); default 100ms */
+    int node;                  /* queue_node = N: the stream is on [redis] node N; 0
+                                  (default): on node 0 beside the stock, written by the
+                                  sale's own script. N >= 1: the sale is two writes on two
+                                  servers (locks/redis_stock.h) */
 } ovs_queue_spec;
 
 typedef struct ovs_scenario {
@@ -237,7 +241,7 @@ typedef struct ovs_scenario {
                                          (default night) */
     int64_t writeback_delay_ns;    /* [scenario] writeback_delay: queue delay to SQL */
     ovs_queue_spec queue;          /* [scenario] queue, queue_apply, queue_consumer_crash,
-                                      queue_claim_idle */
+                                      queue_claim_idle, queue_node */
 
     int n_clients;                 /* timeline clients, in file order; 0 with a crowd */
     ovs_client_spec *clients;

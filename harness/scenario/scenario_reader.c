@@ -50,7 +50,7 @@ static const char *const scenario_keys[] = { "name",  "description", "workload",
                                              "seed",  "skus",        "stock",
                                              "lock",  "writeback_delay", "queue",
                                              "queue_apply", "queue_consumer_crash",
-                                             "queue_claim_idle", NULL };
+                                             "queue_claim_idle", "queue_node", NULL };
 static const char *const client_keys[] = { "start", "request", "think", "pause", "reenter",
                                            NULL };
 static const char *const crowd_keys[] = { "buyers", "arrival", "workers", "think", "request",
