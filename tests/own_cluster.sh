@@ -161,8 +161,19 @@ check "the buckets on three masters sum to the 11 left" [ "$(qb "SELECT stock FR
 check "Redis's 11 agree with SQL's" \
   [ "$(qb "SELECT verdict FROM checks WHERE invariant='divergence'")" = pass ]
 
+# gate and sweep take it too.
+OVERSELL_REDIS_PASSWORD=$pw "$bin" gate --cluster "$seed" --strategy lua-decr --key-prefix t3: \
+  -d "$tmp/sc20" -o "$tmp/gate" >"$tmp/gate.txt" 2>"$tmp/err"
+check "gate on the user's cluster: exit 0" [ $? = 0 ]
+OVERSELL_REDIS_PASSWORD=$pw "$bin" sweep cluster-hot-sku-buckets --strategy lua-decr \
+  --vary buckets=1,3 --cluster "$seed" --key-prefix t4: -d "$tmp/sc20" -o "$tmp/sweep" \
+  >"$tmp/sweep.txt" 2>"$tmp/err"
+check "sweep on the user's cluster: exit 0" [ $? = 0 ]
+check "sweep on the user's cluster: both points judged safe" \
+  [ "$(sqlite3 "$tmp/sweep/results.db" "SELECT count(*) FROM runs WHERE status='ok' AND verdict='safe'")" = 2 ]
+
 for p in "${ports[@]}"; do
-  check "no key of the run is left on master $p" [ -z "$(cli "$p" --scan --pattern 't[12]:*')" ]
+  check "no key of the run is left on master $p" [ -z "$(cli "$p" --scan --pattern 't[1-4]:*')" ]
 done
 check "the user's key is untouched" [ "$(cli "${ports[0]}" -c get user:precious)" = keep ]
 total_keys=0
