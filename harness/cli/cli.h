@@ -70,6 +70,10 @@ typedef struct cli_options {
                                    OVERSELL_REDIS_PASSWORD; never from the arguments */
     ovs_sentinel_set own_sentinels; /* --sentinel and --master (n 0: not given); then
                                    own_redis[0] is its master, with .sentinels here */
+    int n_cluster_seeds;        /* --cluster: seed nodes of the user's cluster (0: not
+                                   given); own_redis[] becomes its masters at
+                                   cli_own_redis_check, each with .cluster set */
+    ovs_endpoint cluster_seeds[OVS_MAX_NODES];
     ovs_redis_auth sentinel_auth; /* their own login: the auth file's second line, else
                                    OVERSELL_SENTINEL_USER and OVERSELL_SENTINEL_PASSWORD */
     const char *auth_file;      /* --redis-auth-file */
@@ -97,9 +101,17 @@ int cli_parse_redis(const char *arg, cli_options *o);
 /* Parse --sentinel's list (host:port, comma-separated) into o->own_sentinels. 0, or
  * EXIT_USAGE after saying what is wrong. */
 int cli_parse_sentinel(const char *arg, cli_options *o);
+/* Parse --cluster's seed list (host:port, comma-separated) into o->cluster_seeds. 0, or
+ * EXIT_USAGE after saying what is wrong. */
+int cli_parse_cluster(const char *arg, cli_options *o);
+/* The option that named the user's servers, for messages: "--redis", "--sentinel" or
+ * "--cluster". */
+const char *cli_own_opt(const cli_options *o);
 /* Check, before anything starts, that every --redis server answers with the run's AUTH
  * and holds no key under prefix (with --sentinel, first ask the Sentinels where their
- * master is, into own_redis[0]): 0, or EXIT_ENV after saying on stderr which refused. */
+ * master is, into own_redis[0]; with --cluster, find every master of the cluster from the
+ * seeds, into own_redis[], a seed not in cluster mode refused): 0, or EXIT_ENV after
+ * saying on stderr which refused. */
 int cli_own_redis_check(cli_options *o, const char *prefix);
 /* Delete every key under prefix on every --redis server (SCAN and UNLINK, never FLUSH),
  * saying on stderr how many were left when there were any. */

@@ -18,6 +18,7 @@
 #include "cli/cli.h"
 #include "shops/shops.h"
 #include "infra/fleet.h"
+#include "infra/own_cluster.h"
 #include "infra/topology.h"
 #include "locks/plugin.h"
 #include "locks/strategy_def.h"
@@ -136,6 +137,11 @@ void cli_usage(FILE *f, enum cli_mode mode)
                "                                 AUTH from OVERSELL_SENTINEL_PASSWORD (and\n"
                "                                 OVERSELL_SENTINEL_USER) or the auth file's\n"
                "                                 second line\n"
+               "      --cluster HOST:PORT[,...]  run on your own Redis Cluster, found from these\n"
+               "                                 seed nodes (its masters from CLUSTER SLOTS),\n"
+               "                                 as --redis does; every key on its slot's\n"
+               "                                 master; strategies that cannot route by slot\n"
+               "                                 are n/a, as on a scenario's cluster\n"
                "      --redis-auth-file FILE     its first line: PASSWORD, or USER PASSWORD (the\n"
                "                                 rest of the line; `default` for no ACL user)\n"
                "      --key-prefix P             the run's key prefix (default: oversell:<random>:)\n");
@@ -268,6 +274,13 @@ int cli_parse_sentinel(const char *arg, cli_options *o)
     return 0;
 }
 
+int cli_parse_cluster(const char *arg, cli_options *o)
+{
+    o->n_cluster_seeds = 0;
+    return parse_hostports(o, "--cluster", arg, o->cluster_seeds, OVS_MAX_NODES,
+                           &o->n_cluster_seeds);
+}
+
 /* One login line of --redis-auth-file into a: "PASSWORD", or "USER PASSWORD" with the
  * password the rest of the line after the first blank. 0, or -1 for an empty line or a
  * blank with nothing on one side. */
@@ -350,14 +363,36 @@ static int redis_login(cli_options *o)
     }
     for (int i = 0; i < o->n_own_redis; i++)
         o->own_redis[i].auth = a->password[0] != '\0' ? a : NULL;
+    for (int i = 0; i < o->n_cluster_seeds; i++)
+        o->cluster_seeds[i].auth = a->password[0] != '\0' ? a : NULL;
     o->own_sentinels.auth = sa->password[0] != '\0' ? sa : NULL;
     return 0;
 }
 
-/* The options' own name for the user's servers in messages. */
-static const char *own_opt(const cli_options *o)
+const char *cli_own_opt(const cli_options *o)
 {
-    return o->own_sentinels.n > 0 ? "--sentinel" : "--redis";
+    return o->own_sentinels.n > 0 ? "--sentinel" : o->n_cluster_seeds > 0 ? "--cluster"
+                                                                         : "--redis";
+}
+
+/* --cluster: every master of the user's cluster, from its seeds' CLUSTER SLOTS, into
+ * own_redis[], and where they are on stderr. 0, or EXIT_ENV after saying why. */
+static int find_cluster_masters(cli_options *o)
+{
+    char why[300];
+    int n;
+
+    if (ovs_own_cluster_map(o->cluster_seeds, o->n_cluster_seeds, o->own_redis,
+                            OVS_MAX_NODES, &n, NULL, why, sizeof(why)) != 0) {
+        fprintf(stderr, "oversell %s: --cluster %s\n", o->cmd, why);
+        return EXIT_ENV;
+    }
+    o->n_own_redis = n;
+    fprintf(stderr, "oversell %s: --cluster: %d master%s at", o->cmd, n, n == 1 ? "" : "s");
+    for (int i = 0; i < n; i++)
+        fprintf(stderr, "%s %s:%d", i ? "," : "", o->own_redis[i].host, o->own_redis[i].port);
+    fprintf(stderr, "\n");
+    return 0;
 }
 
 int cli_own_redis_check(cli_options *o, const char *prefix)
@@ -371,6 +406,8 @@ int cli_own_redis_check(cli_options *o, const char *prefix)
         fprintf(stderr, "oversell %s: --sentinel: %s\n", o->cmd, why);
         return EXIT_ENV;
     }
+    if (o->n_cluster_seeds > 0 && find_cluster_masters(o) != 0)
+        return EXIT_ENV;
     if (o->own_sentinels.n > 0) {
         o->own_redis[0].auth = o->redis_auth.password[0] != '\0' ? &o->redis_auth : NULL;
         fprintf(stderr, "oversell %s: --sentinel: master %s is at %s:%d\n", o->cmd,
@@ -381,13 +418,13 @@ int cli_own_redis_check(cli_options *o, const char *prefix)
         char err[300];
         if (ovs_topology_scan_prefix(&o->own_redis[i], prefix, 0, &found, err,
                                      sizeof(err)) != 0) {
-            fprintf(stderr, "oversell %s: %s %s\n", o->cmd, own_opt(o), err);
+            fprintf(stderr, "oversell %s: %s %s\n", o->cmd, cli_own_opt(o), err);
             return EXIT_ENV;
         }
         if (found > 0) {
             fprintf(stderr, "oversell %s: %s %s:%d already has keys under %s: another"
                     " run's, or not oversell's (choose another --key-prefix)\n", o->cmd,
-                    own_opt(o), o->own_redis[i].host, o->own_redis[i].port, prefix);
+                    cli_own_opt(o), o->own_redis[i].host, o->own_redis[i].port, prefix);
             return EXIT_ENV;
         }
     }
@@ -402,10 +439,10 @@ void cli_own_redis_clean(const cli_options *o, const char *prefix)
         if (ovs_topology_scan_prefix(&o->own_redis[i], prefix, 1, &found, err,
                                      sizeof(err)) != 0)
             fprintf(stderr, "oversell %s: %s: the run's keys (%s*) may be left: %s\n",
-                    o->cmd, own_opt(o), prefix, err);
+                    o->cmd, cli_own_opt(o), prefix, err);
         else if (found > 0)
             fprintf(stderr, "oversell %s: %s %s:%d: deleted %lld key%s the runs left"
-                    " under %s\n", o->cmd, own_opt(o), o->own_redis[i].host, o->own_redis[i].port,
+                    " under %s\n", o->cmd, cli_own_opt(o), o->own_redis[i].host, o->own_redis[i].port,
                     found, found == 1 ? "" : "s", prefix);
     }
 }
@@ -621,6 +658,7 @@ int cli_parse(int argc, char **argv, cli_options *o)
         { "key-prefix", required_argument, NULL, 'X' },
         { "sentinel", required_argument, NULL, 'T' },
         { "master", required_argument, NULL, 'N' },
+        { "cluster", required_argument, NULL, 'L' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -753,6 +791,10 @@ int cli_parse(int argc, char **argv, cli_options *o)
             if (cli_parse_sentinel(optarg, o) != 0)
                 return EXIT_USAGE;
             break;
+        case 'L':
+            if (cli_parse_cluster(optarg, o) != 0)
+                return EXIT_USAGE;
+            break;
         case 'N':
             if (optarg[0] == '\0' || strlen(optarg) >= sizeof(o->own_sentinels.master) ||
                 strpbrk(optarg, " \t\r\n") != NULL) {
@@ -791,10 +833,24 @@ int cli_parse(int argc, char **argv, cli_options *o)
                                           " Sentinels monitor it by)");
         return EXIT_USAGE;
     }
+    /* --cluster names the seeds of one cluster, whose masters it finds itself. */
+    if (o->n_cluster_seeds > 0 && (o->n_own_redis > 0 || o->own_sentinels.n > 0)) {
+        fprintf(stderr, "oversell %s: give --cluster, --redis or --sentinel, one of them\n",
+                o->cmd);
+        return EXIT_USAGE;
+    }
+    /* Until cli_own_redis_check finds the masters, the first seed stands for them: a
+     * cluster node, for the n/a decisions made before anything is asked. */
+    if (o->n_cluster_seeds > 0) {
+        o->own_redis[0] = o->cluster_seeds[0];
+        o->own_redis[0].cluster = 1;
+        o->n_own_redis = 1;
+    }
     if (o->own_sentinels.n > 0) /* found at cli_own_redis_check, asked again at every connect */
         o->own_redis[o->n_own_redis++] = (ovs_endpoint){ .sentinels = &o->own_sentinels };
     if (o->n_own_redis == 0 && (o->auth_file != NULL || o->key_prefix != NULL)) {
-        fprintf(stderr, "oversell %s: --%s applies only with --redis or --sentinel\n", o->cmd,
+        fprintf(stderr, "oversell %s: --%s applies only with --redis, --sentinel or"
+                " --cluster\n", o->cmd,
                 o->auth_file ? "redis-auth-file" : "key-prefix");
         return EXIT_USAGE;
     }

@@ -345,7 +345,7 @@ int cli_run_cells(cli_options *o, ovs_scenario *scs, int nsc, int64_t *last_run)
             goto out;
         own_checked = 1;
         fprintf(stderr, "oversell %s: %s: every key of the run under %s\n", o->cmd,
-                o->own_sentinels.n > 0 ? "--sentinel" : "--redis", run_prefix);
+                cli_own_opt(o), run_prefix);
     }
     snprintf(shops, sizeof(shops), "%s/shops", o->out_dir);
     if (cli_mkdir_p(shops) != 0) {
@@ -536,11 +536,11 @@ int cli_run_cells(cli_options *o, ovs_scenario *scs, int nsc, int64_t *last_run)
             na += jc[c].skipped != NULL;
         }
         char nas[64] = "";
-        if (na > 0)
-            snprintf(nas, sizeof(nas), " (%d n/a %s)", na,
-                     o->own_sentinels.n > 0 ? "on --sentinel or their back end"
-                     : o->n_own_redis > 0  ? "on --redis or their back end"
-                                           : "on their back end");
+        if (na > 0 && o->n_own_redis > 0)
+            snprintf(nas, sizeof(nas), " (%d n/a on %s or their back end)", na,
+                     cli_own_opt(o));
+        else if (na > 0)
+            snprintf(nas, sizeof(nas), " (%d n/a on their back end)", na);
         fprintf(stderr, "gate: %d cell%s%s, %d failed%s\n", done, done == 1 ? "" : "s", nas,
                 bad, atomic_load(stop) ? " (interrupted)" : "");
     }

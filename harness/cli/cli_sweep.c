@@ -61,8 +61,9 @@ static void sweep_usage(FILE *f)
             "      --plugin PATH              a C plugin registering strategies (repeatable)\n"
             "      --sql LIST                 the shop's database(s), as for run\n"
             "      --redis HOST:PORT[,...]    your own Redis, as for run (or --sentinel\n"
-            "                                 HOST:PORT[,...] --master NAME; with\n"
-            "                                 --redis-auth-file FILE, --key-prefix P)\n"
+            "                                 HOST:PORT[,...] --master NAME, or --cluster\n"
+            "                                 HOST:PORT[,...]; with --redis-auth-file FILE,\n"
+            "                                 --key-prefix P)\n"
             "      --keep-shop                leave each run's schema or database on the server\n"
             "  -q, --quiet                    do not print the table\n"
             "      --redis-server PATH        redis-server to start (default: found on PATH)\n"
@@ -87,6 +88,7 @@ static const struct {
     { "--redis-server", 1 }, { "--sql", 1 }, { "--keep-shop", 0 }, { "--repeat", 1 },
     { "--seed", 1 },     { "--jobs", 1 },     { "--redis", 1 },     { "--redis-auth-file", 1 },
     { "--key-prefix", 1 }, { "--sentinel", 1 }, { "--master", 1 },
+    { "--cluster", 1 },
 };
 
 /* Whether arg is one of sweep_opts ("--out=DIR" too); *has_value says if the next

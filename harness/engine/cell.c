@@ -87,6 +87,25 @@ static int runs_on_cluster(const ovs_strategy_methods *m, const ovs_params *p)
     return 0;
 }
 
+/* What keeps m off a Redis Cluster, the scenario's (on, "n/a") or the user's ("n/a on
+ * --cluster"), said in why: 1, or 0 when it runs there. */
+static int na_on_cluster(const ovs_strategy_methods *m, const ovs_params *p, const char *on,
+                         const char *whose, char *why, size_t len)
+{
+    if (m->xNodes != NULL && m->xNodes(p) > 1) {
+        snprintf(why, len, "%s: %s needs %d independent masters, and a cluster's masters "
+                 "share one keyspace", on, m->name, m->xNodes(p));
+        return 1;
+    }
+    if (!runs_on_cluster(m, p)) {
+        snprintf(why, len, "%s: %s is not known to route its Redis commands by key slot "
+                 "(setnx, lua-decr and their Lua copies are), so it cannot run on %s cluster",
+                 on, m->name, whose);
+        return 1;
+    }
+    return 0;
+}
+
 /* How many keys each SKU's stock is split over: a strategy's `buckets` parameter
  * (lua-decr's) when it has one, else 1. */
 static int stock_buckets(const ovs_strategy_methods *m, const ovs_params *p)
@@ -135,17 +154,8 @@ int ovs_cell_na(const ovs_scenario *sc, const ovs_strategy_methods *m, const ovs
                  sc->queue.node);
         return 1;
     }
-    if (sc->redis.cluster > 0 && m->xNodes != NULL && m->xNodes(p) > 1) {
-        snprintf(why, len, "n/a: %s needs %d independent masters, and a cluster's masters "
-                 "share one keyspace", m->name, m->xNodes(p));
+    if (sc->redis.cluster > 0 && na_on_cluster(m, p, "n/a", "the scenario's", why, len))
         return 1;
-    }
-    if (sc->redis.cluster > 0 && !runs_on_cluster(m, p)) {
-        snprintf(why, len, "n/a: %s is not known to route its Redis commands by key slot "
-                 "(setnx, lua-decr and their Lua copies are), so it cannot run on the scenario's cluster",
-                 m->name);
-        return 1;
-    }
     if (stock_buckets(m, p) > 1 && sc->queue.kind == OVS_QUEUE_STREAM) {
         snprintf(why, len, "n/a: %s's buckets sell from several keys, and the stream sale's "
                  "script from one", m->name);
@@ -174,7 +184,8 @@ int ovs_cell_na(const ovs_scenario *sc, const ovs_strategy_methods *m, const ovs
 }
 
 /* What the scenario asks of a server that only the one who runs it can do, or NULL. */
-static const char *needs_control(const ovs_scenario *sc, char *buf, size_t len)
+static const char *needs_control(const ovs_scenario *sc, int own_cluster, char *buf,
+                                 size_t len)
 {
     for (int i = 0; i < sc->n_faults; i++) {
         const ovs_fault *f = &sc->faults[i];
@@ -195,7 +206,10 @@ static const char *needs_control(const ovs_scenario *sc, char *buf, size_t len)
         return "replicas";
     if (sc->redis.sentinels > 0)
         return "sentinels";
-    if (sc->redis.cluster > 0)
+    if (sc->redis.cluster_replicas > 0)
+        return "cluster_replicas";
+    /* The user's cluster is the scenario's cluster: the keys route the same. */
+    if (sc->redis.cluster > 0 && !own_cluster)
         return "cluster";
     if (sc->redis.persistence != OVS_PERSIST_NONE)
         return "persistence";
@@ -208,12 +222,14 @@ int ovs_cell_na_own(const ovs_scenario *sc, const ovs_strategy_methods *m, const
                     const ovs_endpoint *own, int n_own, char *why, size_t len)
 {
     char what[96];
-    const char *need = needs_control(sc, what, sizeof(what));
+    /* --sentinel is one master, found through the user's Sentinels (core/endpoint.h);
+     * --cluster every master of the user's cluster, each key on its slot's. */
+    int sentinel = n_own > 0 && own[0].sentinels != NULL;
+    int cluster = n_own > 0 && own[0].cluster;
+    const char *need = needs_control(sc, cluster, what, sizeof(what));
     const char *origin = ovs_strategy_origin(m);
     int nodes = ovs_cell_nodes(sc, m, p);
-    /* --sentinel is one master, found through the user's Sentinels (core/endpoint.h). */
-    int sentinel = n_own > 0 && own[0].sentinels != NULL;
-    const char *on = sentinel ? "--sentinel" : "--redis";
+    const char *on = sentinel ? "--sentinel" : cluster ? "--cluster" : "--redis";
 
     if (need != NULL) {
         snprintf(why, len, "n/a on %s: needs process control of a server the harness"
@@ -227,6 +243,23 @@ int ovs_cell_na_own(const ovs_scenario *sc, const ovs_strategy_methods *m, const
         snprintf(why, len, "n/a on %s: %s connects to Redis by itself, without the"
                  " run's AUTH and key prefix", on, m->name);
         return 1;
+    }
+    if (cluster && nodes > 0) {
+        /* What the scenario file refuses next to `cluster = N` (scenario.c), for the same
+         * reasons, and what keeps a strategy off the scenario's cluster. */
+        if (sc->workload != OVS_INVENTORY) {
+            snprintf(why, len, "n/a on --cluster: inventory only (a stay's nights are keys"
+                     " of several slots)");
+            return 1;
+        }
+        if (sc->queue.kind == OVS_QUEUE_STREAM) {
+            snprintf(why, len, "n/a on --cluster: the write-back queue is a stream, and the"
+                     " sale's script would name keys of two slots");
+            return 1;
+        }
+        if (na_on_cluster(m, p, "n/a on --cluster", "the user's", why, len))
+            return 1;
+        return 0; /* routed by slot: however many masters the scenario names */
     }
     if (sentinel && nodes > 1) {
         snprintf(why, len, "n/a on --sentinel: needs %d independent Redis masters, and"
@@ -350,8 +383,11 @@ int ovs_cell_play(const ovs_cell *cell, ovs_cell_result *out, ovs_cell_played **
         goto record;
     }
     if (nodes > 0) {
+        /* On the user's cluster every master: keys are where their slots are. */
+        int attach_n = cell->own_redis != NULL && cell->own_redis[0].cluster
+                           ? cell->n_own_redis : nodes;
         int trc = cell->own_redis != NULL
-                      ? ovs_topology_attach(sc, nodes, cell->own_redis, cell->key_prefix,
+                      ? ovs_topology_attach(sc, attach_n, cell->own_redis, cell->key_prefix,
                                             &topo, err, sizeof(err))
                       : ovs_topology_start(sc, nodes, cell->redis_server, &topo, err,
                                            sizeof(err));

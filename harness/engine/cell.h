@@ -99,12 +99,14 @@ int ovs_cell_owes_redis_stock(const ovs_scenario *sc, const ovs_strategy_methods
 int ovs_cell_na(const ovs_scenario *sc, const ovs_strategy_methods *m, const ovs_params *p,
                 const char *backend, char *why, size_t len);
 /* The same question on the user's servers own[0..n_own) (`--redis`, or `--sentinel`: one
- * master with .sentinels), asked after ovs_cell_na: 1 with why when the scenario needs
+ * master with .sentinels, or `--cluster`), asked after ovs_cell_na: 1 with why when the scenario needs
  * process control of a server (a fault done to a node or a link, replicas, Sentinels,
  * persistence settings), more masters than were given (on --sentinel, more than one), the
  * strategy connects to Redis by itself (an adapter, a plugin) and cannot be given the
  * run's password and key prefix, or, on --sentinel, it reaches Redis by address only
- * (no_sentinel). */
+ * (no_sentinel). On --cluster (own[] every master of the user's cluster, .cluster set) a
+ * scenario's `cluster = N` needs no control, and what keeps a strategy off a scenario's
+ * cluster keeps it off the user's too. */
 int ovs_cell_na_own(const ovs_scenario *sc, const ovs_strategy_methods *m, const ovs_params *p,
                     const ovs_endpoint *own, int n_own, char *why, size_t len);
 

@@ -12,9 +12,11 @@
 
 #include "infra/fleet.h"
 #include "infra/fleet_faults.h"
+#include "infra/own_cluster.h"
 #include "infra/proxy.h"
 #include "infra/sentinel.h"
 #include "core/keys.h"
+#include "core/keyslot.h"
 #include "core/util.h"
 
 #define MAX_REPLICAS 4
@@ -40,6 +42,9 @@ struct ovs_topology {
     ovs_proxy **link;                  /* [client * nodes + node] */
     ovs_endpoint *link_ep;             /* the same, as endpoints */
     const ovs_endpoint **client_row;   /* per client: &link_ep[client * nodes] */
+    int own_cluster;                   /* attached to the user's cluster (--cluster) */
+    ovs_endpoint cl_master[OVS_MAX_NODES]; /* own_cluster: its masters when attached */
+    unsigned char owner[OVS_CLUSTER_SLOTS]; /* own_cluster: slot -> index in cl_master */
 };
 
 static int wants_links(const ovs_scenario *sc)
@@ -287,6 +292,19 @@ int ovs_topology_attach(const ovs_scenario *sc, int nodes, const ovs_endpoint *e
             free(t);
             return OVS_ERR;
         }
+    }
+    /* The user's cluster: the harness reads each stock key on its slot's master, from the
+     * map as it is when the run begins (a MOVED reply after a resharding is followed). */
+    if (eps[0].cluster) {
+        int n;
+        char why[300];
+        if (ovs_own_cluster_map(eps, nodes, t->cl_master, OVS_MAX_NODES, &n, t->owner, why,
+                                sizeof(why)) != 0) {
+            ovs_seterr(err, errlen, "%s", why);
+            free(t);
+            return OVS_ERR_ENV;
+        }
+        t->own_cluster = 1;
     }
     redisContext *c = ovs_topology_connect(&eps[0], err, errlen);
     redisReply *r = c ? redisCommand(c, "INFO server") : NULL;
@@ -640,13 +658,45 @@ static int read_stock_key(ovs_topology *t, const char *key, int64_t *v, int *abs
                                  ? ovs_fleet_node(t->fleet,
                                                   t->shard[ovs_fleet_cluster_master_of(t->fleet, key)])
                                  : ovs_topology_master0(t);
-    redisContext *c;
-    redisReply *r;
-    int rc = -1;
+    redisContext *c = NULL;
+    redisReply *r = NULL;
+    ovs_endpoint moved;
+    int rc = -1, ask = 0;
 
-    if ((c = ovs_topology_connect(ep, err, errlen)) == NULL)
+    if (t->own_cluster) {
+        int k = t->owner[ovs_keyslot(key, strlen(key))];
+        ep = k == OVS_OWN_CLUSTER_NO_OWNER ? &t->cl_master[0] : &t->cl_master[k];
+    }
+    /* On the user's cluster a slot may have moved since the map was read: MOVED and ASK
+     * name the node that has it now, which is asked instead, a few times at most. */
+    for (int hop = 0; hop <= 5; hop++) {
+        if ((c = ovs_topology_connect(ep, err, errlen)) == NULL)
+            return -1;
+        if (ask)
+            freeReplyObject(redisCommand(c, "ASKING"));
+        r = redisCommand(c, "GET %s", key);
+        const char *sp;
+        if (!t->own_cluster || r == NULL || r->type != REDIS_REPLY_ERROR ||
+            (strncmp(r->str, "MOVED ", 6) != 0 && strncmp(r->str, "ASK ", 4) != 0) ||
+            (sp = strrchr(r->str, ' ')) == NULL || strrchr(sp, ':') == NULL)
+            break;
+        /* "MOVED 3999 127.0.0.1:6381": the address after the slot. */
+        const char *colon = strrchr(sp, ':');
+        memset(&moved, 0, sizeof(moved));
+        snprintf(moved.host, sizeof(moved.host), "%.*s", (int)(colon - sp - 1), sp + 1);
+        moved.port = atoi(colon + 1);
+        moved.auth = ep->auth;
+        ask = r->str[0] == 'A'; /* for that one command, not the map */
+        ep = &moved;
+        freeReplyObject(r);
+        redisFree(c);
+        r = NULL;
+        c = NULL;
+    }
+    if (c == NULL) {
+        ovs_seterr(err, errlen, "GET %s: redirected more than 5 times", key);
         return -1;
-    r = redisCommand(c, "GET %s", key);
+    }
     if (r != NULL && (r->type == REDIS_REPLY_NIL || r->type == REDIS_REPLY_STRING)) {
         *absent = r->type == REDIS_REPLY_NIL;
         *v = r->type == REDIS_REPLY_NIL ? 0 : strtoll(r->str, NULL, 10);
@@ -694,7 +744,7 @@ int ovs_topology_redis_stocks(ovs_topology *t, int skus, int buckets, int64_t *s
     redisContext *c;
     int rc = 0;
 
-    if (ovs_fleet_is_cluster(t->fleet) || buckets > 1)
+    if (ovs_fleet_is_cluster(t->fleet) || t->own_cluster || buckets > 1)
         return stocks_by_key(t, skus, buckets, stock, absent, err, errlen);
     c = ovs_topology_connect(ep, err, errlen);
     if (c == NULL)

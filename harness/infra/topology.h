@@ -13,7 +13,8 @@
  *             them where it is at every (re)connect, and they promote a replica
  *
  * Or, attached (`--redis`, or `--sentinel`: master 0 found through the user's Sentinels at
- * every connect): the user's own servers as the masters, nothing started, no
+ * every connect, or `--cluster`: every master of the user's cluster, each key routed to
+ * its slot's, infra/own_cluster.h): the user's own servers as the masters, nothing started, no
  * replica, link or fault (the engine makes such a cell n/a before it gets here), and every
  * key of the run under one key prefix: refused when that prefix is in use, and deleted
  * when the topology stops. */
@@ -35,7 +36,8 @@ int ovs_topology_start(const ovs_scenario *sc, int nodes, const char *redis_serv
                        ovs_topology **out, char *err, size_t errlen);
 /* Attach to the user's servers eps[0..n) (n >= nodes, each with its AUTH) for one run
  * whose keys all start with prefix (copied): checks that every server answers (AUTH
- * included) and holds no key under prefix. Returns 0, OVS_ERR_ENV (a server could not be
+ * included) and holds no key under prefix. With eps[0].cluster, eps are every master of
+ * the user's cluster (nodes of them) and their slot map is read. Returns 0, OVS_ERR_ENV (a server could not be
  * reached or refused the login) or OVS_ERR (the prefix is in use), with err. */
 int ovs_topology_attach(const ovs_scenario *sc, int nodes, const ovs_endpoint *eps,
                         const char *prefix, ovs_topology **out, char *err, size_t errlen);
@@ -83,7 +85,8 @@ const ovs_endpoint *ovs_topology_node(void *ctx, const ovs_fault *f);
  * promoted replica), into stock[0 .. skus-1]; a missing key reads as 0, as the stock
  * scripts read it, and sets absent[sku - 1] (0 for a key that is there). Returns 0, or -1
  * with err when the node could not be read (then stock and absent are incomplete). On a
- * cluster each key is read on the master its slot was given to. With buckets > 1 the
+ * cluster each key is read on the master its slot was given to (the user's: the one the
+ * cluster's slot map names, or its MOVED reply). With buckets > 1 the
  * stock of a SKU is the sum of its buckets (ovs_stock_bucket_key, core/keys.h), absent
  * only when every bucket is. */
 int ovs_topology_redis_stocks(ovs_topology *t, int skus, int buckets, int64_t *stock,
