@@ -148,7 +148,7 @@ atomic_int *cli_catch_stop(void);
 
 /* Runs side by side when --jobs is not given: CLI_DEFAULT_JOBS for matrix and gate, whose
  * runs spend most of their time waiting on the scenario's clock; 1 for the others. */
-#define CLI_DEFAULT_JOBS 4
+#define CLI_DEFAULT_JOBS 8
 int cli_default_jobs(enum cli_mode mode);
 
 /* The seed of run rep (0-based) of a cell whose first seed is base: base itself for the
@@ -170,6 +170,7 @@ typedef struct cli_job {
     int skip;               /* 1: not to be run (a later run of a cell that is n/a) */
     int64_t weight_ns;      /* how long it is thought to take (cli_job_estimate_ns): the
                                longest are taken first; nothing but the order depends on it */
+    int heavy;              /* 1: it keeps cores busy (cli_job_heavy); few such run at once */
     int ran;                /* out: 1 when it ran (0: skipped, or stopped before) */
     int crc;                /* out: ovs_cell_play's return, or OVS_ERR when its run could
                                not be written */
@@ -189,6 +190,8 @@ int cli_run_jobs(cli_job *jobs, int n, int workers, ovs_results *db, atomic_int 
  * clock (clients' starts and thinks, faults, a crowd's arrivals, lag, write-back delay,
  * Sentinel's failover), plus starting its servers. */
 int64_t cli_job_estimate_ns(const ovs_scenario *sc);
+/* 1 when a run of sc is busy on the CPU more than it waits: a crowd of thousands. */
+int cli_job_heavy(const ovs_scenario *sc);
 
 /* ---- cli_sql.c ---- */
 
