@@ -30,12 +30,15 @@ for p in "$mport" "$rport"; do
   mkdir "$tmp/r$p"
   extra=()
   [ "$p" = "$rport" ] && extra=(--replicaof 127.0.0.1 "$mport")
+  # Redis 7 holds a diskless first sync back 5 s for more replicas to join
+  # (repl-diskless-sync-delay): at once here, or the replica may not be in sync in time.
   "$server" --port "$p" --bind 127.0.0.1 --requirepass "$pw" --masterauth "$pw" --save '' \
-    --appendonly no --dir "$tmp/r$p" "${extra[@]}" >"$tmp/r$p/log" 2>&1 &
+    --appendonly no --repl-diskless-sync-delay 0 --dir "$tmp/r$p" "${extra[@]}" \
+    >"$tmp/r$p/log" 2>&1 &
   pids+=($!)
 done
 cli() { local p=$1; shift; redis-cli -p "$p" -a "$pw" --no-auth-warning "$@"; }
-for _ in $(seq 50); do
+for _ in $(seq 100); do
   [ "$(cli "$mport" ping 2>/dev/null)" = PONG ] &&
     cli "$rport" info replication 2>/dev/null | grep -q 'master_link_status:up' && break
   sleep 0.1
