@@ -31,11 +31,12 @@ all_gone() {
   return 1
 }
 
-# Bounded wait until pid has n redis-server children; prints their pids.
+# Bounded wait until pid has n children that LISTER (default redis_children) prints;
+# prints their pids.
 wait_for_servers() {
-  local pid=$1 n=$2 i found=""
+  local pid=$1 n=$2 lister=${3:-redis_children} i found=""
   for i in $(seq 1 200); do
-    found=$(redis_children "$pid")
+    found=$($lister "$pid")
     [ "$(echo $found | wc -w)" -ge "$n" ] && break
     sleep 0.05
   done
@@ -276,21 +277,12 @@ check "and left none of its own" [ -z "$(find "$fleet_tmp" -mindepth 1 -maxdepth
 # processes, the proxy's lag between them) and during a cluster's forming: every child of
 # the harness, whatever its name, dies with it.
 children() { ps -o pid= --ppid "$1" 2>/dev/null; }
-wait_for_children() {
-  local pid=$1 n=$2 i found=""
-  for i in $(seq 1 200); do
-    found=$(children "$pid")
-    [ "$(echo $found | wc -w)" -ge "$n" ] && break
-    sleep 0.05
-  done
-  echo $found
-}
 for cell in sentinel-failover-lock:setnx:5 cluster-flash-sale:setnx:3; do
   IFS=: read -r scn strat n <<<"$cell"
   TMPDIR=$fleet_tmp "$bin" run "$scn" --strategy "$strat" --out "$tmp/out-kill-$scn" \
     >/dev/null 2>&1 &
   pid=$!
-  kids=$(wait_for_children $pid $n)
+  kids=$(wait_for_servers $pid $n children)
   check "$scn started its $n servers" [ "$(echo $kids | wc -w)" -ge "$n" ]
   sleep 0.3
   kids="$kids $(children $pid)"

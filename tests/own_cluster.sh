@@ -19,7 +19,6 @@ need_redis
 need_sqlite3
 cd "$src" || exit 1
 server=${OVERSELL_REDIS_SERVER:-redis-server}
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 # A cluster node also listens on its port + 10000 (the cluster bus), so both must be free,
 # and the port at most 55535.
 bus_port() {

@@ -16,7 +16,7 @@ need_redis
 need_sqlite3
 cd "$src" || exit 1
 server=${OVERSELL_REDIS_SERVER:-redis-server}
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 "$server" --port "$port" --bind 127.0.0.1 --requirepass 's3cret pw' --save '' \
   --appendonly no --dir "$tmp" >"$tmp/redis.log" 2>&1 &
 pid=$!

@@ -20,7 +20,6 @@ need_redis
 need_sqlite3
 cd "$src" || exit 1
 server=${OVERSELL_REDIS_SERVER:-redis-server}
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 pw='s3cret pw' spw='sentinel pw'
 
 # The master and its replica: each also the other's replica after a failover, so both

@@ -22,6 +22,9 @@ need_sqlite3() {
   command -v sqlite3 >/dev/null || { echo "sqlite3 is needed (setup.sh installs it)"; exit 1; }
 }
 
+# A TCP port on 127.0.0.1 that was free a moment ago, for servers a test starts by hand.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
 # tap_done: the counts, then 0 when nothing failed.
 tap_done() {
   echo "$passed passed, $failed failed"
