@@ -148,7 +148,7 @@ atomic_int *cli_catch_stop(void);
 
 /* Runs side by side when --jobs is not given: CLI_DEFAULT_JOBS for matrix and gate, whose
  * runs spend most of their time waiting on the scenario's clock; 1 for the others. */
-#define CLI_DEFAULT_JOBS 8
+#define CLI_DEFAULT_JOBS 10
 int cli_default_jobs(enum cli_mode mode);
 
 /* The seed of run rep (0-based) of a cell whose first seed is base: base itself for the
@@ -186,10 +186,12 @@ typedef struct cli_job {
  * run). */
 int cli_run_jobs(cli_job *jobs, int n, int workers, ovs_results *db, atomic_int *stop,
                  int tty, int color);
-/* A scheduling hint, never a verdict's input: how long a run of sc may take by its own
- * clock (clients' starts and thinks, faults, a crowd's arrivals, lag, write-back delay,
- * Sentinel's failover), plus starting its servers. */
-int64_t cli_job_estimate_ns(const ovs_scenario *sc);
+/* A scheduling hint, never a verdict's input: how long a run of sc with strategy m may
+ * take by its own clock (clients' starts and thinks, faults, a crowd's arrivals, one
+ * after another under a lock, lag, write-back delay, Sentinel's failover), plus starting
+ * its servers. */
+int64_t cli_job_estimate_ns(const ovs_scenario *sc, const ovs_strategy_methods *m,
+                            const ovs_params *p);
 /* 1 when a run of sc is busy on the CPU more than it waits: a crowd of thousands. */
 int cli_job_heavy(const ovs_scenario *sc);
 

@@ -40,15 +40,19 @@ typedef struct jobs_pool {
     int heavy_running;    /* jobs with heavy set, taken and not ended */
 } jobs_pool;
 
-/* Heavy jobs side by side at most: a 10,000-buyer sale keeps a core or two busy, and
- * several at once would starve the runs beside them whose verdicts hang on their clock
- * (a lease that must outlive a section, a replica that must catch up). */
-#define CLI_MAX_HEAVY 2
+/* Heavy jobs side by side at most: a 10,000-buyer sale keeps a core or two busy, and two
+ * at once saturate two cores and starve the runs beside them whose verdicts hang on their
+ * clock (a lease that must outlive a section, a replica that must catch up). One at a
+ * time, the default gate's eight take 19 s, beside everything else. */
+#define CLI_MAX_HEAVY 1
 
-int64_t cli_job_estimate_ns(const ovs_scenario *sc)
+int64_t cli_job_estimate_ns(const ovs_scenario *sc, const ovs_strategy_methods *m,
+                            const ovs_params *p)
 {
-    /* Starting and stopping the servers, a tenth of a second on a quiet machine. */
-    int64_t span = INT64_C(100000000), end = 0;
+    /* Starting and stopping each server, a tenth of a second on a quiet machine: among
+     * runs of one scenario, the strategy with more nodes to start and ask goes first. */
+    int nodes = ovs_cell_nodes(sc, m, p);
+    int64_t span = INT64_C(100000000) * (nodes > 0 ? nodes : 1), end = 0;
 
     for (int i = 0; i < sc->n_clients; i++) {
         const ovs_client_spec *c = &sc->clients[i];
@@ -61,12 +65,14 @@ int64_t cli_job_estimate_ns(const ovs_scenario *sc)
             end = f->at_ns + f->duration_ns;
     }
     if (sc->has_crowd) {
-        /* Every buyer's section one after another: a lock on the crowd's SKU serializes
-         * them whatever the workers (redlock's 10,000 buyers take 20 s where lua-decr's
-         * take one); the strategies without a lock end sooner, which only moves them in
-         * the order. */
+        /* A lock on the crowd's SKU serializes the buyers' sections whatever the workers
+         * (redlock's 10,000 buyers take 12 to 20 s); a whole operation (a Lua decrement, a
+         * conditional UPDATE) runs on every worker at once (lua-decr's take half a
+         * second). */
         const ovs_crowd *c = &sc->crowd;
         int64_t crowd = (int64_t)c->buyers * c->think_max_ns;
+        if (m->xExecute != NULL && c->workers > 1)
+            crowd /= c->workers;
         if (c->arrival == OVS_ARRIVE_RATE && c->rate > 0)
             crowd += (int64_t)((double)c->buyers / c->rate * 1e9);
         if (crowd > end)

@@ -414,7 +414,7 @@ int cli_run_cells(cli_options *o, ovs_scenario *scs, int nsc, int64_t *last_run)
                 j->cell.n_own_redis = o->n_own_redis;
                 j->cell.key_prefix = j->key_prefix;
             }
-            j->weight_ns = cli_job_estimate_ns(plan[c].sc);
+            j->weight_ns = cli_job_estimate_ns(plan[c].sc, plan[c].m, &plan[c].p);
             j->heavy = cli_job_heavy(plan[c].sc);
             /* n/a is the same for every seed: the strategy is not there on that back end. */
             j->skip = plan[c].na && rep > 0;
