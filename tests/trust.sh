@@ -99,6 +99,40 @@ check "fault after a refused acquire: the error says the acquire failed" \
 check "fault after a refused acquire: nothing was paused" \
   [ "$(q "$tmp/refused" "SELECT count(*) FROM events WHERE op = 'fault'")" = 0 ]
 
+# The same for a whole operation: Alice's one call is lost on a cut link, so a fault after
+# her act has no act to follow.
+cat > "$tmp/lost-act.ini" <<'INI'
+[scenario]
+name = fault-after-lost-act
+description = Alice's decrement is lost on a cut link, so a fault after her act follows nothing.
+workload = inventory
+seed = 3
+stock = 2
+
+[client alice]
+start = 50ms
+request = buy sku=1
+
+[fault cut-alice]
+at = 0ms
+action = cut
+target = link:alice:node:0
+
+[fault after-alices-act]
+after = alice:act
+action = pause
+target = node:0
+duration = 10ms
+INI
+"$bin" run "$tmp/lost-act.ini" --strategy lua-decr --out "$tmp/lost-act" --quiet 2>"$tmp/err"
+check "fault after a lost whole operation: exit 1" [ $? = 1 ]
+check "fault after a lost whole operation: run is an error, no verdict" \
+  [ "$(q "$tmp/lost-act" "SELECT status || '/' || coalesce(verdict, '-') FROM runs")" = "error/-" ]
+check "fault after a lost whole operation: the error says the act failed" \
+  grep -q "fault after-alices-act (line 17, after alice:act) did not fire: alice's act failed" "$tmp/err"
+check "fault after a lost whole operation: the cut was the only fault" \
+  [ "$(q "$tmp/lost-act" "SELECT group_concat(detail) FROM events WHERE op = 'fault'")" = "link cut" ]
+
 # 2. A crowd through a failover: the master dies at 200 ms and its replica is promoted.
 # Requests in flight then may fail; none that started after the promotion may.
 strategies="lua-decr sql-pessimistic setnx fencing redlock redis-check-then-decr none"

@@ -494,7 +494,9 @@ static void serve(client *c, const ovs_request *r, int buyer, int64_t think, int
         /* A whole operation has the lock path's named points too, so a scenario's faults
          * fire whatever the strategy: `acquire` is the instant the request goes out (the
          * fault lands first), and `check`, `act` and `release` the instant its answer came
-         * back - a script that checks and acts at once has no instant between them. */
+         * back - a script that checks and acts at once has no instant between them. As on
+         * the lock path, `check` and `act` are passed only when they answered: a fault
+         * after an act that failed or was lost would be done on a timeline without it. */
         ovs_faults_point(c->sh->faults, c->index, OVS_OP_ACQUIRE, 1);
         /* A crash before the request went out stops it there; one while it ran leaves
          * it to the strategy, which stops as the client would (env.crash), and the
@@ -503,8 +505,8 @@ static void serve(client *c, const ovs_request *r, int buyer, int64_t think, int
         if (c->s->attempts > 1)
             c->retries += c->s->attempts - 1;
         (void)stopped_by_crash(c);
-        ovs_faults_point(c->sh->faults, c->index, OVS_OP_CHECK, 1);
-        ovs_faults_point(c->sh->faults, c->index, OVS_OP_ACT, 1);
+        ovs_faults_point(c->sh->faults, c->index, OVS_OP_CHECK, !answer_failed(rc));
+        ovs_faults_point(c->sh->faults, c->index, OVS_OP_ACT, !answer_failed(rc));
         ovs_faults_point(c->sh->faults, c->index, OVS_OP_RELEASE, 1);
     } else {
         rc = locked_request(c, r, buyer, think, reenter, keys, nkeys);
