@@ -407,8 +407,11 @@ int ovs_topology_settle(void *ctx, char *err, size_t errlen)
     ep = ovs_fleet_node(t->fleet, t->master0);
     if ((c = ovs_topology_connect(ep, err, errlen)) == NULL)
         return -1;
-    /* The stream is not lagged yet; a second is plenty on loopback. */
-    timeout_ms = 1000;
+    /* The stream is not lagged yet: WAIT answers as soon as the replicas have the
+     * marker, milliseconds on loopback. The bound is for a machine under load, before the
+     * run's clock starts: two sanitizer suites side by side once left a replica without
+     * the initial state after a second, and the run was an error. */
+    timeout_ms = 10000;
     struct timeval tv = { (time_t)(timeout_ms / 1000 + 1), 0 };
     redisSetTimeout(c, tv);
     /* WAIT counts the replicas that have this connection's last write, so write once
