@@ -171,6 +171,7 @@ typedef struct cli_job {
     int64_t weight_ns;      /* how long it is thought to take (cli_job_estimate_ns): the
                                longest are taken first; nothing but the order depends on it */
     int heavy;              /* 1: it keeps cores busy (cli_job_heavy); few such run at once */
+    int alone;              /* 1: nothing runs beside it (a heavy job of a repeated plan) */
     int ran;                /* out: 1 when it ran (0: skipped, or stopped before) */
     int crc;                /* out: ovs_cell_play's return, or OVS_ERR when its run could
                                not be written */

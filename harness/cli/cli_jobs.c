@@ -38,7 +38,13 @@ typedef struct jobs_pool {
     int unwritten;        /* ended and not yet written */
     int env_fail;         /* a job could not run on this machine: take no more */
     int heavy_running;    /* jobs with heavy set, taken and not ended */
+    int running;          /* jobs taken and not ended */
+    int alone_running;    /* jobs with alone set, taken and not ended */
+    pthread_cond_t ended_cv; /* a job ended: a worker waiting to take one looks again */
 } jobs_pool;
+
+/* take(): a job is left, but it may start only after a run in progress ends. */
+#define TAKE_WAIT (-2)
 
 /* Heavy jobs side by side at most: a 10,000-buyer sale keeps a core or two busy, and two
  * at once saturate two cores and starve the runs beside them whose verdicts hang on their
@@ -98,7 +104,10 @@ int cli_job_heavy(const ovs_scenario *sc)
     return sc->has_crowd && sc->crowd.buyers >= 1000;
 }
 
-/* Under p->mu: the next job to take, or -1 when none is left (or none may be taken). */
+/* Under p->mu: the next job to take, -1 when none is left (or none may be taken), or
+ * TAKE_WAIT when the ones left must wait for a run in progress to end: every run while
+ * one that runs alone is in progress, one that runs alone while anything is, a heavy one
+ * while enough heavy ones are. */
 static int take(jobs_pool *p)
 {
     if (p->env_fail || atomic_load(p->stop))
@@ -109,23 +118,33 @@ static int take(jobs_pool *p)
         p->next_weight++;
     if (p->next_plan >= p->n)
         return -1;
+    if (p->alone_running > 0)
+        return TAKE_WAIT;
     int i = -1;
     if (p->unwritten >= CLI_MAX_UNWRITTEN) {
         i = p->next_plan;
+        if (p->jobs[i].alone && p->running > 0)
+            return TAKE_WAIT;
     } else {
-        /* The longest untaken job, passing over heavy ones while enough run. With only
-         * those left, this worker ends: each heavy job running is on a worker that will
-         * take the next when it ends. */
+        /* The longest untaken job, passing over heavy ones while enough run and those
+         * that run alone while anything does: they start when the runs before them end,
+         * and the lighter ones fill the workers meanwhile. */
         for (int w = p->next_weight; w < p->n && i < 0; w++) {
             int k = p->by_weight[w];
-            if (!p->taken[k] && (!p->jobs[k].heavy || p->heavy_running < CLI_MAX_HEAVY))
+            const cli_job *j = &p->jobs[k];
+            if (!p->taken[k] && (!j->heavy || p->heavy_running < CLI_MAX_HEAVY) &&
+                (!j->alone || p->running == 0))
                 i = k;
         }
+        /* Something is running whenever a job is passed over, so a waiting worker is
+         * woken by its end. */
         if (i < 0)
-            return -1;
+            return TAKE_WAIT;
     }
     p->taken[i] = 1;
+    p->running++;
     p->heavy_running += p->jobs[i].heavy;
+    p->alone_running += p->jobs[i].alone;
     return i;
 }
 
@@ -162,7 +181,11 @@ static void *worker(void *arg)
     jobs_pool *p = arg;
 
     pthread_mutex_lock(&p->mu);
-    for (int i; (i = take(p)) >= 0;) {
+    for (int i; (i = take(p)) != -1;) {
+        if (i == TAKE_WAIT) {
+            pthread_cond_wait(&p->ended_cv, &p->mu);
+            continue;
+        }
         cli_job *j = &p->jobs[i];
         ovs_cell_played *played = NULL;
         pthread_mutex_unlock(&p->mu);
@@ -178,7 +201,10 @@ static void *worker(void *arg)
         j->played = played;
         p->unwritten += played != NULL;
         p->heavy_running -= j->heavy;
+        p->alone_running -= j->alone;
+        p->running--;
         p->ended[i] = 1;
+        pthread_cond_broadcast(&p->ended_cv);
         write_ready(p);
     }
     pthread_mutex_unlock(&p->mu);
@@ -230,6 +256,7 @@ int cli_run_jobs(cli_job *jobs, int n, int workers, ovs_results *db, atomic_int 
         p.by_weight[i] = order[i].index;
     free(order);
     pthread_mutex_init(&p.mu, NULL);
+    pthread_cond_init(&p.ended_cv, NULL);
     if (workers > n)
         workers = n;
     /* Workers beyond the first are threads; the calling thread is always one, so a
@@ -245,6 +272,7 @@ int cli_run_jobs(cli_job *jobs, int n, int workers, ovs_results *db, atomic_int 
     for (int i = 0; i < n; i++)
         p.ended[i] = 1;
     write_ready(&p);
+    pthread_cond_destroy(&p.ended_cv);
     pthread_mutex_destroy(&p.mu);
     free(p.by_weight);
     free(p.taken);
