@@ -135,7 +135,12 @@ case "${1:-}" in
     # on its servers: at the lowest CPU priority, so that a test's thread woken on time
     # takes a core from the compiler at once. Their output is kept for a failure.
     # In a process group of their own (job control on while it starts), so that a failure
-    # below ends the compilers too, not only this subshell.
+    # or an interrupt below ends the compilers too, not only this subshell; the same for
+    # the sanitizer suites below (started with job control off, a background job would
+    # ignore SIGINT and outlive this script). `groups` lists the ones still running.
+    groups=()
+    stop_groups() { local g; for g in "${groups[@]}"; do kill -TERM -- "-$g" 2>/dev/null || true; done; }
+    trap stop_groups EXIT
     builds_log=build/meson-logs/other-builds.log
     set -m
     (
@@ -146,10 +151,10 @@ case "${1:-}" in
       # the builds above already run the unit and live tests.
       CC=clang timed "build-fuzz built" build build-fuzz -Dfuzz=true -Dtests=false \
         -Db_sanitize=address,undefined -Db_lundef=false
-    ) >"$builds_log" 2>&1 &
+    ) </dev/null >"$builds_log" 2>&1 &
     builds=$!
     set +m
-    trap 'kill -TERM -- -"$builds" 2>/dev/null || true' EXIT
+    groups=("$builds")
     # The scenarios suite runs every scenario file with --check; on this build the gate
     # below runs the same cells, so it runs here only under the sanitizers.
     timed "plain suite ran" meson test -C build --print-errorlogs --no-suite scenarios
@@ -157,6 +162,7 @@ case "${1:-}" in
       cat "$builds_log" >&2
       exit 1
     fi
+    groups=()
     cat "$builds_log" >&2
     # The two sanitizer suites side by side (their options are the test setups of
     # meson.build, add_test_setup), each line marked with its build. Each runs its live
@@ -170,13 +176,18 @@ case "${1:-}" in
         --num-processes 6 2>&1 | sed -u "s/^/$1: /"
       return "${PIPESTATUS[0]}"
     }
-    sanitized_suite asan &
+    set -m
+    # Their own groups are not the terminal's: nothing of theirs may read it.
+    sanitized_suite asan </dev/null &
     asan=$!
-    sanitized_suite tsan &
+    sanitized_suite tsan </dev/null &
     tsan=$!
+    set +m
+    groups=("$asan" "$tsan")
     rc=0
     wait "$asan" || rc=1
     wait "$tsan" || rc=1
+    groups=()
     [ $rc = 0 ] || exit 1
     timed "fuzz suite ran" meson test -C build-fuzz --suite fuzz --print-errorlogs
     # The gate over the default scenarios: every safe strategy holds, every known-unsafe

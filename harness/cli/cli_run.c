@@ -422,9 +422,9 @@ int cli_run_cells(cli_options *o, ovs_scenario *scs, int nsc, int64_t *last_run)
              * the fault scenarios failed, a Sentinel promotion came too late). Once, the
              * heavy runs are a few seconds beside runs mostly waiting, and the gate
              * keeps them beside the others to stay under a minute. */
-            j->alone = j->heavy && reps > 1;
             /* n/a is the same for every seed: the strategy is not there on that back end. */
             j->skip = plan[c].na && rep > 0;
+            j->alone = j->heavy && reps > 1 && !plan[c].na;
             if (reps > 1)
                 snprintf(j->label, sizeof(j->label), "%s x %s, run %d/%d", plan[c].sc->name,
                          plan[c].label, rep + 1, reps);

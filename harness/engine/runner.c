@@ -504,10 +504,17 @@ static void serve(client *c, const ovs_request *r, int buyer, int64_t think, int
         rc = stopped_by_crash(c) ? OVS_ERR_IO : c->s->m->xExecute(c->s, r, buyer, think);
         if (c->s->attempts > 1)
             c->retries += c->s->attempts - 1;
-        (void)stopped_by_crash(c);
-        ovs_faults_point(c->sh->faults, c->index, OVS_OP_CHECK, !answer_failed(rc));
-        ovs_faults_point(c->sh->faults, c->index, OVS_OP_ACT, !answer_failed(rc));
-        ovs_faults_point(c->sh->faults, c->index, OVS_OP_RELEASE, 1);
+        /* A client crashed (during the call, or by a fault at one of these points) runs
+         * no further, as on the lock path: the points after the crash never come. */
+        int answered = !answer_failed(rc);
+        if (!stopped_by_crash(c)) {
+            ovs_faults_point(c->sh->faults, c->index, OVS_OP_CHECK, answered);
+            if (!stopped_by_crash(c)) {
+                ovs_faults_point(c->sh->faults, c->index, OVS_OP_ACT, answered);
+                if (!stopped_by_crash(c))
+                    ovs_faults_point(c->sh->faults, c->index, OVS_OP_RELEASE, 1);
+            }
+        }
     } else {
         rc = locked_request(c, r, buyer, think, reenter, keys, nkeys);
     }
