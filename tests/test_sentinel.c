@@ -15,11 +15,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include <hiredis/hiredis.h>
 
+#include "infra/sentinel.h"
 #include "infra/topology.h"
 #include "locks/redis_conn.h"
 #include "scenario/scenario.h"
@@ -120,10 +126,77 @@ static void test_failover_followed(void **state)
     assert_int_equal(ovs_sentinel_master(&set, 200, &gone, err, sizeof(err)), -1);
 }
 
+/* A Sentinel run through a wrapper: redis-sentinel with extra arguments after the
+ * harness's own (which they override), as OVERSELL_REDIS_SENTINEL. Starts one Sentinel
+ * set of one and returns ovs_sentinels_start's code, err filled. */
+static int start_wrapped(const char *dir, const char *extra, char *err, size_t errlen)
+{
+    char script[600], exe[512] = "redis-sentinel";
+    const char *names[] = { "/usr/bin/redis-sentinel", "/usr/sbin/redis-sentinel" };
+    ovs_endpoint master = { .host = "127.0.0.1", .port = 1 };
+    ovs_sentinels_opts o = { .n = 1, .dir = dir, .master = &master,
+                             .down_after_ns = OVS_NS_PER_S,
+                             .failover_timeout_ns = OVS_NS_PER_S };
+    ovs_sentinels *s = NULL;
+    FILE *fp;
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (access(names[i], X_OK) == 0)
+            snprintf(exe, sizeof(exe), "%s", names[i]);
+    snprintf(script, sizeof(script), "%s/wrapped-sentinel", dir);
+    fp = fopen(script, "w");
+    assert_non_null(fp);
+    fprintf(fp, "#!/bin/sh\nexec '%s' \"$@\" %s\n", exe, extra);
+    assert_int_equal(fclose(fp), 0);
+    assert_int_equal(chmod(script, 0700), 0);
+    setenv("OVERSELL_REDIS_SENTINEL", script, 1);
+    int rc = ovs_sentinels_start(&o, &s, err, errlen);
+    unsetenv("OVERSELL_REDIS_SENTINEL");
+    ovs_sentinels_stop(s);
+    unlink(script);
+    return rc;
+}
+
+/* A Sentinel whose port someone else took (here: a socket of this test, listening) is
+ * started again on a fresh one, a bounded number of times, and the run says so; one that
+ * exits for another reason says that reason, since its log goes with the run's
+ * directory. */
+static void test_start_failures(void **state)
+{
+    char dir[] = "/tmp/oversell-sentinel-test.XXXXXX", extra[64], err[512] = "";
+    struct sockaddr_in a = { .sin_family = AF_INET };
+    socklen_t alen = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    (void)state;
+    assert_true(fd >= 0);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(fd, 1), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
+    assert_non_null(mkdtemp(dir));
+
+    snprintf(extra, sizeof(extra), "--port %d", ntohs(a.sin_port));
+    assert_int_equal(start_wrapped(dir, extra, err, sizeof(err)), OVS_ERR_ENV);
+    print_message("taken: %s\n", err);
+    assert_non_null(strstr(err, "a port was taken by another process 3 times in a row"));
+
+    assert_int_equal(start_wrapped(dir, "--no-such-directive yes", err, sizeof(err)),
+                     OVS_ERR_ENV);
+    print_message("bad: %s\n", err);
+    assert_non_null(strstr(err, "redis-sentinel 0 (port "));
+    assert_non_null(strstr(err, "no-such-directive"));
+    close(fd);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_failover_followed),
+        cmocka_unit_test(test_start_failures),
     };
 
     signal(SIGPIPE, SIG_IGN); /* a write to the killed master must fail, not kill us */

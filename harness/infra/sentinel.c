@@ -23,11 +23,13 @@
 
 #include "core/child.h"
 #include "core/util.h"
+#include "infra/fleet_node.h"
 #include "infra/port.h"
 
 #define SENTINEL_SETTLE_NS (15 * OVS_NS_PER_S) /* all must know each other this soon */
 #define SENTINEL_STOP_NS (2 * OVS_NS_PER_S)    /* grace after SIGTERM before SIGKILL */
 #define SENTINEL_POLL_NS (20 * OVS_NS_PER_MS)
+#define SENTINEL_PORT_TRIES 3 /* starts of the whole set when a port was taken */
 
 typedef struct sentinel_proc {
     pid_t pid;               /* our unreaped child, or -1 */
@@ -202,9 +204,109 @@ static int make_paths(sentinel_proc *p, const char *dir, int i, char *err, size_
         ovs_seterr(err, errlen, "directory path too long: %s", dir);
         return OVS_ERR_ENV;
     }
-    if (mkdir(p->dir, 0700) != 0) {
+    if (mkdir(p->dir, 0700) != 0 && errno != EEXIST) {
         ovs_seterr(err, errlen, "cannot create %s: %s", p->dir, strerror(errno));
         return OVS_ERR_ENV;
+    }
+    return OVS_OK;
+}
+
+/* SIGTERM every Sentinel still running, SIGKILL after a grace, and reap them all. */
+static void stop_procs(ovs_sentinels *s)
+{
+    int64_t deadline;
+    siginfo_t si;
+    int live = 0;
+
+    for (int i = 0; i < s->n; i++)
+        if (s->p[i].pid > 0) {
+            kill(s->p[i].pid, SIGTERM);
+            live++;
+        }
+    deadline = ovs_now_ns() + SENTINEL_STOP_NS;
+    while (live > 0 && ovs_now_ns() < deadline) {
+        for (int i = 0; i < s->n; i++)
+            if (s->p[i].pid > 0 && ovs_child_exited(s->p[i].pid, &si)) {
+                ovs_child_reap(&s->p[i].pid, &s->p[i].slot);
+                live--;
+            }
+        if (live > 0)
+            ovs_sleep_ns(SENTINEL_POLL_NS);
+    }
+    for (int i = 0; i < s->n; i++)
+        if (s->p[i].pid > 0) {
+            kill(s->p[i].pid, SIGKILL);
+            ovs_child_reap(&s->p[i].pid, &s->p[i].slot);
+        }
+}
+
+static int file_says(const char *path, const char *what)
+{
+    char buf[8192];
+    FILE *f = fopen(path, "r");
+    size_t n;
+
+    if (f == NULL)
+        return 0;
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return strstr(buf, what) != NULL;
+}
+
+/* Start the set once, on fresh ports, and wait until every Sentinel knows the others and
+ * the replicas. OVS_OK; 1 when a Sentinel exited because its port was taken in the window
+ * ovs_port_free leaves (the caller stops the set and starts it again: every config names
+ * every port, so one cannot move alone); an error otherwise. */
+static int start_once(ovs_sentinels *s, const ovs_sentinels_opts *o, char *err, size_t errlen)
+{
+    int rc;
+
+    /* Every port and id first: each config names all the others. A fresh log too, so a
+     * second try is judged on its own messages. */
+    for (int i = 0; i < s->n; i++) {
+        if ((rc = ovs_port_free(&s->set.ep[i].port, err, errlen)) != OVS_OK ||
+            (rc = make_paths(&s->p[i], o->dir, i, err, errlen)) != OVS_OK)
+            return rc;
+        unlink(s->p[i].log);
+        unlink(s->p[i].out);
+        snprintf(s->set.ep[i].host, sizeof(s->set.ep[i].host), "%s", OVS_LOOPBACK_HOST);
+        make_id(s->p[i].id, i, s->set.ep[i].port);
+    }
+    for (int i = 0; i < s->n; i++) {
+        /* argv[0] ending in redis-sentinel is what puts the server in sentinel mode;
+         * --sentinel says it again for a redis-server given as OVERSELL_REDIS_SENTINEL. */
+        char *argv[] = { s->exe, s->p[i].conf, (char *)"--sentinel", NULL };
+        if ((rc = write_conf(s, o, i, err, errlen)) != OVS_OK ||
+            (rc = ovs_child_spawn(s->exe, argv, s->p[i].out, &s->p[i].pid, &s->p[i].slot, err,
+                                  errlen)) != OVS_OK)
+            return rc;
+    }
+    int64_t deadline = ovs_now_ns() + SENTINEL_SETTLE_NS;
+    for (int i = 0; i < s->n; i++) {
+        char why[160] = "";
+        siginfo_t si;
+        while (settled(s, i, o->nreplicas, why, sizeof(why)) != 0) {
+            if (ovs_child_exited(s->p[i].pid, &si)) {
+                const char *taken = "Address already in use";
+                if (file_says(s->p[i].log, taken) || file_says(s->p[i].out, taken))
+                    return 1;
+                /* The run's directory goes with the run: the reason is said here. */
+                char reason[200];
+                ovs_fleet_log_reason(s->p[i].log, reason, sizeof(reason));
+                if (reason[0] == '\0')
+                    ovs_fleet_log_reason(s->p[i].out, reason, sizeof(reason));
+                ovs_seterr(err, errlen, "redis-sentinel %d (port %d) exited: %s", i,
+                           s->set.ep[i].port, reason[0] ? reason : "no message in its log");
+                return OVS_ERR_ENV;
+            }
+            if (ovs_now_ns() >= deadline) {
+                ovs_seterr(err, errlen, "redis-sentinel %d (port %d) not ready within %d s: %s",
+                           i, s->set.ep[i].port, (int)(SENTINEL_SETTLE_NS / OVS_NS_PER_S), why);
+                return OVS_ERR_ENV;
+            }
+            ovs_sleep_ns(SENTINEL_POLL_NS);
+        }
     }
     return OVS_OK;
 }
@@ -235,46 +337,17 @@ int ovs_sentinels_start(const ovs_sentinels_opts *o, ovs_sentinels **out, char *
     }
     if ((rc = find_exe(s, err, errlen)) != OVS_OK)
         goto fail;
-    /* Every port and id first: each config names all the others. */
-    for (int i = 0; i < s->n; i++) {
-        if ((rc = ovs_port_free(&s->set.ep[i].port, err, errlen)) != OVS_OK ||
-            (rc = make_paths(&s->p[i], o->dir, i, err, errlen)) != OVS_OK)
+    for (int tries = 1; (rc = start_once(s, o, err, errlen)) == 1; tries++) {
+        stop_procs(s);
+        if (tries == SENTINEL_PORT_TRIES) {
+            ovs_seterr(err, errlen, "redis-sentinel: a port was taken by another process %d "
+                       "times in a row", tries);
+            rc = OVS_ERR_ENV;
             goto fail;
-        snprintf(s->set.ep[i].host, sizeof(s->set.ep[i].host), "%s", OVS_LOOPBACK_HOST);
-        make_id(s->p[i].id, i, s->set.ep[i].port);
-    }
-    for (int i = 0; i < s->n; i++) {
-        /* argv[0] ending in redis-sentinel is what puts the server in sentinel mode;
-         * --sentinel says it again for a redis-server given as OVERSELL_REDIS_SENTINEL. */
-        char *argv[] = { s->exe, s->p[i].conf, (char *)"--sentinel", NULL };
-        if ((rc = write_conf(s, o, i, err, errlen)) != OVS_OK ||
-            (rc = ovs_child_spawn(s->exe, argv, s->p[i].out, &s->p[i].pid, &s->p[i].slot, err,
-                                  errlen)) != OVS_OK)
-            goto fail;
-    }
-    /* A port taken by someone else in the window ovs_port_free leaves shows here as a
-     * Sentinel that exited: the run fails with its reason rather than moving it, since
-     * every other config already names that port. */
-    int64_t deadline = ovs_now_ns() + SENTINEL_SETTLE_NS;
-    for (int i = 0; i < s->n; i++) {
-        char why[160] = "";
-        siginfo_t si;
-        while (settled(s, i, o->nreplicas, why, sizeof(why)) != 0) {
-            if (ovs_child_exited(s->p[i].pid, &si)) {
-                ovs_seterr(err, errlen, "redis-sentinel %d (port %d) exited; see %s and %s", i,
-                           s->set.ep[i].port, s->p[i].log, s->p[i].out);
-                rc = OVS_ERR_ENV;
-                goto fail;
-            }
-            if (ovs_now_ns() >= deadline) {
-                ovs_seterr(err, errlen, "redis-sentinel %d (port %d) not ready within %d s: %s",
-                           i, s->set.ep[i].port, (int)(SENTINEL_SETTLE_NS / OVS_NS_PER_S), why);
-                rc = OVS_ERR_ENV;
-                goto fail;
-            }
-            ovs_sleep_ns(SENTINEL_POLL_NS);
         }
     }
+    if (rc != OVS_OK)
+        goto fail;
     *out = s;
     return OVS_OK;
 fail:
@@ -284,31 +357,8 @@ fail:
 
 void ovs_sentinels_stop(ovs_sentinels *s)
 {
-    int64_t deadline;
-    siginfo_t si;
-    int live = 0;
-
     if (s == NULL)
         return;
-    for (int i = 0; i < s->n; i++)
-        if (s->p[i].pid > 0) {
-            kill(s->p[i].pid, SIGTERM);
-            live++;
-        }
-    deadline = ovs_now_ns() + SENTINEL_STOP_NS;
-    while (live > 0 && ovs_now_ns() < deadline) {
-        for (int i = 0; i < s->n; i++)
-            if (s->p[i].pid > 0 && ovs_child_exited(s->p[i].pid, &si)) {
-                ovs_child_reap(&s->p[i].pid, &s->p[i].slot);
-                live--;
-            }
-        if (live > 0)
-            ovs_sleep_ns(SENTINEL_POLL_NS);
-    }
-    for (int i = 0; i < s->n; i++)
-        if (s->p[i].pid > 0) {
-            kill(s->p[i].pid, SIGKILL);
-            ovs_child_reap(&s->p[i].pid, &s->p[i].slot);
-        }
+    stop_procs(s);
     free(s);
 }
