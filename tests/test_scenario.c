@@ -298,6 +298,31 @@ static void test_good_booking(void **state)
     ovs_scenario_free(&sc);
 }
 
+/* `after = FAULT` on a client: the fault may come later in the file, and is found by name
+ * among several; `before = CLIENT:STEP` names an earlier client. */
+static void test_client_after(void **state)
+{
+    ovs_scenario sc;
+
+    (void)state;
+    parse_ok("[scenario]\nname = t\nworkload = inventory\nstock = 1\n"
+             "[client alice]\nrequest = buy sku=1\n"
+             "[client bob]\nafter = restart-0\nstart = 100ms\nbefore = alice:act\n"
+             "request = buy sku=1\n"
+             "[fault cut]\nat = 0ms\naction = cut\ntarget = link:alice:node:1\n"
+             "[fault restart-0]\nafter = alice:acquire\naction = kill-restart\n"
+             "target = node:0\n[redis]\nnodes = 2\n",
+             &sc);
+    assert_int_equal(sc.clients[0].after_fault, -1);
+    assert_int_equal(sc.clients[1].after_fault, 1);
+    assert_int_equal(sc.clients[1].start_ns, 100 * OVS_NS_PER_MS);
+    assert_int_equal(sc.clients[0].before_client, -1);
+    assert_int_equal(sc.clients[1].before_client, 0);
+    assert_int_equal(sc.clients[1].before_step, OVS_OP_ACT);
+    assert_int_equal(sc.clients[1].before_line, 10);
+    ovs_scenario_free(&sc);
+}
+
 static void test_good_faults(void **state)
 {
     ovs_scenario sc;
@@ -310,6 +335,8 @@ static void test_good_faults(void **state)
     assert_int_equal(sc.clients[0].think_ns, 300 * OVS_NS_PER_MS);
     assert_int_equal(sc.clients[1].pause_process, 0);
     assert_int_equal(sc.clients[1].start_ns, 150 * OVS_NS_PER_MS);
+    assert_int_equal(sc.clients[0].after_fault, -1);
+    assert_int_equal(sc.clients[1].after_fault, -1);
 
     assert_int_equal(sc.redis.nodes, 3);
     assert_int_equal(sc.redis.nodes, 3);
@@ -839,6 +866,26 @@ static const bad_case bad_cases[] = {
       "after: no [client bob] in this scenario (clients: alice)" },
     { INV CROWD "[fault f]\nafter = alice:check\naction = kill\ntarget = node:0\n", 9,
       "after: 'alice' names a client, but this scenario has no [client NAME] sections" },
+    /* [client NAME] after = FAULT: a start counted from a fault's end */
+    { TL "[client bob]\nafter = restart\nrequest = buy sku=1\n", 8,
+      "after: no [fault restart] in this file (a client starts after a fault, named by its "
+      "section)" },
+    { TL "[client bob]\nafter = f\nrequest = buy sku=1\n"
+         "[fault f]\nafter = bob:acquire\naction = kill\ntarget = node:0\n", 8,
+      "after: [fault f] follows bob's own acquire: bob would wait for itself" },
+    { TL "[client bob]\nafter = f\nrequest = buy sku=1\n"
+         "[client carol]\nafter = g\nrequest = buy sku=1\n"
+         "[fault f]\nat = 10ms\naction = pause\ntarget = node:0\nduration = 10ms\n"
+         "[fault g]\nafter = bob:check\naction = kill\ntarget = node:0\n", 11,
+      "after: [fault g] follows a step of bob, who starts after a fault too; a start waits "
+      "for one fault, not a chain" },
+    /* [client NAME] before = CLIENT:STEP: an order the run must show */
+    { TL "[client bob]\nbefore = alice:think\nrequest = buy sku=1\n", 8,
+      "before: 'think' in 'alice:think' is not a step (acquire, check, act or release)" },
+    { TL "[client bob]\nbefore = carol:act\nrequest = buy sku=1\n", 8,
+      "before: no [client carol] in this scenario (clients: alice, bob)" },
+    { TL "[client bob]\nbefore = bob:act\nrequest = buy sku=1\n", 8,
+      "before: bob:act names bob itself: a request starts before its own steps anyway" },
     /* [fault NAME]: what and on what */
     { TL "[fault f]\nat = 0\naction = explode\ntarget = node:0\n", 9,
       "action: 'explode' is not kill, restart, kill-restart, pause, resume, promote, cut, "
@@ -1723,6 +1770,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_good_booking),
         cmocka_unit_test(test_expect_rates),
         cmocka_unit_test(test_good_faults),
+        cmocka_unit_test(test_client_after),
         cmocka_unit_test(test_fault_spellings),
         cmocka_unit_test(test_clock_jump),
         cmocka_unit_test(test_defaults_and_spellings),

@@ -183,4 +183,81 @@ check "redlock-majority-down: every fault at 0 ms is done before the first clien
 check "redlock-majority-down: three nodes down from the start, nothing sold" \
   [ "$(q "$tmp/majority" "SELECT succeeded FROM runs")" = 0 ]
 
+# 6. A start after a fault counts from the fault's end: Bob starts 0 ms after node 0 is
+# back from a 300 ms kill-restart, not at t0 and not at the kill. A fault that never comes
+# leaves its follower asking nothing, and the run an error, not a wait without end.
+cat > "$tmp/after.ini" <<'INI'
+[scenario]
+name = start-after-restart
+description = Bob starts when node 0 is back from its restart.
+workload = inventory
+seed = 3
+stock = 2
+
+[client alice]
+start = 10ms
+request = buy sku=1
+think = 100ms
+
+[client bob]
+after = restart-0
+request = buy sku=1
+
+[fault restart-0]
+after = alice:acquire
+action = kill-restart
+target = node:0
+duration = 300ms
+INI
+"$bin" run "$tmp/after.ini" --strategy setnx --out "$tmp/after" --quiet
+check "start after a fault: the run is ok" [ $? = 0 ]
+check "start after a fault: Bob's request starts after the restart is over" \
+  [ "$(q "$tmp/after" "SELECT (SELECT start_ns FROM events WHERE client = 1 AND op = 'request')
+        >= (SELECT end_ns FROM events WHERE op = 'fault' AND detail LIKE 'restarted%')
+        AND (SELECT end_ns FROM events WHERE op = 'fault' AND detail LIKE 'restarted%')
+        - (SELECT end_ns FROM events WHERE op = 'fault' AND detail = 'SIGKILL')
+        >= 300000000")" = 1 ]
+sed -e 's/^name = .*/name = start-after-no-fault/' "$tmp/point.ini" > "$tmp/after-never.ini"
+printf '%s\n' '' '[client carol]' 'after = after-bobs-act' 'request = buy sku=1' \
+  >> "$tmp/after-never.ini"
+timeout 60 "$bin" run "$tmp/after-never.ini" --strategy setnx --out "$tmp/after-never" \
+  --quiet 2>"$tmp/err"
+check "start after a fault that never fires: exit 1, not a hang" [ $? = 1 ]
+check "start after a fault that never fires: the error names the fault" \
+  grep -q "fault after-bobs-act (line 16, after bob:act) did not fire" "$tmp/err"
+check "start after a fault that never fires: carol asked nothing" \
+  [ "$(q "$tmp/after-never" "SELECT count(*) FROM events WHERE client = 2")" = 0 ]
+
+# 7. An order the scenario needs, checked from the events: Bob asks at 300 ms, long after
+# Alice's sale, so "before = alice:act" does not hold and the run has no verdict - for a
+# lock (her act event) and for a whole operation (her answer).
+cat > "$tmp/before.ini" <<'INI'
+[scenario]
+name = asks-too-late
+description = Bob must ask before Alice acts, and asks long after.
+workload = inventory
+seed = 3
+stock = 2
+
+[client alice]
+request = buy sku=1
+
+[client bob]
+start = 300ms
+before = alice:act
+request = buy sku=1
+INI
+for s in setnx lua-decr; do
+  "$bin" run "$tmp/before.ini" --strategy $s --out "$tmp/before-$s" --quiet 2>"$tmp/err"
+  check "client before a step, too late ($s): exit 1" [ $? = 1 ]
+  check "client before a step, too late ($s): run is an error, no verdict" \
+    [ "$(q "$tmp/before-$s" "SELECT status || '/' || coalesce(verdict, '-') FROM runs")" = "error/-" ]
+  check "client before a step, too late ($s): the error says who came after what" \
+    grep -q "bob asked at t=3[0-9][0-9]\.[0-9] ms, after alice's act at t=[0-9.]* ms (before = alice:act, line 13)" "$tmp/err"
+done
+sed -e 's/^start = 300ms/start = 0ms/' -e '/^\[client alice\]/a think = 200ms' "$tmp/before.ini" \
+  > "$tmp/before-ok.ini"
+"$bin" run "$tmp/before-ok.ini" --strategy setnx --out "$tmp/before-ok" --quiet
+check "client before a step, in time: the run is ok" [ $? = 0 ]
+
 tap_done

@@ -62,8 +62,15 @@ int64_t cli_job_estimate_ns(const ovs_scenario *sc, const ovs_strategy_methods *
 
     for (int i = 0; i < sc->n_clients; i++) {
         const ovs_client_spec *c = &sc->clients[i];
-        if (c->start_ns + c->think_ns > end)
-            end = c->start_ns + c->think_ns;
+        /* A start after a fault counts from its end; a point fault's time is not known
+         * before the run, its duration is. */
+        int64_t from = 0;
+        if (c->after_fault >= 0) {
+            const ovs_fault *f = &sc->faults[c->after_fault];
+            from = (f->at_ns > 0 ? f->at_ns : 0) + f->duration_ns;
+        }
+        if (from + c->start_ns + c->think_ns > end)
+            end = from + c->start_ns + c->think_ns;
     }
     for (int i = 0; i < sc->n_faults; i++) {
         const ovs_fault *f = &sc->faults[i];

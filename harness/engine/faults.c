@@ -44,7 +44,11 @@ struct ovs_faults {
     ovs_crash *crash;       /* per client: its crash record (core/crash.h) */
     int ncrash;             /* of them initialised, for ovs_faults_free */
     int done;               /* clients finished */
+    char *client_done;      /* per client: it said it was done */
     char *fired;            /* per fault */
+    int64_t *over_at;       /* per fault: 0 while it may still come or is under way; when
+                               both its halves are done, the monotonic time; -1 when it
+                               failed or never will fire (ovs_faults_wait_over) */
     followup fu[MAX_FOLLOWUPS];
     int nfu;
     ovs_trace trace;        /* written by the main thread only */
@@ -71,12 +75,14 @@ ovs_faults *ovs_faults_new(const ovs_scenario *sc, ovs_fault_fn fn, ovs_fault_no
     fs->reached = calloc((size_t)(nclients > 0 ? nclients : 1), sizeof(unsigned));
     fs->missed = calloc((size_t)(nclients > 0 ? nclients : 1), sizeof(unsigned));
     fs->fired = calloc((size_t)(sc->n_faults > 0 ? sc->n_faults : 1), 1);
+    fs->over_at = calloc((size_t)(sc->n_faults > 0 ? sc->n_faults : 1), sizeof(int64_t));
+    fs->client_done = calloc((size_t)(nclients > 0 ? nclients : 1), 1);
     fs->crash = calloc((size_t)(nclients > 0 ? nclients : 1), sizeof(*fs->crash));
     for (; fs->crash != NULL && fs->ncrash < nclients; fs->ncrash++)
         if (ovs_crash_init(&fs->crash[fs->ncrash]) != 0)
             break;
     if (fs->waiting_step == NULL || fs->reached == NULL || fs->missed == NULL ||
-        fs->fired == NULL ||
+        fs->fired == NULL || fs->over_at == NULL || fs->client_done == NULL ||
         fs->crash == NULL || fs->ncrash < nclients) {
         for (int i = 0; fs->crash != NULL && i < fs->ncrash; i++)
             ovs_crash_destroy(&fs->crash[i]);
@@ -85,6 +91,8 @@ ovs_faults *ovs_faults_new(const ovs_scenario *sc, ovs_fault_fn fn, ovs_fault_no
         free(fs->reached);
         free(fs->missed);
         free(fs->fired);
+        free(fs->over_at);
+        free(fs->client_done);
         free(fs);
         return NULL;
     }
@@ -131,11 +139,13 @@ void ovs_faults_point(ovs_faults *fs, int client, enum ovs_op step, int passed)
     pthread_mutex_unlock(&fs->mu);
 }
 
-void ovs_faults_client_done(ovs_faults *fs)
+void ovs_faults_client_done(ovs_faults *fs, int client)
 {
     if (fs == NULL)
         return;
     pthread_mutex_lock(&fs->mu);
+    if (client >= 0 && client < fs->nclients)
+        fs->client_done[client] = 1;
     fs->done++;
     pthread_cond_broadcast(&fs->cv);
     pthread_mutex_unlock(&fs->mu);
@@ -198,6 +208,7 @@ static void fire(ovs_faults *fs, const ovs_fault *f, int second)
         fs->failed = 1;
         snprintf(fs->error, sizeof(fs->error), "fault %s: %s", f->name, err);
     }
+    int pending = 0; /* a second half is still to come */
     if (rc == 0 && !second && fs->nfu < MAX_FOLLOWUPS) {
         /* A cluster master's kill has a second half due at once: watching, bounded, for
          * the cluster to promote its replica. Done after the kill returns, so a client
@@ -208,7 +219,43 @@ static void fire(ovs_faults *fs, const ovs_fault *f, int second)
                      (f->action == OVS_FAULT_PAUSE || f->action == OVS_FAULT_CUT));
         if (needs)
             fs->fu[fs->nfu++] = (followup){ f, ovs_now_ns() + f->duration_ns };
+        pending = needs;
     }
+    if (!pending) {
+        fs->over_at[f - fs->sc->faults] = rc == 0 ? ovs_now_ns() : -1;
+        pthread_cond_broadcast(&fs->cv);
+    }
+}
+
+/* A point fault whose client is done without reaching it will never fire: a client
+ * waiting for its end is told so. Called with the mutex held. */
+static void settle_never(ovs_faults *fs)
+{
+    for (int i = 0; i < fs->sc->n_faults; i++) {
+        const ovs_fault *f = &fs->sc->faults[i];
+        if (!fs->fired[i] && fs->over_at[i] == 0 && f->at_ns < 0 && f->after_client >= 0 &&
+            f->after_client < fs->nclients && fs->client_done[f->after_client]) {
+            fs->over_at[i] = -1;
+            pthread_cond_broadcast(&fs->cv);
+        }
+    }
+}
+
+int64_t ovs_faults_wait_over(ovs_faults *fs, int fault, atomic_int *stop)
+{
+    int64_t at;
+
+    if (fs == NULL || fault < 0 || fault >= fs->sc->n_faults)
+        return -1;
+    pthread_mutex_lock(&fs->mu);
+    while ((at = fs->over_at[fault]) == 0 && (stop == NULL || atomic_load(stop) == 0)) {
+        /* An interrupt sets stop without a signal to this condition: look again often. */
+        int64_t next = ovs_now_ns() + 20 * OVS_NS_PER_MS;
+        struct timespec ts = { .tv_sec = next / OVS_NS_PER_S, .tv_nsec = next % OVS_NS_PER_S };
+        pthread_cond_timedwait(&fs->cv, &fs->mu, &ts);
+    }
+    pthread_mutex_unlock(&fs->mu);
+    return at > 0 ? at : -1;
 }
 
 static int take_due_followup(ovs_faults *fs, int64_t now, int all)
@@ -308,6 +355,7 @@ void ovs_faults_run(ovs_faults *fs, int64_t t0)
             pthread_cond_broadcast(&fs->cv);
             acted = 1;
         }
+        settle_never(fs);
         if (fs->done >= fs->nclients)
             break;
         for (int i = 0; i < sc->n_faults; i++) {
@@ -341,6 +389,9 @@ void ovs_faults_run(ovs_faults *fs, int64_t t0)
     /* Clients are done: make the servers whole again before the checks. */
     while (take_due_followup(fs, 0, 1))
         ;
+    for (int i = 0; i < sc->n_faults; i++)
+        if (fs->over_at[i] == 0)
+            fs->over_at[i] = -1;
     /* A fault that did not happen never yields a verdict: the run is an error that names
      * it, rather than a "safe" for a scenario that was not played. */
     for (int i = 0; i < sc->n_faults && !fs->failed; i++)
@@ -385,5 +436,7 @@ void ovs_faults_free(ovs_faults *fs)
     free(fs->reached);
     free(fs->missed);
     free(fs->fired);
+    free(fs->over_at);
+    free(fs->client_done);
     free(fs);
 }

@@ -10,6 +10,7 @@
 #ifndef OVS_FAULTS_H
 #define OVS_FAULTS_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "core/crash.h"
@@ -46,8 +47,16 @@ ovs_faults *ovs_faults_new(const ovs_scenario *sc, ovs_fault_fn fn, ovs_fault_no
  * Every step a client reaches is reported, passed or not, so that a fault that never
  * fired can say why. */
 void ovs_faults_point(ovs_faults *fs, int client, enum ovs_op step, int passed);
-/* From a client thread when it has nothing more to do. Accepts NULL. */
-void ovs_faults_client_done(ovs_faults *fs);
+/* From client `client`'s thread when it has nothing more to do. Accepts NULL. */
+void ovs_faults_client_done(ovs_faults *fs, int client);
+/* From a timeline client's thread before its start when its `after = FAULT` names fault
+ * `fault` (an index in the scenario's faults): wait until that fault is over - both its
+ * halves carried out: a kill-restart's node answering again, a timed pause resumed, a
+ * timed cut healed - and return the monotonic time it was over, which the client's
+ * `start` counts from. -1 when it never will be: it failed, it follows a step of a
+ * client that finished without it (the run is then an error naming it), or stop was set
+ * (it may be NULL). Accepts NULL (-1). */
+int64_t ovs_faults_wait_over(ovs_faults *fs, int fault, atomic_int *stop);
 /* On the main thread, after t0 is fixed and before any client is released: wait for t0,
  * then fire every fault due at 0 ms, in file order. `at = 0ms` is the state the run starts
  * in ("three of five nodes killed"): were these fired while clients already ran, a fast

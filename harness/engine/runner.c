@@ -645,7 +645,7 @@ static void *client_main(void *arg)
     pthread_mutex_unlock(&sh->gate_mu);
     if (atomic_load(&sh->open_failed) == 0)
         client_work(c);
-    ovs_faults_client_done(sh->faults);
+    ovs_faults_client_done(sh->faults, c->index);
     /* Closed here, not after the join: a process the strategy started in xOpen dies with
      * the thread that forked it (PR_SET_PDEATHSIG, core/child.h), so this thread must
      * outlive its orderly end - an adapter told to release what it holds and exit. */
@@ -677,11 +677,79 @@ static void client_work(client *c)
         }
     } else {
         const ovs_client_spec *cs = &sc->clients[c->index];
-        ovs_sleep_until(sh->t0 + cs->start_ns);
+        int64_t from = sh->t0;
+        /* `after = FAULT`: the start counts from the fault's end. A fault that never
+         * ends makes the run an error; this client then asks nothing. */
+        if (cs->after_fault >= 0 &&
+            (from = ovs_faults_wait_over(sh->faults, cs->after_fault, spec->stop)) < 0)
+            return;
+        ovs_sleep_until(from + cs->start_ns);
         /* A client that crashed before its start never asks. */
         if (!stopping(spec) && ovs_crashed(c->crash) == 0)
             serve(c, &cs->req, c->index, cs->think_ns, cs->reenter);
     }
+}
+
+/* t's first event of op, or NULL. */
+static const ovs_event *first_event(const ovs_trace *t, enum ovs_op op)
+{
+    const ovs_event *first = NULL;
+
+    for (size_t k = 0; k < t->n; k++)
+        if (t->ev[k].op == op && (first == NULL || t->ev[k].start_ns < first->start_ns))
+            first = &t->ev[k];
+    return first;
+}
+
+/* When client trace t began step op, or -1 when it never did. */
+static int64_t step_began(const ovs_trace *t, enum ovs_op op)
+{
+    const ovs_event *e = first_event(t, op), *req;
+
+    if (e != NULL)
+        return e->start_ns;
+    /* A client that took a lock and has no such step never reached it. */
+    if (first_event(t, OVS_OP_ACQUIRE) != NULL || (req = first_event(t, OVS_OP_REQUEST)) == NULL)
+        return -1;
+    /* A whole operation: its acquire is its start; its check, act and release are its
+     * answer, which a refusal or a call that failed never had (an unknown one may have). */
+    if (op == OVS_OP_ACQUIRE)
+        return req->start_ns;
+    return req->outcome == OVS_OUT_FAIL ? -1 : req->end_ns;
+}
+
+/* A client's `before = CLIENT:STEP`, read from the two clients' events: its request
+ * started before that step began. The race a scenario is about can need that order, and a
+ * loaded machine can undo it (a restart that outlasted the holder's think put the second
+ * buyer after the first one's sale): such a run gets no verdict, rather than a "safe" for
+ * an interleaving nobody played. A client that never asked, or a step never begun
+ * (step_began), leaves nothing to be late for. 0, or -1 with the reason in err. */
+static int played_in_order(const run_shared *sh, const client *cl, char *err, size_t errlen)
+{
+    const ovs_scenario *sc = sh->spec->sc;
+
+    if (sc->has_crowd || sh->spec->no_events)
+        return 0;
+    for (int i = 0; i < sc->n_clients; i++) {
+        const ovs_client_spec *cs = &sc->clients[i];
+        if (cs->before_client < 0)
+            continue;
+        const ovs_event *req = first_event(&cl[i].trace, OVS_OP_REQUEST);
+        enum ovs_op op = (enum ovs_op)cs->before_step;
+        int64_t step = step_began(&cl[cs->before_client].trace, op);
+        if (req == NULL || step < 0 || req->start_ns < step)
+            continue;
+        int64_t asked = req->start_ns;
+        const char *other = sc->clients[cs->before_client].name;
+        ovs_seterr(err, errlen,
+                   "%s asked at t=%.1f ms, after %s's %s at t=%.1f ms (before = %s:%s, line "
+                   "%d): the interleaving the scenario is about did not happen, so the run "
+                   "has no verdict", cs->name, (double)(asked - sh->t0) / 1e6, other,
+                   ovs_op_name(op), (double)(step - sh->t0) / 1e6, other, ovs_op_name(op),
+                   cs->before_line);
+        return -1;
+    }
+    return 0;
 }
 
 /* The crowd's schedule, drawn from the seed before any thread starts. */
@@ -901,7 +969,7 @@ int ovs_run(const ovs_run_spec *spec, ovs_run_result *res)
     if (sh.faults) {
         /* Threads that never started will never say they are done. */
         for (int k = started; k < nthreads; k++)
-            ovs_faults_client_done(sh.faults);
+            ovs_faults_client_done(sh.faults, k);
         ovs_faults_run(sh.faults, sh.t0);
     }
     for (int i = 0; i < started; i++)
@@ -925,6 +993,10 @@ int ovs_run(const ovs_run_spec *spec, ovs_run_result *res)
      * doing (seen: gate --repeat stopped by SIGINT recorded such runs as errors). */
     if (!stopping(spec) && (ovs_faults_error(sh.faults, err, sizeof(err)) != 0 ||
                             (sh.ws && ovs_wbstream_error(sh.ws, err, sizeof(err)) != 0))) {
+        snprintf(res->error, sizeof(res->error), "%s", err);
+        goto collect;
+    }
+    if (!stopping(spec) && played_in_order(&sh, cl, err, sizeof(err)) != 0) {
         snprintf(res->error, sizeof(res->error), "%s", err);
         goto collect;
     }

@@ -26,6 +26,7 @@
 #include <ini.h>
 
 #include "core/endpoint.h"
+#include "core/trace.h"
 #include "core/util.h"
 #include "scenario/scenario_reader.h"
 
@@ -303,6 +304,9 @@ static int do_client(parser *p, const section *s, ovs_scenario *sc)
     memset(c, 0, sizeof(*c));
     snprintf(c->name, sizeof(c->name), "%.31s", s->arg); /* checked to fit */
     c->line = s->line;
+    c->after_fault = -1; /* `after` names a fault: read once the faults are (client_after) */
+    c->before_client = -1; /* `before` names a client: read once all are (client_after) */
+    c->before_step = -1;
     for (int i = 0; i < s->n; i++) {
         const entry *e = &s->e[i];
         int rc = 0;
@@ -697,6 +701,58 @@ static int do_expect(parser *p, const section *s, ovs_scenario *sc)
     return 0;
 }
 
+/* A client's `after = FAULT`: its start counts from the end of that fault; and its
+ * `before = CLIENT:STEP`, which may name a client further down. The faults are read after
+ * the clients (they name clients), so this comes last. A fault that follows
+ * the client's own step would have it wait for itself; one that follows the step of a
+ * client who itself waits for a fault could close a circle, and is refused too. */
+static int client_after(parser *p, ovs_scenario *sc)
+{
+    int line[OVS_MAX_CLIENTS], ci = 0;
+
+    for (int i = 0; i < p->nsec && ci < OVS_MAX_CLIENTS; i++) {
+        if (p->sec[i].kind != SEC_CLIENT)
+            continue;
+        ovs_client_spec *c = &sc->clients[ci];
+        const entry *b = find_entry(&p->sec[i], "before");
+        if (b != NULL) {
+            char why[256];
+            if (ovs_client_step_parse(sc, "before", b->value, &c->before_client,
+                                      &c->before_step, why, sizeof(why)) != 0)
+                return ovs_scn_fail(p, b->line, "%s", why);
+            if (c->before_client == ci)
+                return ovs_scn_fail(p, b->line, "before: %s names %s itself: a request "
+                                    "starts before its own steps anyway", b->value, c->name);
+            c->before_line = b->line;
+        }
+        const entry *e = find_entry(&p->sec[i], "after");
+        line[ci++] = e != NULL ? e->line : 0;
+        if (e == NULL)
+            continue;
+        for (int k = 0; k < sc->n_faults; k++)
+            if (strcmp(sc->faults[k].name, e->value) == 0)
+                c->after_fault = k;
+        if (c->after_fault < 0)
+            return ovs_scn_fail(p, e->line, "after: no [fault %.40s] in this file (a client "
+                                "starts after a fault, named by its section)", e->value);
+    }
+    for (int i = 0; i < sc->n_clients; i++) {
+        const ovs_client_spec *c = &sc->clients[i];
+        if (c->after_fault < 0)
+            continue;
+        const ovs_fault *f = &sc->faults[c->after_fault];
+        if (f->after_client == i)
+            return ovs_scn_fail(p, line[i], "after: [fault %s] follows %s's own %s: %s would "
+                                "wait for itself", f->name, c->name,
+                                ovs_op_name((enum ovs_op)f->after_step), c->name);
+        if (f->after_client >= 0 && sc->clients[f->after_client].after_fault >= 0)
+            return ovs_scn_fail(p, line[i], "after: [fault %s] follows a step of %s, who "
+                                "starts after a fault too; a start waits for one fault, not "
+                                "a chain", f->name, sc->clients[f->after_client].name);
+    }
+    return 0;
+}
+
 static int interpret(parser *p, ovs_scenario *sc)
 {
     const section *scn = NULL, *redis = NULL;
@@ -787,7 +843,7 @@ static int interpret(parser *p, ovs_scenario *sc)
             sc->queue.kind == OVS_QUEUE_STREAM)
             return ovs_scn_fail(p, sc->faults[i].line, "recovery = reconcile counts the orders "
                                 "queued in memory, and this scenario's queue is a stream");
-    return 0;
+    return client_after(p, sc);
 }
 
 /* ---- entry points ------------------------------------------------------------------- */

@@ -34,7 +34,16 @@ enum ovs_arrival {
 /* A [client NAME] section: one scripted client on the teaching timeline. */
 typedef struct ovs_client_spec {
     char name[32];    /* the section's NAME, shown in reports */
-    int64_t start_ns; /* `start`: offset from the run's t0 */
+    int64_t start_ns; /* `start`: offset from the run's t0, or from the end of the
+                         fault after_fault names */
+    int after_fault;  /* `after = FAULT`: index in faults[] of the fault whose end the
+                         start counts from (a restarted node answering again, a pause
+                         resumed), or -1: from t0 */
+    int before_client; /* `before = CLIENT:STEP`: this client's request must start before
+                          that client's step begins, or the run is an error (the race the
+                          scenario is about did not happen); -1: no such condition */
+    int before_step;   /* enum ovs_op of that STEP, or -1 */
+    int before_line;   /* the `before` line, for messages */
     int64_t think_ns; /* `think`: pause between check and act, inside the critical section */
     ovs_request req;  /* `request` */
     int pause_process; /* `pause = process`: during think the client's whole runtime stops,
@@ -280,6 +289,11 @@ typedef struct ovs_fault_text {
  * and node and replica numbers are checked against the topology. Returns 0 with f filled,
  * or -1 with a reason (no file or line) in err and *key set to the key it is about
  * ("target"), or to NULL when it is about the section (a required key is missing). */
+/* CLIENT:STEP as `after` of a fault and `before` of a client spell it (alice:check; STEP
+ * is acquire, check, act or release), key naming the key in messages: 0 with the timeline
+ * client's index and the step's enum ovs_op, or -1 with a reason in err. */
+int ovs_client_step_parse(const ovs_scenario *sc, const char *key, const char *text,
+                          int *client, int *step, char *err, size_t errlen);
 /* An action's name as a scenario spells it ("kill-restart"), "?" for none. */
 const char *ovs_fault_action_name(enum ovs_fault_action a);
 int ovs_fault_parse(const ovs_scenario *sc, const char *name, const ovs_fault_text *t,

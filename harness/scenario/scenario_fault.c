@@ -190,33 +190,32 @@ malformed:
     return -1;
 }
 
-/* CLIENT:STEP */
-static int parse_after(const ovs_scenario *sc, const char *text, ovs_fault *f, char *err,
-                       size_t errlen)
+int ovs_client_step_parse(const ovs_scenario *sc, const char *key, const char *text,
+                          int *client, int *step_op, char *err, size_t errlen)
 {
-    char buf[128], *step;
+    char buf[128];
+    const char *step = strchr(text, ':');
 
-    step = strchr(text, ':');
     if (step == NULL || step == text || step[1] == '\0' || strlen(text) >= sizeof(buf)) {
         ovs_seterr(err, errlen,
-                   "after: '%.60s' is not CLIENT:STEP (like alice:check; STEP is acquire, "
+                   "%s: '%.60s' is not CLIENT:STEP (like alice:check; STEP is acquire, "
                    "check, act or release)",
-                   text);
+                   key, text);
         return -1;
     }
     snprintf(buf, sizeof(buf), "%.*s", (int)(step - text), text);
     step++;
-    f->after_step = -1;
+    *step_op = -1;
     for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
         if (strcmp(step, steps[i].name) == 0)
-            f->after_step = (int)steps[i].op;
-    if (f->after_step < 0) {
+            *step_op = (int)steps[i].op;
+    if (*step_op < 0) {
         ovs_seterr(err, errlen,
-                   "after: '%.40s' in '%.60s' is not a step (acquire, check, act or release)",
-                   step, text);
+                   "%s: '%.40s' in '%.60s' is not a step (acquire, check, act or release)",
+                   key, step, text);
         return -1;
     }
-    if ((f->after_client = find_client(sc, "after", buf, err, errlen)) < 0)
+    if ((*client = find_client(sc, key, buf, err, errlen)) < 0)
         return -1;
     return 0;
 }
@@ -327,7 +326,8 @@ int ovs_fault_parse(const ovs_scenario *sc, const char *name, const ovs_fault_te
         *key = "at";
         return -1;
     }
-    if (t->after && parse_after(sc, t->after, f, err, errlen) != 0) {
+    if (t->after && ovs_client_step_parse(sc, "after", t->after, &f->after_client,
+                                          &f->after_step, err, errlen) != 0) {
         *key = "after";
         return -1;
     }

@@ -51,8 +51,8 @@ static const char *const scenario_keys[] = { "name",  "description", "workload",
                                              "lock",  "writeback_delay", "queue",
                                              "queue_apply", "queue_consumer_crash",
                                              "queue_claim_idle", "queue_node", NULL };
-static const char *const client_keys[] = { "start", "request", "think", "pause", "reenter",
-                                           NULL };
+static const char *const client_keys[] = { "start", "after", "before", "request", "think",
+                                           "pause", "reenter", NULL };
 static const char *const crowd_keys[] = { "buyers", "arrival", "workers", "think", "request",
                                           "reenter", NULL };
 static const char *const redis_keys[] = { "nodes",       "replicas",  "lag",   "jitter",
