@@ -320,6 +320,16 @@ static void test_client_after(void **state)
     assert_int_equal(sc.clients[1].before_client, 0);
     assert_int_equal(sc.clients[1].before_step, OVS_OP_ACT);
     assert_int_equal(sc.clients[1].before_line, 10);
+    assert_int_equal(sc.clients[1].after_client, -1);
+    ovs_scenario_free(&sc);
+    parse_ok("[scenario]\nname = t\nworkload = inventory\nstock = 1\n"
+             "[client bob]\nafter = alice:acquire\nstart = 300ms\nrequest = buy sku=1\n"
+             "[client alice]\nrequest = buy sku=1\n",
+             &sc);
+    assert_int_equal(sc.clients[0].after_client, 1);
+    assert_int_equal(sc.clients[0].after_step, OVS_OP_ACQUIRE);
+    assert_int_equal(sc.clients[0].after_fault, -1);
+    assert_int_equal(sc.clients[1].after_client, -1);
     ovs_scenario_free(&sc);
 }
 
@@ -869,7 +879,7 @@ static const bad_case bad_cases[] = {
     /* [client NAME] after = FAULT: a start counted from a fault's end */
     { TL "[client bob]\nafter = restart\nrequest = buy sku=1\n", 8,
       "after: no [fault restart] in this file (a client starts after a fault, named by its "
-      "section)" },
+      "section, or after a step, CLIENT:STEP)" },
     { TL "[client bob]\nafter = f\nrequest = buy sku=1\n"
          "[fault f]\nafter = bob:acquire\naction = kill\ntarget = node:0\n", 8,
       "after: [fault f] follows bob's own acquire: bob would wait for itself" },
@@ -879,6 +889,14 @@ static const bad_case bad_cases[] = {
          "[fault g]\nafter = bob:check\naction = kill\ntarget = node:0\n", 11,
       "after: [fault g] follows a step of bob, who starts after a fault too; a start waits "
       "for one fault, not a chain" },
+    { TL "[client bob]\nafter = bob:acquire\nrequest = buy sku=1\n", 8,
+      "after: bob:acquire is bob's own step: bob would wait for itself" },
+    { TL "[client bob]\nafter = alice:think\nrequest = buy sku=1\n", 8,
+      "after: 'think' in 'alice:think' is not a step (acquire, check, act or release)" },
+    { TL "[client bob]\nafter = alice:acquire\nrequest = buy sku=1\n"
+         "[client carol]\nafter = bob:check\nrequest = buy sku=1\n", 11,
+      "after: bob starts after something too; a start waits for one step or fault, not a "
+      "chain" },
     /* [client NAME] before = CLIENT:STEP: an order the run must show */
     { TL "[client bob]\nbefore = alice:think\nrequest = buy sku=1\n", 8,
       "before: 'think' in 'alice:think' is not a step (acquire, check, act or release)" },

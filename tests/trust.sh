@@ -229,8 +229,9 @@ check "start after a fault that never fires: carol asked nothing" \
   [ "$(q "$tmp/after-never" "SELECT count(*) FROM events WHERE client = 2")" = 0 ]
 
 # 7. An order the scenario needs, checked from the events: Bob asks at 300 ms, long after
-# Alice's sale, so "before = alice:act" does not hold and the run has no verdict - for a
-# lock (her act event) and for a whole operation (her answer).
+# Alice's sale, so "before = alice:act" does not hold and the run has no verdict, for a
+# lock and for a check and act in SQL. A whole operation records no steps and is not
+# held to it (lua-decr answers within a millisecond, whatever the think).
 cat > "$tmp/before.ini" <<'INI'
 [scenario]
 name = asks-too-late
@@ -247,7 +248,7 @@ start = 300ms
 before = alice:act
 request = buy sku=1
 INI
-for s in setnx lua-decr; do
+for s in setnx sql-pessimistic; do
   "$bin" run "$tmp/before.ini" --strategy $s --out "$tmp/before-$s" --quiet 2>"$tmp/err"
   check "client before a step, too late ($s): exit 1" [ $? = 1 ]
   check "client before a step, too late ($s): run is an error, no verdict" \
@@ -259,5 +260,59 @@ sed -e 's/^start = 300ms/start = 0ms/' -e '/^\[client alice\]/a think = 200ms' "
   > "$tmp/before-ok.ini"
 "$bin" run "$tmp/before-ok.ini" --strategy setnx --out "$tmp/before-ok" --quiet
 check "client before a step, in time: the run is ok" [ $? = 0 ]
+"$bin" run "$tmp/before.ini" --strategy lua-decr --out "$tmp/before-whole" --quiet
+check "client before a step of a whole operation: not checked, the run is ok" [ $? = 0 ]
+
+# 8. A start after another client's step counts from when that step passed: Bob 150 ms
+# after Alice's acquire got the lock, whenever that was (her start is 100 ms here). A step
+# that never passes - Alice is refused at her check, so she never acts - leaves Bob asking
+# nothing and the run without a verdict.
+cat > "$tmp/after-step.ini" <<'INI'
+[scenario]
+name = start-after-step
+description = Bob starts 150 ms after Alice got the lock.
+workload = inventory
+seed = 3
+stock = 2
+
+[client alice]
+start = 100ms
+request = buy sku=1
+think = 400ms
+
+[client bob]
+after = alice:acquire
+start = 150ms
+request = buy sku=1
+INI
+"$bin" run "$tmp/after-step.ini" --strategy setnx --out "$tmp/after-step" --quiet
+check "start after a step: the run is ok" [ $? = 0 ]
+check "start after a step: Bob asks 150 ms or more after Alice's acquire returned" \
+  [ "$(q "$tmp/after-step" "SELECT (SELECT start_ns FROM events WHERE client = 1 AND op = 'request')
+        - (SELECT end_ns FROM events WHERE client = 0 AND op = 'acquire') >= 150000000")" = 1 ]
+cat > "$tmp/after-step-never.ini" <<'INI'
+[scenario]
+name = start-after-no-act
+description = Alice is refused at her check, and Bob starts after her act.
+workload = inventory
+seed = 3
+stock = 1
+
+[client carol]
+request = buy sku=1
+
+[client alice]
+start = 50ms
+request = buy sku=1
+
+[client bob]
+after = alice:act
+request = buy sku=1
+INI
+timeout 60 "$bin" run "$tmp/after-step-never.ini" --strategy setnx --out "$tmp/after-step-never" \
+  --quiet 2>"$tmp/err"
+check "start after a step that never passes: exit 1, not a hang" [ $? = 1 ]
+check "start after a step that never passes: the error says so" \
+  grep -q "bob starts after alice:act, and alice's act never passed: bob asked nothing" "$tmp/err"
 
 tap_done

@@ -45,6 +45,9 @@ struct ovs_faults {
     int ncrash;             /* of them initialised, for ovs_faults_free */
     int done;               /* clients finished */
     char *client_done;      /* per client: it said it was done */
+    char *watched;          /* per client: another client starts after one of its steps */
+    int64_t *step_at;       /* per client and step (client * OVS_OP__COUNT + step): when
+                               a watched client's step first passed, or 0 */
     char *fired;            /* per fault */
     int64_t *over_at;       /* per fault: 0 while it may still come or is under way; when
                                both its halves are done, the monotonic time; -1 when it
@@ -77,12 +80,16 @@ ovs_faults *ovs_faults_new(const ovs_scenario *sc, ovs_fault_fn fn, ovs_fault_no
     fs->fired = calloc((size_t)(sc->n_faults > 0 ? sc->n_faults : 1), 1);
     fs->over_at = calloc((size_t)(sc->n_faults > 0 ? sc->n_faults : 1), sizeof(int64_t));
     fs->client_done = calloc((size_t)(nclients > 0 ? nclients : 1), 1);
+    fs->watched = calloc((size_t)(nclients > 0 ? nclients : 1), 1);
+    fs->step_at = calloc((size_t)(nclients > 0 ? nclients : 1) * OVS_OP__COUNT,
+                         sizeof(int64_t));
     fs->crash = calloc((size_t)(nclients > 0 ? nclients : 1), sizeof(*fs->crash));
     for (; fs->crash != NULL && fs->ncrash < nclients; fs->ncrash++)
         if (ovs_crash_init(&fs->crash[fs->ncrash]) != 0)
             break;
     if (fs->waiting_step == NULL || fs->reached == NULL || fs->missed == NULL ||
         fs->fired == NULL || fs->over_at == NULL || fs->client_done == NULL ||
+        fs->watched == NULL || fs->step_at == NULL ||
         fs->crash == NULL || fs->ncrash < nclients) {
         for (int i = 0; fs->crash != NULL && i < fs->ncrash; i++)
             ovs_crash_destroy(&fs->crash[i]);
@@ -93,11 +100,16 @@ ovs_faults *ovs_faults_new(const ovs_scenario *sc, ovs_fault_fn fn, ovs_fault_no
         free(fs->fired);
         free(fs->over_at);
         free(fs->client_done);
+        free(fs->watched);
+        free(fs->step_at);
         free(fs);
         return NULL;
     }
     for (int i = 0; i < nclients; i++)
         fs->waiting_step[i] = -1;
+    for (int i = 0; i < sc->n_clients; i++)
+        if (sc->clients[i].after_client >= 0 && sc->clients[i].after_client < nclients)
+            fs->watched[sc->clients[i].after_client] = 1;
     pthread_mutex_init(&fs->mu, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -129,6 +141,14 @@ void ovs_faults_point(ovs_faults *fs, int client, enum ovs_op step, int passed)
         return;
     }
     fs->reached[client] |= 1u << step;
+    if (fs->watched[client]) {
+        pthread_mutex_lock(&fs->mu);
+        int64_t *at = &fs->step_at[client * OVS_OP__COUNT + (int)step];
+        if (*at == 0)
+            *at = ovs_now_ns();
+        pthread_cond_broadcast(&fs->cv);
+        pthread_mutex_unlock(&fs->mu);
+    }
     if (!has_point(fs->sc, client, step))
         return;
     pthread_mutex_lock(&fs->mu);
@@ -241,21 +261,39 @@ static void settle_never(ovs_faults *fs)
     }
 }
 
-int64_t ovs_faults_wait_over(ovs_faults *fs, int fault, atomic_int *stop)
+/* Wait, with the mutex held, until *at is set (> 0: a time; -1: never), the client
+ * `done` names is done without it, or stop is set. */
+static int64_t wait_for(ovs_faults *fs, const int64_t *at, int done, atomic_int *stop)
 {
-    int64_t at;
-
-    if (fs == NULL || fault < 0 || fault >= fs->sc->n_faults)
-        return -1;
-    pthread_mutex_lock(&fs->mu);
-    while ((at = fs->over_at[fault]) == 0 && (stop == NULL || atomic_load(stop) == 0)) {
+    while (*at == 0 && (done < 0 || !fs->client_done[done]) &&
+           (stop == NULL || atomic_load(stop) == 0)) {
         /* An interrupt sets stop without a signal to this condition: look again often. */
         int64_t next = ovs_now_ns() + 20 * OVS_NS_PER_MS;
         struct timespec ts = { .tv_sec = next / OVS_NS_PER_S, .tv_nsec = next % OVS_NS_PER_S };
         pthread_cond_timedwait(&fs->cv, &fs->mu, &ts);
     }
+    return *at > 0 ? *at : -1;
+}
+
+int64_t ovs_faults_wait_over(ovs_faults *fs, int fault, atomic_int *stop)
+{
+    if (fs == NULL || fault < 0 || fault >= fs->sc->n_faults)
+        return -1;
+    pthread_mutex_lock(&fs->mu);
+    int64_t at = wait_for(fs, &fs->over_at[fault], -1, stop);
     pthread_mutex_unlock(&fs->mu);
-    return at > 0 ? at : -1;
+    return at;
+}
+
+int64_t ovs_faults_wait_step(ovs_faults *fs, int client, enum ovs_op step, atomic_int *stop)
+{
+    if (fs == NULL || client < 0 || client >= fs->nclients || (int)step < 0 ||
+        step >= OVS_OP__COUNT || !fs->watched[client])
+        return -1;
+    pthread_mutex_lock(&fs->mu);
+    int64_t at = wait_for(fs, &fs->step_at[client * OVS_OP__COUNT + (int)step], client, stop);
+    pthread_mutex_unlock(&fs->mu);
+    return at;
 }
 
 static int take_due_followup(ovs_faults *fs, int64_t now, int all)
@@ -438,5 +476,7 @@ void ovs_faults_free(ovs_faults *fs)
     free(fs->fired);
     free(fs->over_at);
     free(fs->client_done);
+    free(fs->watched);
+    free(fs->step_at);
     free(fs);
 }

@@ -57,6 +57,11 @@ void ovs_faults_client_done(ovs_faults *fs, int client);
  * client that finished without it (the run is then an error naming it), or stop was set
  * (it may be NULL). Accepts NULL (-1). */
 int64_t ovs_faults_wait_over(ovs_faults *fs, int fault, atomic_int *stop);
+/* The same for a client whose `after = CLIENT:STEP` names timeline client `client`'s
+ * step: wait until that step first passed (ovs_faults_point with passed set: an acquire
+ * that got the lock, a check or act that did not fail) and return when, or -1 when that
+ * client finished without it or stop was set. Accepts NULL (-1). */
+int64_t ovs_faults_wait_step(ovs_faults *fs, int client, enum ovs_op step, atomic_int *stop);
 /* On the main thread, after t0 is fixed and before any client is released: wait for t0,
  * then fire every fault due at 0 ms, in file order. `at = 0ms` is the state the run starts
  * in ("three of five nodes killed"): were these fired while clients already ran, a fast

@@ -679,9 +679,15 @@ static void client_work(client *c)
         const ovs_client_spec *cs = &sc->clients[c->index];
         int64_t from = sh->t0;
         /* `after = FAULT`: the start counts from the fault's end. A fault that never
-         * ends makes the run an error; this client then asks nothing. */
+         * ends makes the run an error; this client then asks nothing. `after =
+         * CLIENT:STEP`: from when that step passed; one that never passed leaves this
+         * client asking nothing, and the run is told so (played_in_order). */
         if (cs->after_fault >= 0 &&
             (from = ovs_faults_wait_over(sh->faults, cs->after_fault, spec->stop)) < 0)
+            return;
+        if (cs->after_client >= 0 &&
+            (from = ovs_faults_wait_step(sh->faults, cs->after_client,
+                                         (enum ovs_op)cs->after_step, spec->stop)) < 0)
             return;
         ovs_sleep_until(from + cs->start_ns);
         /* A client that crashed before its start never asks. */
@@ -701,29 +707,24 @@ static const ovs_event *first_event(const ovs_trace *t, enum ovs_op op)
     return first;
 }
 
-/* When client trace t began step op, or -1 when it never did. */
+/* When client trace t began step op, or -1 when it never did. A whole operation records
+ * no steps: its race is inside one call, where a scenario cannot place another client, and
+ * the scripts that ignore the think answer within a millisecond - every run of theirs
+ * would be "too late". */
 static int64_t step_began(const ovs_trace *t, enum ovs_op op)
 {
-    const ovs_event *e = first_event(t, op), *req;
+    const ovs_event *e = first_event(t, op);
 
-    if (e != NULL)
-        return e->start_ns;
-    /* A client that took a lock and has no such step never reached it. */
-    if (first_event(t, OVS_OP_ACQUIRE) != NULL || (req = first_event(t, OVS_OP_REQUEST)) == NULL)
-        return -1;
-    /* A whole operation: its acquire is its start; its check, act and release are its
-     * answer, which a refusal or a call that failed never had (an unknown one may have). */
-    if (op == OVS_OP_ACQUIRE)
-        return req->start_ns;
-    return req->outcome == OVS_OUT_FAIL ? -1 : req->end_ns;
+    return e != NULL ? e->start_ns : -1;
 }
 
 /* A client's `before = CLIENT:STEP`, read from the two clients' events: its request
  * started before that step began. The race a scenario is about can need that order, and a
  * loaded machine can undo it (a restart that outlasted the holder's think put the second
  * buyer after the first one's sale): such a run gets no verdict, rather than a "safe" for
- * an interleaving nobody played. A client that never asked, or a step never begun
- * (step_began), leaves nothing to be late for. 0, or -1 with the reason in err. */
+ * an interleaving nobody played. A client that never asked, or a step never begun (a
+ * refused check has no act; a whole operation has no steps: step_began), leaves nothing
+ * to be late for. 0, or -1 with the reason in err. */
 static int played_in_order(const run_shared *sh, const client *cl, char *err, size_t errlen)
 {
     const ovs_scenario *sc = sh->spec->sc;
@@ -732,6 +733,18 @@ static int played_in_order(const run_shared *sh, const client *cl, char *err, si
         return 0;
     for (int i = 0; i < sc->n_clients; i++) {
         const ovs_client_spec *cs = &sc->clients[i];
+        /* A client that starts after a step that never passed asked nothing: the
+         * scenario was not played (a crash before its start is another matter). */
+        if (cs->after_client >= 0 && first_event(&cl[i].trace, OVS_OP_REQUEST) == NULL &&
+            ovs_crashed(cl[i].crash) == 0) {
+            const char *other = sc->clients[cs->after_client].name;
+            const char *step = ovs_op_name((enum ovs_op)cs->after_step);
+            ovs_seterr(err, errlen,
+                       "%s starts after %s:%s, and %s's %s never passed: %s asked nothing, "
+                       "so the run has no verdict", cs->name, other, step, other, step,
+                       cs->name);
+            return -1;
+        }
         if (cs->before_client < 0)
             continue;
         const ovs_event *req = first_event(&cl[i].trace, OVS_OP_REQUEST);
@@ -852,7 +865,11 @@ int ovs_run(const ovs_run_spec *spec, ovs_run_result *res)
         goto out;
     }
 
-    if (sc->n_faults > 0 && spec->fault != NULL) {
+    /* The scheduler also tells a client when the step it starts after has passed. */
+    int follows_step = 0;
+    for (int i = 0; i < sc->n_clients; i++)
+        follows_step |= sc->clients[i].after_client >= 0;
+    if ((sc->n_faults > 0 && spec->fault != NULL) || follows_step) {
         sh.faults = ovs_faults_new(sc, spec->fault, spec->fault_node, spec->fault_ctx, sh.wb,
                                    spec->shop, nthreads);
         if (sh.faults == NULL) {

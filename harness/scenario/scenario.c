@@ -304,7 +304,9 @@ static int do_client(parser *p, const section *s, ovs_scenario *sc)
     memset(c, 0, sizeof(*c));
     snprintf(c->name, sizeof(c->name), "%.31s", s->arg); /* checked to fit */
     c->line = s->line;
-    c->after_fault = -1; /* `after` names a fault: read once the faults are (client_after) */
+    c->after_fault = -1; /* `after` names a fault or a step: read once the faults are */
+    c->after_client = -1; /* (client_after) */
+    c->after_step = -1;
     c->before_client = -1; /* `before` names a client: read once all are (client_after) */
     c->before_step = -1;
     for (int i = 0; i < s->n; i++) {
@@ -701,11 +703,12 @@ static int do_expect(parser *p, const section *s, ovs_scenario *sc)
     return 0;
 }
 
-/* A client's `after = FAULT`: its start counts from the end of that fault; and its
- * `before = CLIENT:STEP`, which may name a client further down. The faults are read after
- * the clients (they name clients), so this comes last. A fault that follows
- * the client's own step would have it wait for itself; one that follows the step of a
- * client who itself waits for a fault could close a circle, and is refused too. */
+/* A client's `after = FAULT` or `after = CLIENT:STEP`: its start counts from the end of
+ * that fault, or from when that client's step passed; and its `before = CLIENT:STEP`.
+ * Both may name a client further down, and the faults are read after the clients (they
+ * name clients), so this comes last. A fault that follows the client's own step would
+ * have it wait for itself; one that follows a step of a client who itself waits could
+ * close a circle, and is refused too, as are the same two for a step. */
 static int client_after(parser *p, ovs_scenario *sc)
 {
     int line[OVS_MAX_CLIENTS], ci = 0;
@@ -729,15 +732,32 @@ static int client_after(parser *p, ovs_scenario *sc)
         line[ci++] = e != NULL ? e->line : 0;
         if (e == NULL)
             continue;
+        if (strchr(e->value, ':') != NULL) {
+            char why[256];
+            if (ovs_client_step_parse(sc, "after", e->value, &c->after_client, &c->after_step,
+                                      why, sizeof(why)) != 0)
+                return ovs_scn_fail(p, e->line, "%s", why);
+            continue;
+        }
         for (int k = 0; k < sc->n_faults; k++)
             if (strcmp(sc->faults[k].name, e->value) == 0)
                 c->after_fault = k;
         if (c->after_fault < 0)
             return ovs_scn_fail(p, e->line, "after: no [fault %.40s] in this file (a client "
-                                "starts after a fault, named by its section)", e->value);
+                                "starts after a fault, named by its section, or after a "
+                                "step, CLIENT:STEP)", e->value);
     }
     for (int i = 0; i < sc->n_clients; i++) {
         const ovs_client_spec *c = &sc->clients[i];
+        if (c->after_client == i)
+            return ovs_scn_fail(p, line[i], "after: %s:%s is %s's own step: %s would wait "
+                                "for itself", c->name, ovs_op_name((enum ovs_op)c->after_step),
+                                c->name, c->name);
+        if (c->after_client >= 0 && (sc->clients[c->after_client].after_fault >= 0 ||
+                                     sc->clients[c->after_client].after_client >= 0))
+            return ovs_scn_fail(p, line[i], "after: %s starts after something too; a start "
+                                "waits for one step or fault, not a chain",
+                                sc->clients[c->after_client].name);
         if (c->after_fault < 0)
             continue;
         const ovs_fault *f = &sc->faults[c->after_fault];
@@ -745,7 +765,8 @@ static int client_after(parser *p, ovs_scenario *sc)
             return ovs_scn_fail(p, line[i], "after: [fault %s] follows %s's own %s: %s would "
                                 "wait for itself", f->name, c->name,
                                 ovs_op_name((enum ovs_op)f->after_step), c->name);
-        if (f->after_client >= 0 && sc->clients[f->after_client].after_fault >= 0)
+        if (f->after_client >= 0 && (sc->clients[f->after_client].after_fault >= 0 ||
+                                     sc->clients[f->after_client].after_client >= 0))
             return ovs_scn_fail(p, line[i], "after: [fault %s] follows a step of %s, who "
                                 "starts after a fault too; a start waits for one fault, not "
                                 "a chain", f->name, sc->clients[f->after_client].name);

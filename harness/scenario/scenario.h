@@ -38,7 +38,11 @@ typedef struct ovs_client_spec {
                          fault after_fault names */
     int after_fault;  /* `after = FAULT`: index in faults[] of the fault whose end the
                          start counts from (a restarted node answering again, a pause
-                         resumed), or -1: from t0 */
+                         resumed), or -1 */
+    int after_client; /* `after = CLIENT:STEP`: the start counts from when that client's
+                         step passed (its acquire got the lock), or -1; with after_fault
+                         -1 too, the start counts from t0 */
+    int after_step;   /* enum ovs_op of that STEP, or -1 */
     int before_client; /* `before = CLIENT:STEP`: this client's request must start before
                           that client's step begins, or the run is an error (the race the
                           scenario is about did not happen); -1: no such condition */
