@@ -315,4 +315,16 @@ check "start after a step that never passes: exit 1, not a hang" [ $? = 1 ]
 check "start after a step that never passes: the error says so" \
   grep -q "bob starts after alice:act, and alice's act never passed: bob asked nothing" "$tmp/err"
 
+# 9. A kill of master 0 behind Sentinels ends when they have promoted a replica: Bob, who
+# starts a second after it, asks the promoted node, not the dead one.
+"$bin" run sentinel-failover-lock-caught-up --strategy setnx --out "$tmp/sentinel" --quiet
+check "sentinel kill: the run is ok" [ $? = 0 ]
+check "sentinel kill: its second half names the promotion" \
+  [ "$(q "$tmp/sentinel" "SELECT count(*) FROM events WHERE op = 'fault'
+        AND detail LIKE 'Sentinel promoted port % ms after the kill'")" = 1 ]
+check "sentinel kill: Bob asks a second or more after the promotion" \
+  [ "$(q "$tmp/sentinel" "SELECT (SELECT start_ns FROM events WHERE client = 1 AND op = 'request')
+        - (SELECT end_ns FROM events WHERE op = 'fault' AND detail LIKE 'Sentinel promoted%')
+        >= 1000000000")" = 1 ]
+
 tap_done

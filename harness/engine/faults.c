@@ -230,11 +230,14 @@ static void fire(ovs_faults *fs, const ovs_fault *f, int second)
     }
     int pending = 0; /* a second half is still to come */
     if (rc == 0 && !second && fs->nfu < MAX_FOLLOWUPS) {
-        /* A cluster master's kill has a second half due at once: watching, bounded, for
-         * the cluster to promote its replica. Done after the kill returns, so a client
-         * held at the kill's point goes on while the cluster fails over, as it would. */
+        /* A cluster master's kill, and master 0's behind Sentinels, have a second half
+         * due at once: watching, bounded, for the promotion of a replica. Done after the
+         * kill returns, so a client held at the kill's point goes on while they fail
+         * over, as it would; a client that starts `after` the kill starts from there. */
         int needs = f->action == OVS_FAULT_KILL_RESTART ||
                     (f->action == OVS_FAULT_KILL && fs->sc->redis.cluster_replicas > 0) ||
+                    (f->action == OVS_FAULT_KILL && fs->sc->redis.sentinels > 0 &&
+                     f->target == OVS_TARGET_NODE && f->target_node == 0) ||
                     (f->duration_ns > 0 &&
                      (f->action == OVS_FAULT_PAUSE || f->action == OVS_FAULT_CUT));
         if (needs)

@@ -25,7 +25,8 @@ typedef struct ovs_shop_loc ovs_shop_loc;
 /* Carries out one fault ([fault] section) on the run's servers and links. followup is 0
  * for the fault itself, 1 for its scheduled second half (the resume after a timed pause,
  * the heal after a timed cut, the restart after kill-restart's down time, the wait for
- * the cluster's own failover after a cluster master's kill). Called on the
+ * the cluster's own failover after a cluster master's kill, or for the Sentinels' after
+ * master 0's). Called on the
  * runner's main thread only, which is the thread that started the fleet. Writes a short
  * description of what it did into what. Returns 0 or -1 with err. ovs_topology_fault is
  * the one the harness uses. */

@@ -565,6 +565,41 @@ static int cluster_failover(ovs_topology *t, const ovs_fault *f, char *what, siz
     return 0;
 }
 
+/* The second half of master 0's kill behind Sentinels: wait, bounded, until they name
+ * another node as the master, and follow them there. The bound is the promotion's own
+ * timing (down-after, then an election and REPLICAOF) with room for a loaded machine; a
+ * Sentinel set that does not promote in it makes the fault, and so the run, an error: a
+ * client meant to ask the promoted node would otherwise ask the dead one, be refused, and
+ * the run would be judged on a failover that never came. */
+static int sentinel_failover(ovs_topology *t, int killed, char *what, size_t whatlen,
+                             char *err, size_t errlen)
+{
+    const ovs_redis_spec *rs = &t->sc->redis;
+    int64_t down = rs->sentinel_down_after_ns ? rs->sentinel_down_after_ns
+                                              : OVS_SENTINEL_DOWN_AFTER_NS;
+    int64_t limit = 2 * down + 20 * OVS_NS_PER_S;
+    const ovs_endpoint *old = ovs_fleet_node(t->fleet, killed);
+    char why[200] = "no answer yet";
+
+    for (;;) {
+        ovs_endpoint now;
+        if (ovs_sentinel_master(ovs_sentinels_set(t->sentinels), 500, &now, why,
+                                sizeof(why)) == 0 &&
+            (now.port != old->port || strcmp(now.host, old->host) != 0)) {
+            follow_sentinels(t);
+            snprintf(what, whatlen, "Sentinel promoted port %d %lld ms after the kill",
+                     now.port, (long long)((ovs_now_ns() - t->killed_at[0]) / OVS_NS_PER_MS));
+            return 0;
+        }
+        if (ovs_now_ns() - t->killed_at[0] > limit) {
+            ovs_seterr(err, errlen, "the Sentinels promoted no replica within %lld ms of the "
+                       "kill (%s)", (long long)(limit / OVS_NS_PER_MS), why);
+            return -1;
+        }
+        ovs_sleep_ns(50 * OVS_NS_PER_MS);
+    }
+}
+
 const ovs_endpoint *ovs_topology_node(void *ctx, const ovs_fault *f)
 {
     ovs_topology *t = ctx;
@@ -604,6 +639,8 @@ int ovs_topology_fault(void *ctx, const ovs_fault *f, int followup, char *what,
     case OVS_FAULT_KILL:
         if (followup && ovs_fleet_is_cluster(t->fleet))
             return cluster_failover(t, f, what, whatlen, err, errlen);
+        if (followup && t->sentinels != NULL)
+            return sentinel_failover(t, i, what, whatlen, err, errlen);
         snprintf(what, whatlen, "SIGKILL");
         if (i < t->nodes) /* a master's: what its failover is timed from */
             t->killed_at[i] = ovs_now_ns();
