@@ -729,14 +729,12 @@ static int played_in_order(const run_shared *sh, const client *cl, char *err, si
 {
     const ovs_scenario *sc = sh->spec->sc;
 
-    if (sc->has_crowd || sh->spec->no_events)
-        return 0;
-    for (int i = 0; i < sc->n_clients; i++) {
+    for (int i = 0; i < sc->n_clients && !sc->has_crowd; i++) {
         const ovs_client_spec *cs = &sc->clients[i];
         /* A client that starts after a step that never passed asked nothing: the
-         * scenario was not played (a crash before its start is another matter). */
-        if (cs->after_client >= 0 && first_event(&cl[i].trace, OVS_OP_REQUEST) == NULL &&
-            ovs_crashed(cl[i].crash) == 0) {
+         * scenario was not played (a crash before its start is another matter). Counted,
+         * not read from the events, which a run may not record. */
+        if (cs->after_client >= 0 && cl[i].requests == 0 && ovs_crashed(cl[i].crash) == 0) {
             const char *other = sc->clients[cs->after_client].name;
             const char *step = ovs_op_name((enum ovs_op)cs->after_step);
             ovs_seterr(err, errlen,
@@ -745,7 +743,7 @@ static int played_in_order(const run_shared *sh, const client *cl, char *err, si
                        cs->name);
             return -1;
         }
-        if (cs->before_client < 0)
+        if (cs->before_client < 0 || sh->spec->no_events)
             continue;
         const ovs_event *req = first_event(&cl[i].trace, OVS_OP_REQUEST);
         enum ovs_op op = (enum ovs_op)cs->before_step;
@@ -869,7 +867,13 @@ int ovs_run(const ovs_run_spec *spec, ovs_run_result *res)
     int follows_step = 0;
     for (int i = 0; i < sc->n_clients; i++)
         follows_step |= sc->clients[i].after_client >= 0;
-    if ((sc->n_faults > 0 && spec->fault != NULL) || follows_step) {
+    /* Faults nobody can carry out would be a run judged without them. */
+    if (sc->n_faults > 0 && spec->fault == NULL) {
+        snprintf(res->error, sizeof(res->error), "the scenario has faults and this run has "
+                 "no way to carry them out");
+        goto out;
+    }
+    if (sc->n_faults > 0 || follows_step) {
         sh.faults = ovs_faults_new(sc, spec->fault, spec->fault_node, spec->fault_ctx, sh.wb,
                                    spec->shop, nthreads);
         if (sh.faults == NULL) {

@@ -254,6 +254,29 @@ static int file_says(const char *path, const char *what)
     return strstr(buf, what) != NULL;
 }
 
+/* OVS_OK while every Sentinel runs; 1 when one exited because its port was taken; an
+ * error with its reason when one exited for another. */
+static int exited(ovs_sentinels *s, char *err, size_t errlen)
+{
+    for (int j = 0; j < s->n; j++) {
+        siginfo_t si;
+        if (!ovs_child_exited(s->p[j].pid, &si))
+            continue;
+        const char *taken = "Address already in use";
+        if (file_says(s->p[j].log, taken) || file_says(s->p[j].out, taken))
+            return 1;
+        /* The run's directory goes with the run: the reason is said here. */
+        char reason[200];
+        ovs_fleet_log_reason(s->p[j].log, reason, sizeof(reason));
+        if (reason[0] == '\0')
+            ovs_fleet_log_reason(s->p[j].out, reason, sizeof(reason));
+        ovs_seterr(err, errlen, "redis-sentinel %d (port %d) exited: %s", j,
+                   s->set.ep[j].port, reason[0] ? reason : "no message in its log");
+        return OVS_ERR_ENV;
+    }
+    return OVS_OK;
+}
+
 /* Start the set once, on fresh ports, and wait until every Sentinel knows the others and
  * the replicas. OVS_OK; 1 when a Sentinel exited because its port was taken in the window
  * ovs_port_free leaves (the caller stops the set and starts it again: every config names
@@ -285,21 +308,10 @@ static int start_once(ovs_sentinels *s, const ovs_sentinels_opts *o, char *err, 
     int64_t deadline = ovs_now_ns() + SENTINEL_SETTLE_NS;
     for (int i = 0; i < s->n; i++) {
         char why[160] = "";
-        siginfo_t si;
         while (settled(s, i, o->nreplicas, why, sizeof(why)) != 0) {
-            if (ovs_child_exited(s->p[i].pid, &si)) {
-                const char *taken = "Address already in use";
-                if (file_says(s->p[i].log, taken) || file_says(s->p[i].out, taken))
-                    return 1;
-                /* The run's directory goes with the run: the reason is said here. */
-                char reason[200];
-                ovs_fleet_log_reason(s->p[i].log, reason, sizeof(reason));
-                if (reason[0] == '\0')
-                    ovs_fleet_log_reason(s->p[i].out, reason, sizeof(reason));
-                ovs_seterr(err, errlen, "redis-sentinel %d (port %d) exited: %s", i,
-                           s->set.ep[i].port, reason[0] ? reason : "no message in its log");
-                return OVS_ERR_ENV;
-            }
+            /* Any of them: Sentinel i never settles while another one is gone. */
+            if ((rc = exited(s, err, errlen)) != OVS_OK)
+                return rc;
             if (ovs_now_ns() >= deadline) {
                 ovs_seterr(err, errlen, "redis-sentinel %d (port %d) not ready within %d s: %s",
                            i, s->set.ep[i].port, (int)(SENTINEL_SETTLE_NS / OVS_NS_PER_S), why);

@@ -567,7 +567,8 @@ static int cluster_failover(ovs_topology *t, const ovs_fault *f, char *what, siz
 
 /* The second half of master 0's kill behind Sentinels: wait, bounded, until they name
  * another node as the master, and follow them there. The bound is the promotion's own
- * timing (down-after, then an election and REPLICAOF) with room for a loaded machine; a
+ * timing (down-after, then an election and REPLICAOF; after a split vote the Sentinels
+ * try again only after twice failover-timeout) with room for a loaded machine; a
  * Sentinel set that does not promote in it makes the fault, and so the run, an error: a
  * client meant to ask the promoted node would otherwise ask the dead one, be refused, and
  * the run would be judged on a failover that never came. */
@@ -577,7 +578,9 @@ static int sentinel_failover(ovs_topology *t, int killed, char *what, size_t wha
     const ovs_redis_spec *rs = &t->sc->redis;
     int64_t down = rs->sentinel_down_after_ns ? rs->sentinel_down_after_ns
                                               : OVS_SENTINEL_DOWN_AFTER_NS;
-    int64_t limit = 2 * down + 20 * OVS_NS_PER_S;
+    int64_t fo = rs->sentinel_failover_timeout_ns ? rs->sentinel_failover_timeout_ns
+                                                  : OVS_SENTINEL_FAILOVER_TIMEOUT_NS;
+    int64_t limit = 2 * down + 2 * fo + 10 * OVS_NS_PER_S;
     const ovs_endpoint *old = ovs_fleet_node(t->fleet, killed);
     char why[200] = "no answer yet";
 
