@@ -882,21 +882,21 @@ static const bad_case bad_cases[] = {
       "section, or after a step, CLIENT:STEP)" },
     { TL "[client bob]\nafter = f\nrequest = buy sku=1\n"
          "[fault f]\nafter = bob:acquire\naction = kill\ntarget = node:0\n", 8,
-      "after: [fault f] follows bob's own acquire: bob would wait for itself" },
+      "after: [fault f] follows bob:acquire, bob's own step: bob would wait for itself" },
     { TL "[client bob]\nafter = f\nrequest = buy sku=1\n"
          "[client carol]\nafter = g\nrequest = buy sku=1\n"
          "[fault f]\nat = 10ms\naction = pause\ntarget = node:0\nduration = 10ms\n"
          "[fault g]\nafter = bob:check\naction = kill\ntarget = node:0\n", 11,
-      "after: [fault g] follows a step of bob, who starts after a fault too; a start waits "
-      "for one fault, not a chain" },
+      "after: [fault g] follows bob:check, a step of bob, who starts after something too; a "
+      "start waits for one step or fault, not a chain" },
     { TL "[client bob]\nafter = bob:acquire\nrequest = buy sku=1\n", 8,
-      "after: bob:acquire is bob's own step: bob would wait for itself" },
+      "after: bob:acquire, bob's own step: bob would wait for itself" },
     { TL "[client bob]\nafter = alice:think\nrequest = buy sku=1\n", 8,
       "after: 'think' in 'alice:think' is not a step (acquire, check, act or release)" },
     { TL "[client bob]\nafter = alice:acquire\nrequest = buy sku=1\n"
          "[client carol]\nafter = bob:check\nrequest = buy sku=1\n", 11,
-      "after: bob starts after something too; a start waits for one step or fault, not a "
-      "chain" },
+      "after: bob:check, a step of bob, who starts after something too; a start waits for "
+      "one step or fault, not a chain" },
     /* [client NAME] before = CLIENT:STEP: an order the run must show */
     { TL "[client bob]\nbefore = alice:think\nrequest = buy sku=1\n", 8,
       "before: 'think' in 'alice:think' is not a step (acquire, check, act or release)" },

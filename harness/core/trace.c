@@ -67,6 +67,14 @@ static const char *const op_names[OVS_OP__COUNT] = {
     [OVS_OP_ANSWER] = "answer",
 };
 
+const ovs_event *ovs_trace_next(const ovs_trace *t, size_t i, enum ovs_op op, int32_t client)
+{
+    for (; i < t->n; i++)
+        if (t->ev[i].op == op && t->ev[i].client == client)
+            return &t->ev[i];
+    return NULL;
+}
+
 const char *ovs_op_name(enum ovs_op op)
 {
     return (unsigned)op < OVS_OP__COUNT ? op_names[op] : "?";

@@ -81,6 +81,9 @@ static inline int ovs_holds_overlap(int64_t a_start, int64_t a_end, int32_t a_cl
 }
 
 /* The op's name as the results database stores it: "request", "acquire", ... */
+/* The first event of trace t from index i on of op for client, or NULL. A client's
+ * events are in its own thread's trace, in the order it recorded them. */
+const ovs_event *ovs_trace_next(const ovs_trace *t, size_t i, enum ovs_op op, int32_t client);
 const char *ovs_op_name(enum ovs_op op);
 /* The op of a stored name, or OVS_OP__COUNT for one no op has (NULL included): the one
  * table of names serves the recorder and the reports that read what it wrote. */

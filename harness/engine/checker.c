@@ -629,16 +629,6 @@ static void check_sold_after_expiry(const ovs_check_input *in, ovs_check *c)
                  (long long)f->confirmed, (long long)f->records);
 }
 
-/* The first event of trace t from index i on of op for client, or NULL. A client's
- * events are in its own thread's trace, in the order it recorded them. */
-static const ovs_event *next_of(const ovs_trace *t, size_t i, enum ovs_op op, int32_t client)
-{
-    for (; i < t->n; i++)
-        if (t->ev[i].op == op && t->ev[i].client == client)
-            return &t->ev[i];
-    return NULL;
-}
-
 void ovs_stale_answers(ovs_trace *const *traces, int ntraces, ovs_stale *out)
 {
     memset(out, 0, sizeof(*out));
@@ -657,7 +647,7 @@ void ovs_stale_answers(ovs_trace *const *traces, int ntraces, ovs_stale *out)
             if (!ovs_answer_stale(&a)) {
                 /* The runner records the request after its answer, in the same trace. */
                 const ovs_event *q = a.answer > 0
-                                         ? next_of(traces[t], i + 1, OVS_OP_REQUEST, e->client)
+                                         ? ovs_trace_next(traces[t], i + 1, OVS_OP_REQUEST, e->client)
                                          : NULL;
                 out->outdated += q != NULL && q->outcome == OVS_OUT_FAIL &&
                                  (strcmp(q->detail, OVS_SAID_SOLD_OUT) == 0 ||

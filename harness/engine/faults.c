@@ -44,10 +44,10 @@ struct ovs_faults {
     ovs_crash *crash;       /* per client: its crash record (core/crash.h) */
     int ncrash;             /* of them initialised, for ovs_faults_free */
     int done;               /* clients finished */
-    char *client_done;      /* per client: it said it was done */
     char *watched;          /* per client: another client starts after one of its steps */
     int64_t *step_at;       /* per client and step (client * OVS_OP__COUNT + step): when
-                               a watched client's step first passed, or 0 */
+                               a watched client's step first passed, 0 while it may
+                               still, -1 once its client is done without it */
     char *fired;            /* per fault */
     int64_t *over_at;       /* per fault: 0 while it may still come or is under way; when
                                both its halves are done, the monotonic time; -1 when it
@@ -79,7 +79,6 @@ ovs_faults *ovs_faults_new(const ovs_scenario *sc, ovs_fault_fn fn, ovs_fault_no
     fs->missed = calloc((size_t)(nclients > 0 ? nclients : 1), sizeof(unsigned));
     fs->fired = calloc((size_t)(sc->n_faults > 0 ? sc->n_faults : 1), 1);
     fs->over_at = calloc((size_t)(sc->n_faults > 0 ? sc->n_faults : 1), sizeof(int64_t));
-    fs->client_done = calloc((size_t)(nclients > 0 ? nclients : 1), 1);
     fs->watched = calloc((size_t)(nclients > 0 ? nclients : 1), 1);
     fs->step_at = calloc((size_t)(nclients > 0 ? nclients : 1) * OVS_OP__COUNT,
                          sizeof(int64_t));
@@ -88,8 +87,8 @@ ovs_faults *ovs_faults_new(const ovs_scenario *sc, ovs_fault_fn fn, ovs_fault_no
         if (ovs_crash_init(&fs->crash[fs->ncrash]) != 0)
             break;
     if (fs->waiting_step == NULL || fs->reached == NULL || fs->missed == NULL ||
-        fs->fired == NULL || fs->over_at == NULL || fs->client_done == NULL ||
-        fs->watched == NULL || fs->step_at == NULL ||
+        fs->fired == NULL || fs->over_at == NULL || fs->watched == NULL ||
+        fs->step_at == NULL ||
         fs->crash == NULL || fs->ncrash < nclients) {
         for (int i = 0; fs->crash != NULL && i < fs->ncrash; i++)
             ovs_crash_destroy(&fs->crash[i]);
@@ -99,7 +98,6 @@ ovs_faults *ovs_faults_new(const ovs_scenario *sc, ovs_fault_fn fn, ovs_fault_no
         free(fs->missed);
         free(fs->fired);
         free(fs->over_at);
-        free(fs->client_done);
         free(fs->watched);
         free(fs->step_at);
         free(fs);
@@ -164,8 +162,15 @@ void ovs_faults_client_done(ovs_faults *fs, int client)
     if (fs == NULL)
         return;
     pthread_mutex_lock(&fs->mu);
-    if (client >= 0 && client < fs->nclients)
-        fs->client_done[client] = 1;
+    /* What waits for this client's steps, or for a point fault of its that has not
+     * fired (it would have, before this client went on), waits in vain. */
+    for (int i = 0; client >= 0 && client < fs->nclients && i < fs->sc->n_faults; i++)
+        if (fs->sc->faults[i].at_ns < 0 && fs->sc->faults[i].after_client == client &&
+            !fs->fired[i] && fs->over_at[i] == 0)
+            fs->over_at[i] = -1;
+    for (int op = 0; client >= 0 && client < fs->nclients && op < OVS_OP__COUNT; op++)
+        if (fs->step_at[client * OVS_OP__COUNT + op] == 0)
+            fs->step_at[client * OVS_OP__COUNT + op] = -1;
     fs->done++;
     pthread_cond_broadcast(&fs->cv);
     pthread_mutex_unlock(&fs->mu);
@@ -250,26 +255,10 @@ static void fire(ovs_faults *fs, const ovs_fault *f, int second)
     }
 }
 
-/* A point fault whose client is done without reaching it will never fire: a client
- * waiting for its end is told so. Called with the mutex held. */
-static void settle_never(ovs_faults *fs)
+/* Wait, with the mutex held, until *at is set (> 0: a time; -1: never) or stop is. */
+static int64_t wait_for(ovs_faults *fs, const int64_t *at, atomic_int *stop)
 {
-    for (int i = 0; i < fs->sc->n_faults; i++) {
-        const ovs_fault *f = &fs->sc->faults[i];
-        if (!fs->fired[i] && fs->over_at[i] == 0 && f->at_ns < 0 && f->after_client >= 0 &&
-            f->after_client < fs->nclients && fs->client_done[f->after_client]) {
-            fs->over_at[i] = -1;
-            pthread_cond_broadcast(&fs->cv);
-        }
-    }
-}
-
-/* Wait, with the mutex held, until *at is set (> 0: a time; -1: never), the client
- * `done` names is done without it, or stop is set. */
-static int64_t wait_for(ovs_faults *fs, const int64_t *at, int done, atomic_int *stop)
-{
-    while (*at == 0 && (done < 0 || !fs->client_done[done]) &&
-           (stop == NULL || atomic_load(stop) == 0)) {
+    while (*at == 0 && (stop == NULL || atomic_load(stop) == 0)) {
         /* An interrupt sets stop without a signal to this condition: look again often. */
         int64_t next = ovs_now_ns() + 20 * OVS_NS_PER_MS;
         struct timespec ts = { .tv_sec = next / OVS_NS_PER_S, .tv_nsec = next % OVS_NS_PER_S };
@@ -283,7 +272,7 @@ int64_t ovs_faults_wait_over(ovs_faults *fs, int fault, atomic_int *stop)
     if (fs == NULL || fault < 0 || fault >= fs->sc->n_faults)
         return -1;
     pthread_mutex_lock(&fs->mu);
-    int64_t at = wait_for(fs, &fs->over_at[fault], -1, stop);
+    int64_t at = wait_for(fs, &fs->over_at[fault], stop);
     pthread_mutex_unlock(&fs->mu);
     return at;
 }
@@ -294,7 +283,7 @@ int64_t ovs_faults_wait_step(ovs_faults *fs, int client, enum ovs_op step, atomi
         step >= OVS_OP__COUNT || !fs->watched[client])
         return -1;
     pthread_mutex_lock(&fs->mu);
-    int64_t at = wait_for(fs, &fs->step_at[client * OVS_OP__COUNT + (int)step], client, stop);
+    int64_t at = wait_for(fs, &fs->step_at[client * OVS_OP__COUNT + (int)step], stop);
     pthread_mutex_unlock(&fs->mu);
     return at;
 }
@@ -396,7 +385,6 @@ void ovs_faults_run(ovs_faults *fs, int64_t t0)
             pthread_cond_broadcast(&fs->cv);
             acted = 1;
         }
-        settle_never(fs);
         if (fs->done >= fs->nclients)
             break;
         for (int i = 0; i < sc->n_faults; i++) {
@@ -478,7 +466,6 @@ void ovs_faults_free(ovs_faults *fs)
     free(fs->missed);
     free(fs->fired);
     free(fs->over_at);
-    free(fs->client_done);
     free(fs->watched);
     free(fs->step_at);
     free(fs);

@@ -506,15 +506,12 @@ static void serve(client *c, const ovs_request *r, int buyer, int64_t think, int
             c->retries += c->s->attempts - 1;
         /* A client crashed (during the call, or by a fault at one of these points) runs
          * no further, as on the lock path: the points after the crash never come. */
-        int answered = !answer_failed(rc);
-        if (!stopped_by_crash(c)) {
-            ovs_faults_point(c->sh->faults, c->index, OVS_OP_CHECK, answered);
-            if (!stopped_by_crash(c)) {
-                ovs_faults_point(c->sh->faults, c->index, OVS_OP_ACT, answered);
-                if (!stopped_by_crash(c))
-                    ovs_faults_point(c->sh->faults, c->index, OVS_OP_RELEASE, 1);
-            }
-        }
+        static const enum ovs_op answer_points[] = { OVS_OP_CHECK, OVS_OP_ACT,
+                                                     OVS_OP_RELEASE };
+        for (size_t k = 0; k < sizeof(answer_points) / sizeof(answer_points[0]) &&
+                           !stopped_by_crash(c); k++)
+            ovs_faults_point(c->sh->faults, c->index, answer_points[k],
+                             answer_points[k] == OVS_OP_RELEASE || !answer_failed(rc));
     } else {
         rc = locked_request(c, r, buyer, think, reenter, keys, nkeys);
     }
@@ -696,35 +693,15 @@ static void client_work(client *c)
     }
 }
 
-/* t's first event of op, or NULL. */
-static const ovs_event *first_event(const ovs_trace *t, enum ovs_op op)
-{
-    const ovs_event *first = NULL;
-
-    for (size_t k = 0; k < t->n; k++)
-        if (t->ev[k].op == op && (first == NULL || t->ev[k].start_ns < first->start_ns))
-            first = &t->ev[k];
-    return first;
-}
-
-/* When client trace t began step op, or -1 when it never did. A whole operation records
- * no steps: its race is inside one call, where a scenario cannot place another client, and
- * the scripts that ignore the think answer within a millisecond - every run of theirs
- * would be "too late". */
-static int64_t step_began(const ovs_trace *t, enum ovs_op op)
-{
-    const ovs_event *e = first_event(t, op);
-
-    return e != NULL ? e->start_ns : -1;
-}
-
 /* A client's `before = CLIENT:STEP`, read from the two clients' events: its request
  * started before that step began. The race a scenario is about can need that order, and a
  * loaded machine can undo it (a restart that outlasted the holder's think put the second
  * buyer after the first one's sale): such a run gets no verdict, rather than a "safe" for
- * an interleaving nobody played. A client that never asked, or a step never begun (a
- * refused check has no act; a whole operation has no steps: step_began), leaves nothing
- * to be late for. 0, or -1 with the reason in err. */
+ * an interleaving nobody played. A client that never asked, or a step never begun,
+ * leaves nothing to be late for: a refused check has no act, and a whole operation
+ * records no steps (its race is inside one call, where a scenario cannot place another
+ * client, and the scripts that ignore the think answer within a millisecond - every run
+ * of theirs would be "too late"). 0, or -1 with the reason in err. */
 static int played_in_order(const run_shared *sh, const client *cl, char *err, size_t errlen)
 {
     const ovs_scenario *sc = sh->spec->sc;
@@ -745,12 +722,13 @@ static int played_in_order(const run_shared *sh, const client *cl, char *err, si
         }
         if (cs->before_client < 0 || sh->spec->no_events)
             continue;
-        const ovs_event *req = first_event(&cl[i].trace, OVS_OP_REQUEST);
+        const ovs_event *req = ovs_trace_next(&cl[i].trace, 0, OVS_OP_REQUEST, i);
         enum ovs_op op = (enum ovs_op)cs->before_step;
-        int64_t step = step_began(&cl[cs->before_client].trace, op);
-        if (req == NULL || step < 0 || req->start_ns < step)
+        const ovs_event *e = ovs_trace_next(&cl[cs->before_client].trace, 0, op,
+                                            cs->before_client);
+        if (req == NULL || e == NULL || req->start_ns < e->start_ns)
             continue;
-        int64_t asked = req->start_ns;
+        int64_t asked = req->start_ns, step = e->start_ns;
         const char *other = sc->clients[cs->before_client].name;
         ovs_seterr(err, errlen,
                    "%s asked at t=%.1f ms, after %s's %s at t=%.1f ms (before = %s:%s, line "

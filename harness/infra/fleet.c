@@ -365,11 +365,11 @@ void ovs_fleet_log_reason(const char *path, char *out, size_t len)
         snprintf(out, len, "%s", last);
 }
 
-static int port_was_taken(const fleet_node *nd)
+int ovs_fleet_port_was_taken(const char *path)
 {
     char buf[4096];
     ssize_t n;
-    int fd = open(nd->log, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
 
     if (fd < 0)
         return 0;
@@ -395,7 +395,7 @@ int ovs_fleet_node_wait_ready(ovs_fleet *f, int i, int64_t timeout_ns, char *err
 
     for (;;) {
         if (ovs_child_exited(nd->pid, &si)) {
-            int taken = port_was_taken(nd);
+            int taken = ovs_fleet_port_was_taken(nd->log);
             ovs_fleet_log_reason(nd->log, why, sizeof(why));
             if (why[0] == '\0')
                 ovs_fleet_log_reason(nd->out, why, sizeof(why));

@@ -106,6 +106,9 @@ int ovs_fleet_cluster_form(ovs_fleet *f, char *err, size_t errlen);
 
 /* Copy the value of "name:value" from an INFO reply into out; -1 when absent. */
 int ovs_fleet_info_field(const char *info, const char *name, char *out, size_t len);
+/* 1 when the start of the log at path says the server could not bind its port ("Address
+ * already in use"): someone took it in the window ovs_port_free leaves. */
+int ovs_fleet_port_was_taken(const char *path);
 /* The most telling line at the end of the log at path, into out ("" when none). */
 void ovs_fleet_log_reason(const char *path, char *out, size_t len);
 

@@ -240,20 +240,6 @@ static void stop_procs(ovs_sentinels *s)
         }
 }
 
-static int file_says(const char *path, const char *what)
-{
-    char buf[8192];
-    FILE *f = fopen(path, "r");
-    size_t n;
-
-    if (f == NULL)
-        return 0;
-    n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    return strstr(buf, what) != NULL;
-}
-
 /* OVS_OK while every Sentinel runs; 1 when one exited because its port was taken; an
  * error with its reason when one exited for another. */
 static int exited(ovs_sentinels *s, char *err, size_t errlen)
@@ -262,8 +248,7 @@ static int exited(ovs_sentinels *s, char *err, size_t errlen)
         siginfo_t si;
         if (!ovs_child_exited(s->p[j].pid, &si))
             continue;
-        const char *taken = "Address already in use";
-        if (file_says(s->p[j].log, taken) || file_says(s->p[j].out, taken))
+        if (ovs_fleet_port_was_taken(s->p[j].log) || ovs_fleet_port_was_taken(s->p[j].out))
             return 1;
         /* The run's directory goes with the run: the reason is said here. */
         char reason[200];

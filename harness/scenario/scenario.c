@@ -749,27 +749,24 @@ static int client_after(parser *p, ovs_scenario *sc)
     }
     for (int i = 0; i < sc->n_clients; i++) {
         const ovs_client_spec *c = &sc->clients[i];
-        if (c->after_client == i)
-            return ovs_scn_fail(p, line[i], "after: %s:%s is %s's own step: %s would wait "
-                                "for itself", c->name, ovs_op_name((enum ovs_op)c->after_step),
-                                c->name, c->name);
-        if (c->after_client >= 0 && (sc->clients[c->after_client].after_fault >= 0 ||
-                                     sc->clients[c->after_client].after_client >= 0))
-            return ovs_scn_fail(p, line[i], "after: %s starts after something too; a start "
-                                "waits for one step or fault, not a chain",
-                                sc->clients[c->after_client].name);
-        if (c->after_fault < 0)
+        /* The step this start waits on, directly or through its fault; a timed fault
+         * waits on none. */
+        const ovs_fault *f = c->after_fault >= 0 ? &sc->faults[c->after_fault] : NULL;
+        int on = f != NULL ? f->after_client : c->after_client;
+        if (on < 0)
             continue;
-        const ovs_fault *f = &sc->faults[c->after_fault];
-        if (f->after_client == i)
-            return ovs_scn_fail(p, line[i], "after: [fault %s] follows %s's own %s: %s would "
-                                "wait for itself", f->name, c->name,
-                                ovs_op_name((enum ovs_op)f->after_step), c->name);
-        if (f->after_client >= 0 && (sc->clients[f->after_client].after_fault >= 0 ||
-                                     sc->clients[f->after_client].after_client >= 0))
-            return ovs_scn_fail(p, line[i], "after: [fault %s] follows a step of %s, who "
-                                "starts after a fault too; a start waits for one fault, not "
-                                "a chain", f->name, sc->clients[f->after_client].name);
+        const ovs_client_spec *o = &sc->clients[on];
+        char via[96];
+        snprintf(via, sizeof(via), "%s%s%s%s:%s", f != NULL ? "[fault " : "",
+                 f != NULL ? f->name : "", f != NULL ? "] follows " : "", o->name,
+                 ovs_op_name((enum ovs_op)(f != NULL ? f->after_step : c->after_step)));
+        if (on == i)
+            return ovs_scn_fail(p, line[i], "after: %s, %s's own step: %s would wait for "
+                                "itself", via, c->name, c->name);
+        if (o->after_fault >= 0 || o->after_client >= 0)
+            return ovs_scn_fail(p, line[i], "after: %s, a step of %s, who starts after "
+                                "something too; a start waits for one step or fault, not a "
+                                "chain", via, o->name);
     }
     return 0;
 }
