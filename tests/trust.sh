@@ -12,6 +12,12 @@ trap 'rm -rf "$tmp"' EXIT
 . "$(dirname "${BASH_SOURCE[0]}")/tap.sh"
 
 q() { sqlite3 "$1/results.db" "$2"; }
+# A run that must get no verdict: LABEL, its exit status, its output directory.
+no_verdict() {
+  check "$1: exit 1" [ "$2" = 1 ]
+  check "$1: run is an error, no verdict" \
+    [ "$(q "$3" "SELECT status || '/' || coalesce(verdict, '-') FROM runs")" = "error/-" ]
+}
 
 need_redis
 need_sqlite3
@@ -46,9 +52,7 @@ sed -e 's/^name = .*/name = time-never-fires/' -e 's/^after = bob:act/at = 10s/'
 for s in sql-pessimistic setnx; do
   "$bin" run "$tmp/point.ini" --strategy $s --out "$tmp/point-$s" --quiet 2>"$tmp/err"
   rc=$?
-  check "point fault that cannot fire ($s): exit 1" [ $rc = 1 ]
-  check "point fault that cannot fire ($s): run is an error, no verdict" \
-    [ "$(q "$tmp/point-$s" "SELECT status || '/' || coalesce(verdict, '-') FROM runs")" = "error/-" ]
+  no_verdict "point fault that cannot fire ($s)" $rc "$tmp/point-$s"
   check "point fault that cannot fire ($s): the error names the fault and why" \
     grep -q "fault after-bobs-act (line 16, after bob:act) did not fire: bob never reached act" "$tmp/err"
 done
@@ -91,9 +95,7 @@ duration = 10ms
 retry_count = 0
 INI
 "$bin" run "$tmp/refused.ini" --strategy setnx --out "$tmp/refused" --quiet 2>"$tmp/err"
-check "fault after a refused acquire: exit 1" [ $? = 1 ]
-check "fault after a refused acquire: run is an error, no verdict" \
-  [ "$(q "$tmp/refused" "SELECT status || '/' || coalesce(verdict, '-') FROM runs")" = "error/-" ]
+no_verdict "fault after a refused acquire" $? "$tmp/refused"
 check "fault after a refused acquire: the error says the acquire failed" \
   grep -q "fault after-bobs-acquire (line 17, after bob:acquire) did not fire: bob's acquire failed" "$tmp/err"
 check "fault after a refused acquire: nothing was paused" \
@@ -125,9 +127,7 @@ target = node:0
 duration = 10ms
 INI
 "$bin" run "$tmp/lost-act.ini" --strategy lua-decr --out "$tmp/lost-act" --quiet 2>"$tmp/err"
-check "fault after a lost whole operation: exit 1" [ $? = 1 ]
-check "fault after a lost whole operation: run is an error, no verdict" \
-  [ "$(q "$tmp/lost-act" "SELECT status || '/' || coalesce(verdict, '-') FROM runs")" = "error/-" ]
+no_verdict "fault after a lost whole operation" $? "$tmp/lost-act"
 check "fault after a lost whole operation: the error says the act failed" \
   grep -q "fault after-alices-act (line 17, after alice:act) did not fire: alice's act failed" "$tmp/err"
 check "fault after a lost whole operation: the cut was the only fault" \
@@ -222,7 +222,7 @@ printf '%s\n' '' '[client carol]' 'after = after-bobs-act' 'request = buy sku=1'
   >> "$tmp/after-never.ini"
 timeout 60 "$bin" run "$tmp/after-never.ini" --strategy setnx --out "$tmp/after-never" \
   --quiet 2>"$tmp/err"
-check "start after a fault that never fires: exit 1, not a hang" [ $? = 1 ]
+no_verdict "start after a fault that never fires (timeout 60: not a hang)" $? "$tmp/after-never"
 check "start after a fault that never fires: the error names the fault" \
   grep -q "fault after-bobs-act (line 16, after bob:act) did not fire" "$tmp/err"
 check "start after a fault that never fires: carol asked nothing" \
@@ -250,9 +250,7 @@ request = buy sku=1
 INI
 for s in setnx sql-pessimistic; do
   "$bin" run "$tmp/before.ini" --strategy $s --out "$tmp/before-$s" --quiet 2>"$tmp/err"
-  check "client before a step, too late ($s): exit 1" [ $? = 1 ]
-  check "client before a step, too late ($s): run is an error, no verdict" \
-    [ "$(q "$tmp/before-$s" "SELECT status || '/' || coalesce(verdict, '-') FROM runs")" = "error/-" ]
+  no_verdict "client before a step, too late ($s)" $? "$tmp/before-$s"
   check "client before a step, too late ($s): the error says who came after what" \
     grep -q "bob asked at t=3[0-9][0-9]\.[0-9] ms, after alice's act at t=[0-9.]* ms (before = alice:act, line 13)" "$tmp/err"
 done
@@ -311,7 +309,7 @@ request = buy sku=1
 INI
 timeout 60 "$bin" run "$tmp/after-step-never.ini" --strategy setnx --out "$tmp/after-step-never" \
   --quiet 2>"$tmp/err"
-check "start after a step that never passes: exit 1, not a hang" [ $? = 1 ]
+no_verdict "start after a step that never passes (timeout 60: not a hang)" $? "$tmp/after-step-never"
 check "start after a step that never passes: the error says so" \
   grep -q "bob starts after alice:act, and alice's act never passed: bob asked nothing" "$tmp/err"
 
