@@ -32,6 +32,7 @@
  * redis_stock.c's, shared with setnx and lua-decr, so a script from a file is judged on
  * the same terms as the built-in it imitates. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,7 +61,9 @@ typedef struct luas_def {
     int i_ttl, i_retry_count, i_retry_delay, i_retry_jitter, i_command_timeout; /* -1: none */
     int i_wait_replicas, i_wait_timeout; /* -1: none; setnx's WAIT after each acquire */
     /* Hashes SCRIPT LOAD gave in xPrepare, copied by every instance it opens so that the
-     * first call is an EVALSHA. Written before any client thread starts. */
+     * first call is an EVALSHA. Under sha_mu: a run writes them before its clients start,
+     * but runs side by side (--jobs) prepare and open the one table at once. */
+    pthread_mutex_t sha_mu;
     char unit_sha[41], nights_sha[41], stream_sha[41];
     struct luas_def *next; /* every table built, newest first */
 } luas_def;
@@ -149,16 +152,18 @@ static int luas_prepare(ovs_strategy *s, const ovs_env *env)
         rc = ovs_strategy_fail(s, OVS_ERR, "%s: %s", d->def.path, r.errstr);
     ovs_redis_close(&r);
     if (rc == OVS_OK) {
+        pthread_mutex_lock(&d->sha_mu);
         memcpy(d->unit_sha, unit.sha, sizeof(d->unit_sha));
         memcpy(d->nights_sha, nights.sha, sizeof(d->nights_sha));
         memcpy(d->stream_sha, stream.sha, sizeof(d->stream_sha));
+        pthread_mutex_unlock(&d->sha_mu);
     }
     return rc;
 }
 
 static int luas_whole_open(ovs_strategy *s, const ovs_env *env)
 {
-    const luas_def *d = def_of(s);
+    luas_def *d = (luas_def *)(void *)s->m;
     luas *x = (luas *)s;
 
     if (env->n_redis < 1)
@@ -171,11 +176,13 @@ static int luas_whole_open(ovs_strategy *s, const ovs_env *env)
         return ovs_strategy_fail(s, OVS_ERR, "%s needs the write-back queue", s->m->name);
     ovs_redis_init(&x->redis, &env->redis[0], LUAS_CONNECT_MS, LUAS_COMMAND_MS);
     x->stream.src = d->stream;
-    memcpy(x->stream.sha, d->stream_sha, sizeof(x->stream.sha));
     x->unit.src = d->unit;
     x->nights.src = d->nights;
+    pthread_mutex_lock(&d->sha_mu);
+    memcpy(x->stream.sha, d->stream_sha, sizeof(x->stream.sha));
     memcpy(x->unit.sha, d->unit_sha, sizeof(x->unit.sha));
     memcpy(x->nights.sha, d->nights_sha, sizeof(x->nights.sha));
+    pthread_mutex_unlock(&d->sha_mu);
     if (ovs_redis_connect(&x->redis) != OVS_OK)
         return ovs_strategy_fail(s, OVS_ERR, "%s", x->redis.errstr);
     return ovs_redis_stock_open_queue(s, env, &x->queue, LUAS_COMMAND_MS);
@@ -247,6 +254,7 @@ static void luas_free(luas_def *d)
         free(d->nights);
     free(d->unit);
     free(d->stream);
+    pthread_mutex_destroy(&d->sha_mu);
     free(d);
 }
 
@@ -270,6 +278,7 @@ int ovs_lua_define(const ovs_strategy_def *def, const ovs_strategy_methods **out
         ovs_seterr(err, errlen, "%s: out of memory", def->path);
         return -1;
     }
+    pthread_mutex_init(&d->sha_mu, NULL);
     d->def = *def;
     if (lock) {
         d->acquire = slurp(def->acquire, err, errlen);
