@@ -553,6 +553,16 @@ static void test_fault_spellings(void **state)
     assert_int_equal(sc.faults[0].recovery, OVS_RECOVER_NONE);
     assert_int_equal(sc.redis.proxied_links, 0);
     ovs_scenario_free(&sc);
+    /* After the crowd's N-th success: neither a time nor a client's step. */
+    parse_ok("[scenario]\nname = a\nworkload = inventory\nstock = 3\n"
+             "[crowd]\nbuyers = 5\nrequest = buy sku=1\n"
+             "[fault f]\nafter = crowd:3\naction = kill\ntarget = node:0\n",
+             &sc);
+    assert_int_equal(sc.faults[0].at_ns, -1);
+    assert_int_equal(sc.faults[0].after_crowd, 3);
+    assert_int_equal(sc.faults[0].after_client, -1);
+    assert_int_equal(sc.faults[0].after_step, -1);
+    ovs_scenario_free(&sc);
 
     /* A crash of the second client at a named point of the first: the client is named by
      * its index, no node is, and nothing about links or the topology changes. */
@@ -876,6 +886,19 @@ static const bad_case bad_cases[] = {
       "after: no [client bob] in this scenario (clients: alice)" },
     { INV CROWD "[fault f]\nafter = alice:check\naction = kill\ntarget = node:0\n", 9,
       "after: 'alice' names a client, but this scenario has no [client NAME] sections" },
+    { TL "[fault f]\nafter = crowd:1\naction = kill\ntarget = node:0\n", 8,
+      "after: 'crowd:1' waits for the crowd's successes, but this scenario has no [crowd]" },
+    { INV CROWD "[fault f]\nafter = crowd:0\naction = kill\ntarget = node:0\n", 9,
+      "after: 'crowd:0' is not crowd:N with N from 1 to 5 (the crowd's requests that "
+      "succeeded: at most the stock)" },
+    { INV CROWD "[fault f]\nafter = crowd:6\naction = kill\ntarget = node:0\n", 9,
+      "after: 'crowd:6' is not crowd:N with N from 1 to 5" },
+    { INV CROWD "[fault f]\nafter = crowd:many\naction = kill\ntarget = node:0\n", 9,
+      "after: 'crowd:many' is not crowd:N" },
+    { BOOK "[crowd]\nbuyers = 4\nrequest = book hotel=1 room=1 dates=2026-01-20..2026-01-22\n"
+           "[fault f]\nafter = crowd:5\naction = kill\ntarget = node:0\n", 8,
+      "after: 'crowd:5' is not crowd:N with N from 1 to 4 (the crowd's requests that "
+      "succeeded: at most one per buyer)" },
     /* [client NAME] after = FAULT: a start counted from a fault's end */
     { TL "[client bob]\nafter = restart\nrequest = buy sku=1\n", 8,
       "after: no [fault restart] in this file (a client starts after a fault, named by its "

@@ -3,7 +3,8 @@
 # a fault that cannot fire makes the run an error that names it (never "safe"); after a
 # promotion every strategy's requests reach the promoted node, crowds included; a write
 # refused for a stale fencing token is said to be so, not "sold out"; a restart's figure
-# counts the orders still queued; faults at 0 ms are done before any client moves.
+# counts the orders still queued; faults at 0 ms are done before any client moves; a
+# crowd's fault waits for its N-th success.
 set -u
 bin=${1:?usage: trust.sh path/to/oversell}
 src=${OVS_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -133,8 +134,8 @@ check "fault after a lost whole operation: the error says the act failed" \
 check "fault after a lost whole operation: the cut was the only fault" \
   [ "$(q "$tmp/lost-act" "SELECT group_concat(detail) FROM events WHERE op = 'fault'")" = "link cut" ]
 
-# 2. A crowd through a failover: the master dies at 200 ms and its replica is promoted.
-# Requests in flight then may fail; none that started after the promotion may.
+# 2. A crowd through a failover: the master dies after the 200th sale and its replica is
+# promoted. Requests in flight then may fail; none that started after the promotion may.
 strategies="lua-decr sql-pessimistic setnx fencing redlock redis-check-then-decr none"
 args=()
 for s in $strategies; do args+=(--strategy "$s"); done
@@ -324,5 +325,56 @@ check "sentinel kill: Bob asks a second or more after the promotion" \
   [ "$(q "$tmp/sentinel" "SELECT (SELECT start_ns FROM events WHERE client = 1 AND op = 'request')
         - (SELECT end_ns FROM events WHERE op = 'fault' AND detail LIKE 'Sentinel promoted%')
         >= 1000000000")" = 1 ]
+
+# 10. A crowd's fault counts its successes: `after = crowd:10` fires once ten requests
+# have succeeded, however long they took, and never on a run with fewer.
+cat > "$tmp/crowd.ini" <<'INI'
+[scenario]
+name = crowd-count
+description = A pause of node 0 right after the crowd's tenth sale.
+workload = inventory
+seed = 3
+stock = 20
+writeback_delay = 1ms
+
+[crowd]
+buyers = 20
+arrival = rate 100/s
+workers = 4
+think = 0
+request = buy sku=1
+
+[fault tenth]
+after = crowd:10
+action = pause
+target = node:0
+duration = 20ms
+INI
+"$bin" run "$tmp/crowd.ini" --strategy lua-decr --out "$tmp/crowd" --quiet
+check "crowd:10: the run is ok" [ $? = 0 ]
+# Sales that ended before the fault began: ten at least (none early), and not the whole
+# sale (a buyer comes every 10 ms; the fault does not wait for the next ones).
+before=$(q "$tmp/crowd" "SELECT count(*) FROM events e WHERE e.op = 'request'
+    AND e.outcome = 'ok' AND e.end_ns <= (SELECT min(start_ns) FROM events WHERE op = 'fault')")
+check "crowd:10: fires after the tenth sale, not before ($before)" [ "${before:-0}" -ge 10 ]
+check "crowd:10: fires during the sale, not after it ($before)" [ "${before:-99}" -lt 20 ]
+# The twentieth of twenty is the crowd's last request: its worker is done right after, and
+# the fault still fires (the count was reached), before the run ends.
+sed -e 's/^after = crowd:10/after = crowd:20/' "$tmp/crowd.ini" > "$tmp/crowd-last.ini"
+"$bin" run "$tmp/crowd-last.ini" --strategy lua-decr --out "$tmp/crowd-last" --quiet
+check "crowd:20 on the last request: the run is ok" [ $? = 0 ]
+check "crowd:20 on the last request: the pause and its resume were done" \
+  [ "$(q "$tmp/crowd-last" "SELECT count(*) FROM events WHERE op = 'fault' AND outcome = 'ok'")" = 2 ]
+# setnx without retries at a burst: buyers who find the lock taken give up busy, so the
+# crowd never sells all twenty; a fault waiting for the twentieth never fires.
+sed -e 's/^arrival = .*/arrival = burst/' -e 's/^think = 0/think = 20ms/' \
+    -e 's/^after = crowd:10/after = crowd:20/' "$tmp/crowd.ini" > "$tmp/crowd-never.ini"
+printf '%s\n' '' '[strategy setnx]' 'retry_count = 0' >> "$tmp/crowd-never.ini"
+"$bin" run "$tmp/crowd-never.ini" --strategy setnx --out "$tmp/crowd-never" --quiet 2>"$tmp/err"
+no_verdict "crowd:20 that is never reached" $? "$tmp/crowd-never"
+check "crowd:20 that is never reached: the error says how many succeeded" \
+  grep -Eq "fault tenth \(line 16, after crowd:20\) did not fire: the crowd's requests succeeded [0-9]+ times?" "$tmp/err"
+check "crowd:20 that is never reached: nothing was paused" \
+  [ "$(q "$tmp/crowd-never" "SELECT count(*) FROM events WHERE op = 'fault'")" = 0 ]
 
 tap_done

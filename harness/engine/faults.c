@@ -44,6 +44,8 @@ struct ovs_faults {
     ovs_crash *crash;       /* per client: its crash record (core/crash.h) */
     int ncrash;             /* of them initialised, for ovs_faults_free */
     int done;               /* clients finished */
+    atomic_int crowd_ok;    /* the crowd's requests that succeeded so far */
+    int crowd_faults;       /* some fault waits for the crowd's successes (after = crowd:N) */
     char *watched;          /* per client: another client starts after one of its steps */
     int64_t *step_at;       /* per client and step (client * OVS_OP__COUNT + step): when
                                a watched client's step first passed, 0 while it may
@@ -108,6 +110,9 @@ ovs_faults *ovs_faults_new(const ovs_scenario *sc, ovs_fault_fn fn, ovs_fault_no
     for (int i = 0; i < sc->n_clients; i++)
         if (sc->clients[i].after_client >= 0 && sc->clients[i].after_client < nclients)
             fs->watched[sc->clients[i].after_client] = 1;
+    for (int i = 0; i < sc->n_faults; i++)
+        fs->crowd_faults |= sc->faults[i].after_crowd > 0;
+    atomic_init(&fs->crowd_ok, 0);
     pthread_mutex_init(&fs->mu, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -155,6 +160,23 @@ void ovs_faults_point(ovs_faults *fs, int client, enum ovs_op step, int passed)
     while (fs->waiting_step[client] != -1)
         pthread_cond_wait(&fs->cv, &fs->mu);
     pthread_mutex_unlock(&fs->mu);
+}
+
+void ovs_faults_crowd_ok(ovs_faults *fs)
+{
+    if (fs == NULL || !fs->crowd_faults)
+        return;
+    int n = atomic_fetch_add(&fs->crowd_ok, 1) + 1;
+    /* Only the success a fault waits for wakes the scheduler; it reads the count under
+     * the mutex before it sleeps, so taking the mutex here cannot miss it. The crowd
+     * does not wait: its other workers would go on selling anyway. */
+    for (int i = 0; i < fs->sc->n_faults; i++)
+        if (fs->sc->faults[i].after_crowd == n) {
+            pthread_mutex_lock(&fs->mu);
+            pthread_cond_broadcast(&fs->cv);
+            pthread_mutex_unlock(&fs->mu);
+            return;
+        }
 }
 
 void ovs_faults_client_done(ovs_faults *fs, int client)
@@ -315,6 +337,14 @@ static void not_fired(ovs_faults *fs, const ovs_fault *f, int64_t now)
                  f->name, f->line, (double)f->at_ns / 1e6, (double)(now - fs->t0) / 1e6);
         return;
     }
+    if (f->after_crowd > 0) {
+        int ok = atomic_load(&fs->crowd_ok);
+        snprintf(fs->error, sizeof(fs->error),
+                 "fault %s (line %d, after crowd:%d) did not fire: the crowd's requests "
+                 "succeeded %d time%s",
+                 f->name, f->line, f->after_crowd, ok, ok == 1 ? "" : "s");
+        return;
+    }
     const char *who = f->after_client >= 0 && f->after_client < sc->n_clients
                           ? sc->clients[f->after_client].name
                           : "?";
@@ -384,6 +414,17 @@ void ovs_faults_run(ovs_faults *fs, int64_t t0)
             fs->waiting_step[c] = -1;
             pthread_cond_broadcast(&fs->cv);
             acted = 1;
+        }
+        /* The crowd's N-th success is a point too, reached even when it was the last
+         * request: its worker counted it before it said it was done. */
+        int ok = atomic_load(&fs->crowd_ok);
+        for (int i = 0; i < sc->n_faults; i++) {
+            const ovs_fault *f = &sc->faults[i];
+            if (!fs->fired[i] && f->after_crowd > 0 && ok >= f->after_crowd) {
+                fs->fired[i] = 1;
+                fire(fs, f, 0);
+                acted = 1;
+            }
         }
         if (fs->done >= fs->nclients)
             break;

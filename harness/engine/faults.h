@@ -1,8 +1,9 @@
 /* faults.h - scheduling a scenario's faults during a run.
  *
- * Faults fire at a time from t0 (`at`) or at a named point of a timeline client's step
- * (`after = alice:check`: after Alice's check returns, before her next step). A client that
- * reaches such a point waits until the fault is done, so "the master dies between the
+ * Faults fire at a time from t0 (`at`), at a named point of a timeline client's step
+ * (`after = alice:check`: after Alice's check returns, before her next step), or once the
+ * crowd's requests have succeeded N times (`after = crowd:N`). A client that
+ * reaches a step's point waits until the fault is done, so "the master dies between the
  * holder's check and its write" happens exactly there, every run. Every fault is carried
  * out on the runner's main thread - the thread that started the fleet, which a restart
  * must fork from - through the ovs_fault_fn the caller provides, except a client's crash,
@@ -48,6 +49,10 @@ ovs_faults *ovs_faults_new(const ovs_scenario *sc, ovs_fault_fn fn, ovs_fault_no
  * Every step a client reaches is reported, passed or not, so that a fault that never
  * fired can say why. */
 void ovs_faults_point(ovs_faults *fs, int client, enum ovs_op step, int passed);
+/* From a crowd worker's thread when a request succeeded (a sale, a booking): the count
+ * that `after = crowd:N` faults fire at, as soon as the main thread wakes - the crowd does
+ * not wait for them. Cheap when no fault counts. Accepts NULL. */
+void ovs_faults_crowd_ok(ovs_faults *fs);
 /* From client `client`'s thread when it has nothing more to do. Accepts NULL. */
 void ovs_faults_client_done(ovs_faults *fs, int client);
 /* From a timeline client's thread before its start when its `after = FAULT` names fault

@@ -532,7 +532,12 @@ static void serve(client *c, const ovs_request *r, int buyer, int64_t think, int
         return;
     }
     switch (rc) {
-    case OVS_OK: c->succeeded++; what = sc->workload == OVS_INVENTORY ? "sold" : "booked"; break;
+    case OVS_OK:
+        c->succeeded++;
+        what = sc->workload == OVS_INVENTORY ? "sold" : "booked";
+        if (sc->has_crowd)
+            ovs_faults_crowd_ok(c->sh->faults);
+        break;
     case OVS_REFUSED:
         c->refused++;
         what = sc->workload == OVS_INVENTORY ? OVS_SAID_SOLD_OUT : OVS_SAID_TAKEN;

@@ -104,6 +104,8 @@ typedef struct ovs_fault {
     int64_t at_ns;                /* `at`: offset from t0; -1 when triggered by `after` */
     int after_client;             /* `after = CLIENT:STEP`: timeline client index, or -1 */
     int after_step;               /* enum ovs_op of STEP (acquire, check, act, release), or -1 */
+    int after_crowd;              /* `after = crowd:N`: once the crowd's N-th request has
+                                     succeeded (N >= 1), or 0 */
     enum ovs_fault_action action; /* `action` */
     enum ovs_target_kind target;  /* `target` */
     int target_node;              /* N of node:N, replica:N, or the node of a link; 0 for
