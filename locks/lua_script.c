@@ -152,10 +152,15 @@ static int luas_prepare(ovs_strategy *s, const ovs_env *env)
         rc = ovs_strategy_fail(s, OVS_ERR, "%s: %s", d->def.path, r.errstr);
     ovs_redis_close(&r);
     if (rc == OVS_OK) {
+        /* Only the script this run loaded: a booking run beside an inventory one must
+         * not blank the other's hash. */
         pthread_mutex_lock(&d->sha_mu);
-        memcpy(d->unit_sha, unit.sha, sizeof(d->unit_sha));
-        memcpy(d->nights_sha, nights.sha, sizeof(d->nights_sha));
-        memcpy(d->stream_sha, stream.sha, sizeof(d->stream_sha));
+        if (unit.sha[0])
+            memcpy(d->unit_sha, unit.sha, sizeof(d->unit_sha));
+        if (nights.sha[0])
+            memcpy(d->nights_sha, nights.sha, sizeof(d->nights_sha));
+        if (stream.sha[0])
+            memcpy(d->stream_sha, stream.sha, sizeof(d->stream_sha));
         pthread_mutex_unlock(&d->sha_mu);
     }
     return rc;

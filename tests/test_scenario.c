@@ -888,6 +888,16 @@ static const bad_case bad_cases[] = {
       "after: 'alice' names a client, but this scenario has no [client NAME] sections" },
     { TL "[fault f]\nafter = crowd:1\naction = kill\ntarget = node:0\n", 8,
       "after: 'crowd:1' waits for the crowd's successes, but this scenario has no [crowd]" },
+    /* A client named crowd keeps its steps. */
+    { TL "[fault f]\nafter = crowd:check\naction = kill\ntarget = node:0\n", 8,
+      "after: no [client crowd] in this scenario (clients: alice)" },
+    { "[scenario]\nname = t\nworkload = inventory\nstock = 0\n" CROWD
+      "[fault f]\nafter = crowd:1\naction = kill\ntarget = node:0\n", 9,
+      "after: 'crowd:1' waits for a sale, and with stock = 0 there is none to make" },
+    { "[scenario]\nname = t\nworkload = inventory\nstock = 50\n" CROWD
+      "[fault f]\nafter = crowd:11\naction = kill\ntarget = node:0\n", 9,
+      "after: 'crowd:11' is not crowd:N with N from 1 to 10 (the crowd's requests that "
+      "succeeded: at most one per buyer)" },
     { INV CROWD "[fault f]\nafter = crowd:0\naction = kill\ntarget = node:0\n", 9,
       "after: 'crowd:0' is not crowd:N with N from 1 to 5 (the crowd's requests that "
       "succeeded: at most the stock)" },

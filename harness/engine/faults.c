@@ -417,10 +417,11 @@ void ovs_faults_run(ovs_faults *fs, int64_t t0)
         }
         /* The crowd's N-th success is a point too, reached even when it was the last
          * request: its worker counted it before it said it was done. */
-        int ok = atomic_load(&fs->crowd_ok);
         for (int i = 0; i < sc->n_faults; i++) {
             const ovs_fault *f = &sc->faults[i];
-            if (!fs->fired[i] && f->after_crowd > 0 && ok >= f->after_crowd) {
+            /* Read for each: the fault before may have taken a while, the mutex released. */
+            if (!fs->fired[i] && f->after_crowd > 0 &&
+                atomic_load(&fs->crowd_ok) >= f->after_crowd) {
                 fs->fired[i] = 1;
                 fire(fs, f, 0);
                 acted = 1;

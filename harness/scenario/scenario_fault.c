@@ -236,14 +236,19 @@ static int parse_crowd_after(const ovs_scenario *sc, const char *text, int *n, c
         return -1;
     }
     /* Above the stock, it would fire only for a strategy that oversells. */
-    int most = sc->workload == OVS_INVENTORY && sc->stock < sc->crowd.buyers ? sc->stock
-                                                                              : sc->crowd.buyers;
+    int by_stock = sc->workload == OVS_INVENTORY && sc->stock < sc->crowd.buyers;
+    int most = by_stock ? sc->stock : sc->crowd.buyers;
+    if (most < 1) {
+        ovs_seterr(err, errlen,
+                   "after: '%.60s' waits for a sale, and with stock = 0 there is none to make",
+                   text);
+        return -1;
+    }
     if (ovs_parse_int(text + 6, 1, most, &v) != 0) {
         ovs_seterr(err, errlen,
                    "after: '%.60s' is not crowd:N with N from 1 to %d (the crowd's requests "
                    "that succeeded: %s)",
-                   text, most,
-                   most == sc->crowd.buyers ? "at most one per buyer" : "at most the stock");
+                   text, most, by_stock ? "at most the stock" : "at most one per buyer");
         return -1;
     }
     *n = (int)v;
@@ -356,7 +361,9 @@ int ovs_fault_parse(const ovs_scenario *sc, const char *name, const ovs_fault_te
         *key = "at";
         return -1;
     }
-    if (t->after && strncmp(t->after, "crowd:", 6) == 0) {
+    /* A [client crowd] keeps its steps: crowd:check is a client's point. */
+    if (t->after && strncmp(t->after, "crowd:", 6) == 0 &&
+        (sc->has_crowd || strspn(t->after + 6, "0123456789") == strlen(t->after + 6))) {
         if (parse_crowd_after(sc, t->after, &f->after_crowd, err, errlen) != 0) {
             *key = "after";
             return -1;
