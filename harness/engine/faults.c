@@ -373,6 +373,27 @@ static void not_fired(ovs_faults *fs, const ovs_fault *f, int64_t now)
                  used ? passed : "the request never started");
 }
 
+/* Fire, in file order, the faults due: those waiting for the crowd's successes (crowd
+ * set), or those timed at or before now. Called with the mutex held; 1 when one fired. */
+static int fire_due(ovs_faults *fs, int crowd, int64_t now)
+{
+    int acted = 0;
+
+    for (int i = 0; i < fs->sc->n_faults; i++) {
+        const ovs_fault *f = &fs->sc->faults[i];
+        /* The count is read for each: the fault before may have taken a while, the mutex
+         * released. */
+        int due = crowd ? f->after_crowd > 0 && atomic_load(&fs->crowd_ok) >= f->after_crowd
+                        : f->at_ns >= 0 && fs->t0 + f->at_ns <= now;
+        if (!fs->fired[i] && due) {
+            fs->fired[i] = 1;
+            fire(fs, f, 0);
+            acted = 1;
+        }
+    }
+    return acted;
+}
+
 void ovs_faults_at_start(ovs_faults *fs, int64_t t0)
 {
     const ovs_scenario *sc = fs->sc;
@@ -417,26 +438,10 @@ void ovs_faults_run(ovs_faults *fs, int64_t t0)
         }
         /* The crowd's N-th success is a point too, reached even when it was the last
          * request: its worker counted it before it said it was done. */
-        for (int i = 0; i < sc->n_faults; i++) {
-            const ovs_fault *f = &sc->faults[i];
-            /* Read for each: the fault before may have taken a while, the mutex released. */
-            if (!fs->fired[i] && f->after_crowd > 0 &&
-                atomic_load(&fs->crowd_ok) >= f->after_crowd) {
-                fs->fired[i] = 1;
-                fire(fs, f, 0);
-                acted = 1;
-            }
-        }
+        acted |= fire_due(fs, 1, now);
         if (fs->done >= fs->nclients)
             break;
-        for (int i = 0; i < sc->n_faults; i++) {
-            const ovs_fault *f = &sc->faults[i];
-            if (!fs->fired[i] && f->at_ns >= 0 && t0 + f->at_ns <= now) {
-                fs->fired[i] = 1;
-                fire(fs, f, 0);
-                acted = 1;
-            }
-        }
+        acted |= fire_due(fs, 0, now);
         acted |= take_due_followup(fs, ovs_now_ns(), 0);
         if (acted)
             continue;

@@ -49,9 +49,10 @@ ovs_faults *ovs_faults_new(const ovs_scenario *sc, ovs_fault_fn fn, ovs_fault_no
  * Every step a client reaches is reported, passed or not, so that a fault that never
  * fired can say why. */
 void ovs_faults_point(ovs_faults *fs, int client, enum ovs_op step, int passed);
-/* From a crowd worker's thread when a request succeeded (a sale, a booking): the count
- * that `after = crowd:N` faults fire at, as soon as the main thread wakes - the crowd does
- * not wait for them. Cheap when no fault counts. Accepts NULL. */
+/* From a client's thread when a request succeeded (a sale, a booking): the count that
+ * `after = crowd:N` faults fire at, as soon as the main thread wakes - the crowd does not
+ * wait for them. Only a [crowd] has such faults; without one this returns at once, so a
+ * timeline's clients may call it too. Accepts NULL. */
 void ovs_faults_crowd_ok(ovs_faults *fs);
 /* From client `client`'s thread when it has nothing more to do. Accepts NULL. */
 void ovs_faults_client_done(ovs_faults *fs, int client);

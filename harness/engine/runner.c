@@ -535,8 +535,7 @@ static void serve(client *c, const ovs_request *r, int buyer, int64_t think, int
     case OVS_OK:
         c->succeeded++;
         what = sc->workload == OVS_INVENTORY ? "sold" : "booked";
-        if (sc->has_crowd)
-            ovs_faults_crowd_ok(c->sh->faults);
+        ovs_faults_crowd_ok(c->sh->faults); /* returns at once unless a fault counts */
         break;
     case OVS_REFUSED:
         c->refused++;
